@@ -1,0 +1,156 @@
+//! Amazon Connect (start and stream chats) and the Connect Participant Service (act as the customer).
+
+use super::{classify, missing};
+use crate::config::Config;
+use crate::error::{FailureKind, PortError};
+use crate::ids::{ConnectionToken, ContactId, ItemId, ParticipantToken};
+use crate::ports::{ChatRequest, Connection, ContactCenter, Participant, PortResult, StartedChat};
+use aws_sdk_connect::types::{ChatStreamingConfiguration, ParticipantDetails};
+use aws_sdk_connectparticipant::types::ConnectionType;
+use aws_smithy_types::date_time::{DateTime, Format};
+
+/// Content types the customer side may send; interactive ones let flows show pickers to the bridge.
+const SUPPORTED_CONTENT_TYPES: &[&str] = &[
+    "text/plain",
+    "text/markdown",
+    "application/json",
+    "application/vnd.amazonaws.connect.message.interactive",
+    "application/vnd.amazonaws.connect.message.interactive.response",
+];
+
+pub struct ConnectCenter {
+    client: aws_sdk_connect::Client,
+    instance_id: String,
+    contact_flow_id: String,
+    stream_topic_arn: String,
+    chat_duration_minutes: i32,
+}
+
+impl ConnectCenter {
+    pub fn new(client: aws_sdk_connect::Client, config: &Config) -> Self {
+        Self {
+            client,
+            instance_id: config.instance_id.clone(),
+            contact_flow_id: config.contact_flow_id.clone(),
+            stream_topic_arn: config.stream_topic_arn.clone(),
+            chat_duration_minutes: config.chat_duration_minutes,
+        }
+    }
+}
+
+fn invalid(operation: &'static str, e: impl std::fmt::Display) -> PortError {
+    PortError::new(FailureKind::Rejected, operation, e.to_string())
+}
+
+impl ContactCenter for ConnectCenter {
+    async fn start_chat(&self, request: &ChatRequest) -> PortResult<StartedChat> {
+        const OP: &str = "StartChatContact";
+        let participant = ParticipantDetails::builder()
+            .display_name(&request.display_name)
+            .build()
+            .map_err(|e| invalid(OP, e))?;
+        let mut call = self
+            .client
+            .start_chat_contact()
+            .instance_id(&self.instance_id)
+            .contact_flow_id(&self.contact_flow_id)
+            .participant_details(participant)
+            .set_attributes(Some(request.attributes.clone()))
+            .chat_duration_in_minutes(self.chat_duration_minutes)
+            .client_token(&request.client_token);
+        for content_type in SUPPORTED_CONTENT_TYPES {
+            call = call.supported_messaging_content_types(*content_type);
+        }
+        if let Some(related) = &request.related_contact_id {
+            call = call.related_contact_id(related.as_str());
+        }
+        let out = call.send().await.map_err(|e| classify(OP, e, false))?;
+        let contact_id = out.contact_id().ok_or_else(|| missing(OP, "ContactId"))?;
+        Ok(StartedChat {
+            contact_id: ContactId::parse(contact_id).map_err(|e| invalid(OP, e))?,
+            participant_token: ParticipantToken::new(
+                out.participant_token().ok_or_else(|| missing(OP, "ParticipantToken"))?,
+            ),
+        })
+    }
+
+    async fn start_streaming(&self, contact_id: &ContactId, client_token: &str) -> PortResult<()> {
+        const OP: &str = "StartContactStreaming";
+        let streaming = ChatStreamingConfiguration::builder()
+            .streaming_endpoint_arn(&self.stream_topic_arn)
+            .build()
+            .map_err(|e| invalid(OP, e))?;
+        self.client
+            .start_contact_streaming()
+            .instance_id(&self.instance_id)
+            .contact_id(contact_id.as_str())
+            .chat_streaming_configuration(streaming)
+            .client_token(client_token)
+            .send()
+            .await
+            .map_err(|e| classify(OP, e, false))?;
+        Ok(())
+    }
+}
+
+pub struct ParticipantService {
+    client: aws_sdk_connectparticipant::Client,
+}
+
+impl ParticipantService {
+    pub fn new(client: aws_sdk_connectparticipant::Client) -> Self {
+        Self { client }
+    }
+}
+
+impl Participant for ParticipantService {
+    async fn connect(&self, token: &ParticipantToken) -> PortResult<Connection> {
+        const OP: &str = "CreateParticipantConnection";
+        let out = self
+            .client
+            .create_participant_connection()
+            .participant_token(token.expose())
+            .r#type(ConnectionType::ConnectionCredentials)
+            .connect_participant(true)
+            .send()
+            .await
+            .map_err(|e| classify(OP, e, true))?;
+        let credentials = out
+            .connection_credentials()
+            .ok_or_else(|| missing(OP, "ConnectionCredentials"))?;
+        let token = credentials
+            .connection_token()
+            .ok_or_else(|| missing(OP, "ConnectionToken"))?;
+        let expires_at = credentials
+            .expiry()
+            .and_then(|e| DateTime::from_str(e, Format::DateTime).ok())
+            .map(|d| d.secs())
+            // Connect documents a one-day lifetime; assume less if the response omits it.
+            .unwrap_or_else(|| crate::telemetry::now_ms() / 1000 + 3600);
+        Ok(Connection {
+            connection_token: ConnectionToken::new(token),
+            expires_at,
+        })
+    }
+
+    async fn send_message(
+        &self,
+        token: &ConnectionToken,
+        content_type: &str,
+        content: &str,
+        client_token: &str,
+    ) -> PortResult<ItemId> {
+        const OP: &str = "SendMessage";
+        let out = self
+            .client
+            .send_message()
+            .connection_token(token.expose())
+            .content_type(content_type)
+            .content(content)
+            .client_token(client_token)
+            .send()
+            .await
+            .map_err(|e| classify(OP, e, true))?;
+        ItemId::parse(out.id().ok_or_else(|| missing(OP, "Id"))?).map_err(|e| invalid(OP, e))
+    }
+}

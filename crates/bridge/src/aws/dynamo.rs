@@ -1,0 +1,384 @@
+//! DynamoDB: the bridge's state, in one table keyed by a single string `pk`.
+//!
+//! | item | `pk` | holds |
+//! |---|---|---|
+//! | conversation | `conv#<phone number id>#<customer id>` | state, version, generation, chat tokens |
+//! | contact | `contact#<initial contact id>` | the conversation the chat belongs to |
+//! | claim | `msg#<source>#<message id>` | in progress (with a lease) or done |
+//!
+//! Both lookups the handlers need (by customer and by contact) are single `GetItem`s. Every write that
+//! changes a conversation is conditional on the version it read, so concurrent invocations cannot
+//! both start a chat or overwrite each other's tokens. Items carry `expires_at` for DynamoDB's TTL.
+
+use super::classify;
+use crate::error::{FailureKind, PortError};
+use crate::ids::{
+    ConnectionToken, ContactId, ConversationKey, CustomerId, OriginationId, ParticipantToken, PhoneNumberId,
+};
+use crate::ports::{
+    ActiveChat, Claim, ContactRecord, Conversation, ConversationState, PortResult, StartLock, StateStore,
+};
+use crate::telemetry::now_ms;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use std::collections::HashMap;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Claims are kept long enough to cover Lambda's retries and a dead-letter replay days later.
+const CLAIM_RETENTION_S: i64 = 14 * 24 * 3600;
+/// A conversation whose chat never became active is forgotten after a day.
+const STARTING_RETENTION_S: i64 = 24 * 3600;
+
+pub struct DynamoStore {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: String) -> Self {
+        Self { client, table }
+    }
+}
+
+fn conversation_pk(key: &ConversationKey) -> String {
+    format!("conv#{}#{}", key.phone_number_id, key.customer_id)
+}
+
+fn contact_pk(contact_id: &ContactId) -> String {
+    format!("contact#{contact_id}")
+}
+
+fn claim_pk(source: &str, id: &str) -> String {
+    format!("msg#{source}#{id}")
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+fn get_n(item: &Item, name: &str) -> Option<i64> {
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
+}
+
+fn corrupt(operation: &'static str, what: &str) -> PortError {
+    PortError::new(
+        FailureKind::Rejected,
+        operation,
+        format!("stored item is corrupt: {what}"),
+    )
+}
+
+fn is_conflict(e: &PortError) -> bool {
+    e.kind == FailureKind::Conflict
+}
+
+fn parse_conversation(key: &ConversationKey, item: &Item) -> PortResult<Conversation> {
+    const OP: &str = "GetItem";
+    let version = get_n(item, "version").ok_or_else(|| corrupt(OP, "version"))? as u64;
+    let generation = get_n(item, "generation").unwrap_or_default() as u64;
+    let contact_id = get_s(item, "contact_id").and_then(|c| ContactId::parse(c).ok());
+    let state = match get_s(item, "state") {
+        Some("starting") => ConversationState::Starting {
+            lock_until: get_n(item, "lock_until").unwrap_or_default(),
+        },
+        Some("active") => {
+            match (
+                contact_id.clone(),
+                get_s(item, "participant_token"),
+                get_s(item, "connection_token"),
+            ) {
+                (Some(contact_id), Some(participant), Some(connection)) => ConversationState::Active(ActiveChat {
+                    contact_id,
+                    participant_token: ParticipantToken::new(participant),
+                    connection_token: ConnectionToken::new(connection),
+                    connection_expires_at: get_n(item, "connection_expires_at").unwrap_or_default(),
+                }),
+                // Unusable tokens: the next message starts a new chat rather than failing forever.
+                _ => ConversationState::Ended,
+            }
+        }
+        _ => ConversationState::Ended,
+    };
+    Ok(Conversation {
+        key: key.clone(),
+        version,
+        generation,
+        state,
+        previous_contact_id: contact_id,
+    })
+}
+
+impl StateStore for DynamoStore {
+    async fn load_conversation(&self, key: &ConversationKey) -> PortResult<Option<Conversation>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(conversation_pk(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e, false))?;
+        out.item().map(|item| parse_conversation(key, item)).transpose()
+    }
+
+    async fn lock_for_start(
+        &self,
+        key: &ConversationKey,
+        observed: Option<&Conversation>,
+        now_ms: i64,
+        lock_ms: i64,
+    ) -> PortResult<Option<StartLock>> {
+        let version = observed.map_or(0, |c| c.version) + 1;
+        let generation = observed.map_or(0, |c| c.generation) + 1;
+        let mut call = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(conversation_pk(key)))
+            .item("state", s("starting"))
+            .item("version", n(version))
+            .item("generation", n(generation))
+            .item("lock_until", n(now_ms + lock_ms))
+            .item("expires_at", n(now_ms / 1000 + STARTING_RETENTION_S));
+        if let Some(previous) = observed.and_then(|c| c.previous_contact_id.as_ref()) {
+            call = call.item("contact_id", s(previous.as_str()));
+        }
+        call = match observed {
+            None => call.condition_expression("attribute_not_exists(pk)"),
+            Some(c) => call
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", n(c.version)),
+        };
+        match call.send().await.map_err(|e| classify("PutItem", e, false)) {
+            Ok(_) => Ok(Some(StartLock {
+                key: key.clone(),
+                version,
+                generation,
+            })),
+            Err(e) if is_conflict(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn activate(&self, lock: &StartLock, chat: &ActiveChat, ttl_s: i64) -> PortResult<()> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(conversation_pk(&lock.key)))
+            .update_expression(
+                "SET #state = :active, version = :next, contact_id = :contact, participant_token = :pt, \
+                 connection_token = :ct, connection_expires_at = :exp, expires_at = :ttl REMOVE lock_until",
+            )
+            .condition_expression("version = :locked")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":active", s("active"))
+            .expression_attribute_values(":next", n(lock.version + 1))
+            .expression_attribute_values(":locked", n(lock.version))
+            .expression_attribute_values(":contact", s(chat.contact_id.as_str()))
+            .expression_attribute_values(":pt", s(chat.participant_token.expose()))
+            .expression_attribute_values(":ct", s(chat.connection_token.expose()))
+            .expression_attribute_values(":exp", n(chat.connection_expires_at))
+            .expression_attribute_values(":ttl", n(now_ms() / 1000 + ttl_s))
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem", e, false))?;
+        Ok(())
+    }
+
+    async fn abandon_start(&self, lock: &StartLock) -> PortResult<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(conversation_pk(&lock.key)))
+            .update_expression("SET #state = :ended, version = :next REMOVE lock_until")
+            .condition_expression("version = :locked")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":ended", s("ended"))
+            .expression_attribute_values(":next", n(lock.version + 1))
+            .expression_attribute_values(":locked", n(lock.version))
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem", e, false));
+        match result {
+            Err(e) if !is_conflict(&e) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    async fn update_connection(&self, key: &ConversationKey, chat: &ActiveChat) -> PortResult<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(conversation_pk(key)))
+            .update_expression("SET connection_token = :ct, connection_expires_at = :exp, version = version + :one")
+            .condition_expression("#state = :active AND contact_id = :contact")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":active", s("active"))
+            .expression_attribute_values(":contact", s(chat.contact_id.as_str()))
+            .expression_attribute_values(":ct", s(chat.connection_token.expose()))
+            .expression_attribute_values(":exp", n(chat.connection_expires_at))
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem", e, false));
+        match result {
+            // The conversation moved on to another chat meanwhile; the new token is simply not kept.
+            Err(e) if !is_conflict(&e) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    async fn mark_ended(&self, key: &ConversationKey, contact_id: &ContactId) -> PortResult<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(conversation_pk(key)))
+            .update_expression("SET #state = :ended, version = version + :one")
+            .condition_expression("#state = :active AND contact_id = :contact")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":active", s("active"))
+            .expression_attribute_values(":ended", s("ended"))
+            .expression_attribute_values(":contact", s(contact_id.as_str()))
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem", e, false));
+        match result {
+            Err(e) if !is_conflict(&e) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    async fn put_contact(&self, contact: &ContactRecord, ttl_s: i64) -> PortResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(contact_pk(&contact.initial_contact_id)))
+            .item("phone_number_id", s(contact.phone_number_id.as_str()))
+            .item("customer_id", s(contact.customer_id.as_str()))
+            .item("origination_id", s(contact.origination_id.as_str()))
+            .item("expires_at", n(now_ms() / 1000 + ttl_s))
+            .send()
+            .await
+            .map_err(|e| classify("PutItem", e, false))?;
+        Ok(())
+    }
+
+    async fn load_contact(&self, initial_contact_id: &ContactId) -> PortResult<Option<ContactRecord>> {
+        const OP: &str = "GetItem";
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(contact_pk(initial_contact_id)))
+            .send()
+            .await
+            .map_err(|e| classify(OP, e, false))?;
+        let Some(item) = out.item() else { return Ok(None) };
+        let field = |name: &str| get_s(item, name).ok_or_else(|| corrupt(OP, name));
+        Ok(Some(ContactRecord {
+            initial_contact_id: initial_contact_id.clone(),
+            phone_number_id: PhoneNumberId::parse(field("phone_number_id")?)
+                .map_err(|_| corrupt(OP, "phone_number_id"))?,
+            customer_id: CustomerId::parse(field("customer_id")?).map_err(|_| corrupt(OP, "customer_id"))?,
+            origination_id: OriginationId::parse(field("origination_id")?)
+                .map_err(|_| corrupt(OP, "origination_id"))?,
+        }))
+    }
+
+    async fn claim(&self, source: &str, id: &str, now_ms: i64, lease_ms: i64) -> PortResult<Claim> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(claim_pk(source, id)))
+            .item("state", s("in_progress"))
+            .item("lease_until", n(now_ms + lease_ms))
+            .item("expires_at", n(now_ms / 1000 + CLAIM_RETENTION_S))
+            .condition_expression("attribute_not_exists(pk) OR (#state = :in_progress AND lease_until < :now)")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":in_progress", s("in_progress"))
+            .expression_attribute_values(":now", n(now_ms))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Claim::Acquired),
+            Err(err) => {
+                let existing = err
+                    .as_service_error()
+                    .and_then(|e| match e {
+                        PutItemError::ConditionalCheckFailedException(e) => Some(e),
+                        _ => None,
+                    })
+                    .map(|e| e.item().and_then(|item| get_s(item, "state").map(str::to_owned)));
+                match existing {
+                    Some(Some(state)) if state == "done" => Ok(Claim::Done),
+                    Some(Some(_)) => Ok(Claim::Busy),
+                    // The old item was not returned: read it to tell done from busy.
+                    Some(None) => {
+                        let out = self
+                            .client
+                            .get_item()
+                            .table_name(&self.table)
+                            .key("pk", s(claim_pk(source, id)))
+                            .consistent_read(true)
+                            .send()
+                            .await
+                            .map_err(|e| classify("GetItem", e, false))?;
+                        Ok(match out.item().and_then(|item| get_s(item, "state")) {
+                            Some("done") => Claim::Done,
+                            _ => Claim::Busy,
+                        })
+                    }
+                    None => Err(classify("PutItem", err, false)),
+                }
+            }
+        }
+    }
+
+    async fn complete(&self, source: &str, id: &str) -> PortResult<()> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(claim_pk(source, id)))
+            .update_expression("SET #state = :done REMOVE lease_until")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":done", s("done"))
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem", e, false))?;
+        Ok(())
+    }
+
+    async fn release(&self, source: &str, id: &str) -> PortResult<()> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(claim_pk(source, id)))
+            .condition_expression("#state = :in_progress")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":in_progress", s("in_progress"))
+            .send()
+            .await
+            .map_err(|e| classify("DeleteItem", e, false));
+        match result {
+            Err(e) if !is_conflict(&e) => Err(e),
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! AWS adapters: the ports of [`crate::ports`] implemented with the AWS SDK.
+//!
+//! Clients are built once per process from one shared SDK configuration (endpoints may be redirected
+//! with the standard `AWS_ENDPOINT_URL_*` variables, which is how the local twin is reached). SDK errors
+//! are classified here, once, into the few kinds the services decide on.
+
+mod connect;
+mod dynamo;
+mod eum;
+
+pub use connect::{ConnectCenter, ParticipantService};
+pub use dynamo::DynamoStore;
+pub use eum::EumSender;
+
+use crate::config::Config;
+use crate::error::{FailureKind, PortError};
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use std::time::Duration;
+
+/// Every client the handlers use, built from one SDK configuration.
+pub struct AwsClients {
+    pub connect: aws_sdk_connect::Client,
+    pub participant: aws_sdk_connectparticipant::Client,
+    pub social: aws_sdk_socialmessaging::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+}
+
+impl AwsClients {
+    pub async fn from_env() -> Self {
+        let shared = aws_config::defaults(BehaviorVersion::latest())
+            // Throttling and 5xx are retried by the SDK with exponential backoff and jitter.
+            .retry_config(RetryConfig::standard().with_max_attempts(4))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(3))
+                    .operation_attempt_timeout(Duration::from_secs(10))
+                    .build(),
+            )
+            .load()
+            .await;
+        Self {
+            connect: aws_sdk_connect::Client::new(&shared),
+            participant: aws_sdk_connectparticipant::Client::new(&shared),
+            social: aws_sdk_socialmessaging::Client::new(&shared),
+            dynamodb: aws_sdk_dynamodb::Client::new(&shared),
+        }
+    }
+
+    pub fn store(&self, config: &Config) -> DynamoStore {
+        DynamoStore::new(self.dynamodb.clone(), config.table_name.clone())
+    }
+
+    pub fn contact_center(&self, config: &Config) -> ConnectCenter {
+        ConnectCenter::new(self.connect.clone(), config)
+    }
+
+    pub fn participant(&self) -> ParticipantService {
+        ParticipantService::new(self.participant.clone())
+    }
+
+    pub fn whatsapp(&self, config: &Config) -> EumSender {
+        EumSender::new(self.social.clone(), config.meta_api_version.clone())
+    }
+}
+
+const TRANSIENT_CODES: &[&str] = &[
+    "ThrottlingException",
+    "ThrottledRequestException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "LimitExceededException",
+    "InternalServerException",
+    "InternalServiceException",
+    "InternalServerError",
+    "ServiceUnavailableException",
+    "ServiceUnavailable",
+    "DependencyException",
+    "TransactionConflictException",
+];
+
+/// Sorts an SDK error into the kinds the services act on. `gone_on_access_denied` is set for the
+/// Participant Service, where AccessDenied means the chat behind the token is over.
+pub(crate) fn classify<E>(
+    operation: &'static str,
+    err: SdkError<E, HttpResponse>,
+    gone_on_access_denied: bool,
+) -> PortError
+where
+    E: ProvideErrorMetadata,
+{
+    match err {
+        SdkError::ServiceError(service) => {
+            let status = service.raw().status().as_u16();
+            let code = service.err().code().unwrap_or("Unknown").to_owned();
+            let kind = if code == "AccessDeniedException" && gone_on_access_denied {
+                FailureKind::ChatGone
+            } else if code == "ConditionalCheckFailedException" {
+                FailureKind::Conflict
+            } else if TRANSIENT_CODES.contains(&code.as_str()) || status >= 500 || status == 429 {
+                FailureKind::Transient
+            } else {
+                FailureKind::Rejected
+            };
+            PortError::new(kind, operation, code)
+        }
+        // Timeouts, dropped connections and unreadable responses: the request may not have landed.
+        SdkError::TimeoutError(_) => PortError::new(FailureKind::Transient, operation, "timeout"),
+        SdkError::DispatchFailure(_) => PortError::new(FailureKind::Transient, operation, "dispatch failure"),
+        SdkError::ResponseError(_) => PortError::new(FailureKind::Transient, operation, "unreadable response"),
+        SdkError::ConstructionFailure(_) => {
+            PortError::new(FailureKind::Rejected, operation, "request construction failed")
+        }
+        _ => PortError::new(FailureKind::Transient, operation, "unknown SDK failure"),
+    }
+}
+
+/// A response field the service promised but did not send.
+pub(crate) fn missing(operation: &'static str, field: &str) -> PortError {
+    PortError::new(FailureKind::Transient, operation, format!("response has no {field}"))
+}

@@ -1,0 +1,197 @@
+//! Deployment configuration, read once at start-up from environment variables.
+//!
+//! Every variable is checked before the handler serves its first event, and all problems are reported in
+//! one error, so a broken deployment fails its first cold start with a message naming every fix.
+
+use crate::ids::PhoneNumberId;
+use std::fmt;
+
+/// What a deployment differs in. Both handlers read the same variables (the template gives them the same).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub instance_id: String,
+    pub contact_flow_id: String,
+    pub stream_topic_arn: String,
+    pub table_name: String,
+    pub media_bucket: Option<String>,
+    pub chat_duration_minutes: i32,
+    /// Business numbers this deployment serves; empty means every number of the WABA.
+    pub phone_number_ids: Vec<PhoneNumberId>,
+    pub meta_api_version: String,
+    /// Whether message text and phone numbers may appear in logs (off by default).
+    pub log_content: bool,
+}
+
+/// Every missing or malformed variable, one per entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration: {}", self.problems.join("; "))
+    }
+}
+
+const CHAT_DURATION_RANGE: std::ops::RangeInclusive<i32> = 60..=10_080;
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the variables through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut problems = Vec::new();
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let mut required = |name: &str| {
+            get(name).unwrap_or_else(|| {
+                problems.push(format!("{name} is missing"));
+                String::new()
+            })
+        };
+        let instance_id = required("CONNECT_INSTANCE_ID");
+        let contact_flow_id = required("CONNECT_CONTACT_FLOW_ID");
+        let stream_topic_arn = required("CONNECT_STREAM_TOPIC_ARN");
+        let table_name = required("STATE_TABLE_NAME");
+
+        if !stream_topic_arn.is_empty() && !stream_topic_arn.starts_with("arn:") {
+            problems.push(format!(
+                "CONNECT_STREAM_TOPIC_ARN must be an SNS topic ARN (got '{stream_topic_arn}')"
+            ));
+        }
+        let chat_duration_minutes = match get("CHAT_DURATION_MINUTES") {
+            None => 1440,
+            Some(raw) => match raw.parse::<i32>() {
+                Ok(n) if CHAT_DURATION_RANGE.contains(&n) => n,
+                _ => {
+                    problems.push(format!(
+                        "CHAT_DURATION_MINUTES must be a whole number from 60 to 10080 (got '{raw}')"
+                    ));
+                    0
+                }
+            },
+        };
+        let mut phone_number_ids = Vec::new();
+        for raw in get("WHATSAPP_PHONE_NUMBER_IDS").unwrap_or_default().split(',') {
+            let raw = raw.trim();
+            if raw.is_empty() {
+                continue;
+            }
+            match PhoneNumberId::parse(raw) {
+                Ok(id) => phone_number_ids.push(id),
+                Err(_) => problems.push(format!(
+                    "WHATSAPP_PHONE_NUMBER_IDS has a malformed id '{raw}' (digits expected)"
+                )),
+            }
+        }
+        let meta_api_version = get("META_API_VERSION").unwrap_or_else(|| "v20.0".to_owned());
+        if !is_meta_version(&meta_api_version) {
+            problems.push(format!(
+                "META_API_VERSION must look like v20.0 (got '{meta_api_version}')"
+            ));
+        }
+        let log_content = match get("LOG_CONTENT").as_deref() {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(other) => {
+                problems.push(format!("LOG_CONTENT must be true or false (got '{other}')"));
+                false
+            }
+        };
+        if !problems.is_empty() {
+            return Err(ConfigError { problems });
+        }
+        Ok(Self {
+            instance_id,
+            contact_flow_id,
+            stream_topic_arn,
+            table_name,
+            media_bucket: get("MEDIA_BUCKET_NAME"),
+            chat_duration_minutes,
+            phone_number_ids,
+            meta_api_version,
+            log_content,
+        })
+    }
+
+    /// Whether this deployment answers the given business number.
+    pub fn serves(&self, phone_number_id: &PhoneNumberId) -> bool {
+        self.phone_number_ids.is_empty() || self.phone_number_ids.contains(phone_number_id)
+    }
+}
+
+fn is_meta_version(v: &str) -> bool {
+    let Some(rest) = v.strip_prefix('v') else { return false };
+    let mut parts = rest.split('.');
+    let major_ok = parts
+        .next()
+        .is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+    let minor_ok = parts.all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+    major_ok && minor_ok && rest.split('.').count() <= 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    const VALID: &[(&str, &str)] = &[
+        ("CONNECT_INSTANCE_ID", "5d1f0a3c-8e2b-4c6d-9f1a-2b3c4d5e6f70"),
+        ("CONNECT_CONTACT_FLOW_ID", "8a7b6c5d-4e3f-4a2b-9c1d-0e9f8a7b6c5d"),
+        (
+            "CONNECT_STREAM_TOPIC_ARN",
+            "arn:aws:sns:us-east-1:123456789012:connect-chat-stream",
+        ),
+        ("STATE_TABLE_NAME", "state"),
+    ];
+
+    #[test]
+    fn defaults_apply() {
+        let c = Config::from_lookup(lookup(VALID)).unwrap();
+        assert_eq!(c.chat_duration_minutes, 1440);
+        assert_eq!(c.meta_api_version, "v20.0");
+        assert!(!c.log_content);
+        assert!(c.serves(&PhoneNumberId::parse("1").unwrap()));
+    }
+
+    #[test]
+    fn every_problem_is_named_at_once() {
+        let err = Config::from_lookup(lookup(&[
+            ("CHAT_DURATION_MINUTES", "5"),
+            ("LOG_CONTENT", "maybe"),
+            ("WHATSAPP_PHONE_NUMBER_IDS", "123,abc"),
+            ("META_API_VERSION", "20"),
+        ]))
+        .unwrap_err();
+        let text = err.to_string();
+        for needle in [
+            "CONNECT_INSTANCE_ID is missing",
+            "CONNECT_CONTACT_FLOW_ID is missing",
+            "CONNECT_STREAM_TOPIC_ARN is missing",
+            "STATE_TABLE_NAME is missing",
+            "CHAT_DURATION_MINUTES",
+            "LOG_CONTENT",
+            "'abc'",
+            "META_API_VERSION",
+        ] {
+            assert!(text.contains(needle), "{needle} not in {text}");
+        }
+        assert_eq!(err.problems.len(), 8);
+    }
+
+    #[test]
+    fn allowlist_restricts_numbers() {
+        let mut pairs = VALID.to_vec();
+        pairs.push(("WHATSAPP_PHONE_NUMBER_IDS", " 111, 222 "));
+        let c = Config::from_lookup(lookup(&pairs)).unwrap();
+        assert!(c.serves(&PhoneNumberId::parse("222").unwrap()));
+        assert!(!c.serves(&PhoneNumberId::parse("333").unwrap()));
+    }
+}

@@ -1,0 +1,202 @@
+//! Identifiers of the bridge's domain, one name per concept.
+//!
+//! Every id that crosses a boundary is parsed once into a newtype here ("parse, don't validate"), so the
+//! rest of the code cannot mix up a customer with a business number or log a token by accident: tokens
+//! have no `Display` and a redacted `Debug`.
+
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+/// Why a raw string was not accepted as an id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} is not valid")]
+pub struct InvalidId {
+    pub what: &'static str,
+}
+
+fn check(what: &'static str, raw: &str, max: usize, allowed: impl Fn(char) -> bool) -> Result<String, InvalidId> {
+    if raw.is_empty() || raw.len() > max || !raw.chars().all(allowed) {
+        return Err(InvalidId { what });
+    }
+    Ok(raw.to_owned())
+}
+
+macro_rules! public_id {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $max:expr, $allowed:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(raw: &str) -> Result<Self, InvalidId> {
+                check($what, raw, $max, $allowed).map(Self)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+fn id_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '=' | '+' | '/' | ':')
+}
+
+public_id!(
+    /// The customer's WhatsApp identity: a `wa_id` (digits, no `+`) or a business-scoped user id.
+    CustomerId,
+    "customer id",
+    128,
+    |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')
+);
+public_id!(
+    /// Meta's `phone_number_id` of the business number the customer wrote to.
+    PhoneNumberId,
+    "phone number id",
+    64,
+    |c: char| c.is_ascii_digit()
+);
+public_id!(
+    /// The AWS End User Messaging id of a business number (`phone-number-id-<hex>`), used to send.
+    OriginationId,
+    "origination phone number id",
+    100,
+    |c: char| c.is_ascii_alphanumeric() || c == '-'
+);
+public_id!(
+    /// A WhatsApp message id (`wamid.…`).
+    Wamid,
+    "WhatsApp message id",
+    256,
+    id_char
+);
+public_id!(
+    /// An Amazon Connect contact id (the initial one keys a chat across transfers).
+    ContactId,
+    "contact id",
+    256,
+    |c: char| c.is_ascii_alphanumeric() || c == '-'
+);
+public_id!(
+    /// The id of one item of a Connect chat transcript.
+    ItemId,
+    "chat item id",
+    256,
+    |c: char| c.is_ascii_alphanumeric() || c == '-'
+);
+
+impl OriginationId {
+    /// EUM names a number by ARN (`…:phone-number-id/<hex>`); the API also takes `phone-number-id-<hex>`.
+    pub fn from_arn(arn: &str) -> Result<Self, InvalidId> {
+        let last = arn.rsplit(':').next().unwrap_or_default();
+        Self::parse(&last.replace('/', "-"))
+    }
+}
+
+macro_rules! secret {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn new(raw: impl Into<String>) -> Self {
+                Self(raw.into())
+            }
+
+            /// The raw value, for the one API call that needs it.
+            pub fn expose(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($name), "(redacted)"))
+            }
+        }
+    };
+}
+
+secret!(
+    /// Lives as long as the customer participant; used to (re)create connections.
+    ParticipantToken
+);
+secret!(
+    /// Authorises the customer's Participant Service calls; expires after a day.
+    ConnectionToken
+);
+
+/// One conversation: a customer talking to one of the business numbers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ConversationKey {
+    pub phone_number_id: PhoneNumberId,
+    pub customer_id: CustomerId,
+}
+
+impl ConversationKey {
+    pub fn new(phone_number_id: PhoneNumberId, customer_id: CustomerId) -> Self {
+        Self {
+            phone_number_id,
+            customer_id,
+        }
+    }
+
+    /// A stable digest that names the conversation without revealing the phone number (logs, client tokens).
+    pub fn digest(&self) -> String {
+        short_hash(&format!("{}#{}", self.phone_number_id, self.customer_id))
+    }
+}
+
+/// A 16-hex-digit SHA-256 prefix: enough to correlate log lines, useless to recover a phone number.
+pub fn short_hash(value: &str) -> String {
+    let digest = Sha256::digest(value.as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origination_id_from_arn() {
+        let id = OriginationId::from_arn(
+            "arn:aws:social-messaging:us-east-1:123456789012:phone-number-id/976c72a700aac43eaf573ae050b1e2f3",
+        )
+        .unwrap();
+        assert_eq!(id.as_str(), "phone-number-id-976c72a700aac43eaf573ae050b1e2f3");
+    }
+
+    #[test]
+    fn rejects_bad_ids() {
+        assert!(CustomerId::parse("").is_err());
+        assert!(CustomerId::parse("12 34").is_err());
+        assert!(PhoneNumberId::parse("12a").is_err());
+        assert!(CustomerId::parse(&"1".repeat(129)).is_err());
+        assert!(CustomerId::parse("16505551234").is_ok());
+    }
+
+    #[test]
+    fn tokens_are_redacted() {
+        let t = ConnectionToken::new("secret-value");
+        assert_eq!(format!("{t:?}"), "ConnectionToken(redacted)");
+    }
+
+    #[test]
+    fn digest_is_stable_and_hides_the_number() {
+        let key = ConversationKey::new(
+            PhoneNumberId::parse("106540352242922").unwrap(),
+            CustomerId::parse("16505551234").unwrap(),
+        );
+        assert_eq!(key.digest(), key.clone().digest());
+        assert_eq!(key.digest().len(), 16);
+        assert!(!key.digest().contains("16505551234"));
+    }
+}

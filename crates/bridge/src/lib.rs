@@ -1,0 +1,23 @@
+//! whatsapp-connect-bridge: WhatsApp customers (via AWS End User Messaging Social) talking to Amazon
+//! Connect agents.
+//!
+//! The crate is layered so that the rules can be tested without AWS:
+//! - [`whatsapp`] and [`connect_stream`] parse what each side publishes into typed values;
+//! - [`translate`] holds the pure rules of what becomes what;
+//! - [`ports`] names what the services need from outside, and [`aws`] implements it with the AWS SDK;
+//! - [`inbound`] (WhatsappHandler) and [`outbound`] (ConnectHandler) carry the rules out;
+//! - [`lambda`] wires a handler binary: configuration, clients built once, the Lambda runtime.
+
+pub mod aws;
+pub mod config;
+pub mod connect_stream;
+pub mod error;
+pub mod ids;
+pub mod inbound;
+pub mod lambda;
+pub mod outbound;
+pub mod ports;
+pub mod sns;
+pub mod telemetry;
+pub mod translate;
+pub mod whatsapp;

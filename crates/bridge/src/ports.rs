@@ -1,0 +1,185 @@
+//! Ports: the small interfaces the services need from the outside world, one per external dependency.
+//!
+//! The services in [`crate::inbound`] and [`crate::outbound`] are generic over these traits; the AWS
+//! adapters in [`crate::aws`] implement them. Methods return `impl Future + Send` so the services stay
+//! `Send` without boxing.
+
+use crate::error::PortError;
+use crate::ids::{
+    ConnectionToken, ContactId, ConversationKey, CustomerId, ItemId, OriginationId, ParticipantToken, PhoneNumberId,
+};
+use crate::whatsapp::OutgoingMessage;
+use std::collections::HashMap;
+use std::future::Future;
+
+pub type PortResult<T> = Result<T, PortError>;
+
+/// Where a conversation stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConversationState {
+    /// One invocation is starting a chat; others wait for it until `lock_until` (epoch ms).
+    Starting {
+        lock_until: i64,
+    },
+    Active(ActiveChat),
+    Ended,
+}
+
+/// What the customer side of a live chat needs to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveChat {
+    pub contact_id: ContactId,
+    pub participant_token: ParticipantToken,
+    pub connection_token: ConnectionToken,
+    /// Epoch seconds after which the connection token is refused.
+    pub connection_expires_at: i64,
+}
+
+/// The stored state of one conversation. `version` increases with every write (optimistic locking);
+/// `generation` counts the chats this conversation has had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conversation {
+    pub key: ConversationKey,
+    pub version: u64,
+    pub generation: u64,
+    pub state: ConversationState,
+    pub previous_contact_id: Option<ContactId>,
+}
+
+/// The lock an invocation holds while it starts a chat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartLock {
+    pub key: ConversationKey,
+    pub version: u64,
+    pub generation: u64,
+}
+
+/// Maps a chat back to its customer, for the Connect side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactRecord {
+    pub initial_contact_id: ContactId,
+    pub phone_number_id: PhoneNumberId,
+    pub customer_id: CustomerId,
+    pub origination_id: OriginationId,
+}
+
+impl ContactRecord {
+    pub fn conversation_key(&self) -> ConversationKey {
+        ConversationKey::new(self.phone_number_id.clone(), self.customer_id.clone())
+    }
+}
+
+/// The outcome of claiming a source message for processing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This invocation owns the message until the lease ends.
+    Acquired,
+    /// Bridged before: a redelivery.
+    Done,
+    /// Another invocation holds a live lease on it.
+    Busy,
+}
+
+/// DynamoDB: conversations, contact mappings and per-message idempotency records.
+pub trait StateStore: Send + Sync {
+    fn load_conversation(&self, key: &ConversationKey)
+    -> impl Future<Output = PortResult<Option<Conversation>>> + Send;
+
+    /// Takes the start lock if the conversation is still as `observed` (None = no item yet).
+    /// `Ok(None)` means another writer got there first.
+    fn lock_for_start(
+        &self,
+        key: &ConversationKey,
+        observed: Option<&Conversation>,
+        now_ms: i64,
+        lock_ms: i64,
+    ) -> impl Future<Output = PortResult<Option<StartLock>>> + Send;
+
+    /// Turns a held start lock into an active chat.
+    fn activate(&self, lock: &StartLock, chat: &ActiveChat, ttl_s: i64) -> impl Future<Output = PortResult<()>> + Send;
+
+    /// Gives a start lock back after a failed start, so the next attempt need not wait for it to expire.
+    fn abandon_start(&self, lock: &StartLock) -> impl Future<Output = PortResult<()>> + Send;
+
+    /// Stores a refreshed connection token, if the conversation is still on that contact.
+    fn update_connection(
+        &self,
+        key: &ConversationKey,
+        chat: &ActiveChat,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+
+    /// Marks the conversation ended if it is still on `contact_id`; a no-op otherwise.
+    fn mark_ended(&self, key: &ConversationKey, contact_id: &ContactId) -> impl Future<Output = PortResult<()>> + Send;
+
+    fn put_contact(&self, contact: &ContactRecord, ttl_s: i64) -> impl Future<Output = PortResult<()>> + Send;
+
+    fn load_contact(
+        &self,
+        initial_contact_id: &ContactId,
+    ) -> impl Future<Output = PortResult<Option<ContactRecord>>> + Send;
+
+    /// Claims a source message (`source` e.g. `wa`, `connect`) for `lease_ms`.
+    fn claim(
+        &self,
+        source: &str,
+        id: &str,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> impl Future<Output = PortResult<Claim>> + Send;
+
+    /// Records the message as bridged; later deliveries are skipped.
+    fn complete(&self, source: &str, id: &str) -> impl Future<Output = PortResult<()>> + Send;
+
+    /// Drops an in-progress claim after a failure, so a retry can take it at once.
+    fn release(&self, source: &str, id: &str) -> impl Future<Output = PortResult<()>> + Send;
+}
+
+/// What `StartChatContact` needs beyond the deployment's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatRequest {
+    pub display_name: String,
+    pub attributes: HashMap<String, String>,
+    pub client_token: String,
+    pub related_contact_id: Option<ContactId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartedChat {
+    pub contact_id: ContactId,
+    pub participant_token: ParticipantToken,
+}
+
+/// Amazon Connect (SigV4 API): starting chats and streaming them to our topic.
+pub trait ContactCenter: Send + Sync {
+    fn start_chat(&self, request: &ChatRequest) -> impl Future<Output = PortResult<StartedChat>> + Send;
+    fn start_streaming(
+        &self,
+        contact_id: &ContactId,
+        client_token: &str,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    pub connection_token: ConnectionToken,
+    /// Epoch seconds.
+    pub expires_at: i64,
+}
+
+/// Amazon Connect Participant Service (token-authenticated): acting as the customer in the chat.
+pub trait Participant: Send + Sync {
+    fn connect(&self, token: &ParticipantToken) -> impl Future<Output = PortResult<Connection>> + Send;
+    fn send_message(
+        &self,
+        token: &ConnectionToken,
+        content_type: &str,
+        content: &str,
+        client_token: &str,
+    ) -> impl Future<Output = PortResult<ItemId>> + Send;
+}
+
+/// AWS End User Messaging Social: sending to the customer on WhatsApp.
+pub trait Whatsapp: Send + Sync {
+    /// Returns the id EUM gave the sent message.
+    fn send(&self, from: &OriginationId, message: &OutgoingMessage) -> impl Future<Output = PortResult<String>> + Send;
+}

@@ -1,0 +1,6 @@
+//! The Whatsapp handler Lambda: everything lives in the `bridge` crate; this binary only starts it.
+
+#[tokio::main]
+async fn main() -> Result<(), bridge::lambda::Error> {
+    bridge::lambda::run_whatsapp_handler().await
+}
