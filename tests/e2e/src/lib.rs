@@ -1,1 +1,266 @@
+//! End-to-end harness: the real handler binaries, the local twin and moto, driven through the twin's
+//! control API exactly as a person or an outside test would drive it (`docs/local-twin.md`).
+//!
+//! [`TestStack`] starts a private stack on ephemeral ports for one test and stops it on drop, so tests
+//! run in parallel without sharing state.
 
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use local_aws;
+
+/// The business number the twin's customers write to by default (Meta phone number id).
+pub const BUSINESS_NUMBER: &str = "106540352242922";
+
+/// A typed client of the twin's `/_twin` control API.
+#[derive(Clone)]
+pub struct Twin {
+    base: String,
+    http: reqwest::Client,
+}
+
+/// The handler's outcome of one delivery.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub ok: bool,
+    pub error: Option<String>,
+}
+
+impl Invocation {
+    fn from_json(v: &Value) -> Self {
+        Self {
+            ok: v["ok"].as_bool().unwrap_or(false),
+            error: v["error"].as_str().map(str::to_owned),
+        }
+    }
+}
+
+impl Twin {
+    pub fn new(base: impl Into<String>) -> Self {
+        Self {
+            base: base.into().trim_end_matches('/').to_owned(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(120))
+                .build()
+                .expect("HTTP client"),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = self.http.request(method, format!("{}/_twin{path}", self.base));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap_or_else(|e| panic!("twin {path}: {e}"));
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        assert!(status.is_success(), "twin {path} answered {status}: {text}");
+        if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    /// The customer sends a WhatsApp message (Meta inbound shape without from/id/timestamp).
+    /// Returns the wamid and the WhatsappHandler's outcome.
+    pub async fn customer_sends(&self, wa_id: &str, message: Value) -> (String, Invocation) {
+        let answer = self.post(&format!("/customers/{wa_id}/messages"), message).await;
+        (
+            answer["wamid"].as_str().unwrap_or_default().to_owned(),
+            Invocation::from_json(&answer["invocation"]),
+        )
+    }
+
+    pub async fn customer_texts(&self, wa_id: &str, body: &str) -> (String, Invocation) {
+        self.customer_sends(wa_id, json!({"type": "text", "text": {"body": body}, "profile_name": format!("Customer {wa_id}")}))
+            .await
+    }
+
+    pub async fn customer_status(&self, wa_id: &str, status: Value) -> Invocation {
+        let answer = self.post(&format!("/customers/{wa_id}/statuses"), status).await;
+        Invocation::from_json(answer.get("invocation").unwrap_or(&answer))
+    }
+
+    /// An agent acts on a contact (`join`, `message`, `leave`, `end`, …); answers after ConnectHandler ran.
+    pub async fn agent(&self, contact_id: &str, action: Value) -> Vec<Invocation> {
+        let answer = self.post(&format!("/contacts/{contact_id}/agent"), action).await;
+        answer["invocations"]
+            .as_array()
+            .map(|a| a.iter().map(Invocation::from_json).collect())
+            .unwrap_or_default()
+    }
+
+    pub async fn agent_says(&self, contact_id: &str, text: &str) -> Vec<Invocation> {
+        self.agent(contact_id, json!({"action": "message", "content": text, "display_name": "Ana"}))
+            .await
+    }
+
+    pub async fn invoke(&self, function: &str, event: Value) -> Invocation {
+        Invocation::from_json(&self.post(&format!("/invoke/{function}"), event).await)
+    }
+
+    pub async fn contacts(&self) -> Vec<Value> {
+        self.get("/contacts").await.as_array().cloned().unwrap_or_default()
+    }
+
+    /// The contacts whose customer attribute is `wa_id`, oldest first.
+    pub async fn contacts_of(&self, wa_id: &str) -> Vec<Value> {
+        self.contacts()
+            .await
+            .into_iter()
+            .filter(|c| c["attributes"]["CustomerId"] == wa_id)
+            .collect()
+    }
+
+    /// Every WhatsApp message sent to `wa_id`, as decoded Meta message objects, in send order.
+    pub async fn sent_to(&self, wa_id: &str) -> Vec<Value> {
+        self.get("/whatsapp/sent")
+            .await
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|s| s["message"]["to"] == wa_id)
+            .collect()
+    }
+
+    /// The bodies of the text messages sent to `wa_id`.
+    pub async fn texts_to(&self, wa_id: &str) -> Vec<String> {
+        self.sent_to(wa_id)
+            .await
+            .iter()
+            .filter_map(|s| s["message"]["text"]["body"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    pub async fn calls(&self) -> Vec<Value> {
+        self.get("/calls").await.as_array().cloned().unwrap_or_default()
+    }
+
+    pub async fn logs(&self, function: &str) -> Vec<String> {
+        self.get(&format!("/logs?function={function}"))
+            .await
+            .as_array()
+            .map(|a| a.iter().filter_map(|l| l.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    }
+
+    pub async fn fault(&self, fault: Value) {
+        self.post("/faults", fault).await;
+    }
+
+    /// Waits until no delivery is queued, running or waiting for a retry.
+    pub async fn settle(&self) {
+        self.post("/wait-idle?timeout_ms=60000", json!({})).await;
+    }
+}
+
+/// The customer's messages as the agent sees them in a contact's transcript.
+pub fn customer_texts(contact: &Value) -> Vec<String> {
+    transcript_texts(contact, "CUSTOMER")
+}
+
+/// The texts a role wrote in a contact's transcript.
+pub fn transcript_texts(contact: &Value, role: &str) -> Vec<String> {
+    contact["transcript"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter(|i| i["role"] == role && i["type"] == "MESSAGE")
+                .filter_map(|i| i["content"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The workspace's target directory, found from the running test binary (`target/debug/deps/…`).
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let mut dir = exe.parent().expect("exe dir").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir
+}
+
+/// The repository root (for `.venv` and `../shared/fixtures`).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A private stack (moto, twin, both handlers) for one test; stopped when dropped.
+pub struct TestStack {
+    stack: local_aws::Stack,
+    twin: Twin,
+}
+
+impl TestStack {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a stack after `adjust` changed the defaults (concurrency, environment, …).
+    pub async fn start_with(adjust: impl FnOnce(&mut local_aws::StackOptions)) -> Self {
+        let bins = bin_dir();
+        let mut options = local_aws::StackOptions {
+            moto_bin: repo_root().join(".venv/bin/moto_server"),
+            whatsapp_handler: Some(bins.join("whatsapp-handler")),
+            connect_handler: Some(bins.join("connect-handler")),
+            echo_logs: std::env::var_os("E2E_ECHO_LOGS").is_some(),
+            ..Default::default()
+        };
+        for (name, binary) in [("whatsapp-handler", &options.whatsapp_handler), ("connect-handler", &options.connect_handler)] {
+            let binary = binary.as_ref().expect("handler path");
+            assert!(binary.exists(), "{name} is not built at {}: run `cargo build --workspace --bins`", binary.display());
+        }
+        adjust(&mut options);
+        let stack = local_aws::Stack::start(options).await.expect("local stack starts");
+        let twin = Twin::new(stack.url());
+        Self { stack, twin }
+    }
+
+    pub fn twin(&self) -> &Twin {
+        &self.twin
+    }
+
+    pub fn business_numbers(&self) -> Vec<local_aws::BusinessNumber> {
+        self.stack.twin().config().business_numbers.clone()
+    }
+
+    pub fn stack(&self) -> &local_aws::Stack {
+        &self.stack
+    }
+}
+
+/// A sample Lambda event from `tests/fixtures/`.
+pub fn fixture(name: &str) -> Value {
+    let path = repo_root().join("tests/fixtures").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Every fixture file name, sorted.
+pub fn fixture_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(repo_root().join("tests/fixtures"))
+        .expect("tests/fixtures")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    names
+}

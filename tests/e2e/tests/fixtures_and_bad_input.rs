@@ -1,0 +1,76 @@
+//! Every sample event goes through its handler without error; malformed input gets a one-line reason
+//! and opens no chat.
+
+use e2e::{fixture, fixture_names, TestStack};
+use serde_json::json;
+
+#[tokio::test]
+async fn every_fixture_goes_through_its_handler() {
+    let stack = TestStack::start().await;
+    let twin = stack.twin();
+    let names = fixture_names();
+    assert!(names.len() >= 39, "fixtures missing: {names:?}");
+    for name in names {
+        let function = if name.starts_with("eum-") { "WhatsappHandler" } else { "ConnectHandler" };
+        let outcome = twin.invoke(function, fixture(&name)).await;
+        assert!(outcome.ok, "{name}: {outcome:?}");
+    }
+    twin.settle().await;
+    for function in ["WhatsappHandler", "ConnectHandler"] {
+        let logs = twin.logs(function).await;
+        assert!(!logs.iter().any(|l| l.contains("panicked")), "{function} panicked: {logs:#?}");
+    }
+}
+
+#[tokio::test]
+async fn malformed_events_are_rejected_with_a_reason_and_open_nothing() {
+    let stack = TestStack::start().await;
+    let twin = stack.twin();
+    let text = fixture("eum-text.json");
+    let with_message = |message: serde_json::Value| {
+        let mut event = text.clone();
+        event["Records"][0]["Sns"]["Message"] = message;
+        event
+    };
+    let cases = [
+        ("not_sns_event", json!({"hello": "world"})),
+        ("malformed_sns_record", json!({"Records": [{"Sns": 42}]})),
+        ("malformed_eum_header", with_message(json!("not json"))),
+        ("malformed_webhook_entry", with_message(json!(json!({"whatsAppWebhookEntry": "{broken"}).to_string()))),
+        (
+            "malformed_message",
+            with_message(json!(json!({"context": {}, "whatsAppWebhookEntry": json!({"id": "1", "changes": [{"field": "messages", "value": {
+                "metadata": {"phone_number_id": "106540352242922"},
+                "messages": [{"from": "16505551234", "id": "wamid.BAD", "timestamp": "soon", "type": "text", "text": {"body": "x"}}]}}]}).to_string()}).to_string())),
+        ),
+        (
+            "unknown_phone_number",
+            with_message(json!(json!({"context": {}, "whatsAppWebhookEntry": json!({"id": "1", "changes": [{"field": "messages", "value": {
+                "metadata": {"phone_number_id": "999999999"},
+                "messages": [{"from": "16505551234", "id": "wamid.OTHER", "timestamp": "1762843882", "type": "text", "text": {"body": "x"}}]}}]}).to_string()}).to_string())),
+        ),
+    ];
+    for (reason, event) in cases {
+        let outcome = twin.invoke("WhatsappHandler", event).await;
+        assert!(outcome.ok, "{reason}: a bad event must not be retried: {outcome:?}");
+        let logs = twin.logs("WhatsappHandler").await;
+        assert!(
+            logs.iter().any(|l| l.contains(&format!("\"reason\":\"{reason}\""))),
+            "no log line with reason {reason}: {logs:#?}"
+        );
+    }
+    let bad_item = fixture("connect-stream-agent-message.json");
+    let mut broken = bad_item.clone();
+    broken["Records"][0]["Sns"]["Message"] = json!("{\"Id\": 5}");
+    assert!(twin.invoke("ConnectHandler", broken).await.ok);
+    assert!(twin.logs("ConnectHandler").await.iter().any(|l| l.contains("malformed_chat_item")));
+
+    twin.settle().await;
+    assert!(twin.contacts().await.is_empty());
+    // No log line quotes the message text or the customer's number.
+    for function in ["WhatsappHandler", "ConnectHandler"] {
+        for line in twin.logs(function).await {
+            assert!(!line.contains("16505551234"), "{line}");
+        }
+    }
+}
