@@ -1,0 +1,29 @@
+//! Amazon Connect operations (StartChatContact, StartContactStreaming, StopContact).
+//!
+//! Thin adapters: parse the restJson1 body into the simulation's request type, run the
+//! transition, and publish what it streamed while the simulation lock is still held.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::{AwsRequest, parse};
+use crate::error::ApiError;
+use crate::twin::Shared;
+
+const BAD: &str = "InvalidParameterException";
+
+pub(crate) fn start_chat_contact(shared: &Arc<Shared>, req: &AwsRequest) -> Result<Value, ApiError> {
+    let input = parse(&req.body, BAD)?;
+    shared.with_sim(|sim| sim.start_chat_contact(input, req.now_ms))
+}
+
+pub(crate) fn start_contact_streaming(shared: &Arc<Shared>, req: &AwsRequest) -> Result<Value, ApiError> {
+    let input = parse(&req.body, BAD)?;
+    shared.with_sim(|sim| sim.start_contact_streaming(input))
+}
+
+pub(crate) fn stop_contact(shared: &Arc<Shared>, req: &AwsRequest) -> Result<Value, ApiError> {
+    let input = parse(&req.body, BAD)?;
+    shared.with_sim(|sim| sim.stop_contact(input, req.now_ms))
+}

@@ -1,0 +1,39 @@
+//! Amazon Connect Participant Service operations, authenticated by `X-Amz-Bearer`.
+//!
+//! CreateParticipantConnection takes the participant token, the others a connection token; the
+//! simulation resolves both and answers every token problem with AccessDeniedException, as AWS
+//! does. Attachment operations will slot in here next to these.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::{AwsRequest, parse};
+use crate::error::ApiError;
+use crate::twin::Shared;
+
+const BAD: &str = "ValidationException";
+
+pub(crate) fn create_participant_connection(shared: &Arc<Shared>, req: &AwsRequest) -> Result<Value, ApiError> {
+    let input = parse(&req.body, BAD)?;
+    shared.with_sim(|sim| sim.create_participant_connection(req.bearer(), input, req.now_ms))
+}
+
+pub(crate) fn send_message(shared: &Arc<Shared>, req: &AwsRequest) -> Result<Value, ApiError> {
+    let input = parse(&req.body, BAD)?;
+    shared.with_sim(|sim| sim.send_message(req.bearer(), input, req.now_ms))
+}
+
+pub(crate) fn send_event(shared: &Arc<Shared>, req: &AwsRequest) -> Result<Value, ApiError> {
+    let input = parse(&req.body, BAD)?;
+    shared.with_sim(|sim| sim.send_event(req.bearer(), input, req.now_ms))
+}
+
+pub(crate) fn disconnect_participant(shared: &Arc<Shared>, req: &AwsRequest) -> Result<Value, ApiError> {
+    shared.with_sim(|sim| sim.disconnect_participant(req.bearer(), req.now_ms))
+}
+
+pub(crate) fn get_transcript(shared: &Arc<Shared>, req: &AwsRequest) -> Result<Value, ApiError> {
+    let input = parse(&req.body, BAD)?;
+    shared.with_sim(|sim| sim.get_transcript(req.bearer(), input, req.now_ms))
+}

@@ -1,0 +1,119 @@
+//! Static configuration of the twin: account, Connect instance, business numbers, limits.
+//!
+//! Everything the simulated services validate against lives here, with defaults that match the
+//! fixtures in `shared/fixtures`, so a test that needs nothing special can use
+//! `TwinConfig::default()` and a test that exercises a limit (token expiry, message size, retry
+//! timing) can change just that field.
+
+use std::time::Duration;
+
+/// A WhatsApp business phone number registered in EUM.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BusinessNumber {
+    /// Meta's `phone_number_id` (appears in webhook `metadata.phone_number_id`).
+    pub meta_phone_number_id: String,
+    /// EUM id, `phone-number-id-<32 hex>` (last ARN segment with `/` → `-`).
+    pub aws_id: String,
+    /// Digits shown to customers (`metadata.display_phone_number`).
+    pub display_phone_number: String,
+    /// Meta WhatsApp Business Account id.
+    pub waba_id: String,
+    /// EUM WABA id, `waba-<32 hex>`.
+    pub waba_aws_id: String,
+}
+
+impl BusinessNumber {
+    /// `arn:aws:social-messaging:<region>:<account>:phone-number-id/<hex>`.
+    pub fn arn(&self, region: &str, account: &str) -> String {
+        let hex = self.aws_id.strip_prefix("phone-number-id-").unwrap_or(&self.aws_id);
+        format!("arn:aws:social-messaging:{region}:{account}:phone-number-id/{hex}")
+    }
+
+    /// `arn:aws:social-messaging:<region>:<account>:waba/<hex>`.
+    pub fn waba_arn(&self, region: &str, account: &str) -> String {
+        let hex = self.waba_aws_id.strip_prefix("waba-").unwrap_or(&self.waba_aws_id);
+        format!("arn:aws:social-messaging:{region}:{account}:waba/{hex}")
+    }
+}
+
+/// Everything the twin's simulated services are configured with.
+#[derive(Debug, Clone)]
+pub struct TwinConfig {
+    pub account_id: String,
+    pub region: String,
+    pub instance_id: String,
+    pub contact_flow_id: String,
+    /// SNS topic Connect streams to; only contacts streaming to this ARN reach ConnectHandler.
+    pub connect_stream_topic_arn: String,
+    /// SNS topic of the EUM event destination; its events reach WhatsappHandler.
+    pub eum_topic_arn: String,
+    pub business_numbers: Vec<BusinessNumber>,
+    /// Text of the SYSTEM message the simulated contact flow sends when the customer connects;
+    /// `None` = the flow sends no greeting.
+    pub greeting: Option<String>,
+    /// Lifetime of a connection token (AWS: 1 day).
+    pub connection_token_ttl: Duration,
+    /// Maximum `Content` size of SendMessage in bytes (AWS: 16 384).
+    pub max_message_bytes: usize,
+    /// Delay before each retry of a failed asynchronous (SNS) invocation; the length is the
+    /// number of retries (AWS: 2 retries, about 1 and 2 minutes apart).
+    pub retry_delays: Vec<Duration>,
+    /// Lambda function timeout of both handlers.
+    pub function_timeout: Duration,
+}
+
+impl Default for TwinConfig {
+    fn default() -> Self {
+        Self {
+            account_id: "123456789012".into(),
+            region: "us-east-1".into(),
+            instance_id: "5d1f0a3c-8e2b-4c6d-9f1a-2b3c4d5e6f70".into(),
+            contact_flow_id: "8a7b6c5d-4e3f-4a2b-9c1d-0e9f8a7b6c5d".into(),
+            connect_stream_topic_arn: "arn:aws:sns:us-east-1:123456789012:connect-chat-stream".into(),
+            eum_topic_arn: "arn:aws:sns:us-east-1:123456789012:whatsapp-eum-events".into(),
+            business_numbers: default_business_numbers(),
+            greeting: Some("Thanks for contacting us. An agent will be with you shortly.".into()),
+            connection_token_ttl: Duration::from_secs(24 * 3600),
+            max_message_bytes: 16_384,
+            retry_delays: vec![Duration::from_millis(200), Duration::from_millis(400)],
+            function_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Two numbers on two WABAs; the first matches the fixtures.
+pub fn default_business_numbers() -> Vec<BusinessNumber> {
+    vec![
+        BusinessNumber {
+            meta_phone_number_id: "106540352242922".into(),
+            aws_id: "phone-number-id-976c72a700aac43eaf573ae050b1e2f3".into(),
+            display_phone_number: "15550783881".into(),
+            waba_id: "102290129340398".into(),
+            waba_aws_id: "waba-fb2594b8a7974770b128a409e2a1c3d4".into(),
+        },
+        BusinessNumber {
+            meta_phone_number_id: "113870475123456".into(),
+            aws_id: "phone-number-id-4b1e6d2f9a8c4e7b8d3f2a1c0e9d8b7a".into(),
+            display_phone_number: "15550991234".into(),
+            waba_id: "109876543210987".into(),
+            waba_aws_id: "waba-0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f".into(),
+        },
+    ]
+}
+
+impl TwinConfig {
+    /// The number whose Meta id, EUM id, ARN or display number is `id`.
+    pub fn find_number(&self, id: &str) -> Option<&BusinessNumber> {
+        self.business_numbers.iter().find(|n| {
+            n.meta_phone_number_id == id
+                || n.aws_id == id
+                || n.display_phone_number == id
+                || n.arn(&self.region, &self.account_id) == id
+        })
+    }
+
+    /// ARN Lambda reports as the invoked function.
+    pub fn function_arn(&self, name: &str) -> String {
+        format!("arn:aws:lambda:{}:{}:function:{name}", self.region, self.account_id)
+    }
+}

@@ -1,0 +1,529 @@
+//! The Lambda side: Runtime API endpoints, invocation queues and handler process supervision.
+//!
+//! Each handler process gets its own Runtime API listener — as every Lambda execution environment
+//! has its own endpoint — but all processes of a function pull from one shared invocation queue,
+//! so `--concurrency N` runs N invocations at once. A listener per process is what lets the twin
+//! know which invocation a process was working on when it dies: that invocation fails (like a
+//! crashed Lambda environment) and the process is restarted. Timeouts are enforced from the moment
+//! a process takes an invocation, by killing the process, which is again what Lambda does.
+//!
+//! Processes run in their own process group with `PR_SET_PDEATHSIG`, and every pid is recorded in
+//! a [`ChildRegistry`] so that `Drop` of the stack can kill them synchronously: nothing is left
+//! running even if the twin is torn down without an orderly async shutdown.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+
+use crate::time::{log_stream_date, now_ms};
+
+/// Lines kept per function; older ones are dropped so a long soak cannot exhaust memory.
+const MAX_LOG_LINES: usize = 50_000;
+
+/// The two functions of the bridge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FunctionName {
+    WhatsappHandler,
+    ConnectHandler,
+}
+
+impl FunctionName {
+    pub const ALL: [FunctionName; 2] = [FunctionName::WhatsappHandler, FunctionName::ConnectHandler];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FunctionName::WhatsappHandler => "WhatsappHandler",
+            FunctionName::ConnectHandler => "ConnectHandler",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+impl std::fmt::Display for FunctionName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Pids of every process the twin started, for synchronous cleanup.
+#[derive(Debug, Default)]
+pub struct ChildRegistry {
+    pids: Mutex<HashSet<i32>>,
+}
+
+impl ChildRegistry {
+    pub fn add(&self, pid: u32) {
+        self.pids.lock().unwrap_or_else(|e| e.into_inner()).insert(pid as i32);
+    }
+
+    pub fn remove(&self, pid: u32) {
+        self.pids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(pid as i32));
+    }
+
+    /// SIGKILLs every registered process group.
+    pub fn kill_all(&self) {
+        let pids: Vec<i32> = self.pids.lock().unwrap_or_else(|e| e.into_inner()).drain().collect();
+        for pid in pids {
+            kill_group(pid as u32);
+        }
+    }
+}
+
+/// Kills a child and everything in its process group (children are group leaders).
+pub fn kill_group(pid: u32) {
+    // SAFETY: killpg only sends a signal; a stale pid at worst hits an empty group (ESRCH).
+    unsafe {
+        libc::killpg(pid as libc::pid_t, libc::SIGKILL);
+    }
+}
+
+/// Configures a command the way the twin runs every child: own process group, dies with the
+/// twin, killed when its handle is dropped.
+pub fn isolate(cmd: &mut tokio::process::Command) {
+    cmd.kill_on_drop(true).process_group(0);
+    // SAFETY: prctl is async-signal-safe and the closure touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+}
+
+struct Invocation {
+    id: String,
+    body: Bytes,
+    reply: oneshot::Sender<Result<Value, String>>,
+}
+
+struct Pending {
+    slot: usize,
+    reply: oneshot::Sender<Result<Value, String>>,
+}
+
+struct Slot {
+    index: usize,
+    port: u16,
+    /// Wakes the supervisor to kill the process (timeout).
+    kill: Notify,
+}
+
+/// One Lambda function: its queue, in-flight invocations, processes and logs.
+pub struct Function {
+    pub name: FunctionName,
+    arn: String,
+    timeout: Duration,
+    queue_tx: mpsc::UnboundedSender<Invocation>,
+    queue_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Invocation>>,
+    pending: Mutex<HashMap<String, Pending>>,
+    slots: Mutex<Vec<Arc<Slot>>>,
+    logs: Mutex<Vec<String>>,
+    echo_logs: bool,
+}
+
+/// How to run a function's handler processes.
+#[derive(Debug, Clone)]
+pub struct ProcessSpec {
+    pub binary: PathBuf,
+    pub concurrency: usize,
+    /// Environment of every process, except the per-process Runtime API address and log stream.
+    pub env: Vec<(String, String)>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Function {
+    pub fn new(name: FunctionName, arn: String, timeout: Duration, echo_logs: bool) -> Arc<Self> {
+        let (queue_tx, queue_rx) = mpsc::unbounded_channel();
+        Arc::new(Self {
+            name,
+            arn,
+            timeout,
+            queue_tx,
+            queue_rx: tokio::sync::Mutex::new(queue_rx),
+            pending: Mutex::new(HashMap::new()),
+            slots: Mutex::new(Vec::new()),
+            logs: Mutex::new(Vec::new()),
+            echo_logs,
+        })
+    }
+
+    /// Whether any process serves this function.
+    pub fn has_processes(&self) -> bool {
+        !lock(&self.slots).is_empty()
+    }
+
+    /// Runtime API addresses (`127.0.0.1:port`) of the processes.
+    pub fn runtime_addresses(&self) -> Vec<String> {
+        lock(&self.slots)
+            .iter()
+            .map(|s| format!("127.0.0.1:{}", s.port))
+            .collect()
+    }
+
+    pub fn push_log(&self, line: String) {
+        let mut logs = lock(&self.logs);
+        if logs.len() >= MAX_LOG_LINES {
+            logs.drain(..MAX_LOG_LINES / 10);
+        }
+        logs.push(line);
+    }
+
+    pub fn logs(&self) -> Vec<String> {
+        lock(&self.logs).clone()
+    }
+
+    pub fn clear_logs(&self) {
+        lock(&self.logs).clear();
+    }
+
+    /// Runs one invocation and returns the handler's response or its error text.
+    pub async fn invoke(&self, event: &Value) -> Result<Value, String> {
+        if !self.has_processes() {
+            return Err(format!(
+                "{} has no handler process (the twin was started without handlers)",
+                self.name
+            ));
+        }
+        let (reply, rx) = oneshot::channel();
+        let id = uuid::Uuid::new_v4().to_string();
+        let body = Bytes::from(event.to_string());
+        self.queue_tx
+            .send(Invocation {
+                id: id.clone(),
+                body,
+                reply,
+            })
+            .map_err(|_| format!("{} is shut down", self.name))?;
+        // The deadline proper starts when a process takes the invocation; this bound only stops
+        // a caller from waiting forever on a function whose processes cannot start.
+        let bound = self.timeout * 4 + Duration::from_secs(60);
+        match tokio::time::timeout(bound, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(format!("{}: invocation {id} was abandoned", self.name)),
+            Err(_) => {
+                lock(&self.pending).remove(&id);
+                Err(format!(
+                    "{}: no handler process took invocation {id} within {bound:?}",
+                    self.name
+                ))
+            }
+        }
+    }
+
+    /// Fails whatever the process in `slot` was working on.
+    fn fail_slot(&self, slot: usize, why: &str) {
+        let mut pending = lock(&self.pending);
+        let ids: Vec<String> = pending
+            .iter()
+            .filter(|(_, p)| p.slot == slot)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ids {
+            if let Some(p) = pending.remove(&id) {
+                let _ = p.reply.send(Err(format!("{}: {why}", self.name)));
+            }
+        }
+    }
+
+    /// Binds one Runtime API listener per process and starts the supervisors.
+    pub async fn start_processes(
+        self: &Arc<Self>,
+        spec: ProcessSpec,
+        registry: Arc<ChildRegistry>,
+        shutdown: watch::Receiver<bool>,
+    ) -> std::io::Result<()> {
+        for _ in 0..spec.concurrency.max(1) {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let port = listener.local_addr()?.port();
+            let slot = {
+                let mut slots = lock(&self.slots);
+                let slot = Arc::new(Slot {
+                    index: slots.len(),
+                    port,
+                    kill: Notify::new(),
+                });
+                slots.push(slot.clone());
+                slot
+            };
+            let ctx = SlotCtx {
+                function: self.clone(),
+                slot: slot.clone(),
+            };
+            let mut stop = shutdown.clone();
+            tokio::spawn(async move {
+                let app = runtime_router(ctx);
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    })
+                    .await;
+            });
+            tokio::spawn(supervise(
+                self.clone(),
+                slot,
+                spec.clone(),
+                registry.clone(),
+                shutdown.clone(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone)]
+struct SlotCtx {
+    function: Arc<Function>,
+    slot: Arc<Slot>,
+}
+
+fn runtime_router(ctx: SlotCtx) -> Router {
+    Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next_invocation))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(invocation_response),
+        )
+        .route("/2018-06-01/runtime/invocation/{id}/error", post(invocation_error))
+        .route("/2018-06-01/runtime/init/error", post(init_error))
+        .with_state(ctx)
+}
+
+fn trace_id() -> String {
+    let u = uuid::Uuid::new_v4().simple().to_string();
+    format!(
+        "Root=1-{:08x}-{};Parent={};Sampled=0",
+        now_ms() / 1000,
+        &u[..24],
+        &u[16..32]
+    )
+}
+
+async fn next_invocation(State(ctx): State<SlotCtx>) -> Response {
+    let f = &ctx.function;
+    // A runtime that polls again has finished (or abandoned) what it was given before.
+    f.fail_slot(
+        ctx.slot.index,
+        "the runtime asked for the next event without answering the previous one",
+    );
+    loop {
+        let inv = {
+            let mut rx = f.queue_rx.lock().await;
+            rx.recv().await
+        };
+        let Some(inv) = inv else {
+            return (StatusCode::INTERNAL_SERVER_ERROR, "queue closed").into_response();
+        };
+        if inv.reply.is_closed() {
+            continue;
+        }
+        let deadline = now_ms() + f.timeout.as_millis() as u64;
+        lock(&f.pending).insert(
+            inv.id.clone(),
+            Pending {
+                slot: ctx.slot.index,
+                reply: inv.reply,
+            },
+        );
+        tokio::spawn(watchdog(f.clone(), ctx.slot.clone(), inv.id.clone()));
+        let mut headers = HeaderMap::new();
+        let mut put = |k: &'static str, v: String| {
+            if let Ok(v) = HeaderValue::from_str(&v) {
+                headers.insert(k, v);
+            }
+        };
+        put("lambda-runtime-aws-request-id", inv.id);
+        put("lambda-runtime-deadline-ms", deadline.to_string());
+        put("lambda-runtime-invoked-function-arn", f.arn.clone());
+        put("lambda-runtime-trace-id", trace_id());
+        put("content-type", "application/json".into());
+        return (StatusCode::OK, headers, inv.body).into_response();
+    }
+}
+
+async fn watchdog(f: Arc<Function>, slot: Arc<Slot>, id: String) {
+    tokio::time::sleep(f.timeout).await;
+    let timed_out = lock(&f.pending).remove(&id);
+    if let Some(p) = timed_out {
+        let _ = p.reply.send(Err(format!(
+            "{}: Task timed out after {:.2} seconds",
+            f.name,
+            f.timeout.as_secs_f64()
+        )));
+        slot.kill.notify_waiters();
+    }
+}
+
+fn accepted() -> Response {
+    (StatusCode::ACCEPTED, axum::Json(json!({ "status": "OK" }))).into_response()
+}
+
+fn unknown_request(id: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(json!({
+            "errorMessage": format!("Invalid request ID: {id}"),
+            "errorType": "InvalidRequestID",
+        })),
+    )
+        .into_response()
+}
+
+async fn invocation_response(State(ctx): State<SlotCtx>, Path(id): Path<String>, body: Bytes) -> Response {
+    let Some(p) = lock(&ctx.function.pending).remove(&id) else {
+        return unknown_request(&id);
+    };
+    let value =
+        serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
+    let _ = p.reply.send(Ok(value));
+    accepted()
+}
+
+/// `"<errorType>: <errorMessage>"` from a Runtime API error document.
+fn error_text(body: &[u8]) -> String {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(v) => {
+            let ty = v.get("errorType").and_then(Value::as_str).unwrap_or("Error");
+            let msg = v.get("errorMessage").and_then(Value::as_str).unwrap_or("");
+            format!("{ty}: {msg}")
+        }
+        Err(_) => String::from_utf8_lossy(body).into_owned(),
+    }
+}
+
+async fn invocation_error(State(ctx): State<SlotCtx>, Path(id): Path<String>, body: Bytes) -> Response {
+    let Some(p) = lock(&ctx.function.pending).remove(&id) else {
+        return unknown_request(&id);
+    };
+    let _ = p.reply.send(Err(error_text(&body)));
+    accepted()
+}
+
+async fn init_error(State(ctx): State<SlotCtx>, body: Bytes) -> Response {
+    let line = format!("[local-aws] init error: {}", error_text(&body));
+    if ctx.function.echo_logs {
+        eprintln!("[{}#{}] {line}", ctx.function.name, ctx.slot.index);
+    }
+    ctx.function.push_log(line);
+    accepted()
+}
+
+fn pump<R: AsyncRead + Unpin + Send + 'static>(reader: R, f: Arc<Function>, label: String) {
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(reader).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if f.echo_logs {
+                eprintln!("[{label}] {line}");
+            }
+            f.push_log(line);
+        }
+    });
+}
+
+/// Resolves once shutdown was requested (or the twin is gone).
+pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+async fn supervise(
+    f: Arc<Function>,
+    slot: Arc<Slot>,
+    spec: ProcessSpec,
+    registry: Arc<ChildRegistry>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let label = format!("{}#{}", f.name, slot.index);
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let started = Instant::now();
+        let mut cmd = tokio::process::Command::new(&spec.binary);
+        cmd.env_clear()
+            .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{}", slot.port))
+            .env(
+                "AWS_LAMBDA_LOG_STREAM_NAME",
+                format!(
+                    "{}/[$LATEST]{}",
+                    log_stream_date(now_ms()),
+                    uuid::Uuid::new_v4().simple()
+                ),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        isolate(&mut cmd);
+        let note = |f: &Function, msg: String| {
+            let line = format!("[local-aws] {msg}");
+            eprintln!("[{label}] {line}");
+            f.push_log(line);
+        };
+        match cmd.spawn() {
+            Err(e) => note(&f, format!("cannot start {}: {e}", spec.binary.display())),
+            Ok(mut child) => {
+                let pid = child.id().unwrap_or(0);
+                registry.add(pid);
+                if let Some(out) = child.stdout.take() {
+                    pump(out, f.clone(), label.clone());
+                }
+                if let Some(err) = child.stderr.take() {
+                    pump(err, f.clone(), label.clone());
+                }
+                let kill = slot.kill.notified();
+                let outcome = tokio::select! {
+                    status = child.wait() => match status {
+                        Ok(s) => format!("handler process exited unexpectedly ({s})"),
+                        Err(e) => format!("handler process could not be awaited: {e}"),
+                    },
+                    _ = kill => {
+                        kill_group(pid);
+                        let _ = child.wait().await;
+                        "handler process was killed after a timeout".to_owned()
+                    }
+                    _ = stopped(&mut shutdown) => {
+                        kill_group(pid);
+                        let _ = child.wait().await;
+                        registry.remove(pid);
+                        f.fail_slot(slot.index, "the twin is shutting down");
+                        return;
+                    }
+                };
+                registry.remove(pid);
+                f.fail_slot(slot.index, &outcome);
+                note(&f, format!("{outcome}; restarting"));
+            }
+        }
+        // Crash loops back off up to 5 s; a process that ran a while restarts quickly.
+        backoff = if started.elapsed() > Duration::from_secs(5) {
+            Duration::from_millis(100)
+        } else {
+            (backoff * 2).min(Duration::from_secs(5))
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stopped(&mut shutdown) => return,
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! `local-aws`, the local twin: the AWS services whatsapp-connect-bridge talks to, offline.
+//!
+//! One process serves the restJson1 wire protocol of the Amazon Connect, Connect Participant and
+//! End User Messaging Social operations the bridge calls, simulates a Connect contact flow and
+//! chat transcripts, delivers SNS-shaped events to the *unmodified* handler binaries through the
+//! Lambda Runtime API (with Lambda's async retry/DLQ semantics), and offers a control API under
+//! `/_twin` to play customer and agent, inject faults and inspect what happened. DynamoDB and S3
+//! come from moto. See `docs/local-twin.md` for the HTTP surface.
+//!
+//! Layout: `connect` (Connect state machine, pure), `eum` (WhatsApp events and sends, pure),
+//! `faults`, `aws` (wire protocol), `sns` (delivery), `lambda` (Runtime API and processes),
+//! `control` (`/_twin`), `twin` (server), `stack` (moto + twin + handlers).
+
+mod aws;
+pub mod config;
+pub mod connect;
+mod control;
+pub mod error;
+pub mod eum;
+pub mod faults;
+pub mod lambda;
+mod netio;
+pub mod rng;
+pub mod sns;
+pub mod stack;
+pub mod time;
+pub mod twin;
+
+pub use config::{BusinessNumber, TwinConfig};
+pub use error::{ApiError, Error};
+pub use lambda::FunctionName;
+pub use stack::{Stack, StackOptions};
+pub use twin::{HandlerOptions, Twin, TwinOptions};

@@ -1,0 +1,448 @@
+//! Simulated SNS → Lambda delivery: envelopes, asynchronous-invocation retries, DLQ, chaos.
+//!
+//! Every publish becomes one SNS-shaped Lambda event delivered as an *asynchronous* invocation:
+//! on error it is retried after `retry_delays` and finally dead-lettered, as Lambda does for SNS.
+//! Items of one Connect contact are delivered in publish order through a per-contact worker
+//! (real Connect streams in order); a failing item therefore holds back the items behind it until
+//! its retries are over, which keeps the order strict and the behaviour deterministic.
+//!
+//! Chaos (`duplicate_rate`, `reorder_rate`) is decided at publish time from a seeded RNG: a
+//! duplicate is a second delivery of the same SNS message (same `MessageId`) running concurrently;
+//! a reordered event is held back for `hold_ms` while later ones overtake it. All pending work is
+//! counted by [`Tracker`] so `wait-idle` can tell when the system has settled.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::config::TwinConfig;
+use crate::lambda::{Function, FunctionName};
+use crate::rng::XorShift;
+use crate::time::{iso_millis, now_ms};
+
+const MAX_PUBLISHED: usize = 20_000;
+const DEFAULT_SEED: u64 = 42;
+const DEFAULT_HOLD_MS: u64 = 250;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Counts outstanding work (queued, running, waiting for retry, held back).
+#[derive(Debug)]
+pub struct Tracker {
+    count: watch::Sender<usize>,
+}
+
+impl Default for Tracker {
+    fn default() -> Self {
+        Self {
+            count: watch::channel(0).0,
+        }
+    }
+}
+
+/// One unit of outstanding work; dropping it marks the work done.
+#[derive(Debug)]
+pub struct Busy(Arc<Tracker>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.count.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+impl Tracker {
+    pub fn begin(self: &Arc<Self>) -> Busy {
+        self.count.send_modify(|n| *n += 1);
+        Busy(self.clone())
+    }
+
+    pub fn outstanding(&self) -> usize {
+        *self.count.borrow()
+    }
+
+    /// `true` once nothing is outstanding, `false` if `timeout` passed first.
+    pub async fn wait_idle(&self, timeout: Duration) -> bool {
+        let mut rx = self.count.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(|n| *n == 0)).await.is_ok()
+    }
+}
+
+/// How a delivery went. `ok`/`error` describe the first attempt, which is what a caller
+/// exercising the handler wants to see; `attempts` and `dead_lettered` tell the rest.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Outcome {
+    pub ok: bool,
+    pub error: Option<String>,
+    pub attempts: u32,
+    pub dead_lettered: bool,
+}
+
+impl Outcome {
+    fn not_delivered(why: String) -> Self {
+        Self {
+            ok: false,
+            error: Some(why),
+            attempts: 0,
+            dead_lettered: false,
+        }
+    }
+}
+
+/// Chaos settings (`POST /_twin/sns`).
+#[derive(Debug, Clone)]
+pub struct SnsOptions {
+    pub duplicate_rate: f64,
+    pub reorder_rate: f64,
+    pub hold_ms: u64,
+    pub seed: u64,
+    rng: XorShift,
+}
+
+impl Default for SnsOptions {
+    fn default() -> Self {
+        Self {
+            duplicate_rate: 0.0,
+            reorder_rate: 0.0,
+            hold_ms: DEFAULT_HOLD_MS,
+            seed: DEFAULT_SEED,
+            rng: XorShift::new(DEFAULT_SEED),
+        }
+    }
+}
+
+impl SnsOptions {
+    pub fn new(duplicate_rate: f64, reorder_rate: f64, hold_ms: u64, seed: u64) -> Self {
+        Self {
+            duplicate_rate,
+            reorder_rate,
+            hold_ms,
+            seed,
+            rng: XorShift::new(seed),
+        }
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "duplicate_rate": self.duplicate_rate,
+            "reorder_rate": self.reorder_rate,
+            "hold_ms": self.hold_ms,
+            "seed": self.seed,
+        })
+    }
+}
+
+/// An event that exhausted its retries.
+#[derive(Debug, Clone)]
+pub struct DlqEntry {
+    pub function: FunctionName,
+    pub event: Value,
+    pub error: String,
+    pub attempts: u32,
+}
+
+impl DlqEntry {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "function": self.function.as_str(),
+            "event": self.event,
+            "error": self.error,
+            "attempts": self.attempts,
+        })
+    }
+}
+
+struct Job {
+    function: Arc<Function>,
+    event: Value,
+    duplicate: bool,
+    hold: Option<Duration>,
+    reply: oneshot::Sender<Outcome>,
+    busy: Busy,
+}
+
+/// The SNS topics and their Lambda subscriptions.
+pub struct Sns {
+    cfg: TwinConfig,
+    whatsapp: Arc<Function>,
+    connect: Arc<Function>,
+    pub tracker: Arc<Tracker>,
+    options: Mutex<SnsOptions>,
+    dlq: Mutex<Vec<DlqEntry>>,
+    published: Mutex<Vec<Value>>,
+    ordered: Mutex<HashMap<String, mpsc::UnboundedSender<Job>>>,
+    subscriptions: Mutex<HashMap<String, String>>,
+}
+
+impl Sns {
+    pub fn new(cfg: TwinConfig, whatsapp: Arc<Function>, connect: Arc<Function>) -> Arc<Self> {
+        Arc::new(Self {
+            cfg,
+            whatsapp,
+            connect,
+            tracker: Arc::new(Tracker::default()),
+            options: Mutex::new(SnsOptions::default()),
+            dlq: Mutex::new(Vec::new()),
+            published: Mutex::new(Vec::new()),
+            ordered: Mutex::new(HashMap::new()),
+            subscriptions: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn function(&self, name: FunctionName) -> &Arc<Function> {
+        match name {
+            FunctionName::WhatsappHandler => &self.whatsapp,
+            FunctionName::ConnectHandler => &self.connect,
+        }
+    }
+
+    pub fn set_options(&self, opts: SnsOptions) {
+        *lock(&self.options) = opts;
+    }
+
+    pub fn options(&self) -> Value {
+        lock(&self.options).to_json()
+    }
+
+    pub fn dlq(&self) -> Vec<DlqEntry> {
+        lock(&self.dlq).clone()
+    }
+
+    pub fn clear_dlq(&self) {
+        lock(&self.dlq).clear();
+    }
+
+    pub fn published(&self) -> Vec<Value> {
+        lock(&self.published).clone()
+    }
+
+    /// Forgets options, DLQ, published log and ordering workers (in-flight work finishes).
+    pub fn reset(&self) {
+        *lock(&self.options) = SnsOptions::default();
+        lock(&self.dlq).clear();
+        lock(&self.published).clear();
+        lock(&self.ordered).clear();
+    }
+
+    fn subscriber(&self, topic: &str) -> Option<&Arc<Function>> {
+        if topic == self.cfg.eum_topic_arn {
+            Some(&self.whatsapp)
+        } else if topic == self.cfg.connect_stream_topic_arn {
+            Some(&self.connect)
+        } else {
+            None
+        }
+    }
+
+    /// The Lambda event SNS builds for one message.
+    pub fn envelope(&self, topic: &str, message: &str, attributes: &Value) -> Value {
+        let sub_id = lock(&self.subscriptions)
+            .entry(topic.to_owned())
+            .or_insert_with(|| uuid::Uuid::new_v4().to_string())
+            .clone();
+        let subscription = format!("{topic}:{sub_id}");
+        let signature = format!(
+            "EXAMPLE{}{}{}==",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        json!({
+            "Records": [ {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": subscription,
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": uuid::Uuid::new_v4().to_string(),
+                    "TopicArn": topic,
+                    "Subject": null,
+                    "Message": message,
+                    "Timestamp": iso_millis(now_ms()),
+                    "SignatureVersion": "1",
+                    "Signature": signature,
+                    "SigningCertUrl": format!(
+                        "https://sns.{}.amazonaws.com/SimpleNotificationService-9c6465fa7f48f5cacd23014631ec1136.pem",
+                        self.cfg.region
+                    ),
+                    "UnsubscribeUrl": format!(
+                        "https://sns.{}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={subscription}",
+                        self.cfg.region
+                    ),
+                    "MessageAttributes": attributes,
+                }
+            } ]
+        })
+    }
+
+    /// Publishes one message; the receiver yields the delivery outcome. Messages with the same
+    /// `order_key` are delivered in publish order (unless chosen for reordering).
+    pub fn publish(
+        self: &Arc<Self>,
+        topic: &str,
+        message: &str,
+        attributes: &Value,
+        order_key: Option<&str>,
+    ) -> oneshot::Receiver<Outcome> {
+        let (reply, rx) = oneshot::channel();
+        let event = self.envelope(topic, message, attributes);
+        let subscriber = self.subscriber(topic).cloned();
+        {
+            let mut published = lock(&self.published);
+            if published.len() >= MAX_PUBLISHED {
+                published.drain(..MAX_PUBLISHED / 10);
+            }
+            published.push(json!({
+                "topic_arn": topic,
+                "subscriber": subscriber.as_ref().map(|f| f.name.as_str()),
+                "message_id": event["Records"][0]["Sns"]["MessageId"],
+                "message": serde_json::from_str::<Value>(message).unwrap_or_else(|_| json!(message)),
+                "attributes": attributes,
+                "time": iso_millis(now_ms()),
+            }));
+        }
+        let Some(function) = subscriber else {
+            let _ = reply.send(Outcome::not_delivered(format!("no Lambda subscribed to topic {topic}")));
+            return rx;
+        };
+        if !function.has_processes() {
+            let _ = reply.send(Outcome::not_delivered(format!(
+                "{} has no handler process (the twin was started without handlers)",
+                function.name
+            )));
+            return rx;
+        }
+        let (duplicate, hold) = {
+            let mut o = lock(&self.options);
+            let (dup_rate, reorder_rate, hold_ms) = (o.duplicate_rate, o.reorder_rate, o.hold_ms);
+            let duplicate = o.rng.chance(dup_rate);
+            let reorder = o.rng.chance(reorder_rate);
+            (duplicate, reorder.then(|| Duration::from_millis(hold_ms)))
+        };
+        let job = Job {
+            function,
+            event,
+            duplicate,
+            hold,
+            reply,
+            busy: self.tracker.begin(),
+        };
+        match order_key {
+            None => {
+                tokio::spawn(self.clone().run_job(job));
+            }
+            Some(key) => {
+                let mut ordered = lock(&self.ordered);
+                let tx = ordered
+                    .entry(key.to_owned())
+                    .or_insert_with(|| self.clone().spawn_worker());
+                if let Err(mpsc::error::SendError(job)) = tx.send(job) {
+                    // The worker went away (reset raced with us): deliver unordered.
+                    ordered.remove(key);
+                    tokio::spawn(self.clone().run_job(job));
+                }
+            }
+        }
+        rx
+    }
+
+    fn spawn_worker(self: Arc<Self>) -> mpsc::UnboundedSender<Job> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+        tokio::spawn(async move {
+            while let Some(job) = rx.recv().await {
+                if job.hold.is_some() {
+                    tokio::spawn(self.clone().run_job(job));
+                } else {
+                    self.clone().run_job(job).await;
+                }
+            }
+        });
+        tx
+    }
+
+    async fn run_job(self: Arc<Self>, job: Job) {
+        if job.duplicate {
+            let busy = self.tracker.begin();
+            let sns = self.clone();
+            let function = job.function.clone();
+            let event = job.event.clone();
+            tokio::spawn(async move {
+                sns.deliver(&function, &event).await;
+                drop(busy);
+            });
+        }
+        if let Some(hold) = job.hold {
+            tokio::time::sleep(hold).await;
+        }
+        let outcome = self.deliver(&job.function, &job.event).await;
+        let _ = job.reply.send(outcome);
+        drop(job.busy);
+    }
+
+    /// One asynchronous invocation with Lambda's retry policy and dead-lettering.
+    async fn deliver(&self, function: &Function, event: &Value) -> Outcome {
+        let mut attempts = 0u32;
+        let mut first: Option<Result<(), String>> = None;
+        loop {
+            attempts += 1;
+            let result = function.invoke(event).await.map(|_| ());
+            let first = first.get_or_insert_with(|| result.clone()).clone();
+            match result {
+                Ok(()) => {
+                    return Outcome {
+                        ok: first.is_ok(),
+                        error: first.err(),
+                        attempts,
+                        dead_lettered: false,
+                    };
+                }
+                Err(e) => {
+                    let retry = attempts as usize - 1;
+                    if let Some(delay) = self.cfg.retry_delays.get(retry) {
+                        tracing::debug!("{} failed ({e}); retrying in {delay:?}", function.name);
+                        tokio::time::sleep(*delay).await;
+                        continue;
+                    }
+                    lock(&self.dlq).push(DlqEntry {
+                        function: function.name,
+                        event: event.clone(),
+                        error: e,
+                        attempts,
+                    });
+                    return Outcome {
+                        ok: false,
+                        error: first.err(),
+                        attempts,
+                        dead_lettered: true,
+                    };
+                }
+            }
+        }
+    }
+
+    /// Re-invokes every DLQ entry once; entries that fail again stay in the DLQ.
+    pub async fn replay_dlq(&self) -> Vec<Value> {
+        let entries: Vec<DlqEntry> = std::mem::take(&mut *lock(&self.dlq));
+        let _busy = self.tracker.begin();
+        let mut results = Vec::new();
+        for mut entry in entries {
+            let result = self.function(entry.function).invoke(&entry.event).await;
+            results.push(json!({
+                "function": entry.function.as_str(),
+                "ok": result.is_ok(),
+                "error": result.as_ref().err(),
+            }));
+            if let Err(e) = result {
+                entry.error = e;
+                entry.attempts += 1;
+                lock(&self.dlq).push(entry);
+            }
+        }
+        results
+    }
+}

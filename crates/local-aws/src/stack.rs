@@ -1,0 +1,329 @@
+//! The whole offline stack: moto (DynamoDB + S3), the twin, and the handler processes.
+//!
+//! `Stack::start` does in one call what the end-to-end tests, the demo and the `local-aws` binary
+//! all need: start (or reuse) moto, create the bridge's table and bucket, start the twin, spawn
+//! the handlers with Lambda's environment. Resources are created with the real SDK (DynamoDB) or
+//! a plain REST call (S3), so what the bridge finds matches what the CloudFormation template
+//! would create. Dropping the `Stack` kills every child process.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use tokio::io::AsyncReadExt;
+
+use crate::config::TwinConfig;
+use crate::error::Error;
+use crate::lambda::{FunctionName, isolate};
+use crate::twin::{HandlerOptions, Twin, TwinOptions};
+
+/// The workspace root (two levels above this crate).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| PathBuf::from("."))
+}
+
+/// `target/debug` of the workspace (honours `CARGO_TARGET_DIR`).
+pub fn debug_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"))
+        .join("debug")
+}
+
+/// Everything `Stack::start` needs; `StackOptions::default()` runs the whole stack with the
+/// debug builds of both handlers.
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    /// Simulated services' configuration.
+    pub twin: TwinConfig,
+    /// Twin port on 127.0.0.1; 0 = pick a free one.
+    pub port: u16,
+    /// Reuse a running moto server instead of starting one.
+    pub moto_url: Option<String>,
+    /// moto executable (default `<repo>/.venv/bin/moto_server`).
+    pub moto_bin: PathBuf,
+    /// Skip moto entirely (no DynamoDB/S3; the handlers get no endpoints for them).
+    pub no_moto: bool,
+    /// WhatsappHandler binary; `None` = no process (events to it are not delivered).
+    pub whatsapp_handler: Option<PathBuf>,
+    /// ConnectHandler binary; `None` = no process.
+    pub connect_handler: Option<PathBuf>,
+    /// Processes per function.
+    pub concurrency: usize,
+    pub state_table_name: String,
+    pub media_bucket_name: String,
+    /// Extra environment for both handlers (wins over the defaults).
+    pub extra_env: Vec<(String, String)>,
+    /// Echo handler output to stderr.
+    pub echo_logs: bool,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        let debug = debug_dir();
+        Self {
+            twin: TwinConfig::default(),
+            port: 0,
+            moto_url: None,
+            moto_bin: repo_root().join(".venv/bin/moto_server"),
+            no_moto: false,
+            whatsapp_handler: Some(debug.join("whatsapp-handler")),
+            connect_handler: Some(debug.join("connect-handler")),
+            concurrency: 1,
+            state_table_name: "whatsapp-bridge-state".into(),
+            media_bucket_name: "whatsapp-bridge-media".into(),
+            extra_env: Vec::new(),
+            echo_logs: true,
+        }
+    }
+}
+
+impl StackOptions {
+    /// Only the APIs: no handler processes.
+    pub fn without_handlers(mut self) -> Self {
+        self.whatsapp_handler = None;
+        self.connect_handler = None;
+        self
+    }
+}
+
+/// A running stack. Dropping it kills moto (if started here) and the handlers.
+pub struct Stack {
+    twin: Twin,
+    moto_url: Option<String>,
+    moto: Option<tokio::process::Child>,
+}
+
+impl Stack {
+    pub async fn start(opts: StackOptions) -> Result<Stack, Error> {
+        let twin = Twin::start(
+            opts.twin.clone(),
+            TwinOptions {
+                port: opts.port,
+                echo_logs: opts.echo_logs,
+            },
+        )
+        .await?;
+        let (moto_url, moto) = if opts.no_moto {
+            (None, None)
+        } else if let Some(url) = &opts.moto_url {
+            wait_for_http(url, Duration::from_secs(30), None).await?;
+            (Some(url.trim_end_matches('/').to_owned()), None)
+        } else {
+            let (url, child) = start_moto(&opts.moto_bin, &twin).await?;
+            (Some(url), Some(child))
+        };
+        let stack = Stack { twin, moto_url, moto };
+        if let Some(url) = stack.moto_url.clone() {
+            create_table(&url, &opts.twin.region, &opts.state_table_name).await?;
+            create_bucket(&url, &opts.media_bucket_name).await?;
+        }
+        let env = stack.twin.handler_env(
+            stack.moto_url.as_deref(),
+            &opts.state_table_name,
+            &opts.media_bucket_name,
+            &opts.extra_env,
+        );
+        let started = stack
+            .twin
+            .start_handlers(HandlerOptions {
+                whatsapp_handler: opts.whatsapp_handler.clone(),
+                connect_handler: opts.connect_handler.clone(),
+                concurrency: opts.concurrency,
+                env,
+            })
+            .await;
+        if let Err(e) = started {
+            stack.shutdown().await;
+            return Err(e);
+        }
+        Ok(stack)
+    }
+
+    /// The twin's base URL (AWS endpoint and `/_twin` control API).
+    pub fn url(&self) -> String {
+        self.twin.url()
+    }
+
+    /// moto's base URL (`None` with `no_moto`).
+    pub fn moto_url(&self) -> Option<&str> {
+        self.moto_url.as_deref()
+    }
+
+    pub fn twin(&self) -> &Twin {
+        &self.twin
+    }
+
+    /// Captured output of a function's processes.
+    pub fn logs(&self, function: FunctionName) -> Vec<String> {
+        self.twin.logs(function)
+    }
+
+    pub async fn wait_idle(&self, timeout: Duration) -> bool {
+        self.twin.wait_idle(timeout).await
+    }
+
+    /// Kills the handlers and moto and stops the server.
+    pub async fn shutdown(mut self) {
+        self.twin.shutdown();
+        if let Some(mut moto) = self.moto.take() {
+            let _ = moto.kill().await;
+        }
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (released right away; moto binds it next).
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+async fn start_moto(bin: &Path, twin: &Twin) -> Result<(String, tokio::process::Child), Error> {
+    if !bin.exists() {
+        return Err(Error::Moto(format!(
+            "{} not found; run scripts/setup-venv.sh (or pass a moto URL)",
+            bin.display()
+        )));
+    }
+    let port = free_port()?;
+    let mut cmd = tokio::process::Command::new(bin);
+    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    isolate(&mut cmd);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| Error::Moto(format!("cannot start {}: {e}", bin.display())))?;
+    if let Some(pid) = child.id() {
+        twin.registry().add(pid);
+    }
+    let url = format!("http://127.0.0.1:{port}");
+    if let Err(e) = wait_for_http(&url, Duration::from_secs(60), Some(&mut child)).await {
+        let mut stderr = String::new();
+        if let Some(mut err) = child.stderr.take() {
+            let _ = tokio::time::timeout(Duration::from_millis(500), err.read_to_string(&mut stderr)).await;
+        }
+        let _ = child.kill().await;
+        return Err(Error::Moto(format!("{e}; moto said: {}", stderr.trim())));
+    }
+    // moto logs every request to stderr; nobody reads it any more, so let it go to /dev/null
+    // instead of filling a pipe that would eventually block moto.
+    if let Some(err) = child.stderr.take() {
+        tokio::spawn(async move {
+            let mut err = err;
+            let mut sink = tokio::io::sink();
+            let _ = tokio::io::copy(&mut err, &mut sink).await;
+        });
+    }
+    Ok((url, child))
+}
+
+/// Polls `url` until it answers HTTP at all (any status).
+async fn wait_for_http(
+    url: &str,
+    timeout: Duration,
+    mut child: Option<&mut tokio::process::Child>,
+) -> Result<(), Error> {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + timeout;
+    loop {
+        if client
+            .get(format!("{}/", url.trim_end_matches('/')))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        if let Some(c) = child.as_deref_mut()
+            && let Ok(Some(status)) = c.try_wait()
+        {
+            return Err(Error::Moto(format!("moto exited early ({status})")));
+        }
+        if Instant::now() > deadline {
+            return Err(Error::Moto(format!("{url} did not answer within {timeout:?}")));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn setup_err(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Setup {
+        what: what.to_owned(),
+        message: e.to_string(),
+    }
+}
+
+async fn create_table(moto_url: &str, region: &str, table: &str) -> Result<(), Error> {
+    let conf = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .endpoint_url(moto_url)
+        .credentials_provider(Credentials::new("test", "test", None, None, "local-aws"))
+        .build();
+    let ddb = aws_sdk_dynamodb::Client::from_conf(conf);
+    let what = format!("DynamoDB table {table}");
+    let created = ddb
+        .create_table()
+        .table_name(table)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(|e| setup_err(&what, e))?,
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .map_err(|e| setup_err(&what, e))?,
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await;
+    if let Err(e) = created {
+        let exists = e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception());
+        if !exists {
+            return Err(setup_err(&what, aws_sdk_dynamodb::error::DisplayErrorContext(e)));
+        }
+    }
+    ddb.update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name("expires_at")
+                .enabled(true)
+                .build()
+                .map_err(|e| setup_err(&what, e))?,
+        )
+        .send()
+        .await
+        .map_err(|e| setup_err(&what, aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+    Ok(())
+}
+
+async fn create_bucket(moto_url: &str, bucket: &str) -> Result<(), Error> {
+    let resp = reqwest::Client::new()
+        .put(format!("{moto_url}/{bucket}"))
+        .send()
+        .await
+        .map_err(|e| setup_err(&format!("S3 bucket {bucket}"), e))?;
+    // 409 BucketAlreadyOwnedByYou: a reused moto already has it.
+    if resp.status().is_success() || resp.status().as_u16() == 409 {
+        Ok(())
+    } else {
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        Err(setup_err(&format!("S3 bucket {bucket}"), format!("{status}: {text}")))
+    }
+}

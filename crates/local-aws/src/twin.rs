@@ -1,0 +1,323 @@
+//! The twin server: shared state, the HTTP listener, and the handler processes it runs.
+//!
+//! [`Twin`] is the piece tests use directly when they need only the AWS APIs (no moto, no
+//! handlers); [`crate::Stack`] wraps it with moto and the handler binaries. All mutable state sits
+//! in [`Shared`] behind short-lived std mutexes — no lock is ever held across an `.await` — and the
+//! simulation lock is also what orders a contact's stream (see `connect`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use serde_json::Value;
+use tokio::sync::{oneshot, watch};
+
+use crate::config::TwinConfig;
+use crate::connect::ConnectSim;
+use crate::error::{ApiError, Error};
+use crate::eum::SentMessage;
+use crate::faults::Faults;
+use crate::lambda::{ChildRegistry, Function, FunctionName, ProcessSpec};
+use crate::netio::{ConnHandle, KillableListener};
+use crate::sns::{Outcome, Sns};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// State shared by the AWS API, the control API and the delivery machinery.
+pub(crate) struct Shared {
+    pub cfg: TwinConfig,
+    sim: Mutex<ConnectSim>,
+    sent: Mutex<Vec<SentMessage>>,
+    calls: Mutex<Vec<Value>>,
+    faults: Mutex<Faults>,
+    pub sns: Arc<Sns>,
+    pub registry: Arc<ChildRegistry>,
+    pub shutdown: watch::Sender<bool>,
+}
+
+impl Shared {
+    pub fn sim(&self) -> MutexGuard<'_, ConnectSim> {
+        lock(&self.sim)
+    }
+
+    pub fn sent(&self) -> MutexGuard<'_, Vec<SentMessage>> {
+        lock(&self.sent)
+    }
+
+    pub fn calls(&self) -> MutexGuard<'_, Vec<Value>> {
+        lock(&self.calls)
+    }
+
+    pub fn faults(&self) -> MutexGuard<'_, Faults> {
+        lock(&self.faults)
+    }
+
+    /// Runs a simulation transition and publishes what it streamed before releasing the lock,
+    /// so concurrent calls cannot interleave a contact's stream out of transcript order.
+    pub fn with_sim<T>(&self, f: impl FnOnce(&mut ConnectSim) -> Result<T, ApiError>) -> Result<T, ApiError> {
+        let mut sim = self.sim();
+        let result = f(&mut sim);
+        self.publish_stream(&mut sim);
+        result
+    }
+
+    /// Publishes the simulation's pending stream items; one receiver per item.
+    pub fn publish_stream(&self, sim: &mut ConnectSim) -> Vec<oneshot::Receiver<Outcome>> {
+        sim.take_stream()
+            .into_iter()
+            .map(|e| {
+                self.sns
+                    .publish(&e.topic_arn, &e.message, &e.attributes, Some(&e.contact_id))
+            })
+            .collect()
+    }
+
+    /// Forgets contacts, sends, calls, faults, DLQ, logs and SNS options.
+    pub fn reset(&self) {
+        self.sim().reset();
+        self.sent().clear();
+        self.calls().clear();
+        *self.faults() = Faults::default();
+        self.sns.reset();
+        for f in FunctionName::ALL {
+            self.sns.function(f).clear_logs();
+        }
+    }
+}
+
+/// Options of the twin server itself.
+#[derive(Debug, Clone)]
+pub struct TwinOptions {
+    /// TCP port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// Echo handler output to the twin's stderr (prefixed with the function name).
+    pub echo_logs: bool,
+}
+
+impl Default for TwinOptions {
+    fn default() -> Self {
+        Self {
+            port: 0,
+            echo_logs: true,
+        }
+    }
+}
+
+/// Which handler binaries to run and how.
+#[derive(Debug, Clone, Default)]
+pub struct HandlerOptions {
+    pub whatsapp_handler: Option<PathBuf>,
+    pub connect_handler: Option<PathBuf>,
+    /// Processes per function (at least 1).
+    pub concurrency: usize,
+    /// Complete environment of the processes (see [`Twin::handler_env`]).
+    pub env: Vec<(String, String)>,
+}
+
+/// A running twin server.
+pub struct Twin {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+}
+
+impl Twin {
+    /// Binds `127.0.0.1:<port>` and serves the AWS and control APIs.
+    pub async fn start(cfg: TwinConfig, opts: TwinOptions) -> Result<Twin, Error> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await?;
+        let addr = listener.local_addr()?;
+        let whatsapp = Function::new(
+            FunctionName::WhatsappHandler,
+            cfg.function_arn(FunctionName::WhatsappHandler.as_str()),
+            cfg.function_timeout,
+            opts.echo_logs,
+        );
+        let connect = Function::new(
+            FunctionName::ConnectHandler,
+            cfg.function_arn(FunctionName::ConnectHandler.as_str()),
+            cfg.function_timeout,
+            opts.echo_logs,
+        );
+        let (shutdown, _) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            sim: Mutex::new(ConnectSim::new(cfg.clone())),
+            sent: Mutex::new(Vec::new()),
+            calls: Mutex::new(Vec::new()),
+            faults: Mutex::new(Faults::default()),
+            sns: Sns::new(cfg.clone(), whatsapp, connect),
+            registry: Arc::new(ChildRegistry::default()),
+            shutdown,
+            cfg,
+        });
+        let app = Router::new()
+            .nest("/_twin", crate::control::router())
+            .fallback(crate::aws::entry)
+            .with_state(shared.clone());
+        let mut stop = shared.shutdown.subscribe();
+        tokio::spawn(async move {
+            let served = axum::serve(
+                KillableListener(listener),
+                app.into_make_service_with_connect_info::<ConnHandle>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
+            if let Err(e) = served {
+                tracing::error!("twin server stopped: {e}");
+            }
+        });
+        tracing::info!("local-aws twin listening on http://{addr}");
+        Ok(Twin { shared, addr })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:<port>` — the endpoint URL for the Connect, Connect Participant and
+    /// Social Messaging clients.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn config(&self) -> &TwinConfig {
+        &self.shared.cfg
+    }
+
+    /// The environment Lambda would give the handlers, pointing every AWS client at the twin
+    /// (and DynamoDB/S3 at moto), plus `extra` and the twin's own `BRIDGE_*`, `LOG_*`,
+    /// `RUST_LOG*` variables.
+    pub fn handler_env(
+        &self,
+        moto_url: Option<&str>,
+        state_table_name: &str,
+        media_bucket_name: &str,
+        extra: &[(String, String)],
+    ) -> Vec<(String, String)> {
+        let cfg = &self.shared.cfg;
+        let url = self.url();
+        let mut env: Vec<(String, String)> = Vec::new();
+        let mut set = |k: &str, v: &str| env.push((k.to_owned(), v.to_owned()));
+        for k in ["PATH", "HOME", "TZ", "LANG", "TMPDIR"] {
+            if let Ok(v) = std::env::var(k) {
+                set(k, &v);
+            }
+        }
+        set("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST");
+        set("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256");
+        set("AWS_REGION", &cfg.region);
+        set("AWS_DEFAULT_REGION", &cfg.region);
+        set("AWS_ACCESS_KEY_ID", "test");
+        set("AWS_SECRET_ACCESS_KEY", "test");
+        set("AWS_EC2_METADATA_DISABLED", "true");
+        set("AWS_ENDPOINT_URL_CONNECT", &url);
+        set("AWS_ENDPOINT_URL_CONNECTPARTICIPANT", &url);
+        set("AWS_ENDPOINT_URL_SOCIALMESSAGING", &url);
+        if let Some(moto) = moto_url {
+            set("AWS_ENDPOINT_URL_DYNAMODB", moto);
+            set("AWS_ENDPOINT_URL_S3", moto);
+        }
+        set("CONNECT_INSTANCE_ID", &cfg.instance_id);
+        set("CONNECT_CONTACT_FLOW_ID", &cfg.contact_flow_id);
+        set("CONNECT_STREAM_TOPIC_ARN", &cfg.connect_stream_topic_arn);
+        set("STATE_TABLE_NAME", state_table_name);
+        set("MEDIA_BUCKET_NAME", media_bucket_name);
+        let ids: Vec<&str> = cfg
+            .business_numbers
+            .iter()
+            .map(|n| n.meta_phone_number_id.as_str())
+            .collect();
+        set("WHATSAPP_PHONE_NUMBER_IDS", &ids.join(","));
+        set("CHAT_DURATION_MINUTES", "1440");
+        for (k, v) in std::env::vars() {
+            let pass = k.starts_with("BRIDGE_")
+                || k.starts_with("LOG_")
+                || k.starts_with("RUST_LOG")
+                || k == "RUST_BACKTRACE"
+                || k == "AWS_LAMBDA_LOG_FORMAT"
+                || k == "AWS_LAMBDA_LOG_LEVEL";
+            if pass {
+                set(&k, &v);
+            }
+        }
+        for (k, v) in extra {
+            set(k, v);
+        }
+        // Later entries win when a variable is set twice (extra over defaults).
+        let mut seen = std::collections::HashSet::new();
+        let mut out: Vec<(String, String)> = env.into_iter().rev().filter(|(k, _)| seen.insert(k.clone())).collect();
+        out.reverse();
+        out
+    }
+
+    /// Starts the handler processes (one Runtime API listener each).
+    pub async fn start_handlers(&self, opts: HandlerOptions) -> Result<(), Error> {
+        let pairs = [
+            (FunctionName::WhatsappHandler, &opts.whatsapp_handler),
+            (FunctionName::ConnectHandler, &opts.connect_handler),
+        ];
+        for (name, binary) in pairs {
+            let Some(binary) = binary else { continue };
+            if !binary.is_file() {
+                return Err(Error::Handler(format!(
+                    "{name}: {} does not exist (build it with `cargo build -p {}`)",
+                    binary.display(),
+                    binary.file_name().and_then(|s| s.to_str()).unwrap_or("?")
+                )));
+            }
+            let mut env = opts.env.clone();
+            env.push(("AWS_LAMBDA_FUNCTION_NAME".into(), name.as_str().into()));
+            env.push(("AWS_LAMBDA_LOG_GROUP_NAME".into(), format!("/aws/lambda/{name}")));
+            self.shared
+                .sns
+                .function(name)
+                .start_processes(
+                    ProcessSpec {
+                        binary: binary.clone(),
+                        concurrency: opts.concurrency.max(1),
+                        env,
+                    },
+                    self.shared.registry.clone(),
+                    self.shared.shutdown.subscribe(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Runtime API addresses of a function's processes.
+    pub fn runtime_addresses(&self, function: FunctionName) -> Vec<String> {
+        self.shared.sns.function(function).runtime_addresses()
+    }
+
+    /// Captured output lines of a function's processes.
+    pub fn logs(&self, function: FunctionName) -> Vec<String> {
+        self.shared.sns.function(function).logs()
+    }
+
+    /// Waits until no invocation is queued, running, held back or waiting for a retry.
+    pub async fn wait_idle(&self, timeout: Duration) -> bool {
+        self.shared.sns.tracker.wait_idle(timeout).await
+    }
+
+    /// Registers an extra child process (moto) so it dies with the twin.
+    pub(crate) fn registry(&self) -> Arc<ChildRegistry> {
+        self.shared.registry.clone()
+    }
+
+    /// Stops serving and kills every child process. Also done on drop.
+    pub fn shutdown(&self) {
+        self.shared.shutdown.send_replace(true);
+        self.shared.registry.kill_all();
+    }
+}
+
+impl Drop for Twin {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
