@@ -4,7 +4,7 @@
 //! [`TestStack`] starts a private stack on ephemeral ports for one test and stops it on drop, so tests
 //! run in parallel without sharing state.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -86,8 +86,11 @@ impl Twin {
     }
 
     pub async fn customer_texts(&self, wa_id: &str, body: &str) -> (String, Invocation) {
-        self.customer_sends(wa_id, json!({"type": "text", "text": {"body": body}, "profile_name": format!("Customer {wa_id}")}))
-            .await
+        self.customer_sends(
+            wa_id,
+            json!({"type": "text", "text": {"body": body}, "profile_name": format!("Customer {wa_id}")}),
+        )
+        .await
     }
 
     pub async fn customer_status(&self, wa_id: &str, status: Value) -> Invocation {
@@ -105,8 +108,11 @@ impl Twin {
     }
 
     pub async fn agent_says(&self, contact_id: &str, text: &str) -> Vec<Invocation> {
-        self.agent(contact_id, json!({"action": "message", "content": text, "display_name": "Ana"}))
-            .await
+        self.agent(
+            contact_id,
+            json!({"action": "message", "content": text, "display_name": "Ana"}),
+        )
+        .await
     }
 
     pub async fn invoke(&self, function: &str, event: Value) -> Invocation {
@@ -224,9 +230,16 @@ impl TestStack {
             echo_logs: std::env::var_os("E2E_ECHO_LOGS").is_some(),
             ..Default::default()
         };
-        for (name, binary) in [("whatsapp-handler", &options.whatsapp_handler), ("connect-handler", &options.connect_handler)] {
+        for (name, binary) in [
+            ("whatsapp-handler", &options.whatsapp_handler),
+            ("connect-handler", &options.connect_handler),
+        ] {
             let binary = binary.as_ref().expect("handler path");
-            assert!(binary.exists(), "{name} is not built at {}: run `cargo build --workspace --bins`", binary.display());
+            assert!(
+                binary.exists(),
+                "{name} is not built at {}: run `cargo build --workspace --bins`",
+                binary.display()
+            );
         }
         adjust(&mut options);
         let stack = local_aws::Stack::start(options).await.expect("local stack starts");

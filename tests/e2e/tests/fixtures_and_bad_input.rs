@@ -1,7 +1,7 @@
 //! Every sample event goes through its handler without error; malformed input gets a one-line reason
 //! and opens no chat.
 
-use e2e::{fixture, fixture_names, TestStack};
+use e2e::{TestStack, fixture, fixture_names};
 use serde_json::json;
 
 #[tokio::test]
@@ -11,14 +11,21 @@ async fn every_fixture_goes_through_its_handler() {
     let names = fixture_names();
     assert!(names.len() >= 39, "fixtures missing: {names:?}");
     for name in names {
-        let function = if name.starts_with("eum-") { "WhatsappHandler" } else { "ConnectHandler" };
+        let function = if name.starts_with("eum-") {
+            "WhatsappHandler"
+        } else {
+            "ConnectHandler"
+        };
         let outcome = twin.invoke(function, fixture(&name)).await;
         assert!(outcome.ok, "{name}: {outcome:?}");
     }
     twin.settle().await;
     for function in ["WhatsappHandler", "ConnectHandler"] {
         let logs = twin.logs(function).await;
-        assert!(!logs.iter().any(|l| l.contains("panicked")), "{function} panicked: {logs:#?}");
+        assert!(
+            !logs.iter().any(|l| l.contains("panicked")),
+            "{function} panicked: {logs:#?}"
+        );
     }
 }
 
@@ -63,7 +70,12 @@ async fn malformed_events_are_rejected_with_a_reason_and_open_nothing() {
     let mut broken = bad_item.clone();
     broken["Records"][0]["Sns"]["Message"] = json!("{\"Id\": 5}");
     assert!(twin.invoke("ConnectHandler", broken).await.ok);
-    assert!(twin.logs("ConnectHandler").await.iter().any(|l| l.contains("malformed_chat_item")));
+    assert!(
+        twin.logs("ConnectHandler")
+            .await
+            .iter()
+            .any(|l| l.contains("malformed_chat_item"))
+    );
 
     twin.settle().await;
     assert!(twin.contacts().await.is_empty());

@@ -1,6 +1,6 @@
 //! Issue #2: text conversations WhatsApp ⇄ Amazon Connect through the real handlers and the twin.
 
-use e2e::{customer_texts, transcript_texts, TestStack, BUSINESS_NUMBER};
+use e2e::{BUSINESS_NUMBER, TestStack, customer_texts, transcript_texts};
 use serde_json::json;
 
 const GREETING: &str = "Thanks for contacting us. An agent will be with you shortly.";
@@ -42,17 +42,28 @@ async fn agent_reply_reaches_whatsapp_from_the_number_the_customer_wrote_to() {
     )
     .await;
     twin.settle().await;
-    let contact_id = twin.contacts_of("447700900123").await[0]["contact_id"].as_str().unwrap().to_owned();
+    let contact_id = twin.contacts_of("447700900123").await[0]["contact_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
-    let invocations = twin.agent(&contact_id, json!({"action": "join", "display_name": "Ana"})).await;
+    let invocations = twin
+        .agent(&contact_id, json!({"action": "join", "display_name": "Ana"}))
+        .await;
     assert!(invocations.iter().all(|i| i.ok), "{invocations:?}");
     let invocations = twin.agent_says(&contact_id, "Hi, I'm Ana. How can I help?").await;
     assert!(invocations.iter().all(|i| i.ok), "{invocations:?}");
-    twin.agent(&contact_id, json!({"action": "message", "content_type": "text/markdown", "content": "**Order** status"}))
-        .await;
+    twin.agent(
+        &contact_id,
+        json!({"action": "message", "content_type": "text/markdown", "content": "**Order** status"}),
+    )
+    .await;
 
     let sent = twin.sent_to("447700900123").await;
-    let bodies: Vec<_> = sent.iter().map(|s| s["message"]["text"]["body"].as_str().unwrap()).collect();
+    let bodies: Vec<_> = sent
+        .iter()
+        .map(|s| s["message"]["text"]["body"].as_str().unwrap())
+        .collect();
     assert_eq!(bodies, [GREETING, "Hi, I'm Ana. How can I help?", "**Order** status"]);
     for s in &sent {
         assert_eq!(s["origination_phone_number_id"], second_number.aws_id.as_str());
@@ -66,13 +77,23 @@ async fn customer_echo_and_agent_only_messages_are_not_sent_to_whatsapp() {
     let twin = stack.twin();
     twin.customer_texts("14255550151", "ping").await;
     twin.settle().await;
-    let contact_id = twin.contacts_of("14255550151").await[0]["contact_id"].as_str().unwrap().to_owned();
+    let contact_id = twin.contacts_of("14255550151").await[0]["contact_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     twin.agent(&contact_id, json!({"action": "join"})).await;
     let whisper = twin
-        .agent(&contact_id, json!({"action": "message", "content": "internal note", "visibility": "AGENT"}))
+        .agent(
+            &contact_id,
+            json!({"action": "message", "content": "internal note", "visibility": "AGENT"}),
+        )
         .await;
     assert!(whisper.iter().all(|i| i.ok));
-    twin.agent(&contact_id, json!({"action": "message", "content": "for you", "visibility": "CUSTOMER"})).await;
+    twin.agent(
+        &contact_id,
+        json!({"action": "message", "content": "for you", "visibility": "CUSTOMER"}),
+    )
+    .await;
     twin.settle().await;
 
     assert_eq!(twin.texts_to("14255550151").await, [GREETING, "for you"]);
@@ -88,7 +109,10 @@ async fn chat_ended_by_the_agent_makes_the_next_text_open_a_new_chat() {
     let twin = stack.twin();
     twin.customer_texts("14255550152", "first").await;
     twin.settle().await;
-    let first_contact = twin.contacts_of("14255550152").await[0]["contact_id"].as_str().unwrap().to_owned();
+    let first_contact = twin.contacts_of("14255550152").await[0]["contact_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     twin.agent(&first_contact, json!({"action": "join"})).await;
     let ended = twin.agent(&first_contact, json!({"action": "end"})).await;
     assert!(ended.iter().all(|i| i.ok), "{ended:?}");
@@ -117,9 +141,13 @@ async fn stale_token_access_denied_opens_a_new_chat_and_delivers_the_text() {
     let twin = stack.twin();
     twin.customer_texts("14255550153", "hello").await;
     twin.settle().await;
-    let first_contact = twin.contacts_of("14255550153").await[0]["contact_id"].as_str().unwrap().to_owned();
+    let first_contact = twin.contacts_of("14255550153").await[0]["contact_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // The chat ends but its chat.ended event never reaches the bridge.
-    twin.agent(&first_contact, json!({"action": "end", "stream": false})).await;
+    twin.agent(&first_contact, json!({"action": "end", "stream": false}))
+        .await;
 
     let (_, after) = twin.customer_texts("14255550153", "still waiting").await;
     assert!(after.ok, "{after:?}");
@@ -142,14 +170,22 @@ async fn statuses_reactions_and_other_types_never_open_a_chat() {
     let stack = TestStack::start().await;
     let twin = stack.twin();
     let status = twin
-        .customer_status("14255550154", json!({"id": "wamid.OUT1", "status": "delivered", "timestamp": "1762843882"}))
+        .customer_status(
+            "14255550154",
+            json!({"id": "wamid.OUT1", "status": "delivered", "timestamp": "1762843882"}),
+        )
         .await;
     assert!(status.ok, "{status:?}");
     let (_, reaction) = twin
-        .customer_sends("14255550154", json!({"type": "reaction", "reaction": {"message_id": "wamid.X", "emoji": "👍"}}))
+        .customer_sends(
+            "14255550154",
+            json!({"type": "reaction", "reaction": {"message_id": "wamid.X", "emoji": "👍"}}),
+        )
         .await;
     assert!(reaction.ok);
-    let (_, unknown) = twin.customer_sends("14255550154", json!({"type": "hologram", "hologram": {}})).await;
+    let (_, unknown) = twin
+        .customer_sends("14255550154", json!({"type": "hologram", "hologram": {}}))
+        .await;
     assert!(unknown.ok);
     twin.settle().await;
     assert!(twin.contacts().await.is_empty());
@@ -169,8 +205,11 @@ async fn two_customers_do_not_see_each_others_messages() {
     assert_eq!(customer_texts(alice), ["I am Alice"]);
     assert_eq!(customer_texts(bob), ["I am Bob"]);
 
-    twin.agent_says(alice["contact_id"].as_str().unwrap(), "Hello Alice").await;
-    twin.agent_says(bob["contact_id"].as_str().unwrap(), "Hello Bob").await;
+    for (contact, text) in [(alice, "Hello Alice"), (bob, "Hello Bob")] {
+        let contact_id = contact["contact_id"].as_str().unwrap();
+        twin.agent(contact_id, json!({"action": "join"})).await;
+        twin.agent_says(contact_id, text).await;
+    }
     assert_eq!(twin.texts_to("14255550155").await, [GREETING, "Hello Alice"]);
     assert_eq!(twin.texts_to("14255550156").await, [GREETING, "Hello Bob"]);
 }
@@ -187,5 +226,8 @@ async fn a_redelivered_event_is_bridged_once() {
     twin.settle().await;
     let contacts = twin.contacts_of("16505551234").await;
     assert_eq!(contacts.len(), 1);
-    assert_eq!(customer_texts(&contacts[0]), ["Hola, necesito ayuda con mi pedido 4512"]);
+    assert_eq!(
+        customer_texts(&contacts[0]),
+        ["Hola, necesito ayuda con mi pedido 4512"]
+    );
 }
