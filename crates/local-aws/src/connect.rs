@@ -796,7 +796,7 @@ impl ConnectSim {
             return Ok(out);
         }
         let contact = &self.contacts[&contact_id];
-        if !SEND_MESSAGE_TYPES.contains(&ct.as_str()) || !contact.supported_content_types.iter().any(|t| *t == ct) {
+        if !SEND_MESSAGE_TYPES.contains(&ct.as_str()) || !contact.supported_content_types.contains(&ct) {
             return Err(ApiError::validation(format!(
                 "ContentType {ct} is not supported for this chat (supported: {})",
                 contact.supported_content_types.join(", ")

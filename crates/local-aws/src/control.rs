@@ -57,13 +57,13 @@ fn ok(v: Value) -> Response {
     axum::Json(v).into_response()
 }
 
-fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Response> {
+fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
         bytes
     };
-    serde_json::from_slice(bytes).map_err(|e| fail(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+    serde_json::from_slice(bytes).map_err(|e| format!("invalid JSON body: {e}"))
 }
 
 async fn outcome(rx: tokio::sync::oneshot::Receiver<Outcome>) -> Outcome {
@@ -105,7 +105,7 @@ async fn reset(State(s): St) -> Response {
 async fn customer_message(State(s): St, Path(wa_id): Path<String>, bytes: Bytes) -> Response {
     let v: Value = match body(&bytes) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(e) => return fail(StatusCode::BAD_REQUEST, e),
     };
     let built =
         eum::split_options(v).and_then(|(msg, opts)| eum::inbound_message(&s.cfg, &wa_id, msg, &opts, now_nanos()));
@@ -120,7 +120,7 @@ async fn customer_message(State(s): St, Path(wa_id): Path<String>, bytes: Bytes)
 async fn customer_status(State(s): St, Path(wa_id): Path<String>, bytes: Bytes) -> Response {
     let v: Value = match body(&bytes) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(e) => return fail(StatusCode::BAD_REQUEST, e),
     };
     let built =
         eum::split_options(v).and_then(|(st, opts)| eum::inbound_status(&s.cfg, &wa_id, st, &opts, now_nanos()));
@@ -141,7 +141,7 @@ async fn invoke(State(s): St, Path(function): Path<String>, bytes: Bytes) -> Res
     };
     let event: Value = match body(&bytes) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(e) => return fail(StatusCode::BAD_REQUEST, e),
     };
     let _busy = s.sns.tracker.begin();
     let result = s.sns.function(name).invoke(&event).await;
@@ -160,7 +160,7 @@ async fn contacts(State(s): St) -> Response {
 async fn agent(State(s): St, Path(contact_id): Path<String>, bytes: Bytes) -> Response {
     let action: AgentAction = match body(&bytes) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(e) => return fail(StatusCode::BAD_REQUEST, e),
     };
     let started = {
         let mut sim = s.sim();
@@ -196,7 +196,7 @@ async fn list_faults(State(s): St) -> Response {
 async fn add_fault(State(s): St, bytes: Bytes) -> Response {
     let rule: FaultRule = match body(&bytes) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(e) => return fail(StatusCode::BAD_REQUEST, e),
     };
     if let Err(e) = rule.validate() {
         return fail(StatusCode::BAD_REQUEST, e);
@@ -219,7 +219,7 @@ struct Latency {
 async fn set_latency(State(s): St, bytes: Bytes) -> Response {
     let l: Latency = match body(&bytes) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(e) => return fail(StatusCode::BAD_REQUEST, e),
     };
     s.faults().global_latency_ms = l.ms;
     ok(json!({ "ms": l.ms }))
@@ -244,7 +244,7 @@ async fn sns_options(State(s): St) -> Response {
 async fn set_sns_options(State(s): St, bytes: Bytes) -> Response {
     let b: SnsBody = match body(&bytes) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(e) => return fail(StatusCode::BAD_REQUEST, e),
     };
     let valid = |r: f64| (0.0..=1.0).contains(&r);
     if !valid(b.duplicate_rate) || !valid(b.reorder_rate) {

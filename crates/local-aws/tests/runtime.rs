@@ -1,0 +1,310 @@
+//! The Lambda side of the twin with a real `lambda_runtime` client: a fake handler (this very
+//! test binary, re-executed in "handler mode") is spawned as WhatsappHandler and ConnectHandler.
+//! Covers invocation, errors, async retries + DLQ + replay, crash restart, timeouts, duplicates,
+//! per-contact stream order and log capture.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use local_aws::{FunctionName, HandlerOptions, Twin, TwinConfig, TwinOptions};
+use serde_json::{Value, json};
+
+const ROLE_ENV: &str = "LOCAL_AWS_FAKE_HANDLER";
+
+/// Handler mode: only does something when spawned by the twin with `ROLE_ENV` set.
+#[test]
+#[ignore = "entry point of the fake handler process"]
+fn fake_handler_main() {
+    if std::env::var_os(ROLE_ENV).is_none() {
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(lambda_runtime::run(service_fn(fake_handler))).unwrap();
+}
+
+async fn fake_handler(event: LambdaEvent<Value>) -> Result<Value, lambda_runtime::Error> {
+    let payload = event.payload;
+    let sns = &payload["Records"][0]["Sns"];
+    // For Connect items log the item id, for anything else the SNS message id.
+    let id = sns["Message"]
+        .as_str()
+        .and_then(|m| serde_json::from_str::<Value>(m).ok())
+        .and_then(|m| m["Id"].as_str().map(str::to_owned))
+        .or_else(|| sns["MessageId"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    println!(
+        "{}",
+        json!({ "handled": id, "function": std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok() })
+    );
+    let text = payload.to_string();
+    if text.contains("please crash") {
+        std::process::exit(3);
+    }
+    if text.contains("please sleep") {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    if text.contains("please fail") {
+        return Err("asked to fail".into());
+    }
+    Ok(json!({ "echo": payload }))
+}
+
+/// A script that re-executes this test binary as the fake handler.
+fn handler_script() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = std::env::temp_dir().join(format!("local-aws-test-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("fake-handler.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nexec '{}' --ignored --exact fake_handler_main --nocapture --test-threads=1\n",
+            exe.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+async fn start(concurrency: usize) -> Twin {
+    let cfg = TwinConfig {
+        retry_delays: vec![Duration::from_millis(50), Duration::from_millis(50)],
+        function_timeout: Duration::from_secs(2),
+        ..TwinConfig::default()
+    };
+    let twin = Twin::start(
+        cfg,
+        TwinOptions {
+            port: 0,
+            echo_logs: false,
+        },
+    )
+    .await
+    .unwrap();
+    let script = handler_script();
+    let env = twin.handler_env(None, "table", "bucket", &[(ROLE_ENV.into(), "1".into())]);
+    twin.start_handlers(HandlerOptions {
+        whatsapp_handler: Some(script.clone()),
+        connect_handler: Some(script),
+        concurrency,
+        env,
+    })
+    .await
+    .unwrap();
+    twin
+}
+
+async fn call(url: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    let mut req = reqwest::Client::new().request(method, format!("{url}{path}"));
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn post(url: &str, path: &str, body: Value) -> Value {
+    let (status, v) = call(url, reqwest::Method::POST, path, Some(body)).await;
+    assert!((200..300).contains(&status), "{path}: {status} {v}");
+    v
+}
+
+async fn get(url: &str, path: &str) -> Value {
+    call(url, reqwest::Method::GET, path, None).await.1
+}
+
+/// JSON log lines of the fake handler (libtest may prefix the first one with "test … ").
+fn json_lines(logs: &[String]) -> Vec<Value> {
+    logs.iter()
+        .filter_map(|l| serde_json::from_str::<Value>(&l[l.find('{')?..]).ok())
+        .collect()
+}
+
+fn handled(logs: &[String], id: &str) -> usize {
+    json_lines(logs).iter().filter(|v| v["handled"] == id).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handlers_run_retry_crash_and_time_out() {
+    let twin = start(2).await;
+    let url = twin.url();
+
+    // Direct invocation returns the handler's response.
+    let out = post(&url, "/_twin/invoke/WhatsappHandler", json!({"hello":"world"})).await;
+    assert_eq!(out["ok"], true, "{out}");
+    assert_eq!(out["response"]["echo"]["hello"], "world");
+
+    // A customer message is wrapped as an EUM SNS event.
+    let out = post(
+        &url,
+        "/_twin/customers/16505551234/messages",
+        json!({"type":"text","text":{"body":"hi"}}),
+    )
+    .await;
+    assert_eq!(out["invocation"]["ok"], true, "{out}");
+    assert_eq!(out["invocation"]["attempts"], 1);
+    assert!(out["wamid"].as_str().unwrap().starts_with("wamid."));
+
+    // Errors are retried twice, then dead-lettered; replay tries once more.
+    let out = post(
+        &url,
+        "/_twin/customers/16505551234/messages",
+        json!({"type":"text","text":{"body":"please fail"}}),
+    )
+    .await;
+    let inv = &out["invocation"];
+    assert_eq!(inv["ok"], false);
+    assert!(inv["error"].as_str().unwrap().contains("asked to fail"), "{inv}");
+    assert_eq!(inv["attempts"], 3);
+    assert_eq!(inv["dead_lettered"], true);
+    let dlq = get(&url, "/_twin/dlq").await;
+    assert_eq!(dlq.as_array().unwrap().len(), 1);
+    assert_eq!(dlq[0]["function"], "WhatsappHandler");
+    assert_eq!(dlq[0]["attempts"], 3);
+    assert_eq!(dlq[0]["event"]["Records"][0]["EventSource"], "aws:sns");
+    let replay = post(&url, "/_twin/dlq/replay", json!({})).await;
+    assert_eq!(replay[0]["ok"], false);
+    assert_eq!(get(&url, "/_twin/dlq").await[0]["attempts"], 4);
+    call(&url, reqwest::Method::DELETE, "/_twin/dlq", None).await;
+    assert_eq!(get(&url, "/_twin/dlq").await, json!([]));
+
+    // A crashing process fails its invocation and is replaced.
+    let out = post(&url, "/_twin/invoke/WhatsappHandler", json!({"x":"please crash"})).await;
+    assert_eq!(out["ok"], false);
+    assert!(out["error"].as_str().unwrap().contains("exited"), "{out}");
+    let out = post(&url, "/_twin/invoke/WhatsappHandler", json!({"x":"after the crash"})).await;
+    assert_eq!(out["ok"], true, "{out}");
+
+    // Timeouts kill the process; the next invocation runs on a fresh one.
+    let out = post(&url, "/_twin/invoke/WhatsappHandler", json!({"x":"please sleep"})).await;
+    assert!(out["error"].as_str().unwrap().contains("timed out"), "{out}");
+    let out = post(&url, "/_twin/invoke/WhatsappHandler", json!({"x":"awake"})).await;
+    assert_eq!(out["ok"], true, "{out}");
+
+    // Statuses travel the same topic.
+    let out = post(
+        &url,
+        "/_twin/customers/16505551234/statuses",
+        json!({"id":"wamid.ABC","status":"delivered"}),
+    )
+    .await;
+    assert_eq!(out["invocation"]["ok"], true);
+
+    // Duplicates: the same SNS message is delivered twice.
+    post(&url, "/_twin/sns", json!({"duplicate_rate":1.0,"seed":7})).await;
+    post(
+        &url,
+        "/_twin/customers/16505551234/messages",
+        json!({"type":"text","text":{"body":"dup"}}),
+    )
+    .await;
+    assert_eq!(
+        post(&url, "/_twin/wait-idle?timeout_ms=5000", json!({})).await["idle"],
+        true
+    );
+    let published = get(&url, "/_twin/sns/published").await;
+    let last_id = published.as_array().unwrap().last().unwrap()["message_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let logs: Vec<String> = serde_json::from_value(get(&url, "/_twin/logs?function=WhatsappHandler").await).unwrap();
+    assert_eq!(handled(&logs, &last_id), 2, "{logs:#?}");
+    assert_eq!(twin.logs(FunctionName::WhatsappHandler).len(), logs.len());
+    assert!(logs.iter().any(|l| l.contains("restarting")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_items_reach_connect_handler_in_order() {
+    let twin = start(2).await;
+    let url = twin.url();
+    let cfg = TwinConfig::default();
+    let client = reqwest::Client::new();
+    let started: Value = client
+        .put(format!("{url}/contact/chat"))
+        .json(&json!({
+            "InstanceId": cfg.instance_id,
+            "ContactFlowId": cfg.contact_flow_id,
+            "ParticipantDetails": {"DisplayName": "Sheena"},
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let contact = started["ContactId"].as_str().unwrap().to_owned();
+    let streaming = client
+        .post(format!("{url}/contact/start-streaming"))
+        .json(&json!({
+            "InstanceId": cfg.instance_id,
+            "ContactId": contact,
+            "ChatStreamingConfiguration": {"StreamingEndpointArn": cfg.connect_stream_topic_arn},
+            "ClientToken": "x",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(streaming.status().as_u16(), 200);
+    let conn = client
+        .post(format!("{url}/participant/connection"))
+        .header("X-Amz-Bearer", started["ParticipantToken"].as_str().unwrap())
+        .json(&json!({"Type": ["CONNECTION_CREDENTIALS"], "ConnectParticipant": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(conn.status().as_u16(), 200);
+
+    let agent = format!("/_twin/contacts/{contact}/agent");
+    let out = post(&url, &agent, json!({"action":"join","display_name":"Ana"})).await;
+    assert_eq!(out["invocations"][0]["ok"], true, "{out}");
+    for i in 0..5 {
+        post(&url, &agent, json!({"action":"message","content":format!("m{i}")})).await;
+    }
+    let out = post(&url, &agent, json!({"action":"message","content":"please fail"})).await;
+    assert_eq!(out["invocations"][0]["attempts"], 3);
+    let lost = post(
+        &url,
+        &agent,
+        json!({"action":"message","content":"lost","stream":false}),
+    )
+    .await;
+    assert_eq!(lost["invocations"], json!([]));
+    let out = post(&url, &agent, json!({"action":"end"})).await;
+    assert_eq!(out["items"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        post(&url, "/_twin/wait-idle?timeout_ms=5000", json!({})).await["idle"],
+        true
+    );
+
+    let contacts = get(&url, "/_twin/contacts").await;
+    let transcript: Vec<String> = contacts[0]["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["content"] != "lost")
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect();
+    let logs = twin.logs(FunctionName::ConnectHandler);
+    let order: Vec<String> = json_lines(&logs)
+        .iter()
+        .filter_map(|v| v["handled"].as_str().map(str::to_owned))
+        .collect();
+    let mut dedup = order.clone();
+    dedup.dedup();
+    assert_eq!(dedup, transcript, "stream order follows the transcript");
+    let (status, _) = call(
+        &url,
+        reqwest::Method::POST,
+        "/_twin/contacts/nope/agent",
+        Some(json!({"action":"join"})),
+    )
+    .await;
+    assert_eq!(status, 404);
+}
