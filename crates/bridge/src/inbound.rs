@@ -11,8 +11,8 @@ use crate::config::Config;
 use crate::error::{FailureKind, PortError, Rejection, RetryableFailure};
 use crate::ids::{ContactId, ConversationKey, OriginationId, short_hash};
 use crate::ports::{
-    ActiveChat, ChatRequest, Claim, ContactCenter, ContactRecord, Conversation, ConversationState, Participant,
-    PortResult, StartLock, StateStore,
+    ActiveChat, ChatRequest, Claim, ContactCenter, ContactRecord, Conversation, ConversationState, ConversationView,
+    Inflight, Participant, PortResult, StartLock, StateStore,
 };
 use crate::sns;
 use crate::telemetry::{Direction, log_outcome, log_rejection, now_ms};
@@ -29,6 +29,9 @@ const START_LOCK_MS: i64 = 30_000;
 /// How long a message waits for another invocation's chat start before giving up (and retrying later).
 const WAIT_FOR_START: Duration = Duration::from_secs(20);
 const POLL_START: Duration = Duration::from_millis(100);
+/// How long a message waits for earlier messages of its conversation before going anyway.
+const WAIT_FOR_TURN: Duration = Duration::from_secs(15);
+const POLL_TURN: Duration = Duration::from_millis(50);
 /// Refresh a connection token this long before it expires.
 const TOKEN_MARGIN_S: i64 = 60;
 /// Keep state a week past the longest chat, so a returning customer is recognised.
@@ -179,13 +182,25 @@ impl<S: StateStore, C: ContactCenter, P: Participant> InboundBridge<S, C, P> {
             InboundPlan::Skip { reason } => return Ok(Outcome::Skipped(reason)),
         };
         let wamid = message.wamid.as_str();
-        // The state read and the claim are independent: one round trip instead of two.
-        let (claim, conversation) = tokio::join!(
+        let me = Inflight {
+            tag: format!("q_{}", short_hash(wamid)),
+            timestamp: message.timestamp,
+            registered_ms: now_ms(),
+        };
+        // The claim and the registration (which also reads the conversation) are independent: one round trip.
+        let (claim, view) = tokio::join!(
             self.store.claim("wa", wamid, now_ms(), CLAIM_LEASE_MS),
-            self.store.load_conversation(key)
+            self.store.register(key, &me)
         );
         match claim? {
-            Claim::Done => return Ok(Outcome::Duplicate),
+            Claim::Done => {
+                // Our registration re-added a finished message; leaving it would hold later ones back.
+                if view.is_ok() {
+                    self.store.unregister(key, &me.tag).await?;
+                }
+                return Ok(Outcome::Duplicate);
+            }
+            // The other delivery shares our registration (same wamid) and will remove it.
             Claim::Busy => {
                 return Err(PortError::new(
                     FailureKind::Transient,
@@ -195,27 +210,59 @@ impl<S: StateStore, C: ContactCenter, P: Participant> InboundBridge<S, C, P> {
             }
             Claim::Acquired => {}
         }
-        let delivered = match conversation {
-            Ok(conversation) => {
-                self.deliver(key, origination, message, content_type, &content, conversation)
-                    .await
+        let delivered = match view {
+            Ok(view) => {
+                let view = self.wait_for_turn(key, &me, view).await;
+                match view {
+                    Ok(view) => {
+                        self.deliver(key, origination, message, content_type, &content, view.conversation)
+                            .await
+                    }
+                    Err(e) => Err(e),
+                }
             }
             Err(e) => Err(e),
         };
         match delivered {
             Ok((contact_id, opened_chat)) => {
-                self.store.complete("wa", wamid).await?;
+                self.store.complete("wa", wamid, Some((key, &me.tag))).await?;
                 Ok(Outcome::Delivered {
                     contact_id,
                     opened_chat,
                 })
             }
             Err(e) => {
-                if let Err(release) = self.store.release("wa", wamid).await {
-                    tracing::warn!(error = %release, "could not release claim; it expires on its own");
+                let (release, unregister) =
+                    tokio::join!(self.store.release("wa", wamid), self.store.unregister(key, &me.tag));
+                if let Err(cleanup) = release.and(unregister) {
+                    tracing::warn!(error = %cleanup, "could not clean up after a failure; leases expire on their own");
                 }
                 Err(e)
             }
+        }
+    }
+
+    /// Waits while an earlier message of the same conversation is still being bridged, so messages that
+    /// arrive together reach the agent in the order the customer sent them. Bounded: a delivery that
+    /// crashed stops counting after its lease, and nobody waits longer than `WAIT_FOR_TURN`.
+    async fn wait_for_turn(
+        &self,
+        key: &ConversationKey,
+        me: &Inflight,
+        mut view: ConversationView,
+    ) -> PortResult<ConversationView> {
+        let deadline = Instant::now() + WAIT_FOR_TURN;
+        loop {
+            let now = now_ms();
+            let earlier = view
+                .inflight
+                .iter()
+                .any(|other| other.tag != me.tag && other.registered_ms + CLAIM_LEASE_MS > now && other.precedes(me));
+            if !earlier || Instant::now() > deadline {
+                return Ok(view);
+            }
+            tokio::time::sleep(POLL_TURN).await;
+            view = self.store.load_conversation(key).await?;
         }
     }
 
@@ -238,7 +285,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant> InboundBridge<S, C, P> {
                 Err(e) if e.is_chat_gone() => {
                     tracing::info!(contact_id = %chat.contact_id, "chat is over; opening a new one");
                     self.store.mark_ended(key, &chat.contact_id).await?;
-                    conversation = self.store.load_conversation(key).await?;
+                    conversation = self.store.load_conversation(key).await?.conversation;
                 }
                 Err(e) => return Err(e),
             }
@@ -313,7 +360,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant> InboundBridge<S, C, P> {
                 Some(ConversationState::Active(chat)) => return Ok((chat.clone(), false)),
                 Some(ConversationState::Starting { lock_until }) if *lock_until > now_ms() => {
                     tokio::time::sleep(POLL_START).await;
-                    conversation = self.store.load_conversation(key).await?;
+                    conversation = self.store.load_conversation(key).await?.conversation;
                     continue;
                 }
                 _ => {}
@@ -333,7 +380,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant> InboundBridge<S, C, P> {
                     }
                     return chat.map(|c| (c, true));
                 }
-                None => conversation = self.store.load_conversation(key).await?,
+                None => conversation = self.store.load_conversation(key).await?.conversation,
             }
         }
     }

@@ -17,6 +17,7 @@ pub mod inbound;
 pub mod lambda;
 pub mod outbound;
 pub mod ports;
+pub mod rich;
 pub mod sns;
 pub mod telemetry;
 pub mod translate;

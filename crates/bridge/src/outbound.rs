@@ -131,7 +131,7 @@ impl<S: StateStore, W: Whatsapp> OutboundBridge<S, W> {
                 };
                 match sent {
                     Ok(Some(customer)) => {
-                        self.store.complete("connect", id).await?;
+                        self.store.complete("connect", id, None).await?;
                         Ok(Outcome::Delivered { customer })
                     }
                     Ok(None) => {

@@ -46,6 +46,32 @@ pub struct Conversation {
     pub previous_contact_id: Option<ContactId>,
 }
 
+/// A customer message being bridged right now. Every in-flight message of a conversation is registered
+/// on the conversation's item, so concurrent deliveries can go in WhatsApp timestamp order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inflight {
+    /// The attribute naming this message (derived from its wamid, so redeliveries share it).
+    pub tag: String,
+    /// WhatsApp's timestamp (Unix seconds).
+    pub timestamp: i64,
+    /// When this delivery registered (epoch ms): breaks ties within a second and ages out crashed ones.
+    pub registered_ms: i64,
+}
+
+impl Inflight {
+    /// Whether `self` must be delivered before `other`.
+    pub fn precedes(&self, other: &Inflight) -> bool {
+        (self.timestamp, self.registered_ms, &self.tag) < (other.timestamp, other.registered_ms, &other.tag)
+    }
+}
+
+/// The conversation's item as read: the chat state (None before the first chat) and what is in flight.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConversationView {
+    pub conversation: Option<Conversation>,
+    pub inflight: Vec<Inflight>,
+}
+
 /// The lock an invocation holds while it starts a chat.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StartLock {
@@ -82,8 +108,17 @@ pub enum Claim {
 
 /// DynamoDB: conversations, contact mappings and per-message idempotency records.
 pub trait StateStore: Send + Sync {
-    fn load_conversation(&self, key: &ConversationKey)
-    -> impl Future<Output = PortResult<Option<Conversation>>> + Send;
+    fn load_conversation(&self, key: &ConversationKey) -> impl Future<Output = PortResult<ConversationView>> + Send;
+
+    /// Registers an in-flight message on the conversation and returns the conversation as it is now.
+    fn register(
+        &self,
+        key: &ConversationKey,
+        inflight: &Inflight,
+    ) -> impl Future<Output = PortResult<ConversationView>> + Send;
+
+    /// Removes an in-flight registration (after a duplicate or a failure).
+    fn unregister(&self, key: &ConversationKey, tag: &str) -> impl Future<Output = PortResult<()>> + Send;
 
     /// Takes the start lock if the conversation is still as `observed` (None = no item yet).
     /// `Ok(None)` means another writer got there first.
@@ -127,8 +162,14 @@ pub trait StateStore: Send + Sync {
         lease_ms: i64,
     ) -> impl Future<Output = PortResult<Claim>> + Send;
 
-    /// Records the message as bridged; later deliveries are skipped.
-    fn complete(&self, source: &str, id: &str) -> impl Future<Output = PortResult<()>> + Send;
+    /// Records the message as bridged, so later deliveries are skipped; with `inflight`, also removes
+    /// that registration from the conversation, in the same write.
+    fn complete(
+        &self,
+        source: &str,
+        id: &str,
+        inflight: Option<(&ConversationKey, &str)>,
+    ) -> impl Future<Output = PortResult<()>> + Send;
 
     /// Drops an in-progress claim after a failure, so a retry can take it at once.
     fn release(&self, source: &str, id: &str) -> impl Future<Output = PortResult<()>> + Send;

@@ -2,7 +2,7 @@
 //!
 //! | item | `pk` | holds |
 //! |---|---|---|
-//! | conversation | `conv#<phone number id>#<customer id>` | state, version, generation, chat tokens |
+//! | conversation | `conv#<phone number id>#<customer id>` | state, version, generation, chat tokens, and one `q_<hash>` attribute per message in flight |
 //! | contact | `contact#<initial contact id>` | the conversation the chat belongs to |
 //! | claim | `msg#<source>#<message id>` | in progress (with a lease) or done |
 //!
@@ -16,11 +16,14 @@ use crate::ids::{
     ConnectionToken, ContactId, ConversationKey, CustomerId, OriginationId, ParticipantToken, PhoneNumberId,
 };
 use crate::ports::{
-    ActiveChat, Claim, ContactRecord, Conversation, ConversationState, PortResult, StartLock, StateStore,
+    ActiveChat, Claim, ContactRecord, Conversation, ConversationState, ConversationView, Inflight, PortResult,
+    StartLock, StateStore,
 };
 use crate::telemetry::now_ms;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
 use std::collections::HashMap;
 
 type Item = HashMap<String, AttributeValue>;
@@ -81,9 +84,33 @@ fn is_conflict(e: &PortError) -> bool {
     e.kind == FailureKind::Conflict
 }
 
-fn parse_conversation(key: &ConversationKey, item: &Item) -> PortResult<Conversation> {
-    const OP: &str = "GetItem";
-    let version = get_n(item, "version").ok_or_else(|| corrupt(OP, "version"))? as u64;
+const INFLIGHT_PREFIX: &str = "q_";
+
+fn parse_view(key: &ConversationKey, item: Option<&Item>) -> ConversationView {
+    let Some(item) = item else {
+        return ConversationView::default();
+    };
+    let inflight = item
+        .iter()
+        .filter(|(name, _)| name.starts_with(INFLIGHT_PREFIX))
+        .filter_map(|(name, value)| {
+            let entry = value.as_m().ok()?;
+            Some(Inflight {
+                tag: name.clone(),
+                timestamp: get_n(entry, "ts")?,
+                registered_ms: get_n(entry, "at")?,
+            })
+        })
+        .collect();
+    ConversationView {
+        conversation: parse_conversation(key, item),
+        inflight,
+    }
+}
+
+/// `None` while the item only holds in-flight registrations (no chat was ever started).
+fn parse_conversation(key: &ConversationKey, item: &Item) -> Option<Conversation> {
+    let version = get_n(item, "version")? as u64;
     let generation = get_n(item, "generation").unwrap_or_default() as u64;
     let contact_id = get_s(item, "contact_id").and_then(|c| ContactId::parse(c).ok());
     let state = match get_s(item, "state") {
@@ -108,7 +135,7 @@ fn parse_conversation(key: &ConversationKey, item: &Item) -> PortResult<Conversa
         }
         _ => ConversationState::Ended,
     };
-    Ok(Conversation {
+    Some(Conversation {
         key: key.clone(),
         version,
         generation,
@@ -118,7 +145,7 @@ fn parse_conversation(key: &ConversationKey, item: &Item) -> PortResult<Conversa
 }
 
 impl StateStore for DynamoStore {
-    async fn load_conversation(&self, key: &ConversationKey) -> PortResult<Option<Conversation>> {
+    async fn load_conversation(&self, key: &ConversationKey) -> PortResult<ConversationView> {
         let out = self
             .client
             .get_item()
@@ -128,7 +155,41 @@ impl StateStore for DynamoStore {
             .send()
             .await
             .map_err(|e| classify("GetItem", e, false))?;
-        out.item().map(|item| parse_conversation(key, item)).transpose()
+        Ok(parse_view(key, out.item()))
+    }
+
+    async fn register(&self, key: &ConversationKey, inflight: &Inflight) -> PortResult<ConversationView> {
+        let entry = AttributeValue::M(HashMap::from([
+            ("ts".to_owned(), n(inflight.timestamp)),
+            ("at".to_owned(), n(inflight.registered_ms)),
+        ]));
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(conversation_pk(key)))
+            .update_expression("SET #tag = :entry, expires_at = if_not_exists(expires_at, :ttl)")
+            .expression_attribute_names("#tag", &inflight.tag)
+            .expression_attribute_values(":entry", entry)
+            .expression_attribute_values(":ttl", n(inflight.registered_ms / 1000 + STARTING_RETENTION_S))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem", e, false))?;
+        Ok(parse_view(key, out.attributes()))
+    }
+
+    async fn unregister(&self, key: &ConversationKey, tag: &str) -> PortResult<()> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(conversation_pk(key)))
+            .update_expression("REMOVE #tag")
+            .expression_attribute_names("#tag", tag)
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem", e, false))?;
+        Ok(())
     }
 
     async fn lock_for_start(
@@ -140,26 +201,28 @@ impl StateStore for DynamoStore {
     ) -> PortResult<Option<StartLock>> {
         let version = observed.map_or(0, |c| c.version) + 1;
         let generation = observed.map_or(0, |c| c.generation) + 1;
-        let mut call = self
+        // An update, not a put: the in-flight registrations on the item must survive.
+        let call = self
             .client
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .item("pk", s(conversation_pk(key)))
-            .item("state", s("starting"))
-            .item("version", n(version))
-            .item("generation", n(generation))
-            .item("lock_until", n(now_ms + lock_ms))
-            .item("expires_at", n(now_ms / 1000 + STARTING_RETENTION_S));
-        if let Some(previous) = observed.and_then(|c| c.previous_contact_id.as_ref()) {
-            call = call.item("contact_id", s(previous.as_str()));
-        }
-        call = match observed {
-            None => call.condition_expression("attribute_not_exists(pk)"),
+            .key("pk", s(conversation_pk(key)))
+            .update_expression(
+                "SET #state = :starting, version = :v, generation = :g, lock_until = :lock, expires_at = :ttl",
+            )
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":starting", s("starting"))
+            .expression_attribute_values(":v", n(version))
+            .expression_attribute_values(":g", n(generation))
+            .expression_attribute_values(":lock", n(now_ms + lock_ms))
+            .expression_attribute_values(":ttl", n(now_ms / 1000 + STARTING_RETENTION_S));
+        let call = match observed {
+            None => call.condition_expression("attribute_not_exists(version)"),
             Some(c) => call
-                .condition_expression("version = :v")
-                .expression_attribute_values(":v", n(c.version)),
+                .condition_expression("version = :observed")
+                .expression_attribute_values(":observed", n(c.version)),
         };
-        match call.send().await.map_err(|e| classify("PutItem", e, false)) {
+        match call.send().await.map_err(|e| classify("UpdateItem", e, false)) {
             Ok(_) => Ok(Some(StartLock {
                 key: key.clone(),
                 version,
@@ -350,17 +413,47 @@ impl StateStore for DynamoStore {
         }
     }
 
-    async fn complete(&self, source: &str, id: &str) -> PortResult<()> {
-        self.client
-            .update_item()
+    async fn complete(&self, source: &str, id: &str, inflight: Option<(&ConversationKey, &str)>) -> PortResult<()> {
+        const DONE: &str = "SET #state = :done REMOVE lease_until";
+        let Some((key, tag)) = inflight else {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(claim_pk(source, id)))
+                .update_expression(DONE)
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":done", s("done"))
+                .send()
+                .await
+                .map_err(|e| classify("UpdateItem", e, false))?;
+            return Ok(());
+        };
+        let invalid = |e: aws_sdk_dynamodb::error::BuildError| {
+            PortError::new(FailureKind::Rejected, "TransactWriteItems", e.to_string())
+        };
+        let done = Update::builder()
             .table_name(&self.table)
             .key("pk", s(claim_pk(source, id)))
-            .update_expression("SET #state = :done REMOVE lease_until")
+            .update_expression(DONE)
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":done", s("done"))
+            .build()
+            .map_err(invalid)?;
+        let leave = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(conversation_pk(key)))
+            .update_expression("REMOVE #tag")
+            .expression_attribute_names("#tag", tag)
+            .build()
+            .map_err(invalid)?;
+        // One write for both: the claim is never done while the message still blocks later ones.
+        self.client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(done).build())
+            .transact_items(TransactWriteItem::builder().update(leave).build())
             .send()
             .await
-            .map_err(|e| classify("UpdateItem", e, false))?;
+            .map_err(|e| classify("TransactWriteItems", e, false))?;
         Ok(())
     }
 
