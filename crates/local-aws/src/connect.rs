@@ -1151,7 +1151,7 @@ fn validate_sns_arn(arn: Option<&str>) -> Result<String, ApiError> {
     Ok(arn.to_owned())
 }
 
-/// The SNS `Message` Connect publishes for a transcript item (field order as in the fixtures).
+/// The SNS `Message` Connect publishes for a transcript item (the fields of the fixtures).
 pub fn stream_message(contact: &Contact, item: &TranscriptItem) -> Value {
     let mut m = serde_json::Map::new();
     m.insert("AbsoluteTime".into(), json!(iso_millis(item.time_ms)));
