@@ -1,0 +1,173 @@
+//! `make demo`: a whole WhatsApp ⇄ Amazon Connect conversation, offline, through the real handler binaries.
+//!
+//! Starts moto, the twin and both handlers, plays customer and agent through the twin's control API, and
+//! prints the conversation as each side saw it: the customer's WhatsApp screen and the agent's chat.
+
+use e2e::{TestStack, Twin};
+use local_aws::time::{iso_millis, now_ms};
+use serde_json::{Value, json};
+
+const CUSTOMER: &str = "14255550150";
+const NAME: &str = "Diego";
+
+struct Demo {
+    twin: Twin,
+    /// What the customer typed, with the time, for the WhatsApp screen.
+    typed: Vec<(String, String)>,
+}
+
+impl Demo {
+    async fn customer(&mut self, text: &str) {
+        self.typed.push((iso_millis(now_ms()), text.to_owned()));
+        let (_, outcome) = self
+            .twin
+            .customer_sends(
+                CUSTOMER,
+                json!({"type": "text", "text": {"body": text}, "profile_name": NAME}),
+            )
+            .await;
+        assert!(outcome.ok, "WhatsappHandler failed: {:?}", outcome.error);
+        self.twin.settle().await;
+        step(&format!("{NAME} writes on WhatsApp: {text:?}"));
+    }
+
+    async fn agent(&self, contact_id: &str, action: Value, what: &str) {
+        let outcomes = self.twin.agent(contact_id, action).await;
+        assert!(outcomes.iter().all(|o| o.ok), "ConnectHandler failed: {outcomes:?}");
+        self.twin.settle().await;
+        step(what);
+    }
+
+    async fn latest_contact(&self) -> String {
+        let contacts = self.twin.contacts_of(CUSTOMER).await;
+        contacts
+            .last()
+            .and_then(|c| c["contact_id"].as_str())
+            .expect("a chat was started")
+            .to_owned()
+    }
+}
+
+fn step(what: &str) {
+    println!("  · {what}");
+}
+
+fn clock(time: &str) -> &str {
+    time.get(11..19).unwrap_or(time)
+}
+
+#[tokio::main]
+async fn main() {
+    println!("Starting moto, the local twin and both handler binaries…");
+    let stack = TestStack::start().await;
+    let mut demo = Demo {
+        twin: stack.twin().clone(),
+        typed: Vec::new(),
+    };
+    println!("Local stack up at {}\n", stack.twin().url());
+    println!("Playing the conversation:");
+
+    demo.customer("Hi! My order #4512 hasn't arrived yet.").await;
+    let first = demo.latest_contact().await;
+    step(&format!("WhatsappHandler started chat {first} in Amazon Connect"));
+    demo.agent(
+        &first,
+        json!({"action": "join", "display_name": "Ana"}),
+        "Agent Ana accepts the chat in CCP",
+    )
+    .await;
+    demo.agent(
+        &first,
+        json!({"action": "message", "display_name": "Ana", "content": "Hi Diego, I'm Ana. Let me check order #4512 for you."}),
+        "Ana answers",
+    )
+    .await;
+    demo.customer("Thanks! It was due on Monday.").await;
+    demo.agent(
+        &first,
+        json!({"action": "message", "display_name": "Ana", "content": "It's with the courier and arrives **tomorrow**. Anything else?"}),
+        "Ana answers (markdown)",
+    )
+    .await;
+    demo.customer("No, that's all. Thank you!").await;
+    demo.agent(&first, json!({"action": "end"}), "Ana ends the chat").await;
+    demo.customer("Oh, one more thing: can I change the delivery address?")
+        .await;
+    let second = demo.latest_contact().await;
+    step(&format!("the chat had ended, so a new chat {second} was started"));
+    demo.agent(
+        &second,
+        json!({"action": "join", "display_name": "Ben"}),
+        "Agent Ben accepts the new chat",
+    )
+    .await;
+    demo.agent(
+        &second,
+        json!({"action": "message", "display_name": "Ben", "content": "Hi Diego, Ben here. Yes, send me the new address."}),
+        "Ben answers",
+    )
+    .await;
+
+    print_whatsapp(&demo).await;
+    print_connect(&demo.twin).await;
+
+    let contacts = demo.twin.contacts_of(CUSTOMER).await;
+    assert_eq!(contacts.len(), 2, "expected two chats");
+    println!(
+        "\nDone: {} chats, every message delivered once. Stopping the local stack.",
+        contacts.len()
+    );
+}
+
+async fn print_whatsapp(demo: &Demo) {
+    println!("\n══ WhatsApp — what {NAME} (+{CUSTOMER}) saw ══");
+    let mut lines: Vec<(String, String)> = demo
+        .typed
+        .iter()
+        .map(|(time, text)| (time.clone(), format!("{:>60}  {}", text, clock(time))))
+        .collect();
+    for sent in demo.twin.sent_to(CUSTOMER).await {
+        let time = sent["time"].as_str().unwrap_or_default().to_owned();
+        let body = sent["message"]["text"]["body"].as_str().unwrap_or("[non-text message]");
+        lines.push((time.clone(), format!("{}  {body}", clock(&time))));
+    }
+    // Stable: a reply logged in the same millisecond as the message it answers stays after it.
+    lines.sort_by(|a, b| a.0.cmp(&b.0));
+    for (_, line) in lines {
+        println!("  {line}");
+    }
+}
+
+async fn print_connect(twin: &Twin) {
+    for contact in twin.contacts_of(CUSTOMER).await {
+        println!(
+            "\n══ Amazon Connect — chat {} ({}), as the agent saw it ══",
+            contact["contact_id"].as_str().unwrap_or_default(),
+            contact["state"].as_str().unwrap_or_default()
+        );
+        for item in contact["transcript"].as_array().into_iter().flatten() {
+            let time = item["time"].as_str().unwrap_or_default();
+            let who = match item["role"].as_str().unwrap_or_default() {
+                "CUSTOMER" => contact["customer_display_name"]
+                    .as_str()
+                    .unwrap_or("Customer")
+                    .to_owned(),
+                "SYSTEM" => "Flow".to_owned(),
+                "" => "Connect".to_owned(),
+                _ => item["display_name"].as_str().unwrap_or("Agent").to_owned(),
+            };
+            match item["type"].as_str() {
+                Some("MESSAGE") => println!(
+                    "  {}  {who:>8}: {}",
+                    clock(time),
+                    item["content"].as_str().unwrap_or_default()
+                ),
+                _ => {
+                    let event = item["content_type"].as_str().unwrap_or_default();
+                    let event = event.rsplit("event.").next().unwrap_or(event);
+                    println!("  {}  {who:>8}  ({event})", clock(time));
+                }
+            }
+        }
+    }
+}
