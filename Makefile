@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VENV := .venv
 
-.PHONY: setup build test demo up lint clean
+.PHONY: setup build test demo up lint fuzz fuzz-smoke fuzz-tool clean
 
 # Python tools (moto server for DynamoDB/S3, cfn-lint), pinned in scripts/requirements.txt.
 setup:
@@ -21,6 +21,29 @@ lint: setup
 # Everything CI checks. The integration tests start and stop moto, the twin and the handlers themselves.
 test: lint build
 	$(CARGO) test --workspace
+	$(MAKE) --no-print-directory fuzz-smoke
+
+# Parsers under libFuzzer (cargo-fuzz; RUSTC_BOOTSTRAP lets the stable toolchain build with sanitizers).
+FUZZ_TARGETS := eum_event connect_item sns_envelope
+FUZZ_SECONDS ?= 600
+CARGO_FUZZ_VERSION := 0.13.1
+
+fuzz-tool:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz --version $(CARGO_FUZZ_VERSION)
+
+# A bounded run of every target from the committed seeds (CI).
+fuzz-smoke: fuzz-tool
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$t; \
+	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run --fuzz-dir fuzz $$t fuzz/corpus/$$t fuzz/seeds/$$t -- -max_total_time=20 -rss_limit_mb=2048 || exit 1; \
+	done
+
+# Long runs: FUZZ_SECONDS per target (default 10 minutes).
+fuzz: fuzz-tool
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$t; \
+	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run --fuzz-dir fuzz $$t fuzz/corpus/$$t fuzz/seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 || exit 1; \
+	done
 
 # Plays a whole conversation offline through the real handler binaries and prints both sides.
 demo: setup build

@@ -215,8 +215,15 @@ impl<S: StateStore, C: ContactCenter, P: Participant> InboundBridge<S, C, P> {
                 let view = self.wait_for_turn(key, &me, view).await;
                 match view {
                     Ok(view) => {
-                        self.deliver(key, origination, message, content_type, &content, view.conversation)
-                            .await
+                        self.deliver(
+                            key,
+                            origination,
+                            message,
+                            (content_type, &content),
+                            &me,
+                            view.conversation,
+                        )
+                        .await
                     }
                     Err(e) => Err(e),
                 }
@@ -271,13 +278,19 @@ impl<S: StateStore, C: ContactCenter, P: Participant> InboundBridge<S, C, P> {
         key: &ConversationKey,
         origination: &OriginationId,
         message: &CustomerMessage,
-        content_type: &str,
-        content: &str,
+        (content_type, content): (&str, &str),
+        me: &Inflight,
         mut conversation: Option<Conversation>,
     ) -> PortResult<(ContactId, bool)> {
         // Twice at most: the chat we knew, then the one we open when it turns out to be over.
         for _ in 0..3 {
             let (chat, opened) = self.ensure_chat(key, origination, message, conversation.take()).await?;
+            if opened {
+                // Messages that arrived while the chat was starting have registered by now; the
+                // earliest goes first even if a later one happened to start the chat.
+                let view = self.store.load_conversation(key).await?;
+                self.wait_for_turn(key, me, view).await?;
+            }
             // Scoped to the contact: a resend into a replacement chat must not be deduplicated away.
             let client_token = short_hash(&format!("{}#{}", message.wamid, chat.contact_id));
             match self.send(key, &chat, content_type, content, &client_token).await {
@@ -373,10 +386,10 @@ impl<S: StateStore, C: ContactCenter, P: Participant> InboundBridge<S, C, P> {
                 Some(lock) => {
                     let previous = conversation.and_then(|c| c.previous_contact_id);
                     let chat = self.open_chat(&lock, origination, message, previous).await;
-                    if chat.is_err() {
-                        if let Err(e) = self.store.abandon_start(&lock).await {
-                            tracing::warn!(error = %e, "could not give back the start lock; it expires on its own");
-                        }
+                    if chat.is_err()
+                        && let Err(e) = self.store.abandon_start(&lock).await
+                    {
+                        tracing::warn!(error = %e, "could not give back the start lock; it expires on its own");
                     }
                     return chat.map(|c| (c, true));
                 }

@@ -10,6 +10,9 @@ use std::time::Duration;
 
 pub use local_aws;
 
+/// The twin's simulated contact flow greets every new chat with this SYSTEM message.
+pub const GREETING: &str = "Thanks for contacting us. An agent will be with you shortly.";
+
 /// The business number the twin's customers write to by default (Meta phone number id).
 pub const BUSINESS_NUMBER: &str = "106540352242922";
 
@@ -73,6 +76,10 @@ impl Twin {
 
     pub async fn post(&self, path: &str, body: Value) -> Value {
         self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Value {
+        self.call(reqwest::Method::DELETE, path, None).await
     }
 
     /// The customer sends a WhatsApp message (Meta inbound shape without from/id/timestamp).
@@ -171,7 +178,18 @@ impl Twin {
 
     /// Waits until no delivery is queued, running or waiting for a retry.
     pub async fn settle(&self) {
-        self.post("/wait-idle?timeout_ms=60000", json!({})).await;
+        self.post("/wait-idle?timeout_ms=120000", json!({})).await;
+    }
+
+    /// Waits until the customer's chat exists (its start and greeting may still be in flight elsewhere).
+    pub async fn settle_customer(&self, wa_id: &str) {
+        for _ in 0..600 {
+            if !self.contacts_of(wa_id).await.is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no chat was started for {wa_id}");
     }
 }
 

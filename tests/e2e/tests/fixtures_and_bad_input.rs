@@ -39,8 +39,27 @@ async fn malformed_events_are_rejected_with_a_reason_and_open_nothing() {
         event["Records"][0]["Sns"]["Message"] = message;
         event
     };
+    let entry_with = |message: serde_json::Value| {
+        with_message(json!(json!({"context": {}, "whatsAppWebhookEntry": json!({"id": "1", "changes": [{"field": "messages", "value": {
+            "metadata": {"phone_number_id": "106540352242922"}, "messages": [message]}}]}).to_string()}).to_string()))
+    };
     let cases = [
         ("not_sns_event", json!({"hello": "world"})),
+        ("not_sns_event", json!({"Records": "many"})),
+        // Wrong types at every layer.
+        ("malformed_sns_record", json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": 7}}]})),
+        ("malformed_eum_header", with_message(json!(json!({"whatsAppWebhookEntry": 12}).to_string()))),
+        ("malformed_message", entry_with(json!({"from": "16505551234", "id": "wamid.T", "timestamp": 1762843882, "type": "text", "text": {"body": "x"}}))),
+        ("malformed_message", entry_with(json!({"from": "16505551234", "id": "wamid.T2", "timestamp": "1762843882", "type": "text", "text": {"body": 5}}))),
+        // Missing fields.
+        ("malformed_message", entry_with(json!({"id": "wamid.NOFROM", "timestamp": "1762843882", "type": "text", "text": {"body": "x"}}))),
+        ("malformed_webhook_entry", with_message(json!(json!({"whatsAppWebhookEntry": json!({"changes": [{"value": {"messages": []}}]}).to_string()}).to_string()))),
+        // Absurd sizes: larger than SNS allows, and an id longer than any wamid.
+        ("oversized_message", with_message(json!("x".repeat(300 * 1024)))),
+        ("malformed_message", entry_with(json!({"from": "16505551234", "id": "w".repeat(5000), "timestamp": "1762843882", "type": "text", "text": {"body": "x"}}))),
+        // A status without its timestamp.
+        ("malformed_status", with_message(json!(json!({"context": {}, "whatsAppWebhookEntry": json!({"id": "1", "changes": [{"field": "messages", "value": {
+            "metadata": {"phone_number_id": "106540352242922"}, "statuses": [{"id": "wamid.S", "status": "exploded"}]}}]}).to_string()}).to_string()))),
         ("malformed_sns_record", json!({"Records": [{"Sns": 42}]})),
         ("malformed_eum_header", with_message(json!("not json"))),
         ("malformed_webhook_entry", with_message(json!(json!({"whatsAppWebhookEntry": "{broken"}).to_string()))),

@@ -1,9 +1,7 @@
 //! Issue #2: text conversations WhatsApp ⇄ Amazon Connect through the real handlers and the twin.
 
-use e2e::{BUSINESS_NUMBER, TestStack, customer_texts, transcript_texts};
+use e2e::{BUSINESS_NUMBER, GREETING, TestStack, customer_texts, transcript_texts};
 use serde_json::json;
-
-const GREETING: &str = "Thanks for contacting us. An agent will be with you shortly.";
 
 #[tokio::test]
 async fn first_text_opens_a_chat_and_the_next_continues_it() {
