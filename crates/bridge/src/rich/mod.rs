@@ -11,6 +11,7 @@
 //! - [`notices`]: configurable lifecycle notices for the customer;
 //! - [`text`]: length units and grapheme-safe truncation shared by all of the above.
 
+pub mod interactive;
 pub mod markdown;
 pub mod notices;
 pub mod render;

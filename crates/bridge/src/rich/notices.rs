@@ -197,7 +197,10 @@ mod tests {
     #[test]
     fn fallback_name_fits_its_place_in_the_sentence() {
         let notices = Notices::from_lookup(lookup(&[
-            ("NOTICE_AGENT_JOINED", "You're now chatting with {agent}. {agent} will help you."),
+            (
+                "NOTICE_AGENT_JOINED",
+                "You're now chatting with {agent}. {agent} will help you.",
+            ),
             ("NOTICE_AGENT_FALLBACK", "our team"),
         ]));
         assert_eq!(

@@ -152,8 +152,18 @@ pub fn media(media: &Media, size_bytes: Option<u64>) -> String {
         other => other.as_str(),
     };
     let details: Vec<String> = [
-        media.filename.as_deref().map(str::trim).filter(|f| !f.is_empty()).map(str::to_owned),
-        media.mime_type.as_deref().map(str::trim).filter(|m| !m.is_empty()).map(str::to_owned),
+        media
+            .filename
+            .as_deref()
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .map(str::to_owned),
+        media
+            .mime_type
+            .as_deref()
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .map(str::to_owned),
         size_bytes.map(human_size),
     ]
     .into_iter()
@@ -265,10 +275,9 @@ pub fn describe(content: &Content, quoted: Option<&str>) -> Option<String> {
         Content::Text { .. } | Content::Button { .. } => return None,
         Content::Interactive(InteractiveReply::Button { .. } | InteractiveReply::List { .. }) => return None,
         Content::Interactive(InteractiveReply::Flow { response_json, .. }) => match response_json.as_deref() {
-            Some(json) if !json.trim().is_empty() => format!(
-                "[form submitted]\n{}",
-                truncate(&one_line(json), 1000, Unit::Chars)
-            ),
+            Some(json) if !json.trim().is_empty() => {
+                format!("[form submitted]\n{}", truncate(&one_line(json), 1000, Unit::Chars))
+            }
             _ => "[form submitted]".to_owned(),
         },
         Content::Interactive(InteractiveReply::Other { kind }) => unsupported(kind),
@@ -342,7 +351,10 @@ mod tests {
 
     #[test]
     fn reactions() {
-        assert_eq!(reaction(Some("👍"), Some("See you\nat 5")), "reacted 👍 to: “See you at 5”");
+        assert_eq!(
+            reaction(Some("👍"), Some("See you\nat 5")),
+            "reacted 👍 to: “See you at 5”"
+        );
         assert_eq!(reaction(Some("❤️"), None), "reacted ❤️ to a message");
         assert_eq!(
             reaction(None, Some("Your order shipped")),
@@ -378,7 +390,10 @@ mod tests {
         let mut voice = media_of(MediaKind::Audio);
         voice.voice = true;
         voice.mime_type = Some("audio/ogg; codecs=opus".into());
-        assert_eq!(media(&voice, Some(20_000)), "[voice note: audio/ogg; codecs=opus, 20 KB]");
+        assert_eq!(
+            media(&voice, Some(20_000)),
+            "[voice note: audio/ogg; codecs=opus, 20 KB]"
+        );
         assert_eq!(media(&media_of(MediaKind::Image), None), "[image]");
     }
 
@@ -400,7 +415,10 @@ mod tests {
             unsupported("poll_creation"),
             "[The customer sent something WhatsApp does not pass on to businesses: poll creation]"
         );
-        assert_eq!(system(Some("User changed number")), "[WhatsApp notice: User changed number]");
+        assert_eq!(
+            system(Some("User changed number")),
+            "[WhatsApp notice: User changed number]"
+        );
         assert_eq!(system(None), "[WhatsApp notice]");
         assert_eq!(order(None, 1), "[order: 1 item]");
         assert_eq!(order(Some("Deliver fast"), 2), "[order: 2 items]\nDeliver fast");
@@ -418,7 +436,9 @@ mod tests {
             "⚠️ Your message “Are you there?” was not delivered (more than 24 hours since the customer last wrote; \
              only a template can reach them now)."
         );
-        assert!(delivery_failure(&[err(131026, None)], None).starts_with("⚠️ A message was not delivered (undeliverable"));
+        assert!(
+            delivery_failure(&[err(131026, None)], None).starts_with("⚠️ A message was not delivered (undeliverable")
+        );
         assert_eq!(
             delivery_failure(&[err(131000, Some("Something went wrong"))], Some(&"x".repeat(200))),
             format!(

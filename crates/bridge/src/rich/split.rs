@@ -106,11 +106,13 @@ fn best_cut(text: &str, room: usize) -> usize {
 
 /// The last blank line starting within the room.
 fn paragraph_cut(text: &str, room: usize, min: usize) -> Option<usize> {
-    text.char_indices()
-        .filter(|&(at, c)| c == '\n' && at >= min && at <= room)
-        .filter(|&(at, _)| text[at + 1..].trim_start_matches([' ', '\t', '\r']).starts_with('\n'))
-        .map(|(at, _)| at)
-        .last()
+    let bytes = text.as_bytes();
+    let last = room.min(bytes.len().saturating_sub(1));
+    // `\n` is one byte, so the byte after it always starts a character.
+    (min..=last)
+        .rev()
+        .filter(|&at| bytes[at] == b'\n')
+        .find(|&at| text[at + 1..].trim_start_matches([' ', '\t', '\r']).starts_with('\n'))
 }
 
 /// The last line break within the room.
@@ -135,11 +137,14 @@ fn sentence_cut(text: &str, room: usize, min: usize) -> Option<usize> {
 
 /// The last whitespace within the room (a cut right before it keeps the word that precedes it whole).
 fn word_cut(text: &str, room: usize) -> Option<usize> {
-    text.char_indices()
-        .take_while(|&(at, _)| at <= room)
-        .filter(|&(at, c)| c.is_whitespace() && at > 0)
+    if text[room..].starts_with(char::is_whitespace) {
+        return Some(room);
+    }
+    text[..room]
+        .char_indices()
+        .rev()
+        .find(|&(at, c)| c.is_whitespace() && at > 0)
         .map(|(at, _)| at)
-        .last()
 }
 
 #[cfg(test)]
