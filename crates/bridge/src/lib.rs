@@ -15,6 +15,7 @@ pub mod error;
 pub mod ids;
 pub mod inbound;
 pub mod lambda;
+pub mod media;
 pub mod outbound;
 pub mod ports;
 pub mod rich;

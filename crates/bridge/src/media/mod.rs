@@ -1,0 +1,14 @@
+//! Media that has to change shape on its way between WhatsApp and Amazon Connect chat.
+//!
+//! The two sides accept different file types (wire-formats §5.5 and §8): a WhatsApp voice note is
+//! Ogg/Opus, which Connect chat refuses, and a sticker is WebP, which Connect does not list either.
+//! Dropping such messages would hide what the customer said, so this module decides what each
+//! attachment becomes ([`policy`]) and performs the two conversions that make it deliverable
+//! ([`convert`]).
+//!
+//! Everything here is pure: bytes and metadata in, bytes and decisions out, no I/O and no AWS. The
+//! handlers fetch and upload; this module only says what to do with what they hold. The codecs are
+//! pure Rust so the Lambdas keep cross-compiling to aarch64 without a C toolchain.
+
+pub mod convert;
+pub mod policy;
