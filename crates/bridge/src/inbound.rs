@@ -63,6 +63,15 @@ impl Outcome {
     }
 }
 
+/// The chat a message goes into.
+struct ChatReady {
+    chat: ActiveChat,
+    /// This delivery started the chat.
+    opened: bool,
+    /// The chat was started while this delivery was under way (by it or by another one).
+    after_start: bool,
+}
+
 impl<S: StateStore, C: ContactCenter, P: Participant> InboundBridge<S, C, P> {
     pub fn new(config: Config, store: S, center: C, participant: P) -> Self {
         Self {
@@ -284,10 +293,11 @@ impl<S: StateStore, C: ContactCenter, P: Participant> InboundBridge<S, C, P> {
     ) -> PortResult<(ContactId, bool)> {
         // Twice at most: the chat we knew, then the one we open when it turns out to be over.
         for _ in 0..3 {
-            let (chat, opened) = self.ensure_chat(key, origination, message, conversation.take()).await?;
-            if opened {
+            let ready = self.ensure_chat(key, origination, message, conversation.take()).await?;
+            let (chat, opened) = (ready.chat, ready.opened);
+            if ready.after_start {
                 // Messages that arrived while the chat was starting have registered by now; the
-                // earliest goes first even if a later one happened to start the chat.
+                // earliest goes first, whichever of them happened to start the chat.
                 let view = self.store.load_conversation(key).await?;
                 self.wait_for_turn(key, me, view).await?;
             }
@@ -359,8 +369,9 @@ impl<S: StateStore, C: ContactCenter, P: Participant> InboundBridge<S, C, P> {
         origination: &OriginationId,
         message: &CustomerMessage,
         mut conversation: Option<Conversation>,
-    ) -> PortResult<(ActiveChat, bool)> {
+    ) -> PortResult<ChatReady> {
         let deadline = Instant::now() + WAIT_FOR_START;
+        let mut waited = false;
         loop {
             if Instant::now() > deadline {
                 return Err(PortError::new(
@@ -370,8 +381,15 @@ impl<S: StateStore, C: ContactCenter, P: Participant> InboundBridge<S, C, P> {
                 ));
             }
             match conversation.as_ref().map(|c| &c.state) {
-                Some(ConversationState::Active(chat)) => return Ok((chat.clone(), false)),
+                Some(ConversationState::Active(chat)) => {
+                    return Ok(ChatReady {
+                        chat: chat.clone(),
+                        opened: false,
+                        after_start: waited,
+                    });
+                }
                 Some(ConversationState::Starting { lock_until }) if *lock_until > now_ms() => {
+                    waited = true;
                     tokio::time::sleep(POLL_START).await;
                     conversation = self.store.load_conversation(key).await?.conversation;
                     continue;
@@ -391,7 +409,11 @@ impl<S: StateStore, C: ContactCenter, P: Participant> InboundBridge<S, C, P> {
                     {
                         tracing::warn!(error = %e, "could not give back the start lock; it expires on its own");
                     }
-                    return chat.map(|c| (c, true));
+                    return chat.map(|chat| ChatReady {
+                        chat,
+                        opened: true,
+                        after_start: true,
+                    });
                 }
                 None => conversation = self.store.load_conversation(key).await?.conversation,
             }

@@ -119,14 +119,11 @@ async fn duplicated_and_reordered_events_are_bridged_exactly_once_in_order() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn fifty_customers_writing_five_messages_at_once_get_fifty_chats_in_order() {
-    let stack = TestStack::start_with(|o| o.concurrency = 24).await;
-    let twin = stack.twin();
-    let customers = customers("3162000", 50);
+/// Every customer sends `count` messages at the same instant (WhatsApp timestamps one second apart).
+async fn burst(twin: &Twin, customers: &[String], count: i64) {
     let mut sends = JoinSet::new();
-    for customer in &customers {
-        for i in 0..5 {
+    for customer in customers {
+        for i in 0..count {
             let (twin, customer) = (twin.clone(), customer.clone());
             sends.spawn(async move {
                 let body = json!({"type": "text", "text": {"body": format!("{customer} m{i}")},
@@ -139,24 +136,42 @@ async fn fifty_customers_writing_five_messages_at_once_get_fifty_chats_in_order(
         sent.expect("send task");
     }
     twin.settle().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_customers_writing_five_messages_at_once_get_fifty_chats() {
+    let stack = TestStack::start_with(|o| o.concurrency = 24).await;
+    let twin = stack.twin();
+    let customers = customers("3162000", 50);
+    burst(twin, &customers, 5).await;
 
     let contacts = contacts_by_customer(twin).await;
-    assert_eq!(
-        contacts.values().map(Vec::len).sum::<usize>(),
-        50,
-        "exactly one chat per customer"
-    );
+    assert_eq!(contacts.values().map(Vec::len).sum::<usize>(), 50, "exactly one chat per customer");
+    for customer in &customers {
+        let mut delivered = customer_texts(&contacts[customer][0]);
+        delivered.sort();
+        let expected: Vec<String> = (0..5).map(|i| format!("{customer} m{i}")).collect();
+        assert_eq!(delivered, expected, "{customer}: every message exactly once");
+    }
+    let starts = twin.calls().await.iter().filter(|c| c["operation"] == "StartChatContact").count();
+    assert_eq!(starts, 50, "no StartChatContact beyond one per customer");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn messages_arriving_together_reach_the_agent_in_whatsapp_order() {
+    // Enough handler processes that each burst is processed concurrently, as Lambda would scale out.
+    let stack = TestStack::start_with(|o| o.concurrency = 30).await;
+    let twin = stack.twin();
+    // AWS-like latency (20 ms a call): a chat start takes as long relative to registration as it does in AWS.
+    twin.post("/latency", json!({"ms": 20})).await;
+    let customers = customers("3162100", 6);
+    // First contact: the messages race to open the chat.
+    burst(twin, &customers, 5).await;
+    let contacts = contacts_by_customer(twin).await;
     for customer in &customers {
         let expected: Vec<String> = (0..5).map(|i| format!("{customer} m{i}")).collect();
         assert_eq!(customer_texts(&contacts[customer][0]), expected, "{customer}");
     }
-    let starts = twin
-        .calls()
-        .await
-        .iter()
-        .filter(|c| c["operation"] == "StartChatContact")
-        .count();
-    assert_eq!(starts, 50, "no StartChatContact beyond one per customer");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -270,10 +285,10 @@ async fn a_chat_ending_mid_burst_loses_nothing() {
 
     let mut burst = JoinSet::new();
     for i in 0..10 {
-        let twin = twin.clone();
+        let customer = twin.clone();
         burst.spawn(async move {
             let body = json!({"type": "text", "text": {"body": format!("burst {i}")}, "timestamp": (1_762_900_000 + i).to_string()});
-            twin.customer_sends("3166000001", body).await
+            customer.customer_sends("3166000001", body).await
         });
         if i == 4 {
             let twin = twin.clone();
