@@ -404,8 +404,11 @@ impl<S: StateStore, C: ContactCenter, P: Participant> InboundBridge<S, C, P> {
                 Some(lock) => {
                     let previous = conversation.and_then(|c| c.previous_contact_id);
                     let chat = self.open_chat(&lock, origination, message, previous).await;
+                    // A chat that is gone right after its start (e.g. the flow ended it) must not be
+                    // handed back by Connect on the retry: its generation is retired.
+                    let retire = chat.as_ref().is_err_and(PortError::is_chat_gone);
                     if chat.is_err()
-                        && let Err(e) = self.store.abandon_start(&lock).await
+                        && let Err(e) = self.store.abandon_start(&lock, retire).await
                     {
                         tracing::warn!(error = %e, "could not give back the start lock; it expires on its own");
                     }

@@ -8,12 +8,14 @@
 //! - [`inbound`] (WhatsappHandler) and [`outbound`] (ConnectHandler) carry the rules out;
 //! - [`lambda`] wires a handler binary: configuration, clients built once, the Lambda runtime.
 
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod config;
 pub mod connect_stream;
 pub mod error;
 pub mod ids;
 pub mod inbound;
+#[cfg(feature = "aws")]
 pub mod lambda;
 pub mod media;
 pub mod outbound;

@@ -77,10 +77,10 @@ impl<S: StateStore, W: Whatsapp> OutboundBridge<S, W> {
                     result.as_ref().err(),
                 );
             }
-            if let Err(e) = result {
-                if e.is_retryable() {
-                    failures.push(e);
-                }
+            if let Err(e) = result
+                && e.is_retryable()
+            {
+                failures.push(e);
             }
         }
         let failed = failures.len();

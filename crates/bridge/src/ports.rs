@@ -36,7 +36,9 @@ pub struct ActiveChat {
 }
 
 /// The stored state of one conversation. `version` increases with every write (optimistic locking);
-/// `generation` counts the chats this conversation has had.
+/// `generation` counts the chats that became active. A start that failed half-way does not advance it,
+/// so its retry uses the same `StartChatContact` client token and gets the same chat back from Connect
+/// instead of leaving an orphan behind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conversation {
     pub key: ConversationKey,
@@ -134,7 +136,8 @@ pub trait StateStore: Send + Sync {
     fn activate(&self, lock: &StartLock, chat: &ActiveChat, ttl_s: i64) -> impl Future<Output = PortResult<()>> + Send;
 
     /// Gives a start lock back after a failed start, so the next attempt need not wait for it to expire.
-    fn abandon_start(&self, lock: &StartLock) -> impl Future<Output = PortResult<()>> + Send;
+    /// `retire` consumes the lock's generation: the chat it started is unusable, the retry needs a new one.
+    fn abandon_start(&self, lock: &StartLock, retire: bool) -> impl Future<Output = PortResult<()>> + Send;
 
     /// Stores a refreshed connection token, if the conversation is still on that contact.
     fn update_connection(

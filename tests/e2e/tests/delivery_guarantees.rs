@@ -146,14 +146,23 @@ async fn fifty_customers_writing_five_messages_at_once_get_fifty_chats() {
     burst(twin, &customers, 5).await;
 
     let contacts = contacts_by_customer(twin).await;
-    assert_eq!(contacts.values().map(Vec::len).sum::<usize>(), 50, "exactly one chat per customer");
+    assert_eq!(
+        contacts.values().map(Vec::len).sum::<usize>(),
+        50,
+        "exactly one chat per customer"
+    );
     for customer in &customers {
         let mut delivered = customer_texts(&contacts[customer][0]);
         delivered.sort();
         let expected: Vec<String> = (0..5).map(|i| format!("{customer} m{i}")).collect();
         assert_eq!(delivered, expected, "{customer}: every message exactly once");
     }
-    let starts = twin.calls().await.iter().filter(|c| c["operation"] == "StartChatContact").count();
+    let starts = twin
+        .calls()
+        .await
+        .iter()
+        .filter(|c| c["operation"] == "StartChatContact")
+        .count();
     assert_eq!(starts, 50, "no StartChatContact beyond one per customer");
 }
 

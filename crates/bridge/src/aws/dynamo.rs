@@ -207,13 +207,10 @@ impl StateStore for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .key("pk", s(conversation_pk(key)))
-            .update_expression(
-                "SET #state = :starting, version = :v, generation = :g, lock_until = :lock, expires_at = :ttl",
-            )
+            .update_expression("SET #state = :starting, version = :v, lock_until = :lock, expires_at = :ttl")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":starting", s("starting"))
             .expression_attribute_values(":v", n(version))
-            .expression_attribute_values(":g", n(generation))
             .expression_attribute_values(":lock", n(now_ms + lock_ms))
             .expression_attribute_values(":ttl", n(now_ms / 1000 + STARTING_RETENTION_S));
         let call = match observed {
@@ -239,13 +236,14 @@ impl StateStore for DynamoStore {
             .table_name(&self.table)
             .key("pk", s(conversation_pk(&lock.key)))
             .update_expression(
-                "SET #state = :active, version = :next, contact_id = :contact, participant_token = :pt, \
+                "SET #state = :active, version = :next, generation = :g, contact_id = :contact, participant_token = :pt, \
                  connection_token = :ct, connection_expires_at = :exp, expires_at = :ttl REMOVE lock_until",
             )
             .condition_expression("version = :locked")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":active", s("active"))
             .expression_attribute_values(":next", n(lock.version + 1))
+            .expression_attribute_values(":g", n(lock.generation))
             .expression_attribute_values(":locked", n(lock.version))
             .expression_attribute_values(":contact", s(chat.contact_id.as_str()))
             .expression_attribute_values(":pt", s(chat.participant_token.expose()))
@@ -258,17 +256,19 @@ impl StateStore for DynamoStore {
         Ok(())
     }
 
-    async fn abandon_start(&self, lock: &StartLock) -> PortResult<()> {
+    async fn abandon_start(&self, lock: &StartLock, retire: bool) -> PortResult<()> {
+        let generation = if retire { lock.generation } else { lock.generation - 1 };
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(conversation_pk(&lock.key)))
-            .update_expression("SET #state = :ended, version = :next REMOVE lock_until")
+            .update_expression("SET #state = :ended, version = :next, generation = :g REMOVE lock_until")
             .condition_expression("version = :locked")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":ended", s("ended"))
             .expression_attribute_values(":next", n(lock.version + 1))
+            .expression_attribute_values(":g", n(generation))
             .expression_attribute_values(":locked", n(lock.version))
             .send()
             .await
