@@ -7,6 +7,7 @@
 //! first reconnected with the participant token, then replaced by a new chat; the message is never
 //! dropped for that reason.
 
+use crate::claims;
 use crate::config::Config;
 use crate::error::{FailureKind, PortError, Rejection, RetryableFailure};
 use crate::ids::{ContactId, ConversationKey, OriginationId, short_hash};
@@ -22,8 +23,6 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-/// How long a claimed message stays locked to one invocation (longer than a slow chat start).
-const CLAIM_LEASE_MS: i64 = 60_000;
 /// How long a start lock holds off other invocations of the same customer.
 const START_LOCK_MS: i64 = 30_000;
 /// How long a message waits for another invocation's chat start before giving up (and retrying later).
@@ -197,19 +196,17 @@ impl<S: StateStore, C: ContactCenter, P: Participant> InboundBridge<S, C, P> {
             registered_ms: now_ms(),
         };
         // The claim and the registration (which also reads the conversation) are independent: one round trip.
-        let (claim, view) = tokio::join!(
-            self.store.claim("wa", wamid, now_ms(), CLAIM_LEASE_MS),
-            self.store.register(key, &me)
-        );
+        let (claim, view) = tokio::join!(claims::claim(&self.store, "wa", wamid), self.store.register(key, &me));
         match claim? {
             Claim::Done => {
-                // Our registration re-added a finished message; leaving it would hold later ones back.
+                // Our registration may have re-added a finished message; left there it would hold later
+                // ones back.
                 if view.is_ok() {
                     self.store.unregister(key, &me.tag).await?;
                 }
                 return Ok(Outcome::Duplicate);
             }
-            // The other delivery shares our registration (same wamid) and will remove it.
+            // Busy only after the wait ran out; the holder shares our registration and removes it.
             Claim::Busy => {
                 return Err(PortError::new(
                     FailureKind::Transient,
@@ -273,7 +270,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant> InboundBridge<S, C, P> {
             let earlier = view
                 .inflight
                 .iter()
-                .any(|other| other.tag != me.tag && other.registered_ms + CLAIM_LEASE_MS > now && other.precedes(me));
+                .any(|other| other.tag != me.tag && other.registered_ms + claims::LEASE_MS > now && other.precedes(me));
             if !earlier || Instant::now() > deadline {
                 return Ok(view);
             }

@@ -10,6 +10,7 @@
 
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod claims;
 pub mod config;
 pub mod connect_stream;
 pub mod error;

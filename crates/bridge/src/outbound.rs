@@ -4,17 +4,17 @@
 //! plan out. A message is claimed by its Connect item id before it is sent, because SNS may deliver the
 //! same item twice and WhatsApp has no idempotency key of its own.
 
+use crate::claims;
 use crate::connect_stream::{StreamItem, parse_item};
 use crate::error::{FailureKind, PortError, Rejection, RetryableFailure};
 use crate::ports::{Claim, PortResult, StateStore, Whatsapp};
 use crate::sns;
-use crate::telemetry::{Direction, log_outcome, log_rejection, now_ms};
+use crate::telemetry::{Direction, log_outcome, log_rejection};
 use crate::translate::{OutboundPlan, plan_outbound};
 use crate::whatsapp::OutgoingMessage;
 use serde_json::Value;
 use std::time::Instant;
 
-const CLAIM_LEASE_MS: i64 = 60_000;
 
 pub struct OutboundBridge<S, W> {
     store: S,
@@ -104,7 +104,7 @@ impl<S: StateStore, W: Whatsapp> OutboundBridge<S, W> {
             OutboundPlan::SendText { body } => {
                 let id = item.id.as_str();
                 let (claim, contact) = tokio::join!(
-                    self.store.claim("connect", id, now_ms(), CLAIM_LEASE_MS),
+                    claims::claim(&self.store, "connect", id),
                     self.store.load_contact(&item.initial_contact_id)
                 );
                 match claim? {
