@@ -81,6 +81,10 @@ async fn config(State(s): St) -> Response {
         .iter()
         .map(|f| (f.as_str().to_owned(), json!(s.sns.function(*f).runtime_addresses())))
         .collect();
+    let queues: serde_json::Map<String, Value> = FunctionName::ALL
+        .iter()
+        .map(|f| (f.as_str().to_owned(), json!(s.sns.dead_letter_queue_url(*f))))
+        .collect();
     ok(json!({
         "account_id": c.account_id,
         "region": c.region,
@@ -94,6 +98,7 @@ async fn config(State(s): St) -> Response {
         "connection_token_ttl_ms": c.connection_token_ttl.as_millis() as u64,
         "retry_delays_ms": c.retry_delays.iter().map(|d| d.as_millis() as u64).collect::<Vec<_>>(),
         "runtime_api": runtime,
+        "dead_letter_queues": queues,
     }))
 }
 

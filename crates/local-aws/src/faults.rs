@@ -19,7 +19,7 @@ pub const EXPIRED_TOKEN: &str = "ExpiredToken";
 /// One rule as posted to `POST /_twin/faults`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct FaultRule {
-    /// `connect`, `connectparticipant`, `socialmessaging` or `*`.
+    /// `connect`, `connectparticipant`, `socialmessaging`, `lambda` (Invoke) or `*`.
     #[serde(default = "star")]
     pub service: String,
     /// Operation name (`SendMessage`) or `*`.
@@ -58,10 +58,10 @@ impl FaultRule {
         }
         if !matches!(
             self.service.as_str(),
-            "*" | "connect" | "connectparticipant" | "socialmessaging"
+            "*" | "connect" | "connectparticipant" | "socialmessaging" | "lambda"
         ) {
             return Err(format!(
-                "unknown service {:?} (connect|connectparticipant|socialmessaging|*)",
+                "unknown service {:?} (connect|connectparticipant|socialmessaging|lambda|*)",
                 self.service
             ));
         }

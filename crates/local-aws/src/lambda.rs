@@ -32,6 +32,12 @@ use crate::time::{log_stream_date, now_ms};
 /// Lines kept per function; older ones are dropped so a long soak cannot exhaust memory.
 const MAX_LOG_LINES: usize = 50_000;
 
+/// `errorType`s Lambda itself reports when the execution environment, not the handler, failed.
+const EXIT_ERROR: &str = "Runtime.ExitError";
+const TIMED_OUT: &str = "Sandbox.Timedout";
+/// Not a Lambda error type: the twin runs no process for this function.
+pub const NO_PROCESS: &str = "LocalAws.NoHandlerProcess";
+
 /// The two functions of the bridge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FunctionName {
@@ -108,15 +114,47 @@ pub fn isolate(cmd: &mut tokio::process::Command) {
     }
 }
 
+/// Why an invocation failed, in the shape Lambda reports it: the `errorType`/`errorMessage` document
+/// a runtime posts to `/invocation/{id}/error`, or one Lambda itself writes when the environment
+/// crashed or timed out. Kept structured because the Invoke API and the on-failure destination
+/// record both hand it back as JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionError {
+    pub error_type: String,
+    pub error_message: String,
+}
+
+impl FunctionError {
+    pub fn new(error_type: &str, error_message: impl Into<String>) -> Self {
+        Self {
+            error_type: error_type.to_owned(),
+            error_message: error_message.into(),
+        }
+    }
+
+    /// `{"errorType": ..., "errorMessage": ...}`, the payload Lambda returns for a function error.
+    pub fn to_json(&self) -> Value {
+        json!({ "errorType": self.error_type, "errorMessage": self.error_message })
+    }
+}
+
+impl std::fmt::Display for FunctionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.error_type, self.error_message)
+    }
+}
+
+type Reply = oneshot::Sender<Result<Value, FunctionError>>;
+
 struct Invocation {
     id: String,
     body: Bytes,
-    reply: oneshot::Sender<Result<Value, String>>,
+    reply: Reply,
 }
 
 struct Pending {
     slot: usize,
-    reply: oneshot::Sender<Result<Value, String>>,
+    reply: Reply,
 }
 
 struct Slot {
@@ -197,16 +235,32 @@ impl Function {
         lock(&self.logs).clear();
     }
 
+    /// The unqualified function ARN (what the Runtime API reports as the invoked function).
+    pub fn arn(&self) -> &str {
+        &self.arn
+    }
+
     /// Runs one invocation and returns the handler's response or its error text.
     pub async fn invoke(&self, event: &Value) -> Result<Value, String> {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.invoke_as(&id, event).await.map_err(|e| e.to_string())
+    }
+
+    /// Runs one invocation under the given request id. Lambda keeps one request id across the
+    /// retries of an asynchronous event, and that id is what ties the on-failure record to the
+    /// function's logs, so the caller decides it.
+    pub async fn invoke_as(&self, request_id: &str, event: &Value) -> Result<Value, FunctionError> {
         if !self.has_processes() {
-            return Err(format!(
-                "{} has no handler process (the twin was started without handlers)",
-                self.name
+            return Err(FunctionError::new(
+                NO_PROCESS,
+                format!(
+                    "{} has no handler process (the twin was started without handlers)",
+                    self.name
+                ),
             ));
         }
         let (reply, rx) = oneshot::channel();
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = request_id.to_owned();
         let body = Bytes::from(event.to_string());
         self.queue_tx
             .send(Invocation {
@@ -214,18 +268,24 @@ impl Function {
                 body,
                 reply,
             })
-            .map_err(|_| format!("{} is shut down", self.name))?;
+            .map_err(|_| FunctionError::new(NO_PROCESS, format!("{} is shut down", self.name)))?;
         // The deadline proper starts when a process takes the invocation; this bound only stops
         // a caller from waiting forever on a function whose processes cannot start.
         let bound = self.timeout * 4 + Duration::from_secs(60);
         match tokio::time::timeout(bound, rx).await {
             Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(format!("{}: invocation {id} was abandoned", self.name)),
+            Ok(Err(_)) => Err(FunctionError::new(
+                EXIT_ERROR,
+                format!("{}: invocation {id} was abandoned", self.name),
+            )),
             Err(_) => {
                 lock(&self.pending).remove(&id);
-                Err(format!(
-                    "{}: no handler process took invocation {id} within {bound:?}",
-                    self.name
+                Err(FunctionError::new(
+                    NO_PROCESS,
+                    format!(
+                        "{}: no handler process took invocation {id} within {bound:?}",
+                        self.name
+                    ),
                 ))
             }
         }
@@ -241,7 +301,9 @@ impl Function {
             .collect();
         for id in ids {
             if let Some(p) = pending.remove(&id) {
-                let _ = p.reply.send(Err(format!("{}: {why}", self.name)));
+                let _ = p
+                    .reply
+                    .send(Err(FunctionError::new(EXIT_ERROR, format!("{}: {why}", self.name))));
             }
         }
     }
@@ -365,10 +427,13 @@ async fn watchdog(f: Arc<Function>, slot: Arc<Slot>, id: String) {
     tokio::time::sleep(f.timeout).await;
     let timed_out = lock(&f.pending).remove(&id);
     if let Some(p) = timed_out {
-        let _ = p.reply.send(Err(format!(
-            "{}: Task timed out after {:.2} seconds",
-            f.name,
-            f.timeout.as_secs_f64()
+        let _ = p.reply.send(Err(FunctionError::new(
+            TIMED_OUT,
+            format!(
+                "{}: Task timed out after {:.2} seconds",
+                f.name,
+                f.timeout.as_secs_f64()
+            ),
         )));
         slot.kill.notify_waiters();
     }
@@ -399,15 +464,15 @@ async fn invocation_response(State(ctx): State<SlotCtx>, Path(id): Path<String>,
     accepted()
 }
 
-/// `"<errorType>: <errorMessage>"` from a Runtime API error document.
-fn error_text(body: &[u8]) -> String {
+/// The error a runtime reported in a Runtime API error document (anything else is kept as text).
+fn error_doc(body: &[u8]) -> FunctionError {
     match serde_json::from_slice::<Value>(body) {
         Ok(v) => {
             let ty = v.get("errorType").and_then(Value::as_str).unwrap_or("Error");
             let msg = v.get("errorMessage").and_then(Value::as_str).unwrap_or("");
-            format!("{ty}: {msg}")
+            FunctionError::new(ty, msg)
         }
-        Err(_) => String::from_utf8_lossy(body).into_owned(),
+        Err(_) => FunctionError::new("Error", String::from_utf8_lossy(body)),
     }
 }
 
@@ -415,12 +480,12 @@ async fn invocation_error(State(ctx): State<SlotCtx>, Path(id): Path<String>, bo
     let Some(p) = lock(&ctx.function.pending).remove(&id) else {
         return unknown_request(&id);
     };
-    let _ = p.reply.send(Err(error_text(&body)));
+    let _ = p.reply.send(Err(error_doc(&body)));
     accepted()
 }
 
 async fn init_error(State(ctx): State<SlotCtx>, body: Bytes) -> Response {
-    let line = format!("[local-aws] init error: {}", error_text(&body));
+    let line = format!("[local-aws] init error: {}", error_doc(&body));
     if ctx.function.echo_logs {
         eprintln!("[{}#{}] {line}", ctx.function.name, ctx.slot.index);
     }

@@ -3,18 +3,21 @@
 //! One process serves the restJson1 wire protocol of the Amazon Connect, Connect Participant and
 //! End User Messaging Social operations the bridge calls, simulates a Connect contact flow and
 //! chat transcripts, delivers SNS-shaped events to the *unmodified* handler binaries through the
-//! Lambda Runtime API (with Lambda's async retry/DLQ semantics), and offers a control API under
-//! `/_twin` to play customer and agent, inject faults and inspect what happened. DynamoDB and S3
-//! come from moto. See `docs/local-twin.md` for the HTTP surface.
+//! Lambda Runtime API (with Lambda's async retry/DLQ semantics), serves Lambda `Invoke` for the
+//! operator tools, and offers a control API under `/_twin` to play customer and agent, inject
+//! faults and inspect what happened. DynamoDB, S3 and the dead-letter SQS queues come from moto.
+//! See `docs/local-twin.md` for the HTTP surface.
 //!
 //! Layout: `connect` (Connect state machine, pure), `eum` (WhatsApp events and sends, pure),
-//! `faults`, `aws` (wire protocol), `sns` (delivery), `lambda` (Runtime API and processes),
-//! `control` (`/_twin`), `twin` (server), `stack` (moto + twin + handlers).
+//! `faults`, `aws` (wire protocol, including Lambda Invoke), `sns` (delivery), `dlq` (on-failure
+//! records and their SQS queues), `lambda` (Runtime API and processes), `control` (`/_twin`),
+//! `twin` (server), `stack` (moto + twin + handlers).
 
 mod aws;
 pub mod config;
 pub mod connect;
 mod control;
+pub mod dlq;
 pub mod error;
 pub mod eum;
 pub mod faults;
@@ -28,6 +31,6 @@ pub mod twin;
 
 pub use config::{BusinessNumber, TwinConfig};
 pub use error::{ApiError, Error};
-pub use lambda::FunctionName;
+pub use lambda::{FunctionError, FunctionName};
 pub use stack::{Stack, StackOptions};
 pub use twin::{HandlerOptions, Twin, TwinOptions};

@@ -115,16 +115,21 @@ async fn main() {
     };
     println!("local-aws listening on {}", stack.url());
     println!(
-        "  AWS_ENDPOINT_URL_CONNECT=AWS_ENDPOINT_URL_CONNECTPARTICIPANT=AWS_ENDPOINT_URL_SOCIALMESSAGING={}",
+        "  AWS_ENDPOINT_URL_CONNECT=AWS_ENDPOINT_URL_CONNECTPARTICIPANT=AWS_ENDPOINT_URL_SOCIALMESSAGING=AWS_ENDPOINT_URL_LAMBDA={}",
         stack.url()
     );
     if let Some(moto) = stack.moto_url() {
-        println!("  moto (DynamoDB, S3): {moto}");
+        println!("  moto (DynamoDB, S3, SQS): {moto}");
     }
     for f in FunctionName::ALL {
         let addrs = stack.twin().runtime_addresses(f);
         if !addrs.is_empty() {
             println!("  {f} runtime API: {}", addrs.join(", "));
+        }
+    }
+    for f in FunctionName::ALL {
+        if let Some(url) = stack.dlq_url(f) {
+            println!("  {f} dead-letter queue: {url}");
         }
     }
     println!(

@@ -2,6 +2,9 @@
 //!
 //! Every publish becomes one SNS-shaped Lambda event delivered as an *asynchronous* invocation:
 //! on error it is retried after `retry_delays` and finally dead-lettered, as Lambda does for SNS.
+//! All attempts of one event share a request id, as in Lambda. A dead-lettered event goes to the
+//! twin's list and, when moto is there, as an on-failure destination record to the function's SQS
+//! queue (see `dlq`).
 //! Items of one Connect contact are delivered in publish order through a per-contact worker
 //! (real Connect streams in order); a failing item therefore holds back the items behind it until
 //! its retries are over, which keeps the order strict and the behaviour deterministic.
@@ -20,6 +23,7 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::TwinConfig;
+use crate::dlq::{DeadLetterQueues, destination_record};
 use crate::lambda::{Function, FunctionName};
 use crate::rng::XorShift;
 use crate::time::{iso_millis, now_ms};
@@ -144,6 +148,8 @@ pub struct DlqEntry {
     pub event: Value,
     pub error: String,
     pub attempts: u32,
+    /// Request id of the asynchronous invocation (the same for all its attempts).
+    pub request_id: String,
 }
 
 impl DlqEntry {
@@ -153,6 +159,7 @@ impl DlqEntry {
             "event": self.event,
             "error": self.error,
             "attempts": self.attempts,
+            "request_id": self.request_id,
         })
     }
 }
@@ -174,6 +181,8 @@ pub struct Sns {
     pub tracker: Arc<Tracker>,
     options: Mutex<SnsOptions>,
     dlq: Mutex<Vec<DlqEntry>>,
+    /// Set once moto is up; `None` keeps dead letters in the list only.
+    queues: Mutex<Option<DeadLetterQueues>>,
     published: Mutex<Vec<Value>>,
     ordered: Mutex<HashMap<String, mpsc::UnboundedSender<Job>>>,
     subscriptions: Mutex<HashMap<String, String>>,
@@ -188,6 +197,7 @@ impl Sns {
             tracker: Arc::new(Tracker::default()),
             options: Mutex::new(SnsOptions::default()),
             dlq: Mutex::new(Vec::new()),
+            queues: Mutex::new(None),
             published: Mutex::new(Vec::new()),
             ordered: Mutex::new(HashMap::new()),
             subscriptions: Mutex::new(HashMap::new()),
@@ -215,6 +225,16 @@ impl Sns {
 
     pub fn clear_dlq(&self) {
         lock(&self.dlq).clear();
+    }
+
+    /// From now on dead letters also go to these SQS queues.
+    pub fn set_dead_letter_queues(&self, queues: DeadLetterQueues) {
+        *lock(&self.queues) = Some(queues);
+    }
+
+    /// URL of a function's dead-letter queue, if the twin has queues.
+    pub fn dead_letter_queue_url(&self, function: FunctionName) -> Option<String> {
+        lock(&self.queues).as_ref()?.url(function).map(str::to_owned)
     }
 
     pub fn published(&self) -> Vec<Value> {
@@ -386,11 +406,13 @@ impl Sns {
 
     /// One asynchronous invocation with Lambda's retry policy and dead-lettering.
     async fn deliver(&self, function: &Function, event: &Value) -> Outcome {
+        let request_id = uuid::Uuid::new_v4().to_string();
         let mut attempts = 0u32;
         let mut first: Option<Result<(), String>> = None;
         loop {
             attempts += 1;
-            let result = function.invoke(event).await.map(|_| ());
+            let attempt = function.invoke_as(&request_id, event).await;
+            let result = attempt.as_ref().map(|_| ()).map_err(|e| e.to_string());
             let first = first.get_or_insert_with(|| result.clone()).clone();
             match result {
                 Ok(()) => {
@@ -413,7 +435,11 @@ impl Sns {
                         event: event.clone(),
                         error: e,
                         attempts,
+                        request_id: request_id.clone(),
                     });
+                    if let Err(error) = attempt {
+                        self.send_to_queue(function, &request_id, attempts, event, &error).await;
+                    }
                     return Outcome {
                         ok: false,
                         error: first.err(),
@@ -422,6 +448,26 @@ impl Sns {
                     };
                 }
             }
+        }
+    }
+
+    /// Sends the on-failure destination record to the function's SQS queue. Done before the
+    /// delivery counts as over, so a caller told `dead_lettered: true` finds the message there.
+    async fn send_to_queue(
+        &self,
+        function: &Function,
+        request_id: &str,
+        attempts: u32,
+        event: &Value,
+        error: &crate::lambda::FunctionError,
+    ) {
+        let Some(queues) = lock(&self.queues).clone() else {
+            return;
+        };
+        let record = destination_record(function.arn(), request_id, attempts, event, error, now_ms());
+        if let Err(e) = queues.send(function.name, &record).await {
+            // The list still holds the event, so nothing is lost; only the queue lacks it.
+            tracing::warn!("could not send the dead letter of {} to SQS: {e}", function.name);
         }
     }
 

@@ -1,8 +1,8 @@
 //! The whole offline stack: moto (DynamoDB + S3), the twin, and the handler processes.
 //!
 //! `Stack::start` does in one call what the end-to-end tests, the demo and the `local-aws` binary
-//! all need: start (or reuse) moto, create the bridge's table and bucket, start the twin, spawn
-//! the handlers with Lambda's environment. Resources are created with the real SDK (DynamoDB) or
+//! all need: start (or reuse) moto, create the bridge's table, bucket and dead-letter queues, start
+//! the twin, spawn the handlers with Lambda's environment. Resources are created with the real SDK (DynamoDB) or
 //! a plain REST call (S3), so what the bridge finds matches what the CloudFormation template
 //! would create. Dropping the `Stack` kills every child process.
 
@@ -124,6 +124,7 @@ impl Stack {
         if let Some(url) = stack.moto_url.clone() {
             create_table(&url, &opts.twin.region, &opts.state_table_name).await?;
             create_bucket(&url, &opts.media_bucket_name).await?;
+            stack.twin.use_dead_letter_queues(&url).await?;
         }
         let env = stack.twin.handler_env(
             stack.moto_url.as_deref(),
@@ -159,6 +160,11 @@ impl Stack {
 
     pub fn twin(&self) -> &Twin {
         &self.twin
+    }
+
+    /// URL of a function's dead-letter SQS queue in moto (`None` with `no_moto`).
+    pub fn dlq_url(&self, function: FunctionName) -> Option<String> {
+        self.twin.dlq_url(function)
     }
 
     /// Captured output of a function's processes.

@@ -16,6 +16,7 @@ use tokio::sync::{oneshot, watch};
 
 use crate::config::TwinConfig;
 use crate::connect::ConnectSim;
+use crate::dlq::DeadLetterQueues;
 use crate::error::{ApiError, Error};
 use crate::eum::SentMessage;
 use crate::faults::Faults;
@@ -302,6 +303,19 @@ impl Twin {
     /// Waits until no invocation is queued, running, held back or waiting for a retry.
     pub async fn wait_idle(&self, timeout: Duration) -> bool {
         self.shared.sns.tracker.wait_idle(timeout).await
+    }
+
+    /// Creates the functions' dead-letter queues at `sqs_endpoint` (moto) and sends every event
+    /// that exhausts its retries there too, as Lambda's on-failure destination record.
+    pub async fn use_dead_letter_queues(&self, sqs_endpoint: &str) -> Result<(), Error> {
+        let queues = DeadLetterQueues::create(sqs_endpoint, &self.shared.cfg.region).await?;
+        self.shared.sns.set_dead_letter_queues(queues);
+        Ok(())
+    }
+
+    /// URL of a function's dead-letter queue (`None` until [`Twin::use_dead_letter_queues`]).
+    pub fn dlq_url(&self, function: FunctionName) -> Option<String> {
+        self.shared.sns.dead_letter_queue_url(function)
     }
 
     /// Registers an extra child process (moto) so it dies with the twin.

@@ -1,7 +1,7 @@
 //! The Lambda side of the twin with a real `lambda_runtime` client: a fake handler (this very
 //! test binary, re-executed in "handler mode") is spawned as WhatsappHandler and ConnectHandler.
 //! Covers invocation, errors, async retries + DLQ + replay, crash restart, timeouts, duplicates,
-//! per-contact stream order and log capture.
+//! per-contact stream order, log capture, and the Lambda Invoke API with the real SDK client.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -307,4 +307,116 @@ async fn connect_items_reach_connect_handler_in_order() {
     )
     .await;
     assert_eq!(status, 404);
+}
+
+fn lambda_client(url: &str) -> aws_sdk_lambda::Client {
+    use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
+    aws_sdk_lambda::Client::from_conf(
+        aws_sdk_lambda::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(url)
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .build(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lambda_invoke_api_with_the_sdk() {
+    use aws_sdk_lambda::error::ProvideErrorMetadata;
+    use aws_sdk_lambda::primitives::Blob;
+    use aws_sdk_lambda::types::InvocationType;
+
+    let twin = start(1).await;
+    let url = twin.url();
+    let lambda = lambda_client(&url);
+
+    // By name: the handler's response is the payload.
+    let out = lambda
+        .invoke()
+        .function_name("WhatsappHandler")
+        .payload(Blob::new(r#"{"hello":"world"}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status_code(), 200);
+    assert_eq!(out.function_error(), None);
+    assert_eq!(out.executed_version(), Some("$LATEST"));
+    let payload: Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(payload["echo"]["hello"], "world");
+
+    // By qualified ARN (what a destination record names): a handler error is a function error,
+    // one attempt, not dead-lettered.
+    let arn = "arn:aws:lambda:us-east-1:123456789012:function:ConnectHandler:$LATEST";
+    let out = lambda
+        .invoke()
+        .function_name(arn)
+        .payload(Blob::new(r#"{"x":"please fail"}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status_code(), 200);
+    assert_eq!(out.function_error(), Some("Unhandled"));
+    let payload: Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(payload["errorMessage"], "asked to fail", "{payload}");
+    assert!(payload["errorType"].is_string());
+    assert_eq!(get(&url, "/_twin/dlq").await, json!([]));
+
+    // Event: accepted at once, run in the background (wait-idle covers it); DryRun: nothing runs.
+    let out = lambda
+        .invoke()
+        .function_name("WhatsappHandler")
+        .invocation_type(InvocationType::Event)
+        .payload(Blob::new(r#"{"Records":[{"Sns":{"MessageId":"event-invoke"}}]}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status_code(), 202);
+    assert_eq!(
+        post(&url, "/_twin/wait-idle?timeout_ms=5000", json!({})).await["idle"],
+        true
+    );
+    assert_eq!(handled(&twin.logs(FunctionName::WhatsappHandler), "event-invoke"), 1);
+    let out = lambda
+        .invoke()
+        .function_name("WhatsappHandler")
+        .invocation_type(InvocationType::DryRun)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status_code(), 204);
+
+    // Unknown functions and versions are not found.
+    for name in ["Nope", "WhatsappHandler:7", "whatsapphandler"] {
+        let err = lambda.invoke().function_name(name).send().await.unwrap_err();
+        let service = err.as_service_error().expect("service error");
+        assert!(service.is_resource_not_found_exception(), "{name}: {service:?}");
+    }
+
+    // Faults apply to Invoke like to any other operation.
+    post(
+        &url,
+        "/_twin/faults",
+        json!({"service":"lambda","operation":"Invoke","error":"AccessDeniedException","times":1}),
+    )
+    .await;
+    let err = lambda
+        .invoke()
+        .function_name("WhatsappHandler")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AccessDeniedException"));
+
+    let calls = get(&url, "/_twin/calls").await;
+    let invokes: Vec<&Value> = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["service"] == "lambda")
+        .collect();
+    assert!(invokes.iter().all(|c| c["operation"] == "Invoke"));
+    let statuses: Vec<u64> = invokes.iter().map(|c| c["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, vec![200, 200, 202, 204, 404, 404, 404, 403]);
+    assert_eq!(invokes[1]["error"], "Unhandled");
 }

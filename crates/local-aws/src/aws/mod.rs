@@ -6,9 +6,11 @@
 //! plus one synchronous handler function in the service's module. Handlers are synchronous on
 //! purpose: they mutate the simulation under a short lock and publish stream events before
 //! releasing it, and never wait on Lambda invocations (a handler waiting on the stream it feeds
-//! would deadlock the twin).
+//! would deadlock the twin). Lambda `Invoke` is the one exception — it exists to wait for a
+//! handler — and has its own async path in `invoke`.
 
 mod connect;
+mod invoke;
 mod participant;
 mod social;
 
@@ -162,6 +164,11 @@ pub(crate) async fn entry(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if method == Method::POST
+        && let Some(function) = invoke::function_in_path(&uri)
+    {
+        return invoke::serve(&shared, &conn, &function, &uri, &headers, &body).await;
+    }
     let path = uri.path();
     let Some(op) = OPERATIONS.iter().find(|o| o.method == method && o.path == path) else {
         let err = ApiError::new(
