@@ -30,7 +30,7 @@ const WAIT_FOR_START: Duration = Duration::from_secs(20);
 const POLL_START: Duration = Duration::from_millis(100);
 /// How long a message waits for earlier messages of its conversation before going anyway.
 const WAIT_FOR_TURN: Duration = Duration::from_secs(15);
-const POLL_TURN: Duration = Duration::from_millis(50);
+const POLL_TURN: Duration = Duration::from_millis(25);
 /// Refresh a connection token this long before it expires.
 const TOKEN_MARGIN_S: i64 = 60;
 /// Keep state a week past the longest chat, so a returning customer is recognised.
@@ -265,6 +265,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant> InboundBridge<S, C, P> {
         mut view: ConversationView,
     ) -> PortResult<ConversationView> {
         let deadline = Instant::now() + WAIT_FOR_TURN;
+        let mut poll = POLL_TURN;
         loop {
             let now = now_ms();
             let earlier = view
@@ -274,7 +275,8 @@ impl<S: StateStore, C: ContactCenter, P: Participant> InboundBridge<S, C, P> {
             if !earlier || Instant::now() > deadline {
                 return Ok(view);
             }
-            tokio::time::sleep(POLL_TURN).await;
+            tokio::time::sleep(poll).await;
+            poll = claims::backoff(poll);
             view = self.store.load_conversation(key).await?;
         }
     }

@@ -15,7 +15,6 @@ use crate::whatsapp::OutgoingMessage;
 use serde_json::Value;
 use std::time::Instant;
 
-
 pub struct OutboundBridge<S, W> {
     store: S,
     whatsapp: W,

@@ -246,6 +246,8 @@ impl TestStack {
             whatsapp_handler: Some(bins.join("whatsapp-handler")),
             connect_handler: Some(bins.join("connect-handler")),
             echo_logs: std::env::var_os("E2E_ECHO_LOGS").is_some(),
+            // A moto server of one's own (e.g. to watch its request log while debugging).
+            moto_url: std::env::var("E2E_MOTO_URL").ok(),
             ..Default::default()
         };
         for (name, binary) in [

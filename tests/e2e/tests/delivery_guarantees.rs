@@ -97,7 +97,13 @@ async fn duplicated_and_reordered_events_are_bridged_exactly_once_in_order() {
         json!({"duplicate_rate": 0.2, "reorder_rate": 0.2, "seed": 7, "hold_ms": 50}),
     )
     .await;
-    let customers = customers("3161000", std::env::var("E2E_CUSTOMERS").ok().and_then(|n| n.parse().ok()).unwrap_or(200));
+    let customers = customers(
+        "3161000",
+        std::env::var("E2E_CUSTOMERS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(200),
+    );
     const ROUNDS: usize = 10;
     for_each_customer(twin, &customers, 24, |twin, customer| converse(twin, customer, ROUNDS)).await;
     twin.settle().await;
@@ -108,7 +114,10 @@ async fn duplicated_and_reordered_events_are_bridged_exactly_once_in_order() {
         .as_array()
         .map(Vec::len)
         .unwrap_or_default();
-    assert!(published > customers.len() * ROUNDS * 2, "only {published} events published");
+    assert!(
+        published > customers.len() * ROUNDS * 2,
+        "only {published} events published"
+    );
     let (contacts, texts) = (contacts_by_customer(twin).await, texts_by_customer(twin).await);
     for customer in &customers {
         assert_conversation_exactly_once(customer, ROUNDS, &contacts, &texts);
