@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VENV := .venv
 
-.PHONY: setup build test demo up lint fuzz fuzz-smoke fuzz-tool clean
+.PHONY: setup build test demo up lint soak fuzz fuzz-smoke fuzz-tool clean
 
 # Python tools (moto server for DynamoDB/S3, cfn-lint), pinned in scripts/requirements.txt.
 setup:
@@ -44,6 +44,10 @@ fuzz: fuzz-tool
 	  mkdir -p fuzz/corpus/$$t; \
 	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run --fuzz-dir fuzz $$t fuzz/corpus/$$t fuzz/seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 || exit 1; \
 	done
+
+# The duplicate/reorder scenario at full scale: 200 customers × 10 messages each way (several minutes).
+soak: setup build
+	E2E_CUSTOMERS=200 $(CARGO) test -p e2e --test delivery_guarantees -- duplicated --nocapture
 
 # Plays a whole conversation offline through the real handler binaries and prints both sides.
 demo: setup build
