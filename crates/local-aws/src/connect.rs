@@ -18,6 +18,9 @@ use crate::config::TwinConfig;
 use crate::error::ApiError;
 use crate::time::iso_millis;
 
+mod attachments;
+pub use attachments::{AttachmentRecord, ItemAttachment};
+
 pub const EVENT_PREFIX: &str = "application/vnd.amazonaws.connect.event.";
 pub const CT_JOINED: &str = "application/vnd.amazonaws.connect.event.participant.joined";
 pub const CT_LEFT: &str = "application/vnd.amazonaws.connect.event.participant.left";
@@ -67,6 +70,7 @@ impl Role {
 pub enum ItemType {
     Message,
     Event,
+    Attachment,
 }
 
 impl ItemType {
@@ -74,6 +78,7 @@ impl ItemType {
         match self {
             ItemType::Message => "MESSAGE",
             ItemType::Event => "EVENT",
+            ItemType::Attachment => "ATTACHMENT",
         }
     }
 }
@@ -131,6 +136,8 @@ pub struct TranscriptItem {
     pub visibility: Visibility,
     pub time_ms: u64,
     pub receipts: Vec<Receipt>,
+    /// The files of an `ATTACHMENT` item.
+    pub attachments: Vec<ItemAttachment>,
 }
 
 #[derive(Debug, Clone)]
@@ -297,6 +304,11 @@ pub struct AgentAction {
     pub role: Option<String>,
     #[serde(default)]
     pub stream: Option<bool>,
+    /// `attachment`: file name and base64 bytes.
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub data: Option<String>,
 }
 
 /// Why the control API refused an agent action.
@@ -320,6 +332,7 @@ pub struct ConnectSim {
     participant_tokens: HashMap<String, String>,
     connection_tokens: HashMap<String, ConnectionToken>,
     outbox: Vec<StreamEvent>,
+    attachments: HashMap<String, AttachmentRecord>,
 }
 
 fn new_id() -> String {
@@ -349,6 +362,7 @@ impl ConnectSim {
             participant_tokens: HashMap::new(),
             connection_tokens: HashMap::new(),
             outbox: Vec::new(),
+            attachments: HashMap::new(),
         }
     }
 
@@ -410,6 +424,7 @@ impl ConnectSim {
             visibility,
             time_ms: now,
             receipts: Vec::new(),
+            attachments: Vec::new(),
         }
     }
 
@@ -562,6 +577,7 @@ impl ConnectSim {
                 visibility: Visibility::All,
                 time_ms: now,
                 receipts: Vec::new(),
+                attachments: Vec::new(),
             };
             self.push_item(&contact_id, item, true);
         }
@@ -752,6 +768,7 @@ impl ConnectSim {
                     visibility: Visibility::All,
                     time_ms: now,
                     receipts: Vec::new(),
+                    attachments: Vec::new(),
                 };
                 self.push_item(&contact_id, greeting, true);
             }
@@ -823,6 +840,7 @@ impl ConnectSim {
             visibility: Visibility::All,
             time_ms: now,
             receipts: Vec::new(),
+            attachments: Vec::new(),
         };
         let id = self.push_item(&contact_id, item, true);
         self.remember_client_token(&contact_id, req.client_token, &id, now);
@@ -1095,6 +1113,7 @@ impl ConnectSim {
                     visibility,
                     time_ms: now,
                     receipts: Vec::new(),
+                    attachments: Vec::new(),
                 };
                 ids.push(self.push_item(contact_id, item, stream));
             }
@@ -1124,9 +1143,13 @@ impl ConnectSim {
                     ids.push(last.id.clone());
                 }
             }
+            "attachment" => {
+                let a = require_agent()?;
+                ids.push(self.agent_attachment(contact_id, &a, action, visibility, stream, now)?);
+            }
             other => {
                 return Err(AgentError::BadRequest(format!(
-                    "unknown action {other:?} (join|message|typing|leave|end)"
+                    "unknown action {other:?} (join|message|typing|leave|end|attachment)"
                 )));
             }
         }
@@ -1158,7 +1181,15 @@ pub fn stream_message(contact: &Contact, item: &TranscriptItem) -> Value {
     if let Some(c) = &item.content {
         m.insert("Content".into(), json!(c));
     }
-    m.insert("ContentType".into(), json!(item.content_type));
+    if item.item_type == ItemType::Attachment {
+        // Connect's ATTACHMENT items carry the type per file, not at the top (the fixture's shape).
+        m.insert(
+            "Attachments".into(),
+            Value::Array(item.attachments.iter().map(ItemAttachment::stream_json).collect()),
+        );
+    } else {
+        m.insert("ContentType".into(), json!(item.content_type));
+    }
     m.insert("Id".into(), json!(item.id));
     m.insert("Type".into(), json!(item.item_type.as_str()));
     if let Some(p) = &item.participant_id {
@@ -1244,6 +1275,7 @@ pub fn contact_json(c: &Contact) -> Value {
             "participant_id": i.participant_id,
             "visibility": i.visibility.as_str(),
             "time": iso_millis(i.time_ms),
+            "attachments": i.attachments.iter().map(ItemAttachment::twin_json).collect::<Vec<_>>(),
             "receipts": i.receipts.iter().map(|r| json!({
                 "participant_id": r.participant_id,
                 "delivered": r.delivered_ms.map(iso_millis),
@@ -1446,6 +1478,8 @@ mod tests {
             visibility: None,
             role: None,
             stream: None,
+            name: None,
+            data: None,
         };
         s.agent_action(&contact, &join, T0).unwrap();
         let end = AgentAction {
@@ -1621,6 +1655,8 @@ mod tests {
             visibility: None,
             role: None,
             stream: None,
+            name: None,
+            data: None,
         };
         assert!(matches!(s.agent_action(&contact, &a, T0), Err(AgentError::Conflict(_))));
         a.role = Some("SYSTEM".into());

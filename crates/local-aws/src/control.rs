@@ -38,6 +38,8 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/contacts", get(contacts))
         .route("/contacts/{contact_id}/agent", post(agent))
         .route("/whatsapp/sent", get(whatsapp_sent))
+        .route("/whatsapp/media/{media_id}", get(whatsapp_media))
+        .route("/transcripts", post(register_transcript))
         .route("/calls", get(calls))
         .route("/faults", get(list_faults).post(add_fault).delete(clear_faults))
         .route("/latency", post(set_latency))
@@ -112,8 +114,10 @@ async fn customer_message(State(s): St, Path(wa_id): Path<String>, bytes: Bytes)
         Ok(v) => v,
         Err(e) => return fail(StatusCode::BAD_REQUEST, e),
     };
-    let built =
-        eum::split_options(v).and_then(|(msg, opts)| eum::inbound_message(&s.cfg, &wa_id, msg, &opts, now_nanos()));
+    let built = eum::split_options(v).and_then(|(mut msg, opts)| {
+        crate::media::take_inline_media(&mut s.media(), &mut msg)?;
+        eum::inbound_message(&s.cfg, &wa_id, msg, &opts, now_nanos())
+    });
     let (wamid, message) = match built {
         Ok(x) => x,
         Err(e) => return fail(StatusCode::BAD_REQUEST, e),
@@ -316,4 +320,44 @@ async fn wait_idle(State(s): St, Query(q): Query<WaitQuery>) -> Response {
         )
             .into_response()
     }
+}
+
+/// The bytes of a WhatsApp media object (one a customer sent or the bridge uploaded).
+async fn whatsapp_media(State(s): St, Path(media_id): Path<String>) -> Response {
+    let Some(m) = s.media().get(&media_id).cloned() else {
+        return fail(StatusCode::NOT_FOUND, format!("no media {media_id}"));
+    };
+    let mut resp = m.bytes.into_response();
+    if let Ok(v) = m.mime_type.parse() {
+        resp.headers_mut().insert("content-type", v);
+    }
+    if let Ok(v) = m.sha256.parse() {
+        resp.headers_mut().insert("x-twin-sha256", v);
+    }
+    if let Ok(v) = m.origin.parse() {
+        resp.headers_mut().insert("x-twin-origin", v);
+    }
+    resp
+}
+
+#[derive(Deserialize)]
+struct TranscriptBody {
+    sha256: String,
+    text: String,
+    #[serde(default)]
+    language_code: Option<String>,
+}
+
+/// What Transcribe "hears" in the audio with this SHA-256 (hex).
+async fn register_transcript(State(s): St, bytes: Bytes) -> Response {
+    let b: TranscriptBody = match body(&bytes) {
+        Ok(v) => v,
+        Err(e) => return fail(StatusCode::BAD_REQUEST, e),
+    };
+    if b.sha256.len() != 64 || !b.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+        return fail(StatusCode::BAD_REQUEST, "sha256 must be 64 hex digits");
+    }
+    s.media()
+        .register_transcript(&b.sha256, &b.text, b.language_code.clone());
+    ok(json!({ "sha256": b.sha256.to_ascii_lowercase(), "text": b.text, "language_code": b.language_code }))
 }

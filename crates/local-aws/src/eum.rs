@@ -185,17 +185,23 @@ pub struct SentMessage {
     pub message: Value,
     pub message_id: String,
     pub time_ms: u64,
+    /// For media sent by id: the uploaded file (`media_id`, `mime_type`, `size`, `sha256`).
+    pub media: Option<Value>,
 }
 
 impl SentMessage {
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut v = json!({
             "origination_phone_number_id": self.origination_phone_number_id,
             "meta_api_version": self.meta_api_version,
             "message": self.message,
             "message_id": self.message_id,
             "time": iso_millis(self.time_ms),
-        })
+        });
+        if let Some(m) = &self.media {
+            v["media"] = m.clone();
+        }
+        v
     }
 }
 
@@ -255,6 +261,7 @@ pub fn send_whatsapp_message(cfg: &TwinConfig, body: &Value, now_ms: u64) -> Res
         message,
         message_id: new_wamid(&digits),
         time_ms: now_ms,
+        media: None,
     })
 }
 

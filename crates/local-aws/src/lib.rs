@@ -22,11 +22,13 @@ pub mod error;
 pub mod eum;
 pub mod faults;
 pub mod lambda;
+pub mod media;
 mod netio;
 pub mod rng;
 pub mod sns;
 pub mod stack;
 pub mod time;
+pub mod transcribe;
 pub mod twin;
 
 pub use config::{BusinessNumber, TwinConfig};

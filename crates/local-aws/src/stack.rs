@@ -125,6 +125,7 @@ impl Stack {
             create_table(&url, &opts.twin.region, &opts.state_table_name).await?;
             create_bucket(&url, &opts.media_bucket_name).await?;
             stack.twin.use_dead_letter_queues(&url).await?;
+            stack.twin.use_s3(&url);
         }
         let env = stack.twin.handler_env(
             stack.moto_url.as_deref(),

@@ -21,6 +21,7 @@ use crate::error::{ApiError, Error};
 use crate::eum::SentMessage;
 use crate::faults::Faults;
 use crate::lambda::{ChildRegistry, Function, FunctionName, ProcessSpec};
+use crate::media::MediaState;
 use crate::netio::{ConnHandle, KillableListener};
 use crate::sns::{Outcome, Sns};
 
@@ -35,6 +36,7 @@ pub(crate) struct Shared {
     sent: Mutex<Vec<SentMessage>>,
     calls: Mutex<Vec<Value>>,
     faults: Mutex<Faults>,
+    media: Mutex<MediaState>,
     pub sns: Arc<Sns>,
     pub registry: Arc<ChildRegistry>,
     pub shutdown: watch::Sender<bool>,
@@ -55,6 +57,10 @@ impl Shared {
 
     pub fn faults(&self) -> MutexGuard<'_, Faults> {
         lock(&self.faults)
+    }
+
+    pub fn media(&self) -> MutexGuard<'_, MediaState> {
+        lock(&self.media)
     }
 
     /// Runs a simulation transition and publishes what it streamed before releasing the lock,
@@ -83,6 +89,7 @@ impl Shared {
         self.sent().clear();
         self.calls().clear();
         *self.faults() = Faults::default();
+        self.media().reset();
         self.sns.reset();
         for f in FunctionName::ALL {
             self.sns.function(f).clear_logs();
@@ -148,6 +155,7 @@ impl Twin {
             sent: Mutex::new(Vec::new()),
             calls: Mutex::new(Vec::new()),
             faults: Mutex::new(Faults::default()),
+            media: Mutex::new(MediaState::default()),
             sns: Sns::new(cfg.clone(), whatsapp, connect),
             registry: Arc::new(ChildRegistry::default()),
             shutdown,
@@ -218,6 +226,7 @@ impl Twin {
         set("AWS_ENDPOINT_URL_CONNECT", &url);
         set("AWS_ENDPOINT_URL_CONNECTPARTICIPANT", &url);
         set("AWS_ENDPOINT_URL_SOCIALMESSAGING", &url);
+        set("AWS_ENDPOINT_URL_TRANSCRIBE_STREAMING", &url);
         if let Some(moto) = moto_url {
             set("AWS_ENDPOINT_URL_DYNAMODB", moto);
             set("AWS_ENDPOINT_URL_S3", moto);
@@ -311,6 +320,11 @@ impl Twin {
         let queues = DeadLetterQueues::create(sqs_endpoint, &self.shared.cfg.region).await?;
         self.shared.sns.set_dead_letter_queues(queues);
         Ok(())
+    }
+
+    /// Where `GetWhatsAppMessageMedia` writes and `PostWhatsAppMessageMedia` reads (moto's S3).
+    pub fn use_s3(&self, s3_endpoint: &str) {
+        self.shared.media().set_s3_endpoint(s3_endpoint);
     }
 
     /// URL of a function's dead-letter queue (`None` until [`Twin::use_dead_letter_queues`]).

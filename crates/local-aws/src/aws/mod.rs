@@ -120,6 +120,30 @@ const OPERATIONS: &[Operation] = &[
         invalid_input: "ValidationException",
     },
     Operation {
+        service: "connectparticipant",
+        name: "StartAttachmentUpload",
+        method: Method::POST,
+        path: "/participant/start-attachment-upload",
+        handler: participant::start_attachment_upload,
+        invalid_input: "ValidationException",
+    },
+    Operation {
+        service: "connectparticipant",
+        name: "CompleteAttachmentUpload",
+        method: Method::POST,
+        path: "/participant/complete-attachment-upload",
+        handler: participant::complete_attachment_upload,
+        invalid_input: "ValidationException",
+    },
+    Operation {
+        service: "connectparticipant",
+        name: "GetAttachment",
+        method: Method::POST,
+        path: "/participant/attachment",
+        handler: participant::get_attachment,
+        invalid_input: "ValidationException",
+    },
+    Operation {
         service: "socialmessaging",
         name: "SendWhatsAppMessage",
         method: Method::POST,
@@ -170,6 +194,15 @@ pub(crate) async fn entry(
         return invoke::serve(&shared, &conn, &function, &uri, &headers, &body).await;
     }
     let path = uri.path();
+    if let Some(id) = path.strip_prefix("/_upload/") {
+        return upload(&shared, &method, id, &headers, &body);
+    }
+    if let Some(id) = path.strip_prefix("/_download/") {
+        return download(&shared, &method, id, &uri);
+    }
+    if let Some((service, name)) = async_operation(&method, path) {
+        return serve_async(&shared, &conn, service, name, &headers, &body).await;
+    }
     let Some(op) = OPERATIONS.iter().find(|o| o.method == method && o.path == path) else {
         let err = ApiError::new(
             "UnknownOperationException",
@@ -248,4 +281,164 @@ fn expire_token(shared: &Arc<Shared>, op: &Operation, req: &AwsRequest) -> Resul
         shared.sim().expire_connection_token(token, req.now_ms);
     }
     (op.handler)(shared, req)
+}
+
+/// Operations that wait on I/O (moto's S3) or answer with a stream: served outside the table, through
+/// the same fault, latency and call-log pipeline.
+fn async_operation(method: &Method, path: &str) -> Option<(&'static str, &'static str)> {
+    if method != Method::POST {
+        return None;
+    }
+    match path {
+        "/v1/whatsapp/media/get" => Some(("socialmessaging", "GetWhatsAppMessageMedia")),
+        "/v1/whatsapp/media" => Some(("socialmessaging", "PostWhatsAppMessageMedia")),
+        "/stream-transcription" => Some(("transcribe", "StartStreamTranscription")),
+        _ => None,
+    }
+}
+
+async fn serve_async(
+    shared: &Arc<Shared>,
+    conn: &ConnHandle,
+    service: &'static str,
+    name: &'static str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Response {
+    let action = shared.faults().on_call(service, name);
+    if action.latency_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(action.latency_ms)).await;
+    }
+    if action.drop_connection {
+        conn.kill();
+        record(shared, service, name, 0, Some("ConnectionDropped"));
+        return ().into_response();
+    }
+    let result = match action.error {
+        Some(err) => Err(err),
+        None => match name {
+            "StartStreamTranscription" => crate::transcribe::serve(&shared.media(), headers, body),
+            "GetWhatsAppMessageMedia" => get_media(shared, body).await.map(|v| axum::Json(v).into_response()),
+            _ => post_media(shared, body).await.map(|v| axum::Json(v).into_response()),
+        },
+    };
+    let resp = match result {
+        Ok(r) => {
+            record(shared, service, name, 200, None);
+            r
+        }
+        Err(e) => {
+            record(shared, service, name, e.status, Some(&e.code));
+            e.into_response()
+        }
+    };
+    request_id_header(resp)
+}
+
+fn json_body(body: &[u8]) -> Result<Value, ApiError> {
+    let op = Operation {
+        service: "socialmessaging",
+        name: "",
+        method: Method::POST,
+        path: "",
+        handler: |_, _| Ok(Value::Null),
+        invalid_input: "ValidationException",
+    };
+    parse_body(body, &op)
+}
+
+async fn get_media(shared: &Arc<Shared>, body: &[u8]) -> Result<Value, ApiError> {
+    let body = json_body(body)?;
+    let plan = crate::media::plan_get_media(&shared.cfg, &shared.media(), &body)?;
+    match plan {
+        crate::media::GetMediaPlan::Metadata(v) => Ok(v),
+        crate::media::GetMediaPlan::Copy {
+            endpoint,
+            bucket,
+            key,
+            media,
+        } => {
+            crate::media::s3_put(&endpoint, &bucket, &key, &media.mime_type, media.bytes.clone())
+                .await
+                .map_err(|e| ApiError::new("InvalidParametersException", e))?;
+            Ok(json!({ "mimeType": media.mime_type, "fileSize": media.bytes.len() }))
+        }
+    }
+}
+
+async fn post_media(shared: &Arc<Shared>, body: &[u8]) -> Result<Value, ApiError> {
+    let body = json_body(body)?;
+    let (endpoint, bucket, key) = crate::media::plan_post_media(&shared.cfg, &shared.media(), &body)?;
+    let (mime, bytes) = crate::media::s3_get(&endpoint, &bucket, &key)
+        .await
+        .map_err(|e| ApiError::new("InternalServiceException", e))?
+        .ok_or_else(|| {
+            ApiError::new(
+                "InvalidParametersException",
+                format!("sourceS3File s3://{bucket}/{key} does not exist"),
+            )
+        })?;
+    if bytes.is_empty() {
+        return Err(ApiError::new("InvalidParametersException", "The media file is empty"));
+    }
+    let limit = crate::media::whatsapp_upload_limit(&mime);
+    if bytes.len() as u64 > limit {
+        return Err(ApiError::new(
+            "InvalidParametersException",
+            format!("{mime} media may be at most {limit} bytes ({} given)", bytes.len()),
+        ));
+    }
+    let stored = shared.media().store(&mime, bytes, "business");
+    Ok(json!({ "mediaId": stored.media_id }))
+}
+
+fn plain(status: u16, message: &str) -> Response {
+    let status = axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::BAD_REQUEST);
+    (status, message.to_owned()).into_response()
+}
+
+/// PUT to an attachment upload URL (what S3 would serve for the presigned URL).
+fn upload(shared: &Arc<Shared>, method: &Method, id: &str, headers: &HeaderMap, body: &[u8]) -> Response {
+    if method != Method::PUT {
+        return plain(405, "MethodNotAllowed");
+    }
+    let headers: std::collections::BTreeMap<String, String> = headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let result = shared.sim().upload(id, &headers, body, now_ms());
+    let status = result.as_ref().map_or_else(|e| e.status, |_| 200);
+    record(
+        shared,
+        "s3",
+        "PutObject (attachment upload)",
+        status,
+        result.as_ref().err().map(|e| e.message.as_str()),
+    );
+    match result {
+        Ok(()) => plain(200, ""),
+        Err(e) => plain(e.status, &e.message),
+    }
+}
+
+/// GET of an attachment download URL.
+fn download(shared: &Arc<Shared>, method: &Method, id: &str, uri: &Uri) -> Response {
+    if method != Method::GET {
+        return plain(405, "MethodNotAllowed");
+    }
+    let expires = uri.query().and_then(|q| {
+        q.split('&')
+            .find_map(|kv| kv.strip_prefix("expires="))
+            .and_then(|v| v.parse::<u64>().ok())
+    });
+    match shared.sim().download(id, expires, now_ms()) {
+        Ok((ct, bytes)) => {
+            let mut resp = bytes.into_response();
+            if let Ok(v) = HeaderValue::from_str(&ct) {
+                resp.headers_mut().insert("content-type", v);
+            }
+            resp
+        }
+        Err(e) => plain(e.status, &e.message),
+    }
 }

@@ -37,3 +37,30 @@ pub(crate) fn get_transcript(shared: &Arc<Shared>, req: &AwsRequest) -> Result<V
     let input = parse(&req.body, BAD)?;
     shared.with_sim(|sim| sim.get_transcript(req.bearer(), input, req.now_ms))
 }
+
+/// `http://<host the caller used>`: upload and download URLs point back at the twin.
+fn base_url(req: &AwsRequest) -> String {
+    let host = req
+        .headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    format!("http://{host}")
+}
+
+pub(crate) fn start_attachment_upload(shared: &Arc<Shared>, req: &AwsRequest) -> Result<Value, ApiError> {
+    let input = parse(&req.body, BAD)?;
+    let base = base_url(req);
+    shared.with_sim(|sim| sim.start_attachment_upload(req.bearer(), input, &base, req.now_ms))
+}
+
+pub(crate) fn complete_attachment_upload(shared: &Arc<Shared>, req: &AwsRequest) -> Result<Value, ApiError> {
+    let input = parse(&req.body, BAD)?;
+    shared.with_sim(|sim| sim.complete_attachment_upload(req.bearer(), input, req.now_ms))
+}
+
+pub(crate) fn get_attachment(shared: &Arc<Shared>, req: &AwsRequest) -> Result<Value, ApiError> {
+    let input = parse(&req.body, BAD)?;
+    let base = base_url(req);
+    shared.with_sim(|sim| sim.get_attachment(req.bearer(), input, &base, req.now_ms))
+}
