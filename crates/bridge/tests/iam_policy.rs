@@ -15,8 +15,14 @@ fn iam_action(operation: &str) -> Option<Option<&'static str>> {
         "start_contact_streaming" => Some("connect:StartContactStreaming"),
         "stop_contact" => Some("connect:StopContact"),
         // Connect Participant Service: X-Amz-Bearer tokens, no SigV4
-        "create_participant_connection" | "send_message" | "send_event" | "disconnect_participant"
-        | "get_transcript" | "start_attachment_upload" | "complete_attachment_upload" | "get_attachment" => None,
+        "create_participant_connection"
+        | "send_message"
+        | "send_event"
+        | "disconnect_participant"
+        | "get_transcript"
+        | "start_attachment_upload"
+        | "complete_attachment_upload"
+        | "get_attachment" => None,
         // End User Messaging Social
         "send_whats_app_message" => Some("social-messaging:SendWhatsAppMessage"),
         "get_whats_app_message_media" => Some("social-messaging:GetWhatsAppMessageMedia"),
@@ -59,7 +65,10 @@ fn sdk_operations() -> BTreeSet<String> {
         let compact: String = source.split_whitespace().collect::<Vec<_>>().join("");
         for (at, _) in compact.match_indices("client.") {
             let rest = &compact[at + "client.".len()..];
-            let name: String = rest.chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
             if !name.is_empty() && rest[name.len()..].starts_with("()") {
                 operations.insert(name);
             }
@@ -85,7 +94,9 @@ fn granted_actions() -> BTreeSet<String> {
         }
         if let Some(action) = trimmed.strip_prefix("- ")
             && CODE_SERVICES.iter().any(|s| action.starts_with(s))
-            && action.chars().all(|c| c.is_ascii_alphanumeric() || c == ':' || c == '-')
+            && action
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == ':' || c == '-')
         {
             granted.insert(action.to_owned());
         }
@@ -96,9 +107,15 @@ fn granted_actions() -> BTreeSet<String> {
 #[test]
 fn roles_grant_exactly_what_the_code_calls() {
     let operations = sdk_operations();
-    assert!(operations.contains("start_chat_contact"), "adapter scan found nothing: {operations:?}");
+    assert!(
+        operations.contains("start_chat_contact"),
+        "adapter scan found nothing: {operations:?}"
+    );
     let unknown: Vec<_> = operations.iter().filter(|op| iam_action(op).is_none()).collect();
-    assert!(unknown.is_empty(), "decide the IAM action for these SDK calls in iam_action(): {unknown:?}");
+    assert!(
+        unknown.is_empty(),
+        "decide the IAM action for these SDK calls in iam_action(): {unknown:?}"
+    );
     let needed: BTreeSet<String> = operations
         .iter()
         .filter_map(|op| iam_action(op).flatten())
@@ -108,5 +125,8 @@ fn roles_grant_exactly_what_the_code_calls() {
     let missing: Vec<_> = needed.difference(&granted).collect();
     let unused: Vec<_> = granted.difference(&needed).collect();
     assert!(missing.is_empty(), "template.yaml does not grant {missing:?}");
-    assert!(unused.is_empty(), "template.yaml grants {unused:?}, which no code calls");
+    assert!(
+        unused.is_empty(),
+        "template.yaml grants {unused:?}, which no code calls"
+    );
 }

@@ -4,13 +4,19 @@
 //! with the standard `AWS_ENDPOINT_URL_*` variables, which is how the local twin is reached). SDK errors
 //! are classified here, once, into the few kinds the services decide on.
 
+mod attachments;
 mod connect;
 mod dynamo;
 mod eum;
+mod media_store;
+mod transcribe;
 
+pub use attachments::ParticipantAttachments;
 pub use connect::{ConnectCenter, ParticipantService};
 pub use dynamo::DynamoStore;
 pub use eum::EumSender;
+pub use media_store::{EumMedia, S3Store};
+pub use transcribe::TranscribeStreaming;
 
 use crate::config::Config;
 use crate::error::{FailureKind, PortError};
@@ -27,6 +33,10 @@ pub struct AwsClients {
     pub participant: aws_sdk_connectparticipant::Client,
     pub social: aws_sdk_socialmessaging::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    /// Path-style addressing, so a local S3 (moto) on 127.0.0.1 works too.
+    pub s3: aws_sdk_s3::Client,
+    /// Without the 10 s attempt timeout: a voice note streams at its own speed.
+    pub transcribe: aws_sdk_transcribestreaming::Client,
 }
 
 impl AwsClients {
@@ -47,7 +57,39 @@ impl AwsClients {
             participant: aws_sdk_connectparticipant::Client::new(&shared),
             social: aws_sdk_socialmessaging::Client::new(&shared),
             dynamodb: aws_sdk_dynamodb::Client::new(&shared),
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&shared)
+                    .force_path_style(true)
+                    .build(),
+            ),
+            transcribe: aws_sdk_transcribestreaming::Client::from_conf(
+                aws_sdk_transcribestreaming::config::Builder::from(&shared)
+                    .timeout_config(
+                        TimeoutConfig::builder()
+                            .connect_timeout(Duration::from_secs(3))
+                            .operation_attempt_timeout(Duration::from_secs(20 * 60))
+                            .build(),
+                    )
+                    .build(),
+            ),
         }
+    }
+
+    pub fn object_store(&self) -> S3Store {
+        S3Store::new(self.s3.clone())
+    }
+
+    pub fn whatsapp_media(&self, config: &Config) -> EumMedia {
+        EumMedia::new(self.social.clone(), config.meta_api_version.clone())
+    }
+
+    pub fn chat_attachments(&self) -> ParticipantAttachments {
+        ParticipantAttachments::new(self.participant.clone())
+    }
+
+    /// `speed` 1.0 streams audio in real time (`TRANSCRIBE_STREAM_SPEED`).
+    pub fn transcriber(&self, speed: f64) -> TranscribeStreaming {
+        TranscribeStreaming::new(self.transcribe.clone(), speed)
     }
 
     pub fn store(&self, config: &Config) -> DynamoStore {
@@ -81,6 +123,8 @@ const TRANSIENT_CODES: &[&str] = &[
     "ServiceUnavailable",
     "DependencyException",
     "TransactionConflictException",
+    // A transaction that raced a plain write to one of its items: retrying resolves it.
+    "TransactionCanceledException",
 ];
 
 /// Sorts an SDK error into the kinds the services act on. `gone_on_access_denied` is set for the

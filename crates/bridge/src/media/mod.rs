@@ -6,9 +6,12 @@
 //! attachment becomes ([`policy`]) and performs the two conversions that make it deliverable
 //! ([`convert`]).
 //!
-//! Everything here is pure: bytes and metadata in, bytes and decisions out, no I/O and no AWS. The
-//! handlers fetch and upload; this module only says what to do with what they hold. The codecs are
-//! pure Rust so the Lambdas keep cross-compiling to aarch64 without a C toolchain.
+//! `policy` and `convert` are pure: bytes and metadata in, bytes and decisions out. [`service`] does the
+//! I/O around them through the small interfaces in [`ports`] (EUM media, the media bucket, chat
+//! attachments, Transcribe), implemented on the AWS SDK in `crate::aws`. The codecs are pure Rust so
+//! the Lambdas keep cross-compiling to aarch64 without a C toolchain.
 
 pub mod convert;
 pub mod policy;
+pub mod ports;
+pub mod service;

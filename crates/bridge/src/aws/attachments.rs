@@ -1,0 +1,130 @@
+//! Connect Participant attachments as the customer: StartAttachmentUpload, the HTTP PUT to the
+//! presigned URL with exactly the returned headers, CompleteAttachmentUpload, and GetAttachment
+//! with the download of its URL.
+
+use super::{classify, missing};
+use crate::error::{FailureKind, PortError};
+use crate::ids::ConnectionToken;
+use crate::media::ports::{ChatAttachments, UploadTicket};
+use crate::ports::PortResult;
+use std::time::Duration;
+
+pub struct ParticipantAttachments {
+    client: aws_sdk_connectparticipant::Client,
+    http: reqwest::Client,
+}
+
+impl ParticipantAttachments {
+    pub fn new(client: aws_sdk_connectparticipant::Client) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap_or_default();
+        Self { client, http }
+    }
+}
+
+/// An HTTP status from S3's presigned URL: 5xx and 429 are worth retrying, the rest is final.
+fn http_error(op: &'static str, status: reqwest::StatusCode) -> PortError {
+    let kind = if status.is_server_error() || status.as_u16() == 429 {
+        FailureKind::Transient
+    } else {
+        FailureKind::Rejected
+    };
+    PortError::new(kind, op, format!("HTTP {}", status.as_u16()))
+}
+
+fn network_error(op: &'static str, e: &reqwest::Error) -> PortError {
+    let detail = if e.is_timeout() { "timeout" } else { "network failure" };
+    PortError::new(FailureKind::Transient, op, detail)
+}
+
+impl ChatAttachments for ParticipantAttachments {
+    async fn start_upload(
+        &self,
+        token: &ConnectionToken,
+        name: &str,
+        content_type: &str,
+        size: u64,
+        client_token: &str,
+    ) -> PortResult<UploadTicket> {
+        const OP: &str = "StartAttachmentUpload";
+        let out = self
+            .client
+            .start_attachment_upload()
+            .connection_token(token.expose())
+            .attachment_name(name)
+            .content_type(content_type)
+            .attachment_size_in_bytes(size as i64)
+            .client_token(client_token)
+            .send()
+            .await
+            .map_err(|e| classify(OP, e, true))?;
+        let meta = out.upload_metadata().ok_or_else(|| missing(OP, "UploadMetadata"))?;
+        Ok(UploadTicket {
+            attachment_id: out
+                .attachment_id()
+                .map(str::to_owned)
+                .ok_or_else(|| missing(OP, "AttachmentId"))?,
+            url: meta
+                .url()
+                .map(str::to_owned)
+                .ok_or_else(|| missing(OP, "UploadMetadata.Url"))?,
+            headers: meta
+                .headers_to_include()
+                .map(|h| h.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
+        })
+    }
+
+    async fn put_bytes(&self, ticket: &UploadTicket, bytes: Vec<u8>) -> PortResult<()> {
+        const OP: &str = "AttachmentUpload";
+        let mut put = self.http.put(&ticket.url).body(bytes);
+        for (k, v) in &ticket.headers {
+            put = put.header(k.as_str(), v.as_str());
+        }
+        let resp = put.send().await.map_err(|e| network_error(OP, &e))?;
+        if !resp.status().is_success() {
+            return Err(http_error(OP, resp.status()));
+        }
+        Ok(())
+    }
+
+    async fn complete(&self, token: &ConnectionToken, attachment_id: &str, client_token: &str) -> PortResult<()> {
+        const OP: &str = "CompleteAttachmentUpload";
+        match self
+            .client
+            .complete_attachment_upload()
+            .connection_token(token.expose())
+            .attachment_ids(attachment_id)
+            .client_token(client_token)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            // Already completed by an earlier attempt of this message.
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conflict_exception()) => Ok(()),
+            Err(e) => Err(classify(OP, e, true)),
+        }
+    }
+
+    async fn download(&self, token: &ConnectionToken, attachment_id: &str) -> PortResult<Vec<u8>> {
+        const OP: &str = "GetAttachment";
+        let out = self
+            .client
+            .get_attachment()
+            .connection_token(token.expose())
+            .attachment_id(attachment_id)
+            .send()
+            .await
+            .map_err(|e| classify(OP, e, true))?;
+        let url = out.url().ok_or_else(|| missing(OP, "Url"))?;
+        const DL: &str = "AttachmentDownload";
+        let resp = self.http.get(url).send().await.map_err(|e| network_error(DL, &e))?;
+        if !resp.status().is_success() {
+            return Err(http_error(DL, resp.status()));
+        }
+        Ok(resp.bytes().await.map_err(|e| network_error(DL, &e))?.to_vec())
+    }
+}
