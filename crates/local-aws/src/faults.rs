@@ -19,7 +19,7 @@ pub const EXPIRED_TOKEN: &str = "ExpiredToken";
 /// One rule as posted to `POST /_twin/faults`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct FaultRule {
-    /// `connect`, `connectparticipant`, `socialmessaging`, `lambda` (Invoke) or `*`.
+    /// `connect`, `connectparticipant`, `socialmessaging`, `transcribe`, `lambda` (Invoke) or `*`.
     #[serde(default = "star")]
     pub service: String,
     /// Operation name (`SendMessage`) or `*`.
@@ -58,10 +58,10 @@ impl FaultRule {
         }
         if !matches!(
             self.service.as_str(),
-            "*" | "connect" | "connectparticipant" | "socialmessaging" | "lambda"
+            "*" | "connect" | "connectparticipant" | "socialmessaging" | "transcribe" | "lambda"
         ) {
             return Err(format!(
-                "unknown service {:?} (connect|connectparticipant|socialmessaging|lambda|*)",
+                "unknown service {:?} (connect|connectparticipant|socialmessaging|transcribe|lambda|*)",
                 self.service
             ));
         }

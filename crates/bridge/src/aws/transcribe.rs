@@ -1,7 +1,7 @@
 //! Amazon Transcribe streaming for voice notes: the Ogg/Opus file is streamed as `ogg-opus` at
 //! 48 kHz (the rate Opus always decodes at, and the value proven with WhatsApp notes), in small
 //! chunks paced at the recording's own speed, as AWS asks for pre-recorded audio. Only final
-//! results count.
+//! results count. The stream is fused: the SDK polls it once more after its end.
 
 use crate::error::{FailureKind, PortError};
 use crate::media::ports::{TranscribeLanguage, Transcriber};
@@ -12,6 +12,7 @@ use aws_sdk_transcribestreaming::types::error::AudioStreamError;
 use aws_sdk_transcribestreaming::types::{
     AudioEvent, AudioStream, LanguageCode, MediaEncoding, TranscriptResultStream,
 };
+use futures_util::StreamExt;
 use std::time::Duration;
 
 const OP: &str = "StartStreamTranscription";
@@ -88,7 +89,7 @@ impl Transcriber for TranscribeStreaming {
             .start_stream_transcription()
             .media_encoding(MediaEncoding::OggOpus)
             .media_sample_rate_hertz(48_000)
-            .audio_stream(stream.into());
+            .audio_stream(stream.fuse().into());
         request = match language {
             TranscribeLanguage::Fixed(code) => request.language_code(LanguageCode::from(code.as_str())),
             TranscribeLanguage::Identify(options) => {
