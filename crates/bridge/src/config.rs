@@ -4,7 +4,16 @@
 //! one error, so a broken deployment fails its first cold start with a message naming every fix.
 
 use crate::ids::PhoneNumberId;
+use crate::rich::notices::Notices;
 use std::fmt;
+
+/// When the customer's messages get WhatsApp's blue ticks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadReceipts {
+    /// As soon as the message is in the Connect chat (Connect streams no agent-read event to the bridge).
+    OnDelivery,
+    Off,
+}
 
 /// What a deployment differs in. Both handlers read the same variables (the template gives them the same).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +29,13 @@ pub struct Config {
     pub meta_api_version: String,
     /// Whether message text and phone numbers may appear in logs (off by default).
     pub log_content: bool,
+    /// Lifecycle notices for the customer (`NOTICE_*`; empty = silent).
+    pub notices: Notices,
+    /// What the customer types to end the chat; `None` = the keyword is off.
+    pub end_keyword: Option<String>,
+    pub read_receipts: ReadReceipts,
+    /// Whether a returning customer's chat rehydrates the previous one (Connect persistent chat).
+    pub persistent_chat: bool,
 }
 
 /// Every missing or malformed variable, one per entry.
@@ -100,6 +116,27 @@ impl Config {
                 false
             }
         };
+        let read_receipts = match get("READ_RECEIPTS").as_deref() {
+            None | Some("on_delivery") => ReadReceipts::OnDelivery,
+            Some("off") => ReadReceipts::Off,
+            Some(other) => {
+                problems.push(format!("READ_RECEIPTS must be on_delivery or off (got '{other}')"));
+                ReadReceipts::Off
+            }
+        };
+        let persistent_chat = match get("PERSISTENT_CHAT").as_deref() {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(other) => {
+                problems.push(format!("PERSISTENT_CHAT must be true or false (got '{other}')"));
+                false
+            }
+        };
+        // Set but blank turns the keyword off; unset means the default.
+        let end_keyword = match lookup("END_KEYWORD") {
+            None => Some("#end".to_owned()),
+            Some(raw) => Some(raw.trim().to_owned()).filter(|k| !k.is_empty()),
+        };
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
@@ -113,6 +150,10 @@ impl Config {
             phone_number_ids,
             meta_api_version,
             log_content,
+            notices: Notices::from_lookup(&lookup),
+            end_keyword,
+            read_receipts,
+            persistent_chat,
         })
     }
 
@@ -158,6 +199,10 @@ mod tests {
         assert_eq!(c.chat_duration_minutes, 1440);
         assert_eq!(c.meta_api_version, "v20.0");
         assert!(!c.log_content);
+        assert_eq!(c.end_keyword.as_deref(), Some("#end"));
+        assert_eq!(c.read_receipts, ReadReceipts::OnDelivery);
+        assert!(!c.persistent_chat);
+        assert_eq!(c.notices, Notices::default());
         assert!(c.serves(&PhoneNumberId::parse("1").unwrap()));
     }
 
@@ -184,6 +229,26 @@ mod tests {
             assert!(text.contains(needle), "{needle} not in {text}");
         }
         assert_eq!(err.problems.len(), 8);
+    }
+
+    #[test]
+    fn issue_5_settings() {
+        let mut pairs = VALID.to_vec();
+        pairs.extend([
+            ("END_KEYWORD", " "),
+            ("READ_RECEIPTS", "off"),
+            ("PERSISTENT_CHAT", "true"),
+            ("NOTICE_AGENT_JOINED", ""),
+        ]);
+        let c = Config::from_lookup(lookup(&pairs)).unwrap();
+        assert_eq!(c.end_keyword, None);
+        assert_eq!(c.read_receipts, ReadReceipts::Off);
+        assert!(c.persistent_chat);
+        assert_eq!(c.notices.template(crate::rich::notices::Notice::AgentJoined), None);
+        let mut bad = VALID.to_vec();
+        bad.push(("READ_RECEIPTS", "always"));
+        let err = Config::from_lookup(lookup(&bad)).unwrap_err();
+        assert!(err.to_string().contains("READ_RECEIPTS"), "{err}");
     }
 
     #[test]

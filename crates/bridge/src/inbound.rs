@@ -6,19 +6,24 @@
 //! it, the others wait for it and deliver into it. A chat that turns out to be gone (AccessDenied) is
 //! first reconnected with the participant token, then replaced by a new chat; the message is never
 //! dropped for that reason.
+//!
+//! What a message becomes is decided by [`crate::translate::plan_message`] once the conversation is read
+//! (the menu the customer was shown rides on that read). WhatsApp statuses of what the bridge sent come
+//! back here too and reach the agent as Connect receipts, or as a note when a message failed.
 
 use crate::claims;
-use crate::config::Config;
+use crate::config::{Config, ReadReceipts};
 use crate::error::{FailureKind, PortError, Rejection, RetryableFailure};
 use crate::ids::{ContactId, ConversationKey, OriginationId, short_hash};
 use crate::ports::{
     ActiveChat, ChatRequest, Claim, ContactCenter, ContactRecord, Conversation, ConversationState, ConversationView,
-    Inflight, Participant, PortResult, StartLock, StateStore,
+    Finished, Inflight, Participant, PortResult, StartLock, StateStore, Whatsapp,
 };
+use crate::rich::{interactive, notices::Notice, render};
 use crate::sns;
 use crate::telemetry::{Direction, log_outcome, log_rejection, now_ms};
-use crate::translate::{InboundPlan, plan_inbound};
-use crate::whatsapp::{Change, CustomerMessage, Inbound, parse_eum};
+use crate::translate::{InboundAction, InboundState, TEXT_PLAIN, plan_message, quoted_wamid};
+use crate::whatsapp::{Change, CustomerMessage, Inbound, OutgoingMessage, StatusUpdate, parse_eum};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -36,17 +41,35 @@ const TOKEN_MARGIN_S: i64 = 60;
 /// Keep state a week past the longest chat, so a returning customer is recognised.
 const STATE_RETENTION_S: i64 = 7 * 24 * 3600;
 
-pub struct InboundBridge<S, C, P> {
+/// Connect's receipt events for what the agent sent.
+pub const DELIVERED_EVENT: &str = "application/vnd.amazonaws.connect.event.message.delivered";
+pub const READ_EVENT: &str = "application/vnd.amazonaws.connect.event.message.read";
+
+pub struct InboundBridge<S, C, P, W> {
     config: Config,
     store: S,
     center: C,
     participant: P,
+    whatsapp: W,
 }
 
 /// What happened to one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Delivered { contact_id: ContactId, opened_chat: bool },
+    Delivered {
+        contact_id: ContactId,
+        opened_chat: bool,
+    },
+    /// A reaction, as a note in the open chat.
+    Noted {
+        contact_id: ContactId,
+    },
+    /// The next page of a menu went to the customer.
+    Paged,
+    /// The customer ended the chat with the end keyword.
+    EndedByCustomer {
+        contact_id: ContactId,
+    },
     Duplicate,
     Skipped(&'static str),
 }
@@ -56,8 +79,20 @@ impl Outcome {
         match self {
             Outcome::Delivered { opened_chat: true, .. } => "delivered_new_chat",
             Outcome::Delivered { .. } => "delivered",
+            Outcome::Noted { .. } => "delivered_note",
+            Outcome::Paged => "menu_page_sent",
+            Outcome::EndedByCustomer { .. } => "ended_by_customer",
             Outcome::Duplicate => "duplicate",
             Outcome::Skipped(reason) => reason,
+        }
+    }
+
+    fn contact_id(&self) -> Option<&str> {
+        match self {
+            Outcome::Delivered { contact_id, .. }
+            | Outcome::Noted { contact_id }
+            | Outcome::EndedByCustomer { contact_id } => Some(contact_id.as_str()),
+            _ => None,
         }
     }
 }
@@ -71,13 +106,14 @@ struct ChatReady {
     after_start: bool,
 }
 
-impl<S: StateStore, C: ContactCenter, P: Participant> InboundBridge<S, C, P> {
-    pub fn new(config: Config, store: S, center: C, participant: P) -> Self {
+impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge<S, C, P, W> {
+    pub fn new(config: Config, store: S, center: C, participant: P, whatsapp: W) -> Self {
         Self {
             config,
             store,
             center,
             participant,
+            whatsapp,
         }
     }
 
@@ -102,7 +138,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant> InboundBridge<S, C, P> {
                 }
             };
             for change in &event.changes {
-                let messages = self.messages_of(change);
+                let (messages, statuses) = self.messages_of(change);
                 let Some(origination) = &change.origination_id else {
                     if !messages.is_empty() {
                         log_rejection(
@@ -119,11 +155,8 @@ impl<S: StateStore, C: ContactCenter, P: Participant> InboundBridge<S, C, P> {
                     total += 1;
                     let started = Instant::now();
                     let key = ConversationKey::new(change.phone_number_id.clone(), message.customer_id.clone());
-                    let result = self.bridge(&key, origination, message).await;
-                    let contact = match &result {
-                        Ok(Outcome::Delivered { contact_id, .. }) => Some(contact_id.as_str()),
-                        _ => None,
-                    };
+                    let result = Box::pin(self.bridge(&key, origination, message)).await;
+                    let contact = result.as_ref().ok().and_then(Outcome::contact_id);
                     let outcome = match &result {
                         Ok(outcome) => outcome.label(),
                         Err(e) if e.is_retryable() => "failed_will_retry",
@@ -143,6 +176,39 @@ impl<S: StateStore, C: ContactCenter, P: Participant> InboundBridge<S, C, P> {
                         _ => {}
                     }
                 }
+                for status in statuses {
+                    let Some(recipient) = &status.recipient else {
+                        tracing::debug!(
+                            direction = "inbound",
+                            kind = "status",
+                            outcome = "status_without_recipient"
+                        );
+                        continue;
+                    };
+                    total += 1;
+                    let started = Instant::now();
+                    let key = ConversationKey::new(change.phone_number_id.clone(), recipient.clone());
+                    let result = Box::pin(self.status(&key, status)).await;
+                    let (outcome, contact) = match &result {
+                        Ok((outcome, contact)) => (*outcome, contact.as_ref().map(ContactId::as_str)),
+                        Err(e) if e.is_retryable() => ("failed_will_retry", None),
+                        Err(_) => ("failed_dropped", None),
+                    };
+                    log_outcome(
+                        Direction::Inbound,
+                        &format!("status {}", status.status),
+                        outcome,
+                        contact,
+                        &key.digest(),
+                        started.elapsed(),
+                        result.as_ref().err(),
+                    );
+                    if let Err(e) = result
+                        && e.is_retryable()
+                    {
+                        failures.push(e);
+                    }
+                }
             }
         }
         let failed = failures.len();
@@ -152,8 +218,9 @@ impl<S: StateStore, C: ContactCenter, P: Participant> InboundBridge<S, C, P> {
         }
     }
 
-    /// The customer messages of a change this deployment serves, oldest first; the rest is logged.
-    fn messages_of<'a>(&self, change: &'a Change) -> Vec<&'a CustomerMessage> {
+    /// The customer messages (oldest first) and the statuses of a change this deployment serves; the
+    /// rest is logged.
+    fn messages_of<'a>(&self, change: &'a Change) -> (Vec<&'a CustomerMessage>, Vec<&'a StatusUpdate>) {
         if !self.config.serves(&change.phone_number_id) {
             log_rejection(
                 Direction::Inbound,
@@ -162,21 +229,80 @@ impl<S: StateStore, C: ContactCenter, P: Participant> InboundBridge<S, C, P> {
                     "phone number id is not configured for this deployment",
                 ),
             );
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         }
         let mut messages = Vec::new();
+        let mut statuses = Vec::new();
         for item in &change.items {
             match item {
                 Ok(Inbound::Message(m)) => messages.push(m),
-                Ok(Inbound::Status(s)) => {
-                    tracing::debug!(direction = "inbound", kind = "status", status = %s.status, outcome = "status_not_bridged");
-                }
+                Ok(Inbound::Status(s)) => statuses.push(s),
                 Err(rejection) => log_rejection(Direction::Inbound, rejection),
             }
         }
         // WhatsApp timestamps have one-second resolution; a stable sort keeps the batch order within one.
         messages.sort_by_key(|m| m.timestamp);
-        messages
+        statuses.sort_by_key(|s| s.timestamp);
+        (messages, statuses)
+    }
+
+    /// A status of a message the bridge sent: `delivered`/`read` become Connect receipts on the item it
+    /// came from, `failed` a note to the agent naming it. Statuses never open a chat.
+    async fn status(
+        &self,
+        key: &ConversationKey,
+        status: &StatusUpdate,
+    ) -> PortResult<(&'static str, Option<ContactId>)> {
+        let event = match status.status.as_str() {
+            "delivered" => Some(DELIVERED_EVENT),
+            "read" => Some(READ_EVENT),
+            "failed" => None,
+            _ => return Ok(("status_not_bridged", None)),
+        };
+        let (sent, view) = tokio::join!(
+            self.store.load_sent(status.wamid.as_str()),
+            self.store.load_conversation(key)
+        );
+        let Some(sent) = sent? else {
+            return Ok(("status_unknown_message", None));
+        };
+        let chat = match view?.conversation.map(|c| c.state) {
+            Some(ConversationState::Active(chat)) if chat.contact_id == sent.contact_id => chat,
+            _ => return Ok(("status_chat_over", Some(sent.contact_id))),
+        };
+        let chat = self.fresh(key, &chat).await?;
+        // Same status again (SNS redelivery) → same token → Connect records it once.
+        let client_token = short_hash(&format!("{}#{}", status.wamid, status.status));
+        let result = match event {
+            Some(content_type) => {
+                let content = serde_json::json!({ "messageId": sent.item_id.as_str() }).to_string();
+                self.participant
+                    .send_event(&chat.connection_token, content_type, &content, &client_token)
+                    .await
+            }
+            None => {
+                let note = render::delivery_failure(&status.errors, Some(&sent.summary));
+                self.participant
+                    .send_message(&chat.connection_token, TEXT_PLAIN, &note, &client_token)
+                    .await
+                    .map(drop)
+            }
+        };
+        match result {
+            Ok(()) if event.is_some() => Ok(("receipt_delivered", Some(chat.contact_id))),
+            Ok(()) => Ok(("failure_reported", Some(chat.contact_id))),
+            Err(e) if e.is_chat_gone() => Ok(("status_chat_over", Some(chat.contact_id))),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The chat with a connection token that is not about to expire.
+    async fn fresh(&self, key: &ConversationKey, chat: &ActiveChat) -> PortResult<ActiveChat> {
+        if chat.connection_expires_at > now_ms() / 1000 + TOKEN_MARGIN_S {
+            Ok(chat.clone())
+        } else {
+            self.reconnect(key, chat).await
+        }
     }
 
     async fn bridge(
@@ -185,18 +311,37 @@ impl<S: StateStore, C: ContactCenter, P: Participant> InboundBridge<S, C, P> {
         origination: &OriginationId,
         message: &CustomerMessage,
     ) -> PortResult<Outcome> {
-        let (content_type, content) = match plan_inbound(&message.content) {
-            InboundPlan::Send { content_type, content } => (content_type, content),
-            InboundPlan::Skip { reason } => return Ok(Outcome::Skipped(reason)),
+        let end_keyword = self.config.end_keyword.as_deref();
+        let context = message.context.as_ref();
+        // What cannot be bridged whatever the conversation holds is dropped before any state is touched.
+        let early = InboundState {
+            end_keyword,
+            ..Default::default()
         };
+        if let InboundAction::Skip { reason } = plan_message(&message.content, context, &early) {
+            return Ok(Outcome::Skipped(reason));
+        }
         let wamid = message.wamid.as_str();
         let me = Inflight {
             tag: format!("q_{}", short_hash(wamid)),
             timestamp: message.timestamp,
             registered_ms: now_ms(),
         };
-        // The claim and the registration (which also reads the conversation) are independent: one round trip.
-        let (claim, view) = tokio::join!(claims::claim(&self.store, "wa", wamid), self.store.register(key, &me));
+        // The claim, the registration (which also reads the conversation) and, for a reply or a reaction,
+        // the quoted message are independent: one round trip.
+        let quote_id = quoted_wamid(&message.content, context);
+        let quote = async {
+            match quote_id {
+                // A quote is a nicety: without it the message still goes, unquoted.
+                Some(id) => self.store.load_sent(id).await.ok().flatten().map(|r| r.summary),
+                None => None,
+            }
+        };
+        let (claim, view, quoted) = tokio::join!(
+            claims::claim(&self.store, "wa", wamid),
+            self.store.register(key, &me),
+            quote
+        );
         match claim? {
             Claim::Done => {
                 // Our registration may have re-added a finished message; left there it would hold later
@@ -216,33 +361,49 @@ impl<S: StateStore, C: ContactCenter, P: Participant> InboundBridge<S, C, P> {
             }
             Claim::Acquired => {}
         }
-        let delivered = match view {
-            Ok(view) => {
-                let view = self.wait_for_turn(key, &me, view).await;
-                match view {
-                    Ok(view) => {
-                        self.deliver(
-                            key,
-                            origination,
-                            message,
-                            (content_type, &content),
-                            &me,
-                            view.conversation,
-                        )
+        let acted = match view {
+            Ok(view) => match self.wait_for_turn(key, &me, view).await {
+                Ok(view) => {
+                    let state = InboundState {
+                        menu: view.menu.as_ref(),
+                        quoted: quoted.as_deref(),
+                        end_keyword,
+                    };
+                    let action = plan_message(&message.content, context, &state);
+                    // An answer spends the menu, so a number typed later is just a number.
+                    let answered = view.menu.is_some()
+                        && interactive::answer(view.menu.as_ref(), &message.content).is_some()
+                        && !matches!(action, InboundAction::Page(_));
+                    // Boxed: the nested async state machines otherwise exceed the compiler's layout depth.
+                    Box::pin(self.act(key, origination, message, &me, view.conversation, action))
                         .await
-                    }
-                    Err(e) => Err(e),
+                        .map(|outcome| (outcome, answered))
                 }
-            }
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
-        match delivered {
-            Ok((contact_id, opened_chat)) => {
-                self.store.complete("wa", wamid, Some((key, &me.tag))).await?;
-                Ok(Outcome::Delivered {
-                    contact_id,
-                    opened_chat,
-                })
+        match acted {
+            Ok((outcome, clear_menu)) => {
+                let finished = Finished {
+                    key,
+                    tag: &me.tag,
+                    wamid,
+                    clear_menu,
+                };
+                let read_mark = async {
+                    // Blue ticks once the message is in the chat; alongside the completing write, so the
+                    // customer's next message does not wait for them.
+                    if self.config.read_receipts == ReadReceipts::OnDelivery
+                        && matches!(outcome, Outcome::Delivered { .. } | Outcome::Noted { .. })
+                        && let Err(e) = self.whatsapp.mark_read(origination, wamid, false).await
+                    {
+                        tracing::warn!(error = %e, "could not mark the customer's message read");
+                    }
+                };
+                let (completed, ()) = tokio::join!(self.store.complete("wa", wamid, Some(&finished)), read_mark);
+                completed?;
+                Ok(outcome)
             }
             Err(e) => {
                 let (release, unregister) =
@@ -251,6 +412,79 @@ impl<S: StateStore, C: ContactCenter, P: Participant> InboundBridge<S, C, P> {
                     tracing::warn!(error = %cleanup, "could not clean up after a failure; leases expire on their own");
                 }
                 Err(e)
+            }
+        }
+    }
+
+    /// Carries out the decision on a claimed message whose turn has come.
+    async fn act(
+        &self,
+        key: &ConversationKey,
+        origination: &OriginationId,
+        message: &CustomerMessage,
+        me: &Inflight,
+        conversation: Option<Conversation>,
+        action: InboundAction,
+    ) -> PortResult<Outcome> {
+        let active = match conversation.as_ref().map(|c| &c.state) {
+            Some(ConversationState::Active(chat)) => Some(chat.clone()),
+            _ => None,
+        };
+        match action {
+            InboundAction::Skip { reason } => Ok(Outcome::Skipped(reason)),
+            InboundAction::Send { content_type, content } => {
+                let (contact_id, opened_chat) =
+                    Box::pin(self.deliver(key, origination, message, (&content_type, &content), me, conversation))
+                        .await?;
+                Ok(Outcome::Delivered {
+                    contact_id,
+                    opened_chat,
+                })
+            }
+            InboundAction::Note { content } => {
+                // Reactions never open a chat: with none open there is nobody to tell.
+                let Some(chat) = active else {
+                    return Ok(Outcome::Skipped("reaction_no_chat"));
+                };
+                let client_token = short_hash(&format!("{}#{}", message.wamid, chat.contact_id));
+                match self.send(key, &chat, TEXT_PLAIN, &content, &client_token).await {
+                    Ok(()) => Ok(Outcome::Noted {
+                        contact_id: chat.contact_id,
+                    }),
+                    Err(e) if e.is_chat_gone() => {
+                        self.store.mark_ended(key, &chat.contact_id).await?;
+                        Ok(Outcome::Skipped("reaction_no_chat"))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            InboundAction::Page(page) => {
+                let outgoing = OutgoingMessage::rich(&message.customer_id, &page);
+                self.whatsapp.send(origination, &outgoing).await?;
+                Ok(Outcome::Paged)
+            }
+            InboundAction::EndChat => {
+                let Some(chat) = active else {
+                    return Ok(Outcome::Skipped("no_chat_to_end"));
+                };
+                // Ended here first, so the chat.ended Connect streams back finds it ended and stays quiet:
+                // the customer hears the confirmation below, once.
+                self.store.mark_ended(key, &chat.contact_id).await?;
+                let chat = self.fresh(key, &chat).await.unwrap_or(chat);
+                let client_token = short_hash(&format!("{}#end", message.wamid));
+                match self.participant.disconnect(&chat.connection_token, &client_token).await {
+                    Err(e) if !e.is_chat_gone() => {
+                        tracing::warn!(error = %e, "could not leave the chat; Connect ends it on its own");
+                    }
+                    _ => {}
+                }
+                if let Some(text) = self.config.notices.render(Notice::CustomerEnded, None) {
+                    let outgoing = OutgoingMessage::text(&message.customer_id, text);
+                    self.whatsapp.send(origination, &outgoing).await?;
+                }
+                Ok(Outcome::EndedByCustomer {
+                    contact_id: chat.contact_id,
+                })
             }
         }
     }
@@ -434,12 +668,16 @@ impl<S: StateStore, C: ContactCenter, P: Participant> InboundBridge<S, C, P> {
             .profile_name
             .clone()
             .unwrap_or_else(|| format!("+{}", message.customer_id));
-        let attributes = HashMap::from([
+        let mut attributes = HashMap::from([
             ("Channel".to_owned(), "WhatsApp".to_owned()),
             ("CustomerId".to_owned(), message.customer_id.to_string()),
             ("BusinessPhoneNumberId".to_owned(), key.phone_number_id.to_string()),
             ("OriginationPhoneNumberId".to_owned(), origination.to_string()),
         ]);
+        // Always linked, whichever way Connect links the contacts (persistent chat or RelatedContactId).
+        if let Some(previous) = &previous {
+            attributes.insert("PreviousContactId".to_owned(), previous.to_string());
+        }
         // Same token for the same (conversation, generation): a retried start returns the same chat.
         let client_token = format!("wa-{}-g{}", key.digest(), lock.generation);
         let started = self
@@ -449,6 +687,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant> InboundBridge<S, C, P> {
                 attributes,
                 client_token: client_token.clone(),
                 related_contact_id: previous,
+                persistent: self.config.persistent_chat,
             })
             .await?;
         let ttl = i64::from(self.config.chat_duration_minutes) * 60 + STATE_RETENTION_S;

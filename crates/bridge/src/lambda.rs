@@ -4,6 +4,8 @@ use crate::aws::AwsClients;
 use crate::config::Config;
 use crate::inbound::InboundBridge;
 use crate::outbound::OutboundBridge;
+use crate::rich::interactive::RenderOptions;
+use crate::translate::OutboundRules;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -24,6 +26,7 @@ pub async fn run_whatsapp_handler() -> Result<(), Error> {
         clients.store(&config),
         clients.contact_center(&config),
         clients.participant(),
+        clients.whatsapp(&config),
     );
     let bridge = &bridge;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
@@ -35,7 +38,11 @@ pub async fn run_whatsapp_handler() -> Result<(), Error> {
 /// ConnectHandler: Connect chat streaming events (SNS) → WhatsApp.
 pub async fn run_connect_handler() -> Result<(), Error> {
     let (config, clients) = setup().await?;
-    let bridge = OutboundBridge::new(clients.store(&config), clients.whatsapp(&config));
+    let rules = OutboundRules {
+        notices: config.notices.clone(),
+        render: RenderOptions::default(),
+    };
+    let bridge = OutboundBridge::new(rules, clients.store(&config), clients.whatsapp(&config));
     let bridge = &bridge;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         bridge.handle(&event.payload).await.map_err(Error::from)

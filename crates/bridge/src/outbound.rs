@@ -1,21 +1,30 @@
 //! ConnectHandler's service: what agents, bots and flows say in Connect, out to the customer on WhatsApp.
 //!
-//! Each streamed item is planned by [`crate::translate::plan_outbound`]; this service only carries the
-//! plan out. A message is claimed by its Connect item id before it is sent, because SNS may deliver the
-//! same item twice and WhatsApp has no idempotency key of its own.
+//! Each streamed item is planned by [`crate::translate::plan_outbound_with`]; this service only carries
+//! the plan out. A message is claimed by its Connect item id before it is sent, because SNS may deliver
+//! the same item twice and WhatsApp has no idempotency key of its own. Every WhatsApp message sent is
+//! recorded against its Connect item, so WhatsApp's receipts and failures can be shown to the agent.
 
 use crate::claims;
 use crate::connect_stream::{StreamItem, parse_item};
 use crate::error::{FailureKind, PortError, Rejection, RetryableFailure};
-use crate::ports::{Claim, PortResult, StateStore, Whatsapp};
+use crate::ids::ConversationKey;
+use crate::ports::{Claim, ContactRecord, PortResult, SentRecord, StateStore, Whatsapp};
+use crate::rich::interactive::{Menu, WhatsappMessage};
 use crate::sns;
-use crate::telemetry::{Direction, log_outcome, log_rejection};
-use crate::translate::{OutboundPlan, plan_outbound};
+use crate::telemetry::{Direction, log_outcome, log_rejection, now_ms};
+use crate::translate::{OutboundPlan, OutboundRules, plan_outbound_with};
 use crate::whatsapp::OutgoingMessage;
 use serde_json::Value;
 use std::time::Instant;
 
+/// At most one typing indicator per conversation in this long (Meta shows one for up to 25 s).
+pub const TYPING_GAP_MS: i64 = 5_000;
+/// Receipts and failures arrive within days; quotes of older messages are not worth keeping.
+const SENT_RETENTION_S: i64 = 14 * 24 * 3600;
+
 pub struct OutboundBridge<S, W> {
+    rules: OutboundRules,
     store: S,
     whatsapp: W,
 }
@@ -25,13 +34,14 @@ pub struct OutboundBridge<S, W> {
 enum Outcome {
     Delivered { customer: String },
     Ended { customer: String },
+    Typing { customer: String },
     Duplicate,
     Skipped(&'static str),
 }
 
 impl<S: StateStore, W: Whatsapp> OutboundBridge<S, W> {
-    pub fn new(store: S, whatsapp: W) -> Self {
-        Self { store, whatsapp }
+    pub fn new(rules: OutboundRules, store: S, whatsapp: W) -> Self {
+        Self { rules, store, whatsapp }
     }
 
     /// Handles one Lambda event; returns only retryable failures (see [`crate::inbound`]).
@@ -58,6 +68,7 @@ impl<S: StateStore, W: Whatsapp> OutboundBridge<S, W> {
             let (outcome, customer) = match &result {
                 Ok(Outcome::Delivered { customer }) => ("delivered", customer.as_str()),
                 Ok(Outcome::Ended { customer }) => ("conversation_ended", customer.as_str()),
+                Ok(Outcome::Typing { customer }) => ("typing_shown", customer.as_str()),
                 Ok(Outcome::Duplicate) => ("duplicate", ""),
                 Ok(Outcome::Skipped(reason)) => (*reason, ""),
                 Err(e) if e.is_retryable() => ("failed_will_retry", ""),
@@ -90,66 +101,125 @@ impl<S: StateStore, W: Whatsapp> OutboundBridge<S, W> {
     }
 
     async fn bridge(&self, item: &StreamItem) -> PortResult<Outcome> {
-        match plan_outbound(item) {
+        match plan_outbound_with(item, &self.rules) {
             OutboundPlan::Skip { reason } => Ok(Outcome::Skipped(reason)),
-            OutboundPlan::EndConversation => {
+            OutboundPlan::EndConversation { notice } => {
                 let Some(contact) = self.store.load_contact(&item.initial_contact_id).await? else {
                     return Ok(Outcome::Skipped("unknown_contact"));
                 };
                 let key = contact.conversation_key();
-                self.store.mark_ended(&key, &item.initial_contact_id).await?;
+                // Only the delivery that ends the conversation says so: a redelivered or second end
+                // event (participant.left then chat.ended) finds it ended already.
+                let ended = self.store.mark_ended(&key, &item.initial_contact_id).await?;
+                if ended && let Some(text) = notice {
+                    let message = OutgoingMessage::text(&contact.customer_id, text);
+                    self.whatsapp.send(&contact.origination_id, &message).await?;
+                }
                 Ok(Outcome::Ended { customer: key.digest() })
             }
-            OutboundPlan::SendText { body } => {
-                let id = item.id.as_str();
-                let (claim, contact) = tokio::join!(
-                    claims::claim(&self.store, "connect", id),
-                    self.store.load_contact(&item.initial_contact_id)
-                );
-                match claim? {
-                    Claim::Done => return Ok(Outcome::Duplicate),
-                    Claim::Busy => {
-                        return Err(PortError::new(
-                            FailureKind::Transient,
-                            "claim",
-                            "another invocation is bridging this item",
-                        ));
-                    }
-                    Claim::Acquired => {}
-                }
-                let sent = match contact {
-                    Ok(Some(contact)) => {
-                        let message = OutgoingMessage::text(&contact.customer_id, body);
-                        self.whatsapp
-                            .send(&contact.origination_id, &message)
-                            .await
-                            .map(|_| Some(contact.conversation_key().digest()))
-                    }
-                    Ok(None) => Ok(None),
-                    Err(e) => Err(e),
+            OutboundPlan::Typing => {
+                let Some(contact) = self.store.load_contact(&item.initial_contact_id).await? else {
+                    return Ok(Outcome::Skipped("unknown_contact"));
                 };
-                match sent {
-                    Ok(Some(customer)) => {
-                        self.store.complete("connect", id, None).await?;
-                        Ok(Outcome::Delivered { customer })
+                let key = contact.conversation_key();
+                match self.store.take_typing_slot(&key, now_ms(), TYPING_GAP_MS).await? {
+                    Some(wamid) => {
+                        self.whatsapp.mark_read(&contact.origination_id, &wamid, true).await?;
+                        Ok(Outcome::Typing { customer: key.digest() })
                     }
-                    Ok(None) => {
-                        // Not one of our chats (another integration may share the topic): nothing to retry.
-                        self.store.release("connect", id).await?;
-                        log_rejection(
-                            Direction::Outbound,
-                            &Rejection::new("unknown_contact", "no WhatsApp conversation is mapped to this contact"),
-                        );
-                        Ok(Outcome::Skipped("unknown_contact"))
-                    }
-                    Err(e) => {
-                        if let Err(release) = self.store.release("connect", id).await {
-                            tracing::warn!(error = %release, "could not release claim; it expires on its own");
-                        }
-                        Err(e)
-                    }
+                    None => Ok(Outcome::Skipped("typing_throttled")),
                 }
             }
+            OutboundPlan::Send {
+                messages,
+                menu,
+                summary,
+            } => self.send(item, &messages, menu.as_ref(), &summary).await,
         }
+    }
+
+    async fn send(
+        &self,
+        item: &StreamItem,
+        messages: &[WhatsappMessage],
+        menu: Option<&Menu>,
+        summary: &str,
+    ) -> PortResult<Outcome> {
+        let id = item.id.as_str();
+        let (claim, contact) = tokio::join!(
+            claims::claim(&self.store, "connect", id),
+            self.store.load_contact(&item.initial_contact_id)
+        );
+        match claim? {
+            Claim::Done => return Ok(Outcome::Duplicate),
+            Claim::Busy => {
+                return Err(PortError::new(
+                    FailureKind::Transient,
+                    "claim",
+                    "another invocation is bridging this item",
+                ));
+            }
+            Claim::Acquired => {}
+        }
+        let sent = match contact {
+            Ok(Some(contact)) => self
+                .deliver(item, &contact, messages, menu, summary)
+                .await
+                .map(|key| Some(key.digest())),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        };
+        match sent {
+            Ok(Some(customer)) => {
+                self.store.complete("connect", id, None).await?;
+                Ok(Outcome::Delivered { customer })
+            }
+            Ok(None) => {
+                // Not one of our chats (another integration may share the topic): nothing to retry.
+                self.store.release("connect", id).await?;
+                log_rejection(
+                    Direction::Outbound,
+                    &Rejection::new("unknown_contact", "no WhatsApp conversation is mapped to this contact"),
+                );
+                Ok(Outcome::Skipped("unknown_contact"))
+            }
+            Err(e) => {
+                if let Err(release) = self.store.release("connect", id).await {
+                    tracing::warn!(error = %release, "could not release claim; it expires on its own");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends the parts in order and records each against the item. The menu is kept first, so a
+    /// customer who taps at once finds it.
+    async fn deliver(
+        &self,
+        item: &StreamItem,
+        contact: &ContactRecord,
+        messages: &[WhatsappMessage],
+        menu: Option<&Menu>,
+        summary: &str,
+    ) -> PortResult<ConversationKey> {
+        let key = contact.conversation_key();
+        if let Some(menu) = menu {
+            self.store.save_menu(&key, &item.initial_contact_id, menu).await?;
+        }
+        for message in messages {
+            let outgoing = OutgoingMessage::rich(&contact.customer_id, message);
+            let wa_message_id = self.whatsapp.send(&contact.origination_id, &outgoing).await?;
+            let record = SentRecord {
+                wa_message_id,
+                contact_id: item.initial_contact_id.clone(),
+                item_id: item.id.clone(),
+                summary: summary.to_owned(),
+            };
+            // Receipts are a nicety: a lost record must not resend a message the customer has.
+            if let Err(e) = self.store.put_sent(&record, SENT_RETENTION_S).await {
+                tracing::warn!(error = %e, "could not record a sent message; its receipts will not be shown");
+            }
+        }
+        Ok(key)
     }
 }

@@ -8,6 +8,7 @@ use crate::error::PortError;
 use crate::ids::{
     ConnectionToken, ContactId, ConversationKey, CustomerId, ItemId, OriginationId, ParticipantToken, PhoneNumberId,
 };
+use crate::rich::interactive::Menu;
 use crate::whatsapp::OutgoingMessage;
 use std::collections::HashMap;
 use std::future::Future;
@@ -67,11 +68,39 @@ impl Inflight {
     }
 }
 
-/// The conversation's item as read: the chat state (None before the first chat) and what is in flight.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// The conversation's item as read: the chat state (None before the first chat), what is in flight, and
+/// what the customer was last shown and sent (kept on the same item, so the reads the inbound path does
+/// anyway bring them along).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ConversationView {
     pub conversation: Option<Conversation>,
     pub inflight: Vec<Inflight>,
+    /// The menu of the last interactive message sent to the customer, until they answer it.
+    pub menu: Option<Menu>,
+}
+
+/// What completing an inbound message also writes on its conversation, in the same write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Finished<'a> {
+    pub key: &'a ConversationKey,
+    /// The in-flight registration to remove.
+    pub tag: &'a str,
+    /// The customer's latest wamid (typing indicators and read marks refer to it).
+    pub wamid: &'a str,
+    /// The message answered the stored menu, which is then spent.
+    pub clear_menu: bool,
+}
+
+/// A WhatsApp message the bridge sent for a Connect item: receipts and failures are reported against
+/// the item, and replies or reactions to it can quote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentRecord {
+    /// The id EUM returned for the WhatsApp message.
+    pub wa_message_id: String,
+    pub contact_id: ContactId,
+    pub item_id: ItemId,
+    /// The text the customer saw (the first part of a long one).
+    pub summary: String,
 }
 
 /// The lock an invocation holds while it starts a chat.
@@ -146,8 +175,36 @@ pub trait StateStore: Send + Sync {
         chat: &ActiveChat,
     ) -> impl Future<Output = PortResult<()>> + Send;
 
-    /// Marks the conversation ended if it is still on `contact_id`; a no-op otherwise.
-    fn mark_ended(&self, key: &ConversationKey, contact_id: &ContactId) -> impl Future<Output = PortResult<()>> + Send;
+    /// Marks the conversation ended if it is still active on `contact_id`; `false` (a no-op) otherwise,
+    /// so whatever is said about the end is said once.
+    fn mark_ended(
+        &self,
+        key: &ConversationKey,
+        contact_id: &ContactId,
+    ) -> impl Future<Output = PortResult<bool>> + Send;
+
+    /// Keeps the menu of an interactive message for the customer's answer, if the conversation is still
+    /// on `contact_id`.
+    fn save_menu(
+        &self,
+        key: &ConversationKey,
+        contact_id: &ContactId,
+        menu: &Menu,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+
+    /// Takes the conversation's typing slot if the last indicator is at least `gap_ms` old; returns the
+    /// customer's latest wamid when this invocation may send one (the conditional write keeps
+    /// concurrent invocations from both sending).
+    fn take_typing_slot(
+        &self,
+        key: &ConversationKey,
+        now_ms: i64,
+        gap_ms: i64,
+    ) -> impl Future<Output = PortResult<Option<String>>> + Send;
+
+    fn put_sent(&self, record: &SentRecord, ttl_s: i64) -> impl Future<Output = PortResult<()>> + Send;
+
+    fn load_sent(&self, wa_message_id: &str) -> impl Future<Output = PortResult<Option<SentRecord>>> + Send;
 
     fn put_contact(&self, contact: &ContactRecord, ttl_s: i64) -> impl Future<Output = PortResult<()>> + Send;
 
@@ -165,13 +222,13 @@ pub trait StateStore: Send + Sync {
         lease_ms: i64,
     ) -> impl Future<Output = PortResult<Claim>> + Send;
 
-    /// Records the message as bridged, so later deliveries are skipped; with `inflight`, also removes
-    /// that registration from the conversation, in the same write.
+    /// Records the message as bridged, so later deliveries are skipped; with `finished`, also updates
+    /// the conversation (registration removed, latest wamid, spent menu), in the same write.
     fn complete(
         &self,
         source: &str,
         id: &str,
-        inflight: Option<(&ConversationKey, &str)>,
+        finished: Option<&Finished<'_>>,
     ) -> impl Future<Output = PortResult<()>> + Send;
 
     /// Drops an in-progress claim after a failure, so a retry can take it at once.
@@ -184,7 +241,11 @@ pub struct ChatRequest {
     pub display_name: String,
     pub attributes: HashMap<String, String>,
     pub client_token: String,
+    /// The customer's previous chat: linked as `RelatedContactId`, or rehydrated from with `persistent`.
     pub related_contact_id: Option<ContactId>,
+    /// Connect persistent chat (`FROM_SEGMENT` of the related contact); Connect takes either this or
+    /// `RelatedContactId`, never both.
+    pub persistent: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -220,10 +281,23 @@ pub trait Participant: Send + Sync {
         content: &str,
         client_token: &str,
     ) -> impl Future<Output = PortResult<ItemId>> + Send;
+    /// Sends an event (receipts) as the customer.
+    fn send_event(
+        &self,
+        token: &ConnectionToken,
+        content_type: &str,
+        content: &str,
+        client_token: &str,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+    /// The customer leaves the chat, which ends it.
+    fn disconnect(&self, token: &ConnectionToken, client_token: &str) -> impl Future<Output = PortResult<()>> + Send;
 }
 
 /// AWS End User Messaging Social: sending to the customer on WhatsApp.
 pub trait Whatsapp: Send + Sync {
     /// Returns the id EUM gave the sent message.
     fn send(&self, from: &OriginationId, message: &OutgoingMessage) -> impl Future<Output = PortResult<String>> + Send;
+    /// Marks a customer's message read (blue ticks), optionally showing the typing indicator with it.
+    fn mark_read(&self, from: &OriginationId, wamid: &str, typing: bool)
+    -> impl Future<Output = PortResult<()>> + Send;
 }

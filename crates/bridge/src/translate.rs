@@ -1,11 +1,16 @@
 //! Translation rules: what a WhatsApp message becomes in Connect, and what a Connect item becomes on
 //! WhatsApp. Pure functions over the typed values of [`crate::whatsapp`] and [`crate::connect_stream`],
-//! so every rule is unit-tested without I/O and the services only carry the decisions out.
+//! so every rule is unit-tested without I/O and the services only carry the decisions out. How things
+//! *look* once they cross (markdown, menus, notices, readable renderings) lives in [`crate::rich`].
 
-use crate::connect_stream::{ItemType, Role, StreamItem, Visibility};
-use crate::whatsapp::Content;
+use crate::connect_stream::{INTERACTIVE, ItemType, Role, StreamItem, Visibility};
+use crate::rich::interactive::{self, Answer, Menu, RenderOptions, WhatsappMessage};
+use crate::rich::notices::{Notice, Notices};
+use crate::rich::{markdown, render, split};
+use crate::whatsapp::{Content, InteractiveReply, MessageContext};
 
-/// What to do with a customer's WhatsApp message.
+/// What to do with a customer's WhatsApp message, judged on its content alone (before any state is
+/// read): whether it can be bridged at all. The full decision is [`plan_message`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InboundPlan {
     /// Deliver as a customer chat message, opening a chat if none is active.
@@ -23,44 +28,208 @@ pub const TEXT_MARKDOWN: &str = "text/markdown";
 /// Connect refuses empty content, and WhatsApp bodies are never longer than this many bytes of text.
 pub const MAX_INBOUND_TEXT_BYTES: usize = 16 * 1024;
 
+/// The content-only verdict; kept for callers (fuzzing) that have no conversation state.
 pub fn plan_inbound(content: &Content) -> InboundPlan {
-    match content {
-        Content::Text { body } if body.trim().is_empty() => InboundPlan::Skip { reason: "empty_text" },
-        Content::Text { body } if body.len() > MAX_INBOUND_TEXT_BYTES => InboundPlan::Skip {
-            reason: "oversized_text",
+    match plan_message(content, None, &InboundState::default()) {
+        InboundAction::Send { content_type, content } => InboundPlan::Send {
+            content_type: if content_type == TEXT_PLAIN {
+                TEXT_PLAIN
+            } else {
+                interactive::INTERACTIVE_RESPONSE
+            },
+            content,
         },
-        Content::Text { body } => InboundPlan::Send {
-            content_type: TEXT_PLAIN,
-            content: body.clone(),
-        },
-        Content::Reaction { .. } => InboundPlan::Skip {
+        InboundAction::Skip { reason } => InboundPlan::Skip { reason },
+        InboundAction::Note { .. } => InboundPlan::Skip {
             reason: "reaction_not_bridged",
         },
-        _ => InboundPlan::Skip {
-            reason: "type_not_bridged",
+        InboundAction::Page(_) | InboundAction::EndChat => InboundPlan::Skip {
+            reason: "needs_conversation_state",
         },
     }
 }
 
-/// What to do with an item Connect streamed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OutboundPlan {
-    /// Send to the customer as a WhatsApp text.
-    SendText {
-        body: String,
+/// What the bridge knows about the conversation when it decides on a message.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InboundState<'a> {
+    /// The menu the customer was last shown, if any.
+    pub menu: Option<&'a Menu>,
+    /// The text of the message this one replies or reacts to, when the bridge sent it.
+    pub quoted: Option<&'a str>,
+    /// The customer's keyword for ending the chat (compared trimmed, case-insensitively).
+    pub end_keyword: Option<&'a str>,
+}
+
+/// The full decision on a customer's message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InboundAction {
+    /// Deliver to Connect as the customer's message, opening a chat if none is active.
+    Send {
+        content_type: String,
+        content: String,
     },
-    /// The chat is over for the customer: the next WhatsApp message must open a new one.
-    EndConversation,
+    /// A note for a chat that is already open; never opens one (reactions).
+    Note {
+        content: String,
+    },
+    /// The customer asked for the next page of a menu: send it to them, Connect hears nothing.
+    Page(WhatsappMessage),
+    /// The customer typed the end keyword.
+    EndChat,
     Skip {
         reason: &'static str,
     },
 }
 
+/// The wamid whose text would make this message readable: what it replies or reacts to.
+pub fn quoted_wamid<'a>(content: &'a Content, context: Option<&'a MessageContext>) -> Option<&'a str> {
+    match content {
+        Content::Reaction { message_id, .. } => Some(message_id),
+        _ => context.and_then(|c| c.replied_to.as_deref()),
+    }
+}
+
+fn is_end_keyword(body: &str, keyword: Option<&str>) -> bool {
+    keyword
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .is_some_and(|k| body.trim().eq_ignore_ascii_case(k))
+}
+
+/// Decides what a customer's message becomes: taps and typed numbers answer the stored menu as
+/// Connect's widget would; locations, contacts and the like become readable text; a reply carries the
+/// quoted text when it is known; reactions only ever go into an open chat; media are not bridged here.
+pub fn plan_message(content: &Content, context: Option<&MessageContext>, state: &InboundState) -> InboundAction {
+    if let Content::Text { body } = content {
+        if body.trim().is_empty() {
+            return InboundAction::Skip { reason: "empty_text" };
+        }
+        if body.len() > MAX_INBOUND_TEXT_BYTES {
+            return InboundAction::Skip {
+                reason: "oversized_text",
+            };
+        }
+        if is_end_keyword(body, state.end_keyword) {
+            return InboundAction::EndChat;
+        }
+    }
+    if let Some(answer) = interactive::answer(state.menu, content) {
+        return match answer {
+            Answer::Connect(message) => InboundAction::Send {
+                content_type: message.content_type,
+                content: message.content,
+            },
+            Answer::Page(page) => InboundAction::Page(page),
+        };
+    }
+    let quoted = state.quoted;
+    match content {
+        Content::Text { body } => InboundAction::Send {
+            content_type: TEXT_PLAIN.to_owned(),
+            // A reply shows what it answers only when the bridge knows that text; otherwise as is.
+            content: render::with_reply(body, context.and(quoted)),
+        },
+        // Media are the media slice's; until it handles them, they are not bridged. A type this
+        // release does not know may not be a message at all, so it opens nothing either.
+        Content::Media(_) | Content::Unknown { .. } => InboundAction::Skip {
+            reason: "type_not_bridged",
+        },
+        Content::Reaction { .. } => InboundAction::Note {
+            content: render::describe(content, quoted).unwrap_or_default(),
+        },
+        Content::Interactive(InteractiveReply::Button { .. } | InteractiveReply::List { .. })
+        | Content::Button { .. } => {
+            // `answer` always answers taps; kept total for the compiler.
+            InboundAction::Skip {
+                reason: "type_not_bridged",
+            }
+        }
+        other => match render::describe(other, quoted) {
+            Some(text) if !text.trim().is_empty() => InboundAction::Send {
+                content_type: TEXT_PLAIN.to_owned(),
+                content: render::with_reply(&text, context.and(quoted)),
+            },
+            _ => InboundAction::Skip {
+                reason: "type_not_bridged",
+            },
+        },
+    }
+}
+
+/// What the deployment configures about outbound rendering.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboundRules {
+    pub notices: Notices,
+    pub render: RenderOptions,
+}
+
+/// What to do with an item Connect streamed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutboundPlan {
+    /// Send to the customer, in order. `menu` is kept (before sending) for the customer's answer;
+    /// `summary` names the message to the agent if WhatsApp later reports it failed.
+    Send {
+        messages: Vec<WhatsappMessage>,
+        menu: Option<Menu>,
+        summary: String,
+    },
+    /// Show the customer that the agent is typing.
+    Typing,
+    /// The chat is over for the customer: the next WhatsApp message must open a new one. `notice` is
+    /// sent only by the delivery that actually ends the conversation, so it is said once.
+    EndConversation {
+        notice: Option<String>,
+    },
+    Skip {
+        reason: &'static str,
+    },
+}
+
+/// [`plan_outbound_with`] with the default notices and rendering.
 pub fn plan_outbound(item: &StreamItem) -> OutboundPlan {
+    plan_outbound_with(item, &OutboundRules::default())
+}
+
+fn notice(rules: &OutboundRules, notice: Notice, item: &StreamItem) -> OutboundPlan {
+    match rules.notices.render(notice, item.display_name.as_deref()) {
+        Some(text) => OutboundPlan::Send {
+            messages: vec![WhatsappMessage::text(text.clone())],
+            menu: None,
+            summary: text,
+        },
+        None => OutboundPlan::Skip {
+            reason: "notice_disabled",
+        },
+    }
+}
+
+/// Text parts for WhatsApp: markdown turned into WhatsApp's marks, then split to its limit.
+pub fn text_parts(content_type: &str, body: &str) -> Vec<String> {
+    let text = if content_type == TEXT_MARKDOWN {
+        markdown::to_whatsapp(body)
+    } else {
+        body.to_owned()
+    };
+    split::split(&text, split::WHATSAPP_TEXT)
+}
+
+pub fn plan_outbound_with(item: &StreamItem, rules: &OutboundRules) -> OutboundPlan {
     match item.item_type {
         ItemType::Event => match (item.event_name(), &item.role) {
-            (Some("chat.ended"), _) => OutboundPlan::EndConversation,
-            (Some("participant.left"), Some(Role::Customer)) => OutboundPlan::EndConversation,
+            (Some("chat.ended"), _) => OutboundPlan::EndConversation {
+                notice: rules.notices.render(Notice::ChatEnded, None),
+            },
+            // The customer side leaves only when the bridge disconnects it (the end keyword), and that
+            // path confirms to the customer itself.
+            (Some("participant.left"), Some(Role::Customer)) => OutboundPlan::EndConversation { notice: None },
+            (Some("participant.autodisconnection"), _) => OutboundPlan::EndConversation {
+                notice: rules.notices.render(Notice::AutoDisconnect, None),
+            },
+            (Some("participant.joined"), Some(Role::Agent)) => notice(rules, Notice::AgentJoined, item),
+            (Some("participant.left"), Some(Role::Agent)) => notice(rules, Notice::AgentLeft, item),
+            (Some("transfer.succeeded"), _) => notice(rules, Notice::Transferred, item),
+            (Some("participant.idle"), Some(Role::Customer) | None) => notice(rules, Notice::Idle, item),
+            (Some("typing"), Some(Role::Agent)) => OutboundPlan::Typing,
             _ => OutboundPlan::Skip {
                 reason: "event_not_bridged",
             },
@@ -78,10 +247,29 @@ pub fn plan_outbound(item: &StreamItem) -> OutboundPlan {
             }
             match (item.content_type.as_str(), item.content.as_deref()) {
                 (TEXT_PLAIN | TEXT_MARKDOWN, Some(body)) if !body.trim().is_empty() => {
-                    OutboundPlan::SendText { body: body.to_owned() }
+                    let parts = text_parts(&item.content_type, body);
+                    OutboundPlan::Send {
+                        summary: parts.first().cloned().unwrap_or_default(),
+                        messages: parts.into_iter().map(WhatsappMessage::text).collect(),
+                        menu: None,
+                    }
                 }
                 (TEXT_PLAIN | TEXT_MARKDOWN, _) => OutboundPlan::Skip {
                     reason: "empty_message",
+                },
+                (INTERACTIVE, Some(content)) => match interactive::render_content(content, &rules.render) {
+                    Ok(Some(rendered)) => OutboundPlan::Send {
+                        summary: summary_of(&rendered.message),
+                        messages: vec![rendered.message],
+                        menu: rendered.menu,
+                    },
+                    // Never raw JSON to a customer: what cannot be shown is not sent.
+                    Ok(None) => OutboundPlan::Skip {
+                        reason: "empty_interactive",
+                    },
+                    Err(_) => OutboundPlan::Skip {
+                        reason: "malformed_interactive",
+                    },
                 },
                 _ => OutboundPlan::Skip {
                     reason: "content_type_not_bridged",
@@ -97,10 +285,22 @@ pub fn plan_outbound(item: &StreamItem) -> OutboundPlan {
     }
 }
 
+/// The text that names a sent message to the agent (its body, or an interactive message's body).
+fn summary_of(message: &WhatsappMessage) -> String {
+    use crate::rich::interactive::InteractiveBody;
+    match message {
+        WhatsappMessage::Text { text } => text.body.clone(),
+        WhatsappMessage::Interactive {
+            interactive: InteractiveBody::Button { body, .. } | InteractiveBody::List { body, .. },
+        } => body.text.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ids::{ContactId, ItemId};
+    use crate::whatsapp::Location;
 
     fn item(item_type: ItemType, content_type: &str, role: Option<Role>, visibility: Visibility) -> StreamItem {
         StreamItem {
@@ -109,11 +309,31 @@ mod tests {
             content_type: content_type.to_owned(),
             content: Some("Hello".to_owned()),
             role,
-            display_name: None,
+            display_name: Some("Ana".to_owned()),
             initial_contact_id: ContactId::parse("c1").unwrap(),
             contact_id: ContactId::parse("c1").unwrap(),
             visibility,
             attachments: vec![],
+        }
+    }
+
+    fn texts(plan: &OutboundPlan) -> Vec<String> {
+        match plan {
+            OutboundPlan::Send { messages, .. } => messages
+                .iter()
+                .map(|m| match m {
+                    WhatsappMessage::Text { text } => text.body.clone(),
+                    other => panic!("not text: {other:?}"),
+                })
+                .collect(),
+            other => panic!("not sent: {other:?}"),
+        }
+    }
+
+    fn send(content: &str) -> InboundAction {
+        InboundAction::Send {
+            content_type: TEXT_PLAIN.into(),
+            content: content.into(),
         }
     }
 
@@ -130,41 +350,74 @@ mod tests {
             plan_inbound(&Content::Text { body: "  ".into() }),
             InboundPlan::Skip { .. }
         ));
-        assert!(matches!(
-            plan_inbound(&Content::Reaction {
-                message_id: "x".into(),
-                emoji: Some("👍".into())
-            }),
-            InboundPlan::Skip { .. }
-        ));
-        assert!(matches!(
-            plan_inbound(&Content::Unknown { kind: "x".into() }),
-            InboundPlan::Skip { .. }
-        ));
+        let reaction = Content::Reaction {
+            message_id: "x".into(),
+            emoji: Some("👍".into()),
+        };
+        assert!(matches!(plan_inbound(&reaction), InboundPlan::Skip { .. }));
+        assert_eq!(
+            plan_message(&reaction, None, &InboundState::default()),
+            InboundAction::Note {
+                content: "reacted 👍 to a message".into()
+            }
+        );
+    }
+
+    #[test]
+    fn readable_content_replies_and_end_keyword() {
+        let location = Content::Location(Location {
+            latitude: 1.5,
+            longitude: 2.5,
+            name: Some("Home".into()),
+            address: None,
+            url: None,
+        });
+        let InboundAction::Send { content, .. } = plan_message(&location, None, &InboundState::default()) else {
+            panic!()
+        };
+        assert!(content.contains("Home"), "{content}");
+        let context = MessageContext {
+            replied_to: Some("wamid.A".into()),
+            ..Default::default()
+        };
+        let state = InboundState {
+            quoted: Some("Your order shipped"),
+            end_keyword: Some("#end"),
+            ..Default::default()
+        };
+        let text = Content::Text { body: "Thanks".into() };
+        assert_eq!(quoted_wamid(&text, Some(&context)), Some("wamid.A"));
+        assert_eq!(
+            plan_message(&text, Some(&context), &state),
+            send(&render::with_reply("Thanks", Some("Your order shipped")))
+        );
+        assert_eq!(
+            plan_message(&Content::Text { body: " #END ".into() }, None, &state),
+            InboundAction::EndChat
+        );
+        assert_eq!(
+            plan_message(&Content::Text { body: "#end".into() }, None, &InboundState::default()),
+            send("#end")
+        );
     }
 
     #[test]
     fn forwarding_rule() {
-        let send = OutboundPlan::SendText { body: "Hello".into() };
         for role in [Role::Agent, Role::System, Role::CustomBot] {
-            assert_eq!(
-                plan_outbound(&item(
-                    ItemType::Message,
-                    TEXT_PLAIN,
-                    Some(role.clone()),
-                    Visibility::All
-                )),
-                send
-            );
-            assert_eq!(
-                plan_outbound(&item(
-                    ItemType::Message,
-                    TEXT_MARKDOWN,
-                    Some(role),
-                    Visibility::Customer
-                )),
-                send
-            );
+            let plain = plan_outbound(&item(
+                ItemType::Message,
+                TEXT_PLAIN,
+                Some(role.clone()),
+                Visibility::All,
+            ));
+            assert_eq!(texts(&plain), ["Hello"]);
+            let md = plan_outbound(&item(
+                ItemType::Message,
+                TEXT_MARKDOWN,
+                Some(role),
+                Visibility::Customer,
+            ));
+            assert_eq!(texts(&md), ["Hello"]);
         }
         assert_eq!(
             plan_outbound(&item(
@@ -185,32 +438,76 @@ mod tests {
                 }
             );
         }
-        assert!(matches!(
+        // Interactive content that does not parse is never sent raw.
+        assert_eq!(
             plan_outbound(&item(
                 ItemType::Message,
-                crate::connect_stream::INTERACTIVE,
+                INTERACTIVE,
                 Some(Role::System),
                 Visibility::All
             )),
-            OutboundPlan::Skip { .. }
-        ));
+            OutboundPlan::Skip {
+                reason: "malformed_interactive"
+            }
+        );
     }
 
     #[test]
-    fn chat_end_rules() {
+    fn markdown_and_long_messages() {
+        let mut md = item(ItemType::Message, TEXT_MARKDOWN, Some(Role::Agent), Visibility::All);
+        md.content = Some("**Order** status".into());
+        assert_eq!(texts(&plan_outbound(&md)), ["*Order* status"]);
+        let long = format!("{}\n\n{}", "a".repeat(3000), "b".repeat(3000));
+        let parts = text_parts(TEXT_PLAIN, &long);
+        assert_eq!(parts, ["a".repeat(3000), "b".repeat(3000)]);
+    }
+
+    #[test]
+    fn lifecycle_notices_and_typing() {
         let ended = "application/vnd.amazonaws.connect.event.chat.ended";
         let left = "application/vnd.amazonaws.connect.event.participant.left";
-        assert_eq!(
+        let joined = "application/vnd.amazonaws.connect.event.participant.joined";
+        let typing = "application/vnd.amazonaws.connect.event.typing";
+        assert!(matches!(
             plan_outbound(&item(ItemType::Event, ended, None, Visibility::All)),
-            OutboundPlan::EndConversation
-        );
+            OutboundPlan::EndConversation { notice: Some(_) }
+        ));
         assert_eq!(
             plan_outbound(&item(ItemType::Event, left, Some(Role::Customer), Visibility::All)),
-            OutboundPlan::EndConversation
+            OutboundPlan::EndConversation { notice: None }
         );
-        assert!(matches!(
-            plan_outbound(&item(ItemType::Event, left, Some(Role::Agent), Visibility::All)),
-            OutboundPlan::Skip { .. }
-        ));
+        assert_eq!(
+            texts(&plan_outbound(&item(
+                ItemType::Event,
+                joined,
+                Some(Role::Agent),
+                Visibility::All
+            ))),
+            ["Ana has joined the chat."]
+        );
+        assert_eq!(
+            texts(&plan_outbound(&item(
+                ItemType::Event,
+                left,
+                Some(Role::Agent),
+                Visibility::All
+            ))),
+            ["Ana has left the chat."]
+        );
+        assert_eq!(
+            plan_outbound(&item(ItemType::Event, typing, Some(Role::Agent), Visibility::All)),
+            OutboundPlan::Typing
+        );
+        let mut rules = OutboundRules::default();
+        rules.notices.set(Notice::AgentJoined, "");
+        assert_eq!(
+            plan_outbound_with(
+                &item(ItemType::Event, joined, Some(Role::Agent), Visibility::All),
+                &rules
+            ),
+            OutboundPlan::Skip {
+                reason: "notice_disabled"
+            }
+        );
     }
 }

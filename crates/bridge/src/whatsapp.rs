@@ -567,7 +567,12 @@ pub struct OutgoingMessage {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum OutgoingBody {
-    Text { text: TextBody },
+    Text {
+        text: TextBody,
+    },
+    Interactive {
+        interactive: crate::rich::interactive::InteractiveBody,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -592,9 +597,41 @@ impl OutgoingMessage {
         }
     }
 
+    /// A message rendered by [`crate::rich`] (text or interactive).
+    pub fn rich(to: &CustomerId, message: &crate::rich::interactive::WhatsappMessage) -> Self {
+        use crate::rich::interactive::WhatsappMessage;
+        let body = match message {
+            WhatsappMessage::Text { text } => OutgoingBody::Text {
+                text: TextBody {
+                    body: text.body.clone(),
+                    preview_url: text.preview_url,
+                },
+            },
+            WhatsappMessage::Interactive { interactive } => OutgoingBody::Interactive {
+                interactive: interactive.clone(),
+            },
+        };
+        Self {
+            messaging_product: "whatsapp",
+            recipient_type: "individual",
+            to: to.as_str().to_owned(),
+            body,
+        }
+    }
+
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(self).unwrap_or_default()
     }
+}
+
+/// The Cloud API's "mark as read" request for a customer's message, with the typing indicator when
+/// `typing` (Meta shows it until the next message or for up to 25 seconds).
+pub fn read_mark_json(wamid: &str, typing: bool) -> Vec<u8> {
+    let mut body = serde_json::json!({"messaging_product": "whatsapp", "status": "read", "message_id": wamid});
+    if typing {
+        body["typing_indicator"] = serde_json::json!({"type": "text"});
+    }
+    serde_json::to_vec(&body).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -765,6 +802,18 @@ mod tests {
         };
         assert_eq!(s.status, "failed");
         assert_eq!(s.errors[0].code, 131047);
+    }
+
+    #[test]
+    fn read_mark_and_typing_shape() {
+        let v: Value = serde_json::from_slice(&read_mark_json("wamid.A", true)).unwrap();
+        assert_eq!(
+            v,
+            json!({"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.A",
+                   "typing_indicator": {"type": "text"}})
+        );
+        let v: Value = serde_json::from_slice(&read_mark_json("wamid.A", false)).unwrap();
+        assert!(v.get("typing_indicator").is_none());
     }
 
     #[test]

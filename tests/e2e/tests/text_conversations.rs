@@ -62,7 +62,16 @@ async fn agent_reply_reaches_whatsapp_from_the_number_the_customer_wrote_to() {
         .iter()
         .map(|s| s["message"]["text"]["body"].as_str().unwrap())
         .collect();
-    assert_eq!(bodies, [GREETING, "Hi, I'm Ana. How can I help?", "**Order** status"]);
+    // Issue #5: the agent's arrival is announced and markdown becomes WhatsApp's own marks.
+    assert_eq!(
+        bodies,
+        [
+            GREETING,
+            "Ana has joined the chat.",
+            "Hi, I'm Ana. How can I help?",
+            "*Order* status"
+        ]
+    );
     for s in &sent {
         assert_eq!(s["origination_phone_number_id"], second_number.aws_id.as_str());
         assert_eq!(s["message"]["messaging_product"], "whatsapp");
@@ -94,7 +103,10 @@ async fn customer_echo_and_agent_only_messages_are_not_sent_to_whatsapp() {
     .await;
     twin.settle().await;
 
-    assert_eq!(twin.texts_to("14255550151").await, [GREETING, "for you"]);
+    assert_eq!(
+        twin.texts_to("14255550151").await,
+        [GREETING, "Agent has joined the chat.", "for you"]
+    );
     // The echo of the customer's own message was streamed to ConnectHandler and dropped there.
     let contact = &twin.contacts_of("14255550151").await[0];
     assert_eq!(customer_texts(contact), ["ping"]);
@@ -208,8 +220,9 @@ async fn two_customers_do_not_see_each_others_messages() {
         twin.agent(contact_id, json!({"action": "join"})).await;
         twin.agent_says(contact_id, text).await;
     }
-    assert_eq!(twin.texts_to("14255550155").await, [GREETING, "Hello Alice"]);
-    assert_eq!(twin.texts_to("14255550156").await, [GREETING, "Hello Bob"]);
+    let joined = "Agent has joined the chat.";
+    assert_eq!(twin.texts_to("14255550155").await, [GREETING, joined, "Hello Alice"]);
+    assert_eq!(twin.texts_to("14255550156").await, [GREETING, joined, "Hello Bob"]);
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::error::{FailureKind, PortError};
 use crate::ids::{ConnectionToken, ContactId, ItemId, ParticipantToken};
 use crate::ports::{ChatRequest, Connection, ContactCenter, Participant, PortResult, StartedChat};
-use aws_sdk_connect::types::{ChatStreamingConfiguration, ParticipantDetails};
+use aws_sdk_connect::types::{ChatStreamingConfiguration, ParticipantDetails, PersistentChat, RehydrationType};
 use aws_sdk_connectparticipant::types::ConnectionType;
 use aws_smithy_types::date_time::{DateTime, Format};
 
@@ -61,8 +61,18 @@ impl ContactCenter for ConnectCenter {
         for content_type in SUPPORTED_CONTENT_TYPES {
             call = call.supported_messaging_content_types(*content_type);
         }
-        if let Some(related) = &request.related_contact_id {
-            call = call.related_contact_id(related.as_str());
+        // Connect takes one or the other: persistent chat links the contacts itself.
+        match &request.related_contact_id {
+            Some(previous) if request.persistent => {
+                call = call.persistent_chat(
+                    PersistentChat::builder()
+                        .rehydration_type(RehydrationType::FromSegment)
+                        .source_contact_id(previous.as_str())
+                        .build(),
+                );
+            }
+            Some(previous) => call = call.related_contact_id(previous.as_str()),
+            None => {}
         }
         let out = call.send().await.map_err(|e| classify(OP, e, false))?;
         let contact_id = out.contact_id().ok_or_else(|| missing(OP, "ContactId"))?;
@@ -152,5 +162,37 @@ impl Participant for ParticipantService {
             .await
             .map_err(|e| classify(OP, e, true))?;
         ItemId::parse(out.id().ok_or_else(|| missing(OP, "Id"))?).map_err(|e| invalid(OP, e))
+    }
+
+    async fn send_event(
+        &self,
+        token: &ConnectionToken,
+        content_type: &str,
+        content: &str,
+        client_token: &str,
+    ) -> PortResult<()> {
+        const OP: &str = "SendEvent";
+        self.client
+            .send_event()
+            .connection_token(token.expose())
+            .content_type(content_type)
+            .content(content)
+            .client_token(client_token)
+            .send()
+            .await
+            .map_err(|e| classify(OP, e, true))?;
+        Ok(())
+    }
+
+    async fn disconnect(&self, token: &ConnectionToken, client_token: &str) -> PortResult<()> {
+        const OP: &str = "DisconnectParticipant";
+        self.client
+            .disconnect_participant()
+            .connection_token(token.expose())
+            .client_token(client_token)
+            .send()
+            .await
+            .map_err(|e| classify(OP, e, true))?;
+        Ok(())
     }
 }

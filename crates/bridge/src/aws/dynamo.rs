@@ -5,6 +5,10 @@
 //! | conversation | `conv#<phone number id>#<customer id>` | state, version, generation, chat tokens, and one `q_<hash>` attribute per message in flight |
 //! | contact | `contact#<initial contact id>` | the conversation the chat belongs to |
 //! | claim | `msg#<source>#<message id>` | in progress (with a lease) or done |
+//! | sent | `sent#<WhatsApp message id>` | the Connect item a message the bridge sent came from, and its text |
+//!
+//! The conversation item also keeps what the customer was last shown and sent (`menu`, `last_wamid`,
+//! `typing_at`), so the customer's answer finds its menu in the read the inbound path does anyway.
 //!
 //! Both lookups the handlers need (by customer and by contact) are single `GetItem`s. Every write that
 //! changes a conversation is conditional on the version it read, so concurrent invocations cannot
@@ -13,12 +17,13 @@
 use super::classify;
 use crate::error::{FailureKind, PortError};
 use crate::ids::{
-    ConnectionToken, ContactId, ConversationKey, CustomerId, OriginationId, ParticipantToken, PhoneNumberId,
+    ConnectionToken, ContactId, ConversationKey, CustomerId, ItemId, OriginationId, ParticipantToken, PhoneNumberId,
 };
 use crate::ports::{
-    ActiveChat, Claim, ContactRecord, Conversation, ConversationState, ConversationView, Inflight, PortResult,
-    StartLock, StateStore,
+    ActiveChat, Claim, ContactRecord, Conversation, ConversationState, ConversationView, Finished, Inflight,
+    PortResult, SentRecord, StartLock, StateStore,
 };
+use crate::rich::interactive::Menu;
 use crate::telemetry::now_ms;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{
@@ -50,6 +55,10 @@ fn conversation_pk(key: &ConversationKey) -> String {
 
 fn contact_pk(contact_id: &ContactId) -> String {
     format!("contact#{contact_id}")
+}
+
+fn sent_pk(wa_message_id: &str) -> String {
+    format!("sent#{wa_message_id}")
 }
 
 fn claim_pk(source: &str, id: &str) -> String {
@@ -105,6 +114,8 @@ fn parse_view(key: &ConversationKey, item: Option<&Item>) -> ConversationView {
     ConversationView {
         conversation: parse_conversation(key, item),
         inflight,
+        // A menu that no longer parses (an older release's) is as good as none.
+        menu: get_s(item, "menu").and_then(|m| serde_json::from_str::<Menu>(m).ok()),
     }
 }
 
@@ -303,13 +314,14 @@ impl StateStore for DynamoStore {
         }
     }
 
-    async fn mark_ended(&self, key: &ConversationKey, contact_id: &ContactId) -> PortResult<()> {
+    async fn mark_ended(&self, key: &ConversationKey, contact_id: &ContactId) -> PortResult<bool> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(conversation_pk(key)))
-            .update_expression("SET #state = :ended, version = version + :one")
+            // The chat's menu dies with it: a number typed into the next chat answers nothing.
+            .update_expression("SET #state = :ended, version = version + :one REMOVE menu")
             .condition_expression("#state = :active AND contact_id = :contact")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":active", s("active"))
@@ -320,9 +332,90 @@ impl StateStore for DynamoStore {
             .await
             .map_err(|e| classify("UpdateItem", e, false));
         match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conflict(&e) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn save_menu(&self, key: &ConversationKey, contact_id: &ContactId, menu: &Menu) -> PortResult<()> {
+        let json = serde_json::to_string(menu)
+            .map_err(|e| PortError::new(FailureKind::Rejected, "UpdateItem", e.to_string()))?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(conversation_pk(key)))
+            .update_expression("SET menu = :menu")
+            .condition_expression("contact_id = :contact")
+            .expression_attribute_values(":menu", s(json))
+            .expression_attribute_values(":contact", s(contact_id.as_str()))
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem", e, false));
+        match result {
+            // The conversation moved on to another chat: the menu belongs to a chat that is over.
             Err(e) if !is_conflict(&e) => Err(e),
             _ => Ok(()),
         }
+    }
+
+    async fn take_typing_slot(&self, key: &ConversationKey, now_ms: i64, gap_ms: i64) -> PortResult<Option<String>> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(conversation_pk(key)))
+            .update_expression("SET typing_at = :now")
+            .condition_expression(
+                "attribute_exists(last_wamid) AND (attribute_not_exists(typing_at) OR typing_at <= :cut)",
+            )
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":cut", n(now_ms - gap_ms))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem", e, false));
+        match result {
+            Ok(out) => Ok(out.attributes().and_then(|a| get_s(a, "last_wamid")).map(str::to_owned)),
+            Err(e) if is_conflict(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn put_sent(&self, record: &SentRecord, ttl_s: i64) -> PortResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(sent_pk(&record.wa_message_id)))
+            .item("contact_id", s(record.contact_id.as_str()))
+            .item("item_id", s(record.item_id.as_str()))
+            .item("summary", s(&record.summary))
+            .item("expires_at", n(now_ms() / 1000 + ttl_s))
+            .send()
+            .await
+            .map_err(|e| classify("PutItem", e, false))?;
+        Ok(())
+    }
+
+    async fn load_sent(&self, wa_message_id: &str) -> PortResult<Option<SentRecord>> {
+        const OP: &str = "GetItem";
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(sent_pk(wa_message_id)))
+            .send()
+            .await
+            .map_err(|e| classify(OP, e, false))?;
+        let Some(item) = out.item() else { return Ok(None) };
+        let field = |name: &str| get_s(item, name).ok_or_else(|| corrupt(OP, name));
+        Ok(Some(SentRecord {
+            wa_message_id: wa_message_id.to_owned(),
+            contact_id: ContactId::parse(field("contact_id")?).map_err(|_| corrupt(OP, "contact_id"))?,
+            item_id: ItemId::parse(field("item_id")?).map_err(|_| corrupt(OP, "item_id"))?,
+            summary: get_s(item, "summary").unwrap_or_default().to_owned(),
+        }))
     }
 
     async fn put_contact(&self, contact: &ContactRecord, ttl_s: i64) -> PortResult<()> {
@@ -413,9 +506,9 @@ impl StateStore for DynamoStore {
         }
     }
 
-    async fn complete(&self, source: &str, id: &str, inflight: Option<(&ConversationKey, &str)>) -> PortResult<()> {
+    async fn complete(&self, source: &str, id: &str, finished: Option<&Finished<'_>>) -> PortResult<()> {
         const DONE: &str = "SET #state = :done REMOVE lease_until";
-        let Some((key, tag)) = inflight else {
+        let Some(finished) = finished else {
             self.client
                 .update_item()
                 .table_name(&self.table)
@@ -441,9 +534,14 @@ impl StateStore for DynamoStore {
             .map_err(invalid)?;
         let leave = Update::builder()
             .table_name(&self.table)
-            .key("pk", s(conversation_pk(key)))
-            .update_expression("REMOVE #tag")
-            .expression_attribute_names("#tag", tag)
+            .key("pk", s(conversation_pk(finished.key)))
+            .update_expression(if finished.clear_menu {
+                "SET last_wamid = :wamid REMOVE #tag, menu"
+            } else {
+                "SET last_wamid = :wamid REMOVE #tag"
+            })
+            .expression_attribute_names("#tag", finished.tag)
+            .expression_attribute_values(":wamid", s(finished.wamid))
             .build()
             .map_err(invalid)?;
         // One write for both: the claim is never done while the message still blocks later ones.

@@ -3,7 +3,7 @@
 use super::{classify, missing};
 use crate::ids::OriginationId;
 use crate::ports::{PortResult, Whatsapp};
-use crate::whatsapp::OutgoingMessage;
+use crate::whatsapp::{OutgoingMessage, read_mark_json};
 use aws_sdk_socialmessaging::primitives::Blob;
 
 pub struct EumSender {
@@ -35,5 +35,18 @@ impl Whatsapp for EumSender {
         out.message_id()
             .map(str::to_owned)
             .ok_or_else(|| missing(OP, "messageId"))
+    }
+
+    async fn mark_read(&self, from: &OriginationId, wamid: &str, typing: bool) -> PortResult<()> {
+        const OP: &str = "SendWhatsAppMessage";
+        self.client
+            .send_whats_app_message()
+            .origination_phone_number_id(from.as_str())
+            .message(Blob::new(read_mark_json(wamid, typing)))
+            .meta_api_version(&self.meta_api_version)
+            .send()
+            .await
+            .map_err(|e| classify(OP, e, false))?;
+        Ok(())
     }
 }
