@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 /// What the media service needs from the deployment's configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MediaSettings {
     /// `MEDIA_BUCKET_NAME`.
     pub bucket: String,
@@ -36,6 +36,11 @@ pub struct MediaSettings {
     /// `TRANSCRIBE_LANGUAGE` or `TRANSCRIBE_LANGUAGE_OPTIONS`; `None` (`TRANSCRIBE_VOICE_NOTES=false`)
     /// turns transcription off.
     pub transcribe: Option<TranscribeLanguage>,
+    /// `TRANSCRIBE_STREAM_SPEED`: how fast audio is streamed to Transcribe, as a multiple of real
+    /// time (default 1.0, what AWS asks for; the local twin accepts any).
+    pub stream_speed: f64,
+    /// `TRANSCRIPT_ECHO` (default on): also send the transcript to the customer.
+    pub echo_transcript: bool,
 }
 
 impl MediaSettings {
@@ -70,10 +75,21 @@ impl MediaSettings {
                     .unwrap_or_else(|| "en-US".to_owned()),
             ))
         };
+        let stream_speed = match lookup("TRANSCRIBE_STREAM_SPEED").filter(|v| !v.is_empty()) {
+            None => 1.0,
+            Some(v) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && *s > 0.0)
+                .ok_or_else(|| format!("TRANSCRIBE_STREAM_SPEED must be a positive number: {v:?}"))?,
+        };
+        let echo_transcript = lookup("TRANSCRIPT_ECHO").is_none_or(|v| !v.eq_ignore_ascii_case("false"));
         Ok(Self {
             bucket,
             limits,
             transcribe,
+            stream_speed,
+            echo_transcript,
         })
     }
 }
@@ -938,6 +954,23 @@ mod tests {
         })
         .unwrap();
         assert_eq!(s.transcribe, Some(TranscribeLanguage::Fixed("es-ES".into())));
+        assert_eq!((s.stream_speed, s.echo_transcript), (1.0, true));
+        let s = MediaSettings::from_lookup(|k| match k {
+            "MEDIA_BUCKET_NAME" => Some("b".into()),
+            "TRANSCRIBE_VOICE_NOTES" => Some("false".into()),
+            "TRANSCRIBE_STREAM_SPEED" => Some("4".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!((s.transcribe, s.stream_speed), (None, 4.0));
+        assert!(
+            MediaSettings::from_lookup(|k| match k {
+                "MEDIA_BUCKET_NAME" => Some("b".into()),
+                "TRANSCRIBE_STREAM_SPEED" => Some("0".into()),
+                _ => None,
+            })
+            .is_err()
+        );
         assert!(MediaSettings::from_lookup(|_| None).is_err());
     }
 }
