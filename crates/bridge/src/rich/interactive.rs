@@ -1143,7 +1143,7 @@ impl SlotTime {
     }
 
     fn local_minutes(self) -> i64 {
-        self.utc_minutes + self.offset_minutes
+        self.utc_minutes.saturating_add(self.offset_minutes)
     }
 
     /// `Wed, Nov 12 (UTC-5)`: the section title under which a day's times are listed.
@@ -1162,7 +1162,8 @@ impl SlotTime {
     fn range_label(self, duration: Option<i64>) -> String {
         let start = clock_label(self.local_minutes());
         match duration {
-            Some(d) => format!("{start} – {}", clock_label(self.local_minutes() + d)),
+            // Durations come from the flow's JSON unchecked; only the time of day matters here.
+            Some(d) => format!("{start} – {}", clock_label(self.local_minutes().saturating_add(d))),
             None => start,
         }
     }
