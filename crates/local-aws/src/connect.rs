@@ -491,6 +491,13 @@ impl ConnectSim {
             ));
         }
         let mut related = None;
+        // As in AWS: "You cannot provide data for both RelatedContactId and PersistentChat."
+        if req.persistent_chat.is_some() && req.related_contact_id.is_some() {
+            return Err(ApiError::new(
+                BAD,
+                "You cannot provide data for both RelatedContactId and PersistentChat",
+            ));
+        }
         if let Some(pc) = &req.persistent_chat {
             let src = required(&pc.source_contact_id, "PersistentChat.SourceContactId", BAD)?;
             if !self.contacts.contains_key(src) {

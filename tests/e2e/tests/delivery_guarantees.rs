@@ -83,7 +83,8 @@ fn assert_conversation_exactly_once(
     assert_eq!(chats.len(), 1, "{customer} has {} chats", chats.len());
     let expected_in: Vec<String> = (0..rounds).map(|r| format!("{customer} c{r}")).collect();
     assert_eq!(customer_texts(&chats[0]), expected_in, "{customer}: agent side");
-    let mut expected_out = vec![GREETING.to_owned()];
+    // Issue #5: the agent's arrival is announced to the customer.
+    let mut expected_out = vec![GREETING.to_owned(), "Ana has joined the chat.".to_owned()];
     expected_out.extend((1..rounds).map(|r| format!("{customer} a{r}")));
     assert_eq!(texts[customer], expected_out, "{customer}: WhatsApp side");
 }
