@@ -485,3 +485,95 @@ fn retarget(mut event: Value, contact_id: &str, content_type: Option<&str>) -> V
     sns["MessageAttributes"]["ContactId"]["Value"] = json!(contact_id);
     event
 }
+
+#[tokio::test]
+async fn every_template_type_reaches_whatsapp_natively_and_its_first_option_can_be_tapped() {
+    let stack = TestStack::start().await;
+    let twin = stack.twin();
+    let wa = "14255550608";
+    let contact_id = open_chat(twin, wa).await;
+    for name in ["listpicker", "panel", "quickreply", "timepicker", "carousel"] {
+        let event = e2e::fixture(&format!("connect-stream-interactive-{name}.json"));
+        let message: Value = serde_json::from_str(event["Records"][0]["Sns"]["Message"].as_str().unwrap()).unwrap();
+        let content = message["Content"].as_str().unwrap();
+        let invocations = twin
+            .agent(
+                &contact_id,
+                json!({"action": "message", "role": "SYSTEM", "content_type": INTERACTIVE, "content": content}),
+            )
+            .await;
+        assert!(invocations.iter().all(|i| i.ok), "{name}: {invocations:?}");
+        let sent = twin.sent_to(wa).await.last().unwrap()["message"].clone();
+        assert!(
+            !sent.to_string().contains("templateType"),
+            "{name}: raw JSON sent: {sent}"
+        );
+        let before = customer_texts(&contact(twin, &contact_id).await).len();
+        if sent["type"] == "interactive" {
+            let kind = sent["interactive"]["type"].as_str().unwrap().to_owned();
+            let (id, title) = options_of(&sent)[0].clone();
+            tap(twin, wa, &kind, &id, &title).await;
+        } else {
+            // A numbered text: the customer answers by number.
+            assert!(sent["text"]["body"].as_str().unwrap().contains("1."), "{name}: {sent}");
+            twin.customer_texts(wa, "1").await;
+            twin.settle().await;
+        }
+        let after = customer_texts(&contact(twin, &contact_id).await);
+        assert_eq!(after.len(), before + 1, "{name}");
+        assert_ne!(
+            after.last().unwrap(),
+            "1",
+            "{name}: the number was mapped to its option"
+        );
+    }
+}
+
+#[tokio::test]
+async fn system_unsupported_order_removed_reactions_and_undeliverable_messages_are_explained() {
+    let stack = TestStack::start().await;
+    let twin = stack.twin();
+    let wa = "14255550609";
+    let contact_id = open_chat(twin, wa).await;
+    twin.agent_says(&contact_id, "Can you confirm the address?").await;
+    let agent_wamid = twin.sent_to(wa).await.last().unwrap()["message_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for message in [
+        json!({"type": "system", "system": {"body": "Customer changed their number"}}),
+        json!({"type": "unsupported", "unsupported": {"type": "poll_creation"}}),
+        json!({"type": "order", "order": {"catalog_id": "c1", "text": "Gift wrap please", "product_items": [{}, {}]}}),
+        json!({"type": "reaction", "reaction": {"message_id": agent_wamid}}),
+    ] {
+        let (_, outcome) = twin.customer_sends(wa, message).await;
+        assert!(outcome.ok, "{outcome:?}");
+    }
+    twin.customer_status(
+        wa,
+        json!({"id": agent_wamid, "status": "failed", "errors": [{"code": 131026, "title": "Message undeliverable"}]}),
+    )
+    .await;
+    twin.settle().await;
+    let texts = customer_texts(&contact(twin, &contact_id).await);
+    assert_eq!(texts.len(), 6, "{texts:#?}");
+    assert!(texts[1].contains("Customer changed their number"), "{}", texts[1]);
+    assert!(texts[2].contains("poll creation"), "{}", texts[2]);
+    assert!(
+        texts[3].contains("2 items") && texts[3].contains("Gift wrap please"),
+        "{}",
+        texts[3]
+    );
+    assert!(
+        texts[4].starts_with("removed their reaction") && texts[4].contains("confirm the address"),
+        "{}",
+        texts[4]
+    );
+    assert!(
+        texts[5].contains("confirm the address") && texts[5].contains("undeliverable"),
+        "{}",
+        texts[5]
+    );
+    // Statuses go to the agent, never to the customer.
+    assert_eq!(twin.texts_to(wa).await.len(), 3);
+}
