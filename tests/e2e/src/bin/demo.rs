@@ -2,6 +2,8 @@
 //!
 //! Starts moto, the twin and both handlers, plays customer and agent through the twin's control API, and
 //! prints the conversation as each side saw it: the customer's WhatsApp screen and the agent's chat.
+//! Issue #5 shows here too: a flow's picker arrives as WhatsApp buttons, the customer's tap reaches Connect
+//! as the option's title, and the agent sees their message marked read.
 
 use e2e::{TestStack, Twin};
 use local_aws::time::{iso_millis, now_ms};
@@ -9,6 +11,7 @@ use serde_json::{Value, json};
 
 const CUSTOMER: &str = "14255550150";
 const NAME: &str = "Diego";
+const INTERACTIVE: &str = "application/vnd.amazonaws.connect.message.interactive";
 
 struct Demo {
     twin: Twin,
@@ -108,6 +111,53 @@ async fn main() {
     )
     .await;
 
+    let picker = json!({"templateType": "ListPicker", "version": "1.0", "data": {"content": {
+        "title": "When should we deliver?",
+        "elements": [{"title": "Tomorrow morning"}, {"title": "Tomorrow afternoon"}, {"title": "Saturday"}]}}});
+    demo.agent(
+        &second,
+        json!({"action": "message", "role": "SYSTEM", "content_type": INTERACTIVE, "content": picker.to_string()}),
+        "the flow offers delivery slots (a ListPicker): WhatsApp shows reply buttons",
+    )
+    .await;
+    let buttons =
+        demo.twin.sent_to(CUSTOMER).await.last().expect("picker sent")["message"]["interactive"]["action"]["buttons"]
+            .clone();
+    let chosen = &buttons[1]["reply"];
+    let title = chosen["title"].as_str().unwrap_or_default().to_owned();
+    demo.typed.push((iso_millis(now_ms()), format!("[taps] {title}")));
+    let (_, outcome) = demo
+        .twin
+        .customer_sends(
+            CUSTOMER,
+            json!({"type": "interactive", "interactive": {"type": "button_reply", "button_reply": chosen}}),
+        )
+        .await;
+    assert!(outcome.ok, "WhatsappHandler failed: {:?}", outcome.error);
+    demo.twin.settle().await;
+    step(&format!(
+        "{NAME} taps {title:?}; Connect receives it as the widget would send it"
+    ));
+    // WhatsApp reports that Diego read Ben's answer: Ben sees it marked read.
+    let read: Vec<String> = demo
+        .twin
+        .sent_to(CUSTOMER)
+        .await
+        .iter()
+        .filter(|s| {
+            s["message"]["text"]["body"]
+                .as_str()
+                .is_some_and(|b| b.starts_with("Hi Diego, Ben"))
+        })
+        .filter_map(|s| s["message_id"].as_str().map(str::to_owned))
+        .collect();
+    for id in read {
+        demo.twin
+            .customer_status(CUSTOMER, json!({"id": id, "status": "read"}))
+            .await;
+    }
+    step("WhatsApp reports Ben's answer read; Ben sees ✓✓ read in CCP");
+
     print_whatsapp(&demo).await;
     print_connect(&demo.twin).await;
 
@@ -128,7 +178,25 @@ async fn print_whatsapp(demo: &Demo) {
         .collect();
     for sent in demo.twin.sent_to(CUSTOMER).await {
         let time = sent["time"].as_str().unwrap_or_default().to_owned();
-        let body = sent["message"]["text"]["body"].as_str().unwrap_or("[non-text message]");
+        let message = &sent["message"];
+        let body = match message["type"].as_str() {
+            Some("text") => message["text"]["body"].as_str().unwrap_or_default().to_owned(),
+            Some("interactive") => {
+                let interactive = &message["interactive"];
+                let options: Vec<&str> = interactive["action"]["buttons"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|b| b["reply"]["title"].as_str())
+                    .collect();
+                format!(
+                    "{}  [ {} ]",
+                    interactive["body"]["text"].as_str().unwrap_or_default(),
+                    options.join(" | ")
+                )
+            }
+            _ => "[non-text message]".to_owned(),
+        };
         lines.push((time.clone(), format!("{}  {body}", clock(&time))));
     }
     // Stable: a reply logged in the same millisecond as the message it answers stays after it.
@@ -157,11 +225,23 @@ async fn print_connect(twin: &Twin) {
                 _ => item["display_name"].as_str().unwrap_or("Agent").to_owned(),
             };
             match item["type"].as_str() {
-                Some("MESSAGE") => println!(
-                    "  {}  {who:>8}: {}",
-                    clock(time),
-                    item["content"].as_str().unwrap_or_default()
-                ),
+                Some("MESSAGE") => {
+                    let read = item["receipts"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|r| r["read"].is_string());
+                    let content = if item["content_type"] == INTERACTIVE {
+                        "[interactive picker]"
+                    } else {
+                        item["content"].as_str().unwrap_or_default()
+                    };
+                    println!(
+                        "  {}  {who:>8}: {content}{}",
+                        clock(time),
+                        if read { "  ✓✓ read" } else { "" }
+                    );
+                }
                 _ => {
                     let event = item["content_type"].as_str().unwrap_or_default();
                     let event = event.rsplit("event.").next().unwrap_or(event);
