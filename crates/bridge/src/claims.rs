@@ -10,8 +10,29 @@ use crate::ports::{Claim, PortResult, StateStore};
 use crate::telemetry::now_ms;
 use std::time::{Duration, Instant};
 
-/// How long a claimed message stays locked to one invocation (longer than a slow chat start).
+/// How long a claimed message stays locked to one invocation at most (longer than a slow chat start).
 pub const LEASE_MS: i64 = 60_000;
+
+tokio::task_local! {
+    /// When the current Lambda invocation is killed (epoch ms): no lease needs to outlive it.
+    static DEADLINE_MS: i64;
+}
+
+/// Runs `work` as one invocation ending at `deadline_ms`, so the leases it takes end with it: a
+/// retry of an invocation that timed out finds its claims free instead of waiting for them.
+pub async fn within_deadline<F: std::future::Future>(deadline_ms: i64, work: F) -> F::Output {
+    DEADLINE_MS.scope(deadline_ms, work).await
+}
+
+fn lease_ms(now: i64) -> i64 {
+    let until = DEADLINE_MS
+        .try_with(|deadline| *deadline)
+        .map_or(now + LEASE_MS, |deadline| {
+            // A second of slack for clock skew between Lambda's deadline and DynamoDB's view of now.
+            (deadline + 1_000).min(now + LEASE_MS)
+        });
+    (until - now).max(1_000)
+}
 /// How long a duplicate waits for the holder before giving up (and letting Lambda retry it later).
 const WAIT_FOR_HOLDER: Duration = Duration::from_secs(20);
 /// Polls back off: a long wait means a loaded system, which more polling would only load further.
@@ -23,12 +44,30 @@ pub fn backoff(current: Duration) -> Duration {
     (current * 2).min(MAX_POLL)
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn leases_end_with_the_invocation() {
+        let now = now_ms();
+        assert_eq!(lease_ms(now), LEASE_MS);
+        let lease = within_deadline(now + 5_000, async { lease_ms(now) }).await;
+        assert_eq!(lease, 6_000);
+        let far = within_deadline(now + 600_000, async { lease_ms(now) }).await;
+        assert_eq!(far, LEASE_MS);
+        let past = within_deadline(now - 10_000, async { lease_ms(now) }).await;
+        assert_eq!(past, 1_000);
+    }
+}
+
 /// Claims `id`; returns `Acquired` or `Done`, waiting while another invocation holds it.
 pub async fn claim<S: StateStore>(store: &S, source: &str, id: &str) -> PortResult<Claim> {
     let deadline = Instant::now() + WAIT_FOR_HOLDER;
     let mut poll = FIRST_POLL;
     loop {
-        match store.claim(source, id, now_ms(), LEASE_MS).await? {
+        let now = now_ms();
+        match store.claim(source, id, now, lease_ms(now)).await? {
             Claim::Busy if Instant::now() < deadline => {
                 tokio::time::sleep(poll).await;
                 poll = backoff(poll);

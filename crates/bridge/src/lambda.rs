@@ -1,13 +1,17 @@
 //! Wiring for the two handler binaries: read configuration once, build SDK clients once, serve events.
 
 use crate::aws::AwsClients;
+use crate::claims;
 use crate::config::Config;
 use crate::inbound::InboundBridge;
+use crate::media::handler::{MediaBridge, MediaHandler};
+use crate::media::service::MediaSettings;
 use crate::outbound::OutboundBridge;
 use crate::rich::interactive::RenderOptions;
 use crate::translate::OutboundRules;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
+use std::sync::Arc;
 
 pub type Error = lambda_runtime::Error;
 
@@ -16,6 +20,24 @@ async fn setup() -> Result<(Config, AwsClients), Error> {
     let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
     let clients = AwsClients::from_env().await;
     Ok((config, clients))
+}
+
+/// The media service, when `MEDIA_BUCKET_NAME` is set (without it, media go as descriptions only).
+fn media(config: &Config, clients: &AwsClients) -> Option<Arc<dyn MediaHandler>> {
+    let settings = match MediaSettings::from_lookup(|k| std::env::var(k).ok()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "media are not bridged");
+            return None;
+        }
+    };
+    Some(Arc::new(MediaBridge {
+        whatsapp: clients.whatsapp_media(config),
+        store: clients.object_store(),
+        attachments: clients.chat_attachments(),
+        transcriber: clients.transcriber(settings.stream_speed),
+        settings,
+    }))
 }
 
 /// WhatsappHandler: EUM events (SNS) → Connect chats.
@@ -28,9 +50,16 @@ pub async fn run_whatsapp_handler() -> Result<(), Error> {
         clients.participant(),
         clients.whatsapp(&config),
     );
+    let bridge = match media(&config, &clients) {
+        Some(m) => bridge.with_media(m),
+        None => bridge,
+    };
     let bridge = &bridge;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        bridge.handle(&event.payload).await.map_err(Error::from)
+        let deadline = i64::try_from(event.context.deadline).unwrap_or(i64::MAX);
+        claims::within_deadline(deadline, bridge.handle(&event.payload))
+            .await
+            .map_err(Error::from)
     }))
     .await
 }
@@ -43,9 +72,16 @@ pub async fn run_connect_handler() -> Result<(), Error> {
         render: RenderOptions::default(),
     };
     let bridge = OutboundBridge::new(rules, clients.store(&config), clients.whatsapp(&config));
+    let bridge = match media(&config, &clients) {
+        Some(m) => bridge.with_media(m),
+        None => bridge,
+    };
     let bridge = &bridge;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        bridge.handle(&event.payload).await.map_err(Error::from)
+        let deadline = i64::try_from(event.context.deadline).unwrap_or(i64::MAX);
+        claims::within_deadline(deadline, bridge.handle(&event.payload))
+            .await
+            .map_err(Error::from)
     }))
     .await
 }
