@@ -19,8 +19,10 @@ lint: setup
 	$(VENV)/bin/cfn-lint template.yaml
 
 # Everything CI checks. The integration tests start and stop moto, the twin and the handlers themselves.
+# One test at a time: each end-to-end scenario runs its own moto, twin and handler processes, and two of
+# the load scenarios side by side on 2 cores would only measure each other.
 test: lint build
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace -- --test-threads=1
 	$(MAKE) --no-print-directory fuzz-smoke
 
 # Parsers under libFuzzer (cargo-fuzz; RUSTC_BOOTSTRAP lets the stable toolchain build with sanitizers).
