@@ -15,6 +15,8 @@ use crate::claims;
 use crate::config::{Config, ReadReceipts};
 use crate::error::{FailureKind, PortError, Rejection, RetryableFailure};
 use crate::ids::{ContactId, ConversationKey, OriginationId, short_hash};
+use crate::media::handler::MediaHandler;
+use crate::media::service::InboundRequest;
 use crate::ports::{
     ActiveChat, ChatRequest, Claim, ContactCenter, ContactRecord, Conversation, ConversationState, ConversationView,
     Finished, Inflight, Participant, PortResult, StartLock, StateStore, Whatsapp,
@@ -23,9 +25,10 @@ use crate::rich::{interactive, notices::Notice, render};
 use crate::sns;
 use crate::telemetry::{Direction, log_outcome, log_rejection, now_ms};
 use crate::translate::{InboundAction, InboundState, TEXT_PLAIN, plan_message, quoted_wamid};
-use crate::whatsapp::{Change, CustomerMessage, Inbound, OutgoingMessage, StatusUpdate, parse_eum};
+use crate::whatsapp::{Change, Content, CustomerMessage, Inbound, Media, OutgoingMessage, StatusUpdate, parse_eum};
 use serde_json::Value;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long a start lock holds off other invocations of the same customer.
@@ -51,6 +54,7 @@ pub struct InboundBridge<S, C, P, W> {
     center: C,
     participant: P,
     whatsapp: W,
+    media: Option<Arc<dyn MediaHandler>>,
 }
 
 /// What happened to one message.
@@ -114,7 +118,14 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             center,
             participant,
             whatsapp,
+            media: None,
         }
+    }
+
+    /// Attaches customers' files to the chat (without it, media arrive as their description only).
+    pub fn with_media(mut self, media: Arc<dyn MediaHandler>) -> Self {
+        self.media = Some(media);
+        self
     }
 
     /// Handles one Lambda event. Only retryable failures are returned, after every message was tried,
@@ -436,6 +447,9 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 let (contact_id, opened_chat) =
                     Box::pin(self.deliver(key, origination, message, (&content_type, &content), me, conversation))
                         .await?;
+                if let (Content::Media(file), Some(media)) = (&message.content, &self.media) {
+                    Box::pin(self.deliver_media(key, origination, message, file, media.as_ref())).await?;
+                }
                 Ok(Outcome::Delivered {
                     contact_id,
                     opened_chat,
@@ -487,6 +501,62 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 })
             }
         }
+    }
+
+    /// After the description went in: the file itself, then its caption, transcript or notes; the
+    /// customer hears about what did not reach the agent (and, if configured, their transcript).
+    async fn deliver_media(
+        &self,
+        key: &ConversationKey,
+        origination: &OriginationId,
+        message: &CustomerMessage,
+        file: &Media,
+        media: &dyn MediaHandler,
+    ) -> PortResult<()> {
+        let Some(Conversation {
+            state: ConversationState::Active(chat),
+            ..
+        }) = self.store.load_conversation(key).await?.conversation
+        else {
+            return Ok(());
+        };
+        let chat = self.fresh(key, &chat).await?;
+        let prefix = format!("inbound/{}/", key.digest());
+        let outcome = match media
+            .inbound(InboundRequest {
+                origination,
+                token: &chat.connection_token,
+                media: file,
+                prefix: &prefix,
+                wamid: message.wamid.as_str(),
+            })
+            .await
+        {
+            Ok(outcome) => outcome,
+            Err(e) if e.is_retryable() => return Err(e),
+            // WhatsApp no longer has the file (or refuses it): the description is in; say so once.
+            Err(e) => {
+                tracing::warn!(error = %e, "customer's media could not be fetched");
+                let client_token = short_hash(&format!("{}#{}#media-missing", message.wamid, chat.contact_id));
+                let note = "⚠️ The file could not be retrieved from WhatsApp.";
+                return self.send(key, &chat, TEXT_PLAIN, note, &client_token).await;
+            }
+        };
+        for (i, text) in outcome.chat_texts().iter().enumerate() {
+            let client_token = short_hash(&format!("{}#{}#media{i}", message.wamid, chat.contact_id));
+            self.send(key, &chat, TEXT_PLAIN, text, &client_token).await?;
+        }
+        if let Some(notice) = &outcome.customer_notice {
+            let outgoing = OutgoingMessage::text(&message.customer_id, notice.clone());
+            self.whatsapp.send(origination, &outgoing).await?;
+        }
+        if media.settings().echo_transcript
+            && let Some(text) = outcome.transcript_text()
+        {
+            let outgoing = OutgoingMessage::text(&message.customer_id, format!("🎤 \"{text}\""));
+            self.whatsapp.send(origination, &outgoing).await?;
+        }
+        Ok(())
     }
 
     /// Waits while an earlier message of the same conversation is still being bridged, so messages that

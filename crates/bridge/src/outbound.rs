@@ -6,16 +6,21 @@
 //! recorded against its Connect item, so WhatsApp's receipts and failures can be shown to the agent.
 
 use crate::claims;
-use crate::connect_stream::{StreamItem, parse_item};
+use crate::connect_stream::{ItemType, Role, StreamItem, parse_item};
 use crate::error::{FailureKind, PortError, Rejection, RetryableFailure};
 use crate::ids::ConversationKey;
+use crate::ids::short_hash;
+use crate::media::handler::MediaHandler;
+use crate::media::service::{OutboundOutcome, OutboundRequest};
 use crate::ports::{Claim, ContactRecord, PortResult, SentRecord, StateStore, Whatsapp};
+use crate::ports::{Conversation, ConversationState};
 use crate::rich::interactive::{Menu, WhatsappMessage};
 use crate::sns;
 use crate::telemetry::{Direction, log_outcome, log_rejection, now_ms};
 use crate::translate::{OutboundPlan, OutboundRules, plan_outbound_with};
 use crate::whatsapp::OutgoingMessage;
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// At most one typing indicator per conversation in this long (Meta shows one for up to 25 s).
@@ -27,6 +32,7 @@ pub struct OutboundBridge<S, W> {
     rules: OutboundRules,
     store: S,
     whatsapp: W,
+    media: Option<Arc<dyn MediaHandler>>,
 }
 
 /// What happened to one item; `customer` is the conversation's log hash.
@@ -41,7 +47,18 @@ enum Outcome {
 
 impl<S: StateStore, W: Whatsapp> OutboundBridge<S, W> {
     pub fn new(rules: OutboundRules, store: S, whatsapp: W) -> Self {
-        Self { rules, store, whatsapp }
+        Self {
+            rules,
+            store,
+            whatsapp,
+            media: None,
+        }
+    }
+
+    /// Sends agents' files to the customer (without it, attachments are not forwarded).
+    pub fn with_media(mut self, media: Arc<dyn MediaHandler>) -> Self {
+        self.media = Some(media);
+        self
     }
 
     /// Handles one Lambda event; returns only retryable failures (see [`crate::inbound`]).
@@ -101,6 +118,11 @@ impl<S: StateStore, W: Whatsapp> OutboundBridge<S, W> {
     }
 
     async fn bridge(&self, item: &StreamItem) -> PortResult<Outcome> {
+        if item.item_type == ItemType::Attachment
+            && let Some(media) = &self.media
+        {
+            return Box::pin(self.attachment(item, media.as_ref())).await;
+        }
         match plan_outbound_with(item, &self.rules) {
             OutboundPlan::Skip { reason } => Ok(Outcome::Skipped(reason)),
             OutboundPlan::EndConversation { notice } => {
@@ -221,5 +243,91 @@ impl<S: StateStore, W: Whatsapp> OutboundBridge<S, W> {
             }
         }
         Ok(key)
+    }
+
+    /// An agent's (or flow's) files: each approved one goes to the customer by media id; what WhatsApp
+    /// cannot take is explained to the agent in the chat.
+    async fn attachment(&self, item: &StreamItem, media: &dyn MediaHandler) -> PortResult<Outcome> {
+        // The customer's own files come back on the stream too.
+        if matches!(item.role, Some(Role::Customer) | None) {
+            return Ok(Outcome::Skipped("customer_attachment"));
+        }
+        let id = item.id.as_str();
+        let (claim, contact) = tokio::join!(
+            claims::claim(&self.store, "connect", id),
+            self.store.load_contact(&item.initial_contact_id)
+        );
+        match claim? {
+            Claim::Done => return Ok(Outcome::Duplicate),
+            Claim::Busy => {
+                return Err(PortError::new(
+                    FailureKind::Transient,
+                    "claim",
+                    "another invocation is bridging this item",
+                ));
+            }
+            Claim::Acquired => {}
+        }
+        let result = async {
+            let Some(contact) = contact? else {
+                return Ok(Outcome::Skipped("unknown_contact"));
+            };
+            let key = contact.conversation_key();
+            let Some(Conversation {
+                state: ConversationState::Active(chat),
+                ..
+            }) = self.store.load_conversation(&key).await?.conversation
+            else {
+                return Ok(Outcome::Skipped("no_active_chat"));
+            };
+            let prefix = format!("outbound/{}/", key.digest());
+            for file in &item.attachments {
+                if file.status.as_deref().is_some_and(|s| s != "APPROVED") {
+                    continue;
+                }
+                let name = file.attachment_name.as_deref().unwrap_or("attachment");
+                let out = media
+                    .outbound(OutboundRequest {
+                        token: &chat.connection_token,
+                        origination: &contact.origination_id,
+                        to: &contact.customer_id,
+                        attachment_id: &file.attachment_id,
+                        name,
+                        content_type: file.content_type.as_deref().unwrap_or(""),
+                        prefix: &prefix,
+                    })
+                    .await?;
+                match out {
+                    OutboundOutcome::Sent { message_id, .. } => {
+                        let record = SentRecord {
+                            wa_message_id: message_id,
+                            contact_id: item.initial_contact_id.clone(),
+                            item_id: item.id.clone(),
+                            summary: format!("[file: {name}]"),
+                        };
+                        if let Err(e) = self.store.put_sent(&record, SENT_RETENTION_S).await {
+                            tracing::warn!(error = %e, "could not record a sent file; its receipts will not be shown");
+                        }
+                    }
+                    OutboundOutcome::TooLarge { agent_note, .. } => {
+                        let client_token = short_hash(&format!("{id}#{}#too-large", file.attachment_id));
+                        media
+                            .chat_text(&chat.connection_token, &agent_note, &client_token)
+                            .await?;
+                    }
+                }
+            }
+            Ok(Outcome::Delivered { customer: key.digest() })
+        }
+        .await;
+        match &result {
+            Ok(Outcome::Delivered { .. }) => self.store.complete("connect", id, None).await?,
+            _ => {
+                if let Err(release) = self.store.release("connect", id).await {
+                    tracing::warn!(error = %release, "could not release claim; it expires on its own");
+                }
+            }
+        }
+        result
     }
 }

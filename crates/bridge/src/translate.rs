@@ -129,9 +129,13 @@ pub fn plan_message(content: &Content, context: Option<&MessageContext>, state: 
             // A reply shows what it answers only when the bridge knows that text; otherwise as is.
             content: render::with_reply(body, context.and(quoted)),
         },
-        // Media are the media slice's; until it handles them, they are not bridged. A type this
-        // release does not know may not be a message at all, so it opens nothing either.
-        Content::Media(_) | Content::Unknown { .. } => InboundAction::Skip {
+        // Media: first what was sent, as text (it may open the chat); the file follows (crate::media).
+        Content::Media(_) => InboundAction::Send {
+            content_type: TEXT_PLAIN.to_owned(),
+            content: render::describe(content, None).unwrap_or_default(),
+        },
+        // A type this release does not know may not be a message at all, so it opens nothing.
+        Content::Unknown { .. } => InboundAction::Skip {
             reason: "type_not_bridged",
         },
         Content::Reaction { .. } => InboundAction::Note {

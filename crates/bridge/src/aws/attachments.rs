@@ -109,6 +109,20 @@ impl ChatAttachments for ParticipantAttachments {
         }
     }
 
+    async fn send_text(&self, token: &ConnectionToken, text: &str, client_token: &str) -> PortResult<()> {
+        const OP: &str = "SendMessage";
+        self.client
+            .send_message()
+            .connection_token(token.expose())
+            .content_type("text/plain")
+            .content(text)
+            .client_token(client_token)
+            .send()
+            .await
+            .map_err(|e| classify(OP, e, true))?;
+        Ok(())
+    }
+
     async fn download(&self, token: &ConnectionToken, attachment_id: &str) -> PortResult<Vec<u8>> {
         const OP: &str = "GetAttachment";
         let out = self

@@ -12,6 +12,7 @@
 //! the Lambdas keep cross-compiling to aarch64 without a C toolchain.
 
 pub mod convert;
+pub mod handler;
 pub mod policy;
 pub mod ports;
 pub mod service;

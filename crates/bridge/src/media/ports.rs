@@ -99,6 +99,13 @@ pub trait ChatAttachments: Send + Sync {
         attachment_id: &str,
         client_token: &str,
     ) -> impl Future<Output = PortResult<()>> + Send;
+    /// A text message in the chat as the customer participant (notes about files for the agent).
+    fn send_text(
+        &self,
+        token: &ConnectionToken,
+        text: &str,
+        client_token: &str,
+    ) -> impl Future<Output = PortResult<()>> + Send;
     /// `GetAttachment` and the download of its URL.
     fn download(
         &self,

@@ -655,6 +655,9 @@ mod tests {
             self.attached.lock().unwrap().push(e);
             Ok(())
         }
+        async fn send_text(&self, _: &ConnectionToken, _: &str, _: &str) -> PortResult<()> {
+            Ok(())
+        }
         async fn download(&self, _: &ConnectionToken, id: &str) -> PortResult<Vec<u8>> {
             Ok(self.files[id].clone())
         }
