@@ -44,23 +44,6 @@ pub fn backoff(current: Duration) -> Duration {
     (current * 2).min(MAX_POLL)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn leases_end_with_the_invocation() {
-        let now = now_ms();
-        assert_eq!(lease_ms(now), LEASE_MS);
-        let lease = within_deadline(now + 5_000, async { lease_ms(now) }).await;
-        assert_eq!(lease, 6_000);
-        let far = within_deadline(now + 600_000, async { lease_ms(now) }).await;
-        assert_eq!(far, LEASE_MS);
-        let past = within_deadline(now - 10_000, async { lease_ms(now) }).await;
-        assert_eq!(past, 1_000);
-    }
-}
-
 /// Claims `id`; returns `Acquired` or `Done`, waiting while another invocation holds it.
 pub async fn claim<S: StateStore>(store: &S, source: &str, id: &str) -> PortResult<Claim> {
     let deadline = Instant::now() + WAIT_FOR_HOLDER;
@@ -81,5 +64,22 @@ pub async fn claim<S: StateStore>(store: &S, source: &str, id: &str) -> PortResu
             }
             settled => return Ok(settled),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn leases_end_with_the_invocation() {
+        let now = now_ms();
+        assert_eq!(lease_ms(now), LEASE_MS);
+        let lease = within_deadline(now + 5_000, async { lease_ms(now) }).await;
+        assert_eq!(lease, 6_000);
+        let far = within_deadline(now + 600_000, async { lease_ms(now) }).await;
+        assert_eq!(far, LEASE_MS);
+        let past = within_deadline(now - 10_000, async { lease_ms(now) }).await;
+        assert_eq!(past, 1_000);
     }
 }
