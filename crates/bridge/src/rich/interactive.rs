@@ -340,7 +340,7 @@ fn time_picker(content: &Value) -> Result<TimePicker, Rejection> {
         .or(wire.timezone_offset)
         .as_ref()
         .and_then(minutes)
-        .filter(|m| m.abs() <= MAX_ZONE_OFFSET_MINUTES);
+        .filter(|m| m.unsigned_abs() <= MAX_ZONE_OFFSET_MINUTES.unsigned_abs());
     Ok(TimePicker {
         title: wire.title.unwrap_or_default(),
         subtitle: non_blank(wire.subtitle),
