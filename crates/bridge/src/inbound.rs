@@ -41,6 +41,8 @@ const WAIT_FOR_TURN: Duration = Duration::from_secs(15);
 const POLL_TURN: Duration = Duration::from_millis(25);
 /// Refresh a connection token this long before it expires.
 const TOKEN_MARGIN_S: i64 = 60;
+/// The most a read mark (a nicety) may add to an invocation.
+const READ_MARK_BUDGET: Duration = Duration::from_millis(1500);
 /// Keep state a week past the longest chat, so a returning customer is recognised.
 const STATE_RETENTION_S: i64 = 7 * 24 * 3600;
 
@@ -405,11 +407,17 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 let read_mark = async {
                     // Blue ticks once the message is in the chat; alongside the completing write, so the
                     // customer's next message does not wait for them.
+                    // Bounded: the SDK's retries against a throttled EUM must not hold this invocation (and
+                    // the conversation's next message, waiting for its turn) for seconds.
                     if self.config.read_receipts == ReadReceipts::OnDelivery
                         && matches!(outcome, Outcome::Delivered { .. } | Outcome::Noted { .. })
-                        && let Err(e) = self.whatsapp.mark_read(origination, wamid, false).await
                     {
-                        tracing::warn!(error = %e, "could not mark the customer's message read");
+                        let mark = self.whatsapp.mark_read(origination, wamid, false);
+                        match tokio::time::timeout(READ_MARK_BUDGET, mark).await {
+                            Ok(Ok(())) => {}
+                            Ok(Err(e)) => tracing::warn!(error = %e, "could not mark the customer's message read"),
+                            Err(_) => tracing::warn!("marking the customer's message read took too long; skipped"),
+                        }
                     }
                 };
                 let (completed, ()) = tokio::join!(self.store.complete("wa", wamid, Some(&finished)), read_mark);
