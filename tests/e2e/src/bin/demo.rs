@@ -88,7 +88,7 @@ async fn main() {
     demo.customer("Thanks! It was due on Monday.").await;
     demo.agent(
         &first,
-        json!({"action": "message", "display_name": "Ana", "content": "It's with the courier and arrives **tomorrow**. Anything else?"}),
+        json!({"action": "message", "display_name": "Ana", "content_type": "text/markdown", "content": "It's with the courier and arrives **tomorrow**. Anything else?"}),
         "Ana answers (markdown)",
     )
     .await;
