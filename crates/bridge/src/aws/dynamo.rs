@@ -89,6 +89,14 @@ fn corrupt(operation: &'static str, what: &str) -> PortError {
     )
 }
 
+/// A conditional write that lost because the item already moved on is not a failure for these callers.
+fn tolerate_conflict<T>(result: PortResult<T>) -> PortResult<()> {
+    match result {
+        Err(e) if !is_conflict(&e) => Err(e),
+        _ => Ok(()),
+    }
+}
+
 fn is_conflict(e: &PortError) -> bool {
     e.kind == FailureKind::Conflict
 }
@@ -153,6 +161,21 @@ fn parse_conversation(key: &ConversationKey, item: &Item) -> Option<Conversation
         state,
         previous_contact_id: contact_id,
     })
+}
+
+impl DynamoStore {
+    /// Reads one item by key; used for the write-once items (contact mapping, sent-message map).
+    async fn get(&self, pk: String) -> PortResult<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e, false))?;
+        Ok(out.item)
+    }
 }
 
 impl StateStore for DynamoStore {
@@ -284,10 +307,7 @@ impl StateStore for DynamoStore {
             .send()
             .await
             .map_err(|e| classify("UpdateItem", e, false));
-        match result {
-            Err(e) if !is_conflict(&e) => Err(e),
-            _ => Ok(()),
-        }
+        tolerate_conflict(result)
     }
 
     async fn update_connection(&self, key: &ConversationKey, chat: &ActiveChat) -> PortResult<()> {
@@ -307,11 +327,8 @@ impl StateStore for DynamoStore {
             .send()
             .await
             .map_err(|e| classify("UpdateItem", e, false));
-        match result {
-            // The conversation moved on to another chat meanwhile; the new token is simply not kept.
-            Err(e) if !is_conflict(&e) => Err(e),
-            _ => Ok(()),
-        }
+        // The conversation moved on to another chat meanwhile; the new token is simply not kept.
+        tolerate_conflict(result)
     }
 
     async fn mark_ended(&self, key: &ConversationKey, contact_id: &ContactId) -> PortResult<bool> {
@@ -353,11 +370,8 @@ impl StateStore for DynamoStore {
             .send()
             .await
             .map_err(|e| classify("UpdateItem", e, false));
-        match result {
-            // The conversation moved on to another chat: the menu belongs to a chat that is over.
-            Err(e) if !is_conflict(&e) => Err(e),
-            _ => Ok(()),
-        }
+        // The conversation moved on to another chat: the menu belongs to a chat that is over.
+        tolerate_conflict(result)
     }
 
     async fn take_typing_slot(&self, key: &ConversationKey, now_ms: i64, gap_ms: i64) -> PortResult<Option<String>> {
@@ -400,15 +414,10 @@ impl StateStore for DynamoStore {
 
     async fn load_sent(&self, wa_message_id: &str) -> PortResult<Option<SentRecord>> {
         const OP: &str = "GetItem";
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(sent_pk(wa_message_id)))
-            .send()
-            .await
-            .map_err(|e| classify(OP, e, false))?;
-        let Some(item) = out.item() else { return Ok(None) };
+        let Some(item) = self.get(sent_pk(wa_message_id)).await? else {
+            return Ok(None);
+        };
+        let item = &item;
         let field = |name: &str| get_s(item, name).ok_or_else(|| corrupt(OP, name));
         Ok(Some(SentRecord {
             wa_message_id: wa_message_id.to_owned(),
@@ -435,15 +444,10 @@ impl StateStore for DynamoStore {
 
     async fn load_contact(&self, initial_contact_id: &ContactId) -> PortResult<Option<ContactRecord>> {
         const OP: &str = "GetItem";
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(contact_pk(initial_contact_id)))
-            .send()
-            .await
-            .map_err(|e| classify(OP, e, false))?;
-        let Some(item) = out.item() else { return Ok(None) };
+        let Some(item) = self.get(contact_pk(initial_contact_id)).await? else {
+            return Ok(None);
+        };
+        let item = &item;
         let field = |name: &str| get_s(item, name).ok_or_else(|| corrupt(OP, name));
         Ok(Some(ContactRecord {
             initial_contact_id: initial_contact_id.clone(),
@@ -567,9 +571,6 @@ impl StateStore for DynamoStore {
             .send()
             .await
             .map_err(|e| classify("DeleteItem", e, false));
-        match result {
-            Err(e) if !is_conflict(&e) => Err(e),
-            _ => Ok(()),
-        }
+        tolerate_conflict(result)
     }
 }
