@@ -3,6 +3,7 @@
 use crate::aws::AwsClients;
 use crate::claims;
 use crate::config::Config;
+use crate::error::RetryableFailure;
 use crate::inbound::InboundBridge;
 use crate::media::handler::{MediaBridge, MediaHandler};
 use crate::media::service::MediaSettings;
@@ -11,6 +12,8 @@ use crate::rich::interactive::RenderOptions;
 use crate::translate::OutboundRules;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 pub type Error = lambda_runtime::Error;
@@ -40,6 +43,22 @@ fn media(config: &Config, clients: &AwsClients) -> Option<Arc<dyn MediaHandler>>
     }))
 }
 
+/// One invocation's work: the bridge's `handle`, boxed so the runtime's future stays shallow (the handlers'
+/// nested async state machines otherwise exceed rustc's layout query depth in the binaries).
+type Handling<'a> = Pin<Box<dyn Future<Output = Result<(), RetryableFailure>> + Send + 'a>>;
+
+/// Serves events until the runtime stops, each within its Lambda deadline.
+async fn serve<'b>(handle: impl Fn(Value) -> Handling<'b>) -> Result<(), Error> {
+    let handle = &handle;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let deadline = i64::try_from(event.context.deadline).unwrap_or(i64::MAX);
+        claims::within_deadline(deadline, handle(event.payload))
+            .await
+            .map_err(Error::from)
+    }))
+    .await
+}
+
 /// WhatsappHandler: EUM events (SNS) → Connect chats.
 pub async fn run_whatsapp_handler() -> Result<(), Error> {
     let (config, clients) = setup().await?;
@@ -55,13 +74,7 @@ pub async fn run_whatsapp_handler() -> Result<(), Error> {
         None => bridge,
     };
     let bridge = &bridge;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let deadline = i64::try_from(event.context.deadline).unwrap_or(i64::MAX);
-        claims::within_deadline(deadline, bridge.handle(&event.payload))
-            .await
-            .map_err(Error::from)
-    }))
-    .await
+    serve(move |event| Box::pin(async move { bridge.handle(&event).await })).await
 }
 
 /// ConnectHandler: Connect chat streaming events (SNS) → WhatsApp.
@@ -77,11 +90,5 @@ pub async fn run_connect_handler() -> Result<(), Error> {
         None => bridge,
     };
     let bridge = &bridge;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let deadline = i64::try_from(event.context.deadline).unwrap_or(i64::MAX);
-        claims::within_deadline(deadline, bridge.handle(&event.payload))
-            .await
-            .map_err(Error::from)
-    }))
-    .await
+    serve(move |event| Box::pin(async move { bridge.handle(&event).await })).await
 }
