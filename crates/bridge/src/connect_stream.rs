@@ -65,6 +65,8 @@ pub struct StreamItem {
     pub contact_id: ContactId,
     pub visibility: Visibility,
     pub attachments: Vec<Attachment>,
+    /// `AbsoluteTime`: when Connect recorded the item (Unix epoch milliseconds), if it says.
+    pub absolute_time_ms: Option<i64>,
 }
 
 impl StreamItem {
@@ -104,6 +106,8 @@ struct WireItem {
     contact_id: Option<String>,
     #[serde(default)]
     attachments: Vec<Attachment>,
+    #[serde(default)]
+    absolute_time: Option<String>,
 }
 
 fn role(raw: &str) -> Role {
@@ -161,6 +165,12 @@ pub fn parse_item(notification: &Notification) -> Result<StreamItem, Rejection> 
             _ => Visibility::Unknown,
         },
         attachments: wire.attachments,
+        // Only for the latency metric: an unreadable time is left out, not a reason to drop the item.
+        absolute_time_ms: wire
+            .absolute_time
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.timestamp_millis()),
     })
 }
 
@@ -193,6 +203,7 @@ mod tests {
         assert_eq!(item.initial_contact_id.as_str(), "7a8b");
         assert_eq!(item.contact_id.as_str(), "9c0d");
         assert_eq!(item.kind(), "message text/plain");
+        assert_eq!(item.absolute_time_ms, Some(1_762_846_200_301));
     }
 
     #[test]
@@ -205,6 +216,7 @@ mod tests {
         assert_eq!(item.event_name(), Some("chat.ended"));
         assert_eq!(item.role, None);
         assert_eq!(item.visibility, Visibility::Unknown);
+        assert_eq!(item.absolute_time_ms, None);
     }
 
     #[test]

@@ -183,6 +183,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                         &key.digest(),
                         started.elapsed(),
                         result.as_ref().err(),
+                        message.timestamp.checked_mul(1000),
                     );
                     match result {
                         Err(e) if e.is_retryable() => failures.push(e),
@@ -215,6 +216,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                         &key.digest(),
                         started.elapsed(),
                         result.as_ref().err(),
+                        status.timestamp.checked_mul(1000),
                     );
                     if let Err(e) = result
                         && e.is_retryable()

@@ -19,6 +19,7 @@ pub mod inbound;
 #[cfg(feature = "aws")]
 pub mod lambda;
 pub mod media;
+pub mod metrics;
 pub mod outbound;
 pub mod ports;
 pub mod rich;

@@ -102,6 +102,7 @@ impl<S: StateStore, W: Whatsapp> OutboundBridge<S, W> {
                     customer,
                     started.elapsed(),
                     result.as_ref().err(),
+                    item.absolute_time_ms,
                 );
             }
             if let Err(e) = result

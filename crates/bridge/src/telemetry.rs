@@ -1,10 +1,12 @@
-//! Logging: one JSON line per bridged message, and one per rejected input, in Lambda's JSON log format.
+//! Logging: one JSON line per bridged message, and one per rejected input, in Lambda's JSON log format;
+//! each also counted in CloudWatch metrics ([`crate::metrics`]).
 //!
 //! Lines carry ids and reason codes, never message text, phone numbers or tokens: customers appear as
 //! a short hash of their conversation key. `LOG_CONTENT=true` is for debugging a deployment, not for
 //! production, and only widens what rejections say.
 
 use crate::error::{PortError, Rejection};
+use crate::metrics::{self, Disposition, Metric};
 use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
@@ -47,7 +49,24 @@ pub fn now_ms() -> i64 {
         .unwrap_or_default()
 }
 
-/// The one line logged for every message the bridge handled.
+/// The outcomes that mean the message reached the other side (docs/troubleshooting.md); every other
+/// outcome without an error is a deliberate skip. An outcome added to the services and not here is
+/// counted as skipped, under its own name.
+pub const BRIDGED_OUTCOMES: &[&str] = &[
+    "delivered",
+    "delivered_new_chat",
+    "delivered_note",
+    "menu_page_sent",
+    "ended_by_customer",
+    "receipt_delivered",
+    "failure_reported",
+    "conversation_ended",
+    "typing_shown",
+];
+
+/// The one line logged for every message the bridge handled, and its metrics. `event_time_ms` is when
+/// WhatsApp or Connect says the event happened (Unix epoch milliseconds), for the end-to-end latency.
+#[allow(clippy::too_many_arguments)]
 pub fn log_outcome(
     direction: Direction,
     kind: &str,
@@ -56,7 +75,14 @@ pub fn log_outcome(
     customer: &str,
     elapsed: Duration,
     error: Option<&PortError>,
+    event_time_ms: Option<i64>,
 ) {
+    metrics::record(&Metric::Message {
+        direction,
+        kind,
+        disposition: disposition(outcome, error, event_time_ms, now_ms()),
+        handling: elapsed,
+    });
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
     match error {
         None => tracing::info!(
@@ -84,10 +110,72 @@ pub fn log_outcome(
 
 /// The one line logged for input that cannot be bridged.
 pub fn log_rejection(direction: Direction, rejection: &Rejection) {
+    metrics::record(&Metric::Rejected {
+        direction,
+        reason: rejection.code,
+    });
     tracing::warn!(
         direction = direction.as_str(),
         reason = rejection.code,
         detail = %rejection.detail,
         "rejected input"
     );
+}
+
+/// How the metrics count an outcome. A clock that runs behind the event's gives a latency of zero.
+fn disposition<'a>(
+    outcome: &'a str,
+    error: Option<&PortError>,
+    event_time_ms: Option<i64>,
+    now_ms: i64,
+) -> Disposition<'a> {
+    match error {
+        Some(e) => Disposition::Failed {
+            reason: format!("{}/{:?}", e.operation, e.kind),
+        },
+        None if BRIDGED_OUTCOMES.contains(&outcome) => Disposition::Bridged {
+            end_to_end: event_time_ms.map(|t| Duration::from_millis(now_ms.saturating_sub(t).max(0) as u64)),
+        },
+        None => Disposition::Skipped { reason: outcome },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::FailureKind;
+
+    #[test]
+    fn outcomes_are_counted_as_bridged_skipped_or_failed() {
+        let now = 1_762_843_890_000;
+        assert_eq!(
+            disposition("delivered_new_chat", None, Some(1_762_843_882_000), now),
+            Disposition::Bridged {
+                end_to_end: Some(Duration::from_secs(8))
+            }
+        );
+        assert_eq!(
+            disposition("receipt_delivered", None, None, now),
+            Disposition::Bridged { end_to_end: None }
+        );
+        assert_eq!(
+            disposition("typing_shown", None, Some(now + 500), now),
+            Disposition::Bridged {
+                end_to_end: Some(Duration::ZERO)
+            }
+        );
+        for skipped in ["duplicate", "status_chat_over", "reaction_no_chat", "type_not_bridged"] {
+            assert_eq!(
+                disposition(skipped, None, Some(now), now),
+                Disposition::Skipped { reason: skipped }
+            );
+        }
+        let error = PortError::new(FailureKind::Transient, "SendMessage", "ThrottlingException");
+        assert_eq!(
+            disposition("failed_will_retry", Some(&error), Some(now), now),
+            Disposition::Failed {
+                reason: "SendMessage/Transient".into()
+            }
+        );
+    }
 }

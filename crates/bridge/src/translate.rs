@@ -318,6 +318,7 @@ mod tests {
             contact_id: ContactId::parse("c1").unwrap(),
             visibility,
             attachments: vec![],
+            absolute_time_ms: None,
         }
     }
 
