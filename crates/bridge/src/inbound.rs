@@ -794,6 +794,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             connection_expires_at: connection.expires_at,
         };
         self.store.activate(lock, &chat, ttl).await?;
+        crate::metrics::record(&crate::metrics::Metric::ChatStarted);
         Ok(chat)
     }
 }
