@@ -119,8 +119,13 @@ impl Transcriber for TranscribeStreaming {
             }
             Ok(text.join(" "))
         };
-        tokio::time::timeout(total, run)
+        let result = tokio::time::timeout(total, run)
             .await
-            .unwrap_or_else(|_| Err(PortError::new(FailureKind::Transient, OP, "timeout")))
+            .unwrap_or_else(|_| Err(PortError::new(FailureKind::Transient, OP, "timeout")));
+        crate::metrics::record(&crate::metrics::Metric::Transcription {
+            audio: ogg_opus_duration(audio).unwrap_or_default(),
+            failed: result.is_err(),
+        });
+        result
     }
 }
