@@ -15,7 +15,7 @@ USAGE: local-aws [OPTIONS]
 
   --port PORT               twin port on 127.0.0.1 (default 4566, 0 = any free port)
   --moto-url URL            reuse a running moto server instead of starting one
-  --moto-bin PATH           moto_server executable (default <repo>/.venv/bin/moto_server)
+  --moto-bin PATH           moto launcher (default <repo>/scripts/moto-server)
   --no-moto                 do not use moto at all
   --whatsapp-handler PATH   WhatsappHandler binary (default target/debug/whatsapp-handler)
   --connect-handler PATH    ConnectHandler binary (default target/debug/connect-handler)

@@ -47,7 +47,7 @@ pub struct StackOptions {
     pub port: u16,
     /// Reuse a running moto server instead of starting one.
     pub moto_url: Option<String>,
-    /// moto executable (default `<repo>/.venv/bin/moto_server`).
+    /// moto launcher (default `<repo>/scripts/moto-server`, moto from the venv without its dashboard's leak).
     pub moto_bin: PathBuf,
     /// Skip moto entirely (no DynamoDB/S3; the handlers get no endpoints for them).
     pub no_moto: bool,
@@ -72,7 +72,7 @@ impl Default for StackOptions {
             twin: TwinConfig::default(),
             port: 0,
             moto_url: None,
-            moto_bin: repo_root().join(".venv/bin/moto_server"),
+            moto_bin: repo_root().join("scripts/moto-server"),
             no_moto: false,
             whatsapp_handler: Some(debug.join("whatsapp-handler")),
             connect_handler: Some(debug.join("connect-handler")),

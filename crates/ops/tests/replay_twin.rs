@@ -32,7 +32,7 @@ fn repo_root() -> PathBuf {
 async fn start_stack() -> Stack {
     let bins = bin_dir();
     let options = StackOptions {
-        moto_bin: repo_root().join(".venv/bin/moto_server"),
+        moto_bin: repo_root().join("scripts/moto-server"),
         whatsapp_handler: Some(bins.join("whatsapp-handler")),
         connect_handler: Some(bins.join("connect-handler")),
         echo_logs: std::env::var_os("E2E_ECHO_LOGS").is_some(),

@@ -242,7 +242,7 @@ impl TestStack {
     pub async fn start_with(adjust: impl FnOnce(&mut local_aws::StackOptions)) -> Self {
         let bins = bin_dir();
         let mut options = local_aws::StackOptions {
-            moto_bin: repo_root().join(".venv/bin/moto_server"),
+            moto_bin: repo_root().join("scripts/moto-server"),
             whatsapp_handler: Some(bins.join("whatsapp-handler")),
             connect_handler: Some(bins.join("connect-handler")),
             echo_logs: std::env::var_os("E2E_ECHO_LOGS").is_some(),
