@@ -24,6 +24,11 @@ pub async fn within_deadline<F: std::future::Future>(deadline_ms: i64, work: F) 
     DEADLINE_MS.scope(deadline_ms, work).await
 }
 
+/// When a lease taken at `now` by this invocation ends (epoch ms).
+pub fn lease_until(now: i64) -> i64 {
+    now + lease_ms(now)
+}
+
 fn lease_ms(now: i64) -> i64 {
     let until = DEADLINE_MS
         .try_with(|deadline| *deadline)

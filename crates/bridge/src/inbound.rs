@@ -337,10 +337,12 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             return Ok(Outcome::Skipped(reason));
         }
         let wamid = message.wamid.as_str();
+        let registered_ms = now_ms();
         let me = Inflight {
             tag: format!("q_{}", short_hash(wamid)),
             timestamp: message.timestamp,
-            registered_ms: now_ms(),
+            registered_ms,
+            until_ms: claims::lease_until(registered_ms),
         };
         // The claim, the registration (which also reads the conversation) and, for a reply or a reaction,
         // the quoted message are independent: one round trip.
@@ -585,7 +587,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             let earlier = view
                 .inflight
                 .iter()
-                .any(|other| other.tag != me.tag && other.registered_ms + claims::LEASE_MS > now && other.precedes(me));
+                .any(|other| other.tag != me.tag && other.is_live(now) && other.precedes(me));
             if !earlier || Instant::now() > deadline {
                 return Ok(view);
             }

@@ -57,11 +57,19 @@ pub struct Inflight {
     pub tag: String,
     /// WhatsApp's timestamp (Unix seconds).
     pub timestamp: i64,
-    /// When this delivery registered (epoch ms): breaks ties within a second and ages out crashed ones.
+    /// When this delivery registered (epoch ms): breaks ties within a second.
     pub registered_ms: i64,
+    /// When the registering invocation's lease ends (epoch ms): a delivery killed with its Lambda stops
+    /// holding later messages back when its invocation's deadline passes, not a fixed minute later.
+    pub until_ms: i64,
 }
 
 impl Inflight {
+    /// Whether the delivery may still be running at `now_ms`.
+    pub fn is_live(&self, now_ms: i64) -> bool {
+        self.until_ms > now_ms
+    }
+
     /// Whether `self` must be delivered before `other`.
     pub fn precedes(&self, other: &Inflight) -> bool {
         (self.timestamp, self.registered_ms, &self.tag) < (other.timestamp, other.registered_ms, &other.tag)

@@ -116,6 +116,7 @@ fn parse_view(key: &ConversationKey, item: Option<&Item>) -> ConversationView {
                 tag: name.clone(),
                 timestamp: get_n(entry, "ts")?,
                 registered_ms: get_n(entry, "at")?,
+                until_ms: get_n(entry, "until")?,
             })
         })
         .collect();
@@ -196,6 +197,7 @@ impl StateStore for DynamoStore {
         let entry = AttributeValue::M(HashMap::from([
             ("ts".to_owned(), n(inflight.timestamp)),
             ("at".to_owned(), n(inflight.registered_ms)),
+            ("until".to_owned(), n(inflight.until_ms)),
         ]));
         let out = self
             .client
