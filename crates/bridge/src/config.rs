@@ -5,6 +5,8 @@
 
 use crate::ids::PhoneNumberId;
 use crate::rich::notices::Notices;
+use crate::rich::split::Limit;
+use crate::rich::text::Unit;
 use std::fmt;
 
 /// When the customer's messages get WhatsApp's blue ticks.
@@ -36,6 +38,8 @@ pub struct Config {
     pub read_receipts: ReadReceipts,
     /// Whether a returning customer's chat rehydrates the previous one (Connect persistent chat).
     pub persistent_chat: bool,
+    /// The longest text a Connect chat message may carry; longer customer texts go as several messages.
+    pub connect_text_limit: Limit,
 }
 
 /// Every missing or malformed variable, one per entry.
@@ -51,6 +55,12 @@ impl fmt::Display for ConfigError {
 }
 
 const CHAT_DURATION_RANGE: std::ops::RangeInclusive<i32> = 60..=10_080;
+
+/// Connect's API reference limits `text/plain` and `text/markdown` chat messages to 1024 characters; some
+/// instances accept more (up to 16 KiB). 4096 characters are at most 16 KiB of UTF-8, and no WhatsApp text
+/// is longer, so above that there is nothing left to split.
+const CONNECT_TEXT_DEFAULT: usize = 1024;
+const CONNECT_TEXT_RANGE: std::ops::RangeInclusive<usize> = 100..=4096;
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -132,6 +142,18 @@ impl Config {
                 false
             }
         };
+        let connect_text_max = match get("CONNECT_MESSAGE_MAX_CHARS") {
+            None => CONNECT_TEXT_DEFAULT,
+            Some(raw) => match raw.parse::<usize>() {
+                Ok(n) if CONNECT_TEXT_RANGE.contains(&n) => n,
+                _ => {
+                    problems.push(format!(
+                        "CONNECT_MESSAGE_MAX_CHARS must be a whole number from 100 to 4096 (got '{raw}')"
+                    ));
+                    CONNECT_TEXT_DEFAULT
+                }
+            },
+        };
         // Set but blank turns the keyword off; unset means the default.
         let end_keyword = match lookup("END_KEYWORD") {
             None => Some("#end".to_owned()),
@@ -154,6 +176,7 @@ impl Config {
             end_keyword,
             read_receipts,
             persistent_chat,
+            connect_text_limit: Limit::new(connect_text_max, Unit::Chars),
         })
     }
 
@@ -202,6 +225,7 @@ mod tests {
         assert_eq!(c.end_keyword.as_deref(), Some("#end"));
         assert_eq!(c.read_receipts, ReadReceipts::OnDelivery);
         assert!(!c.persistent_chat);
+        assert_eq!(c.connect_text_limit, Limit::new(1024, Unit::Chars));
         assert_eq!(c.notices, Notices::default());
         assert!(c.serves(&PhoneNumberId::parse("1").unwrap()));
     }
@@ -213,6 +237,7 @@ mod tests {
             ("LOG_CONTENT", "maybe"),
             ("WHATSAPP_PHONE_NUMBER_IDS", "123,abc"),
             ("META_API_VERSION", "20"),
+            ("CONNECT_MESSAGE_MAX_CHARS", "16384"),
         ]))
         .unwrap_err();
         let text = err.to_string();
@@ -225,10 +250,11 @@ mod tests {
             "LOG_CONTENT",
             "'abc'",
             "META_API_VERSION",
+            "CONNECT_MESSAGE_MAX_CHARS must be a whole number from 100 to 4096 (got '16384')",
         ] {
             assert!(text.contains(needle), "{needle} not in {text}");
         }
-        assert_eq!(err.problems.len(), 8);
+        assert_eq!(err.problems.len(), 9);
     }
 
     #[test]
@@ -239,11 +265,13 @@ mod tests {
             ("READ_RECEIPTS", "off"),
             ("PERSISTENT_CHAT", "true"),
             ("NOTICE_AGENT_JOINED", ""),
+            ("CONNECT_MESSAGE_MAX_CHARS", "4096"),
         ]);
         let c = Config::from_lookup(lookup(&pairs)).unwrap();
         assert_eq!(c.end_keyword, None);
         assert_eq!(c.read_receipts, ReadReceipts::Off);
         assert!(c.persistent_chat);
+        assert_eq!(c.connect_text_limit.max, 4096);
         assert_eq!(c.notices.template(crate::rich::notices::Notice::AgentJoined), None);
         let mut bad = VALID.to_vec();
         bad.push(("READ_RECEIPTS", "always"));

@@ -24,7 +24,7 @@ use crate::ports::{
 use crate::rich::{interactive, notices::Notice, render};
 use crate::sns;
 use crate::telemetry::{Direction, log_outcome, log_rejection, now_ms};
-use crate::translate::{InboundAction, InboundState, TEXT_PLAIN, plan_message, quoted_wamid};
+use crate::translate::{InboundAction, InboundState, TEXT_PLAIN, connect_parts, plan_message, quoted_wamid};
 use crate::whatsapp::{Change, Content, CustomerMessage, Inbound, Media, OutgoingMessage, StatusUpdate, parse_eum};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -636,6 +636,8 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
     }
 
     /// Sends with the stored connection token, reconnecting once with the participant token if needed.
+    /// A text longer than Connect accepts goes as several messages, each with its own client token, so a
+    /// retry after a partial send completes the message without repeating the parts already in.
     async fn send(
         &self,
         key: &ConversationKey,
@@ -645,25 +647,36 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         client_token: &str,
     ) -> PortResult<()> {
         let fresh = chat.connection_expires_at > now_ms() / 1000 + TOKEN_MARGIN_S;
-        let chat = if fresh {
+        let mut chat = if fresh {
             chat.clone()
         } else {
             self.reconnect(key, chat).await?
         };
-        match self
-            .participant
-            .send_message(&chat.connection_token, content_type, content, client_token)
-            .await
+        let mut may_reconnect = fresh;
+        for (i, part) in connect_parts(content_type, content, self.config.connect_text_limit)
+            .iter()
+            .enumerate()
         {
-            Err(e) if e.is_chat_gone() && fresh => {
-                let chat = self.reconnect(key, &chat).await?;
-                self.participant
-                    .send_message(&chat.connection_token, content_type, content, client_token)
+            let token = if i == 0 {
+                client_token.to_owned()
+            } else {
+                format!("{client_token}#{i}")
+            };
+            loop {
+                match self
+                    .participant
+                    .send_message(&chat.connection_token, content_type, part, &token)
                     .await
-                    .map(drop)
+                {
+                    Err(e) if e.is_chat_gone() && may_reconnect => {
+                        chat = self.reconnect(key, &chat).await?;
+                        may_reconnect = false;
+                    }
+                    other => break other.map(drop)?,
+                }
             }
-            other => other.map(drop),
         }
+        Ok(())
     }
 
     async fn reconnect(&self, key: &ConversationKey, chat: &ActiveChat) -> PortResult<ActiveChat> {

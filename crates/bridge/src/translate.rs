@@ -207,6 +207,16 @@ fn notice(rules: &OutboundRules, notice: Notice, item: &StreamItem) -> OutboundP
     }
 }
 
+/// A message for Connect as the parts it accepts: a text longer than the chat's limit goes as several
+/// messages, in order; other content types go whole.
+pub fn connect_parts(content_type: &str, content: &str, limit: split::Limit) -> Vec<String> {
+    if content_type == TEXT_PLAIN || content_type == TEXT_MARKDOWN {
+        split::split(content, limit)
+    } else {
+        vec![content.to_owned()]
+    }
+}
+
 /// Text parts for WhatsApp: markdown turned into WhatsApp's marks, then split to its limit.
 pub fn text_parts(content_type: &str, body: &str) -> Vec<String> {
     let text = if content_type == TEXT_MARKDOWN {
@@ -465,6 +475,25 @@ mod tests {
         let long = format!("{}\n\n{}", "a".repeat(3000), "b".repeat(3000));
         let parts = text_parts(TEXT_PLAIN, &long);
         assert_eq!(parts, ["a".repeat(3000), "b".repeat(3000)]);
+    }
+
+    #[test]
+    fn long_customer_texts_fit_connect() {
+        let limit = split::Limit::new(1024, crate::rich::text::Unit::Chars);
+        // A WhatsApp-maximum text of emoji and words: every part fits, nothing is lost or reordered.
+        let long = "Hola 👋🏽 mi pedido no llegó. ".repeat(140);
+        let parts = connect_parts(TEXT_PLAIN, &long, limit);
+        assert!(parts.len() >= 4, "{} parts", parts.len());
+        assert!(parts.iter().all(|p| limit.fits(p) && !p.is_empty()));
+        let squash = |s: &str| s.split_whitespace().collect::<String>();
+        assert_eq!(squash(&parts.concat()), squash(&long));
+        assert_eq!(connect_parts(TEXT_PLAIN, "short", limit), ["short"]);
+        // Interactive answers are bounded by their own (larger) limit and never cut.
+        let answer = "x".repeat(2000);
+        assert_eq!(
+            connect_parts(interactive::INTERACTIVE_RESPONSE, &answer, limit),
+            [answer.clone()]
+        );
     }
 
     #[test]

@@ -55,6 +55,8 @@ pub struct TwinConfig {
     pub connection_token_ttl: Duration,
     /// Maximum `Content` size of SendMessage in bytes (AWS: 16 384).
     pub max_message_bytes: usize,
+    /// Maximum characters of a `text/plain` or `text/markdown` SendMessage (the API reference: 1024).
+    pub max_text_chars: usize,
     /// Delay before each retry of a failed asynchronous (SNS) invocation; the length is the
     /// number of retries (AWS: 2 retries, about 1 and 2 minutes apart).
     pub retry_delays: Vec<Duration>,
@@ -75,6 +77,7 @@ impl Default for TwinConfig {
             greeting: Some("Thanks for contacting us. An agent will be with you shortly.".into()),
             connection_token_ttl: Duration::from_secs(24 * 3600),
             max_message_bytes: 16_384,
+            max_text_chars: 1024,
             retry_delays: vec![Duration::from_millis(200), Duration::from_millis(400)],
             function_timeout: Duration::from_secs(30),
         }

@@ -833,6 +833,13 @@ impl ConnectSim {
                 content.len()
             )));
         }
+        let chars = content.chars().count();
+        if (ct == "text/plain" || ct == "text/markdown") && chars > self.cfg.max_text_chars {
+            return Err(ApiError::validation(format!(
+                "Content of type {ct} must be at most {} characters (got {chars})",
+                self.cfg.max_text_chars
+            )));
+        }
         let sender = self
             .participant(&contact_id, &participant_id)
             .ok_or_else(|| ApiError::access_denied("Participant is no longer in the chat"))?;
@@ -1458,12 +1465,13 @@ mod tests {
             s.send_message(Some(&token), json_msg, T0).unwrap_err().code,
             "ValidationException"
         );
-        let big = "x".repeat(16_385);
+        let big = "x".repeat(1025);
         assert_eq!(
             s.send_message(Some(&token), msg(&big, None), T0).unwrap_err().code,
             "ValidationException"
         );
-        assert!(s.send_message(Some(&token), msg(&"x".repeat(16_384), None), T0).is_ok());
+        // Characters, not bytes: 1024 emoji (4 KiB) are accepted.
+        assert!(s.send_message(Some(&token), msg(&"🙂".repeat(1024), None), T0).is_ok());
         assert_eq!(
             s.send_message(Some("bogus"), msg("hi", None), T0).unwrap_err().status,
             403

@@ -97,6 +97,7 @@ async fn config(State(s): St) -> Response {
         "business_numbers": c.business_numbers,
         "greeting": c.greeting,
         "max_message_bytes": c.max_message_bytes,
+        "max_text_chars": c.max_text_chars,
         "connection_token_ttl_ms": c.connection_token_ttl.as_millis() as u64,
         "retry_delays_ms": c.retry_delays.iter().map(|d| d.as_millis() as u64).collect::<Vec<_>>(),
         "runtime_api": runtime,

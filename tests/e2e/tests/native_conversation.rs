@@ -86,7 +86,7 @@ async fn tap(twin: &Twin, wa_id: &str, kind: &str, id: &str, title: &str) {
 }
 
 #[tokio::test]
-async fn agent_markdown_is_whatsapp_formatting_and_long_texts_arrive_split_in_order() {
+async fn agent_markdown_is_whatsapp_formatting_and_long_texts_arrive_split_in_order_both_ways() {
     let stack = TestStack::start().await;
     let twin = stack.twin();
     let wa = "14255550601";
@@ -127,6 +127,25 @@ async fn agent_markdown_is_whatsapp_formatting_and_long_texts_arrive_split_in_or
     // Connect's transcript holds the agent's text once, as written.
     let agent_texts = e2e::transcript_texts(&contact(twin, &contact_id).await, "AGENT");
     assert_eq!(agent_texts.len(), 2);
+
+    // The other way: a WhatsApp-maximum text (4096 characters) is more than a Connect chat message holds
+    // (1024, which the twin enforces as the API reference does), so it reaches the agent in parts, in order.
+    let complaint = "Mi pedido 🚚 no llegó y nadie contesta. ".repeat(103);
+    let complaint = complaint.trim_end();
+    assert!(complaint.chars().count() <= 4096 && complaint.chars().count() > 3 * 1024);
+    let (_, sent) = twin.customer_texts(wa, complaint).await;
+    assert!(sent.ok, "{sent:?}");
+    let delivered = customer_texts(&contact(twin, &contact_id).await);
+    assert_eq!(delivered[0], "Hi");
+    let parts = &delivered[1..];
+    assert_eq!(
+        parts.len(),
+        4,
+        "{:?}",
+        parts.iter().map(|p| p.chars().count()).collect::<Vec<_>>()
+    );
+    assert!(parts.iter().all(|p| p.chars().count() <= 1024));
+    assert_eq!(squash(&parts.join(" ")), squash(complaint));
 }
 
 #[tokio::test]
