@@ -24,7 +24,7 @@ use crate::ports::{
 use crate::rich::{interactive, notices::Notice, render};
 use crate::sns;
 use crate::telemetry::{Direction, log_outcome, log_rejection, now_ms};
-use crate::translate::{InboundAction, InboundState, TEXT_PLAIN, connect_parts, plan_message, quoted_wamid};
+use crate::translate::{InboundAction, InboundState, TEXT_PLAIN, connect_parts, plan_message, quotable, quoted_wamid};
 use crate::whatsapp::{Change, Content, CustomerMessage, Inbound, Media, OutgoingMessage, StatusUpdate, parse_eum};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -350,7 +350,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         let quote = async {
             match quote_id {
                 // A quote is a nicety: without it the message still goes, unquoted.
-                Some(id) => self.store.load_sent(id).await.ok().flatten().map(|r| r.summary),
+                Some(id) => self.store.load_quote(id).await.ok().flatten(),
                 None => None,
             }
         };
@@ -402,11 +402,16 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         };
         match acted {
             Ok((outcome, clear_menu)) => {
+                let summary = match outcome {
+                    Outcome::Delivered { .. } => quotable(&message.content),
+                    _ => None,
+                };
                 let finished = Finished {
                     key,
                     tag: &me.tag,
                     wamid,
                     clear_menu,
+                    summary: summary.as_deref(),
                 };
                 let read_mark = async {
                     // Blue ticks once the message is in the chat; alongside the completing write, so the

@@ -97,6 +97,8 @@ pub struct Finished<'a> {
     pub wamid: &'a str,
     /// The message answered the stored menu, which is then spent.
     pub clear_menu: bool,
+    /// What the message said, kept on its claim so a later reply to it can quote it.
+    pub summary: Option<&'a str>,
 }
 
 /// A WhatsApp message the bridge sent for a Connect item: receipts and failures are reported against
@@ -213,6 +215,10 @@ pub trait StateStore: Send + Sync {
     fn put_sent(&self, record: &SentRecord, ttl_s: i64) -> impl Future<Output = PortResult<()>> + Send;
 
     fn load_sent(&self, wa_message_id: &str) -> impl Future<Output = PortResult<Option<SentRecord>>> + Send;
+
+    /// What a WhatsApp message of the conversation said, whichever side sent it: a message the bridge
+    /// sent (its sent record) or one of the customer's (its completed claim).
+    fn load_quote(&self, wa_message_id: &str) -> impl Future<Output = PortResult<Option<String>>> + Send;
 
     fn put_contact(&self, contact: &ContactRecord, ttl_s: i64) -> impl Future<Output = PortResult<()>> + Send;
 

@@ -6,6 +6,7 @@
 use crate::connect_stream::{INTERACTIVE, ItemType, Role, StreamItem, Visibility};
 use crate::rich::interactive::{self, Answer, Menu, RenderOptions, WhatsappMessage};
 use crate::rich::notices::{Notice, Notices};
+use crate::rich::text::{Unit, truncate};
 use crate::rich::{markdown, render, split};
 use crate::whatsapp::{Content, InteractiveReply, MessageContext};
 
@@ -205,6 +206,24 @@ fn notice(rules: &OutboundRules, notice: Notice, item: &StreamItem) -> OutboundP
             reason: "notice_disabled",
         },
     }
+}
+
+/// How much of a customer's message is kept for quoting it later: a quote shows far less, but the
+/// rendering decides how much, so keep a little more than it needs.
+const QUOTABLE_CHARS: usize = 2 * render::QUOTE_MAX_CHARS;
+
+/// What a customer's message said, as a later reply to it quotes it: its text, the option it chose, or
+/// the description the agent saw.
+pub fn quotable(content: &Content) -> Option<String> {
+    let text = match content {
+        Content::Text { body } => body.clone(),
+        Content::Button { text, .. } => text.clone(),
+        Content::Interactive(InteractiveReply::Button { title, .. } | InteractiveReply::List { title, .. }) => {
+            title.clone()
+        }
+        other => render::describe(other, None)?,
+    };
+    Some(truncate(&text, QUOTABLE_CHARS, Unit::Chars))
 }
 
 /// A message for Connect as the parts it accepts: a text longer than the chat's limit goes as several
@@ -475,6 +494,36 @@ mod tests {
         let long = format!("{}\n\n{}", "a".repeat(3000), "b".repeat(3000));
         let parts = text_parts(TEXT_PLAIN, &long);
         assert_eq!(parts, ["a".repeat(3000), "b".repeat(3000)]);
+    }
+
+    #[test]
+    fn customer_messages_are_kept_short_for_quoting() {
+        assert_eq!(
+            quotable(&Content::Text {
+                body: "Where is my order?".into()
+            })
+            .as_deref(),
+            Some("Where is my order?")
+        );
+        let long = quotable(&Content::Text {
+            body: "word ".repeat(100),
+        })
+        .unwrap();
+        assert!(long.chars().count() <= QUOTABLE_CHARS && long.ends_with('…'));
+        let tap = Content::Interactive(InteractiveReply::List {
+            id: "2".into(),
+            title: "Billing".into(),
+            description: None,
+        });
+        assert_eq!(quotable(&tap).as_deref(), Some("Billing"));
+        let place = Content::Location(Location {
+            latitude: 1.0,
+            longitude: 2.0,
+            name: Some("Home".into()),
+            address: None,
+            url: None,
+        });
+        assert!(quotable(&place).unwrap().contains("Home"));
     }
 
     #[test]

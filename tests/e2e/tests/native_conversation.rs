@@ -279,11 +279,12 @@ async fn locations_contacts_replies_and_reactions_read_naturally_and_reactions_o
         .as_str()
         .unwrap()
         .to_owned();
-    twin.customer_sends(
-        wa,
-        json!({"type": "location", "location": {"latitude": 47.6163, "longitude": -122.4311, "name": "Home"}}),
-    )
-    .await;
+    let (location_wamid, _) = twin
+        .customer_sends(
+            wa,
+            json!({"type": "location", "location": {"latitude": 47.6163, "longitude": -122.4311, "name": "Home"}}),
+        )
+        .await;
     twin.customer_sends(
         wa,
         json!({"type": "contacts", "contacts": [{"name": {"formatted_name": "Rosa Díaz"},
@@ -300,9 +301,20 @@ async fn locations_contacts_replies_and_reactions_read_naturally_and_reactions_o
         json!({"type": "reaction", "reaction": {"message_id": agent_wamid, "emoji": "❤️"}}),
     )
     .await;
+    // A reply to the customer's own earlier message quotes it too.
+    twin.customer_sends(
+        wa,
+        json!({"type": "text", "text": {"body": "Deliver here instead"}, "context": {"id": location_wamid}}),
+    )
+    .await;
     twin.settle().await;
     let texts = customer_texts(&contact(twin, &contact_id).await);
-    assert_eq!(texts.len(), 5, "{texts:#?}");
+    assert_eq!(texts.len(), 6, "{texts:#?}");
+    assert!(
+        texts[5].contains("Home") && texts[5].ends_with("Deliver here instead"),
+        "{}",
+        texts[5]
+    );
     assert!(
         texts[1].contains("Home") && texts[1].contains("47.6163"),
         "{}",

@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | conversation | `conv#<phone number id>#<customer id>` | state, version, generation, chat tokens, and one `q_<hash>` attribute per message in flight |
 //! | contact | `contact#<initial contact id>` | the conversation the chat belongs to |
-//! | claim | `msg#<source>#<message id>` | in progress (with a lease) or done |
+//! | claim | `msg#<source>#<message id>` | in progress (with a lease) or done; a customer message's summary, for quoting |
 //! | sent | `sent#<WhatsApp message id>` | the Connect item a message the bridge sent came from, and its text |
 //!
 //! The conversation item also keeps what the customer was last shown and sent (`menu`, `last_wamid`,
@@ -429,6 +429,16 @@ impl StateStore for DynamoStore {
         }))
     }
 
+    async fn load_quote(&self, wa_message_id: &str) -> PortResult<Option<String>> {
+        // Both reads at once: a reply quotes the agent's messages far more often, but which side sent
+        // the quoted message is not in the event.
+        let (sent, claimed) = tokio::join!(self.load_sent(wa_message_id), self.get(claim_pk("wa", wa_message_id)));
+        if let Some(sent) = sent? {
+            return Ok(Some(sent.summary));
+        }
+        Ok(claimed?.and_then(|item| get_s(&item, "summary").map(str::to_owned)))
+    }
+
     async fn put_contact(&self, contact: &ContactRecord, ttl_s: i64) -> PortResult<()> {
         self.client
             .put_item()
@@ -533,11 +543,16 @@ impl StateStore for DynamoStore {
         let done = Update::builder()
             .table_name(&self.table)
             .key("pk", s(claim_pk(source, id)))
-            .update_expression(DONE)
             .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":done", s("done"))
-            .build()
-            .map_err(invalid)?;
+            .expression_attribute_values(":done", s("done"));
+        let done = match finished.summary {
+            Some(summary) => done
+                .update_expression("SET #state = :done, summary = :summary REMOVE lease_until")
+                .expression_attribute_values(":summary", s(summary)),
+            None => done.update_expression(DONE),
+        }
+        .build()
+        .map_err(invalid)?;
         let leave = Update::builder()
             .table_name(&self.table)
             .key("pk", s(conversation_pk(finished.key)))
