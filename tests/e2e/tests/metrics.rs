@@ -89,6 +89,8 @@ async fn a_short_conversation_shows_up_in_the_metrics() {
         )
         .await;
     assert!(inv.ok, "{inv:?}");
+    // Nothing else may be sending when the fault is armed: it must hit the agent's next message.
+    twin.settle().await;
     // WhatsApp refuses the agent's next message for good; something that is not an SNS event arrives.
     twin.fault(json!({"service": "socialmessaging", "operation": "SendWhatsAppMessage", "error": "ValidationException", "times": 1}))
         .await;
