@@ -66,6 +66,7 @@ pub const BRIDGED_OUTCOMES: &[&str] = &[
 
 /// The one line logged for every message the bridge handled, and its metrics. `event_time_ms` is when
 /// WhatsApp or Connect says the event happened (Unix epoch milliseconds), for the end-to-end latency.
+// Flat arguments, like the log line's fields: each call site passes what it already has at hand.
 #[allow(clippy::too_many_arguments)]
 pub fn log_outcome(
     direction: Direction,
