@@ -10,8 +10,10 @@ use crate::ports::{Claim, PortResult, StateStore};
 use crate::telemetry::now_ms;
 use std::time::{Duration, Instant};
 
-/// How long a claimed message stays locked to one invocation at most (longer than a slow chat start).
-pub const LEASE_MS: i64 = 60_000;
+/// How long a claimed message stays locked to one invocation at most: Lambda's longest timeout, so a
+/// lease never ends while its invocation (transcribing a long voice note, say) is still at work. Inside
+/// Lambda the lease ends with the invocation's deadline, which is sooner.
+pub const LEASE_MS: i64 = 900_000;
 
 tokio::task_local! {
     /// When the current Lambda invocation is killed (epoch ms): no lease needs to outlive it.
@@ -22,6 +24,12 @@ tokio::task_local! {
 /// retry of an invocation that timed out finds its claims free instead of waiting for them.
 pub async fn within_deadline<F: std::future::Future>(deadline_ms: i64, work: F) -> F::Output {
     DEADLINE_MS.scope(deadline_ms, work).await
+}
+
+/// Time left before the current invocation's deadline; `None` outside an invocation.
+pub fn time_left(now_ms: i64) -> Option<Duration> {
+    let deadline = DEADLINE_MS.try_with(|deadline| *deadline).ok()?;
+    Some(Duration::from_millis(u64::try_from(deadline - now_ms).unwrap_or(0)))
 }
 
 /// When a lease taken at `now` by this invocation ends (epoch ms).
@@ -82,7 +90,9 @@ mod tests {
         assert_eq!(lease_ms(now), LEASE_MS);
         let lease = within_deadline(now + 5_000, async { lease_ms(now) }).await;
         assert_eq!(lease, 6_000);
-        let far = within_deadline(now + 600_000, async { lease_ms(now) }).await;
+        let long = within_deadline(now + 300_000, async { lease_ms(now) }).await;
+        assert_eq!(long, 301_000, "a 5-minute invocation keeps its claim to the end");
+        let far = within_deadline(now + 3_600_000, async { lease_ms(now) }).await;
         assert_eq!(far, LEASE_MS);
         let past = within_deadline(now - 10_000, async { lease_ms(now) }).await;
         assert_eq!(past, 1_000);

@@ -541,7 +541,7 @@ mod tests {
         let answer = "x".repeat(2000);
         assert_eq!(
             connect_parts(interactive::INTERACTIVE_RESPONSE, &answer, limit),
-            [answer.clone()]
+            [answer]
         );
     }
 

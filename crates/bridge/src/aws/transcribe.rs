@@ -4,6 +4,7 @@
 //! results count. The stream is fused: the SDK polls it once more after its end.
 
 use crate::error::{FailureKind, PortError};
+use crate::media::convert::ogg_opus_duration;
 use crate::media::ports::{TranscribeLanguage, Transcriber};
 use crate::ports::PortResult;
 use aws_sdk_transcribestreaming::error::ProvideErrorMetadata;
@@ -34,24 +35,6 @@ impl TranscribeStreaming {
             speed: if speed.is_finite() && speed > 0.0 { speed } else { 1.0 },
         }
     }
-}
-
-/// Playing time of an Ogg/Opus file from its last granule position (always a 48 kHz clock).
-pub fn ogg_opus_duration(audio: &[u8]) -> Option<Duration> {
-    let mut last = None;
-    let mut i = 0;
-    while i + 14 <= audio.len() {
-        if &audio[i..i + 4] == b"OggS" {
-            let g = i64::from_le_bytes(audio[i + 6..i + 14].try_into().ok()?);
-            if g > 0 {
-                last = Some(g);
-            }
-            i += 27;
-        } else {
-            i += 1;
-        }
-    }
-    last.map(|g| Duration::from_secs_f64(g as f64 / 48_000.0))
 }
 
 /// How long to wait between chunks so the audio flows at `speed` × real time.

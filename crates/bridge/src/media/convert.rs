@@ -91,6 +91,24 @@ pub fn ogg_opus_to_wav(bytes: &[u8]) -> Result<Wav, ConvertError> {
     ogg_opus_to_wav_capped(bytes, MAX_AUDIO_DURATION)
 }
 
+/// Playing time of an Ogg/Opus file from its last granule position (always a 48 kHz clock).
+pub fn ogg_opus_duration(audio: &[u8]) -> Option<Duration> {
+    let mut last = None;
+    let mut i = 0;
+    while i + 14 <= audio.len() {
+        if &audio[i..i + 4] == b"OggS" {
+            let g = i64::from_le_bytes(audio[i + 6..i + 14].try_into().ok()?);
+            if g > 0 {
+                last = Some(g);
+            }
+            i += 27;
+        } else {
+            i += 1;
+        }
+    }
+    last.map(|g| Duration::from_secs_f64(g as f64 / 48_000.0))
+}
+
 /// [`ogg_opus_to_wav`] with a caller-chosen length cap, e.g. the longest WAV that still fits the
 /// Connect attachment size limit, so no work is spent on audio that could not be delivered.
 pub fn ogg_opus_to_wav_capped(bytes: &[u8], max_duration: Duration) -> Result<Wav, ConvertError> {

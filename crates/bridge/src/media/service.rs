@@ -19,9 +19,11 @@ use super::policy::{self, ConnectLimits, InboundAction, InboundMedia, OutboundAc
 use super::ports::{
     ChatAttachments, MediaInfo, NewAttachment, ObjectStore, TranscribeLanguage, Transcriber, WhatsappMedia,
 };
+use crate::claims;
 use crate::error::{FailureKind, PortError};
 use crate::ids::{ConnectionToken, CustomerId, OriginationId};
 use crate::ports::PortResult;
+use crate::telemetry::now_ms;
 use crate::whatsapp::{Media, MediaKind};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -149,6 +151,9 @@ pub enum Transcript {
     /// Transcribe heard nothing.
     Silent,
     Failed(String),
+    /// Not attempted: Transcribe hears audio no faster than it plays, and this note would outlast the
+    /// invocation (cut off by Lambda's timeout on every retry, taking the audio down with it).
+    TooLong(Duration),
 }
 
 /// The result for the caller: post [`InboundOutcome::chat_texts`] to the chat after the file, and send
@@ -166,6 +171,9 @@ pub struct InboundOutcome {
 
 pub const TRANSCRIPTION_PREFIX: &str = "🎤 Transcription: ";
 
+/// What the invocation still has to do once the transcript is in: post it, echo it, complete.
+const AFTER_TRANSCRIPTION: Duration = Duration::from_secs(10);
+
 impl InboundOutcome {
     /// The texts for the chat, in order: the note about the file, its caption, the transcript.
     pub fn chat_texts(&self) -> Vec<String> {
@@ -182,6 +190,10 @@ impl InboundOutcome {
             Some(Transcript::Failed(_)) => {
                 out.push("🎤 The transcript of this voice message is missing: transcription failed.".to_owned())
             }
+            Some(Transcript::TooLong(length)) => out.push(format!(
+                "🎤 The transcript of this voice message is missing: at {} s it is too long to transcribe here.",
+                length.as_secs()
+            )),
             None => {}
         }
         out
@@ -436,6 +448,15 @@ where
 
     async fn transcribe(&self, audio: &[u8]) -> Option<Transcript> {
         let language = self.settings.transcribe.as_ref()?;
+        if let (Some(length), Some(left)) = (convert::ogg_opus_duration(audio), claims::time_left(now_ms()))
+            && length.div_f64(self.settings.stream_speed) + AFTER_TRANSCRIPTION > left
+        {
+            tracing::warn!(
+                seconds = length.as_secs(),
+                "voice note too long to transcribe in this invocation"
+            );
+            return Some(Transcript::TooLong(length));
+        }
         Some(match self.transcriber.transcribe_ogg_opus(audio, language).await {
             Ok(t) if t.trim().is_empty() => Transcript::Silent,
             Ok(t) => Transcript::Text(t.trim().to_owned()),
@@ -804,6 +825,28 @@ mod tests {
         assert!(matches!(out.delivery, Delivery::Attached(_)));
         assert!(matches!(out.transcript, Some(Transcript::Failed(_))));
         assert!(out.chat_texts()[0].contains("transcript of this voice message is missing"));
+    }
+
+    #[tokio::test]
+    async fn a_voice_note_longer_than_the_invocation_has_left_is_delivered_untranscribed() {
+        let w = World::new();
+        let wa = w.wa(&[("334", "audio/ogg", VOICE)], "");
+        let mut m = media(MediaKind::Audio, "334", "audio/ogg");
+        m.voice = true;
+        // 3 s of audio + the time to post it do not fit in 5 s; they fit in a minute.
+        let out = claims::within_deadline(now_ms() + 5_000, w.inbound(&wa, &m)).await;
+        assert!(matches!(out.delivery, Delivery::Attached(_)));
+        assert!(
+            matches!(out.transcript, Some(Transcript::TooLong(d)) if d.as_secs() == 3),
+            "{out:?}"
+        );
+        assert!(
+            out.chat_texts()[0].contains("at 3 s it is too long to transcribe"),
+            "{:?}",
+            out.chat_texts()
+        );
+        let out = claims::within_deadline(now_ms() + 60_000, w.inbound(&wa, &m)).await;
+        assert_eq!(out.transcript_text(), Some("hello there"));
     }
 
     #[tokio::test]
