@@ -26,6 +26,9 @@ pub const CT_JOINED: &str = "application/vnd.amazonaws.connect.event.participant
 pub const CT_LEFT: &str = "application/vnd.amazonaws.connect.event.participant.left";
 pub const CT_ENDED: &str = "application/vnd.amazonaws.connect.event.chat.ended";
 pub const CT_TYPING: &str = "application/vnd.amazonaws.connect.event.typing";
+pub const CT_TRANSFERRED: &str = "application/vnd.amazonaws.connect.event.transfer.succeeded";
+pub const CT_IDLE: &str = "application/vnd.amazonaws.connect.event.participant.idle";
+pub const CT_AUTODISCONNECTED: &str = "application/vnd.amazonaws.connect.event.participant.autodisconnection";
 pub const CT_DELIVERED: &str = "application/vnd.amazonaws.connect.event.message.delivered";
 pub const CT_READ: &str = "application/vnd.amazonaws.connect.event.message.read";
 pub const CT_ACK: &str = "application/vnd.amazonaws.connect.event.connection.acknowledged";
@@ -426,6 +429,23 @@ impl ConnectSim {
             receipts: Vec::new(),
             attachments: Vec::new(),
         }
+    }
+
+    /// The agent's `participant.left`; the contact then has no agent until the next `join`.
+    fn agent_leaves(
+        &mut self,
+        contact_id: &str,
+        agent: &Participant,
+        visibility: Visibility,
+        now: u64,
+        stream: bool,
+    ) -> String {
+        let item = Self::event_item(CT_LEFT, Some(agent), visibility, now);
+        let id = self.push_item(contact_id, item, stream);
+        if let Some(c) = self.contacts.get_mut(contact_id) {
+            c.agent = None;
+        }
+        id
     }
 
     fn end_contact(&mut self, contact_id: &str, now: u64, stream: bool) {
@@ -1138,19 +1158,35 @@ impl ConnectSim {
             }
             "leave" => {
                 let a = require_agent()?;
-                let item = Self::event_item(CT_LEFT, Some(&a), visibility, now);
-                ids.push(self.push_item(contact_id, item, stream));
-                if let Some(c) = self.contacts.get_mut(contact_id) {
-                    c.agent = None;
-                }
+                ids.push(self.agent_leaves(contact_id, &a, visibility, now, stream));
             }
-            "end" => {
-                if let Some(a) = agent {
-                    let item = Self::event_item(CT_LEFT, Some(&a), visibility, now);
+            // A transfer to a queue as Connect streams it: the flow reports it, then the agent is gone
+            // (the next agent joins with `join`).
+            "transfer" => {
+                let a = require_agent()?;
+                let system = Participant {
+                    participant_id: contact.system_participant_id.clone(),
+                    display_name: "SYSTEM_MESSAGE".into(),
+                    role: Role::System,
+                    joined: true,
+                };
+                let item = Self::event_item(CT_TRANSFERRED, Some(&system), visibility, now);
+                ids.push(self.push_item(contact_id, item, stream));
+                ids.push(self.agent_leaves(contact_id, &a, visibility, now, stream));
+            }
+            // Connect's chat timeouts for an unresponsive customer: the idle warning, then the
+            // auto-disconnection that ends the chat.
+            "idle" => {
+                let item = Self::event_item(CT_IDLE, Some(&contact.customer), visibility, now);
+                ids.push(self.push_item(contact_id, item, stream));
+            }
+            "autodisconnect" | "end" => {
+                if action.action == "autodisconnect" {
+                    let item = Self::event_item(CT_AUTODISCONNECTED, Some(&contact.customer), visibility, now);
                     ids.push(self.push_item(contact_id, item, stream));
-                    if let Some(c) = self.contacts.get_mut(contact_id) {
-                        c.agent = None;
-                    }
+                }
+                if let Some(a) = agent {
+                    ids.push(self.agent_leaves(contact_id, &a, visibility, now, stream));
                 }
                 self.end_contact(contact_id, now, stream);
                 if let Some(last) = self.contacts[contact_id].transcript.last() {
@@ -1163,7 +1199,7 @@ impl ConnectSim {
             }
             other => {
                 return Err(AgentError::BadRequest(format!(
-                    "unknown action {other:?} (join|message|typing|leave|end|attachment)"
+                    "unknown action {other:?} (join|message|typing|leave|transfer|idle|autodisconnect|end|attachment)"
                 )));
             }
         }
@@ -1515,6 +1551,64 @@ mod tests {
         assert_eq!(
             s.agent_action(&contact, &join, T0).unwrap_err(),
             AgentError::Conflict(format!("contact {contact} has ended"))
+        );
+    }
+
+    #[test]
+    fn transfer_idle_and_autodisconnect_stream_as_connect_does() {
+        let mut s = sim();
+        let (contact, token) = connected(&mut s);
+        s.take_stream();
+        let act = |name: &str| AgentAction {
+            action: name.into(),
+            content_type: None,
+            content: None,
+            display_name: Some("Ana".into()),
+            visibility: None,
+            role: None,
+            stream: None,
+            name: None,
+            data: None,
+        };
+        assert!(matches!(
+            s.agent_action(&contact, &act("transfer"), T0),
+            Err(AgentError::Conflict(_))
+        ));
+        s.agent_action(&contact, &act("join"), T0).unwrap();
+        s.agent_action(&contact, &act("transfer"), T0).unwrap();
+        s.agent_action(&contact, &act("join"), T0).unwrap();
+        s.agent_action(&contact, &act("idle"), T0).unwrap();
+        s.agent_action(&contact, &act("autodisconnect"), T0).unwrap();
+        let streamed: Vec<Value> = s
+            .take_stream()
+            .iter()
+            .map(|e| serde_json::from_str::<Value>(&e.message).unwrap())
+            .collect();
+        let kinds: Vec<(&str, &str)> = streamed
+            .iter()
+            .map(|m| {
+                (
+                    m["ContentType"].as_str().unwrap(),
+                    m["ParticipantRole"].as_str().unwrap_or(""),
+                )
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (CT_JOINED, "AGENT"),
+                (CT_TRANSFERRED, "SYSTEM"),
+                (CT_LEFT, "AGENT"),
+                (CT_JOINED, "AGENT"),
+                (CT_IDLE, "CUSTOMER"),
+                (CT_AUTODISCONNECTED, "CUSTOMER"),
+                (CT_LEFT, "AGENT"),
+                (CT_ENDED, ""),
+            ]
+        );
+        assert_eq!(
+            s.send_message(Some(&token), msg("hi", None), T0).unwrap_err().code,
+            "AccessDeniedException"
         );
     }
 

@@ -344,16 +344,16 @@ async fn lifecycle_notices_reach_the_customer_and_the_end_keyword_ends_the_chat(
     let twin = stack.twin();
     let wa = "14255550605";
     let contact_id = open_chat(twin, wa).await;
-    // Transfer, idle and auto-disconnect as Connect streams them (the twin has no transfers or timers).
-    for (fixture, content_type) in [
-        ("connect-stream-transfer-succeeded.json", None),
-        ("connect-stream-participant-idle.json", None),
+    // Ana transfers the chat to a queue, Ben picks it up, the customer goes quiet, Ben leaves.
+    for action in [
+        json!({"action": "transfer"}),
+        json!({"action": "join", "display_name": "Ben"}),
+        json!({"action": "idle"}),
+        json!({"action": "leave"}),
     ] {
-        let event = retarget(e2e::fixture(fixture), &contact_id, content_type);
-        let outcome = twin.invoke("ConnectHandler", event).await;
-        assert!(outcome.ok, "{outcome:?}");
+        let invocations = twin.agent(&contact_id, action).await;
+        assert!(invocations.iter().all(|i| i.ok), "{invocations:?}");
     }
-    twin.agent(&contact_id, json!({"action": "leave"})).await;
     twin.customer_texts(wa, "#end").await;
     twin.settle().await;
     let texts = twin.texts_to(wa).await;
@@ -363,8 +363,10 @@ async fn lifecycle_notices_reach_the_customer_and_the_end_keyword_ends_the_chat(
             GREETING,
             "Ana has joined the chat.",
             "We're transferring you to someone who can help. Please stay with us.",
-            "Are you still there? This chat will close soon if we don't hear from you.",
             "Ana has left the chat.",
+            "Ben has joined the chat.",
+            "Are you still there? This chat will close soon if we don't hear from you.",
+            "Ben has left the chat.",
             "You've ended the chat. Send us a message any time to start a new one.",
         ]
     );
@@ -387,15 +389,11 @@ async fn lifecycle_notices_reach_the_customer_and_the_end_keyword_ends_the_chat(
     twin.customer_texts(wa, "One more thing").await;
     twin.settle().await;
     let third = twin.contacts_of(wa).await[2]["contact_id"].as_str().unwrap().to_owned();
-    let event = retarget(
-        e2e::fixture("connect-stream-participant-idle.json"),
-        &third,
-        Some("application/vnd.amazonaws.connect.event.participant.autodisconnection"),
-    );
-    assert!(twin.invoke("ConnectHandler", event).await.ok);
+    let invocations = twin.agent(&third, json!({"action": "autodisconnect"})).await;
+    assert!(invocations.iter().all(|i| i.ok), "{invocations:?}");
     let texts = twin.texts_to(wa).await;
     assert_eq!(
-        texts[7..],
+        texts[9..],
         [
             "This chat has ended. Send us a message any time to start a new one.",
             GREETING,
@@ -498,23 +496,6 @@ async fn receipts_typing_read_ticks_and_failed_deliveries_reach_the_other_side()
         note.contains("Here is your tracking link") && note.contains("24 hours"),
         "{note}"
     );
-}
-
-/// A fixture's Connect item moved onto `contact_id` (and given another content type).
-fn retarget(mut event: Value, contact_id: &str, content_type: Option<&str>) -> Value {
-    let sns = &mut event["Records"][0]["Sns"];
-    let mut message: Value = serde_json::from_str(sns["Message"].as_str().unwrap()).unwrap();
-    message["InitialContactId"] = json!(contact_id);
-    message["ContactId"] = json!(contact_id);
-    message["Id"] = json!(format!("{}-{contact_id}", message["Id"].as_str().unwrap()));
-    if let Some(ct) = content_type {
-        message["ContentType"] = json!(ct);
-        sns["MessageAttributes"]["ContentType"]["Value"] = json!(ct);
-    }
-    sns["Message"] = json!(message.to_string());
-    sns["MessageAttributes"]["InitialContactId"]["Value"] = json!(contact_id);
-    sns["MessageAttributes"]["ContactId"]["Value"] = json!(contact_id);
-    event
 }
 
 #[tokio::test]
