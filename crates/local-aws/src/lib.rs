@@ -24,6 +24,7 @@ pub mod faults;
 pub mod lambda;
 pub mod media;
 mod netio;
+pub mod provision;
 pub mod rng;
 pub mod sns;
 pub mod stack;

@@ -1,24 +1,21 @@
 //! The whole offline stack: moto (DynamoDB + S3), the twin, and the handler processes.
 //!
 //! `Stack::start` does in one call what the end-to-end tests, the demo and the `local-aws` binary
-//! all need: start (or reuse) moto, create the bridge's table, bucket and dead-letter queues, start
-//! the twin, spawn the handlers with Lambda's environment. Resources are created with the real SDK (DynamoDB) or
-//! a plain REST call (S3), so what the bridge finds matches what the CloudFormation template
-//! would create. Dropping the `Stack` kills every child process.
+//! all need: start (or reuse) moto, create the bridge's table, bucket, topics and dead-letter
+//! queues, start the twin, spawn the handlers with Lambda's environment. Resources are created
+//! with the settings the CloudFormation template gives them (`provision`), so what the bridge and
+//! `ops doctor` find matches a deployment. Dropping the `Stack` kills every child process.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
-};
 use tokio::io::AsyncReadExt;
 
 use crate::config::TwinConfig;
 use crate::error::Error;
 use crate::lambda::{FunctionName, isolate};
+use crate::provision;
 use crate::twin::{HandlerOptions, Twin, TwinOptions};
 
 /// The workspace root (two levels above this crate).
@@ -122,8 +119,9 @@ impl Stack {
         };
         let stack = Stack { twin, moto_url, moto };
         if let Some(url) = stack.moto_url.clone() {
-            create_table(&url, &opts.twin.region, &opts.state_table_name).await?;
-            create_bucket(&url, &opts.media_bucket_name).await?;
+            provision::state_table(&url, &opts.twin.region, &opts.state_table_name).await?;
+            provision::media_bucket(&url, &opts.twin.region, &opts.media_bucket_name).await?;
+            provision::topics(&url, &opts.twin).await?;
             stack.twin.use_dead_letter_queues(&url).await?;
             stack.twin.use_s3(&url);
         }
@@ -259,78 +257,5 @@ async fn wait_for_http(
             return Err(Error::Moto(format!("{url} did not answer within {timeout:?}")));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn setup_err(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Setup {
-        what: what.to_owned(),
-        message: e.to_string(),
-    }
-}
-
-async fn create_table(moto_url: &str, region: &str, table: &str) -> Result<(), Error> {
-    let conf = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(region.to_owned()))
-        .endpoint_url(moto_url)
-        .credentials_provider(Credentials::new("test", "test", None, None, "local-aws"))
-        .build();
-    let ddb = aws_sdk_dynamodb::Client::from_conf(conf);
-    let what = format!("DynamoDB table {table}");
-    let created = ddb
-        .create_table()
-        .table_name(table)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .map_err(|e| setup_err(&what, e))?,
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .map_err(|e| setup_err(&what, e))?,
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await;
-    if let Err(e) = created {
-        let exists = e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception());
-        if !exists {
-            return Err(setup_err(&what, aws_sdk_dynamodb::error::DisplayErrorContext(e)));
-        }
-    }
-    ddb.update_time_to_live()
-        .table_name(table)
-        .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .attribute_name("expires_at")
-                .enabled(true)
-                .build()
-                .map_err(|e| setup_err(&what, e))?,
-        )
-        .send()
-        .await
-        .map_err(|e| setup_err(&what, aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
-    Ok(())
-}
-
-async fn create_bucket(moto_url: &str, bucket: &str) -> Result<(), Error> {
-    let resp = reqwest::Client::new()
-        .put(format!("{moto_url}/{bucket}"))
-        .send()
-        .await
-        .map_err(|e| setup_err(&format!("S3 bucket {bucket}"), e))?;
-    // 409 BucketAlreadyOwnedByYou: a reused moto already has it.
-    if resp.status().is_success() || resp.status().as_u16() == 409 {
-        Ok(())
-    } else {
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        Err(setup_err(&format!("S3 bucket {bucket}"), format!("{status}: {text}")))
     }
 }

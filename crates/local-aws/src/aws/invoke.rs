@@ -35,7 +35,7 @@ pub(crate) fn function_in_path(uri: &Uri) -> Option<String> {
     percent_decode(rest)
 }
 
-fn percent_decode(s: &str) -> Option<String> {
+pub(super) fn percent_decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -10,6 +10,7 @@
 //! handler — and has its own async path in `invoke`.
 
 mod connect;
+mod describe;
 mod invoke;
 mod participant;
 mod social;
@@ -192,6 +193,9 @@ pub(crate) async fn entry(
         && let Some(function) = invoke::function_in_path(&uri)
     {
         return invoke::serve(&shared, &conn, &function, &uri, &headers, &body).await;
+    }
+    if let Some(read) = describe::route(&method, &uri) {
+        return describe::serve(&shared, &conn, read).await;
     }
     let path = uri.path();
     if let Some(id) = path.strip_prefix("/_upload/") {
