@@ -27,6 +27,7 @@ use crate::telemetry::{Direction, log_outcome, log_rejection, now_ms};
 use crate::translate::{InboundAction, InboundState, TEXT_PLAIN, connect_parts, plan_message, quotable, quoted_wamid};
 use crate::whatsapp::{Change, Content, CustomerMessage, Inbound, Media, OutgoingMessage, StatusUpdate, parse_eum};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -386,7 +387,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                         quoted: quoted.as_deref(),
                         end_keyword,
                     };
-                    let action = plan_message(&message.content, context, &state);
+                    let action = plan_message(&self.planned(&message.content), context, &state);
                     // An answer spends the menu, so a number typed later is just a number.
                     let answered = view.menu.is_some()
                         && interactive::answer(view.menu.as_ref(), &message.content).is_some()
@@ -441,6 +442,20 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 }
                 Err(e)
             }
+        }
+    }
+
+    /// The content as the decision sees it. With media bridged, a caption follows its file as a message
+    /// of its own, so the description that goes first leaves it out rather than show it twice.
+    fn planned<'c>(&self, content: &'c Content) -> Cow<'c, Content> {
+        match content {
+            Content::Media(file) if self.media.is_some() && file.caption.is_some() => {
+                Cow::Owned(Content::Media(Media {
+                    caption: None,
+                    ..file.clone()
+                }))
+            }
+            other => Cow::Borrowed(other),
         }
     }
 
@@ -556,7 +571,15 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 tracing::warn!(error = %e, "customer's media could not be fetched");
                 let client_token = short_hash(&format!("{}#{}#media-missing", message.wamid, chat.contact_id));
                 let note = "⚠️ The file could not be retrieved from WhatsApp.";
-                return self.send(key, &chat, TEXT_PLAIN, note, &client_token).await;
+                self.send(key, &chat, TEXT_PLAIN, note, &client_token).await?;
+                // The caption was left out of the description: it still reaches the agent.
+                return match file.caption.as_deref().filter(|c| !c.trim().is_empty()) {
+                    Some(caption) => {
+                        let client_token = short_hash(&format!("{}#{}#caption", message.wamid, chat.contact_id));
+                        self.send(key, &chat, TEXT_PLAIN, caption, &client_token).await
+                    }
+                    None => Ok(()),
+                };
             }
         };
         for (i, text) in outcome.chat_texts().iter().enumerate() {

@@ -73,6 +73,11 @@ async fn photo_as_first_message_opens_a_chat_then_file_then_caption() {
     let texts = customer_texts(&c);
     assert!(texts[0].contains("image"), "described first: {texts:?}");
     assert_eq!(texts.last().unwrap(), "It arrived broken");
+    assert_eq!(
+        texts.iter().filter(|t| t.contains("It arrived broken")).count(),
+        1,
+        "the caption once, after the file: {texts:?}"
+    );
     let f = files(&c);
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!((f[0].2.as_str(), f[0].4.as_str()), ("image/jpeg", sha(&jpeg).as_str()));

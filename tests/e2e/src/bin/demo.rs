@@ -3,11 +3,14 @@
 //! Starts moto, the twin and both handlers, plays customer and agent through the twin's control API, and
 //! prints the conversation as each side saw it: the customer's WhatsApp screen and the agent's chat.
 //! Issue #5 shows here too: a flow's picker arrives as WhatsApp buttons, the customer's tap reaches Connect
-//! as the option's title, and the agent sees their message marked read.
+//! as the option's title, and the agent sees their message marked read. Issue #4 too: a photo arrives
+//! as an attachment with its caption after it, and a voice note as a WAV with its transcript.
 
-use e2e::{TestStack, Twin};
+use base64::Engine;
+use e2e::{TestStack, Twin, repo_root};
 use local_aws::time::{iso_millis, now_ms};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 const CUSTOMER: &str = "14255550150";
 const NAME: &str = "Diego";
@@ -20,18 +23,19 @@ struct Demo {
 }
 
 impl Demo {
-    async fn customer(&mut self, text: &str) {
-        self.typed.push((iso_millis(now_ms()), text.to_owned()));
-        let (_, outcome) = self
-            .twin
-            .customer_sends(
-                CUSTOMER,
-                json!({"type": "text", "text": {"body": text}, "profile_name": NAME}),
-            )
-            .await;
+    /// The customer sends `message`; `shown` is how it looks on their WhatsApp screen.
+    async fn customer_sends(&mut self, shown: &str, message: Value, what: &str) {
+        self.typed.push((iso_millis(now_ms()), shown.to_owned()));
+        let (_, outcome) = self.twin.customer_sends(CUSTOMER, message).await;
         assert!(outcome.ok, "WhatsappHandler failed: {:?}", outcome.error);
         self.twin.settle().await;
-        step(&format!("{NAME} writes on WhatsApp: {text:?}"));
+        step(what);
+    }
+
+    async fn customer(&mut self, text: &str) {
+        let message = json!({"type": "text", "text": {"body": text}, "profile_name": NAME});
+        self.customer_sends(text, message, &format!("{NAME} writes on WhatsApp: {text:?}"))
+            .await;
     }
 
     async fn agent(&self, contact_id: &str, action: Value, what: &str) {
@@ -51,6 +55,14 @@ impl Demo {
     }
 }
 
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn step(what: &str) {
     println!("  · {what}");
 }
@@ -62,7 +74,9 @@ fn clock(time: &str) -> &str {
 #[tokio::main]
 async fn main() {
     println!("Starting moto, the local twin and both handler binaries…");
-    let stack = TestStack::start().await;
+    // Voice notes stream to the twin's Transcribe at 4× their pace, so the demo does not wait for them.
+    let stack =
+        TestStack::start_with(|o| o.extra_env.push(("TRANSCRIBE_STREAM_SPEED".to_owned(), "4".to_owned()))).await;
     let mut demo = Demo {
         twin: stack.twin().clone(),
         typed: Vec::new(),
@@ -86,6 +100,26 @@ async fn main() {
     )
     .await;
     demo.customer("Thanks! It was due on Monday.").await;
+    let photo = b"\xFF\xD8\xFF\xE0 (a photo of the delivery notice)".to_vec();
+    demo.customer_sends(
+        "[photo] This note was on my door",
+        json!({"type": "image", "image": {"data": b64(&photo), "mime_type": "image/jpeg",
+                                           "caption": "This note was on my door"}}),
+        "Diego sends a photo with a caption: attached in the chat, the caption after it",
+    )
+    .await;
+    let voice = std::fs::read(repo_root().join("tests/media/voice-note.ogg")).expect("tests/media/voice-note.ogg");
+    let said = "The courier said they will come back tomorrow, is that right?";
+    // What the twin's Transcribe hears in this recording.
+    demo.twin
+        .post("/transcripts", json!({"sha256": sha256(&voice), "text": said}))
+        .await;
+    demo.customer_sends(
+        "[voice note 0:03]",
+        json!({"type": "audio", "audio": {"data": b64(&voice), "mime_type": "audio/ogg; codecs=opus", "voice": true}}),
+        "Diego sends a voice note: Ana gets a WAV and its transcription; Diego sees what she read",
+    )
+    .await;
     demo.agent(
         &first,
         json!({"action": "message", "display_name": "Ana", "content_type": "text/markdown", "content": "It's with the courier and arrives **tomorrow**. Anything else?"}),
@@ -241,6 +275,17 @@ async fn print_connect(twin: &Twin) {
                         clock(time),
                         if read { "  ✓✓ read" } else { "" }
                     );
+                }
+                Some("ATTACHMENT") => {
+                    for file in item["attachments"].as_array().into_iter().flatten() {
+                        println!(
+                            "  {}  {who:>8}: 📎 {} ({}, {} bytes)",
+                            clock(time),
+                            file["name"].as_str().unwrap_or_default(),
+                            file["content_type"].as_str().unwrap_or_default(),
+                            file["size"].as_u64().unwrap_or_default()
+                        );
+                    }
                 }
                 _ => {
                     let event = item["content_type"].as_str().unwrap_or_default();
