@@ -13,6 +13,7 @@
 
 use crate::claims;
 use crate::config::{Config, ReadReceipts};
+use crate::connection;
 use crate::error::{FailureKind, PortError, Rejection, RetryableFailure};
 use crate::ids::{ContactId, ConversationKey, OriginationId, short_hash};
 use crate::media::handler::MediaHandler;
@@ -40,8 +41,6 @@ const POLL_START: Duration = Duration::from_millis(100);
 /// How long a message waits for earlier messages of its conversation before going anyway.
 const WAIT_FOR_TURN: Duration = Duration::from_secs(15);
 const POLL_TURN: Duration = Duration::from_millis(25);
-/// Refresh a connection token this long before it expires.
-const TOKEN_MARGIN_S: i64 = 60;
 /// The most a read mark (a nicety) may add to an invocation.
 const READ_MARK_BUDGET: Duration = Duration::from_millis(1500);
 /// Keep state a week past the longest chat, so a returning customer is recognised.
@@ -312,13 +311,8 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         }
     }
 
-    /// The chat with a connection token that is not about to expire.
     async fn fresh(&self, key: &ConversationKey, chat: &ActiveChat) -> PortResult<ActiveChat> {
-        if chat.connection_expires_at > now_ms() / 1000 + TOKEN_MARGIN_S {
-            Ok(chat.clone())
-        } else {
-            self.reconnect(key, chat).await
-        }
+        connection::fresh(&self.store, &self.participant, key, chat).await
     }
 
     async fn bridge(
@@ -674,7 +668,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         content: &str,
         client_token: &str,
     ) -> PortResult<()> {
-        let fresh = chat.connection_expires_at > now_ms() / 1000 + TOKEN_MARGIN_S;
+        let fresh = connection::is_fresh(chat);
         let mut chat = if fresh {
             chat.clone()
         } else {
@@ -708,14 +702,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
     }
 
     async fn reconnect(&self, key: &ConversationKey, chat: &ActiveChat) -> PortResult<ActiveChat> {
-        let connection = self.participant.connect(&chat.participant_token).await?;
-        let chat = ActiveChat {
-            connection_token: connection.connection_token,
-            connection_expires_at: connection.expires_at,
-            ..chat.clone()
-        };
-        self.store.update_connection(key, &chat).await?;
-        Ok(chat)
+        connection::reconnect(&self.store, &self.participant, key, chat).await
     }
 
     /// Returns the conversation's active chat, starting one (or waiting for another invocation's start).

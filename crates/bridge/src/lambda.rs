@@ -84,7 +84,12 @@ pub async fn run_connect_handler() -> Result<(), Error> {
         notices: config.notices.clone(),
         render: RenderOptions::default(),
     };
-    let bridge = OutboundBridge::new(rules, clients.store(&config), clients.whatsapp(&config));
+    let bridge = OutboundBridge::new(
+        rules,
+        clients.store(&config),
+        clients.whatsapp(&config),
+        clients.participant(),
+    );
     let bridge = match media(&config, &clients) {
         Some(m) => bridge.with_media(m),
         None => bridge,

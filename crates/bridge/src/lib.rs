@@ -13,6 +13,7 @@ pub mod aws;
 pub mod claims;
 pub mod config;
 pub mod connect_stream;
+pub mod connection;
 pub mod error;
 pub mod ids;
 pub mod inbound;

@@ -7,12 +7,13 @@
 
 use crate::claims;
 use crate::connect_stream::{ItemType, Role, StreamItem, parse_item};
+use crate::connection;
 use crate::error::{FailureKind, PortError, Rejection, RetryableFailure};
 use crate::ids::ConversationKey;
 use crate::ids::short_hash;
 use crate::media::handler::MediaHandler;
 use crate::media::service::{OutboundOutcome, OutboundRequest};
-use crate::ports::{Claim, ContactRecord, PortResult, SentRecord, StateStore, Whatsapp};
+use crate::ports::{Claim, ContactRecord, Participant, PortResult, SentRecord, StateStore, Whatsapp};
 use crate::ports::{Conversation, ConversationState};
 use crate::rich::interactive::{Menu, WhatsappMessage};
 use crate::sns;
@@ -28,10 +29,12 @@ pub const TYPING_GAP_MS: i64 = 5_000;
 /// Receipts and failures arrive within days; quotes of older messages are not worth keeping.
 const SENT_RETENTION_S: i64 = 14 * 24 * 3600;
 
-pub struct OutboundBridge<S, W> {
+pub struct OutboundBridge<S, W, P> {
     rules: OutboundRules,
     store: S,
     whatsapp: W,
+    /// Renews the customer's connection token, which fetching an agent's file authenticates with.
+    participant: P,
     media: Option<Arc<dyn MediaHandler>>,
 }
 
@@ -45,12 +48,13 @@ enum Outcome {
     Skipped(&'static str),
 }
 
-impl<S: StateStore, W: Whatsapp> OutboundBridge<S, W> {
-    pub fn new(rules: OutboundRules, store: S, whatsapp: W) -> Self {
+impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
+    pub fn new(rules: OutboundRules, store: S, whatsapp: W, participant: P) -> Self {
         Self {
             rules,
             store,
             whatsapp,
+            participant,
             media: None,
         }
     }
@@ -281,23 +285,35 @@ impl<S: StateStore, W: Whatsapp> OutboundBridge<S, W> {
             else {
                 return Ok(Outcome::Skipped("no_active_chat"));
             };
+            let mut chat = connection::fresh(&self.store, &self.participant, &key, &chat).await?;
+            let mut reconnected = false;
             let prefix = format!("outbound/{}/", key.digest());
             for file in &item.attachments {
                 if file.status.as_deref().is_some_and(|s| s != "APPROVED") {
                     continue;
                 }
                 let name = file.attachment_name.as_deref().unwrap_or("attachment");
-                let out = media
-                    .outbound(OutboundRequest {
-                        token: &chat.connection_token,
-                        origination: &contact.origination_id,
-                        to: &contact.customer_id,
-                        attachment_id: &file.attachment_id,
-                        name,
-                        content_type: file.content_type.as_deref().unwrap_or(""),
-                        prefix: &prefix,
-                    })
-                    .await?;
+                let out = loop {
+                    let attempt = media
+                        .outbound(OutboundRequest {
+                            token: &chat.connection_token,
+                            origination: &contact.origination_id,
+                            to: &contact.customer_id,
+                            attachment_id: &file.attachment_id,
+                            name,
+                            content_type: file.content_type.as_deref().unwrap_or(""),
+                            prefix: &prefix,
+                        })
+                        .await;
+                    match attempt {
+                        // Connect refused the token before its expiry: once more with a new connection.
+                        Err(e) if e.is_chat_gone() && !reconnected => {
+                            chat = connection::reconnect(&self.store, &self.participant, &key, &chat).await?;
+                            reconnected = true;
+                        }
+                        other => break other?,
+                    }
+                };
                 match out {
                     OutboundOutcome::Sent { message_id, .. } => {
                         let record = SentRecord {

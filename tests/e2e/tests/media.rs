@@ -229,3 +229,54 @@ async fn agent_sends_image_pdf_and_an_unsupported_type() {
     assert_eq!(sent[2]["message"]["type"], "document");
     assert_eq!(sent[2]["media"]["sha256"], sha(&zip));
 }
+
+#[tokio::test]
+async fn an_agent_file_still_goes_when_the_stored_connection_token_was_refused() {
+    let stack = stack(&[]).await;
+    let twin = stack.twin();
+    twin.customer_texts(CUSTOMER, "Please send the invoice").await;
+    twin.settle().await;
+    let id = contact(twin).await["contact_id"].as_str().unwrap().to_owned();
+    twin.agent(&id, json!({"action": "join", "display_name": "Ana"})).await;
+    // Connect refuses the token ConnectHandler fetches the file with: it reconnects with the
+    // participant token and fetches again, in the same invocation.
+    twin.fault(
+        json!({"service": "connectparticipant", "operation": "GetAttachment", "error": "ExpiredToken", "times": 1}),
+    )
+    .await;
+    let pdf = b"%PDF-1.4 invoice".to_vec();
+    let inv = twin
+        .agent(
+            &id,
+            json!({"action": "attachment", "name": "invoice.pdf", "content_type": "application/pdf", "data": b64(&pdf)}),
+        )
+        .await;
+    assert!(inv.iter().all(|i| i.ok), "{inv:?}");
+    twin.settle().await;
+    let sent: Vec<Value> = twin
+        .sent_to(CUSTOMER)
+        .await
+        .into_iter()
+        .filter(|s| s.get("media").is_some())
+        .collect();
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(sent[0]["media"]["sha256"], sha(&pdf));
+    let connects = twin
+        .calls()
+        .await
+        .iter()
+        .filter(|c| c["operation"] == "CreateParticipantConnection")
+        .count();
+    assert_eq!(connects, 2, "one connection at the start, one renewal");
+    // The customer's next message goes with the renewed token, without another connection.
+    twin.customer_texts(CUSTOMER, "Got it, thanks").await;
+    twin.settle().await;
+    assert_eq!(
+        twin.calls()
+            .await
+            .iter()
+            .filter(|c| c["operation"] == "CreateParticipantConnection")
+            .count(),
+        2
+    );
+}
