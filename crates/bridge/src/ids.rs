@@ -155,6 +155,20 @@ impl ConversationKey {
     }
 }
 
+impl CustomerId {
+    /// A phone number (`wa_id`, digits only) rather than a business-scoped user id (`US.1349…`).
+    pub fn is_phone(&self) -> bool {
+        self.as_str().chars().all(|c| c.is_ascii_digit())
+    }
+
+    /// The Cloud API field that addresses a message to this customer: a phone number goes in `to`, a
+    /// business-scoped user id (the customer hid their number) in `recipient`, as Meta's username
+    /// support asks.
+    pub fn address_field(&self) -> &'static str {
+        if self.is_phone() { "to" } else { "recipient" }
+    }
+}
+
 /// A 16-hex-digit SHA-256 prefix: enough to correlate log lines, useless to recover a phone number.
 pub fn short_hash(value: &str) -> String {
     let digest = Sha256::digest(value.as_bytes());

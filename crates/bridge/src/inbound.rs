@@ -499,7 +499,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 }
             }
             InboundAction::Page(page) => {
-                let outgoing = OutgoingMessage::rich(&message.customer_id, &page);
+                let outgoing = OutgoingMessage::rich(message.reply_to(), &page);
                 self.whatsapp.send(origination, &outgoing).await?;
                 Ok(Outcome::Paged)
             }
@@ -519,7 +519,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                     _ => {}
                 }
                 if let Some(text) = self.config.notices.render(Notice::CustomerEnded, None) {
-                    let outgoing = OutgoingMessage::text(&message.customer_id, text);
+                    let outgoing = OutgoingMessage::text(message.reply_to(), text);
                     self.whatsapp.send(origination, &outgoing).await?;
                 }
                 Ok(Outcome::EndedByCustomer {
@@ -581,13 +581,13 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             self.send(key, &chat, TEXT_PLAIN, text, &client_token).await?;
         }
         if let Some(notice) = &outcome.customer_notice {
-            let outgoing = OutgoingMessage::text(&message.customer_id, notice.clone());
+            let outgoing = OutgoingMessage::text(message.reply_to(), notice.clone());
             self.whatsapp.send(origination, &outgoing).await?;
         }
         if media.settings().echo_transcript
             && let Some(text) = outcome.transcript_text()
         {
-            let outgoing = OutgoingMessage::text(&message.customer_id, format!("🎤 \"{text}\""));
+            let outgoing = OutgoingMessage::text(message.reply_to(), format!("🎤 \"{text}\""));
             self.whatsapp.send(origination, &outgoing).await?;
         }
         Ok(())
@@ -774,16 +774,19 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         previous: Option<ContactId>,
     ) -> PortResult<ActiveChat> {
         let key = &lock.key;
-        let display_name = message
-            .profile_name
-            .clone()
-            .unwrap_or_else(|| format!("+{}", message.customer_id));
+        let display_name = message.profile_name.clone().unwrap_or_else(|| match &message.phone {
+            Some(phone) => format!("+{phone}"),
+            None => message.customer_id.to_string(),
+        });
         let mut attributes = HashMap::from([
             ("Channel".to_owned(), "WhatsApp".to_owned()),
             ("CustomerId".to_owned(), message.customer_id.to_string()),
             ("BusinessPhoneNumberId".to_owned(), key.phone_number_id.to_string()),
             ("OriginationPhoneNumberId".to_owned(), origination.to_string()),
         ]);
+        if let Some(phone) = &message.phone {
+            attributes.insert("CustomerPhoneNumber".to_owned(), phone.to_string());
+        }
         // Always linked, whichever way Connect links the contacts (persistent chat or RelatedContactId).
         if let Some(previous) = &previous {
             attributes.insert("PreviousContactId".to_owned(), previous.to_string());
@@ -808,6 +811,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                     initial_contact_id: started.contact_id.clone(),
                     phone_number_id: key.phone_number_id.clone(),
                     customer_id: key.customer_id.clone(),
+                    phone: message.phone.clone(),
                     origination_id: origination.clone(),
                 },
                 ttl,

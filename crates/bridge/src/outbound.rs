@@ -139,7 +139,7 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
                 // event (participant.left then chat.ended) finds it ended already.
                 let ended = self.store.mark_ended(&key, &item.initial_contact_id).await?;
                 if ended && let Some(text) = notice {
-                    let message = OutgoingMessage::text(&contact.customer_id, text);
+                    let message = OutgoingMessage::text(contact.reply_to(), text);
                     self.whatsapp.send(&contact.origination_id, &message).await?;
                 }
                 Ok(Outcome::Ended { customer: key.digest() })
@@ -234,7 +234,7 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
             self.store.save_menu(&key, &item.initial_contact_id, menu).await?;
         }
         for message in messages {
-            let outgoing = OutgoingMessage::rich(&contact.customer_id, message);
+            let outgoing = OutgoingMessage::rich(contact.reply_to(), message);
             let wa_message_id = self.whatsapp.send(&contact.origination_id, &outgoing).await?;
             let record = SentRecord {
                 wa_message_id,
@@ -298,7 +298,7 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
                         .outbound(OutboundRequest {
                             token: &chat.connection_token,
                             origination: &contact.origination_id,
-                            to: &contact.customer_id,
+                            to: contact.reply_to(),
                             attachment_id: &file.attachment_id,
                             name,
                             content_type: file.content_type.as_deref().unwrap_or(""),

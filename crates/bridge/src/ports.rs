@@ -127,10 +127,17 @@ pub struct ContactRecord {
     pub initial_contact_id: ContactId,
     pub phone_number_id: PhoneNumberId,
     pub customer_id: CustomerId,
+    /// The customer's phone number, when WhatsApp shared it (see [`crate::whatsapp::CustomerMessage`]).
+    pub phone: Option<CustomerId>,
     pub origination_id: OriginationId,
 }
 
 impl ContactRecord {
+    /// Whom agents' messages go to: the phone number when known, else the business-scoped id.
+    pub fn reply_to(&self) -> &CustomerId {
+        self.phone.as_ref().unwrap_or(&self.customer_id)
+    }
+
     pub fn conversation_key(&self) -> ConversationKey {
         ConversationKey::new(self.phone_number_id.clone(), self.customer_id.clone())
     }

@@ -36,12 +36,24 @@ pub enum Inbound {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CustomerMessage {
     pub wamid: Wamid,
+    /// Who wrote: the business-scoped user id when WhatsApp sends one (it does on every message since
+    /// April 2026, and it stays the same when the customer adopts a username and hides their number),
+    /// else the phone number. Conversations are keyed by it, so a customer is never split in two.
     pub customer_id: CustomerId,
+    /// The customer's phone number (`wa_id`), when WhatsApp shares it: what replies are addressed to.
+    pub phone: Option<CustomerId>,
     pub profile_name: Option<String>,
     /// Unix seconds, as WhatsApp stamped it.
     pub timestamp: i64,
     pub context: Option<MessageContext>,
     pub content: Content,
+}
+
+impl CustomerMessage {
+    /// Whom replies go to: the phone number when WhatsApp shared it, else the business-scoped id.
+    pub fn reply_to(&self) -> &CustomerId {
+        self.phone.as_ref().unwrap_or(&self.customer_id)
+    }
 }
 
 /// A message's own `context`: what it replies to, or that it was forwarded.
@@ -297,6 +309,8 @@ struct WireStatus {
     #[serde(default)]
     recipient_id: Option<String>,
     #[serde(default)]
+    recipient_user_id: Option<String>,
+    #[serde(default)]
     errors: Vec<WhatsappError>,
 }
 
@@ -361,15 +375,19 @@ fn parse_message(raw: Value, contacts: &[WireContact]) -> Result<CustomerMessage
         )
     })?;
     let sender = wire
-        .from
+        .from_user_id
         .as_deref()
-        .or(wire.from_user_id.as_deref())
+        .or(wire.from.as_deref())
         .ok_or_else(|| Rejection::new("malformed_message", "message has no sender"))?;
     let customer_id = CustomerId::parse(sender).map_err(|e| Rejection::new("malformed_message", e.to_string()))?;
+    let phone = match wire.from.as_deref() {
+        Some(from) => Some(CustomerId::parse(from).map_err(|e| Rejection::new("malformed_message", e.to_string()))?),
+        None => None,
+    };
     let wamid = Wamid::parse(&wire.id).map_err(|e| Rejection::new("malformed_message", e.to_string()))?;
     let profile_name = contacts
         .iter()
-        .find(|c| c.wa_id.as_deref() == Some(sender) || c.user_id.as_deref() == Some(sender))
+        .find(|c| c.user_id.as_deref() == Some(sender) || (wire.from.is_some() && c.wa_id == wire.from))
         .and_then(|c| c.profile.as_ref()?.name.clone())
         .filter(|n| !n.trim().is_empty());
     let timestamp = parse_timestamp(&wire.timestamp)?;
@@ -377,6 +395,7 @@ fn parse_message(raw: Value, contacts: &[WireContact]) -> Result<CustomerMessage
     Ok(CustomerMessage {
         wamid,
         customer_id,
+        phone,
         profile_name,
         timestamp,
         context: wire.context,
@@ -547,7 +566,12 @@ fn parse_status(raw: Value) -> Result<StatusUpdate, Rejection> {
         wamid: Wamid::parse(&wire.id).map_err(|e| Rejection::new("malformed_status", e.to_string()))?,
         status: wire.status,
         timestamp: parse_timestamp(&wire.timestamp).map_err(|r| Rejection::new("malformed_status", r.detail))?,
-        recipient: wire.recipient_id.as_deref().and_then(|r| CustomerId::parse(r).ok()),
+        // Keyed like the messages: by the business-scoped user id when there is one.
+        recipient: wire
+            .recipient_user_id
+            .as_deref()
+            .or(wire.recipient_id.as_deref())
+            .and_then(|r| CustomerId::parse(r).ok()),
         errors: wire.errors,
     })
 }
@@ -559,7 +583,11 @@ fn parse_status(raw: Value) -> Result<StatusUpdate, Rejection> {
 pub struct OutgoingMessage {
     messaging_product: &'static str,
     recipient_type: &'static str,
-    pub to: String,
+    /// One of the two is set: see [`CustomerId::address_field`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<String>,
     #[serde(flatten)]
     pub body: OutgoingBody,
 }
@@ -587,7 +615,8 @@ impl OutgoingMessage {
         Self {
             messaging_product: "whatsapp",
             recipient_type: "individual",
-            to: to.as_str().to_owned(),
+            to: to.is_phone().then(|| to.as_str().to_owned()),
+            recipient: (!to.is_phone()).then(|| to.as_str().to_owned()),
             body: OutgoingBody::Text {
                 text: TextBody {
                     preview_url: body.contains("https://") || body.contains("http://"),
@@ -614,7 +643,8 @@ impl OutgoingMessage {
         Self {
             messaging_product: "whatsapp",
             recipient_type: "individual",
-            to: to.as_str().to_owned(),
+            to: to.is_phone().then(|| to.as_str().to_owned()),
+            recipient: (!to.is_phone()).then(|| to.as_str().to_owned()),
             body,
         }
     }
@@ -825,5 +855,48 @@ mod tests {
             json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": "16505551234",
                    "type": "text", "text": {"body": "hi", "preview_url": false}})
         );
+        // A customer known only by a business-scoped user id is addressed with `recipient`.
+        let m = OutgoingMessage::text(&CustomerId::parse("US.13491208655302741918").unwrap(), "hi");
+        let v: Value = serde_json::from_slice(&m.to_json()).unwrap();
+        assert_eq!(v["recipient"], "US.13491208655302741918");
+        assert!(v.get("to").is_none());
+    }
+
+    #[test]
+    fn business_scoped_user_ids_key_the_customer_and_the_phone_is_kept_for_replies() {
+        let entry = |contact: Value, message: Value| {
+            json!({"id": "1", "changes": [{"field": "messages", "value": {
+                "metadata": {"phone_number_id": "106540352242922"},
+                "contacts": [contact], "messages": [message]}}]})
+        };
+        let mut both = base("text", json!({"body": "Hola"}));
+        both["from_user_id"] = json!("US.13491208655302741918");
+        let event = parse_eum(&eum(entry(
+            json!({"profile": {"name": "Sheena"}, "wa_id": "16505551234", "user_id": "US.13491208655302741918"}),
+            both,
+        )))
+        .unwrap();
+        let Ok(Inbound::Message(m)) = &event.changes[0].items[0] else {
+            panic!("not a message")
+        };
+        assert_eq!(m.customer_id.as_str(), "US.13491208655302741918");
+        assert_eq!(m.phone.as_ref().map(CustomerId::as_str), Some("16505551234"));
+        assert_eq!(m.reply_to().as_str(), "16505551234");
+        assert_eq!(m.profile_name.as_deref(), Some("Sheena"));
+        // After adopting a username the number is withheld: same customer, replies by user id.
+        let hidden = json!({"from_user_id": "US.13491208655302741918", "id": "wamid.A2",
+                            "timestamp": "1762843890", "type": "text", "text": {"body": "Sigo aquí"}});
+        let event = parse_eum(&eum(entry(
+            json!({"profile": {"name": "@sheena"}, "user_id": "US.13491208655302741918"}),
+            hidden,
+        )))
+        .unwrap();
+        let Ok(Inbound::Message(m)) = &event.changes[0].items[0] else {
+            panic!("not a message")
+        };
+        assert_eq!(m.customer_id.as_str(), "US.13491208655302741918");
+        assert_eq!(m.phone, None);
+        assert_eq!(m.reply_to().as_str(), "US.13491208655302741918");
+        assert_eq!(m.profile_name.as_deref(), Some("@sheena"));
     }
 }

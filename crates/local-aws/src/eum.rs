@@ -56,6 +56,8 @@ pub struct InboundOptions {
     pub profile_name: Option<String>,
     pub business_number: Option<String>,
     pub timestamp: Option<String>,
+    /// The customer's business-scoped user id, sent alongside the phone number in the path.
+    pub user_id: Option<String>,
 }
 
 /// Splits the twin's own keys out of a control-API body; the rest is the Meta object.
@@ -75,6 +77,7 @@ pub fn split_options(body: Value) -> Result<(Map<String, Value>, InboundOptions)
         profile_name: text(obj.remove("profile_name"))?,
         business_number: text(obj.remove("business_number"))?,
         timestamp: text(obj.remove("timestamp"))?,
+        user_id: text(obj.remove("user_id"))?,
     };
     Ok((obj, opts))
 }
@@ -91,11 +94,38 @@ fn pick_number<'a>(cfg: &'a TwinConfig, id: Option<&str>) -> Result<&'a Business
     }
 }
 
-fn valid_wa_id(wa_id: &str) -> Result<(), String> {
-    if wa_id.is_empty() || !wa_id.chars().all(|c| c.is_ascii_digit()) {
-        return Err(format!("wa_id must be digits without '+': {wa_id:?}"));
+/// How WhatsApp identifies the customer in a webhook: the phone number (`wa_id`), the business-scoped
+/// user id, or both. The path names either: digits are a phone number (with `user_id` from the body's
+/// options, if given); `CC.<alphanumerics>` is a customer who hid their number behind a username.
+struct Sender {
+    phone: Option<String>,
+    user_id: Option<String>,
+}
+
+fn sender(id: &str, user_id: Option<&str>) -> Result<Sender, String> {
+    let bsuid = |v: &str| {
+        v.split_once('.').is_some_and(|(cc, rest)| {
+            cc.len() == 2 && !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
+        })
+    };
+    if let Some(u) = user_id.filter(|u| !bsuid(u)) {
+        return Err(format!("user_id must look like US.13491208655302741918: {u:?}"));
     }
-    Ok(())
+    if !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) {
+        Ok(Sender {
+            phone: Some(id.to_owned()),
+            user_id: user_id.map(str::to_owned),
+        })
+    } else if bsuid(id) {
+        Ok(Sender {
+            phone: None,
+            user_id: Some(id.to_owned()),
+        })
+    } else {
+        Err(format!(
+            "customer must be a wa_id (digits without '+') or a business-scoped user id: {id:?}"
+        ))
+    }
 }
 
 /// Builds the SNS message for a customer's inbound message; returns `(wamid, sns message)`.
@@ -106,7 +136,7 @@ pub fn inbound_message(
     opts: &InboundOptions,
     now_nanos: u64,
 ) -> Result<(String, String), String> {
-    valid_wa_id(wa_id)?;
+    let who = sender(wa_id, opts.user_id.as_deref())?;
     if !message.get("type").is_some_and(Value::is_string) {
         return Err("message needs a string \"type\" (e.g. {\"type\":\"text\",\"text\":{\"body\":\"hi\"}})".into());
     }
@@ -117,20 +147,29 @@ pub fn inbound_message(
         .clone()
         .unwrap_or_else(|| (now_nanos / 1_000_000_000).to_string());
     let mut full = Map::new();
-    full.insert("from".into(), json!(wa_id));
+    let mut contact = Map::new();
+    if let Some(phone) = &who.phone {
+        full.insert("from".into(), json!(phone));
+        contact.insert("wa_id".into(), json!(phone));
+    }
+    if let Some(user_id) = &who.user_id {
+        full.insert("from_user_id".into(), json!(user_id));
+        contact.insert("user_id".into(), json!(user_id));
+    }
     full.insert("id".into(), json!(wamid));
     full.insert("timestamp".into(), json!(ts));
     for (k, v) in message {
-        if !matches!(k.as_str(), "from" | "id" | "timestamp") {
+        if !matches!(k.as_str(), "from" | "from_user_id" | "id" | "timestamp") {
             full.insert(k, v);
         }
     }
     let last4 = &wa_id[wa_id.len().saturating_sub(4)..];
     let name = opts.profile_name.clone().unwrap_or_else(|| format!("Customer {last4}"));
+    contact.insert("profile".into(), json!({ "name": name }));
     let value = json!({
         "messaging_product": "whatsapp",
         "metadata": metadata(number),
-        "contacts": [ { "profile": { "name": name }, "wa_id": wa_id } ],
+        "contacts": [ Value::Object(contact) ],
         "messages": [ Value::Object(full) ],
     });
     Ok((wamid, eum_message(cfg, number, value, now_nanos)))
@@ -144,7 +183,7 @@ pub fn inbound_status(
     opts: &InboundOptions,
     now_nanos: u64,
 ) -> Result<(String, String), String> {
-    valid_wa_id(wa_id)?;
+    let who = sender(wa_id, opts.user_id.as_deref())?;
     if !status.get("status").is_some_and(Value::is_string) {
         return Err("status object needs a string \"status\" (sent|delivered|read|failed|…)".into());
     }
@@ -163,9 +202,17 @@ pub fn inbound_status(
     full.insert("id".into(), json!(id));
     full.insert("status".into(), status["status"].clone());
     full.insert("timestamp".into(), json!(ts));
-    full.insert("recipient_id".into(), json!(wa_id));
+    if let Some(phone) = &who.phone {
+        full.insert("recipient_id".into(), json!(phone));
+    }
+    if let Some(user_id) = &who.user_id {
+        full.insert("recipient_user_id".into(), json!(user_id));
+    }
     for (k, v) in status {
-        if !matches!(k.as_str(), "id" | "status" | "timestamp" | "recipient_id") {
+        if !matches!(
+            k.as_str(),
+            "id" | "status" | "timestamp" | "recipient_id" | "recipient_user_id"
+        ) {
             full.insert(k, v);
         }
     }
@@ -253,7 +300,12 @@ pub fn send_whatsapp_message(cfg: &TwinConfig, body: &Value, now_ms: u64) -> Res
             "message must contain \"messaging_product\":\"whatsapp\"",
         ));
     }
-    let to = message.get("to").and_then(Value::as_str).unwrap_or("0");
+    // `to` a phone number, or `recipient` a business-scoped user id (a customer with a username).
+    let to = message
+        .get("to")
+        .or_else(|| message.get("recipient"))
+        .and_then(Value::as_str)
+        .unwrap_or("0");
     let digits: String = to.chars().filter(char::is_ascii_digit).collect();
     Ok(SentMessage {
         origination_phone_number_id: origination.to_owned(),

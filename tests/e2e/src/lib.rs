@@ -139,7 +139,8 @@ impl Twin {
             .collect()
     }
 
-    /// Every WhatsApp message sent to `wa_id`, as decoded Meta message objects, in send order.
+    /// Every WhatsApp message sent to `wa_id` (or to a business-scoped user id), as decoded Meta message
+    /// objects, in send order.
     pub async fn sent_to(&self, wa_id: &str) -> Vec<Value> {
         self.get("/whatsapp/sent")
             .await
@@ -147,7 +148,7 @@ impl Twin {
             .cloned()
             .unwrap_or_default()
             .into_iter()
-            .filter(|s| s["message"]["to"] == wa_id)
+            .filter(|s| s["message"]["to"] == wa_id || s["message"]["recipient"] == wa_id)
             .collect()
     }
 

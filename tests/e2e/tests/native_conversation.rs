@@ -589,3 +589,57 @@ async fn system_unsupported_order_removed_reactions_and_undeliverable_messages_a
     // Statuses go to the agent, never to the customer.
     assert_eq!(twin.texts_to(wa).await.len(), 3);
 }
+
+#[tokio::test]
+async fn a_customer_who_hides_their_number_behind_a_username_stays_in_the_same_conversation() {
+    let stack = TestStack::start().await;
+    let twin = stack.twin();
+    let (phone, user_id) = ("14255550610", "US.13491208655302741918");
+    // Since April 2026 WhatsApp sends both ids; the conversation is keyed by the user id.
+    let (_, first) = twin
+        .customer_sends(
+            phone,
+            json!({"type": "text", "text": {"body": "Hi"}, "user_id": user_id}),
+        )
+        .await;
+    assert!(first.ok, "{first:?}");
+    twin.settle().await;
+    let contacts = twin.contacts_of(user_id).await;
+    assert_eq!(contacts.len(), 1);
+    assert_eq!(contacts[0]["attributes"]["CustomerPhoneNumber"], phone);
+    let contact_id = contacts[0]["contact_id"].as_str().unwrap().to_owned();
+    twin.agent(&contact_id, json!({"action": "join", "display_name": "Ana"}))
+        .await;
+    // Then the customer adopts a username and WhatsApp withholds the number: same chat, same agent.
+    let (_, hidden) = twin
+        .customer_sends(user_id, json!({"type": "text", "text": {"body": "Still me"}}))
+        .await;
+    assert!(hidden.ok, "{hidden:?}");
+    twin.settle().await;
+    let contacts = twin.contacts_of(user_id).await;
+    assert_eq!(contacts.len(), 1, "never split in two");
+    assert_eq!(customer_texts(&contacts[0]), ["Hi", "Still me"]);
+    // Agents' replies still go to the number the chat started with.
+    twin.agent_says(&contact_id, "Noted, thanks").await;
+    assert_eq!(twin.texts_to(phone).await.last().unwrap(), "Noted, thanks");
+
+    // A customer who never shared a number: the chat opens and replies go by user id (`recipient`).
+    let stranger = "BR.1502576394655843";
+    let (_, only_id) = twin
+        .customer_sends(
+            stranger,
+            json!({"type": "text", "text": {"body": "Olá"}, "profile_name": "@joana"}),
+        )
+        .await;
+    assert!(only_id.ok, "{only_id:?}");
+    twin.settle().await;
+    let contact = &twin.contacts_of(stranger).await[0];
+    assert_eq!(contact["customer_display_name"], "@joana");
+    let id = contact["contact_id"].as_str().unwrap().to_owned();
+    twin.agent(&id, json!({"action": "join", "display_name": "Ben"})).await;
+    twin.agent_says(&id, "Oi Joana").await;
+    let sent = twin.sent_to(stranger).await;
+    let last = &sent.last().unwrap()["message"];
+    assert_eq!((last["recipient"].as_str(), last.get("to")), (Some(stranger), None));
+    assert_eq!(last["text"]["body"], "Oi Joana");
+}

@@ -440,17 +440,19 @@ impl StateStore for DynamoStore {
     }
 
     async fn put_contact(&self, contact: &ContactRecord, ttl_s: i64) -> PortResult<()> {
-        self.client
+        let mut put = self
+            .client
             .put_item()
             .table_name(&self.table)
             .item("pk", s(contact_pk(&contact.initial_contact_id)))
             .item("phone_number_id", s(contact.phone_number_id.as_str()))
             .item("customer_id", s(contact.customer_id.as_str()))
             .item("origination_id", s(contact.origination_id.as_str()))
-            .item("expires_at", n(now_ms() / 1000 + ttl_s))
-            .send()
-            .await
-            .map_err(|e| classify("PutItem", e, false))?;
+            .item("expires_at", n(now_ms() / 1000 + ttl_s));
+        if let Some(phone) = &contact.phone {
+            put = put.item("phone", s(phone.as_str()));
+        }
+        put.send().await.map_err(|e| classify("PutItem", e, false))?;
         Ok(())
     }
 
@@ -466,6 +468,10 @@ impl StateStore for DynamoStore {
             phone_number_id: PhoneNumberId::parse(field("phone_number_id")?)
                 .map_err(|_| corrupt(OP, "phone_number_id"))?,
             customer_id: CustomerId::parse(field("customer_id")?).map_err(|_| corrupt(OP, "customer_id"))?,
+            phone: match get_s(item, "phone") {
+                Some(phone) => Some(CustomerId::parse(phone).map_err(|_| corrupt(OP, "phone"))?),
+                None => None,
+            },
             origination_id: OriginationId::parse(field("origination_id")?)
                 .map_err(|_| corrupt(OP, "origination_id"))?,
         }))

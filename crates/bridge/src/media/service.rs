@@ -515,7 +515,7 @@ where
         let message = json!({
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
-            "to": req.to.as_str(),
+            req.to.address_field(): req.to.as_str(),
             "type": kind,
             kind: object,
         });
