@@ -1516,13 +1516,10 @@ mod tests {
         assert_eq!(c.transcript.len(), 4);
     }
 
-    #[test]
-    fn tokens_are_denied_after_the_agent_ends_the_chat() {
-        let mut s = sim();
-        let (contact, token) = connected(&mut s);
-        s.take_stream();
-        let join = AgentAction {
-            action: "join".into(),
+    /// Agent Ana doing `action`, with nothing else set.
+    fn ana(action: &str) -> AgentAction {
+        AgentAction {
+            action: action.into(),
             content_type: None,
             content: None,
             display_name: Some("Ana".into()),
@@ -1531,12 +1528,17 @@ mod tests {
             stream: None,
             name: None,
             data: None,
-        };
+        }
+    }
+
+    #[test]
+    fn tokens_are_denied_after_the_agent_ends_the_chat() {
+        let mut s = sim();
+        let (contact, token) = connected(&mut s);
+        s.take_stream();
+        let join = ana("join");
         s.agent_action(&contact, &join, T0).unwrap();
-        let end = AgentAction {
-            action: "end".into(),
-            ..join.clone()
-        };
+        let end = ana("end");
         let ids = s.agent_action(&contact, &end, T0).unwrap();
         assert_eq!(ids.len(), 2);
         let streamed = s.take_stream();
@@ -1559,26 +1561,15 @@ mod tests {
         let mut s = sim();
         let (contact, token) = connected(&mut s);
         s.take_stream();
-        let act = |name: &str| AgentAction {
-            action: name.into(),
-            content_type: None,
-            content: None,
-            display_name: Some("Ana".into()),
-            visibility: None,
-            role: None,
-            stream: None,
-            name: None,
-            data: None,
-        };
         assert!(matches!(
-            s.agent_action(&contact, &act("transfer"), T0),
+            s.agent_action(&contact, &ana("transfer"), T0),
             Err(AgentError::Conflict(_))
         ));
-        s.agent_action(&contact, &act("join"), T0).unwrap();
-        s.agent_action(&contact, &act("transfer"), T0).unwrap();
-        s.agent_action(&contact, &act("join"), T0).unwrap();
-        s.agent_action(&contact, &act("idle"), T0).unwrap();
-        s.agent_action(&contact, &act("autodisconnect"), T0).unwrap();
+        s.agent_action(&contact, &ana("join"), T0).unwrap();
+        s.agent_action(&contact, &ana("transfer"), T0).unwrap();
+        s.agent_action(&contact, &ana("join"), T0).unwrap();
+        s.agent_action(&contact, &ana("idle"), T0).unwrap();
+        s.agent_action(&contact, &ana("autodisconnect"), T0).unwrap();
         let streamed: Vec<Value> = s
             .take_stream()
             .iter()

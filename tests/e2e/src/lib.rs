@@ -165,6 +165,24 @@ impl Twin {
         self.get("/calls").await.as_array().cloned().unwrap_or_default()
     }
 
+    /// How many times the handlers called `operation` so far.
+    pub async fn calls_to(&self, operation: &str) -> usize {
+        self.calls()
+            .await
+            .iter()
+            .filter(|c| c["operation"] == operation)
+            .count()
+    }
+
+    /// The files (media messages) sent to `wa_id`, in send order.
+    pub async fn media_sent_to(&self, wa_id: &str) -> Vec<Value> {
+        self.sent_to(wa_id)
+            .await
+            .into_iter()
+            .filter(|s| s.get("media").is_some())
+            .collect()
+    }
+
     pub async fn logs(&self, function: &str) -> Vec<String> {
         self.get(&format!("/logs?function={function}"))
             .await

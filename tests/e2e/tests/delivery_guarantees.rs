@@ -173,12 +173,7 @@ async fn fifty_customers_writing_five_messages_at_once_get_fifty_chats() {
         let expected: Vec<String> = (0..5).map(|i| format!("{customer} m{i}")).collect();
         assert_eq!(delivered, expected, "{customer}: every message exactly once");
     }
-    let starts = twin
-        .calls()
-        .await
-        .iter()
-        .filter(|c| c["operation"] == "StartChatContact")
-        .count();
+    let starts = twin.calls_to("StartChatContact").await;
     assert_eq!(starts, 50, "no StartChatContact beyond one per customer");
 }
 
@@ -287,12 +282,7 @@ async fn an_expired_connection_token_is_refreshed_in_the_same_chat() {
     let contacts = twin.contacts_of("3165000001").await;
     assert_eq!(contacts.len(), 1, "the chat was kept");
     assert_eq!(customer_texts(&contacts[0]), ["hello", "after expiry"]);
-    let connects = twin
-        .calls()
-        .await
-        .iter()
-        .filter(|c| c["operation"] == "CreateParticipantConnection")
-        .count();
+    let connects = twin.calls_to("CreateParticipantConnection").await;
     assert_eq!(connects, 2, "one connection at the start, one refresh");
 }
 

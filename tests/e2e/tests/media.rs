@@ -215,12 +215,7 @@ async fn agent_sends_image_pdf_and_an_unsupported_type() {
         assert!(inv.iter().all(|i| i.ok), "{inv:?}");
     }
     twin.settle().await;
-    let sent: Vec<Value> = twin
-        .sent_to(CUSTOMER)
-        .await
-        .into_iter()
-        .filter(|s| s.get("media").is_some())
-        .collect();
+    let sent = twin.media_sent_to(CUSTOMER).await;
     assert_eq!(sent.len(), 3, "{sent:#?}");
     assert_eq!(sent[0]["message"]["type"], "image");
     assert_eq!(sent[0]["media"]["sha256"], sha(&png));
@@ -253,30 +248,16 @@ async fn an_agent_file_still_goes_when_the_stored_connection_token_was_refused()
         .await;
     assert!(inv.iter().all(|i| i.ok), "{inv:?}");
     twin.settle().await;
-    let sent: Vec<Value> = twin
-        .sent_to(CUSTOMER)
-        .await
-        .into_iter()
-        .filter(|s| s.get("media").is_some())
-        .collect();
+    let sent = twin.media_sent_to(CUSTOMER).await;
     assert_eq!(sent.len(), 1, "{sent:#?}");
     assert_eq!(sent[0]["media"]["sha256"], sha(&pdf));
-    let connects = twin
-        .calls()
-        .await
-        .iter()
-        .filter(|c| c["operation"] == "CreateParticipantConnection")
-        .count();
-    assert_eq!(connects, 2, "one connection at the start, one renewal");
+    assert_eq!(
+        twin.calls_to("CreateParticipantConnection").await,
+        2,
+        "one connection at the start, one renewal"
+    );
     // The customer's next message goes with the renewed token, without another connection.
     twin.customer_texts(CUSTOMER, "Got it, thanks").await;
     twin.settle().await;
-    assert_eq!(
-        twin.calls()
-            .await
-            .iter()
-            .filter(|c| c["operation"] == "CreateParticipantConnection")
-            .count(),
-        2
-    );
+    assert_eq!(twin.calls_to("CreateParticipantConnection").await, 2);
 }
