@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VENV := .venv
 
-.PHONY: setup build test demo up lint soak fuzz fuzz-smoke fuzz-tool clean
+.PHONY: setup build sam-build test demo up lint soak fuzz fuzz-smoke fuzz-tool clean
 
 # Python tools (moto server for DynamoDB/S3, cfn-lint), pinned in scripts/requirements.txt.
 setup:
@@ -12,6 +12,11 @@ setup:
 # The handler binaries and the twin, as the local stack runs them.
 build:
 	$(CARGO) build --workspace --bins
+
+# The deploy artifact, as `sam deploy` builds it: both handlers cross-compiled for arm64 by cargo-lambda
+# (SAM CLI and cargo-lambda pinned in scripts/requirements-sam.txt, installed into .venv-sam).
+sam-build:
+	./scripts/sam-build.sh
 
 lint: setup
 	$(CARGO) fmt --all -- --check
@@ -24,6 +29,7 @@ lint: setup
 test: lint build
 	$(CARGO) test --workspace -- --test-threads=1
 	$(MAKE) --no-print-directory fuzz-smoke
+	$(MAKE) --no-print-directory sam-build
 
 # Parsers under libFuzzer (cargo-fuzz; RUSTC_BOOTSTRAP lets the stable toolchain build with sanitizers).
 FUZZ_TARGETS := eum_event connect_item sns_envelope
@@ -61,4 +67,4 @@ up: setup build
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) .venv-sam .aws-sam
