@@ -60,8 +60,10 @@ pub struct TwinConfig {
     /// Delay before each retry of a failed asynchronous (SNS) invocation; the length is the
     /// number of retries (AWS: 2 retries, about 1 and 2 minutes apart).
     pub retry_delays: Vec<Duration>,
-    /// Lambda function timeout of both handlers.
-    pub function_timeout: Duration,
+    /// Lambda timeouts, as `template.yaml` sets them: WhatsappHandler's is long enough to transcribe a
+    /// voice note (Transcribe hears audio no faster than it plays).
+    pub whatsapp_handler_timeout: Duration,
+    pub connect_handler_timeout: Duration,
 }
 
 impl Default for TwinConfig {
@@ -79,7 +81,8 @@ impl Default for TwinConfig {
             max_message_bytes: 16_384,
             max_text_chars: 1024,
             retry_delays: vec![Duration::from_millis(200), Duration::from_millis(400)],
-            function_timeout: Duration::from_secs(30),
+            whatsapp_handler_timeout: Duration::from_secs(300),
+            connect_handler_timeout: Duration::from_secs(30),
         }
     }
 }

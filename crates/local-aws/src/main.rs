@@ -25,7 +25,7 @@ USAGE: local-aws [OPTIONS]
   --bucket NAME             S3 bucket (default whatsapp-bridge-media)
   --env KEY=VALUE           extra handler environment (repeatable)
   --greeting TEXT           contact-flow greeting ('' = none)
-  --function-timeout SECS   Lambda timeout of both handlers (default 30)
+  --function-timeout SECS   Lambda timeout of both handlers (default: the template's, 300 and 30)
   --quiet-handlers          do not echo handler output to stderr
   -h, --help                this help
 ";
@@ -81,7 +81,8 @@ fn parse_args() -> Result<StackOptions, String> {
                 let secs: u64 = value("--function-timeout")?
                     .parse()
                     .map_err(|e| format!("--function-timeout: {e}"))?;
-                opts.twin.function_timeout = Duration::from_secs(secs);
+                opts.twin.whatsapp_handler_timeout = Duration::from_secs(secs);
+                opts.twin.connect_handler_timeout = Duration::from_secs(secs);
             }
             "--quiet-handlers" => opts.echo_logs = false,
             other => return Err(format!("unknown argument {other}\n\n{USAGE}")),

@@ -140,13 +140,13 @@ impl Twin {
         let whatsapp = Function::new(
             FunctionName::WhatsappHandler,
             cfg.function_arn(FunctionName::WhatsappHandler.as_str()),
-            cfg.function_timeout,
+            cfg.whatsapp_handler_timeout,
             opts.echo_logs,
         );
         let connect = Function::new(
             FunctionName::ConnectHandler,
             cfg.function_arn(FunctionName::ConnectHandler.as_str()),
-            cfg.function_timeout,
+            cfg.connect_handler_timeout,
             opts.echo_logs,
         );
         let (shutdown, _) = watch::channel(false);
