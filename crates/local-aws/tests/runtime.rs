@@ -75,7 +75,8 @@ fn handler_script() -> PathBuf {
 async fn start(concurrency: usize) -> Twin {
     let cfg = TwinConfig {
         retry_delays: vec![Duration::from_millis(50), Duration::from_millis(50)],
-        function_timeout: Duration::from_secs(2),
+        whatsapp_handler_timeout: Duration::from_secs(2),
+        connect_handler_timeout: Duration::from_secs(2),
         ..TwinConfig::default()
     };
     let twin = Twin::start(

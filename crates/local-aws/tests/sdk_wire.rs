@@ -198,11 +198,11 @@ async fn chat_lifecycle_with_the_real_sdk() {
         .unwrap_err();
     assert!(err.as_service_error().unwrap().is_validation_exception(), "{err:?}");
 
-    // Size limit: 16384 bytes pass, one more fails.
+    // Size limit of text: 1024 characters pass (however many bytes), one more fails.
     p.send_message()
         .connection_token(&token)
         .content_type("text/markdown")
-        .content("x".repeat(16_384))
+        .content("é".repeat(1024))
         .send()
         .await
         .unwrap();
@@ -210,7 +210,7 @@ async fn chat_lifecycle_with_the_real_sdk() {
         .send_message()
         .connection_token(&token)
         .content_type("text/plain")
-        .content("x".repeat(16_385))
+        .content("x".repeat(1025))
         .send()
         .await
         .unwrap_err();
