@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VENV := .venv
 
-.PHONY: setup build sam-build test demo up lint soak fuzz fuzz-smoke fuzz-tool clean
+.PHONY: setup build sam-build test demo up lint soak fuzz fuzz-smoke fuzz-tool bench clean
 
 # Python tools (moto server for DynamoDB/S3, cfn-lint), pinned in scripts/requirements.txt.
 setup:
@@ -56,6 +56,14 @@ fuzz: fuzz-tool
 # The duplicate/reorder scenario at full scale: 200 customers × 10 messages each way (several minutes).
 soak: setup build
 	E2E_CUSTOMERS=200 $(CARGO) test -p e2e --test delivery_guarantees -- duplicated --nocapture
+
+# Issue #7 (docs/performance.md): parsing/translation micro-benchmarks (criterion), then cold start,
+# per-event overhead, AWS calls, latency, memory and sizes of the release handlers on the local twin;
+# prints a table and writes target/bench/results.json.
+bench: setup
+	$(CARGO) build --release --workspace --bins
+	$(CARGO) bench -p bridge --bench parse_translate
+	$(CARGO) run --release --quiet -p bench --bin bench
 
 # Plays a whole conversation offline through the real handler binaries and prints both sides.
 demo: setup build

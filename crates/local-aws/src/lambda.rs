@@ -162,6 +162,8 @@ struct Slot {
     port: u16,
     /// Wakes the supervisor to kill the process (timeout).
     kill: Notify,
+    /// Wakes the supervisor to replace the process at once (`/_twin/processes/restart`).
+    restart: Notify,
 }
 
 /// One Lambda function: its queue, in-flight invocations, processes and logs.
@@ -175,6 +177,8 @@ pub struct Function {
     slots: Mutex<Vec<Arc<Slot>>>,
     logs: Mutex<Vec<String>>,
     echo_logs: bool,
+    /// Process and invocation times for the benchmark (`measure`).
+    pub timeline: crate::measure::Timeline,
 }
 
 /// How to run a function's handler processes.
@@ -203,6 +207,7 @@ impl Function {
             slots: Mutex::new(Vec::new()),
             logs: Mutex::new(Vec::new()),
             echo_logs,
+            timeline: crate::measure::Timeline::new(name),
         })
     }
 
@@ -291,6 +296,16 @@ impl Function {
         }
     }
 
+    /// Kills the running processes so that their supervisors start them again without delay;
+    /// returns how many slots were told.
+    pub fn restart_processes(&self) -> usize {
+        let slots = lock(&self.slots).clone();
+        for slot in &slots {
+            slot.restart.notify_waiters();
+        }
+        slots.len()
+    }
+
     /// Fails whatever the process in `slot` was working on.
     fn fail_slot(&self, slot: usize, why: &str) {
         let mut pending = lock(&self.pending);
@@ -324,6 +339,7 @@ impl Function {
                     index: slots.len(),
                     port,
                     kill: Notify::new(),
+                    restart: Notify::new(),
                 });
                 slots.push(slot.clone());
                 slot
@@ -383,6 +399,7 @@ fn trace_id() -> String {
 
 async fn next_invocation(State(ctx): State<SlotCtx>) -> Response {
     let f = &ctx.function;
+    f.timeline.polled(ctx.slot.index);
     // A runtime that polls again has finished (or abandoned) what it was given before.
     f.fail_slot(
         ctx.slot.index,
@@ -408,6 +425,8 @@ async fn next_invocation(State(ctx): State<SlotCtx>) -> Response {
             },
         );
         tokio::spawn(watchdog(f.clone(), ctx.slot.clone(), inv.id.clone()));
+        let trace = trace_id();
+        f.timeline.handed_out(ctx.slot.index, &inv.id, &trace);
         let mut headers = HeaderMap::new();
         let mut put = |k: &'static str, v: String| {
             if let Ok(v) = HeaderValue::from_str(&v) {
@@ -417,7 +436,7 @@ async fn next_invocation(State(ctx): State<SlotCtx>) -> Response {
         put("lambda-runtime-aws-request-id", inv.id);
         put("lambda-runtime-deadline-ms", deadline.to_string());
         put("lambda-runtime-invoked-function-arn", f.arn.clone());
-        put("lambda-runtime-trace-id", trace_id());
+        put("lambda-runtime-trace-id", trace);
         put("content-type", "application/json".into());
         return (StatusCode::OK, headers, inv.body).into_response();
     }
@@ -458,6 +477,7 @@ async fn invocation_response(State(ctx): State<SlotCtx>, Path(id): Path<String>,
     let Some(p) = lock(&ctx.function.pending).remove(&id) else {
         return unknown_request(&id);
     };
+    ctx.function.timeline.finished(&id, true);
     let value =
         serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
     let _ = p.reply.send(Ok(value));
@@ -480,6 +500,7 @@ async fn invocation_error(State(ctx): State<SlotCtx>, Path(id): Path<String>, bo
     let Some(p) = lock(&ctx.function.pending).remove(&id) else {
         return unknown_request(&id);
     };
+    ctx.function.timeline.finished(&id, false);
     let _ = p.reply.send(Err(error_doc(&body)));
     accepted()
 }
@@ -550,6 +571,7 @@ async fn supervise(
             Ok(mut child) => {
                 let pid = child.id().unwrap_or(0);
                 registry.add(pid);
+                f.timeline.spawned(slot.index, pid);
                 if let Some(out) = child.stdout.take() {
                     pump(out, f.clone(), label.clone());
                 }
@@ -557,6 +579,7 @@ async fn supervise(
                     pump(err, f.clone(), label.clone());
                 }
                 let kill = slot.kill.notified();
+                let restart = slot.restart.notified();
                 let outcome = tokio::select! {
                     status = child.wait() => match status {
                         Ok(s) => format!("handler process exited unexpectedly ({s})"),
@@ -567,15 +590,25 @@ async fn supervise(
                         let _ = child.wait().await;
                         "handler process was killed after a timeout".to_owned()
                     }
+                    _ = restart => {
+                        kill_group(pid);
+                        let _ = child.wait().await;
+                        registry.remove(pid);
+                        f.timeline.exited(pid);
+                        f.fail_slot(slot.index, "handler process was restarted on request");
+                        continue;
+                    }
                     _ = stopped(&mut shutdown) => {
                         kill_group(pid);
                         let _ = child.wait().await;
                         registry.remove(pid);
+                        f.timeline.exited(pid);
                         f.fail_slot(slot.index, "the twin is shutting down");
                         return;
                     }
                 };
                 registry.remove(pid);
+                f.timeline.exited(pid);
                 f.fail_slot(slot.index, &outcome);
                 note(&f, format!("{outcome}; restarting"));
             }

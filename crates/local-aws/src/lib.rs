@@ -11,7 +11,8 @@
 //! Layout: `connect` (Connect state machine, pure), `eum` (WhatsApp events and sends, pure),
 //! `faults`, `aws` (wire protocol, including Lambda Invoke), `sns` (delivery), `dlq` (on-failure
 //! records and their SQS queues), `lambda` (Runtime API and processes), `control` (`/_twin`),
-//! `twin` (server), `stack` (moto + twin + handlers).
+//! `twin` (server), `stack` (moto + twin + handlers), `measure` and `moto_proxy` (timings for the
+//! benchmark).
 
 mod aws;
 pub mod config;
@@ -22,7 +23,9 @@ pub mod error;
 pub mod eum;
 pub mod faults;
 pub mod lambda;
+pub mod measure;
 pub mod media;
+mod moto_proxy;
 mod netio;
 pub mod provision;
 pub mod rng;

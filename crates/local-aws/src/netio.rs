@@ -31,6 +31,9 @@ pub struct KillableStream {
 #[derive(Clone, Debug)]
 pub struct ConnHandle {
     killed: Arc<AtomicBool>,
+    /// The twin's end and the client's end (the benchmark's timing finds the client process by them).
+    pub local: SocketAddr,
+    pub peer: SocketAddr,
 }
 
 impl ConnHandle {
@@ -73,8 +76,11 @@ impl Listener for KillableListener {
 
 impl Connected<IncomingStream<'_, KillableListener>> for ConnHandle {
     fn connect_info(stream: IncomingStream<'_, KillableListener>) -> Self {
+        let peer = *stream.remote_addr();
         Self {
             killed: stream.io().killed.clone(),
+            local: stream.io().inner.local_addr().unwrap_or(peer),
+            peer,
         }
     }
 }

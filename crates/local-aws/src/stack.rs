@@ -60,6 +60,9 @@ pub struct StackOptions {
     pub extra_env: Vec<(String, String)>,
     /// Echo handler output to stderr.
     pub echo_logs: bool,
+    /// Send the handlers' DynamoDB and S3 requests through the twin, which logs, times and delays
+    /// them like its own (`Twin::proxy_moto`; the benchmark needs it).
+    pub proxy_moto: bool,
 }
 
 impl Default for StackOptions {
@@ -78,6 +81,7 @@ impl Default for StackOptions {
             media_bucket_name: "whatsapp-bridge-media".into(),
             extra_env: Vec::new(),
             echo_logs: true,
+            proxy_moto: false,
         }
     }
 }
@@ -125,8 +129,12 @@ impl Stack {
             stack.twin.use_dead_letter_queues(&url).await?;
             stack.twin.use_s3(&url);
         }
+        let handlers_moto = match stack.moto_url.clone() {
+            Some(url) if opts.proxy_moto => Some(stack.twin.proxy_moto(&url).await?),
+            other => other,
+        };
         let env = stack.twin.handler_env(
-            stack.moto_url.as_deref(),
+            handlers_moto.as_deref(),
             &opts.state_table_name,
             &opts.media_bucket_name,
             &opts.extra_env,

@@ -25,6 +25,9 @@ use crate::media::MediaState;
 use crate::netio::{ConnHandle, KillableListener};
 use crate::sns::{Outcome, Sns};
 
+/// Largest request body the twin reads (Connect attachments may be up to 100 MB in AWS).
+const MAX_BODY_BYTES: usize = 160 * 1024 * 1024;
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -40,6 +43,8 @@ pub(crate) struct Shared {
     pub sns: Arc<Sns>,
     pub registry: Arc<ChildRegistry>,
     pub shutdown: watch::Sender<bool>,
+    /// Start and end of every AWS call (`measure`).
+    pub timings: crate::measure::CallTimings,
 }
 
 impl Shared {
@@ -91,8 +96,10 @@ impl Shared {
         *self.faults() = Faults::default();
         self.media().reset();
         self.sns.reset();
+        self.timings.clear();
         for f in FunctionName::ALL {
             self.sns.function(f).clear_logs();
+            self.sns.function(f).timeline.clear_invocations();
         }
     }
 }
@@ -159,11 +166,19 @@ impl Twin {
             sns: Sns::new(cfg.clone(), whatsapp, connect),
             registry: Arc::new(ChildRegistry::default()),
             shutdown,
+            timings: Default::default(),
             cfg,
         });
         let app = Router::new()
-            .nest("/_twin", crate::control::router())
+            .nest("/_twin", crate::control::router().merge(crate::measure::router()))
             .fallback(crate::aws::entry)
+            // A 16 MB WhatsApp video arrives base64-encoded in a control call and leaves as a
+            // 16 MB attachment upload: far above axum's 2 MB default.
+            .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .layer(axum::middleware::from_fn_with_state(
+                shared.clone(),
+                crate::measure::time_calls,
+            ))
             .with_state(shared.clone());
         let mut stop = shared.shutdown.subscribe();
         tokio::spawn(async move {
@@ -325,6 +340,12 @@ impl Twin {
     /// Where `GetWhatsAppMessageMedia` writes and `PostWhatsAppMessageMedia` reads (moto's S3).
     pub fn use_s3(&self, s3_endpoint: &str) {
         self.shared.media().set_s3_endpoint(s3_endpoint);
+    }
+
+    /// Serves moto through the twin: DynamoDB and S3 calls are logged and timed like the twin's
+    /// own and get the twin's added latency. Returns the URL to give the handlers instead of moto's.
+    pub async fn proxy_moto(&self, moto_url: &str) -> Result<String, Error> {
+        crate::moto_proxy::start(self.shared.clone(), moto_url).await
     }
 
     /// URL of a function's dead-letter queue (`None` until [`Twin::use_dead_letter_queues`]).

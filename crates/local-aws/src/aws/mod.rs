@@ -159,7 +159,8 @@ pub(crate) fn parse<T: DeserializeOwned>(body: &Value, code: &str) -> Result<T, 
     serde_json::from_value(body.clone()).map_err(|e| ApiError::new(code, format!("Invalid request: {e}")))
 }
 
-fn record(shared: &Shared, service: &str, operation: &str, status: u16, error: Option<&str>) {
+pub(crate) fn record(shared: &Shared, service: &str, operation: &str, status: u16, error: Option<&str>) {
+    crate::measure::note_call(service, operation, status);
     let mut calls = shared.calls();
     if calls.len() >= 100_000 {
         calls.drain(..10_000);

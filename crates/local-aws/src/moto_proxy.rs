@@ -1,0 +1,196 @@
+//! moto behind the twin: the handlers' DynamoDB and S3 requests pass through a listener of the twin
+//! that logs each as a call (`/_twin/calls`), times it (`measure`) and adds the twin's global latency
+//! (`/_twin/latency`), so the benchmark sees every AWS call a message costs and can slow all of them
+//! down alike. Off unless asked for ([`crate::Twin::proxy_moto`]); fault rules do not apply here
+//! (moto's error shapes are its own).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+
+use crate::error::Error;
+use crate::netio::{ConnHandle, KillableListener};
+use crate::twin::Shared;
+
+struct Proxy {
+    shared: Arc<Shared>,
+    moto: String,
+    http: reqwest::Client,
+}
+
+/// Binds a listener on 127.0.0.1 that forwards to `moto_url`; returns its URL.
+pub(crate) async fn start(shared: Arc<Shared>, moto_url: &str) -> Result<String, Error> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .map_err(|e| Error::Setup {
+            what: "moto proxy".into(),
+            message: e.to_string(),
+        })?;
+    let proxy = Arc::new(Proxy {
+        shared: shared.clone(),
+        moto: moto_url.trim_end_matches('/').to_owned(),
+        http,
+    });
+    let app = Router::new()
+        .fallback(forward)
+        .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            crate::measure::time_calls,
+        ))
+        .with_state(proxy);
+    let mut stop = shared.shutdown.subscribe();
+    tokio::spawn(async move {
+        let served = axum::serve(
+            KillableListener(listener),
+            app.into_make_service_with_connect_info::<ConnHandle>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await;
+        if let Err(e) = served {
+            tracing::error!("moto proxy stopped: {e}");
+        }
+    });
+    Ok(url)
+}
+
+async fn forward(State(p): State<Arc<Proxy>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let (service, operation) = operation(&method, &uri, &headers);
+    let latency = p.shared.faults().global_latency_ms;
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    let target = format!("{}{}", p.moto, uri.path_and_query().map_or("/", |pq| pq.as_str()));
+    let mut request = p.http.request(method, target).body(body);
+    for (name, value) in &headers {
+        // reqwest sets its own framing; moto must not be asked for a 100-continue handshake.
+        if !matches!(
+            name.as_str(),
+            "host" | "content-length" | "transfer-encoding" | "connection" | "expect"
+        ) {
+            request = request.header(name, value);
+        }
+    }
+    let answer = match request.send().await {
+        Ok(a) => a,
+        Err(e) => {
+            crate::aws::record(&p.shared, service, &operation, 502, Some("MotoUnreachable"));
+            return (StatusCode::BAD_GATEWAY, format!("moto: {e}")).into_response();
+        }
+    };
+    let status = answer.status();
+    let mut out_headers = HeaderMap::new();
+    for (name, value) in answer.headers() {
+        if !matches!(name.as_str(), "transfer-encoding" | "connection") {
+            out_headers.append(name, value.clone());
+        }
+    }
+    let bytes = answer.bytes().await.unwrap_or_default();
+    let error = (status.as_u16() >= 400).then(|| error_code(&bytes));
+    crate::aws::record(&p.shared, service, &operation, status.as_u16(), error.as_deref());
+    (status, out_headers, bytes).into_response()
+}
+
+/// The error code in a DynamoDB (`__type`) or S3 (`<Code>`) error body.
+fn error_code(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
+        && let Some(t) = v.get("__type").and_then(|t| t.as_str())
+    {
+        return t.rsplit('#').next().unwrap_or(t).to_owned();
+    }
+    text.split_once("<Code>")
+        .and_then(|(_, rest)| rest.split_once("</Code>"))
+        .map_or_else(|| "Error".to_owned(), |(code, _)| code.to_owned())
+}
+
+/// (service, operation) of a request: JSON protocols name it in `X-Amz-Target`, S3 in its method,
+/// path and query.
+fn operation(method: &Method, uri: &Uri, headers: &HeaderMap) -> (&'static str, String) {
+    if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
+        let (prefix, op) = target.split_once('.').unwrap_or(("", target));
+        let service = if prefix.starts_with("DynamoDB") {
+            "dynamodb"
+        } else if prefix.starts_with("AmazonSQS") {
+            "sqs"
+        } else {
+            "unknown"
+        };
+        return (service, op.to_owned());
+    }
+    let query = uri.query().unwrap_or("");
+    let has = |key: &str| {
+        query
+            .split('&')
+            .any(|p| p == key || p.strip_prefix(key).is_some_and(|rest| rest.starts_with('=')))
+    };
+    let object = uri.path().trim_start_matches('/').contains('/');
+    let op = match (method.as_str(), object) {
+        ("PUT", true) if has("partNumber") => "UploadPart",
+        ("PUT", true) if headers.contains_key("x-amz-copy-source") => "CopyObject",
+        ("PUT", true) => "PutObject",
+        ("PUT", false) => "CreateBucket",
+        ("GET", true) => "GetObject",
+        ("GET", false) if has("list-type") => "ListObjectsV2",
+        ("GET", false) => "ListObjects",
+        ("HEAD", true) => "HeadObject",
+        ("HEAD", false) => "HeadBucket",
+        ("DELETE", true) if has("uploadId") => "AbortMultipartUpload",
+        ("DELETE", true) => "DeleteObject",
+        ("DELETE", false) => "DeleteBucket",
+        ("POST", true) if has("uploads") => "CreateMultipartUpload",
+        ("POST", true) if has("uploadId") => "CompleteMultipartUpload",
+        ("POST", false) if has("delete") => "DeleteObjects",
+        _ => return ("s3", format!("{method} {}", uri.path())),
+    };
+    ("s3", op.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(method: Method, uri: &str, headers: &[(&'static str, &str)]) -> (&'static str, String) {
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            map.insert(*k, v.parse().unwrap());
+        }
+        operation(&method, &uri.parse().unwrap(), &map)
+    }
+
+    #[test]
+    fn operations_are_named_as_aws_names_them() {
+        assert_eq!(
+            op(Method::POST, "/", &[("x-amz-target", "DynamoDB_20120810.UpdateItem")]),
+            ("dynamodb", "UpdateItem".to_owned())
+        );
+        assert_eq!(op(Method::PUT, "/media/inbound/a/b", &[]).1, "PutObject");
+        assert_eq!(op(Method::PUT, "/media/k?partNumber=1&uploadId=x", &[]).1, "UploadPart");
+        assert_eq!(op(Method::POST, "/media/k?uploads", &[]).1, "CreateMultipartUpload");
+        assert_eq!(
+            op(Method::POST, "/media/k?uploadId=x", &[]).1,
+            "CompleteMultipartUpload"
+        );
+        assert_eq!(op(Method::GET, "/media?list-type=2&prefix=a", &[]).1, "ListObjectsV2");
+        assert_eq!(op(Method::GET, "/media/k", &[]).1, "GetObject");
+    }
+
+    #[test]
+    fn error_codes_come_from_either_protocol() {
+        assert_eq!(
+            error_code(br#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException"}"#),
+            "ConditionalCheckFailedException"
+        );
+        assert_eq!(error_code(b"<Error><Code>NoSuchKey</Code></Error>"), "NoSuchKey");
+    }
+}
