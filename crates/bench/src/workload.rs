@@ -67,8 +67,9 @@ impl Case {
         match self {
             // claim ∥ conversation read → SendMessage.
             Case::InboundText => 2,
-            // claim ∥ read → start lock → StartChatContact → CreateParticipantConnection ∥
-            // StartContactStreaming ∥ contact mapping → SendMessage.
+            // claim ∥ read → start lock → StartChatContact → contact mapping ∥
+            // CreateParticipantConnection → SendMessage ∥ StartContactStreaming (after the mapping, so
+            // no streamed item finds an unknown contact) ∥ conversation active.
             Case::InboundTextNewChat => 5,
             // claim ∥ contact mapping → SendWhatsAppMessage.
             Case::AgentText => 2,

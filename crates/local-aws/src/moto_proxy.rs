@@ -134,7 +134,8 @@ fn operation(method: &Method, uri: &Uri, headers: &HeaderMap) -> (&'static str, 
             .split('&')
             .any(|p| p == key || p.strip_prefix(key).is_some_and(|rest| rest.starts_with('=')))
     };
-    let object = uri.path().trim_start_matches('/').contains('/');
+    // Path-style: `/bucket/key`; the SDK writes a bucket operation as `/bucket/`.
+    let object = uri.path().trim_matches('/').contains('/');
     let op = match (method.as_str(), object) {
         ("PUT", true) if has("partNumber") => "UploadPart",
         ("PUT", true) if headers.contains_key("x-amz-copy-source") => "CopyObject",
@@ -182,6 +183,7 @@ mod tests {
             "CompleteMultipartUpload"
         );
         assert_eq!(op(Method::GET, "/media?list-type=2&prefix=a", &[]).1, "ListObjectsV2");
+        assert_eq!(op(Method::GET, "/media/?list-type=2&prefix=a", &[]).1, "ListObjectsV2");
         assert_eq!(op(Method::GET, "/media/k", &[]).1, "GetObject");
     }
 
