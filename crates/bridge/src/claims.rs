@@ -4,9 +4,20 @@
 //! duplicate does not fail: it waits for the holder to finish and then reports a duplicate, so an SNS
 //! redelivery that overlaps the original costs one short wait instead of a Lambda error and retry. A
 //! holder that crashed stops holding when its lease ends, and the waiter takes over.
+//!
+//! Two holds. An *exclusive* claim is held until its holder completes it (done) or releases it (after
+//! a failure): the holder may do what cannot be repeated, like sending on WhatsApp. A *fast* claim is
+//! for a customer's text going into an open chat, whose only effect is a `SendMessage` that Connect
+//! deduplicates by its client token: the holder sends and stops without another write, so the
+//! message costs a state read, this record and the send (two round trips). Its lease is short
+//! ([`FAST_LEASE_MS`]); a holder that finds more to do, or is still sending when half of it has
+//! passed, extends it into an exclusive one. Whoever takes a fast claim over after its lease ran out
+//! gets [`Claim::Replay`]: the first holder sent the message or died doing so, and resending it into
+//! the same chat with the same client token is harmless, while a chat started since means it went
+//! into an earlier one (see [`crate::inbound`]).
 
 use crate::error::{FailureKind, PortError};
-use crate::ports::{Claim, PortResult, StateStore};
+use crate::ports::{Claim, ClaimTerms, PortResult, StateStore};
 use crate::telemetry::now_ms;
 use std::time::{Duration, Instant};
 
@@ -14,6 +25,10 @@ use std::time::{Duration, Instant};
 /// lease never ends while its invocation (transcribing a long voice note, say) is still at work. Inside
 /// Lambda the lease ends with the invocation's deadline, which is sooner.
 pub const LEASE_MS: i64 = 900_000;
+/// How long a fast claim (and the message's in-flight registration) holds: what a state read and a
+/// `SendMessage` take with ample margin. Later messages of a burst wait at most this for an earlier one
+/// whose holder finished without a word.
+pub const FAST_LEASE_MS: i64 = 1_500;
 
 tokio::task_local! {
     /// When the current Lambda invocation is killed (epoch ms): no lease needs to outlive it.
@@ -37,6 +52,27 @@ pub fn lease_until(now: i64) -> i64 {
     now + lease_ms(now)
 }
 
+/// Which hold a claim is taken with (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    Exclusive,
+    Fast,
+}
+
+impl Hold {
+    fn lease_ms(self, now: i64) -> i64 {
+        match self {
+            Hold::Exclusive => lease_ms(now),
+            Hold::Fast => FAST_LEASE_MS.min(lease_ms(now)),
+        }
+    }
+
+    /// When a lease of this hold taken at `now` ends (epoch ms).
+    pub fn until(self, now: i64) -> i64 {
+        now + self.lease_ms(now)
+    }
+}
+
 fn lease_ms(now: i64) -> i64 {
     let until = DEADLINE_MS
         .try_with(|deadline| *deadline)
@@ -57,13 +93,25 @@ pub fn backoff(current: Duration) -> Duration {
     (current * 2).min(MAX_POLL)
 }
 
-/// Claims `id`; returns `Acquired` or `Done`, waiting while another invocation holds it.
-pub async fn claim<S: StateStore>(store: &S, source: &str, id: &str) -> PortResult<Claim> {
+/// Claims `id`; returns `Acquired`, `Replay` or `Done`, waiting while another invocation holds it.
+pub async fn claim<S: StateStore>(
+    store: &S,
+    source: &str,
+    id: &str,
+    hold: Hold,
+    summary: Option<&str>,
+) -> PortResult<Claim> {
     let deadline = Instant::now() + WAIT_FOR_HOLDER;
     let mut poll = FIRST_POLL;
     loop {
         let now = now_ms();
-        match store.claim(source, id, now, lease_ms(now)).await? {
+        let terms = ClaimTerms {
+            now_ms: now,
+            lease_ms: hold.lease_ms(now),
+            fast: hold == Hold::Fast,
+            summary,
+        };
+        match store.claim(source, id, &terms).await? {
             Claim::Busy if Instant::now() < deadline => {
                 tokio::time::sleep(poll).await;
                 poll = backoff(poll);
@@ -96,5 +144,18 @@ mod tests {
         assert_eq!(far, LEASE_MS);
         let past = within_deadline(now - 10_000, async { lease_ms(now) }).await;
         assert_eq!(past, 1_000);
+    }
+
+    #[tokio::test]
+    async fn a_fast_hold_is_short_and_never_outlives_the_invocation() {
+        let now = now_ms();
+        assert_eq!(Hold::Fast.until(now), now + FAST_LEASE_MS);
+        assert_eq!(Hold::Exclusive.until(now), now + LEASE_MS);
+        let near_end = within_deadline(now, async { Hold::Fast.until(now) }).await;
+        assert_eq!(
+            near_end,
+            now + 1_000,
+            "bounded by the invocation's deadline (plus slack)"
+        );
     }
 }

@@ -11,7 +11,7 @@
 //! (the menu the customer was shown rides on that read). WhatsApp statuses of what the bridge sent come
 //! back here too and reach the agent as Connect receipts, or as a note when a message failed.
 
-use crate::claims;
+use crate::claims::{self, Hold};
 use crate::config::{Config, ReadReceipts};
 use crate::connection;
 use crate::error::{FailureKind, PortError, Rejection, RetryableFailure};
@@ -29,8 +29,8 @@ use crate::translate::{InboundAction, InboundState, TEXT_PLAIN, connect_parts, p
 use crate::whatsapp::{Change, Content, CustomerMessage, Inbound, Media, OutgoingMessage, StatusUpdate, parse_eum};
 use serde_json::Value;
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// How long a start lock holds off other invocations of the same customer.
@@ -57,6 +57,37 @@ pub struct InboundBridge<S, C, P, W> {
     participant: P,
     whatsapp: W,
     media: Option<Arc<dyn MediaHandler>>,
+    open_chats: OpenChats,
+}
+
+/// The conversations this process last saw with an open chat: a hint for choosing a claim's hold
+/// before the conversation is read. A message that will most likely go into an open chat takes the fast
+/// hold, any other the exclusive one from the start, so the slow paths (a chat start, a burst into it)
+/// never depend on an extension landing before a fast lease runs out. DynamoDB stays the truth: a stale
+/// hint costs an extension and a completing write.
+#[derive(Default)]
+struct OpenChats(Mutex<HashSet<ConversationKey>>);
+
+impl OpenChats {
+    /// Beyond this many, the hint starts over (a process rarely serves that many conversations).
+    const CAPACITY: usize = 10_000;
+
+    fn hold(&self, key: &ConversationKey) -> Hold {
+        let open = self.0.lock().unwrap_or_else(PoisonError::into_inner).contains(key);
+        if open { Hold::Fast } else { Hold::Exclusive }
+    }
+
+    fn set(&self, key: &ConversationKey, open: bool) {
+        let mut keys = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if !open {
+            keys.remove(key);
+            return;
+        }
+        if keys.len() >= Self::CAPACITY {
+            keys.clear();
+        }
+        keys.insert(key.clone());
+    }
 }
 
 /// What happened to one message.
@@ -110,6 +141,8 @@ struct ChatReady {
     opened: bool,
     /// The chat was started while this delivery was under way (by it or by another one).
     after_start: bool,
+    /// The conversation as this delivery's start left it (who else is in flight), when it started the chat.
+    view: Option<ConversationView>,
 }
 
 impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge<S, C, P, W> {
@@ -121,6 +154,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             participant,
             whatsapp,
             media: None,
+            open_chats: OpenChats::default(),
         }
     }
 
@@ -333,14 +367,17 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         }
         let wamid = message.wamid.as_str();
         let registered_ms = now_ms();
+        let hold = self.open_chats.hold(key);
         let me = Inflight {
             tag: format!("q_{}", short_hash(wamid)),
             timestamp: message.timestamp,
             registered_ms,
-            until_ms: claims::lease_until(registered_ms),
+            until_ms: hold.until(registered_ms),
         };
         // The claim, the registration (which also reads the conversation) and, for a reply or a reaction,
-        // the quoted message are independent: one round trip.
+        // the quoted message are independent: one round trip. Into a chat this process saw open, both
+        // start on the fast hold (see `crate::claims`), which whatever needs more than one SendMessage
+        // extends.
         let quote_id = quoted_wamid(&message.content, context);
         let quote = async {
             match quote_id {
@@ -349,12 +386,13 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 None => None,
             }
         };
+        let summary = quotable(&message.content);
         let (claim, view, quoted) = tokio::join!(
-            claims::claim(&self.store, "wa", wamid),
-            self.store.register(key, &me),
+            claims::claim(&self.store, "wa", wamid, hold, summary.as_deref()),
+            self.store.register(key, &me, wamid),
             quote
         );
-        match claim? {
+        let replay_of = match claim? {
             Claim::Done => {
                 // Our registration may have re-added a finished message; left there it would hold later
                 // ones back.
@@ -371,60 +409,41 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                     "another invocation is bridging this message",
                 ));
             }
-            Claim::Acquired => {}
-        }
+            Claim::Acquired => None,
+            Claim::Replay { first_ms } => Some(first_ms),
+        };
         let acted = match view {
-            Ok(view) => match self.wait_for_turn(key, &me, view).await {
-                Ok(view) => {
-                    let state = InboundState {
-                        menu: view.menu.as_ref(),
-                        quoted: quoted.as_deref(),
-                        end_keyword,
-                    };
-                    let action = plan_message(&self.planned(&message.content), context, &state);
-                    // An answer spends the menu, so a number typed later is just a number.
-                    let answered = view.menu.is_some()
-                        && interactive::answer(view.menu.as_ref(), &message.content).is_some()
-                        && !matches!(action, InboundAction::Page(_));
-                    // Boxed: the nested async state machines otherwise exceed the compiler's layout depth.
-                    Box::pin(self.act(key, origination, message, &me, view.conversation, action))
-                        .await
-                        .map(|outcome| (outcome, answered))
-                }
-                Err(e) => Err(e),
-            },
+            // Boxed: the nested async state machines otherwise exceed the compiler's layout depth.
+            Ok(view) => {
+                let claimed = Claimed {
+                    me: &me,
+                    hold,
+                    replay_of,
+                };
+                Box::pin(self.decide(key, origination, message, &claimed, view, quoted.as_deref())).await
+            }
             Err(e) => Err(e),
         };
+        match &acted {
+            Ok((Outcome::Delivered { .. } | Outcome::Noted { .. }, _)) => self.open_chats.set(key, true),
+            Ok((Outcome::EndedByCustomer { .. }, _)) => self.open_chats.set(key, false),
+            _ => {}
+        }
         match acted {
-            Ok((outcome, clear_menu)) => {
-                let summary = match outcome {
-                    Outcome::Delivered { .. } => quotable(&message.content),
-                    _ => None,
-                };
+            Ok((outcome, Settle::Quietly)) => Ok(outcome),
+            Ok((outcome, Settle::Complete { clear_menu })) => {
                 let finished = Finished {
                     key,
                     tag: &me.tag,
-                    wamid,
                     clear_menu,
-                    summary: summary.as_deref(),
                 };
-                let read_mark = async {
-                    // Blue ticks once the message is in the chat; alongside the completing write, so the
-                    // customer's next message does not wait for them.
-                    // Bounded: the SDK's retries against a throttled EUM must not hold this invocation (and
-                    // the conversation's next message, waiting for its turn) for seconds.
-                    if self.config.read_receipts == ReadReceipts::OnDelivery
-                        && matches!(outcome, Outcome::Delivered { .. } | Outcome::Noted { .. })
-                    {
-                        let mark = self.whatsapp.mark_read(origination, wamid, false);
-                        match tokio::time::timeout(READ_MARK_BUDGET, mark).await {
-                            Ok(Ok(())) => {}
-                            Ok(Err(e)) => tracing::warn!(error = %e, "could not mark the customer's message read"),
-                            Err(_) => tracing::warn!("marking the customer's message read took too long; skipped"),
-                        }
-                    }
-                };
-                let (completed, ()) = tokio::join!(self.store.complete("wa", wamid, Some(&finished)), read_mark);
+                // The read mark rides alongside the completing write, so the customer's next message does
+                // not wait for it.
+                let delivered = matches!(outcome, Outcome::Delivered { .. } | Outcome::Noted { .. });
+                let (completed, ()) = tokio::join!(
+                    self.store.complete("wa", wamid, Some(&finished), &[]),
+                    self.read_mark(origination, wamid, delivered)
+                );
                 completed?;
                 Ok(outcome)
             }
@@ -436,6 +455,155 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 }
                 Err(e)
             }
+        }
+    }
+
+    /// Decides what the claimed message becomes and carries it out: on the fast path (see
+    /// [`fast_lane`]) with one SendMessage and no further write, else holding the claim exclusively
+    /// until it is completed.
+    async fn decide(
+        &self,
+        key: &ConversationKey,
+        origination: &OriginationId,
+        message: &CustomerMessage,
+        claimed: &Claimed<'_>,
+        mut view: ConversationView,
+        quoted: Option<&str>,
+    ) -> PortResult<(Outcome, Settle)> {
+        let me = claimed.me;
+        if let Some(first_ms) = claimed.replay_of
+            && went_into_an_earlier_chat(view.conversation.as_ref(), first_ms)
+        {
+            return Ok((Outcome::Duplicate, Settle::Complete { clear_menu: false }));
+        }
+        let open = matches!(
+            view.conversation.as_ref().map(|c| &c.state),
+            Some(ConversationState::Active(_))
+        );
+        if !open {
+            self.open_chats.set(key, false);
+        }
+        // Held exclusively already, or extended: completed (or released) explicitly at the end.
+        let mut extended = claimed.hold == Hold::Exclusive;
+        if waits_for_earlier(&view, me, now_ms()) {
+            if !extended {
+                self.extend(key, message, me).await?;
+                extended = true;
+            }
+            view = self.wait_for_turn(key, me, view).await?;
+        }
+        let state = InboundState {
+            menu: view.menu.as_ref(),
+            quoted,
+            end_keyword: self.config.end_keyword.as_deref(),
+        };
+        let action = plan_message(&self.planned(&message.content), message.context.as_ref(), &state);
+        // An answer spends the menu, so a number typed later is just a number.
+        let answered = view.menu.is_some()
+            && interactive::answer(view.menu.as_ref(), &message.content).is_some()
+            && !matches!(action, InboundAction::Page(_));
+        let mut conversation = view.conversation;
+        if !extended
+            && let Some((chat, content_type, content)) =
+                fast_lane(&action, &message.content, answered, conversation.as_ref())
+        {
+            match self
+                .fast_send(key, origination, message, me, chat, content_type, content)
+                .await
+            {
+                Ok(held) => {
+                    let outcome = Outcome::Delivered {
+                        contact_id: chat.contact_id.clone(),
+                        opened_chat: false,
+                    };
+                    let settle = if held {
+                        Settle::Complete { clear_menu: false }
+                    } else {
+                        Settle::Quietly
+                    };
+                    return Ok((outcome, settle));
+                }
+                // The chat is over: the message needs a new one, which is no longer the fast path.
+                Err(e) if e.is_chat_gone() => {
+                    tracing::info!(contact_id = %chat.contact_id, "chat is over; opening a new one");
+                    self.open_chats.set(key, false);
+                    self.extend(key, message, me).await?;
+                    extended = true;
+                    self.store.mark_ended(key, &chat.contact_id).await?;
+                    conversation = self.store.load_conversation(key).await?.conversation;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let act = Box::pin(self.act(key, origination, message, me, conversation, action));
+        let outcome = if extended {
+            act.await?
+        } else {
+            let (held, acted) = tokio::join!(self.extend(key, message, me), act);
+            if let Err(e) = held {
+                tracing::warn!(error = %e, "could not extend the message's claim; a redelivery may replay it");
+            }
+            acted?
+        };
+        Ok((outcome, Settle::Complete { clear_menu: answered }))
+    }
+
+    /// Holds the message's claim and registration until the invocation ends (the fast hold would run
+    /// out while it is still at work).
+    async fn extend(&self, key: &ConversationKey, message: &CustomerMessage, me: &Inflight) -> PortResult<()> {
+        let until = claims::lease_until(now_ms());
+        self.store
+            .extend("wa", message.wamid.as_str(), key, &me.tag, until)
+            .await
+    }
+
+    /// The fast path's one SendMessage, with the read mark beside it (off the critical path: the blue
+    /// ticks may come a moment before the message is in the chat, and stay if the send fails and is
+    /// retried). Returns whether the hold had to be extended because the send outlasted half of it.
+    #[allow(clippy::too_many_arguments)]
+    async fn fast_send(
+        &self,
+        key: &ConversationKey,
+        origination: &OriginationId,
+        message: &CustomerMessage,
+        me: &Inflight,
+        chat: &ActiveChat,
+        content_type: &str,
+        content: &str,
+    ) -> PortResult<bool> {
+        // Scoped to the contact, as in `deliver`: the same token whichever path sends it.
+        let client_token = short_hash(&format!("{}#{}", message.wamid, chat.contact_id));
+        let guarded = async {
+            let send = self.send(key, chat, content_type, content, &client_token);
+            tokio::pin!(send);
+            let half = u64::try_from((me.until_ms - now_ms()) / 2).unwrap_or(0);
+            match tokio::time::timeout(Duration::from_millis(half), &mut send).await {
+                Ok(sent) => sent.map(|()| false),
+                Err(_) => {
+                    let (held, sent) = tokio::join!(self.extend(key, message, me), send);
+                    if let Err(e) = held {
+                        tracing::warn!(error = %e, "could not extend the message's claim; a redelivery may replay it");
+                    }
+                    sent.map(|()| true)
+                }
+            }
+        };
+        let (sent, ()) = tokio::join!(guarded, self.read_mark(origination, message.wamid.as_str(), true));
+        sent
+    }
+
+    /// Blue ticks for a message that reached the chat, if configured. Bounded: the SDK's retries against
+    /// a throttled EUM must not hold this invocation (and the conversation's next message, waiting for
+    /// its turn) for seconds.
+    async fn read_mark(&self, origination: &OriginationId, wamid: &str, delivered: bool) {
+        if self.config.read_receipts != ReadReceipts::OnDelivery || !delivered {
+            return;
+        }
+        let mark = self.whatsapp.mark_read(origination, wamid, false);
+        match tokio::time::timeout(READ_MARK_BUDGET, mark).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not mark the customer's message read"),
+            Err(_) => tracing::warn!("marking the customer's message read took too long; skipped"),
         }
     }
 
@@ -606,14 +774,15 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         let mut poll = POLL_TURN;
         loop {
             let now = now_ms();
-            let earlier = view
-                .inflight
-                .iter()
-                .any(|other| other.tag != me.tag && other.is_live(now) && other.precedes(me));
-            if !earlier || Instant::now() > deadline {
+            // An earlier message on the fast hold ends its lease without a word: look again right then.
+            let Some(lapses) = earliest_blocking_lapse(&view, me, now) else {
+                return Ok(view);
+            };
+            if Instant::now() > deadline {
                 return Ok(view);
             }
-            tokio::time::sleep(poll).await;
+            let until_lapse = Duration::from_millis(u64::try_from(lapses - now).unwrap_or(0));
+            tokio::time::sleep(poll.min(until_lapse + POLL_TURN)).await;
             poll = claims::backoff(poll);
             view = self.store.load_conversation(key).await?;
         }
@@ -635,7 +804,10 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             if ready.after_start {
                 // Messages that arrived while the chat was starting have registered by now; the
                 // earliest goes first, whichever of them happened to start the chat.
-                let view = self.store.load_conversation(key).await?;
+                let view = match ready.view {
+                    Some(view) => view,
+                    None => self.store.load_conversation(key).await?,
+                };
                 self.wait_for_turn(key, me, view).await?;
             }
             // Scoped to the contact: a resend into a replacement chat must not be deduplicated away.
@@ -729,6 +901,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                         chat: chat.clone(),
                         opened: false,
                         after_start: waited,
+                        view: None,
                     });
                 }
                 Some(ConversationState::Starting { lock_until }) if *lock_until > now_ms() => {
@@ -755,10 +928,11 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                     {
                         tracing::warn!(error = %e, "could not give back the start lock; it expires on its own");
                     }
-                    return chat.map(|chat| ChatReady {
+                    return chat.map(|(chat, view)| ChatReady {
                         chat,
                         opened: true,
                         after_start: true,
+                        view: Some(view),
                     });
                 }
                 None => conversation = self.store.load_conversation(key).await?.conversation,
@@ -772,7 +946,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         origination: &OriginationId,
         message: &CustomerMessage,
         previous: Option<ContactId>,
-    ) -> PortResult<ActiveChat> {
+    ) -> PortResult<(ActiveChat, ConversationView)> {
         let key = &lock.key;
         let display_name = message.profile_name.clone().unwrap_or_else(|| match &message.phone {
             Some(phone) => format!("+{phone}"),
@@ -827,8 +1001,238 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             connection_token: connection.connection_token,
             connection_expires_at: connection.expires_at,
         };
-        self.store.activate(lock, &chat, ttl).await?;
+        let view = self.store.activate(lock, &chat, ttl).await?;
         crate::metrics::record(&crate::metrics::Metric::ChatStarted);
-        Ok(chat)
+        Ok((chat, view))
+    }
+}
+
+/// A customer message this invocation holds.
+struct Claimed<'a> {
+    me: &'a Inflight,
+    hold: Hold,
+    /// Taken over from a fast holder that went quiet: when the message was first taken.
+    replay_of: Option<i64>,
+}
+
+/// What is left to write once a message's work is done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Settle {
+    /// Nothing: the fast path's claim and registration lapse on their own.
+    Quietly,
+    /// The claim is marked done and the registration removed (with the menu, if the message spent it).
+    Complete { clear_menu: bool },
+}
+
+/// The fast path: a text (or anything else that reaches the agent as one SendMessage) into the chat that
+/// is open, answering no menu. Connect deduplicates the send by its client token, so the message needs no
+/// write after it. Media (whose file and notices follow), new chats, menu answers and everything the
+/// customer does rather than says take the exclusive path.
+fn fast_lane<'a>(
+    action: &'a InboundAction,
+    content: &Content,
+    answered: bool,
+    conversation: Option<&'a Conversation>,
+) -> Option<(&'a ActiveChat, &'a str, &'a str)> {
+    let InboundAction::Send {
+        content_type,
+        content: text,
+    } = action
+    else {
+        return None;
+    };
+    let Some(Conversation {
+        state: ConversationState::Active(chat),
+        ..
+    }) = conversation
+    else {
+        return None;
+    };
+    (!answered && !matches!(content, Content::Media(_))).then_some((chat, content_type.as_str(), text.as_str()))
+}
+
+/// When the earliest in-flight message that must go before `me` stops holding it back (epoch ms);
+/// `None` when nothing does.
+fn earliest_blocking_lapse(view: &ConversationView, me: &Inflight, now_ms: i64) -> Option<i64> {
+    view.inflight
+        .iter()
+        .filter(|other| other.tag != me.tag && other.is_live(now_ms) && other.precedes(me))
+        .map(|other| other.until_ms)
+        .min()
+}
+
+fn waits_for_earlier(view: &ConversationView, me: &Inflight, now_ms: i64) -> bool {
+    earliest_blocking_lapse(view, me, now_ms).is_some()
+}
+
+/// A message taken over from a fast-path holder that went quiet (sent, or died sending) went into the
+/// chat that was open then. If that chat is over or was replaced since (`first_ms`: when the holder
+/// took it), the message is in that chat's transcript or was lost with the holder's process; sending it
+/// into the new chat would show the agent a message twice, and a fast holder dies in a window of one
+/// SendMessage, so it counts as delivered.
+fn went_into_an_earlier_chat(conversation: Option<&Conversation>, first_ms: i64) -> bool {
+    match conversation {
+        Some(Conversation {
+            state: ConversationState::Active(_),
+            activated_ms,
+            ..
+        }) => *activated_ms > first_ms,
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{ConnectionToken, CustomerId, ParticipantToken, PhoneNumberId};
+
+    fn conversation(state: ConversationState, activated_ms: i64) -> Conversation {
+        Conversation {
+            key: ConversationKey::new(
+                PhoneNumberId::parse("1055550100").unwrap(),
+                CustomerId::parse("14255550150").unwrap(),
+            ),
+            version: 3,
+            generation: 1,
+            state,
+            previous_contact_id: None,
+            activated_ms,
+        }
+    }
+
+    fn active(activated_ms: i64) -> Conversation {
+        conversation(
+            ConversationState::Active(ActiveChat {
+                contact_id: ContactId::parse("contact-1").unwrap(),
+                participant_token: ParticipantToken::new("pt"),
+                connection_token: ConnectionToken::new("ct"),
+                connection_expires_at: i64::MAX,
+            }),
+            activated_ms,
+        )
+    }
+
+    fn inflight(tag: &str, timestamp: i64, until_ms: i64) -> Inflight {
+        Inflight {
+            tag: tag.into(),
+            timestamp,
+            registered_ms: 0,
+            until_ms,
+        }
+    }
+
+    fn send(text: &str) -> InboundAction {
+        InboundAction::Send {
+            content_type: TEXT_PLAIN.into(),
+            content: text.into(),
+        }
+    }
+
+    #[test]
+    fn only_a_plain_send_into_the_open_chat_takes_the_fast_lane() {
+        let text = Content::Text { body: "hi".into() };
+        let open = active(10);
+        let hi = send("hi");
+        let (chat, content_type, content) = fast_lane(&hi, &text, false, Some(&open)).unwrap();
+        assert_eq!(
+            (chat.contact_id.as_str(), content_type, content),
+            ("contact-1", TEXT_PLAIN, "hi")
+        );
+
+        assert!(
+            fast_lane(&send("hi"), &text, true, Some(&open)).is_none(),
+            "a menu answer spends the menu"
+        );
+        assert!(fast_lane(&send("hi"), &text, false, None).is_none(), "no chat yet");
+        let ended = conversation(ConversationState::Ended, 10);
+        assert!(fast_lane(&send("hi"), &text, false, Some(&ended)).is_none());
+        let starting = conversation(ConversationState::Starting { lock_until: i64::MAX }, 10);
+        assert!(fast_lane(&send("hi"), &text, false, Some(&starting)).is_none());
+        let skip = InboundAction::Skip { reason: "x" };
+        assert!(fast_lane(&skip, &text, false, Some(&open)).is_none());
+        assert!(fast_lane(&InboundAction::EndChat, &text, false, Some(&open)).is_none());
+    }
+
+    #[test]
+    fn media_never_takes_the_fast_lane() {
+        let fixture = include_str!("../../../tests/fixtures/eum-image.json");
+        let event: Value = serde_json::from_str(fixture).unwrap();
+        let message = sns::notifications(&event)
+            .unwrap()
+            .into_iter()
+            .map(|n| parse_eum(&n.unwrap().message).unwrap())
+            .flat_map(|e| e.changes)
+            .flat_map(|c| c.items)
+            .find_map(|item| match item {
+                Ok(Inbound::Message(m)) => Some(m),
+                _ => None,
+            })
+            .unwrap();
+        assert!(matches!(message.content, Content::Media(_)));
+        assert!(fast_lane(&send("[image]"), &message.content, false, Some(&active(1))).is_none());
+    }
+
+    #[test]
+    fn a_message_waits_only_for_live_earlier_ones() {
+        let me = inflight("q_me", 100, 5_000);
+        let view = |entries: Vec<Inflight>| ConversationView {
+            inflight: entries,
+            ..Default::default()
+        };
+        assert_eq!(
+            earliest_blocking_lapse(&view(vec![me.clone()]), &me, 1_000),
+            None,
+            "not on itself"
+        );
+        let earlier = view(vec![inflight("q_a", 99, 2_500), inflight("q_b", 98, 1_800), me.clone()]);
+        assert_eq!(earliest_blocking_lapse(&earlier, &me, 1_000), Some(1_800));
+        assert!(waits_for_earlier(&earlier, &me, 1_000));
+        assert!(
+            !waits_for_earlier(&earlier, &me, 2_600),
+            "a fast hold that lapsed holds nobody back"
+        );
+        let later = view(vec![inflight("q_c", 101, 9_000)]);
+        assert!(
+            !waits_for_earlier(&later, &me, 1_000),
+            "later messages never hold an earlier one"
+        );
+    }
+
+    #[test]
+    fn only_a_conversation_last_seen_open_gets_the_fast_hold() {
+        let hint = OpenChats::default();
+        let key = active(1).key;
+        assert_eq!(hint.hold(&key), Hold::Exclusive, "first message: no chat known");
+        hint.set(&key, true);
+        assert_eq!(hint.hold(&key), Hold::Fast);
+        hint.set(&key, false);
+        assert_eq!(hint.hold(&key), Hold::Exclusive, "the chat was seen over");
+        for i in 0..OpenChats::CAPACITY {
+            let other = ConversationKey::new(
+                key.phone_number_id.clone(),
+                CustomerId::parse(&format!("1{i:010}")).unwrap(),
+            );
+            hint.set(&other, true);
+        }
+        hint.set(&key, true);
+        assert!(hint.0.lock().unwrap().len() <= OpenChats::CAPACITY, "bounded");
+        assert_eq!(hint.hold(&key), Hold::Fast);
+    }
+
+    #[test]
+    fn a_replayed_message_goes_only_into_the_chat_it_was_first_taken_for() {
+        assert!(
+            !went_into_an_earlier_chat(Some(&active(1_000)), 2_000),
+            "same chat: resend deduplicates"
+        );
+        assert!(
+            went_into_an_earlier_chat(Some(&active(3_000)), 2_000),
+            "a chat started since"
+        );
+        assert!(went_into_an_earlier_chat(
+            Some(&conversation(ConversationState::Ended, 1_000)),
+            2_000
+        ));
+        assert!(went_into_an_earlier_chat(None, 2_000));
     }
 }

@@ -5,11 +5,10 @@
 //! the same item twice and WhatsApp has no idempotency key of its own. Every WhatsApp message sent is
 //! recorded against its Connect item, so WhatsApp's receipts and failures can be shown to the agent.
 
-use crate::claims;
+use crate::claims::{self, Hold};
 use crate::connect_stream::{ItemType, Role, StreamItem, parse_item};
 use crate::connection;
 use crate::error::{FailureKind, PortError, Rejection, RetryableFailure};
-use crate::ids::ConversationKey;
 use crate::ids::short_hash;
 use crate::media::handler::MediaHandler;
 use crate::media::service::{OutboundOutcome, OutboundRequest};
@@ -22,12 +21,13 @@ use crate::translate::{OutboundPlan, OutboundRules, plan_outbound_with};
 use crate::whatsapp::OutgoingMessage;
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// At most one typing indicator per conversation in this long (Meta shows one for up to 25 s).
 pub const TYPING_GAP_MS: i64 = 5_000;
-/// Receipts and failures arrive within days; quotes of older messages are not worth keeping.
-const SENT_RETENTION_S: i64 = 14 * 24 * 3600;
+/// The longest the completing write after a WhatsApp send is retried, inside Lambda's deadline.
+const FINISH_BUDGET: Duration = Duration::from_secs(10);
+const FINISH_FIRST_PAUSE: Duration = Duration::from_millis(50);
 
 pub struct OutboundBridge<S, W, P> {
     rules: OutboundRules,
@@ -172,13 +172,40 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
         menu: Option<&Menu>,
         summary: &str,
     ) -> PortResult<Outcome> {
-        let id = item.id.as_str();
+        let Some(contact) = self.take(item).await? else {
+            return Ok(Outcome::Duplicate);
+        };
+        let Some(contact) = contact else {
+            // Not one of our chats (another integration may share the topic): nothing to retry.
+            self.release(item).await;
+            log_rejection(
+                Direction::Outbound,
+                &Rejection::new("unknown_contact", "no WhatsApp conversation is mapped to this contact"),
+            );
+            return Ok(Outcome::Skipped("unknown_contact"));
+        };
+        match self.deliver(item, &contact, messages, menu, summary).await {
+            Ok(sent) => {
+                self.finish(item, &sent).await?;
+                Ok(Outcome::Delivered {
+                    customer: contact.conversation_key().digest(),
+                })
+            }
+            Err(e) => {
+                self.release(item).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Claims the item and looks its contact up, in one round trip. `None`: bridged before.
+    async fn take(&self, item: &StreamItem) -> PortResult<Option<Option<ContactRecord>>> {
         let (claim, contact) = tokio::join!(
-            claims::claim(&self.store, "connect", id),
+            claims::claim(&self.store, "connect", item.id.as_str(), Hold::Exclusive, None),
             self.store.load_contact(&item.initial_contact_id)
         );
         match claim? {
-            Claim::Done => return Ok(Outcome::Duplicate),
+            Claim::Done => return Ok(None),
             Claim::Busy => {
                 return Err(PortError::new(
                     FailureKind::Transient,
@@ -186,41 +213,45 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
                     "another invocation is bridging this item",
                 ));
             }
-            Claim::Acquired => {}
+            Claim::Acquired | Claim::Replay { .. } => {}
         }
-        let sent = match contact {
-            Ok(Some(contact)) => self
-                .deliver(item, &contact, messages, menu, summary)
-                .await
-                .map(|key| Some(key.digest())),
-            Ok(None) => Ok(None),
-            Err(e) => Err(e),
-        };
-        match sent {
-            Ok(Some(customer)) => {
-                self.store.complete("connect", id, None).await?;
-                Ok(Outcome::Delivered { customer })
-            }
-            Ok(None) => {
-                // Not one of our chats (another integration may share the topic): nothing to retry.
-                self.store.release("connect", id).await?;
-                log_rejection(
-                    Direction::Outbound,
-                    &Rejection::new("unknown_contact", "no WhatsApp conversation is mapped to this contact"),
-                );
-                Ok(Outcome::Skipped("unknown_contact"))
-            }
+        match contact {
+            Ok(contact) => Ok(Some(contact)),
             Err(e) => {
-                if let Err(release) = self.store.release("connect", id).await {
-                    tracing::warn!(error = %release, "could not release claim; it expires on its own");
-                }
+                self.release(item).await;
                 Err(e)
             }
         }
     }
 
-    /// Sends the parts in order and records each against the item. The menu is kept first, so a
-    /// customer who taps at once finds it.
+    /// Gives the claim back after a failure, so Lambda's retry can take it at once.
+    async fn release(&self, item: &StreamItem) {
+        if let Err(release) = self.store.release("connect", item.id.as_str()).await {
+            tracing::warn!(error = %release, "could not release claim; it expires on its own");
+        }
+    }
+
+    /// Marks the item done with what was sent for it. The customer has the messages and WhatsApp
+    /// cannot take them back, so a retry of this event must find the item done: the write is retried
+    /// while the invocation has time, instead of failing the event into a resend.
+    async fn finish(&self, item: &StreamItem, sent: &[SentRecord]) -> PortResult<()> {
+        let deadline = Instant::now() + claims::time_left(now_ms()).unwrap_or(FINISH_BUDGET).min(FINISH_BUDGET);
+        let mut pause = FINISH_FIRST_PAUSE;
+        loop {
+            match self.store.complete("connect", item.id.as_str(), None, sent).await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_retryable() && Instant::now() + pause < deadline => {
+                    tracing::warn!(error = %e, "could not mark a sent item done; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause = claims::backoff(pause);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Sends the parts in order; returns what was sent, to be recorded against the item. The menu is
+    /// kept first, so a customer who taps at once finds it.
     async fn deliver(
         &self,
         item: &StreamItem,
@@ -228,26 +259,23 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
         messages: &[WhatsappMessage],
         menu: Option<&Menu>,
         summary: &str,
-    ) -> PortResult<ConversationKey> {
-        let key = contact.conversation_key();
+    ) -> PortResult<Vec<SentRecord>> {
         if let Some(menu) = menu {
+            let key = contact.conversation_key();
             self.store.save_menu(&key, &item.initial_contact_id, menu).await?;
         }
+        let mut sent = Vec::with_capacity(messages.len());
         for message in messages {
             let outgoing = OutgoingMessage::rich(contact.reply_to(), message);
             let wa_message_id = self.whatsapp.send(&contact.origination_id, &outgoing).await?;
-            let record = SentRecord {
+            sent.push(SentRecord {
                 wa_message_id,
                 contact_id: item.initial_contact_id.clone(),
                 item_id: item.id.clone(),
                 summary: summary.to_owned(),
-            };
-            // Receipts are a nicety: a lost record must not resend a message the customer has.
-            if let Err(e) = self.store.put_sent(&record, SENT_RETENTION_S).await {
-                tracing::warn!(error = %e, "could not record a sent message; its receipts will not be shown");
-            }
+            });
         }
-        Ok(key)
+        Ok(sent)
     }
 
     /// An agent's (or flow's) files: each approved one goes to the customer by media id; what WhatsApp
@@ -258,23 +286,12 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
             return Ok(Outcome::Skipped("customer_attachment"));
         }
         let id = item.id.as_str();
-        let (claim, contact) = tokio::join!(
-            claims::claim(&self.store, "connect", id),
-            self.store.load_contact(&item.initial_contact_id)
-        );
-        match claim? {
-            Claim::Done => return Ok(Outcome::Duplicate),
-            Claim::Busy => {
-                return Err(PortError::new(
-                    FailureKind::Transient,
-                    "claim",
-                    "another invocation is bridging this item",
-                ));
-            }
-            Claim::Acquired => {}
-        }
+        let Some(contact) = self.take(item).await? else {
+            return Ok(Outcome::Duplicate);
+        };
+        let mut sent = Vec::new();
         let result = async {
-            let Some(contact) = contact? else {
+            let Some(contact) = contact else {
                 return Ok(Outcome::Skipped("unknown_contact"));
             };
             let key = contact.conversation_key();
@@ -315,17 +332,12 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
                     }
                 };
                 match out {
-                    OutboundOutcome::Sent { message_id, .. } => {
-                        let record = SentRecord {
-                            wa_message_id: message_id,
-                            contact_id: item.initial_contact_id.clone(),
-                            item_id: item.id.clone(),
-                            summary: format!("[file: {name}]"),
-                        };
-                        if let Err(e) = self.store.put_sent(&record, SENT_RETENTION_S).await {
-                            tracing::warn!(error = %e, "could not record a sent file; its receipts will not be shown");
-                        }
-                    }
+                    OutboundOutcome::Sent { message_id, .. } => sent.push(SentRecord {
+                        wa_message_id: message_id,
+                        contact_id: item.initial_contact_id.clone(),
+                        item_id: item.id.clone(),
+                        summary: format!("[file: {name}]"),
+                    }),
                     OutboundOutcome::TooLarge { agent_note, .. } => {
                         let client_token = short_hash(&format!("{id}#{}#too-large", file.attachment_id));
                         media
@@ -338,12 +350,8 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
         }
         .await;
         match &result {
-            Ok(Outcome::Delivered { .. }) => self.store.complete("connect", id, None).await?,
-            _ => {
-                if let Err(release) = self.store.release("connect", id).await {
-                    tracing::warn!(error = %release, "could not release claim; it expires on its own");
-                }
-            }
+            Ok(Outcome::Delivered { .. }) => self.finish(item, &sent).await?,
+            _ => self.release(item).await,
         }
         result
     }

@@ -47,6 +47,8 @@ pub struct Conversation {
     pub generation: u64,
     pub state: ConversationState,
     pub previous_contact_id: Option<ContactId>,
+    /// When the current (or last) chat became active (epoch ms; 0 when not recorded).
+    pub activated_ms: i64,
 }
 
 /// A customer message being bridged right now. Every in-flight message of a conversation is registered
@@ -93,10 +95,17 @@ pub struct Finished<'a> {
     pub key: &'a ConversationKey,
     /// The in-flight registration to remove.
     pub tag: &'a str,
-    /// The customer's latest wamid (typing indicators and read marks refer to it).
-    pub wamid: &'a str,
     /// The message answered the stored menu, which is then spent.
     pub clear_menu: bool,
+}
+
+/// How a source message is claimed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimTerms<'a> {
+    pub now_ms: i64,
+    pub lease_ms: i64,
+    /// Taken for the fast path: the holder may finish without a word (see [`crate::claims`]).
+    pub fast: bool,
     /// What the message said, kept on its claim so a later reply to it can quote it.
     pub summary: Option<&'a str>,
 }
@@ -148,6 +157,9 @@ impl ContactRecord {
 pub enum Claim {
     /// This invocation owns the message until the lease ends.
     Acquired,
+    /// This invocation owns the message, taken over from a fast-path holder that went quiet: it either
+    /// delivered the message or died doing so. `first_ms` is when the message was first taken.
+    Replay { first_ms: i64 },
     /// Bridged before: a redelivery.
     Done,
     /// Another invocation holds a live lease on it.
@@ -158,12 +170,25 @@ pub enum Claim {
 pub trait StateStore: Send + Sync {
     fn load_conversation(&self, key: &ConversationKey) -> impl Future<Output = PortResult<ConversationView>> + Send;
 
-    /// Registers an in-flight message on the conversation and returns the conversation as it is now.
+    /// Registers an in-flight message on the conversation (its wamid becomes the latest the customer
+    /// sent) and returns the conversation as it is now.
     fn register(
         &self,
         key: &ConversationKey,
         inflight: &Inflight,
+        wamid: &str,
     ) -> impl Future<Output = PortResult<ConversationView>> + Send;
+
+    /// Turns a fast claim and its registration into ones held until `until_ms`, which the holder
+    /// completes or releases explicitly.
+    fn extend(
+        &self,
+        source: &str,
+        id: &str,
+        key: &ConversationKey,
+        tag: &str,
+        until_ms: i64,
+    ) -> impl Future<Output = PortResult<()>> + Send;
 
     /// Removes an in-flight registration (after a duplicate or a failure).
     fn unregister(&self, key: &ConversationKey, tag: &str) -> impl Future<Output = PortResult<()>> + Send;
@@ -178,8 +203,14 @@ pub trait StateStore: Send + Sync {
         lock_ms: i64,
     ) -> impl Future<Output = PortResult<Option<StartLock>>> + Send;
 
-    /// Turns a held start lock into an active chat.
-    fn activate(&self, lock: &StartLock, chat: &ActiveChat, ttl_s: i64) -> impl Future<Output = PortResult<()>> + Send;
+    /// Turns a held start lock into an active chat; returns the conversation as it is then, so the
+    /// messages that registered during the start are known without another read.
+    fn activate(
+        &self,
+        lock: &StartLock,
+        chat: &ActiveChat,
+        ttl_s: i64,
+    ) -> impl Future<Output = PortResult<ConversationView>> + Send;
 
     /// Gives a start lock back after a failed start, so the next attempt need not wait for it to expire.
     /// `retire` consumes the lock's generation: the chat it started is unusable, the retry needs a new one.
@@ -219,8 +250,6 @@ pub trait StateStore: Send + Sync {
         gap_ms: i64,
     ) -> impl Future<Output = PortResult<Option<String>>> + Send;
 
-    fn put_sent(&self, record: &SentRecord, ttl_s: i64) -> impl Future<Output = PortResult<()>> + Send;
-
     fn load_sent(&self, wa_message_id: &str) -> impl Future<Output = PortResult<Option<SentRecord>>> + Send;
 
     /// What a WhatsApp message of the conversation said, whichever side sent it: a message the bridge
@@ -234,22 +263,18 @@ pub trait StateStore: Send + Sync {
         initial_contact_id: &ContactId,
     ) -> impl Future<Output = PortResult<Option<ContactRecord>>> + Send;
 
-    /// Claims a source message (`source` e.g. `wa`, `connect`) for `lease_ms`.
-    fn claim(
-        &self,
-        source: &str,
-        id: &str,
-        now_ms: i64,
-        lease_ms: i64,
-    ) -> impl Future<Output = PortResult<Claim>> + Send;
+    /// Claims a source message (`source` e.g. `wa`, `connect`).
+    fn claim(&self, source: &str, id: &str, terms: &ClaimTerms<'_>) -> impl Future<Output = PortResult<Claim>> + Send;
 
-    /// Records the message as bridged, so later deliveries are skipped; with `finished`, also updates
-    /// the conversation (registration removed, latest wamid, spent menu), in the same write.
+    /// Records the message as bridged, so later deliveries are skipped, in one write with what else
+    /// finishing it changes: the conversation (registration removed, spent menu) for a customer's
+    /// message, the sent records for an agent's.
     fn complete(
         &self,
         source: &str,
         id: &str,
         finished: Option<&Finished<'_>>,
+        sent: &[SentRecord],
     ) -> impl Future<Output = PortResult<()>> + Send;
 
     /// Drops an in-progress claim after a failure, so a retry can take it at once.

@@ -4,11 +4,12 @@
 //! |---|---|---|
 //! | conversation | `conv#<phone number id>#<customer id>` | state, version, generation, chat tokens, and one `q_<hash>` attribute per message in flight |
 //! | contact | `contact#<initial contact id>` | the conversation the chat belongs to |
-//! | claim | `msg#<source>#<message id>` | in progress (with a lease) or done; a customer message's summary, for quoting |
+//! | claim | `msg#<source>#<message id>` | in progress (with a lease; `hold` fast or exclusive, `taken_ms`) or done; a customer message's summary, for quoting |
 //! | sent | `sent#<WhatsApp message id>` | the Connect item a message the bridge sent came from, and its text |
 //!
 //! The conversation item also keeps what the customer was last shown and sent (`menu`, `last_wamid`,
-//! `typing_at`), so the customer's answer finds its menu in the read the inbound path does anyway.
+//! `typing_at`) and when its chat became active (`activated_ms`), so the customer's answer finds its
+//! menu in the read the inbound path does anyway.
 //!
 //! Both lookups the handlers need (by customer and by contact) are single `GetItem`s. Every write that
 //! changes a conversation is conditional on the version it read, so concurrent invocations cannot
@@ -20,14 +21,14 @@ use crate::ids::{
     ConnectionToken, ContactId, ConversationKey, CustomerId, ItemId, OriginationId, ParticipantToken, PhoneNumberId,
 };
 use crate::ports::{
-    ActiveChat, Claim, ContactRecord, Conversation, ConversationState, ConversationView, Finished, Inflight,
-    PortResult, SentRecord, StartLock, StateStore,
+    ActiveChat, Claim, ClaimTerms, ContactRecord, Conversation, ConversationState, ConversationView, Finished,
+    Inflight, PortResult, SentRecord, StartLock, StateStore,
 };
 use crate::rich::interactive::Menu;
 use crate::telemetry::now_ms;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use std::collections::HashMap;
 
@@ -35,6 +36,10 @@ type Item = HashMap<String, AttributeValue>;
 
 /// Claims are kept long enough to cover Lambda's retries and a dead-letter replay days later.
 const CLAIM_RETENTION_S: i64 = 14 * 24 * 3600;
+/// Receipts and failures arrive within days; quotes of older messages are not worth keeping.
+const SENT_RETENTION_S: i64 = 14 * 24 * 3600;
+const HOLD_FAST: &str = "fast";
+const HOLD_EXCLUSIVE: &str = "exclusive";
 /// A conversation whose chat never became active is forgotten after a day.
 const STARTING_RETENTION_S: i64 = 24 * 3600;
 
@@ -161,6 +166,7 @@ fn parse_conversation(key: &ConversationKey, item: &Item) -> Option<Conversation
         generation,
         state,
         previous_contact_id: contact_id,
+        activated_ms: get_n(item, "activated_ms").unwrap_or_default(),
     })
 }
 
@@ -193,7 +199,7 @@ impl StateStore for DynamoStore {
         Ok(parse_view(key, out.item()))
     }
 
-    async fn register(&self, key: &ConversationKey, inflight: &Inflight) -> PortResult<ConversationView> {
+    async fn register(&self, key: &ConversationKey, inflight: &Inflight, wamid: &str) -> PortResult<ConversationView> {
         let entry = AttributeValue::M(HashMap::from([
             ("ts".to_owned(), n(inflight.timestamp)),
             ("at".to_owned(), n(inflight.registered_ms)),
@@ -204,15 +210,47 @@ impl StateStore for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .key("pk", s(conversation_pk(key)))
-            .update_expression("SET #tag = :entry, expires_at = if_not_exists(expires_at, :ttl)")
+            .update_expression("SET #tag = :entry, last_wamid = :wamid, expires_at = if_not_exists(expires_at, :ttl)")
             .expression_attribute_names("#tag", &inflight.tag)
             .expression_attribute_values(":entry", entry)
+            .expression_attribute_values(":wamid", s(wamid))
             .expression_attribute_values(":ttl", n(inflight.registered_ms / 1000 + STARTING_RETENTION_S))
             .return_values(ReturnValue::AllNew)
             .send()
             .await
             .map_err(|e| classify("UpdateItem", e, false))?;
         Ok(parse_view(key, out.attributes()))
+    }
+
+    async fn extend(&self, source: &str, id: &str, key: &ConversationKey, tag: &str, until_ms: i64) -> PortResult<()> {
+        let claim = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(claim_pk(source, id)))
+            .update_expression("SET lease_until = :until, #hold = :exclusive")
+            .condition_expression("#state = :in_progress")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#hold", "hold")
+            .expression_attribute_values(":in_progress", s("in_progress"))
+            .expression_attribute_values(":exclusive", s(HOLD_EXCLUSIVE))
+            .expression_attribute_values(":until", n(until_ms))
+            .send();
+        let registration = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(conversation_pk(key)))
+            .update_expression("SET #tag.#until = :until")
+            .condition_expression("attribute_exists(#tag)")
+            .expression_attribute_names("#tag", tag)
+            .expression_attribute_names("#until", "until")
+            .expression_attribute_values(":until", n(until_ms))
+            .send();
+        let (claim, registration) = tokio::join!(claim, registration);
+        // A claim already done, or a registration already gone, needs no longer hold.
+        tolerate_conflict(claim.map_err(|e| classify("UpdateItem", e, false)))?;
+        tolerate_conflict(registration.map_err(|e| classify("UpdateItem", e, false)))
     }
 
     async fn unregister(&self, key: &ConversationKey, tag: &str) -> PortResult<()> {
@@ -266,14 +304,17 @@ impl StateStore for DynamoStore {
         }
     }
 
-    async fn activate(&self, lock: &StartLock, chat: &ActiveChat, ttl_s: i64) -> PortResult<()> {
-        self.client
+    async fn activate(&self, lock: &StartLock, chat: &ActiveChat, ttl_s: i64) -> PortResult<ConversationView> {
+        let now = now_ms();
+        let out = self
+            .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(conversation_pk(&lock.key)))
             .update_expression(
                 "SET #state = :active, version = :next, generation = :g, contact_id = :contact, participant_token = :pt, \
-                 connection_token = :ct, connection_expires_at = :exp, expires_at = :ttl REMOVE lock_until",
+                 connection_token = :ct, connection_expires_at = :exp, activated_ms = :now, expires_at = :ttl \
+                 REMOVE lock_until",
             )
             .condition_expression("version = :locked")
             .expression_attribute_names("#state", "state")
@@ -285,11 +326,13 @@ impl StateStore for DynamoStore {
             .expression_attribute_values(":pt", s(chat.participant_token.expose()))
             .expression_attribute_values(":ct", s(chat.connection_token.expose()))
             .expression_attribute_values(":exp", n(chat.connection_expires_at))
-            .expression_attribute_values(":ttl", n(now_ms() / 1000 + ttl_s))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":ttl", n(now / 1000 + ttl_s))
+            .return_values(ReturnValue::AllNew)
             .send()
             .await
             .map_err(|e| classify("UpdateItem", e, false))?;
-        Ok(())
+        Ok(parse_view(&lock.key, out.attributes()))
     }
 
     async fn abandon_start(&self, lock: &StartLock, retire: bool) -> PortResult<()> {
@@ -399,21 +442,6 @@ impl StateStore for DynamoStore {
         }
     }
 
-    async fn put_sent(&self, record: &SentRecord, ttl_s: i64) -> PortResult<()> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(sent_pk(&record.wa_message_id)))
-            .item("contact_id", s(record.contact_id.as_str()))
-            .item("item_id", s(record.item_id.as_str()))
-            .item("summary", s(&record.summary))
-            .item("expires_at", n(now_ms() / 1000 + ttl_s))
-            .send()
-            .await
-            .map_err(|e| classify("PutItem", e, false))?;
-        Ok(())
-    }
-
     async fn load_sent(&self, wa_message_id: &str) -> PortResult<Option<SentRecord>> {
         const OP: &str = "GetItem";
         let Some(item) = self.get(sent_pk(wa_message_id)).await? else {
@@ -477,105 +505,143 @@ impl StateStore for DynamoStore {
         }))
     }
 
-    async fn claim(&self, source: &str, id: &str, now_ms: i64, lease_ms: i64) -> PortResult<Claim> {
-        let result = self
+    async fn claim(&self, source: &str, id: &str, terms: &ClaimTerms<'_>) -> PortResult<Claim> {
+        let now = terms.now_ms;
+        let mut set = String::from(
+            "SET #state = :in_progress, lease_until = :lease, expires_at = :ttl, #hold = :hold, \
+             taken_ms = if_not_exists(taken_ms, :now)",
+        );
+        if terms.summary.is_some() {
+            set.push_str(", summary = :summary");
+        }
+        let mut call = self
             .client
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .item("pk", s(claim_pk(source, id)))
-            .item("state", s("in_progress"))
-            .item("lease_until", n(now_ms + lease_ms))
-            .item("expires_at", n(now_ms / 1000 + CLAIM_RETENTION_S))
+            .key("pk", s(claim_pk(source, id)))
+            .update_expression(set)
             .condition_expression("attribute_not_exists(pk) OR (#state = :in_progress AND lease_until < :now)")
             .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#hold", "hold")
             .expression_attribute_values(":in_progress", s("in_progress"))
-            .expression_attribute_values(":now", n(now_ms))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Claim::Acquired),
-            Err(err) => {
-                let existing = err
-                    .as_service_error()
-                    .and_then(|e| match e {
-                        PutItemError::ConditionalCheckFailedException(e) => Some(e),
-                        _ => None,
-                    })
-                    .map(|e| e.item().and_then(|item| get_s(item, "state").map(str::to_owned)));
-                match existing {
-                    Some(Some(state)) if state == "done" => Ok(Claim::Done),
-                    Some(Some(_)) => Ok(Claim::Busy),
-                    // The old item was not returned: read it to tell done from busy.
-                    Some(None) => {
-                        let out = self
-                            .client
-                            .get_item()
-                            .table_name(&self.table)
-                            .key("pk", s(claim_pk(source, id)))
-                            .consistent_read(true)
-                            .send()
-                            .await
-                            .map_err(|e| classify("GetItem", e, false))?;
-                        Ok(match out.item().and_then(|item| get_s(item, "state")) {
-                            Some("done") => Claim::Done,
-                            _ => Claim::Busy,
-                        })
-                    }
-                    None => Err(classify("PutItem", err, false)),
-                }
+            .expression_attribute_values(":lease", n(now + terms.lease_ms))
+            .expression_attribute_values(":ttl", n(now / 1000 + CLAIM_RETENTION_S))
+            .expression_attribute_values(":hold", s(if terms.fast { HOLD_FAST } else { HOLD_EXCLUSIVE }))
+            .expression_attribute_values(":now", n(now))
+            .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        if let Some(summary) = terms.summary {
+            call = call.expression_attribute_values(":summary", s(summary));
+        }
+        let err = match call.send().await {
+            // The item before: none for a first claim, else the expired lease of a holder that went quiet.
+            Ok(out) => {
+                return Ok(match out.attributes() {
+                    Some(old) if get_s(old, "hold") == Some(HOLD_FAST) => Claim::Replay {
+                        first_ms: get_n(old, "taken_ms").unwrap_or(now),
+                    },
+                    _ => Claim::Acquired,
+                });
             }
+            Err(err) => err,
+        };
+        let existing = err
+            .as_service_error()
+            .and_then(|e| match e {
+                UpdateItemError::ConditionalCheckFailedException(e) => Some(e),
+                _ => None,
+            })
+            .map(|e| e.item().and_then(|item| get_s(item, "state").map(str::to_owned)));
+        match existing {
+            Some(Some(state)) if state == "done" => Ok(Claim::Done),
+            Some(Some(_)) => Ok(Claim::Busy),
+            // The old item was not returned: read it to tell done from busy.
+            Some(None) => {
+                let out = self
+                    .client
+                    .get_item()
+                    .table_name(&self.table)
+                    .key("pk", s(claim_pk(source, id)))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(|e| classify("GetItem", e, false))?;
+                Ok(match out.item().and_then(|item| get_s(item, "state")) {
+                    Some("done") => Claim::Done,
+                    _ => Claim::Busy,
+                })
+            }
+            None => Err(classify("UpdateItem", err, false)),
         }
     }
 
-    async fn complete(&self, source: &str, id: &str, finished: Option<&Finished<'_>>) -> PortResult<()> {
-        const DONE: &str = "SET #state = :done REMOVE lease_until";
-        let Some(finished) = finished else {
+    async fn complete(
+        &self,
+        source: &str,
+        id: &str,
+        finished: Option<&Finished<'_>>,
+        sent: &[SentRecord],
+    ) -> PortResult<()> {
+        const DONE: &str = "SET #state = :done REMOVE lease_until, #hold";
+        if finished.is_none() && sent.is_empty() {
             self.client
                 .update_item()
                 .table_name(&self.table)
                 .key("pk", s(claim_pk(source, id)))
                 .update_expression(DONE)
                 .expression_attribute_names("#state", "state")
+                .expression_attribute_names("#hold", "hold")
                 .expression_attribute_values(":done", s("done"))
                 .send()
                 .await
                 .map_err(|e| classify("UpdateItem", e, false))?;
             return Ok(());
-        };
+        }
         let invalid = |e: aws_sdk_dynamodb::error::BuildError| {
             PortError::new(FailureKind::Rejected, "TransactWriteItems", e.to_string())
         };
         let done = Update::builder()
             .table_name(&self.table)
             .key("pk", s(claim_pk(source, id)))
+            .update_expression(DONE)
             .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":done", s("done"));
-        let done = match finished.summary {
-            Some(summary) => done
-                .update_expression("SET #state = :done, summary = :summary REMOVE lease_until")
-                .expression_attribute_values(":summary", s(summary)),
-            None => done.update_expression(DONE),
-        }
-        .build()
-        .map_err(invalid)?;
-        let leave = Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(conversation_pk(finished.key)))
-            .update_expression(if finished.clear_menu {
-                "SET last_wamid = :wamid REMOVE #tag, menu"
-            } else {
-                "SET last_wamid = :wamid REMOVE #tag"
-            })
-            .expression_attribute_names("#tag", finished.tag)
-            .expression_attribute_values(":wamid", s(finished.wamid))
+            .expression_attribute_names("#hold", "hold")
+            .expression_attribute_values(":done", s("done"))
             .build()
             .map_err(invalid)?;
-        // One write for both: the claim is never done while the message still blocks later ones.
+        let mut items = vec![TransactWriteItem::builder().update(done).build()];
+        if let Some(finished) = finished {
+            let leave = Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(conversation_pk(finished.key)))
+                .update_expression(if finished.clear_menu {
+                    "REMOVE #tag, menu"
+                } else {
+                    "REMOVE #tag"
+                })
+                .expression_attribute_names("#tag", finished.tag)
+                .build()
+                .map_err(invalid)?;
+            items.push(TransactWriteItem::builder().update(leave).build());
+        }
+        let expires_at = n(now_ms() / 1000 + SENT_RETENTION_S);
+        for record in sent {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .item("pk", s(sent_pk(&record.wa_message_id)))
+                .item("contact_id", s(record.contact_id.as_str()))
+                .item("item_id", s(record.item_id.as_str()))
+                .item("summary", s(&record.summary))
+                .item("expires_at", expires_at.clone())
+                .build()
+                .map_err(invalid)?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        // One write for all: the claim is never done while the message still blocks later ones, and
+        // what was sent is recorded exactly when the message counts as bridged.
         self.client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(done).build())
-            .transact_items(TransactWriteItem::builder().update(leave).build())
+            .set_transact_items(Some(items))
             .send()
             .await
             .map_err(|e| classify("TransactWriteItems", e, false))?;
