@@ -1,0 +1,126 @@
+//! Issue #7: what a message costs in AWS calls, read from the twin's call log (DynamoDB included,
+//! through the twin's moto proxy), and the guarantees the fast path keeps while making fewer of them.
+
+use e2e::{TestStack, Twin, customer_texts};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// The fixture `eum-text.json` is this customer's message.
+const FIXTURE_CUSTOMER: &str = "16505551234";
+const FIXTURE_TEXT: &str = "Hola, necesito ayuda con mi pedido 4512";
+
+async fn proxied_stack() -> TestStack {
+    TestStack::start_with(|o| o.proxy_moto = true).await
+}
+
+/// `service.Operation` of every call made while `work` ran, sorted.
+async fn calls_during<F: std::future::Future>(twin: &Twin, work: F) -> Vec<String> {
+    twin.settle().await;
+    let before = twin.calls().await.len();
+    work.await;
+    twin.settle().await;
+    let mut calls: Vec<String> = twin.calls().await[before..]
+        .iter()
+        .map(|c| {
+            format!(
+                "{}.{}",
+                c["service"].as_str().unwrap_or("?"),
+                c["operation"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    calls.sort();
+    calls
+}
+
+fn contact_id(contact: &Value) -> String {
+    contact["contact_id"].as_str().expect("contact id").to_owned()
+}
+
+/// A customer with an open chat that the handler has delivered into before.
+async fn open_chat(twin: &Twin, customer: &str) -> String {
+    twin.customer_texts(customer, "hello").await;
+    twin.settle().await;
+    let contact = contact_id(&twin.contacts_of(customer).await[0]);
+    twin.agent(&contact, json!({"action": "join", "display_name": "Ana"}))
+        .await;
+    contact
+}
+
+#[tokio::test]
+async fn a_text_into_an_open_chat_costs_a_state_read_an_idempotency_record_and_one_send() {
+    let stack = proxied_stack().await;
+    let twin = stack.twin();
+    open_chat(twin, "14255550150").await;
+    let calls = calls_during(twin, twin.customer_texts("14255550150", "where is my order?")).await;
+    assert_eq!(
+        calls,
+        [
+            "connectparticipant.SendMessage",
+            // The registration (which reads the conversation) and the claim.
+            "dynamodb.UpdateItem",
+            "dynamodb.UpdateItem",
+            // The read receipt, alongside the send.
+            "socialmessaging.SendWhatsAppMessage",
+        ]
+    );
+    let contacts = twin.contacts_of("14255550150").await;
+    assert_eq!(customer_texts(&contacts[0]), ["hello", "where is my order?"]);
+}
+
+#[tokio::test]
+async fn a_fast_path_redelivery_is_bridged_once() {
+    let stack = proxied_stack().await;
+    let twin = stack.twin();
+    open_chat(twin, FIXTURE_CUSTOMER).await;
+    let event = e2e::fixture("eum-text.json");
+    // Right away (the first holder's lease still runs) and after it ran out (the claim is taken over).
+    assert!(twin.invoke("WhatsappHandler", event.clone()).await.ok);
+    assert!(twin.invoke("WhatsappHandler", event.clone()).await.ok);
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    assert!(twin.invoke("WhatsappHandler", event).await.ok);
+    twin.settle().await;
+    let contacts = twin.contacts_of(FIXTURE_CUSTOMER).await;
+    assert_eq!(contacts.len(), 1);
+    assert_eq!(customer_texts(&contacts[0]), ["hello", FIXTURE_TEXT]);
+}
+
+#[tokio::test]
+async fn a_fast_path_message_redelivered_after_the_chat_was_replaced_stays_in_its_chat() {
+    let stack = proxied_stack().await;
+    let twin = stack.twin();
+    let first = open_chat(twin, FIXTURE_CUSTOMER).await;
+    let event = e2e::fixture("eum-text.json");
+    assert!(twin.invoke("WhatsappHandler", event.clone()).await.ok);
+    twin.agent(&first, json!({"action": "end"})).await;
+    twin.customer_texts(FIXTURE_CUSTOMER, "are you there?").await;
+    twin.settle().await;
+    // The fast claim has run out by now: the redelivery takes it over and must see the chat changed.
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    assert!(twin.invoke("WhatsappHandler", event).await.ok);
+    twin.settle().await;
+
+    let contacts = twin.contacts_of(FIXTURE_CUSTOMER).await;
+    assert_eq!(contacts.len(), 2, "{contacts:#?}");
+    let (old, new): (Vec<&Value>, Vec<&Value>) = contacts.iter().partition(|c| contact_id(c) == first);
+    assert_eq!(customer_texts(old[0]), ["hello", FIXTURE_TEXT]);
+    assert_eq!(
+        customer_texts(new[0]),
+        ["are you there?"],
+        "not shown again in the new chat"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_duplicates_of_a_fast_path_message_deliver_once() {
+    let stack = proxied_stack().await;
+    let twin = stack.twin();
+    open_chat(twin, "14255550151").await;
+    twin.post("/sns", json!({"duplicate_rate": 1.0, "seed": 7})).await;
+    for i in 0..5 {
+        twin.customer_texts("14255550151", &format!("m{i}")).await;
+    }
+    twin.settle().await;
+    let contacts = twin.contacts_of("14255550151").await;
+    assert_eq!(customer_texts(&contacts[0]), ["hello", "m0", "m1", "m2", "m3", "m4"]);
+}
