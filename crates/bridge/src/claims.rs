@@ -17,7 +17,8 @@
 //! into an earlier one (see [`crate::inbound`]).
 
 use crate::error::{FailureKind, PortError};
-use crate::ports::{Claim, ClaimTerms, PortResult, StateStore};
+use crate::ids::{ContactId, ItemId};
+use crate::ports::{Claim, ClaimTerms, ContactRecord, PortResult, StateStore};
 use crate::telemetry::now_ms;
 use std::time::{Duration, Instant};
 
@@ -101,22 +102,43 @@ pub async fn claim<S: StateStore>(
     hold: Hold,
     summary: Option<&str>,
 ) -> PortResult<Claim> {
-    let deadline = Instant::now() + WAIT_FOR_HOLDER;
-    let mut poll = FIRST_POLL;
-    loop {
-        let now = now_ms();
+    let attempt = |now| async move {
         let terms = ClaimTerms {
             now_ms: now,
             lease_ms: hold.lease_ms(now),
             fast: hold == Hold::Fast,
             summary,
         };
-        match store.claim(source, id, &terms).await? {
-            Claim::Busy if Instant::now() < deadline => {
+        store.claim(source, id, &terms).await.map(|claim| (claim, ()))
+    };
+    wait_for_holder(attempt).await.map(|(claim, ())| claim)
+}
+
+/// Claims a Connect item on its chat's contact mapping, which the same write reads: one round trip
+/// for both. `None` for the contact: not a chat of ours (nothing was claimed).
+pub async fn claim_item<S: StateStore>(
+    store: &S,
+    initial_contact_id: &ContactId,
+    item_id: &ItemId,
+) -> PortResult<(Claim, Option<ContactRecord>)> {
+    wait_for_holder(|now| store.claim_item(initial_contact_id, item_id, now, lease_ms(now))).await
+}
+
+/// Repeats `attempt` (given the time, epoch ms) while it finds the message held by another invocation.
+async fn wait_for_holder<T, F, Fut>(mut attempt: F) -> PortResult<(Claim, T)>
+where
+    F: FnMut(i64) -> Fut,
+    Fut: std::future::Future<Output = PortResult<(Claim, T)>>,
+{
+    let deadline = Instant::now() + WAIT_FOR_HOLDER;
+    let mut poll = FIRST_POLL;
+    loop {
+        match attempt(now_ms()).await? {
+            (Claim::Busy, _) if Instant::now() < deadline => {
                 tokio::time::sleep(poll).await;
                 poll = backoff(poll);
             }
-            Claim::Busy => {
+            (Claim::Busy, _) => {
                 return Err(PortError::new(
                     FailureKind::Transient,
                     "claim",

@@ -441,7 +441,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 // not wait for it.
                 let delivered = matches!(outcome, Outcome::Delivered { .. } | Outcome::Noted { .. });
                 let (completed, ()) = tokio::join!(
-                    self.store.complete("wa", wamid, Some(&finished), &[]),
+                    self.store.complete("wa", wamid, Some(&finished)),
                     self.read_mark(origination, wamid, delivered)
                 );
                 completed?;

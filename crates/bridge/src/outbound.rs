@@ -2,13 +2,15 @@
 //!
 //! Each streamed item is planned by [`crate::translate::plan_outbound_with`]; this service only carries
 //! the plan out. A message is claimed by its Connect item id before it is sent, because SNS may deliver
-//! the same item twice and WhatsApp has no idempotency key of its own. Every WhatsApp message sent is
-//! recorded against its Connect item, so WhatsApp's receipts and failures can be shown to the agent.
+//! the same item twice and WhatsApp has no idempotency key of its own; the claim sits on the chat's
+//! contact mapping, so the write that claims it also reads whom to send to. Every WhatsApp message sent
+//! is recorded against its Connect item in the write that completes the claim, so WhatsApp's receipts
+//! and failures can be shown to the agent: an agent's text costs three calls.
 
-use crate::claims::{self, Hold};
+use crate::claims;
 use crate::connect_stream::{ItemType, Role, StreamItem, parse_item};
 use crate::connection;
-use crate::error::{FailureKind, PortError, Rejection, RetryableFailure};
+use crate::error::{Rejection, RetryableFailure};
 use crate::ids::short_hash;
 use crate::media::handler::MediaHandler;
 use crate::media::service::{OutboundOutcome, OutboundRequest};
@@ -177,7 +179,6 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
         };
         let Some(contact) = contact else {
             // Not one of our chats (another integration may share the topic): nothing to retry.
-            self.release(item).await;
             log_rejection(
                 Direction::Outbound,
                 &Rejection::new("unknown_contact", "no WhatsApp conversation is mapped to this contact"),
@@ -198,35 +199,18 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
         }
     }
 
-    /// Claims the item and looks its contact up, in one round trip. `None`: bridged before.
+    /// Claims the item on its contact's mapping, which the same write reads. `None`: bridged before;
+    /// `Some(None)`: not a chat of ours, nothing claimed.
     async fn take(&self, item: &StreamItem) -> PortResult<Option<Option<ContactRecord>>> {
-        let (claim, contact) = tokio::join!(
-            claims::claim(&self.store, "connect", item.id.as_str(), Hold::Exclusive, None),
-            self.store.load_contact(&item.initial_contact_id)
-        );
-        match claim? {
-            Claim::Done => return Ok(None),
-            Claim::Busy => {
-                return Err(PortError::new(
-                    FailureKind::Transient,
-                    "claim",
-                    "another invocation is bridging this item",
-                ));
-            }
-            Claim::Acquired | Claim::Replay { .. } => {}
-        }
-        match contact {
-            Ok(contact) => Ok(Some(contact)),
-            Err(e) => {
-                self.release(item).await;
-                Err(e)
-            }
+        match claims::claim_item(&self.store, &item.initial_contact_id, &item.id).await? {
+            (Claim::Done, _) => Ok(None),
+            (_, contact) => Ok(Some(contact)),
         }
     }
 
     /// Gives the claim back after a failure, so Lambda's retry can take it at once.
     async fn release(&self, item: &StreamItem) {
-        if let Err(release) = self.store.release("connect", item.id.as_str()).await {
+        if let Err(release) = self.store.release_item(&item.initial_contact_id, &item.id).await {
             tracing::warn!(error = %release, "could not release claim; it expires on its own");
         }
     }
@@ -238,7 +222,7 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
         let deadline = Instant::now() + claims::time_left(now_ms()).unwrap_or(FINISH_BUDGET).min(FINISH_BUDGET);
         let mut pause = FINISH_FIRST_PAUSE;
         loop {
-            match self.store.complete("connect", item.id.as_str(), None, sent).await {
+            match self.store.complete_item(&item.initial_contact_id, &item.id, sent).await {
                 Ok(()) => return Ok(()),
                 Err(e) if e.is_retryable() && Instant::now() + pause < deadline => {
                     tracing::warn!(error = %e, "could not mark a sent item done; trying again");
@@ -289,11 +273,11 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
         let Some(contact) = self.take(item).await? else {
             return Ok(Outcome::Duplicate);
         };
+        let Some(contact) = contact else {
+            return Ok(Outcome::Skipped("unknown_contact"));
+        };
         let mut sent = Vec::new();
         let result = async {
-            let Some(contact) = contact else {
-                return Ok(Outcome::Skipped("unknown_contact"));
-            };
             let key = contact.conversation_key();
             let Some(Conversation {
                 state: ConversationState::Active(chat),

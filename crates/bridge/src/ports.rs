@@ -266,15 +266,38 @@ pub trait StateStore: Send + Sync {
     /// Claims a source message (`source` e.g. `wa`, `connect`).
     fn claim(&self, source: &str, id: &str, terms: &ClaimTerms<'_>) -> impl Future<Output = PortResult<Claim>> + Send;
 
-    /// Records the message as bridged, so later deliveries are skipped, in one write with what else
-    /// finishing it changes: the conversation (registration removed, spent menu) for a customer's
-    /// message, the sent records for an agent's.
+    /// Records the message as bridged, so later deliveries are skipped; with `finished`, also updates
+    /// the conversation (registration removed, spent menu), in the same write.
     fn complete(
         &self,
         source: &str,
         id: &str,
         finished: Option<&Finished<'_>>,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+
+    /// Claims a Connect item for `lease_ms`, on its contact's mapping, and returns the mapping in the
+    /// same write; `None` when the contact is not one of ours (then nothing is written).
+    fn claim_item(
+        &self,
+        initial_contact_id: &ContactId,
+        item_id: &ItemId,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> impl Future<Output = PortResult<(Claim, Option<ContactRecord>)>> + Send;
+
+    /// Records a claimed Connect item as bridged together with what was sent for it, in one write.
+    fn complete_item(
+        &self,
+        initial_contact_id: &ContactId,
+        item_id: &ItemId,
         sent: &[SentRecord],
+    ) -> impl Future<Output = PortResult<()>> + Send;
+
+    /// Drops a Connect item's in-progress claim after a failure.
+    fn release_item(
+        &self,
+        initial_contact_id: &ContactId,
+        item_id: &ItemId,
     ) -> impl Future<Output = PortResult<()>> + Send;
 
     /// Drops an in-progress claim after a failure, so a retry can take it at once.

@@ -124,3 +124,51 @@ async fn concurrent_duplicates_of_a_fast_path_message_deliver_once() {
     let contacts = twin.contacts_of("14255550151").await;
     assert_eq!(customer_texts(&contacts[0]), ["hello", "m0", "m1", "m2", "m3", "m4"]);
 }
+
+#[tokio::test]
+async fn an_agent_text_costs_a_claim_that_reads_the_contact_one_send_and_one_completing_write() {
+    let stack = proxied_stack().await;
+    let twin = stack.twin();
+    let contact = open_chat(twin, "14255550152").await;
+    let calls = calls_during(twin, twin.agent_says(&contact, "Your order ships today.")).await;
+    assert_eq!(
+        calls,
+        [
+            "dynamodb.TransactWriteItems",
+            "dynamodb.UpdateItem",
+            "socialmessaging.SendWhatsAppMessage"
+        ]
+    );
+    assert_eq!(
+        twin.texts_to("14255550152").await.last().unwrap(),
+        "Your order ships today."
+    );
+}
+
+#[tokio::test]
+async fn an_agent_text_redelivered_is_sent_once_and_its_receipt_reaches_the_agent() {
+    let stack = proxied_stack().await;
+    let twin = stack.twin();
+    let contact = open_chat(twin, "14255550153").await;
+    twin.post("/sns", json!({"duplicate_rate": 1.0, "seed": 11})).await;
+    twin.agent_says(&contact, "one").await;
+    twin.agent_says(&contact, "two").await;
+    twin.settle().await;
+    let texts = twin.texts_to("14255550153").await;
+    assert_eq!(texts.iter().filter(|t| *t == "one").count(), 1, "{texts:?}");
+    assert_eq!(texts.iter().filter(|t| *t == "two").count(), 1, "{texts:?}");
+    // The sent record written with the completion maps WhatsApp's status back to the agent's item.
+    let sent = twin.sent_to("14255550153").await;
+    let wamid = sent.last().unwrap()["message_id"].as_str().unwrap().to_owned();
+    twin.customer_status("14255550153", json!({"id": wamid, "status": "read"}))
+        .await;
+    twin.settle().await;
+    let contact = &twin.contacts_of("14255550153").await[0];
+    let item = contact["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["content"] == "two")
+        .unwrap();
+    assert!(item["receipts"][0]["read"].is_string(), "{item:#?}");
+}

@@ -3,7 +3,7 @@
 //! | item | `pk` | holds |
 //! |---|---|---|
 //! | conversation | `conv#<phone number id>#<customer id>` | state, version, generation, chat tokens, and one `q_<hash>` attribute per message in flight |
-//! | contact | `contact#<initial contact id>` | the conversation the chat belongs to |
+//! | contact | `contact#<initial contact id>` | the conversation the chat belongs to, and one `i_<hash>` claim per Connect item bridged (in progress with a lease, or done) |
 //! | claim | `msg#<source>#<message id>` | in progress (with a lease; `hold` fast or exclusive, `taken_ms`) or done; a customer message's summary, for quoting |
 //! | sent | `sent#<WhatsApp message id>` | the Connect item a message the bridge sent came from, and its text |
 //!
@@ -19,6 +19,7 @@ use super::classify;
 use crate::error::{FailureKind, PortError};
 use crate::ids::{
     ConnectionToken, ContactId, ConversationKey, CustomerId, ItemId, OriginationId, ParticipantToken, PhoneNumberId,
+    short_hash,
 };
 use crate::ports::{
     ActiveChat, Claim, ClaimTerms, ContactRecord, Conversation, ConversationState, ConversationView, Finished,
@@ -170,7 +171,42 @@ fn parse_conversation(key: &ConversationKey, item: &Item) -> Option<Conversation
     })
 }
 
+fn invalid_transaction(e: aws_sdk_dynamodb::error::BuildError) -> PortError {
+    PortError::new(FailureKind::Rejected, "TransactWriteItems", e.to_string())
+}
+
+/// The attribute of the contact item that claims one of the chat's Connect items.
+fn item_claim_attribute(item_id: &ItemId) -> String {
+    format!("i_{}", short_hash(item_id.as_str()))
+}
+
+fn parse_contact(operation: &'static str, initial_contact_id: &ContactId, item: &Item) -> PortResult<ContactRecord> {
+    let field = |name: &str| get_s(item, name).ok_or_else(|| corrupt(operation, name));
+    Ok(ContactRecord {
+        initial_contact_id: initial_contact_id.clone(),
+        phone_number_id: PhoneNumberId::parse(field("phone_number_id")?)
+            .map_err(|_| corrupt(operation, "phone_number_id"))?,
+        customer_id: CustomerId::parse(field("customer_id")?).map_err(|_| corrupt(operation, "customer_id"))?,
+        phone: match get_s(item, "phone") {
+            Some(phone) => Some(CustomerId::parse(phone).map_err(|_| corrupt(operation, "phone"))?),
+            None => None,
+        },
+        origination_id: OriginationId::parse(field("origination_id")?)
+            .map_err(|_| corrupt(operation, "origination_id"))?,
+    })
+}
+
 impl DynamoStore {
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> PortResult<()> {
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(|e| classify("TransactWriteItems", e, false))?;
+        Ok(())
+    }
+
     /// Reads one item by key; used for the write-once items (contact mapping, sent-message map).
     async fn get(&self, pk: String) -> PortResult<Option<Item>> {
         let out = self
@@ -485,24 +521,124 @@ impl StateStore for DynamoStore {
     }
 
     async fn load_contact(&self, initial_contact_id: &ContactId) -> PortResult<Option<ContactRecord>> {
-        const OP: &str = "GetItem";
-        let Some(item) = self.get(contact_pk(initial_contact_id)).await? else {
-            return Ok(None);
+        match self.get(contact_pk(initial_contact_id)).await? {
+            Some(item) => parse_contact("GetItem", initial_contact_id, &item).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn claim_item(
+        &self,
+        initial_contact_id: &ContactId,
+        item_id: &ItemId,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> PortResult<(Claim, Option<ContactRecord>)> {
+        const OP: &str = "UpdateItem";
+        let entry = AttributeValue::M(HashMap::from([
+            ("state".to_owned(), s("in_progress")),
+            ("lease".to_owned(), n(now_ms + lease_ms)),
+        ]));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(contact_pk(initial_contact_id)))
+            .update_expression("SET #item = :entry")
+            // Never creates the mapping: an item of a chat that is not ours claims nothing.
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(#item) OR \
+                 (#item.#state = :in_progress AND #item.lease < :now))",
+            )
+            .expression_attribute_names("#item", item_claim_attribute(item_id))
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":entry", entry)
+            .expression_attribute_values(":in_progress", s("in_progress"))
+            .expression_attribute_values(":now", n(now_ms))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let err = match result {
+            Ok(out) => {
+                let item = out.attributes().ok_or_else(|| corrupt(OP, "no attributes returned"))?;
+                return Ok((Claim::Acquired, Some(parse_contact(OP, initial_contact_id, item)?)));
+            }
+            Err(err) => err,
         };
-        let item = &item;
-        let field = |name: &str| get_s(item, name).ok_or_else(|| corrupt(OP, name));
-        Ok(Some(ContactRecord {
-            initial_contact_id: initial_contact_id.clone(),
-            phone_number_id: PhoneNumberId::parse(field("phone_number_id")?)
-                .map_err(|_| corrupt(OP, "phone_number_id"))?,
-            customer_id: CustomerId::parse(field("customer_id")?).map_err(|_| corrupt(OP, "customer_id"))?,
-            phone: match get_s(item, "phone") {
-                Some(phone) => Some(CustomerId::parse(phone).map_err(|_| corrupt(OP, "phone"))?),
-                None => None,
-            },
-            origination_id: OriginationId::parse(field("origination_id")?)
-                .map_err(|_| corrupt(OP, "origination_id"))?,
-        }))
+        let old = match err.as_service_error() {
+            Some(UpdateItemError::ConditionalCheckFailedException(e)) => e.item().cloned(),
+            _ => return Err(classify(OP, err, false)),
+        };
+        // The old item was not returned: read it to tell an unknown contact, done and busy apart.
+        let old = match old {
+            Some(old) => Some(old),
+            None => self.get(contact_pk(initial_contact_id)).await?,
+        };
+        let Some(old) = old else {
+            return Ok((Claim::Acquired, None));
+        };
+        let state = old
+            .get(&item_claim_attribute(item_id))
+            .and_then(|v| v.as_m().ok())
+            .and_then(|entry| get_s(entry, "state"));
+        let claim = if state == Some("done") {
+            Claim::Done
+        } else {
+            Claim::Busy
+        };
+        Ok((claim, Some(parse_contact(OP, initial_contact_id, &old)?)))
+    }
+
+    async fn complete_item(
+        &self,
+        initial_contact_id: &ContactId,
+        item_id: &ItemId,
+        sent: &[SentRecord],
+    ) -> PortResult<()> {
+        let done = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(contact_pk(initial_contact_id)))
+            .update_expression("SET #item.#state = :done REMOVE #item.lease")
+            .condition_expression("attribute_exists(#item)")
+            .expression_attribute_names("#item", item_claim_attribute(item_id))
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":done", s("done"))
+            .build()
+            .map_err(invalid_transaction)?;
+        let mut items = vec![TransactWriteItem::builder().update(done).build()];
+        let expires_at = n(now_ms() / 1000 + SENT_RETENTION_S);
+        for record in sent {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .item("pk", s(sent_pk(&record.wa_message_id)))
+                .item("contact_id", s(record.contact_id.as_str()))
+                .item("item_id", s(record.item_id.as_str()))
+                .item("summary", s(&record.summary))
+                .item("expires_at", expires_at.clone())
+                .build()
+                .map_err(invalid_transaction)?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        // One write: what was sent is recorded exactly when the item counts as bridged.
+        self.transact(items).await
+    }
+
+    async fn release_item(&self, initial_contact_id: &ContactId, item_id: &ItemId) -> PortResult<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(contact_pk(initial_contact_id)))
+            .update_expression("REMOVE #item")
+            .condition_expression("#item.#state = :in_progress")
+            .expression_attribute_names("#item", item_claim_attribute(item_id))
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":in_progress", s("in_progress"))
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem", e, false));
+        tolerate_conflict(result)
     }
 
     async fn claim(&self, source: &str, id: &str, terms: &ClaimTerms<'_>) -> PortResult<Claim> {
@@ -575,15 +711,9 @@ impl StateStore for DynamoStore {
         }
     }
 
-    async fn complete(
-        &self,
-        source: &str,
-        id: &str,
-        finished: Option<&Finished<'_>>,
-        sent: &[SentRecord],
-    ) -> PortResult<()> {
+    async fn complete(&self, source: &str, id: &str, finished: Option<&Finished<'_>>) -> PortResult<()> {
         const DONE: &str = "SET #state = :done REMOVE lease_until, #hold";
-        if finished.is_none() && sent.is_empty() {
+        let Some(finished) = finished else {
             self.client
                 .update_item()
                 .table_name(&self.table)
@@ -596,9 +726,6 @@ impl StateStore for DynamoStore {
                 .await
                 .map_err(|e| classify("UpdateItem", e, false))?;
             return Ok(());
-        }
-        let invalid = |e: aws_sdk_dynamodb::error::BuildError| {
-            PortError::new(FailureKind::Rejected, "TransactWriteItems", e.to_string())
         };
         let done = Update::builder()
             .table_name(&self.table)
@@ -608,44 +735,24 @@ impl StateStore for DynamoStore {
             .expression_attribute_names("#hold", "hold")
             .expression_attribute_values(":done", s("done"))
             .build()
-            .map_err(invalid)?;
-        let mut items = vec![TransactWriteItem::builder().update(done).build()];
-        if let Some(finished) = finished {
-            let leave = Update::builder()
-                .table_name(&self.table)
-                .key("pk", s(conversation_pk(finished.key)))
-                .update_expression(if finished.clear_menu {
-                    "REMOVE #tag, menu"
-                } else {
-                    "REMOVE #tag"
-                })
-                .expression_attribute_names("#tag", finished.tag)
-                .build()
-                .map_err(invalid)?;
-            items.push(TransactWriteItem::builder().update(leave).build());
-        }
-        let expires_at = n(now_ms() / 1000 + SENT_RETENTION_S);
-        for record in sent {
-            let put = Put::builder()
-                .table_name(&self.table)
-                .item("pk", s(sent_pk(&record.wa_message_id)))
-                .item("contact_id", s(record.contact_id.as_str()))
-                .item("item_id", s(record.item_id.as_str()))
-                .item("summary", s(&record.summary))
-                .item("expires_at", expires_at.clone())
-                .build()
-                .map_err(invalid)?;
-            items.push(TransactWriteItem::builder().put(put).build());
-        }
-        // One write for all: the claim is never done while the message still blocks later ones, and
-        // what was sent is recorded exactly when the message counts as bridged.
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(|e| classify("TransactWriteItems", e, false))?;
-        Ok(())
+            .map_err(invalid_transaction)?;
+        let leave = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(conversation_pk(finished.key)))
+            .update_expression(if finished.clear_menu {
+                "REMOVE #tag, menu"
+            } else {
+                "REMOVE #tag"
+            })
+            .expression_attribute_names("#tag", finished.tag)
+            .build()
+            .map_err(invalid_transaction)?;
+        // One write for both: the claim is never done while the message still blocks later ones.
+        self.transact(vec![
+            TransactWriteItem::builder().update(done).build(),
+            TransactWriteItem::builder().update(leave).build(),
+        ])
+        .await
     }
 
     async fn release(&self, source: &str, id: &str) -> PortResult<()> {
