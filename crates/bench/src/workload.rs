@@ -67,14 +67,16 @@ impl Case {
         match self {
             // claim ∥ conversation read → SendMessage.
             Case::InboundText => 2,
-            // claim ∥ read → start lock → StartChatContact → contact mapping ∥
-            // CreateParticipantConnection → SendMessage ∥ StartContactStreaming (after the mapping, so
-            // no streamed item finds an unknown contact) ∥ conversation active.
-            Case::InboundTextNewChat => 5,
-            // claim ∥ contact mapping → SendWhatsAppMessage.
-            Case::AgentText => 2,
-            // claim ∥ contact mapping → menu stored on the conversation → SendWhatsAppMessage.
-            Case::AgentInteractive => 3,
+            // claim ∥ read → start lock → StartChatContact → contact mapping → StartContactStreaming
+            // (after the mapping, so no streamed item finds an unknown contact) →
+            // CreateParticipantConnection (after streaming: the flow's greeting, sent once the customer
+            // connects, must be streamed) → SendMessage ∥ conversation active.
+            Case::InboundTextNewChat => 7,
+            // claim that reads the contact mapping → SendWhatsAppMessage → claim done (WhatsApp has no
+            // idempotency key: only after the send may a redelivery find the item done).
+            Case::AgentText => 3,
+            // As the text, with the menu stored on the conversation before the send.
+            Case::AgentInteractive => 4,
             // claim ∥ read ∥ media copy to S3 → description SendMessage ∥ S3 GetObject ∥
             // StartAttachmentUpload → upload → CompleteAttachmentUpload.
             Case::InboundImage => 4,

@@ -41,13 +41,15 @@ impl ObjectStore for S3Store {
             Err(e) => return Err(classify(OP, e, false)),
         };
         let content_type = out.content_type().map(str::to_owned);
-        let bytes = out
-            .body
-            .collect()
-            .await
-            .map_err(|_| missing(OP, "a complete body"))?
-            .into_bytes()
-            .to_vec();
+        // Chunk by chunk into one buffer of the announced size: collecting the body first and then
+        // making it contiguous would hold the file two or three times over (a 16 MB video, say).
+        let announced = out.content_length().and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
+        let mut bytes = Vec::with_capacity(announced);
+        let mut body = out.body;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|_| missing(OP, "a complete body"))?;
+            bytes.extend_from_slice(&chunk);
+        }
         Ok(Some(StoredObject { content_type, bytes }))
     }
 
