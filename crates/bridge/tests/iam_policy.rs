@@ -27,7 +27,8 @@ fn iam_action(operation: &str) -> Option<Option<&'static str>> {
         "send_whats_app_message" => Some("social-messaging:SendWhatsAppMessage"),
         "get_whats_app_message_media" => Some("social-messaging:GetWhatsAppMessageMedia"),
         "post_whats_app_message_media" => Some("social-messaging:PostWhatsAppMessageMedia"),
-        // DynamoDB (a transaction is authorised per item operation; ours only update)
+        // DynamoDB (a transaction is authorised per item operation: its updates need UpdateItem, its
+        // puts PutItem, which `put_item` already requires)
         "get_item" => Some("dynamodb:GetItem"),
         "put_item" => Some("dynamodb:PutItem"),
         "update_item" | "transact_write_items" => Some("dynamodb:UpdateItem"),
