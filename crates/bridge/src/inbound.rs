@@ -29,7 +29,7 @@ use crate::translate::{InboundAction, InboundState, TEXT_PLAIN, connect_parts, p
 use crate::whatsapp::{Change, Content, CustomerMessage, Inbound, Media, OutgoingMessage, StatusUpdate, parse_eum};
 use serde_json::Value;
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -65,28 +65,35 @@ pub struct InboundBridge<S, C, P, W> {
 /// hold, any other the exclusive one from the start, so the slow paths (a chat start, a burst into it)
 /// never depend on an extension landing before a fast lease runs out. DynamoDB stays the truth: a stale
 /// hint costs an extension and a completing write.
+///
+/// It also remembers the registration this process's last fast message left behind (the fast path
+/// writes nothing after its send), so the conversation's next registration removes it in the same write.
 #[derive(Default)]
-struct OpenChats(Mutex<HashSet<ConversationKey>>);
+struct OpenChats(Mutex<HashMap<ConversationKey, Option<String>>>);
 
 impl OpenChats {
     /// Beyond this many, the hint starts over (a process rarely serves that many conversations).
     const CAPACITY: usize = 10_000;
 
-    fn hold(&self, key: &ConversationKey) -> Hold {
-        let open = self.0.lock().unwrap_or_else(PoisonError::into_inner).contains(key);
-        if open { Hold::Fast } else { Hold::Exclusive }
+    /// The hold for the conversation's next message, and the lapsed registration to remove with its own.
+    fn next(&self, key: &ConversationKey) -> (Hold, Option<String>) {
+        match self.0.lock().unwrap_or_else(PoisonError::into_inner).get(key) {
+            Some(left_behind) => (Hold::Fast, left_behind.clone()),
+            None => (Hold::Exclusive, None),
+        }
     }
 
-    fn set(&self, key: &ConversationKey, open: bool) {
+    /// The chat is open; `left_behind`: the registration of a message that finished on the fast path.
+    fn open(&self, key: &ConversationKey, left_behind: Option<String>) {
         let mut keys = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if !open {
-            keys.remove(key);
-            return;
-        }
-        if keys.len() >= Self::CAPACITY {
+        if keys.len() >= Self::CAPACITY && !keys.contains_key(key) {
             keys.clear();
         }
-        keys.insert(key.clone());
+        keys.insert(key.clone(), left_behind);
+    }
+
+    fn closed(&self, key: &ConversationKey) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).remove(key);
     }
 }
 
@@ -367,7 +374,8 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         }
         let wamid = message.wamid.as_str();
         let registered_ms = now_ms();
-        let hold = self.open_chats.hold(key);
+        let (hold, left_behind) = self.open_chats.next(key);
+        let left_behind = left_behind.filter(|tag| *tag != format!("q_{}", short_hash(wamid)));
         let me = Inflight {
             tag: format!("q_{}", short_hash(wamid)),
             timestamp: message.timestamp,
@@ -389,7 +397,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         let summary = quotable(&message.content);
         let (claim, view, quoted) = tokio::join!(
             claims::claim(&self.store, "wa", wamid, hold, summary.as_deref()),
-            self.store.register(key, &me, wamid),
+            self.store.register(key, &me, wamid, left_behind.as_deref()),
             quote
         );
         let replay_of = match claim? {
@@ -425,17 +433,19 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             Err(e) => Err(e),
         };
         match &acted {
-            Ok((Outcome::Delivered { .. } | Outcome::Noted { .. }, _)) => self.open_chats.set(key, true),
-            Ok((Outcome::EndedByCustomer { .. }, _)) => self.open_chats.set(key, false),
+            Ok((Outcome::Delivered { .. }, Settle::Quietly)) => self.open_chats.open(key, Some(me.tag.clone())),
+            Ok((Outcome::Delivered { .. } | Outcome::Noted { .. }, _)) => self.open_chats.open(key, None),
+            Ok((Outcome::EndedByCustomer { .. }, _)) => self.open_chats.closed(key),
             _ => {}
         }
         match acted {
             Ok((outcome, Settle::Quietly)) => Ok(outcome),
-            Ok((outcome, Settle::Complete { clear_menu })) => {
+            Ok((outcome, Settle::Complete { clear_menu, lapsed })) => {
                 let finished = Finished {
                     key,
                     tag: &me.tag,
                     clear_menu,
+                    lapsed: &lapsed,
                 };
                 // The read mark rides alongside the completing write, so the customer's next message does
                 // not wait for it.
@@ -474,14 +484,21 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         if let Some(first_ms) = claimed.replay_of
             && went_into_an_earlier_chat(view.conversation.as_ref(), first_ms)
         {
-            return Ok((Outcome::Duplicate, Settle::Complete { clear_menu: false }));
+            let lapsed = lapsed_registrations(&view, me, now_ms());
+            return Ok((
+                Outcome::Duplicate,
+                Settle::Complete {
+                    clear_menu: false,
+                    lapsed,
+                },
+            ));
         }
         let open = matches!(
             view.conversation.as_ref().map(|c| &c.state),
             Some(ConversationState::Active(_))
         );
         if !open {
-            self.open_chats.set(key, false);
+            self.open_chats.closed(key);
         }
         // Held exclusively already, or extended: completed (or released) explicitly at the end.
         let mut extended = claimed.hold == Hold::Exclusive;
@@ -502,6 +519,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         let answered = view.menu.is_some()
             && interactive::answer(view.menu.as_ref(), &message.content).is_some()
             && !matches!(action, InboundAction::Page(_));
+        let lapsed = lapsed_registrations(&view, me, now_ms());
         let mut conversation = view.conversation;
         if !extended
             && let Some((chat, content_type, content)) =
@@ -517,7 +535,10 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                         opened_chat: false,
                     };
                     let settle = if held {
-                        Settle::Complete { clear_menu: false }
+                        Settle::Complete {
+                            clear_menu: false,
+                            lapsed,
+                        }
                     } else {
                         Settle::Quietly
                     };
@@ -526,7 +547,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 // The chat is over: the message needs a new one, which is no longer the fast path.
                 Err(e) if e.is_chat_gone() => {
                     tracing::info!(contact_id = %chat.contact_id, "chat is over; opening a new one");
-                    self.open_chats.set(key, false);
+                    self.open_chats.closed(key);
                     self.extend(key, message, me).await?;
                     extended = true;
                     self.store.mark_ended(key, &chat.contact_id).await?;
@@ -545,7 +566,13 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             }
             acted?
         };
-        Ok((outcome, Settle::Complete { clear_menu: answered }))
+        Ok((
+            outcome,
+            Settle::Complete {
+                clear_menu: answered,
+                lapsed,
+            },
+        ))
     }
 
     /// Holds the message's claim and registration until the invocation ends (the fast hold would run
@@ -1016,12 +1043,29 @@ struct Claimed<'a> {
 }
 
 /// What is left to write once a message's work is done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Settle {
     /// Nothing: the fast path's claim and registration lapse on their own.
     Quietly,
-    /// The claim is marked done and the registration removed (with the menu, if the message spent it).
-    Complete { clear_menu: bool },
+    /// The claim is marked done and the registration removed (with the menu, if the message spent it, and
+    /// registrations that fast messages of other processes left behind).
+    Complete { clear_menu: bool, lapsed: Vec<String> },
+}
+
+/// A registration this long past its lease belongs to a message that finished (fast) or died; nobody
+/// waits for it any more, so a completing write may remove it.
+const LAPSED_MS: i64 = 60_000;
+/// At most this many are removed by one write, to keep it small.
+const LAPSED_PER_WRITE: usize = 20;
+
+/// Registrations of other messages long past their lease.
+fn lapsed_registrations(view: &ConversationView, me: &Inflight, now_ms: i64) -> Vec<String> {
+    view.inflight
+        .iter()
+        .filter(|other| other.tag != me.tag && other.until_ms + LAPSED_MS < now_ms)
+        .take(LAPSED_PER_WRITE)
+        .map(|other| other.tag.clone())
+        .collect()
 }
 
 /// The fast path: a text (or anything else that reaches the agent as one SendMessage) into the chat that
@@ -1202,21 +1246,47 @@ mod tests {
     fn only_a_conversation_last_seen_open_gets_the_fast_hold() {
         let hint = OpenChats::default();
         let key = active(1).key;
-        assert_eq!(hint.hold(&key), Hold::Exclusive, "first message: no chat known");
-        hint.set(&key, true);
-        assert_eq!(hint.hold(&key), Hold::Fast);
-        hint.set(&key, false);
-        assert_eq!(hint.hold(&key), Hold::Exclusive, "the chat was seen over");
+        assert_eq!(hint.next(&key), (Hold::Exclusive, None), "first message: no chat known");
+        hint.open(&key, None);
+        assert_eq!(hint.next(&key), (Hold::Fast, None));
+        hint.open(&key, Some("q_last".into()));
+        assert_eq!(
+            hint.next(&key),
+            (Hold::Fast, Some("q_last".into())),
+            "its leftover goes with the next"
+        );
+        hint.closed(&key);
+        assert_eq!(hint.next(&key), (Hold::Exclusive, None), "the chat was seen over");
         for i in 0..OpenChats::CAPACITY {
             let other = ConversationKey::new(
                 key.phone_number_id.clone(),
                 CustomerId::parse(&format!("1{i:010}")).unwrap(),
             );
-            hint.set(&other, true);
+            hint.open(&other, None);
         }
-        hint.set(&key, true);
+        hint.open(&key, None);
         assert!(hint.0.lock().unwrap().len() <= OpenChats::CAPACITY, "bounded");
-        assert_eq!(hint.hold(&key), Hold::Fast);
+        assert_eq!(hint.next(&key).0, Hold::Fast);
+    }
+
+    #[test]
+    fn only_registrations_long_past_their_lease_are_swept() {
+        let me = inflight("q_me", 100, 0);
+        let view = ConversationView {
+            inflight: vec![
+                inflight("q_old", 90, 1_000),
+                inflight("q_recent", 95, 50_000),
+                inflight("q_me", 100, 0),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(lapsed_registrations(&view, &me, 61_001 + 1_000), ["q_old"]);
+        assert!(lapsed_registrations(&view, &me, 60_000).is_empty());
+        let many = ConversationView {
+            inflight: (0..50).map(|i| inflight(&format!("q_{i}"), i, 0)).collect(),
+            ..Default::default()
+        };
+        assert_eq!(lapsed_registrations(&many, &me, 100_000).len(), LAPSED_PER_WRITE);
     }
 
     #[test]

@@ -97,6 +97,8 @@ pub struct Finished<'a> {
     pub tag: &'a str,
     /// The message answered the stored menu, which is then spent.
     pub clear_menu: bool,
+    /// Registrations long past their lease (left by fast messages, or by invocations that died).
+    pub lapsed: &'a [String],
 }
 
 /// How a source message is claimed.
@@ -171,12 +173,14 @@ pub trait StateStore: Send + Sync {
     fn load_conversation(&self, key: &ConversationKey) -> impl Future<Output = PortResult<ConversationView>> + Send;
 
     /// Registers an in-flight message on the conversation (its wamid becomes the latest the customer
-    /// sent) and returns the conversation as it is now.
+    /// sent) and returns the conversation as it is now; `left_behind`, a finished message's registration,
+    /// is removed in the same write.
     fn register(
         &self,
         key: &ConversationKey,
         inflight: &Inflight,
         wamid: &str,
+        left_behind: Option<&str>,
     ) -> impl Future<Output = PortResult<ConversationView>> + Send;
 
     /// Turns a fast claim and its registration into ones held until `until_ms`, which the holder

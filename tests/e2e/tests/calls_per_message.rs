@@ -172,3 +172,58 @@ async fn an_agent_text_redelivered_is_sent_once_and_its_receipt_reaches_the_agen
         .unwrap();
     assert!(item["receipts"][0]["read"].is_string(), "{item:#?}");
 }
+
+/// The conversation item's attributes as moto stores them (DynamoDB's JSON protocol).
+async fn conversation_item(stack: &TestStack, customer: &str) -> Value {
+    let moto = stack.stack().moto_url().expect("moto");
+    let body = json!({
+        "TableName": "whatsapp-bridge-state",
+        "Key": {"pk": {"S": format!("conv#{}#{customer}", e2e::BUSINESS_NUMBER)}},
+        "ConsistentRead": true
+    });
+    let answer: Value = reqwest::Client::new()
+        .post(moto)
+        .header("X-Amz-Target", "DynamoDB_20120810.GetItem")
+        .header("Content-Type", "application/x-amz-json-1.0")
+        .header(
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("moto")
+        .json()
+        .await
+        .expect("json");
+    answer["Item"].clone()
+}
+
+#[tokio::test]
+async fn fast_messages_leave_no_registrations_piling_up_on_the_conversation() {
+    let stack = proxied_stack().await;
+    let twin = stack.twin();
+    open_chat(twin, "14255550154").await;
+    for i in 0..6 {
+        twin.customer_texts("14255550154", &format!("t{i}")).await;
+        // Apart, so none waits for the one before (each takes the fast path).
+        tokio::time::sleep(Duration::from_millis(1_600)).await;
+    }
+    twin.settle().await;
+    let item = conversation_item(&stack, "14255550154").await;
+    let registrations: Vec<&String> = item
+        .as_object()
+        .expect("conversation item")
+        .keys()
+        .filter(|k| k.starts_with("q_"))
+        .collect();
+    assert!(
+        registrations.len() <= 1,
+        "only the last fast message's is left: {registrations:?}"
+    );
+    let contacts = twin.contacts_of("14255550154").await;
+    assert_eq!(
+        customer_texts(&contacts[0]),
+        ["hello", "t0", "t1", "t2", "t3", "t4", "t5"]
+    );
+}

@@ -171,6 +171,27 @@ fn parse_conversation(key: &ConversationKey, item: &Item) -> Option<Conversation
     })
 }
 
+/// What finishing a customer's message removes from its conversation: its registration, a spent
+/// menu, and registrations long past their lease (`#l0`, `#l1`, … in [`leave_names`]).
+fn leave_expression(finished: &Finished<'_>) -> String {
+    let mut expression = String::from("REMOVE #tag");
+    if finished.clear_menu {
+        expression.push_str(", menu");
+    }
+    for i in 0..finished.lapsed.len() {
+        expression.push_str(&format!(", #l{i}"));
+    }
+    expression
+}
+
+fn leave_names(finished: &Finished<'_>) -> HashMap<String, String> {
+    let mut names = HashMap::from([("#tag".to_owned(), finished.tag.to_owned())]);
+    for (i, tag) in finished.lapsed.iter().enumerate() {
+        names.insert(format!("#l{i}"), tag.clone());
+    }
+    names
+}
+
 fn invalid_transaction(e: aws_sdk_dynamodb::error::BuildError) -> PortError {
     PortError::new(FailureKind::Rejected, "TransactWriteItems", e.to_string())
 }
@@ -235,18 +256,31 @@ impl StateStore for DynamoStore {
         Ok(parse_view(key, out.item()))
     }
 
-    async fn register(&self, key: &ConversationKey, inflight: &Inflight, wamid: &str) -> PortResult<ConversationView> {
+    async fn register(
+        &self,
+        key: &ConversationKey,
+        inflight: &Inflight,
+        wamid: &str,
+        left_behind: Option<&str>,
+    ) -> PortResult<ConversationView> {
         let entry = AttributeValue::M(HashMap::from([
             ("ts".to_owned(), n(inflight.timestamp)),
             ("at".to_owned(), n(inflight.registered_ms)),
             ("until".to_owned(), n(inflight.until_ms)),
         ]));
-        let out = self
+        const SET: &str = "SET #tag = :entry, last_wamid = :wamid, expires_at = if_not_exists(expires_at, :ttl)";
+        let call = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(conversation_pk(key)))
-            .update_expression("SET #tag = :entry, last_wamid = :wamid, expires_at = if_not_exists(expires_at, :ttl)")
+            .key("pk", s(conversation_pk(key)));
+        let call = match left_behind {
+            Some(tag) => call
+                .update_expression(format!("{SET} REMOVE #left"))
+                .expression_attribute_names("#left", tag),
+            None => call.update_expression(SET),
+        };
+        let out = call
             .expression_attribute_names("#tag", &inflight.tag)
             .expression_attribute_values(":entry", entry)
             .expression_attribute_values(":wamid", s(wamid))
@@ -739,12 +773,8 @@ impl StateStore for DynamoStore {
         let leave = Update::builder()
             .table_name(&self.table)
             .key("pk", s(conversation_pk(finished.key)))
-            .update_expression(if finished.clear_menu {
-                "REMOVE #tag, menu"
-            } else {
-                "REMOVE #tag"
-            })
-            .expression_attribute_names("#tag", finished.tag)
+            .update_expression(leave_expression(finished))
+            .set_expression_attribute_names(Some(leave_names(finished)))
             .build()
             .map_err(invalid_transaction)?;
         // One write for both: the claim is never done while the message still blocks later ones.
