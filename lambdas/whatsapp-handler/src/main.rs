@@ -1,6 +1,8 @@
 //! The Whatsapp handler Lambda: everything lives in the `bridge` crate; this binary only starts it.
 
-#[tokio::main]
+// One event at a time per process (Lambda hands out no other until this one is answered): a
+// single-threaded runtime spends no CPU on waking and stealing between worker threads.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), bridge::lambda::Error> {
     bridge::lambda::run_whatsapp_handler().await
 }
