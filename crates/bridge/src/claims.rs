@@ -18,7 +18,7 @@
 
 use crate::error::{FailureKind, PortError};
 use crate::ids::{ContactId, ItemId};
-use crate::ports::{Claim, ClaimTerms, ContactRecord, PortResult, StateStore};
+use crate::ports::{Claim, ClaimTerms, ItemClaim, PortResult, StateStore};
 use crate::telemetry::now_ms;
 use std::time::{Duration, Instant};
 
@@ -115,13 +115,19 @@ pub async fn claim<S: StateStore>(
 }
 
 /// Claims a Connect item on its chat's contact mapping, which the same write reads: one round trip
-/// for both. `None` for the contact: not a chat of ours (nothing was claimed).
+/// for both.
 pub async fn claim_item<S: StateStore>(
     store: &S,
     initial_contact_id: &ContactId,
     item_id: &ItemId,
-) -> PortResult<(Claim, Option<ContactRecord>)> {
-    wait_for_holder(|now| store.claim_item(initial_contact_id, item_id, now, lease_ms(now))).await
+) -> PortResult<ItemClaim> {
+    let attempt = |now| async move {
+        let taken = store
+            .claim_item(initial_contact_id, item_id, now, lease_ms(now))
+            .await?;
+        Ok((taken.claim, taken))
+    };
+    wait_for_holder(attempt).await.map(|(_, taken)| taken)
 }
 
 /// Repeats `attempt` (given the time, epoch ms) while it finds the message held by another invocation.

@@ -14,7 +14,7 @@ use crate::error::{Rejection, RetryableFailure};
 use crate::ids::short_hash;
 use crate::media::handler::MediaHandler;
 use crate::media::service::{OutboundOutcome, OutboundRequest};
-use crate::ports::{Claim, ContactRecord, Participant, PortResult, SentRecord, StateStore, Whatsapp};
+use crate::ports::{Claim, ContactRecord, ItemClaim, Participant, PortResult, SentRecord, StateStore, Whatsapp};
 use crate::ports::{Conversation, ConversationState};
 use crate::rich::interactive::{Menu, WhatsappMessage};
 use crate::sns;
@@ -174,10 +174,10 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
         menu: Option<&Menu>,
         summary: &str,
     ) -> PortResult<Outcome> {
-        let Some(contact) = self.take(item).await? else {
+        let Some(taken) = self.take(item).await? else {
             return Ok(Outcome::Duplicate);
         };
-        let Some(contact) = contact else {
+        let Some(contact) = taken.contact else {
             // Not one of our chats (another integration may share the topic): nothing to retry.
             log_rejection(
                 Direction::Outbound,
@@ -187,7 +187,7 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
         };
         match self.deliver(item, &contact, messages, menu, summary).await {
             Ok(sent) => {
-                self.finish(item, &sent).await?;
+                self.finish(item, &sent, &taken.expired).await?;
                 Ok(Outcome::Delivered {
                     customer: contact.conversation_key().digest(),
                 })
@@ -199,13 +199,10 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
         }
     }
 
-    /// Claims the item on its contact's mapping, which the same write reads. `None`: bridged before;
-    /// `Some(None)`: not a chat of ours, nothing claimed.
-    async fn take(&self, item: &StreamItem) -> PortResult<Option<Option<ContactRecord>>> {
-        match claims::claim_item(&self.store, &item.initial_contact_id, &item.id).await? {
-            (Claim::Done, _) => Ok(None),
-            (_, contact) => Ok(Some(contact)),
-        }
+    /// Claims the item on its contact's mapping, which the same write reads. `None`: bridged before.
+    async fn take(&self, item: &StreamItem) -> PortResult<Option<ItemClaim>> {
+        let taken = claims::claim_item(&self.store, &item.initial_contact_id, &item.id).await?;
+        Ok((taken.claim != Claim::Done).then_some(taken))
     }
 
     /// Gives the claim back after a failure, so Lambda's retry can take it at once.
@@ -218,11 +215,15 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
     /// Marks the item done with what was sent for it. The customer has the messages and WhatsApp
     /// cannot take them back, so a retry of this event must find the item done: the write is retried
     /// while the invocation has time, instead of failing the event into a resend.
-    async fn finish(&self, item: &StreamItem, sent: &[SentRecord]) -> PortResult<()> {
+    async fn finish(&self, item: &StreamItem, sent: &[SentRecord], expired: &[String]) -> PortResult<()> {
         let deadline = Instant::now() + claims::time_left(now_ms()).unwrap_or(FINISH_BUDGET).min(FINISH_BUDGET);
         let mut pause = FINISH_FIRST_PAUSE;
         loop {
-            match self.store.complete_item(&item.initial_contact_id, &item.id, sent).await {
+            match self
+                .store
+                .complete_item(&item.initial_contact_id, &item.id, sent, expired)
+                .await
+            {
                 Ok(()) => return Ok(()),
                 Err(e) if e.is_retryable() && Instant::now() + pause < deadline => {
                     tracing::warn!(error = %e, "could not mark a sent item done; trying again");
@@ -270,10 +271,10 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
             return Ok(Outcome::Skipped("customer_attachment"));
         }
         let id = item.id.as_str();
-        let Some(contact) = self.take(item).await? else {
+        let Some(taken) = self.take(item).await? else {
             return Ok(Outcome::Duplicate);
         };
-        let Some(contact) = contact else {
+        let Some(contact) = taken.contact else {
             return Ok(Outcome::Skipped("unknown_contact"));
         };
         let mut sent = Vec::new();
@@ -334,7 +335,7 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
         }
         .await;
         match &result {
-            Ok(Outcome::Delivered { .. }) => self.finish(item, &sent).await?,
+            Ok(Outcome::Delivered { .. }) => self.finish(item, &sent, &taken.expired).await?,
             _ => self.release(item).await,
         }
         result

@@ -168,6 +168,17 @@ pub enum Claim {
     Busy,
 }
 
+/// A Connect item claimed on its chat's contact mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemClaim {
+    pub claim: Claim,
+    /// `None`: not a chat of ours (nothing was claimed).
+    pub contact: Option<ContactRecord>,
+    /// The mapping's claims of earlier items that no redelivery can meet any more, for the completing
+    /// write to remove (so the mapping does not grow with every message of a long chat).
+    pub expired: Vec<String>,
+}
+
 /// DynamoDB: conversations, contact mappings and per-message idempotency records.
 pub trait StateStore: Send + Sync {
     fn load_conversation(&self, key: &ConversationKey) -> impl Future<Output = PortResult<ConversationView>> + Send;
@@ -287,14 +298,16 @@ pub trait StateStore: Send + Sync {
         item_id: &ItemId,
         now_ms: i64,
         lease_ms: i64,
-    ) -> impl Future<Output = PortResult<(Claim, Option<ContactRecord>)>> + Send;
+    ) -> impl Future<Output = PortResult<ItemClaim>> + Send;
 
-    /// Records a claimed Connect item as bridged together with what was sent for it, in one write.
+    /// Records a claimed Connect item as bridged together with what was sent for it, in one write that
+    /// also removes the `expired` claims.
     fn complete_item(
         &self,
         initial_contact_id: &ContactId,
         item_id: &ItemId,
         sent: &[SentRecord],
+        expired: &[String],
     ) -> impl Future<Output = PortResult<()>> + Send;
 
     /// Drops a Connect item's in-progress claim after a failure.

@@ -23,7 +23,7 @@ use crate::ids::{
 };
 use crate::ports::{
     ActiveChat, Claim, ClaimTerms, ContactRecord, Conversation, ConversationState, ConversationView, Finished,
-    Inflight, PortResult, SentRecord, StartLock, StateStore,
+    Inflight, ItemClaim, PortResult, SentRecord, StartLock, StateStore,
 };
 use crate::rich::interactive::Menu;
 use crate::telemetry::now_ms;
@@ -198,7 +198,30 @@ fn invalid_transaction(e: aws_sdk_dynamodb::error::BuildError) -> PortError {
 
 /// The attribute of the contact item that claims one of the chat's Connect items.
 fn item_claim_attribute(item_id: &ItemId) -> String {
-    format!("i_{}", short_hash(item_id.as_str()))
+    format!("{ITEM_CLAIM_PREFIX}{}", short_hash(item_id.as_str()))
+}
+
+const ITEM_CLAIM_PREFIX: &str = "i_";
+/// How long a Connect item's done claim is kept on the contact mapping. SNS hands ConnectHandler one
+/// item per event: an event that failed released its claim, so only a redelivery of one that succeeded
+/// (an SNS duplicate, a retry after a lost response) needs it, and those come within minutes.
+const ITEM_CLAIM_KEPT_MS: i64 = 3_600_000;
+/// At most this many expired claims are removed by one completing write, to keep it small.
+const EXPIRED_PER_WRITE: usize = 20;
+
+/// The done claims on a contact item older than [`ITEM_CLAIM_KEPT_MS`].
+fn expired_item_claims(item: &Item, now_ms: i64) -> Vec<String> {
+    item.iter()
+        .filter(|(name, _)| name.starts_with(ITEM_CLAIM_PREFIX))
+        .filter(|(_, value)| {
+            value.as_m().is_ok_and(|entry| {
+                get_s(entry, "state") == Some("done")
+                    && get_n(entry, "done_at").is_some_and(|at| at + ITEM_CLAIM_KEPT_MS < now_ms)
+            })
+        })
+        .take(EXPIRED_PER_WRITE)
+        .map(|(name, _)| name.clone())
+        .collect()
 }
 
 fn parse_contact(operation: &'static str, initial_contact_id: &ContactId, item: &Item) -> PortResult<ContactRecord> {
@@ -567,7 +590,7 @@ impl StateStore for DynamoStore {
         item_id: &ItemId,
         now_ms: i64,
         lease_ms: i64,
-    ) -> PortResult<(Claim, Option<ContactRecord>)> {
+    ) -> PortResult<ItemClaim> {
         const OP: &str = "UpdateItem";
         let entry = AttributeValue::M(HashMap::from([
             ("state".to_owned(), s("in_progress")),
@@ -596,7 +619,11 @@ impl StateStore for DynamoStore {
         let err = match result {
             Ok(out) => {
                 let item = out.attributes().ok_or_else(|| corrupt(OP, "no attributes returned"))?;
-                return Ok((Claim::Acquired, Some(parse_contact(OP, initial_contact_id, item)?)));
+                return Ok(ItemClaim {
+                    claim: Claim::Acquired,
+                    contact: Some(parse_contact(OP, initial_contact_id, item)?),
+                    expired: expired_item_claims(item, now_ms),
+                });
             }
             Err(err) => err,
         };
@@ -610,7 +637,11 @@ impl StateStore for DynamoStore {
             None => self.get(contact_pk(initial_contact_id)).await?,
         };
         let Some(old) = old else {
-            return Ok((Claim::Acquired, None));
+            return Ok(ItemClaim {
+                claim: Claim::Acquired,
+                contact: None,
+                expired: Vec::new(),
+            });
         };
         let state = old
             .get(&item_claim_attribute(item_id))
@@ -621,7 +652,11 @@ impl StateStore for DynamoStore {
         } else {
             Claim::Busy
         };
-        Ok((claim, Some(parse_contact(OP, initial_contact_id, &old)?)))
+        Ok(ItemClaim {
+            claim,
+            contact: Some(parse_contact(OP, initial_contact_id, &old)?),
+            expired: Vec::new(),
+        })
     }
 
     async fn complete_item(
@@ -629,15 +664,25 @@ impl StateStore for DynamoStore {
         initial_contact_id: &ContactId,
         item_id: &ItemId,
         sent: &[SentRecord],
+        expired: &[String],
     ) -> PortResult<()> {
+        let mut expression = String::from("SET #item.#state = :done, #item.done_at = :now REMOVE #item.lease");
+        let mut names = HashMap::from([
+            ("#item".to_owned(), item_claim_attribute(item_id)),
+            ("#state".to_owned(), "state".to_owned()),
+        ]);
+        for (i, name) in expired.iter().enumerate() {
+            expression.push_str(&format!(", #x{i}"));
+            names.insert(format!("#x{i}"), name.clone());
+        }
         let done = Update::builder()
             .table_name(&self.table)
             .key("pk", s(contact_pk(initial_contact_id)))
-            .update_expression("SET #item.#state = :done REMOVE #item.lease")
+            .update_expression(expression)
             .condition_expression("attribute_exists(#item)")
-            .expression_attribute_names("#item", item_claim_attribute(item_id))
-            .expression_attribute_names("#state", "state")
+            .set_expression_attribute_names(Some(names))
             .expression_attribute_values(":done", s("done"))
+            .expression_attribute_values(":now", n(now_ms()))
             .build()
             .map_err(invalid_transaction)?;
         let mut items = vec![TransactWriteItem::builder().update(done).build()];
@@ -798,5 +843,34 @@ impl StateStore for DynamoStore {
             .await
             .map_err(|e| classify("DeleteItem", e, false));
         tolerate_conflict(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claim(state: &str, done_at: Option<i64>) -> AttributeValue {
+        let mut entry = HashMap::from([("state".to_owned(), s(state))]);
+        if let Some(at) = done_at {
+            entry.insert("done_at".to_owned(), n(at));
+        }
+        AttributeValue::M(entry)
+    }
+
+    #[test]
+    fn only_done_item_claims_past_their_keep_expire() {
+        let now = 10 * ITEM_CLAIM_KEPT_MS;
+        let item: Item = HashMap::from([
+            ("pk".to_owned(), s("contact#c1")),
+            ("i_old".to_owned(), claim("done", Some(now - ITEM_CLAIM_KEPT_MS - 1))),
+            ("i_recent".to_owned(), claim("done", Some(now - 1_000))),
+            ("i_busy".to_owned(), claim("in_progress", None)),
+            ("i_legacy".to_owned(), claim("done", None)),
+            ("q_other".to_owned(), claim("done", Some(0))),
+        ]);
+        assert_eq!(expired_item_claims(&item, now), ["i_old"]);
+        let many: Item = (0..50).map(|i| (format!("i_{i}"), claim("done", Some(0)))).collect();
+        assert_eq!(expired_item_claims(&many, now).len(), EXPIRED_PER_WRITE);
     }
 }
