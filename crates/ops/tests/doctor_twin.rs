@@ -6,10 +6,11 @@
 //!
 //! Needs `scripts/setup-venv.sh` (moto); no handler processes.
 
+mod common;
+
+use common::{REGION, run_binary, sdk_config};
 use local_aws::{Stack, StackOptions, TwinConfig};
 use serde_json::{Value, json};
-
-const REGION: &str = "us-east-1";
 
 async fn start_stack() -> Stack {
     let options = StackOptions {
@@ -55,30 +56,22 @@ impl Outcome {
 
 /// Runs the built `doctor` binary the way an operator would, its endpoints on the local stack.
 async fn doctor(stack: &Stack, args: &[&str]) -> Outcome {
-    // Async, because the twin it talks to runs on this test's runtime.
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_doctor"))
-        .args(args)
-        .env_clear()
-        .env("AWS_ENDPOINT_URL_CONNECT", stack.url())
-        .env("AWS_ENDPOINT_URL_SOCIALMESSAGING", stack.url())
-        .env("AWS_ENDPOINT_URL_DYNAMODB", moto(stack))
-        .env("AWS_ENDPOINT_URL_S3", moto(stack))
-        .env("AWS_ENDPOINT_URL_SNS", moto(stack))
-        .env("AWS_ENDPOINT_URL_CLOUDFORMATION", moto(stack))
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", REGION)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
-        .output()
-        .await
-        .expect("doctor runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    eprintln!("doctor {args:?} stdout:\n{stdout}doctor stderr:\n{stderr}");
+    let (twin, moto) = (stack.url(), moto(stack));
+    let (code, stdout) = run_binary(
+        env!("CARGO_BIN_EXE_doctor"),
+        args,
+        &[
+            ("AWS_ENDPOINT_URL_CONNECT", &twin),
+            ("AWS_ENDPOINT_URL_SOCIALMESSAGING", &twin),
+            ("AWS_ENDPOINT_URL_DYNAMODB", &moto),
+            ("AWS_ENDPOINT_URL_S3", &moto),
+            ("AWS_ENDPOINT_URL_SNS", &moto),
+            ("AWS_ENDPOINT_URL_CLOUDFORMATION", &moto),
+        ],
+    )
+    .await;
     Outcome {
-        code: out.status.code().unwrap_or(-1),
+        code,
         lines: stdout.lines().map(str::to_owned).collect(),
     }
 }
@@ -102,30 +95,6 @@ fn flags(cfg: &TwinConfig, phone_number_ids: &str) -> Vec<String> {
 
 fn as_strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
-}
-
-fn dynamodb(moto: &str) -> aws_sdk_dynamodb::Client {
-    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-    aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(moto)
-            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .build(),
-    )
-}
-
-fn cloudformation(moto: &str) -> aws_sdk_cloudformation::Client {
-    use aws_sdk_cloudformation::config::{BehaviorVersion, Credentials, Region};
-    aws_sdk_cloudformation::Client::from_conf(
-        aws_sdk_cloudformation::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(moto)
-            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .build(),
-    )
 }
 
 #[tokio::test]
@@ -177,7 +146,7 @@ async fn a_correct_deployment_is_all_green_and_mistakes_are_reported_with_their_
     }
 
     // An operator's mistakes: TTL turned off, a contact flow id of nothing, a number not linked.
-    dynamodb(&moto(&stack))
+    aws_sdk_dynamodb::Client::new(&sdk_config(&moto(&stack)))
         .update_time_to_live()
         .table_name("whatsapp-bridge-state")
         .time_to_live_specification(
@@ -229,6 +198,7 @@ async fn a_deployed_stack_names_what_to_check() {
     let stack = start_stack().await;
     let cfg = stack.twin().config().clone();
     let moto = moto(&stack);
+    let cloudformation = aws_sdk_cloudformation::Client::new(&sdk_config(&moto));
     let topic_name = |arn: &str| arn.rsplit(':').next().expect("topic name").to_owned();
     // The template's parameters and the resources doctor reads, under their logical ids.
     let template = json!({
@@ -253,7 +223,7 @@ async fn a_deployed_stack_names_what_to_check() {
             .parameter_value(v)
             .build()
     };
-    cloudformation(&moto)
+    cloudformation
         .create_stack()
         .stack_name("whatsapp-connect-bridge")
         .template_body(template.to_string())
@@ -263,7 +233,7 @@ async fn a_deployed_stack_names_what_to_check() {
         .send()
         .await
         .expect("CreateStack");
-    let resources = cloudformation(&moto)
+    let resources = cloudformation
         .describe_stack_resources()
         .stack_name("whatsapp-connect-bridge")
         .send()

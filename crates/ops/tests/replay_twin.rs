@@ -5,16 +5,18 @@
 //!
 //! Needs `cargo build --workspace --bins` (the handlers) and `scripts/setup-venv.sh` (moto).
 
+mod common;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
 use aws_sdk_sqs::types::QueueAttributeName;
+use common::{run_binary, sdk_config};
 use local_aws::{FunctionName, Stack, StackOptions};
 use ops::replay::{Options, Summary, replay_queue};
 use serde_json::{Value, json};
 
 const CUSTOMER: &str = "14255550150";
-const REGION: &str = "us-east-1";
 
 /// `target/debug`, found from this test binary (`target/debug/deps/replay_twin-…`).
 fn bin_dir() -> PathBuf {
@@ -109,30 +111,6 @@ impl Control {
     }
 }
 
-fn sqs_client(moto: &str) -> aws_sdk_sqs::Client {
-    use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
-    aws_sdk_sqs::Client::from_conf(
-        aws_sdk_sqs::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(moto)
-            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .build(),
-    )
-}
-
-fn lambda_client(twin: &str) -> aws_sdk_lambda::Client {
-    use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
-    aws_sdk_lambda::Client::from_conf(
-        aws_sdk_lambda::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(twin)
-            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .build(),
-    )
-}
-
 /// Messages in the queue, visible or not (moto's counts are exact).
 async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> u64 {
     let attrs = sqs
@@ -172,25 +150,12 @@ async fn peek(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<Value> {
 
 /// Runs the built `replay` binary the way an operator would, against moto and the twin.
 async fn run_replay_binary(queue_url: &str, moto: &str, twin: &str) -> (i32, String) {
-    // Async, because the twin it talks to runs on this test's runtime.
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_replay"))
-        .args(["--queue-url", queue_url])
-        .env_clear()
-        .env("AWS_ENDPOINT_URL_SQS", moto)
-        .env("AWS_ENDPOINT_URL_LAMBDA", twin)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", REGION)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
-        .output()
-        .await
-        .expect("replay runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    eprintln!("replay stdout:\n{stdout}replay stderr:\n{stderr}");
-    (out.status.code().unwrap_or(-1), stdout)
+    run_binary(
+        env!("CARGO_BIN_EXE_replay"),
+        &["--queue-url", queue_url],
+        &[("AWS_ENDPOINT_URL_SQS", moto), ("AWS_ENDPOINT_URL_LAMBDA", twin)],
+    )
+    .await
 }
 
 /// The customer texts while SendMessage is broken; the event must end dead-lettered.
@@ -218,8 +183,8 @@ async fn dead_lettered_text_is_replayed_exactly_once() {
             .build()
             .unwrap(),
     };
-    let sqs = sqs_client(&moto);
-    let lambda = lambda_client(&twin_url);
+    let sqs = aws_sdk_sqs::Client::new(&sdk_config(&moto));
+    let lambda = aws_sdk_lambda::Client::new(&sdk_config(&twin_url));
     let queue = stack
         .dlq_url(FunctionName::WhatsappHandler)
         .expect("WhatsappHandler DLQ");

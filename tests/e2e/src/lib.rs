@@ -4,7 +4,9 @@
 //! [`TestStack`] starts a private stack on ephemeral ports for one test and stops it on drop, so tests
 //! run in parallel without sharing state.
 
+use base64::Engine;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -96,6 +98,20 @@ impl Twin {
         self.customer_sends(
             wa_id,
             json!({"type": "text", "text": {"body": body}, "profile_name": format!("Customer {wa_id}")}),
+        )
+        .await
+    }
+
+    /// The customer sends the sample voice note (`tests/media/voice-note.ogg`, 3 s of Opus), which
+    /// the twin's Transcribe hears as `said`.
+    pub async fn customer_sends_voice_note(&self, wa_id: &str, said: &str) -> (String, Invocation) {
+        let voice = std::fs::read(repo_root().join("tests/media/voice-note.ogg")).expect("tests/media/voice-note.ogg");
+        let sha256: String = Sha256::digest(&voice).iter().map(|b| format!("{b:02x}")).collect();
+        self.post("/transcripts", json!({"sha256": sha256, "text": said})).await;
+        let data = base64::engine::general_purpose::STANDARD.encode(&voice);
+        self.customer_sends(
+            wa_id,
+            json!({"type": "audio", "audio": {"data": data, "mime_type": "audio/ogg; codecs=opus", "voice": true}}),
         )
         .await
     }

@@ -115,16 +115,8 @@ async fn pdf_video_and_sticker_as_png() {
 async fn voice_note_arrives_as_wav_with_its_transcript_echoed_to_the_customer() {
     let stack = stack(&[]).await;
     let twin = stack.twin();
-    let voice = sample("voice-note.ogg");
     let said = "Hello, I would like to check the status of my order, please.";
-    twin.post("/transcripts", json!({"sha256": sha(&voice), "text": said}))
-        .await;
-    let (_, inv) = twin
-        .customer_sends(
-            CUSTOMER,
-            json!({"type": "audio", "audio": {"data": b64(&voice), "mime_type": "audio/ogg; codecs=opus", "voice": true}}),
-        )
-        .await;
+    let (_, inv) = twin.customer_sends_voice_note(CUSTOMER, said).await;
     assert!(inv.ok, "{inv:?}");
     twin.settle().await;
     let c = contact(twin).await;

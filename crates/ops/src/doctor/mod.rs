@@ -33,6 +33,24 @@ pub struct Target {
     pub connect_topic_arn: String,
 }
 
+#[cfg(test)]
+impl Target {
+    /// A deployment in us-east-1 named by placeholders; each check's unit tests set the values
+    /// that check reads (`Target { bucket: "media".into(), ..Target::placeholder() }`).
+    pub(crate) fn placeholder() -> Self {
+        Self {
+            region: "us-east-1".into(),
+            instance_id: "i".into(),
+            contact_flow_id: "f".into(),
+            phone_number_ids: vec![],
+            table: "t".into(),
+            bucket: "b".into(),
+            eum_topic_arn: "e".into(),
+            connect_topic_arn: "c".into(),
+        }
+    }
+}
+
 /// The same values as far as they are known (flags, a stack description, or both).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Partial {
