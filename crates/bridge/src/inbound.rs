@@ -375,13 +375,15 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         let wamid = message.wamid.as_str();
         let registered_ms = now_ms();
         let (hold, left_behind) = self.open_chats.next(key);
-        let left_behind = left_behind.filter(|tag| *tag != format!("q_{}", short_hash(wamid)));
+
         let me = Inflight {
             tag: format!("q_{}", short_hash(wamid)),
             timestamp: message.timestamp,
             registered_ms,
             until_ms: hold.until(registered_ms),
         };
+        // A redelivery of that very message registers the same tag again: nothing to remove then.
+        let left_behind = left_behind.filter(|tag| *tag != me.tag);
         // The claim, the registration (which also reads the conversation) and, for a reply or a reaction,
         // the quoted message are independent: one round trip. Into a chat this process saw open, both
         // start on the fast hold (see `crate::claims`), which whatever needs more than one SendMessage
@@ -598,8 +600,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         content_type: &str,
         content: &str,
     ) -> PortResult<bool> {
-        // Scoped to the contact, as in `deliver`: the same token whichever path sends it.
-        let client_token = short_hash(&format!("{}#{}", message.wamid, chat.contact_id));
+        let client_token = message_token(message, &chat.contact_id);
         let guarded = async {
             let send = self.send(key, chat, content_type, content, &client_token);
             tokio::pin!(send);
@@ -681,7 +682,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 let Some(chat) = active else {
                     return Ok(Outcome::Skipped("reaction_no_chat"));
                 };
-                let client_token = short_hash(&format!("{}#{}", message.wamid, chat.contact_id));
+                let client_token = message_token(message, &chat.contact_id);
                 match self.send(key, &chat, TEXT_PLAIN, &content, &client_token).await {
                     Ok(()) => Ok(Outcome::Noted {
                         contact_id: chat.contact_id,
@@ -837,8 +838,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 };
                 self.wait_for_turn(key, me, view).await?;
             }
-            // Scoped to the contact: a resend into a replacement chat must not be deduplicated away.
-            let client_token = short_hash(&format!("{}#{}", message.wamid, chat.contact_id));
+            let client_token = message_token(message, &chat.contact_id);
             match self.send(key, &chat, content_type, content, &client_token).await {
                 Ok(()) => return Ok((chat.contact_id, opened)),
                 Err(e) if e.is_chat_gone() => {
@@ -1032,6 +1032,13 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         crate::metrics::record(&crate::metrics::Metric::ChatStarted);
         Ok((chat, view))
     }
+}
+
+/// The `SendMessage` client token of a customer message in one chat: the same whichever path sends it,
+/// so Connect deduplicates a replay; scoped to the contact, so a resend into a replacement chat is not
+/// deduplicated away.
+fn message_token(message: &CustomerMessage, contact_id: &ContactId) -> String {
+    short_hash(&format!("{}#{}", message.wamid, contact_id))
 }
 
 /// A customer message this invocation holds.

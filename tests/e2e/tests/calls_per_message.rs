@@ -227,3 +227,31 @@ async fn fast_messages_leave_no_registrations_piling_up_on_the_conversation() {
         ["hello", "t0", "t1", "t2", "t3", "t4", "t5"]
     );
 }
+
+#[tokio::test]
+async fn a_fast_send_that_outlasts_half_its_lease_is_held_and_completed() {
+    let stack = proxied_stack().await;
+    let twin = stack.twin();
+    open_chat(twin, "14255550155").await;
+    // The send takes longer than half the fast lease: the holder must extend its hold and complete it.
+    twin.fault(json!({"service": "connectparticipant", "operation": "SendMessage", "latency_ms": 1_200, "times": 1}))
+        .await;
+    let calls = calls_during(twin, twin.customer_texts("14255550155", "slow one")).await;
+    assert!(
+        calls.contains(&"dynamodb.TransactWriteItems".to_owned()),
+        "completed: {calls:?}"
+    );
+    let item = conversation_item(&stack, "14255550155").await;
+    let registrations: Vec<&String> = item
+        .as_object()
+        .expect("conversation item")
+        .keys()
+        .filter(|k| k.starts_with("q_"))
+        .collect();
+    assert!(
+        registrations.is_empty(),
+        "the extended registration was removed: {registrations:?}"
+    );
+    let contacts = twin.contacts_of("14255550155").await;
+    assert_eq!(customer_texts(&contacts[0]), ["hello", "slow one"]);
+}
