@@ -20,7 +20,7 @@ use crate::media::handler::MediaHandler;
 use crate::media::service::InboundRequest;
 use crate::ports::{
     ActiveChat, ChatRequest, Claim, ContactCenter, ContactRecord, Conversation, ConversationState, ConversationView,
-    Finished, Inflight, Participant, PortResult, StartLock, StateStore, Whatsapp,
+    Finished, Inflight, Opener, Participant, PortResult, StartLock, StateStore, Whatsapp,
 };
 use crate::rich::{interactive, notices::Notice, render};
 use crate::sns;
@@ -369,9 +369,12 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             end_keyword,
             ..Default::default()
         };
-        if let InboundAction::Skip { reason } = plan_message(&message.content, context, &early) {
+        let early = plan_message(&message.content, context, &early);
+        if let InboundAction::Skip { reason } = early {
             return Ok(Outcome::Skipped(reason));
         }
+        // Only what reaches the agent as a message may open a chat (a reaction or the end keyword never does).
+        let may_open = matches!(early, InboundAction::Send { .. });
         let wamid = message.wamid.as_str();
         let registered_ms = now_ms();
         let (hold, left_behind) = self.open_chats.next(key);
@@ -399,15 +402,30 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         let summary = quotable(&message.content);
         let (claim, view, quoted) = tokio::join!(
             claims::claim(&self.store, "wa", wamid, hold, summary.as_deref()),
-            self.store.register(key, &me, wamid, left_behind.as_deref()),
+            self.store.register(
+                key,
+                &me,
+                wamid,
+                left_behind.as_deref(),
+                may_open.then_some(registered_ms + START_LOCK_MS)
+            ),
             quote
         );
+        // The start lock this registration took; given back unless the message opens a chat with it.
+        let taken_lock = view
+            .as_ref()
+            .ok()
+            .and_then(|view| unused_start_lock(key, view, &me.tag));
         let replay_of = match claim? {
             Claim::Done => {
                 // Our registration may have re-added a finished message; left there it would hold later
                 // ones back.
                 if view.is_ok() {
-                    self.store.unregister(key, &me.tag).await?;
+                    let (unregistered, ()) = tokio::join!(
+                        self.store.unregister(key, &me.tag),
+                        self.give_back(taken_lock.as_ref(), false)
+                    );
+                    unregistered?;
                 }
                 return Ok(Outcome::Duplicate);
             }
@@ -434,6 +452,8 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             }
             Err(e) => Err(e),
         };
+        let opened = matches!(&acted, Ok((Outcome::Delivered { opened_chat: true, .. }, _)));
+        let give_back = self.give_back(taken_lock.as_ref().filter(|_| !opened), false);
         match &acted {
             Ok((Outcome::Delivered { .. }, Settle::Quietly)) => self.open_chats.open(key, Some(me.tag.clone())),
             Ok((Outcome::Delivered { .. } | Outcome::Noted { .. }, _)) => self.open_chats.open(key, None),
@@ -441,7 +461,10 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             _ => {}
         }
         match acted {
-            Ok((outcome, Settle::Quietly)) => Ok(outcome),
+            Ok((outcome, Settle::Quietly)) => {
+                give_back.await;
+                Ok(outcome)
+            }
             Ok((outcome, Settle::Complete { clear_menu, lapsed })) => {
                 let finished = Finished {
                     key,
@@ -452,16 +475,20 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 // The read mark rides alongside the completing write, so the customer's next message does
                 // not wait for it.
                 let delivered = matches!(outcome, Outcome::Delivered { .. } | Outcome::Noted { .. });
-                let (completed, ()) = tokio::join!(
+                let (completed, (), ()) = tokio::join!(
                     self.store.complete("wa", wamid, Some(&finished)),
-                    self.read_mark(origination, wamid, delivered)
+                    self.read_mark(origination, wamid, delivered),
+                    give_back
                 );
                 completed?;
                 Ok(outcome)
             }
             Err(e) => {
-                let (release, unregister) =
-                    tokio::join!(self.store.release("wa", wamid), self.store.unregister(key, &me.tag));
+                let (release, unregister, ()) = tokio::join!(
+                    self.store.release("wa", wamid),
+                    self.store.unregister(key, &me.tag),
+                    give_back
+                );
                 if let Err(cleanup) = release.and(unregister) {
                     tracing::warn!(error = %cleanup, "could not clean up after a failure; leases expire on their own");
                 }
@@ -522,10 +549,9 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             && interactive::answer(view.menu.as_ref(), &message.content).is_some()
             && !matches!(action, InboundAction::Page(_));
         let lapsed = lapsed_registrations(&view, me, now_ms());
-        let mut conversation = view.conversation;
         if !extended
             && let Some((chat, content_type, content)) =
-                fast_lane(&action, &message.content, answered, conversation.as_ref())
+                fast_lane(&action, &message.content, answered, view.conversation.as_ref())
         {
             match self
                 .fast_send(key, origination, message, me, chat, content_type, content)
@@ -553,12 +579,12 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                     self.extend(key, message, me).await?;
                     extended = true;
                     self.store.mark_ended(key, &chat.contact_id).await?;
-                    conversation = self.store.load_conversation(key).await?.conversation;
+                    view = self.store.load_conversation(key).await?;
                 }
                 Err(e) => return Err(e),
             }
         }
-        let act = Box::pin(self.act(key, origination, message, me, conversation, action));
+        let act = Box::pin(self.act(key, origination, message, me, view, action));
         let outcome = if extended {
             act.await?
         } else {
@@ -656,10 +682,10 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         origination: &OriginationId,
         message: &CustomerMessage,
         me: &Inflight,
-        conversation: Option<Conversation>,
+        view: ConversationView,
         action: InboundAction,
     ) -> PortResult<Outcome> {
-        let active = match conversation.as_ref().map(|c| &c.state) {
+        let active = match view.conversation.as_ref().map(|c| &c.state) {
             Some(ConversationState::Active(chat)) => Some(chat.clone()),
             _ => None,
         };
@@ -667,8 +693,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             InboundAction::Skip { reason } => Ok(Outcome::Skipped(reason)),
             InboundAction::Send { content_type, content } => {
                 let (contact_id, opened_chat) =
-                    Box::pin(self.deliver(key, origination, message, (&content_type, &content), me, conversation))
-                        .await?;
+                    Box::pin(self.deliver(key, origination, message, (&content_type, &content), me, view)).await?;
                 if let (Content::Media(file), Some(media)) = (&message.content, &self.media) {
                     Box::pin(self.deliver_media(key, origination, message, file, media.as_ref())).await?;
                 }
@@ -823,11 +848,13 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         message: &CustomerMessage,
         (content_type, content): (&str, &str),
         me: &Inflight,
-        mut conversation: Option<Conversation>,
+        mut view: ConversationView,
     ) -> PortResult<(ContactId, bool)> {
         // Twice at most: the chat we knew, then the one we open when it turns out to be over.
         for _ in 0..3 {
-            let ready = self.ensure_chat(key, origination, message, conversation.take()).await?;
+            let ready = self
+                .ensure_chat(key, origination, message, me, std::mem::take(&mut view))
+                .await?;
             let (chat, opened) = (ready.chat, ready.opened);
             if ready.after_start {
                 // Messages that arrived while the chat was starting have registered by now; the
@@ -844,7 +871,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 Err(e) if e.is_chat_gone() => {
                     tracing::info!(contact_id = %chat.contact_id, "chat is over; opening a new one");
                     self.store.mark_ended(key, &chat.contact_id).await?;
-                    conversation = self.store.load_conversation(key).await?.conversation;
+                    view = self.store.load_conversation(key).await?;
                 }
                 Err(e) => return Err(e),
             }
@@ -910,7 +937,8 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         key: &ConversationKey,
         origination: &OriginationId,
         message: &CustomerMessage,
-        mut conversation: Option<Conversation>,
+        me: &Inflight,
+        mut view: ConversationView,
     ) -> PortResult<ChatReady> {
         let deadline = Instant::now() + WAIT_FOR_START;
         let mut waited = false;
@@ -922,48 +950,58 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                     "another invocation's chat start did not finish in time",
                 ));
             }
-            match conversation.as_ref().map(|c| &c.state) {
-                Some(ConversationState::Active(chat)) => {
+            let lock = match start_right(key, &view, &me.tag, now_ms()) {
+                StartRight::Use(chat) => {
                     return Ok(ChatReady {
-                        chat: chat.clone(),
+                        chat,
                         opened: false,
                         after_start: waited,
-                        view: None,
+                        // The read that found the chat active also shows who else is in flight.
+                        view: waited.then_some(view),
                     });
                 }
-                Some(ConversationState::Starting { lock_until }) if *lock_until > now_ms() => {
+                StartRight::Wait => {
                     waited = true;
                     tokio::time::sleep(POLL_START).await;
-                    conversation = self.store.load_conversation(key).await?.conversation;
+                    view = self.store.load_conversation(key).await?;
                     continue;
                 }
-                _ => {}
-            }
-            match self
-                .store
-                .lock_for_start(key, conversation.as_ref(), now_ms(), START_LOCK_MS)
-                .await?
-            {
-                Some(lock) => {
-                    let previous = conversation.and_then(|c| c.previous_contact_id);
-                    let chat = self.open_chat(&lock, origination, message, previous).await;
-                    // A chat that is gone right after its start (e.g. the flow ended it) must not be
-                    // handed back by Connect on the retry: its generation is retired.
-                    let retire = chat.as_ref().is_err_and(PortError::is_chat_gone);
-                    if chat.is_err()
-                        && let Err(e) = self.store.abandon_start(&lock, retire).await
-                    {
-                        tracing::warn!(error = %e, "could not give back the start lock; it expires on its own");
-                    }
-                    return chat.map(|(chat, view)| ChatReady {
-                        chat,
-                        opened: true,
-                        after_start: true,
-                        view: Some(view),
-                    });
+                StartRight::Take => {
+                    let opener = Opener {
+                        tag: me.tag.clone(),
+                        until_ms: now_ms() + START_LOCK_MS,
+                    };
+                    view = match self.store.take_start_lock(key, &opener, now_ms()).await? {
+                        Some(view) => view,
+                        None => self.store.load_conversation(key).await?,
+                    };
+                    continue;
                 }
-                None => conversation = self.store.load_conversation(key).await?.conversation,
+                StartRight::Open(lock) => lock,
+            };
+            let previous = view.conversation.and_then(|c| c.previous_contact_id);
+            let chat = self.open_chat(&lock, origination, message, previous).await;
+            if let Err(e) = &chat {
+                // A chat that is gone right after its start (e.g. the flow ended it) must not be handed
+                // back by Connect on the retry: its generation is retired.
+                self.give_back(Some(&lock), e.is_chat_gone()).await;
             }
+            return chat.map(|(chat, view)| ChatReady {
+                chat,
+                opened: true,
+                after_start: true,
+                view: Some(view),
+            });
+        }
+    }
+
+    /// Gives back a start lock that did not lead to an active chat, so the conversation's next message
+    /// need not wait for it to expire.
+    async fn give_back(&self, lock: Option<&StartLock>, retire: bool) {
+        if let Some(lock) = lock
+            && let Err(e) = self.store.abandon_start(lock, retire).await
+        {
+            tracing::warn!(error = %e, "could not give back the start lock; it expires on its own");
         }
     }
 
@@ -1005,22 +1043,21 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             })
             .await?;
         let ttl = i64::from(self.config.chat_duration_minutes) * 60 + STATE_RETENTION_S;
-        // The mapping exists before streaming starts, so no streamed item finds an unknown contact.
-        self.store
-            .put_contact(
-                &ContactRecord {
-                    initial_contact_id: started.contact_id.clone(),
-                    phone_number_id: key.phone_number_id.clone(),
-                    customer_id: key.customer_id.clone(),
-                    phone: message.phone.clone(),
-                    origination_id: origination.clone(),
-                },
-                ttl,
-            )
-            .await?;
-        self.center
-            .start_streaming(&started.contact_id, &format!("{client_token}-stream"))
-            .await?;
+        // Side by side: an item streamed before the mapping lands waits for it in ConnectHandler (see
+        // `crate::outbound`); the customer connects (and the flow greets) only once both are done.
+        let contact = ContactRecord {
+            initial_contact_id: started.contact_id.clone(),
+            phone_number_id: key.phone_number_id.clone(),
+            customer_id: key.customer_id.clone(),
+            phone: message.phone.clone(),
+            origination_id: origination.clone(),
+        };
+        let stream_token = format!("{client_token}-stream");
+        let (mapped, streaming) = tokio::join!(
+            self.store.put_contact(&contact, ttl),
+            self.center.start_streaming(&started.contact_id, &stream_token)
+        );
+        mapped.and(streaming)?;
         let connection = self.participant.connect(&started.participant_token).await?;
         let chat = ActiveChat {
             contact_id: started.contact_id,
@@ -1039,6 +1076,46 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
 /// deduplicated away.
 fn message_token(message: &CustomerMessage, contact_id: &ContactId) -> String {
     short_hash(&format!("{}#{}", message.wamid, contact_id))
+}
+
+/// What a message that needs a chat does, given its conversation as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum StartRight {
+    /// Deliver into the active chat.
+    Use(ActiveChat),
+    /// This message holds the start lock: start the chat.
+    Open(StartLock),
+    /// Another message is starting the chat: wait for it.
+    Wait,
+    /// Nobody (alive) holds the lock: take it.
+    Take,
+}
+
+fn start_right(key: &ConversationKey, view: &ConversationView, tag: &str, now_ms: i64) -> StartRight {
+    if let Some(Conversation {
+        state: ConversationState::Active(chat),
+        ..
+    }) = &view.conversation
+    {
+        return StartRight::Use(chat.clone());
+    }
+    match &view.opener {
+        Some(opener) if opener.tag == tag => StartRight::Open(StartLock {
+            key: key.clone(),
+            tag: tag.to_owned(),
+            generation: view.conversation.as_ref().map_or(0, |c| c.generation) + 1,
+        }),
+        Some(opener) if opener.until_ms > now_ms => StartRight::Wait,
+        _ => StartRight::Take,
+    }
+}
+
+/// The start lock `tag` holds while no chat is active (which it must give back if it opens none).
+fn unused_start_lock(key: &ConversationKey, view: &ConversationView, tag: &str) -> Option<StartLock> {
+    match start_right(key, view, tag, i64::MAX) {
+        StartRight::Open(lock) => Some(lock),
+        _ => None,
+    }
 }
 
 /// A customer message this invocation holds.
@@ -1197,11 +1274,72 @@ mod tests {
         assert!(fast_lane(&send("hi"), &text, false, None).is_none(), "no chat yet");
         let ended = conversation(ConversationState::Ended, 10);
         assert!(fast_lane(&send("hi"), &text, false, Some(&ended)).is_none());
-        let starting = conversation(ConversationState::Starting { lock_until: i64::MAX }, 10);
-        assert!(fast_lane(&send("hi"), &text, false, Some(&starting)).is_none());
         let skip = InboundAction::Skip { reason: "x" };
         assert!(fast_lane(&skip, &text, false, Some(&open)).is_none());
         assert!(fast_lane(&InboundAction::EndChat, &text, false, Some(&open)).is_none());
+    }
+
+    #[test]
+    fn the_start_lock_decides_who_opens_the_chat() {
+        let key = active(1).key;
+        let opener = |tag: &str, until_ms: i64| {
+            Some(Opener {
+                tag: tag.into(),
+                until_ms,
+            })
+        };
+        let view = |conversation: Option<Conversation>, opener: Option<Opener>| ConversationView {
+            conversation,
+            opener,
+            ..Default::default()
+        };
+        let chat = match active(1).state {
+            ConversationState::Active(chat) => chat,
+            ConversationState::Ended => unreachable!(),
+        };
+        // An active chat is used, whoever holds the lock it was opened with (even this very message).
+        assert_eq!(
+            start_right(&key, &view(Some(active(1)), opener("q_me", 0)), "q_me", 100),
+            StartRight::Use(chat)
+        );
+        // The registration took the lock: the next chat is the conversation's next generation.
+        let ended = conversation(ConversationState::Ended, 1);
+        assert_eq!(
+            start_right(&key, &view(Some(ended.clone()), opener("q_me", 50)), "q_me", 100),
+            StartRight::Open(StartLock {
+                key: key.clone(),
+                tag: "q_me".into(),
+                generation: 2,
+            }),
+            "held by this message even when its hold ran out: nobody took it over"
+        );
+        assert_eq!(
+            start_right(&key, &view(None, opener("q_me", 500)), "q_me", 100),
+            StartRight::Open(StartLock {
+                key: key.clone(),
+                tag: "q_me".into(),
+                generation: 1,
+            }),
+            "the customer's first chat"
+        );
+        assert_eq!(
+            start_right(&key, &view(Some(ended.clone()), opener("q_other", 500)), "q_me", 100),
+            StartRight::Wait
+        );
+        assert_eq!(
+            start_right(&key, &view(Some(ended.clone()), opener("q_other", 100)), "q_me", 100),
+            StartRight::Take,
+            "the other start died with its hold"
+        );
+        assert_eq!(
+            start_right(&key, &view(Some(ended), None), "q_me", 100),
+            StartRight::Take
+        );
+        assert_eq!(
+            unused_start_lock(&key, &view(Some(active(1)), opener("q_me", 500)), "q_me"),
+            None,
+            "the lock of an active chat stays with it"
+        );
     }
 
     #[test]

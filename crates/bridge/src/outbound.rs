@@ -30,6 +30,12 @@ pub const TYPING_GAP_MS: i64 = 5_000;
 /// The longest the completing write after a WhatsApp send is retried, inside Lambda's deadline.
 const FINISH_BUDGET: Duration = Duration::from_secs(10);
 const FINISH_FIRST_PAUSE: Duration = Duration::from_millis(50);
+/// The invocation that starts a chat writes its contact mapping alongside `StartContactStreaming` (one
+/// round trip less per chat start), so the chat's first streamed items may arrive a moment before the
+/// mapping does. An item this recent that finds no mapping looks again for a while before it is taken
+/// for another integration's; an older one is dropped at once.
+const MAPPING_GRACE: Duration = Duration::from_secs(2);
+const MAPPING_FIRST_PAUSE: Duration = Duration::from_millis(50);
 
 pub struct OutboundBridge<S, W, P> {
     rules: OutboundRules,
@@ -133,7 +139,7 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
         match plan_outbound_with(item, &self.rules) {
             OutboundPlan::Skip { reason } => Ok(Outcome::Skipped(reason)),
             OutboundPlan::EndConversation { notice } => {
-                let Some(contact) = self.store.load_contact(&item.initial_contact_id).await? else {
+                let Some(contact) = self.contact(item).await? else {
                     return Ok(Outcome::Skipped("unknown_contact"));
                 };
                 let key = contact.conversation_key();
@@ -147,7 +153,7 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
                 Ok(Outcome::Ended { customer: key.digest() })
             }
             OutboundPlan::Typing => {
-                let Some(contact) = self.store.load_contact(&item.initial_contact_id).await? else {
+                let Some(contact) = self.contact(item).await? else {
                     return Ok(Outcome::Skipped("unknown_contact"));
                 };
                 let key = contact.conversation_key();
@@ -201,8 +207,23 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
 
     /// Claims the item on its contact's mapping, which the same write reads. `None`: bridged before.
     async fn take(&self, item: &StreamItem) -> PortResult<Option<ItemClaim>> {
-        let taken = claims::claim_item(&self.store, &item.initial_contact_id, &item.id).await?;
+        let taken = until_mapped(
+            item,
+            || claims::claim_item(&self.store, &item.initial_contact_id, &item.id),
+            |taken| taken.contact.is_some(),
+        )
+        .await?;
         Ok((taken.claim != Claim::Done).then_some(taken))
+    }
+
+    /// Whom the item's chat belongs to; `None`: not a chat of ours.
+    async fn contact(&self, item: &StreamItem) -> PortResult<Option<ContactRecord>> {
+        until_mapped(
+            item,
+            || self.store.load_contact(&item.initial_contact_id),
+            Option::is_some,
+        )
+        .await
     }
 
     /// Gives the claim back after a failure, so Lambda's retry can take it at once.
@@ -339,5 +360,25 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
             _ => self.release(item).await,
         }
         result
+    }
+}
+
+/// Looks the item's chat up until `mapped` says it was found, for as long as the item is recent enough
+/// to belong to a chat whose mapping is still being written (see [`MAPPING_GRACE`]).
+async fn until_mapped<T, Fut>(item: &StreamItem, lookup: impl Fn() -> Fut, mapped: impl Fn(&T) -> bool) -> PortResult<T>
+where
+    Fut: Future<Output = PortResult<T>>,
+{
+    let deadline = Instant::now() + MAPPING_GRACE;
+    let grace_ms = i64::try_from(MAPPING_GRACE.as_millis()).unwrap_or(i64::MAX);
+    let recent = item.absolute_time_ms.is_some_and(|at| now_ms() - at < grace_ms);
+    let mut pause = MAPPING_FIRST_PAUSE;
+    loop {
+        let found = lookup().await?;
+        if mapped(&found) || !recent || Instant::now() + pause > deadline {
+            return Ok(found);
+        }
+        tokio::time::sleep(pause).await;
+        pause = claims::backoff(pause);
     }
 }

@@ -15,13 +15,9 @@ use std::future::Future;
 
 pub type PortResult<T> = Result<T, PortError>;
 
-/// Where a conversation stands.
+/// Where a conversation's chat stands. While none is active, the [`Opener`] (if any) is starting one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConversationState {
-    /// One invocation is starting a chat; others wait for it until `lock_until` (epoch ms).
-    Starting {
-        lock_until: i64,
-    },
     Active(ActiveChat),
     Ended,
 }
@@ -36,7 +32,7 @@ pub struct ActiveChat {
     pub connection_expires_at: i64,
 }
 
-/// The stored state of one conversation. `version` increases with every write (optimistic locking);
+/// The stored state of one conversation. `version` increases with every change of its chat;
 /// `generation` counts the chats that became active. A start that failed half-way does not advance it,
 /// so its retry uses the same `StartChatContact` client token and gets the same chat back from Connect
 /// instead of leaving an orphan behind.
@@ -78,12 +74,26 @@ impl Inflight {
     }
 }
 
+/// The message whose delivery starts (or started) the conversation's chat: the start lock. The first
+/// message to register while no chat is active takes it in its registration, so a chat start costs no
+/// write of its own; it stays with the chat it opened and goes when that chat ends (see
+/// [`StateStore::register`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opener {
+    /// The opening message's registration tag.
+    pub tag: String,
+    /// When its hold ends (epoch ms): a start that died is taken over after that.
+    pub until_ms: i64,
+}
+
 /// The conversation's item as read: the chat state (None before the first chat), what is in flight, and
 /// what the customer was last shown and sent (kept on the same item, so the reads the inbound path does
 /// anyway bring them along).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ConversationView {
     pub conversation: Option<Conversation>,
+    /// Who holds the start lock.
+    pub opener: Option<Opener>,
     pub inflight: Vec<Inflight>,
     /// The menu of the last interactive message sent to the customer, until they answer it.
     pub menu: Option<Menu>,
@@ -124,11 +134,12 @@ pub struct SentRecord {
     pub summary: String,
 }
 
-/// The lock an invocation holds while it starts a chat.
+/// The start lock as the message holding it uses it: the chat it starts is `generation`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StartLock {
     pub key: ConversationKey,
-    pub version: u64,
+    /// The holder's registration tag.
+    pub tag: String,
     pub generation: u64,
 }
 
@@ -185,13 +196,15 @@ pub trait StateStore: Send + Sync {
 
     /// Registers an in-flight message on the conversation (its wamid becomes the latest the customer
     /// sent) and returns the conversation as it is now; `left_behind`, a finished message's registration,
-    /// is removed in the same write.
+    /// is removed in the same write. With `opener_until`, a message that may need a chat also takes the
+    /// start lock until then if nobody holds it (an active chat's opener keeps it).
     fn register(
         &self,
         key: &ConversationKey,
         inflight: &Inflight,
         wamid: &str,
         left_behind: Option<&str>,
+        opener_until: Option<i64>,
     ) -> impl Future<Output = PortResult<ConversationView>> + Send;
 
     /// Turns a fast claim and its registration into ones held until `until_ms`, which the holder
@@ -208,15 +221,14 @@ pub trait StateStore: Send + Sync {
     /// Removes an in-flight registration (after a duplicate or a failure).
     fn unregister(&self, key: &ConversationKey, tag: &str) -> impl Future<Output = PortResult<()>> + Send;
 
-    /// Takes the start lock if the conversation is still as `observed` (None = no item yet).
-    /// `Ok(None)` means another writer got there first.
-    fn lock_for_start(
+    /// Takes the start lock for `opener` while no chat is active and nobody holds it (or its holder's
+    /// hold ended at `now_ms`); returns the conversation then. `Ok(None)`: somebody else got there first.
+    fn take_start_lock(
         &self,
         key: &ConversationKey,
-        observed: Option<&Conversation>,
+        opener: &Opener,
         now_ms: i64,
-        lock_ms: i64,
-    ) -> impl Future<Output = PortResult<Option<StartLock>>> + Send;
+    ) -> impl Future<Output = PortResult<Option<ConversationView>>> + Send;
 
     /// Turns a held start lock into an active chat; returns the conversation as it is then, so the
     /// messages that registered during the start are known without another read.
@@ -227,8 +239,9 @@ pub trait StateStore: Send + Sync {
         ttl_s: i64,
     ) -> impl Future<Output = PortResult<ConversationView>> + Send;
 
-    /// Gives a start lock back after a failed start, so the next attempt need not wait for it to expire.
-    /// `retire` consumes the lock's generation: the chat it started is unusable, the retry needs a new one.
+    /// Gives a start lock back unless its chat is active: after a failed start, or when its message
+    /// needed no chat after all, so the next message need not wait for it to expire. `retire` consumes
+    /// the lock's generation: the chat it started is unusable, the retry needs a new one.
     fn abandon_start(&self, lock: &StartLock, retire: bool) -> impl Future<Output = PortResult<()>> + Send;
 
     /// Stores a refreshed connection token, if the conversation is still on that contact.
@@ -238,8 +251,8 @@ pub trait StateStore: Send + Sync {
         chat: &ActiveChat,
     ) -> impl Future<Output = PortResult<()>> + Send;
 
-    /// Marks the conversation ended if it is still active on `contact_id`; `false` (a no-op) otherwise,
-    /// so whatever is said about the end is said once.
+    /// Marks the conversation ended if it is still active on `contact_id` (its start lock goes with it);
+    /// `false` (a no-op) otherwise, so whatever is said about the end is said once.
     fn mark_ended(
         &self,
         key: &ConversationKey,

@@ -266,6 +266,7 @@ pub fn repo_root() -> PathBuf {
 pub struct TestStack {
     stack: local_aws::Stack,
     twin: Twin,
+    state_table: String,
 }
 
 impl TestStack {
@@ -297,9 +298,14 @@ impl TestStack {
             );
         }
         adjust(&mut options);
+        let state_table = options.state_table_name.clone();
         let stack = local_aws::Stack::start(options).await.expect("local stack starts");
         let twin = Twin::new(stack.url());
-        Self { stack, twin }
+        Self {
+            stack,
+            twin,
+            state_table,
+        }
     }
 
     pub fn twin(&self) -> &Twin {
@@ -312,6 +318,28 @@ impl TestStack {
 
     pub fn stack(&self) -> &local_aws::Stack {
         &self.stack
+    }
+
+    /// Calls moto's DynamoDB directly (its JSON protocol) on the bridge's state table, to look at or
+    /// change the state behind the handlers' backs. Answers moto's JSON (`Item`, `Attributes`, …).
+    pub async fn state_table(&self, operation: &str, mut body: Value) -> Value {
+        let moto = self.stack.moto_url().expect("moto");
+        body["TableName"] = json!(self.state_table);
+        reqwest::Client::new()
+            .post(moto)
+            .header("X-Amz-Target", format!("DynamoDB_20120810.{operation}"))
+            .header("Content-Type", "application/x-amz-json-1.0")
+            .header(
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("moto")
+            .json()
+            .await
+            .expect("json")
     }
 }
 

@@ -175,28 +175,11 @@ async fn an_agent_text_redelivered_is_sent_once_and_its_receipt_reaches_the_agen
 
 /// The conversation item's attributes as moto stores them (DynamoDB's JSON protocol).
 async fn conversation_item(stack: &TestStack, customer: &str) -> Value {
-    let moto = stack.stack().moto_url().expect("moto");
-    let body = json!({
-        "TableName": "whatsapp-bridge-state",
-        "Key": {"pk": {"S": format!("conv#{}#{customer}", e2e::BUSINESS_NUMBER)}},
-        "ConsistentRead": true
-    });
-    let answer: Value = reqwest::Client::new()
-        .post(moto)
-        .header("X-Amz-Target", "DynamoDB_20120810.GetItem")
-        .header("Content-Type", "application/x-amz-json-1.0")
-        .header(
-            "Authorization",
-            "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0",
-        )
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("moto")
-        .json()
-        .await
-        .expect("json");
-    answer["Item"].clone()
+    let key = json!({"pk": {"S": format!("conv#{}#{customer}", e2e::BUSINESS_NUMBER)}});
+    stack
+        .state_table("GetItem", json!({"Key": key, "ConsistentRead": true}))
+        .await["Item"]
+        .clone()
 }
 
 #[tokio::test]

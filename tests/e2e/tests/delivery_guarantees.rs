@@ -355,3 +355,50 @@ async fn concurrent_duplicates_race_on_the_claim_and_deliver_once() {
         );
     }
 }
+
+/// The invocation that starts a chat writes the contact mapping alongside `StartContactStreaming`, so
+/// the chat's first streamed item may reach ConnectHandler a moment before the mapping: it waits for
+/// it instead of dropping the item as someone else's.
+#[tokio::test]
+async fn an_item_streamed_before_its_chat_mapping_lands_still_reaches_the_customer() {
+    let stack = TestStack::start().await;
+    let twin = stack.twin();
+    let customer = "3165000077";
+    twin.customer_texts(customer, "hello").await;
+    twin.settle().await;
+    let contact_id = twin.contacts_of(customer).await[0]["contact_id"]
+        .as_str()
+        .expect("contact id")
+        .to_owned();
+    // The mapping as the start wrote it, taken away and put back while the agent's message is handled.
+    let key = json!({"pk": {"S": format!("contact#{contact_id}")}});
+    let mapping = stack
+        .state_table("DeleteItem", json!({"Key": key, "ReturnValues": "ALL_OLD"}))
+        .await["Attributes"]
+        .clone();
+    assert!(mapping.is_object(), "the chat's mapping: {mapping}");
+
+    let text = "The mapping is late, the message is not";
+    let mut event = e2e::fixture("connect-stream-agent-message.json");
+    let record = &mut event["Records"][0]["Sns"];
+    let mut item: Value = serde_json::from_str(record["Message"].as_str().unwrap()).unwrap();
+    item["ContactId"] = json!(contact_id);
+    item["InitialContactId"] = json!(contact_id);
+    item["Content"] = json!(text);
+    item["AbsoluteTime"] = json!(e2e::local_aws::time::iso_millis(e2e::local_aws::time::now_ms()));
+    record["Message"] = json!(item.to_string());
+    for attribute in ["ContactId", "InitialContactId"] {
+        record["MessageAttributes"][attribute]["Value"] = json!(contact_id);
+    }
+    let put_back = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        stack.state_table("PutItem", json!({"Item": mapping})).await;
+    };
+    let (invocation, ()) = tokio::join!(twin.invoke("ConnectHandler", event), put_back);
+    assert!(invocation.ok, "{invocation:?}");
+    assert!(
+        twin.texts_to(customer).await.iter().any(|t| t == text),
+        "{:?}",
+        twin.texts_to(customer).await
+    );
+}

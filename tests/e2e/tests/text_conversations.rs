@@ -145,6 +145,32 @@ async fn chat_ended_by_the_agent_makes_the_next_text_open_a_new_chat() {
     assert_eq!(denied, 0);
 }
 
+/// A redelivery after the chat ended registers first and so takes the start lock for the next chat;
+/// finding itself a duplicate, it gives the lock back, or the customer's next text would wait for it.
+#[tokio::test]
+async fn a_redelivery_after_the_chat_ended_does_not_hold_up_the_next_chat() {
+    let stack = TestStack::start().await;
+    let twin = stack.twin();
+    let event = e2e::fixture("eum-text.json");
+    assert!(twin.invoke("WhatsappHandler", event.clone()).await.ok);
+    twin.settle().await;
+    let contact = twin.contacts_of("16505551234").await[0]["contact_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    twin.agent(&contact, json!({"action": "join"})).await;
+    twin.agent(&contact, json!({"action": "end"})).await;
+
+    let redelivered = twin.invoke("WhatsappHandler", event).await;
+    assert!(redelivered.ok, "{redelivered:?}");
+    let (_, next) = twin.customer_texts("16505551234", "still there?").await;
+    assert!(next.ok, "{next:?}");
+    twin.settle().await;
+    let contacts = twin.contacts_of("16505551234").await;
+    assert_eq!(contacts.len(), 2, "{contacts:#?}");
+    assert_eq!(customer_texts(&contacts[1]), ["still there?"]);
+}
+
 #[tokio::test]
 async fn stale_token_access_denied_opens_a_new_chat_and_delivers_the_text() {
     let stack = TestStack::start().await;

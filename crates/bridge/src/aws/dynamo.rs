@@ -23,7 +23,7 @@ use crate::ids::{
 };
 use crate::ports::{
     ActiveChat, Claim, ClaimTerms, ContactRecord, Conversation, ConversationState, ConversationView, Finished,
-    Inflight, ItemClaim, PortResult, SentRecord, StartLock, StateStore,
+    Inflight, ItemClaim, Opener, PortResult, SentRecord, StartLock, StateStore,
 };
 use crate::rich::interactive::Menu;
 use crate::telemetry::now_ms;
@@ -108,6 +108,15 @@ fn is_conflict(e: &PortError) -> bool {
 }
 
 const INFLIGHT_PREFIX: &str = "q_";
+/// The conversation's start lock (see [`Opener`]).
+const OPENER: &str = "opener";
+
+fn opener_entry(opener: &Opener) -> AttributeValue {
+    AttributeValue::M(HashMap::from([
+        ("tag".to_owned(), s(&opener.tag)),
+        ("until".to_owned(), n(opener.until_ms)),
+    ]))
+}
 
 fn parse_view(key: &ConversationKey, item: Option<&Item>) -> ConversationView {
     let Some(item) = item else {
@@ -126,8 +135,15 @@ fn parse_view(key: &ConversationKey, item: Option<&Item>) -> ConversationView {
             })
         })
         .collect();
+    let opener = item.get(OPENER).and_then(|v| v.as_m().ok()).and_then(|entry| {
+        Some(Opener {
+            tag: get_s(entry, "tag")?.to_owned(),
+            until_ms: get_n(entry, "until")?,
+        })
+    });
     ConversationView {
         conversation: parse_conversation(key, item),
+        opener,
         inflight,
         // A menu that no longer parses (an older release's) is as good as none.
         menu: get_s(item, "menu").and_then(|m| serde_json::from_str::<Menu>(m).ok()),
@@ -140,9 +156,6 @@ fn parse_conversation(key: &ConversationKey, item: &Item) -> Option<Conversation
     let generation = get_n(item, "generation").unwrap_or_default() as u64;
     let contact_id = get_s(item, "contact_id").and_then(|c| ContactId::parse(c).ok());
     let state = match get_s(item, "state") {
-        Some("starting") => ConversationState::Starting {
-            lock_until: get_n(item, "lock_until").unwrap_or_default(),
-        },
         Some("active") => {
             match (
                 contact_id.clone(),
@@ -285,25 +298,37 @@ impl StateStore for DynamoStore {
         inflight: &Inflight,
         wamid: &str,
         left_behind: Option<&str>,
+        opener_until: Option<i64>,
     ) -> PortResult<ConversationView> {
         let entry = AttributeValue::M(HashMap::from([
             ("ts".to_owned(), n(inflight.timestamp)),
             ("at".to_owned(), n(inflight.registered_ms)),
             ("until".to_owned(), n(inflight.until_ms)),
         ]));
-        const SET: &str = "SET #tag = :entry, last_wamid = :wamid, expires_at = if_not_exists(expires_at, :ttl)";
-        let call = self
+        let mut expression =
+            String::from("SET #tag = :entry, last_wamid = :wamid, expires_at = if_not_exists(expires_at, :ttl)");
+        let mut call = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(conversation_pk(key)));
-        let call = match left_behind {
-            Some(tag) => call
-                .update_expression(format!("{SET} REMOVE #left"))
-                .expression_attribute_names("#left", tag),
-            None => call.update_expression(SET),
-        };
+        if let Some(until_ms) = opener_until {
+            // Nobody holds the lock only while no chat is active: the opener keeps it with its chat.
+            expression.push_str(", #opener = if_not_exists(#opener, :opener)");
+            let opener = Opener {
+                tag: inflight.tag.clone(),
+                until_ms,
+            };
+            call = call
+                .expression_attribute_names("#opener", OPENER)
+                .expression_attribute_values(":opener", opener_entry(&opener));
+        }
+        if let Some(tag) = left_behind {
+            expression.push_str(" REMOVE #left");
+            call = call.expression_attribute_names("#left", tag);
+        }
         let out = call
+            .update_expression(expression)
             .expression_attribute_names("#tag", &inflight.tag)
             .expression_attribute_values(":entry", entry)
             .expression_attribute_values(":wamid", s(wamid))
@@ -359,39 +384,36 @@ impl StateStore for DynamoStore {
         Ok(())
     }
 
-    async fn lock_for_start(
+    async fn take_start_lock(
         &self,
         key: &ConversationKey,
-        observed: Option<&Conversation>,
+        opener: &Opener,
         now_ms: i64,
-        lock_ms: i64,
-    ) -> PortResult<Option<StartLock>> {
-        let version = observed.map_or(0, |c| c.version) + 1;
-        let generation = observed.map_or(0, |c| c.generation) + 1;
-        // An update, not a put: the in-flight registrations on the item must survive.
-        let call = self
+    ) -> PortResult<Option<ConversationView>> {
+        let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(conversation_pk(key)))
-            .update_expression("SET #state = :starting, version = :v, lock_until = :lock, expires_at = :ttl")
+            .update_expression("SET #opener = :opener")
+            .condition_expression(
+                "(attribute_not_exists(#state) OR #state <> :active) AND (attribute_not_exists(#opener) OR \
+                 #opener.#until < :now OR #opener.#tag = :tag)",
+            )
             .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":starting", s("starting"))
-            .expression_attribute_values(":v", n(version))
-            .expression_attribute_values(":lock", n(now_ms + lock_ms))
-            .expression_attribute_values(":ttl", n(now_ms / 1000 + STARTING_RETENTION_S));
-        let call = match observed {
-            None => call.condition_expression("attribute_not_exists(version)"),
-            Some(c) => call
-                .condition_expression("version = :observed")
-                .expression_attribute_values(":observed", n(c.version)),
-        };
-        match call.send().await.map_err(|e| classify("UpdateItem", e, false)) {
-            Ok(_) => Ok(Some(StartLock {
-                key: key.clone(),
-                version,
-                generation,
-            })),
+            .expression_attribute_names("#opener", OPENER)
+            .expression_attribute_names("#until", "until")
+            .expression_attribute_names("#tag", "tag")
+            .expression_attribute_values(":active", s("active"))
+            .expression_attribute_values(":opener", opener_entry(opener))
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":tag", s(&opener.tag))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem", e, false));
+        match result {
+            Ok(out) => Ok(Some(parse_view(key, out.attributes()))),
             Err(e) if is_conflict(&e) => Ok(None),
             Err(e) => Err(e),
         }
@@ -404,17 +426,21 @@ impl StateStore for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .key("pk", s(conversation_pk(&lock.key)))
+            // The lock stays with the chat: while it is active, no registration takes it.
             .update_expression(
-                "SET #state = :active, version = :next, generation = :g, contact_id = :contact, participant_token = :pt, \
-                 connection_token = :ct, connection_expires_at = :exp, activated_ms = :now, expires_at = :ttl \
-                 REMOVE lock_until",
+                "SET #state = :active, version = if_not_exists(version, :zero) + :one, generation = :g, \
+                 contact_id = :contact, participant_token = :pt, connection_token = :ct, \
+                 connection_expires_at = :exp, activated_ms = :now, expires_at = :ttl",
             )
-            .condition_expression("version = :locked")
+            .condition_expression("#opener.#tag = :tag")
             .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#opener", OPENER)
+            .expression_attribute_names("#tag", "tag")
             .expression_attribute_values(":active", s("active"))
-            .expression_attribute_values(":next", n(lock.version + 1))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":g", n(lock.generation))
-            .expression_attribute_values(":locked", n(lock.version))
+            .expression_attribute_values(":tag", s(&lock.tag))
             .expression_attribute_values(":contact", s(chat.contact_id.as_str()))
             .expression_attribute_values(":pt", s(chat.participant_token.expose()))
             .expression_attribute_values(":ct", s(chat.connection_token.expose()))
@@ -429,22 +455,29 @@ impl StateStore for DynamoStore {
     }
 
     async fn abandon_start(&self, lock: &StartLock, retire: bool) -> PortResult<()> {
-        let generation = if retire { lock.generation } else { lock.generation - 1 };
-        let result = self
+        let call = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(conversation_pk(&lock.key)))
-            .update_expression("SET #state = :ended, version = :next, generation = :g REMOVE lock_until")
-            .condition_expression("version = :locked")
+            .condition_expression("#opener.#tag = :tag AND (attribute_not_exists(#state) OR #state <> :active)")
             .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#opener", OPENER)
+            .expression_attribute_names("#tag", "tag")
+            .expression_attribute_values(":active", s("active"))
+            .expression_attribute_values(":tag", s(&lock.tag));
+        let call = if retire {
+            call.update_expression(
+                "SET version = if_not_exists(version, :zero) + :one, generation = :g, #state = :ended REMOVE #opener",
+            )
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":g", n(lock.generation))
             .expression_attribute_values(":ended", s("ended"))
-            .expression_attribute_values(":next", n(lock.version + 1))
-            .expression_attribute_values(":g", n(generation))
-            .expression_attribute_values(":locked", n(lock.version))
-            .send()
-            .await
-            .map_err(|e| classify("UpdateItem", e, false));
+        } else {
+            call.update_expression("REMOVE #opener")
+        };
+        let result = call.send().await.map_err(|e| classify("UpdateItem", e, false));
         tolerate_conflict(result)
     }
 
@@ -475,10 +508,12 @@ impl StateStore for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .key("pk", s(conversation_pk(key)))
-            // The chat's menu dies with it: a number typed into the next chat answers nothing.
-            .update_expression("SET #state = :ended, version = version + :one REMOVE menu")
+            // The chat's menu dies with it: a number typed into the next chat answers nothing. So does
+            // its start lock: the next message to register opens the next chat.
+            .update_expression("SET #state = :ended, version = version + :one REMOVE menu, #opener")
             .condition_expression("#state = :active AND contact_id = :contact")
             .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#opener", OPENER)
             .expression_attribute_values(":active", s("active"))
             .expression_attribute_values(":ended", s("ended"))
             .expression_attribute_values(":contact", s(contact_id.as_str()))
