@@ -54,6 +54,15 @@ struct Options {
     /// Size of the video in decimal MB [default: 16; smoke 2].
     #[arg(long)]
     video_mb: Option<usize>,
+    /// An extra environment variable for the handlers, `NAME=VALUE` (repeatable): to compare settings.
+    #[arg(long = "env", value_parser = name_value)]
+    env: Vec<(String, String)>,
+}
+
+fn name_value(raw: &str) -> Result<(String, String), String> {
+    raw.split_once('=')
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .ok_or_else(|| format!("{raw:?} is not NAME=VALUE"))
 }
 
 struct Counts {
@@ -128,7 +137,10 @@ async fn run(options: Options) -> Result<(), String> {
         proxy_moto: true,
         moto_url: options.moto_url.clone(),
         // Voice notes stream to Transcribe at 50× real time: the pace is the audio's, not the bridge's.
-        extra_env: vec![("TRANSCRIBE_STREAM_SPEED".into(), "50".into())],
+        extra_env: [("TRANSCRIBE_STREAM_SPEED".to_owned(), "50".to_owned())]
+            .into_iter()
+            .chain(options.env.iter().cloned())
+            .collect(),
         ..Default::default()
     })
     .await

@@ -67,10 +67,12 @@ impl Case {
         match self {
             // claim ∥ conversation read → SendMessage.
             Case::InboundText => 2,
-            // claim ∥ read → start lock → StartChatContact → contact mapping → StartContactStreaming
-            // (after the mapping, so no streamed item finds an unknown contact) →
-            // CreateParticipantConnection (after streaming: the flow's greeting, sent once the customer
-            // connects, must be streamed) → SendMessage ∥ conversation active.
+            // claim ∥ read (the registration, which takes the start lock) → StartChatContact → contact
+            // mapping ∥ StartContactStreaming → CreateParticipantConnection (after streaming: the flow's
+            // greeting, sent once the customer connects, must be streamed) → conversation active (its
+            // answer says whether an earlier message registered during the start; that one goes first)
+            // → SendMessage → claim done (hands the turn to the messages that registered meanwhile,
+            // which wait for it).
             Case::InboundTextNewChat => 7,
             // claim that reads the contact mapping → SendWhatsAppMessage → claim done (WhatsApp has no
             // idempotency key: only after the send may a redelivery find the item done).

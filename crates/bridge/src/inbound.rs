@@ -2,10 +2,10 @@
 //!
 //! Delivery is at-least-once and unordered, so every message is first *claimed* in DynamoDB (a lease
 //! that ends in a "done" record) and sent with a `ClientToken` derived from its wamid. A conversation
-//! opens at most one chat at a time: the invocation that wins a conditional write (the start lock) starts
-//! it, the others wait for it and deliver into it. A chat that turns out to be gone (AccessDenied) is
-//! first reconnected with the participant token, then replaced by a new chat; the message is never
-//! dropped for that reason.
+//! opens at most one chat at a time: the message holding the start lock, which the first registration
+//! while no chat is active takes in the same write, starts it; the others wait for it and deliver into
+//! it. A chat that turns out to be gone (AccessDenied) is first reconnected with the participant token,
+//! then replaced by a new chat; the message is never dropped for that reason.
 //!
 //! What a message becomes is decided by [`crate::translate::plan_message`] once the conversation is read
 //! (the menu the customer was shown rides on that read). WhatsApp statuses of what the bridge sent come

@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::error::{FailureKind, PortError};
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -50,6 +51,9 @@ impl AwsClients {
                     .operation_attempt_timeout(Duration::from_secs(10))
                     .build(),
             )
+            // The JSON calls send and receive a few KB at once, bounded by the attempt timeout; watching
+            // their bodies' throughput costs CPU on every call for nothing. S3 keeps it (media bodies).
+            .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
             .load()
             .await;
         Self {
@@ -60,6 +64,7 @@ impl AwsClients {
             s3: aws_sdk_s3::Client::from_conf(
                 aws_sdk_s3::config::Builder::from(&shared)
                     .force_path_style(true)
+                    .stalled_stream_protection(StalledStreamProtectionConfig::enabled().build())
                     .build(),
             ),
             transcribe: aws_sdk_transcribestreaming::Client::from_conf(
