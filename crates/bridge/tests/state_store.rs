@@ -67,7 +67,7 @@ async fn expired_item_claims_leave_the_contact_mapping_with_the_next_completion(
             .update_item()
             .table_name(TABLE)
             .key("pk", AttributeValue::S(format!("contact#{contact_id}")))
-            .update_expression("SET #c.done_at = :at")
+            .update_expression("SET #c = :at")
             .expression_attribute_names("#c", attribute)
             .expression_attribute_values(":at", AttributeValue::N((now - ago_ms).to_string()))
             .send()
@@ -243,20 +243,14 @@ async fn claim_names(dynamodb: &aws_sdk_dynamodb::Client, contact_id: &ContactId
     names
 }
 
-/// The claim attribute completed last (the newest `done_at`).
+/// The claim attribute completed last (the newest done time).
 async fn newest_claim(dynamodb: &aws_sdk_dynamodb::Client, contact_id: &ContactId) -> String {
     let item = item(dynamodb, contact_id).await;
     let newest = item
         .iter()
         .filter(|(k, _)| k.starts_with("i_"))
-        .max_by_key(|(_, v)| {
-            v.as_m()
-                .ok()
-                .and_then(|m| m.get("done_at"))
-                .and_then(|at| at.as_n().ok())
-                .and_then(|at| at.parse::<i64>().ok())
-                .unwrap_or_default()
-        })
+        // A done claim is the time it was done.
+        .max_by_key(|(_, v)| v.as_n().ok().and_then(|at| at.parse::<i64>().ok()).unwrap_or_default())
         .map(|(k, _)| k.clone());
     newest.expect("a completed claim")
 }

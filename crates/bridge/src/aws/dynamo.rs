@@ -222,16 +222,24 @@ const ITEM_CLAIM_KEPT_MS: i64 = 3_600_000;
 /// At most this many expired claims are removed by one completing write, to keep it small.
 const EXPIRED_PER_WRITE: usize = 20;
 
+/// When a Connect item's claim was done; `None` while it is in progress. A done claim is the number
+/// alone (earlier releases kept `{state: done, done_at}`, read the same way; one without `done_at`
+/// never expires).
+fn item_done_at(claim: &AttributeValue) -> Option<i64> {
+    match claim {
+        AttributeValue::N(at) => at.parse().ok(),
+        AttributeValue::M(entry) if get_s(entry, "state") == Some("done") => {
+            Some(get_n(entry, "done_at").unwrap_or(i64::MAX))
+        }
+        _ => None,
+    }
+}
+
 /// The done claims on a contact item older than [`ITEM_CLAIM_KEPT_MS`].
 fn expired_item_claims(item: &Item, now_ms: i64) -> Vec<String> {
     item.iter()
         .filter(|(name, _)| name.starts_with(ITEM_CLAIM_PREFIX))
-        .filter(|(_, value)| {
-            value.as_m().is_ok_and(|entry| {
-                get_s(entry, "state") == Some("done")
-                    && get_n(entry, "done_at").is_some_and(|at| at + ITEM_CLAIM_KEPT_MS < now_ms)
-            })
-        })
+        .filter(|(_, value)| item_done_at(value).is_some_and(|at| at.saturating_add(ITEM_CLAIM_KEPT_MS) < now_ms))
         .take(EXPIRED_PER_WRITE)
         .map(|(name, _)| name.clone())
         .collect()
@@ -678,14 +686,9 @@ impl StateStore for DynamoStore {
                 expired: Vec::new(),
             });
         };
-        let state = old
-            .get(&item_claim_attribute(item_id))
-            .and_then(|v| v.as_m().ok())
-            .and_then(|entry| get_s(entry, "state"));
-        let claim = if state == Some("done") {
-            Claim::Done
-        } else {
-            Claim::Busy
+        let claim = match old.get(&item_claim_attribute(item_id)).and_then(item_done_at) {
+            Some(_) => Claim::Done,
+            None => Claim::Busy,
         };
         Ok(ItemClaim {
             claim,
@@ -701,13 +704,16 @@ impl StateStore for DynamoStore {
         sent: &[SentRecord],
         expired: &[String],
     ) -> PortResult<()> {
-        let mut expression = String::from("SET #item.#state = :done, #item.done_at = :now REMOVE #item.lease");
-        let mut names = HashMap::from([
-            ("#item".to_owned(), item_claim_attribute(item_id)),
-            ("#state".to_owned(), "state".to_owned()),
-        ]);
+        // Done, a claim shrinks to when it was done: a busy chat's mapping carries (and every claim of
+        // its items returns and pays for) the last hour's claims.
+        let mut expression = String::from("SET #item = :now");
+        let mut names = HashMap::from([("#item".to_owned(), item_claim_attribute(item_id))]);
+        if !expired.is_empty() {
+            expression.push_str(" REMOVE ");
+        }
         for (i, name) in expired.iter().enumerate() {
-            expression.push_str(&format!(", #x{i}"));
+            let separator = if i == 0 { "" } else { ", " };
+            expression.push_str(&format!("{separator}#x{i}"));
             names.insert(format!("#x{i}"), name.clone());
         }
         let done = Update::builder()
@@ -716,7 +722,6 @@ impl StateStore for DynamoStore {
             .update_expression(expression)
             .condition_expression("attribute_exists(#item)")
             .set_expression_attribute_names(Some(names))
-            .expression_attribute_values(":done", s("done"))
             .expression_attribute_values(":now", n(now_ms()))
             .build()
             .map_err(invalid_transaction)?;
@@ -898,14 +903,20 @@ mod tests {
         let now = 10 * ITEM_CLAIM_KEPT_MS;
         let item: Item = HashMap::from([
             ("pk".to_owned(), s("contact#c1")),
-            ("i_old".to_owned(), claim("done", Some(now - ITEM_CLAIM_KEPT_MS - 1))),
-            ("i_recent".to_owned(), claim("done", Some(now - 1_000))),
+            ("i_old".to_owned(), n(now - ITEM_CLAIM_KEPT_MS - 1)),
+            ("i_recent".to_owned(), n(now - 1_000)),
+            (
+                "i_old_map".to_owned(),
+                claim("done", Some(now - ITEM_CLAIM_KEPT_MS - 1)),
+            ),
             ("i_busy".to_owned(), claim("in_progress", None)),
             ("i_legacy".to_owned(), claim("done", None)),
             ("q_other".to_owned(), claim("done", Some(0))),
         ]);
-        assert_eq!(expired_item_claims(&item, now), ["i_old"]);
-        let many: Item = (0..50).map(|i| (format!("i_{i}"), claim("done", Some(0)))).collect();
+        let mut expired = expired_item_claims(&item, now);
+        expired.sort();
+        assert_eq!(expired, ["i_old", "i_old_map"]);
+        let many: Item = (0..50).map(|i| (format!("i_{i}"), n(0))).collect();
         assert_eq!(expired_item_claims(&many, now).len(), EXPIRED_PER_WRITE);
     }
 }
