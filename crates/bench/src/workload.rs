@@ -71,9 +71,8 @@ impl Case {
             // mapping ∥ StartContactStreaming → CreateParticipantConnection (after streaming: the flow's
             // greeting, sent once the customer connects, must be streamed) → conversation active (its
             // answer says whether an earlier message registered during the start; that one goes first)
-            // → SendMessage → claim done (hands the turn to the messages that registered meanwhile,
-            // which wait for it).
-            Case::InboundTextNewChat => 7,
+            // → SendMessage (alone, it needs no write after: the fast hold).
+            Case::InboundTextNewChat => 6,
             // claim that reads the contact mapping → SendWhatsAppMessage → claim done (WhatsApp has no
             // idempotency key: only after the send may a redelivery find the item done).
             Case::AgentText => 3,

@@ -141,6 +141,15 @@ impl Outcome {
     }
 }
 
+/// Where a message went.
+struct Delivered {
+    contact_id: ContactId,
+    /// It started the chat.
+    opened: bool,
+    /// It finished on the fast hold: nothing to complete.
+    quietly: bool,
+}
+
 /// The chat a message goes into.
 struct ChatReady {
     chat: ActiveChat,
@@ -511,7 +520,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
     ) -> PortResult<(Outcome, Settle)> {
         let me = claimed.me;
         if let Some(first_ms) = claimed.replay_of
-            && went_into_an_earlier_chat(view.conversation.as_ref(), first_ms)
+            && went_into_an_earlier_chat(&view, &me.tag, first_ms)
         {
             let lapsed = lapsed_registrations(&view, me, now_ms());
             return Ok((
@@ -554,7 +563,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 fast_lane(&action, &message.content, answered, view.conversation.as_ref())
         {
             match self
-                .fast_send(key, origination, message, me, chat, content_type, content)
+                .fast_send(key, origination, message, me, chat, (content_type, content), false)
                 .await
             {
                 Ok(held) => {
@@ -584,8 +593,11 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 Err(e) => return Err(e),
             }
         }
-        let act = Box::pin(self.act(key, origination, message, me, view, action));
-        let outcome = if extended {
+        // Only a claim held exclusively from before may move to the fast hold: an extension still in
+        // flight could land after the move.
+        let may_finish_quietly = extended && !answered;
+        let act = Box::pin(self.act(key, origination, message, me, view, action, may_finish_quietly));
+        let (outcome, quiet) = if extended {
             act.await?
         } else {
             let (held, acted) = tokio::join!(self.extend(key, message, me), act);
@@ -594,13 +606,15 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             }
             acted?
         };
-        Ok((
-            outcome,
+        let settle = if quiet {
+            Settle::Quietly
+        } else {
             Settle::Complete {
                 clear_menu: answered,
                 lapsed,
-            },
-        ))
+            }
+        };
+        Ok((outcome, settle))
     }
 
     /// Holds the message's claim and registration until the invocation ends (the fast hold would run
@@ -608,13 +622,16 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
     async fn extend(&self, key: &ConversationKey, message: &CustomerMessage, me: &Inflight) -> PortResult<()> {
         let until = claims::lease_until(now_ms());
         self.store
-            .extend("wa", message.wamid.as_str(), key, &me.tag, until)
+            .extend("wa", message.wamid.as_str(), key, &me.tag, until, false)
             .await
     }
 
     /// The fast path's one SendMessage, with the read mark beside it (off the critical path: the blue
     /// ticks may come a moment before the message is in the chat, and stay if the send fails and is
-    /// retried). Returns whether the hold had to be extended because the send outlasted half of it.
+    /// retried). With `to_fast`, the claim and registration, held exclusively so far (a chat's opener),
+    /// go on the fast hold until `me.until_ms` beside the send. Returns whether the message must still
+    /// be completed: the send outlasted half of the hold, which was then extended (after `to_fast`
+    /// landed, so the extension is the last word), or the move to the fast hold failed.
     #[allow(clippy::too_many_arguments)]
     async fn fast_send(
         &self,
@@ -623,16 +640,30 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         message: &CustomerMessage,
         me: &Inflight,
         chat: &ActiveChat,
-        content_type: &str,
-        content: &str,
+        (content_type, content): (&str, &str),
+        to_fast: bool,
     ) -> PortResult<bool> {
         let client_token = message_token(message, &chat.contact_id);
         let guarded = async {
             let send = self.send(key, chat, content_type, content, &client_token);
             tokio::pin!(send);
             let half = u64::try_from((me.until_ms - now_ms()) / 2).unwrap_or(0);
-            match tokio::time::timeout(Duration::from_millis(half), &mut send).await {
-                Ok(sent) => sent.map(|()| false),
+            let moved = async {
+                if !to_fast {
+                    return true;
+                }
+                let moved = self
+                    .store
+                    .extend("wa", message.wamid.as_str(), key, &me.tag, me.until_ms, true)
+                    .await;
+                if let Err(e) = &moved {
+                    tracing::warn!(error = %e, "could not put the message on the fast hold; it completes as usual");
+                }
+                moved.is_ok()
+            };
+            let (moved, early) = tokio::join!(moved, tokio::time::timeout(Duration::from_millis(half), &mut send));
+            match early {
+                Ok(sent) => sent.map(|()| !moved),
                 Err(_) => {
                     let (held, sent) = tokio::join!(self.extend(key, message, me), send);
                     if let Err(e) = held {
@@ -675,7 +706,9 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         }
     }
 
-    /// Carries out the decision on a claimed message whose turn has come.
+    /// Carries out the decision on a claimed message whose turn has come; also says whether it finished
+    /// on the fast hold (nothing to complete; only with `may_finish_quietly`, see [`Self::deliver`]).
+    #[allow(clippy::too_many_arguments)]
     async fn act(
         &self,
         key: &ConversationKey,
@@ -684,37 +717,48 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         me: &Inflight,
         view: ConversationView,
         action: InboundAction,
-    ) -> PortResult<Outcome> {
+        may_finish_quietly: bool,
+    ) -> PortResult<(Outcome, bool)> {
         let active = match view.conversation.as_ref().map(|c| &c.state) {
             Some(ConversationState::Active(chat)) => Some(chat.clone()),
             _ => None,
         };
         match action {
-            InboundAction::Skip { reason } => Ok(Outcome::Skipped(reason)),
+            InboundAction::Skip { reason } => Ok((Outcome::Skipped(reason), false)),
             InboundAction::Send { content_type, content } => {
-                let (contact_id, opened_chat) =
-                    Box::pin(self.deliver(key, origination, message, (&content_type, &content), me, view)).await?;
-                if let (Content::Media(file), Some(media)) = (&message.content, &self.media) {
+                // The file and its notes follow the description: not a single send.
+                let media = match (&message.content, &self.media) {
+                    (Content::Media(file), Some(media)) => Some((file, media)),
+                    _ => None,
+                };
+                let quietly = may_finish_quietly && media.is_none();
+                let sent = self.deliver(key, origination, message, (&content_type, &content), me, view, quietly);
+                let delivered = Box::pin(sent).await?;
+                if let Some((file, media)) = media {
                     Box::pin(self.deliver_media(key, origination, message, file, media.as_ref())).await?;
                 }
-                Ok(Outcome::Delivered {
-                    contact_id,
-                    opened_chat,
-                })
+                let outcome = Outcome::Delivered {
+                    contact_id: delivered.contact_id,
+                    opened_chat: delivered.opened,
+                };
+                Ok((outcome, delivered.quietly))
             }
             InboundAction::Note { content } => {
                 // Reactions never open a chat: with none open there is nobody to tell.
                 let Some(chat) = active else {
-                    return Ok(Outcome::Skipped("reaction_no_chat"));
+                    return Ok((Outcome::Skipped("reaction_no_chat"), false));
                 };
                 let client_token = message_token(message, &chat.contact_id);
                 match self.send(key, &chat, TEXT_PLAIN, &content, &client_token).await {
-                    Ok(()) => Ok(Outcome::Noted {
-                        contact_id: chat.contact_id,
-                    }),
+                    Ok(()) => Ok((
+                        Outcome::Noted {
+                            contact_id: chat.contact_id,
+                        },
+                        false,
+                    )),
                     Err(e) if e.is_chat_gone() => {
                         self.store.mark_ended(key, &chat.contact_id).await?;
-                        Ok(Outcome::Skipped("reaction_no_chat"))
+                        Ok((Outcome::Skipped("reaction_no_chat"), false))
                     }
                     Err(e) => Err(e),
                 }
@@ -722,11 +766,11 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             InboundAction::Page(page) => {
                 let outgoing = OutgoingMessage::rich(message.reply_to(), &page);
                 self.whatsapp.send(origination, &outgoing).await?;
-                Ok(Outcome::Paged)
+                Ok((Outcome::Paged, false))
             }
             InboundAction::EndChat => {
                 let Some(chat) = active else {
-                    return Ok(Outcome::Skipped("no_chat_to_end"));
+                    return Ok((Outcome::Skipped("no_chat_to_end"), false));
                 };
                 // Ended here first, so the chat.ended Connect streams back finds it ended and stays quiet:
                 // the customer hears the confirmation below, once.
@@ -743,9 +787,12 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                     let outgoing = OutgoingMessage::text(message.reply_to(), text);
                     self.whatsapp.send(origination, &outgoing).await?;
                 }
-                Ok(Outcome::EndedByCustomer {
-                    contact_id: chat.contact_id,
-                })
+                Ok((
+                    Outcome::EndedByCustomer {
+                        contact_id: chat.contact_id,
+                    },
+                    false,
+                ))
             }
         }
     }
@@ -841,6 +888,11 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         }
     }
 
+    /// Sends the message into the conversation's chat, starting one if needed. A message that started
+    /// the chat and finds nobody else in flight (with `may_finish_quietly`: the claim was held
+    /// exclusively from before, and nothing follows the send) finishes like the fast path: its claim and
+    /// registration go on the fast hold beside the send, and nothing is written after it.
+    #[allow(clippy::too_many_arguments)]
     async fn deliver(
         &self,
         key: &ConversationKey,
@@ -849,13 +901,15 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         (content_type, content): (&str, &str),
         me: &Inflight,
         mut view: ConversationView,
-    ) -> PortResult<(ContactId, bool)> {
+        may_finish_quietly: bool,
+    ) -> PortResult<Delivered> {
         // Twice at most: the chat we knew, then the one we open when it turns out to be over.
         for _ in 0..3 {
             let ready = self
                 .ensure_chat(key, origination, message, me, std::mem::take(&mut view))
                 .await?;
             let (chat, opened) = (ready.chat, ready.opened);
+            let mut alone = false;
             if ready.after_start {
                 // Messages that arrived while the chat was starting have registered by now; the
                 // earliest goes first, whichever of them happened to start the chat.
@@ -863,11 +917,29 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                     Some(view) => view,
                     None => self.store.load_conversation(key).await?,
                 };
+                alone = opened && nobody_else_in_flight(&view, me, now_ms());
                 self.wait_for_turn(key, me, view).await?;
             }
-            let client_token = message_token(message, &chat.contact_id);
-            match self.send(key, &chat, content_type, content, &client_token).await {
-                Ok(()) => return Ok((chat.contact_id, opened)),
+            let sent = if alone && may_finish_quietly {
+                let fast = Inflight {
+                    until_ms: Hold::Fast.until(now_ms()),
+                    ..me.clone()
+                };
+                let pending = self.fast_send(key, origination, message, &fast, &chat, (content_type, content), true);
+                pending.await.map(|complete| !complete)
+            } else {
+                let client_token = message_token(message, &chat.contact_id);
+                let sent = self.send(key, &chat, content_type, content, &client_token).await;
+                sent.map(|()| false)
+            };
+            match sent {
+                Ok(quietly) => {
+                    return Ok(Delivered {
+                        contact_id: chat.contact_id,
+                        opened,
+                        quietly,
+                    });
+                }
                 Err(e) if e.is_chat_gone() => {
                     tracing::info!(contact_id = %chat.contact_id, "chat is over; opening a new one");
                     self.store.mark_ended(key, &chat.contact_id).await?;
@@ -1189,22 +1261,29 @@ fn earliest_blocking_lapse(view: &ConversationView, me: &Inflight, now_ms: i64) 
         .min()
 }
 
+/// No other message of the conversation is being bridged (so none waits for `me` to finish).
+fn nobody_else_in_flight(view: &ConversationView, me: &Inflight, now_ms: i64) -> bool {
+    view.inflight
+        .iter()
+        .all(|other| other.tag == me.tag || !other.is_live(now_ms))
+}
+
 fn waits_for_earlier(view: &ConversationView, me: &Inflight, now_ms: i64) -> bool {
     earliest_blocking_lapse(view, me, now_ms).is_some()
 }
 
 /// A message taken over from a fast-path holder that went quiet (sent, or died sending) went into the
-/// chat that was open then. If that chat is over or was replaced since (`first_ms`: when the holder
-/// took it), the message is in that chat's transcript or was lost with the holder's process; sending it
-/// into the new chat would show the agent a message twice, and a fast holder dies in a window of one
-/// SendMessage, so it counts as delivered.
-fn went_into_an_earlier_chat(conversation: Option<&Conversation>, first_ms: i64) -> bool {
-    match conversation {
+/// chat that was open then, or into the chat it opened itself. If that chat is over or was replaced
+/// since (`first_ms`: when the holder took it), the message is in that chat's transcript or was lost
+/// with the holder's process; sending it into the new chat would show the agent a message twice, and a
+/// fast holder dies in a window of one SendMessage, so it counts as delivered.
+fn went_into_an_earlier_chat(view: &ConversationView, tag: &str, first_ms: i64) -> bool {
+    match &view.conversation {
         Some(Conversation {
             state: ConversationState::Active(_),
             activated_ms,
             ..
-        }) => *activated_ms > first_ms,
+        }) => *activated_ms > first_ms && view.opener.as_ref().is_none_or(|opener| opener.tag != tag),
         _ => true,
     }
 }
@@ -1436,18 +1515,31 @@ mod tests {
 
     #[test]
     fn a_replayed_message_goes_only_into_the_chat_it_was_first_taken_for() {
+        let view = |conversation: Option<Conversation>, opener: &str| ConversationView {
+            conversation,
+            opener: Some(Opener {
+                tag: opener.into(),
+                until_ms: 0,
+            }),
+            ..Default::default()
+        };
         assert!(
-            !went_into_an_earlier_chat(Some(&active(1_000)), 2_000),
+            !went_into_an_earlier_chat(&view(Some(active(1_000)), "q_other"), "q_me", 2_000),
             "same chat: resend deduplicates"
         );
         assert!(
-            went_into_an_earlier_chat(Some(&active(3_000)), 2_000),
+            went_into_an_earlier_chat(&view(Some(active(3_000)), "q_other"), "q_me", 2_000),
             "a chat started since"
         );
+        assert!(
+            !went_into_an_earlier_chat(&view(Some(active(3_000)), "q_me"), "q_me", 2_000),
+            "the chat this very message opened: resend deduplicates"
+        );
         assert!(went_into_an_earlier_chat(
-            Some(&conversation(ConversationState::Ended, 1_000)),
+            &view(Some(conversation(ConversationState::Ended, 1_000)), "q_me"),
+            "q_me",
             2_000
         ));
-        assert!(went_into_an_earlier_chat(None, 2_000));
+        assert!(went_into_an_earlier_chat(&view(None, "q_me"), "q_me", 2_000));
     }
 }

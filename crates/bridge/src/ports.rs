@@ -207,8 +207,8 @@ pub trait StateStore: Send + Sync {
         opener_until: Option<i64>,
     ) -> impl Future<Output = PortResult<ConversationView>> + Send;
 
-    /// Turns a fast claim and its registration into ones held until `until_ms`, which the holder
-    /// completes or releases explicitly.
+    /// Holds a claim and its registration until `until_ms`: exclusively (the holder completes or
+    /// releases them explicitly), or with `fast` on the fast hold (they lapse on their own).
     fn extend(
         &self,
         source: &str,
@@ -216,6 +216,7 @@ pub trait StateStore: Send + Sync {
         key: &ConversationKey,
         tag: &str,
         until_ms: i64,
+        fast: bool,
     ) -> impl Future<Output = PortResult<()>> + Send;
 
     /// Removes an in-flight registration (after a duplicate or a failure).

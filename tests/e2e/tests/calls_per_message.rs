@@ -238,3 +238,91 @@ async fn a_fast_send_that_outlasts_half_its_lease_is_held_and_completed() {
     let contacts = twin.contacts_of("14255550155").await;
     assert_eq!(customer_texts(&contacts[0]), ["hello", "slow one"]);
 }
+
+/// The WhatsappHandler invocation's calls since `since_us` (the twin's clock), sorted.
+async fn whatsapp_calls_since(twin: &Twin, since_us: u64) -> Vec<String> {
+    let list = twin
+        .get(&format!("/invocations?since_us={since_us}&function=WhatsappHandler"))
+        .await;
+    let mut calls: Vec<String> = list[0]["calls"]
+        .as_array()
+        .expect("the invocation's calls")
+        .iter()
+        .map(|c| {
+            format!(
+                "{}.{}",
+                c["service"].as_str().unwrap_or("?"),
+                c["operation"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    calls.sort();
+    calls
+}
+
+#[tokio::test]
+async fn a_text_that_starts_a_chat_alone_writes_nothing_after_its_send_and_the_next_follows_at_once() {
+    let stack = proxied_stack().await;
+    let twin = stack.twin();
+    let since = twin.get("/clock").await["now_us"].as_u64().unwrap();
+    let (_, first) = twin.customer_texts("14255550177", "hello").await;
+    assert!(first.ok, "{first:?}");
+    assert_eq!(
+        whatsapp_calls_since(twin, since).await,
+        [
+            "connect.StartChatContact",
+            "connect.StartContactStreaming",
+            "connectparticipant.CreateParticipantConnection",
+            "connectparticipant.SendMessage",
+            // The registration (with the start lock) and the claim; the contact mapping; the activation;
+            // the claim and registration put on the fast hold beside the send. No completing write.
+            "dynamodb.PutItem",
+            "dynamodb.UpdateItem",
+            "dynamodb.UpdateItem",
+            "dynamodb.UpdateItem",
+            "dynamodb.UpdateItem",
+            "dynamodb.UpdateItem",
+            "socialmessaging.SendWhatsAppMessage",
+        ]
+    );
+    // The same process delivers the next text and removes the opener's registration as it registers:
+    // it does not wait for the fast hold to run out.
+    let (_, next) = twin.customer_texts("14255550177", "my order is late").await;
+    assert!(next.ok, "{next:?}");
+    twin.settle().await;
+    let contacts = twin.contacts_of("14255550177").await;
+    assert_eq!(contacts.len(), 1);
+    assert_eq!(customer_texts(&contacts[0]), ["hello", "my order is late"]);
+    let item = conversation_item(&stack, "14255550177").await;
+    let registrations: Vec<&String> = item
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| k.starts_with("q_"))
+        .collect();
+    assert!(
+        registrations.len() <= 1,
+        "only the last fast message's: {registrations:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_chat_opener_redelivered_after_its_fast_hold_resends_into_the_chat_it_opened_once() {
+    let stack = proxied_stack().await;
+    let twin = stack.twin();
+    let event = e2e::fixture("eum-text.json");
+    assert!(twin.invoke("WhatsappHandler", event.clone()).await.ok);
+    // After the fast hold ran out: a replay of the chat's opener.
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    let before = twin.calls_to("SendMessage").await;
+    assert!(twin.invoke("WhatsappHandler", event).await.ok);
+    assert_eq!(
+        twin.calls_to("SendMessage").await,
+        before + 1,
+        "resent into the chat it opened (Connect deduplicates by the client token)"
+    );
+    twin.settle().await;
+    let contacts = twin.contacts_of(FIXTURE_CUSTOMER).await;
+    assert_eq!(contacts.len(), 1);
+    assert_eq!(customer_texts(&contacts[0]), [FIXTURE_TEXT]);
+}

@@ -348,18 +348,26 @@ impl StateStore for DynamoStore {
         Ok(parse_view(key, out.attributes()))
     }
 
-    async fn extend(&self, source: &str, id: &str, key: &ConversationKey, tag: &str, until_ms: i64) -> PortResult<()> {
+    async fn extend(
+        &self,
+        source: &str,
+        id: &str,
+        key: &ConversationKey,
+        tag: &str,
+        until_ms: i64,
+        fast: bool,
+    ) -> PortResult<()> {
         let claim = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(claim_pk(source, id)))
-            .update_expression("SET lease_until = :until, #hold = :exclusive")
+            .update_expression("SET lease_until = :until, #hold = :hold")
             .condition_expression("#state = :in_progress")
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#hold", "hold")
             .expression_attribute_values(":in_progress", s("in_progress"))
-            .expression_attribute_values(":exclusive", s(HOLD_EXCLUSIVE))
+            .expression_attribute_values(":hold", s(if fast { HOLD_FAST } else { HOLD_EXCLUSIVE }))
             .expression_attribute_values(":until", n(until_ms))
             .send();
         let registration = self
