@@ -19,7 +19,12 @@ async fn calls_during<F: std::future::Future>(twin: &Twin, work: F) -> Vec<Strin
     let before = twin.calls().await.len();
     work.await;
     twin.settle().await;
-    let mut calls: Vec<String> = twin.calls().await[before..]
+    call_names(&twin.calls().await[before..])
+}
+
+/// `service.Operation` of each call record, sorted.
+fn call_names(calls: &[Value]) -> Vec<String> {
+    let mut names: Vec<String> = calls
         .iter()
         .map(|c| {
             format!(
@@ -29,8 +34,8 @@ async fn calls_during<F: std::future::Future>(twin: &Twin, work: F) -> Vec<Strin
             )
         })
         .collect();
-    calls.sort();
-    calls
+    names.sort();
+    names
 }
 
 fn contact_id(contact: &Value) -> String {
@@ -244,20 +249,7 @@ async fn whatsapp_calls_since(twin: &Twin, since_us: u64) -> Vec<String> {
     let list = twin
         .get(&format!("/invocations?since_us={since_us}&function=WhatsappHandler"))
         .await;
-    let mut calls: Vec<String> = list[0]["calls"]
-        .as_array()
-        .expect("the invocation's calls")
-        .iter()
-        .map(|c| {
-            format!(
-                "{}.{}",
-                c["service"].as_str().unwrap_or("?"),
-                c["operation"].as_str().unwrap_or("?")
-            )
-        })
-        .collect();
-    calls.sort();
-    calls
+    call_names(list[0]["calls"].as_array().expect("the invocation's calls"))
 }
 
 #[tokio::test]
