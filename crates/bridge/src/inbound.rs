@@ -23,6 +23,7 @@ use crate::ports::{
     Finished, Inflight, Opener, Participant, PortResult, StartLock, StateStore, Whatsapp,
 };
 use crate::rich::{interactive, notices::Notice, render};
+use crate::rounds::behind;
 use crate::sns;
 use crate::telemetry::{Direction, log_outcome, log_rejection, now_ms};
 use crate::translate::{InboundAction, InboundState, TEXT_PLAIN, connect_parts, plan_message, quotable, quoted_wamid};
@@ -326,7 +327,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         };
         let (sent, view) = tokio::join!(
             self.store.load_sent(status.wamid.as_str()),
-            self.store.load_conversation(key)
+            behind(self.store.load_conversation(key))
         );
         let Some(sent) = sent? else {
             return Ok(("status_unknown_message", None));
@@ -411,14 +412,14 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         let summary = quotable(&message.content);
         let (claim, view, quoted) = tokio::join!(
             claims::claim(&self.store, "wa", wamid, hold, summary.as_deref()),
-            self.store.register(
+            behind(self.store.register(
                 key,
                 &me,
                 wamid,
                 left_behind.as_deref(),
                 may_open.then_some(registered_ms + START_LOCK_MS)
-            ),
-            quote
+            )),
+            behind(quote)
         );
         // The start lock this registration took; given back unless the message opens a chat with it.
         let taken_lock = view
@@ -432,7 +433,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 if view.is_ok() {
                     let (unregistered, ()) = tokio::join!(
                         self.store.unregister(key, &me.tag),
-                        self.give_back(taken_lock.as_ref(), false)
+                        behind(self.give_back(taken_lock.as_ref(), false))
                     );
                     unregistered?;
                 }
@@ -486,8 +487,8 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 let delivered = matches!(outcome, Outcome::Delivered { .. } | Outcome::Noted { .. });
                 let (completed, (), ()) = tokio::join!(
                     self.store.complete("wa", wamid, Some(&finished)),
-                    self.read_mark(origination, wamid, delivered),
-                    give_back
+                    behind(self.read_mark(origination, wamid, delivered)),
+                    behind(give_back)
                 );
                 completed?;
                 Ok(outcome)
@@ -495,8 +496,8 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             Err(e) => {
                 let (release, unregister, ()) = tokio::join!(
                     self.store.release("wa", wamid),
-                    self.store.unregister(key, &me.tag),
-                    give_back
+                    behind(self.store.unregister(key, &me.tag)),
+                    behind(give_back)
                 );
                 if let Err(cleanup) = release.and(unregister) {
                     tracing::warn!(error = %cleanup, "could not clean up after a failure; leases expire on their own");
@@ -600,7 +601,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         let (outcome, quiet) = if extended {
             act.await?
         } else {
-            let (held, acted) = tokio::join!(self.extend(key, message, me), act);
+            let (acted, held) = tokio::join!(act, behind(self.extend(key, message, me)));
             if let Err(e) = held {
                 tracing::warn!(error = %e, "could not extend the message's claim; a redelivery may replay it");
             }
@@ -661,7 +662,10 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 }
                 moved.is_ok()
             };
-            let (moved, early) = tokio::join!(moved, tokio::time::timeout(Duration::from_millis(half), &mut send));
+            let (early, moved) = tokio::join!(
+                tokio::time::timeout(Duration::from_millis(half), &mut send),
+                behind(moved)
+            );
             match early {
                 Ok(sent) => sent.map(|()| !moved),
                 Err(_) => {
@@ -673,7 +677,10 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 }
             }
         };
-        let (sent, ()) = tokio::join!(guarded, self.read_mark(origination, message.wamid.as_str(), true));
+        let (sent, ()) = tokio::join!(
+            guarded,
+            behind(self.read_mark(origination, message.wamid.as_str(), true))
+        );
         sent
     }
 
@@ -1125,9 +1132,9 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             origination_id: origination.clone(),
         };
         let stream_token = format!("{client_token}-stream");
-        let (mapped, streaming) = tokio::join!(
-            self.store.put_contact(&contact, ttl),
-            self.center.start_streaming(&started.contact_id, &stream_token)
+        let (streaming, mapped) = tokio::join!(
+            self.center.start_streaming(&started.contact_id, &stream_token),
+            behind(self.store.put_contact(&contact, ttl))
         );
         mapped.and(streaming)?;
         let connection = self.participant.connect(&started.participant_token).await?;

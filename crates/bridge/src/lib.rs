@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod ports;
 pub mod rich;
+pub mod rounds;
 pub mod sns;
 pub mod telemetry;
 pub mod translate;

@@ -26,6 +26,7 @@ use crate::ports::{
     Inflight, ItemClaim, Opener, PortResult, SentRecord, StartLock, StateStore,
 };
 use crate::rich::interactive::Menu;
+use crate::rounds::behind;
 use crate::telemetry::now_ms;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
@@ -381,7 +382,7 @@ impl StateStore for DynamoStore {
             .expression_attribute_names("#until", "until")
             .expression_attribute_values(":until", n(until_ms))
             .send();
-        let (claim, registration) = tokio::join!(claim, registration);
+        let (claim, registration) = tokio::join!(claim, behind(registration));
         // A claim already done, or a registration already gone, needs no longer hold.
         tolerate_conflict(claim.map_err(|e| classify("UpdateItem", e, false)))?;
         tolerate_conflict(registration.map_err(|e| classify("UpdateItem", e, false)))
@@ -604,7 +605,10 @@ impl StateStore for DynamoStore {
     async fn load_quote(&self, wa_message_id: &str) -> PortResult<Option<String>> {
         // Both reads at once: a reply quotes the agent's messages far more often, but which side sent
         // the quoted message is not in the event.
-        let (sent, claimed) = tokio::join!(self.load_sent(wa_message_id), self.get(claim_pk("wa", wa_message_id)));
+        let (sent, claimed) = tokio::join!(
+            self.load_sent(wa_message_id),
+            behind(self.get(claim_pk("wa", wa_message_id)))
+        );
         if let Some(sent) = sent? {
             return Ok(Some(sent.summary));
         }
