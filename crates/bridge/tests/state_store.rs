@@ -1,6 +1,7 @@
 //! The DynamoDB adapter against moto, for what the end-to-end scenarios cannot reach in their time:
-//! a Connect item's done claim that has outlived its keep is removed from the contact mapping by the
-//! next item's completing write, so a long chat's mapping does not grow without bound; and a start lock
+//! a bridged Connect item stays known for an hour or two, then is removed from the contact mapping by
+//! the next item's completing write, so a long chat's mapping does not grow without bound (an earlier
+//! release's done claims are read and removed alike); and a start lock
 //! whose holder died is taken over once its hold ran out, and only then.
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -30,7 +31,7 @@ fn client(moto: &str) -> aws_sdk_dynamodb::Client {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn expired_item_claims_leave_the_contact_mapping_with_the_next_completion() {
+async fn bridged_items_are_found_for_an_hour_or_two_then_leave_the_contact_mapping_with_the_next_completion() {
     // moto from the project's venv (`make setup`), as every test of the stack needs.
     let opts = StackOptions::default().without_handlers();
     let stack = Stack::start(opts).await.unwrap();
@@ -51,40 +52,64 @@ async fn expired_item_claims_leave_the_contact_mapping_with_the_next_completion(
         .await
         .unwrap();
     let now = bridge::telemetry::now_ms();
+    let hour = now.div_euclid(HOUR_MS);
+    let raw =
+        |expression: &'static str, names: Vec<(&'static str, String)>, values: Vec<(&'static str, AttributeValue)>| {
+            dynamodb
+                .update_item()
+                .table_name(TABLE)
+                .key("pk", AttributeValue::S(format!("contact#{contact_id}")))
+                .update_expression(expression)
+                .set_expression_attribute_names(Some(names.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
+                .set_expression_attribute_values(Some(values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
+                .send()
+        };
 
-    // An item bridged two hours ago, and one a minute ago.
-    for (id, ago_ms) in [("item-old", 7_200_000), ("item-recent", 60_000)] {
+    // Two items bridged now; the first is then filed two hours back, where no claim looks any more.
+    for id in ["item-old", "item-recent"] {
         let item = ItemId::parse(id).unwrap();
-        let taken = store
-            .claim_item(&contact_id, &item, now - ago_ms, 60_000)
-            .await
-            .unwrap();
+        let taken = store.claim_item(&contact_id, &item, now, 60_000).await.unwrap();
         assert_eq!(taken.claim, Claim::Acquired);
+        assert!(taken.contact.is_some(), "the claim returns whom to send to");
         store.complete_item(&contact_id, &item, &[], &[]).await.unwrap();
-        // The completion stamps the time; move it back to when the item was bridged.
-        let attribute = newest_claim(&dynamodb, &contact_id).await;
-        dynamodb
-            .update_item()
-            .table_name(TABLE)
-            .key("pk", AttributeValue::S(format!("contact#{contact_id}")))
-            .update_expression("SET #c = :at")
-            .expression_attribute_names("#c", attribute)
-            .expression_attribute_values(":at", AttributeValue::N((now - ago_ms).to_string()))
-            .send()
-            .await
-            .unwrap();
     }
-    assert_eq!(claim_names(&dynamodb, &contact_id).await.len(), 2);
+    let old = hash("item-old");
+    raw(
+        "DELETE #now :h ADD #old :h",
+        vec![("#now", format!("d_{hour}")), ("#old", format!("d_{}", hour - 2))],
+        vec![(":h", AttributeValue::Ss(vec![old.clone()]))],
+    )
+    .await
+    .unwrap();
+    // An earlier release's done claims: one bridged two hours ago, one a minute ago.
+    raw(
+        "SET #old = :old, #recent = :recent",
+        vec![
+            ("#old", format!("i_{}", hash("legacy-old"))),
+            ("#recent", format!("i_{}", hash("legacy-recent"))),
+        ],
+        vec![
+            (":old", AttributeValue::N((now - 2 * HOUR_MS).to_string())),
+            (":recent", AttributeValue::N((now - 60_000).to_string())),
+        ],
+    )
+    .await
+    .unwrap();
+    // An item being bridged right now.
+    let busy = ItemId::parse("item-busy").unwrap();
+    assert_eq!(
+        store.claim_item(&contact_id, &busy, now, 60_000).await.unwrap().claim,
+        Claim::Acquired
+    );
 
     let next = ItemId::parse("item-next").unwrap();
     let taken = store.claim_item(&contact_id, &next, now, 60_000).await.unwrap();
     assert_eq!(taken.claim, Claim::Acquired);
-    assert_eq!(
-        taken.expired.len(),
-        1,
-        "only the two-hour-old claim: {:?}",
-        taken.expired
-    );
+    let mut expired = taken.expired.clone();
+    expired.sort();
+    let mut expected = vec![format!("d_{}", hour - 2), format!("i_{}", hash("legacy-old"))];
+    expected.sort();
+    assert_eq!(expired, expected, "the set no claim looks in and the old done claim");
     let sent = SentRecord {
         wa_message_id: "wamid.out-1".into(),
         contact_id: contact_id.clone(),
@@ -96,15 +121,52 @@ async fn expired_item_claims_leave_the_contact_mapping_with_the_next_completion(
         .await
         .unwrap();
 
-    let names = claim_names(&dynamodb, &contact_id).await;
-    assert_eq!(names.len(), 2, "the recent claim and the new one stay: {names:?}");
-    assert!(!names.contains(&taken.expired[0]));
-    // The redelivery of the recent item still finds it done, and the sent record is in.
-    let recent = store
-        .claim_item(&contact_id, &ItemId::parse("item-recent").unwrap(), now, 60_000)
+    let after = item(&dynamodb, &contact_id).await;
+    let mut names: Vec<&str> = after
+        .keys()
+        .map(String::as_str)
+        .filter(|k| k.starts_with("i_") || k.starts_with("d_"))
+        .collect();
+    names.sort();
+    let mut kept = vec![
+        format!("d_{hour}"),
+        format!("i_{}", hash("item-busy")),
+        format!("i_{}", hash("legacy-recent")),
+    ];
+    kept.sort();
+    assert_eq!(names, kept);
+    let mut filed = after[&format!("d_{hour}")].as_ss().unwrap().clone();
+    filed.sort();
+    let mut expected = vec![hash("item-recent"), hash("item-next")];
+    expected.sort();
+    assert_eq!(filed, expected, "a completed claim is its hash in this hour's set");
+
+    // Redeliveries: the bridged ones are done, the one in progress is busy, the forgotten one is new.
+    for (id, claim) in [
+        ("item-recent", Claim::Done),
+        ("item-next", Claim::Done),
+        ("legacy-recent", Claim::Done),
+        ("item-busy", Claim::Busy),
+        ("item-old", Claim::Acquired),
+    ] {
+        let item = ItemId::parse(id).unwrap();
+        assert_eq!(
+            store.claim_item(&contact_id, &item, now, 60_000).await.unwrap().claim,
+            claim,
+            "{id}"
+        );
+    }
+    // An hour on, the last hour's set is still looked in.
+    let later = store
+        .claim_item(
+            &contact_id,
+            &ItemId::parse("item-recent").unwrap(),
+            now + HOUR_MS,
+            60_000,
+        )
         .await
         .unwrap();
-    assert_eq!(recent.claim, Claim::Done);
+    assert_eq!(later.claim, Claim::Done);
     assert_eq!(store.load_sent("wamid.out-1").await.unwrap(), Some(sent));
 }
 
@@ -233,24 +295,9 @@ async fn item(dynamodb: &aws_sdk_dynamodb::Client, contact_id: &ContactId) -> Ha
         .unwrap()
 }
 
-async fn claim_names(dynamodb: &aws_sdk_dynamodb::Client, contact_id: &ContactId) -> Vec<String> {
-    let mut names: Vec<String> = item(dynamodb, contact_id)
-        .await
-        .into_keys()
-        .filter(|k| k.starts_with("i_"))
-        .collect();
-    names.sort();
-    names
-}
+const HOUR_MS: i64 = 3_600_000;
 
-/// The claim attribute completed last (the newest done time).
-async fn newest_claim(dynamodb: &aws_sdk_dynamodb::Client, contact_id: &ContactId) -> String {
-    let item = item(dynamodb, contact_id).await;
-    let newest = item
-        .iter()
-        .filter(|(k, _)| k.starts_with("i_"))
-        // A done claim is the time it was done.
-        .max_by_key(|(_, v)| v.as_n().ok().and_then(|at| at.parse::<i64>().ok()).unwrap_or_default())
-        .map(|(k, _)| k.clone());
-    newest.expect("a completed claim")
+/// The name a Connect item goes by on the contact mapping.
+fn hash(item_id: &str) -> String {
+    bridge::ids::short_hash(item_id)
 }

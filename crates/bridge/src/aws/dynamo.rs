@@ -3,7 +3,7 @@
 //! | item | `pk` | holds |
 //! |---|---|---|
 //! | conversation | `conv#<phone number id>#<customer id>` | state, version, generation, chat tokens, and one `q_<hash>` attribute per message in flight |
-//! | contact | `contact#<initial contact id>` | the conversation the chat belongs to, and one `i_<hash>` claim per Connect item bridged (in progress with a lease, or done) |
+//! | contact | `contact#<initial contact id>` | the conversation the chat belongs to; an `i_<hash>` claim per Connect item being bridged (with a lease), and the hashes of those bridged in `d_<hour>` string sets |
 //! | claim | `msg#<source>#<message id>` | in progress (with a lease; `hold` fast or exclusive, `taken_ms`) or done; a customer message's summary, for quoting |
 //! | sent | `sent#<WhatsApp message id>` | the Connect item a message the bridge sent came from, and its text |
 //!
@@ -211,21 +211,37 @@ fn invalid_transaction(e: aws_sdk_dynamodb::error::BuildError) -> PortError {
 }
 
 /// The attribute of the contact item that claims one of the chat's Connect items.
-fn item_claim_attribute(item_id: &ItemId) -> String {
-    format!("{ITEM_CLAIM_PREFIX}{}", short_hash(item_id.as_str()))
+fn item_claim_attribute(hash: &str) -> String {
+    format!("{ITEM_CLAIM_PREFIX}{hash}")
 }
 
 const ITEM_CLAIM_PREFIX: &str = "i_";
-/// How long a Connect item's done claim is kept on the contact mapping. SNS hands ConnectHandler one
-/// item per event: an event that failed released its claim, so only a redelivery of one that succeeded
-/// (an SNS duplicate, a retry after a lost response) needs it, and those come within minutes.
+/// How long a Connect item stays known as bridged on the contact mapping (at least; at most twice
+/// this). SNS hands ConnectHandler one item per event: an event that failed released its claim, so
+/// only a redelivery of one that succeeded (an SNS duplicate, a retry after a lost response) needs
+/// it, and those come within minutes.
 const ITEM_CLAIM_KEPT_MS: i64 = 3_600_000;
 /// At most this many expired claims are removed by one completing write, to keep it small.
 const EXPIRED_PER_WRITE: usize = 20;
 
-/// When a Connect item's claim was done; `None` while it is in progress. A done claim is the number
-/// alone (earlier releases kept `{state: done, done_at}`, read the same way; one without `done_at`
-/// never expires).
+/// Bridged items are filed by hash in one string set per [`ITEM_CLAIM_KEPT_MS`] (`d_<hour>`), and
+/// a claim looks in this hour's set and the last one's. Every claim returns the whole contact item
+/// and DynamoDB bills a write by the item's size, so a busy chat's hundreds of bridged items must be
+/// cheap to carry: a set element is the 16-character hash, where an attribute per item costs its
+/// name and value and, in the SDK, a map entry of its own to parse on every claim.
+const DONE_SET_PREFIX: &str = "d_";
+
+fn done_hour(at_ms: i64) -> i64 {
+    at_ms.div_euclid(ITEM_CLAIM_KEPT_MS)
+}
+
+fn done_set_attribute(hour: i64) -> String {
+    format!("{DONE_SET_PREFIX}{hour}")
+}
+
+/// When an earlier release's `i_<hash>` claim was done; `None` while it is in progress. Those
+/// releases kept a done claim as its done time (or `{state: done, done_at}`; one without `done_at`
+/// never expires); they are read until they expire.
 fn item_done_at(claim: &AttributeValue) -> Option<i64> {
     match claim {
         AttributeValue::N(at) => at.parse().ok(),
@@ -236,11 +252,29 @@ fn item_done_at(claim: &AttributeValue) -> Option<i64> {
     }
 }
 
-/// The done claims on a contact item older than [`ITEM_CLAIM_KEPT_MS`].
+/// Whether the contact item records the item with this hash as bridged, as a claim at `now_ms` sees it.
+fn item_bridged(item: &Item, hash: &str, now_ms: i64) -> bool {
+    let hour = done_hour(now_ms);
+    let filed = [hour, hour - 1].into_iter().any(|h| {
+        item.get(&done_set_attribute(h))
+            .and_then(|set| set.as_ss().ok())
+            .is_some_and(|set| set.iter().any(|done| done == hash))
+    });
+    filed || item.get(&item_claim_attribute(hash)).and_then(item_done_at).is_some()
+}
+
+/// What the next completing write removes from a contact item: the sets of hours no claim looks in
+/// any more, and earlier releases' done claims older than [`ITEM_CLAIM_KEPT_MS`].
 fn expired_item_claims(item: &Item, now_ms: i64) -> Vec<String> {
+    let oldest_kept = done_hour(now_ms) - 1;
     item.iter()
-        .filter(|(name, _)| name.starts_with(ITEM_CLAIM_PREFIX))
-        .filter(|(_, value)| item_done_at(value).is_some_and(|at| at.saturating_add(ITEM_CLAIM_KEPT_MS) < now_ms))
+        .filter(|(name, value)| {
+            if let Some(hour) = name.strip_prefix(DONE_SET_PREFIX) {
+                return hour.parse::<i64>().is_ok_and(|hour| hour < oldest_kept);
+            }
+            name.starts_with(ITEM_CLAIM_PREFIX)
+                && item_done_at(value).is_some_and(|at| at.saturating_add(ITEM_CLAIM_KEPT_MS) < now_ms)
+        })
         .take(EXPIRED_PER_WRITE)
         .map(|(name, _)| name.clone())
         .collect()
@@ -647,6 +681,8 @@ impl StateStore for DynamoStore {
         lease_ms: i64,
     ) -> PortResult<ItemClaim> {
         const OP: &str = "UpdateItem";
+        let hash = short_hash(item_id.as_str());
+        let hour = done_hour(now_ms);
         let entry = AttributeValue::M(HashMap::from([
             ("state".to_owned(), s("in_progress")),
             ("lease".to_owned(), n(now_ms + lease_ms)),
@@ -659,12 +695,15 @@ impl StateStore for DynamoStore {
             .update_expression("SET #item = :entry")
             // Never creates the mapping: an item of a chat that is not ours claims nothing.
             .condition_expression(
-                "attribute_exists(pk) AND (attribute_not_exists(#item) OR \
-                 (#item.#state = :in_progress AND #item.lease < :now))",
+                "attribute_exists(pk) AND NOT contains(#done, :hash) AND NOT contains(#done_before, :hash) \
+                 AND (attribute_not_exists(#item) OR (#item.#state = :in_progress AND #item.lease < :now))",
             )
-            .expression_attribute_names("#item", item_claim_attribute(item_id))
+            .expression_attribute_names("#item", item_claim_attribute(&hash))
             .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#done", done_set_attribute(hour))
+            .expression_attribute_names("#done_before", done_set_attribute(hour - 1))
             .expression_attribute_values(":entry", entry)
+            .expression_attribute_values(":hash", s(&hash))
             .expression_attribute_values(":in_progress", s("in_progress"))
             .expression_attribute_values(":now", n(now_ms))
             .return_values(ReturnValue::AllNew)
@@ -698,9 +737,10 @@ impl StateStore for DynamoStore {
                 expired: Vec::new(),
             });
         };
-        let claim = match old.get(&item_claim_attribute(item_id)).and_then(item_done_at) {
-            Some(_) => Claim::Done,
-            None => Claim::Busy,
+        let claim = if item_bridged(&old, &hash, now_ms) {
+            Claim::Done
+        } else {
+            Claim::Busy
         };
         Ok(ItemClaim {
             claim,
@@ -716,16 +756,16 @@ impl StateStore for DynamoStore {
         sent: &[SentRecord],
         expired: &[String],
     ) -> PortResult<()> {
-        // Done, a claim shrinks to when it was done: a busy chat's mapping carries (and every claim of
-        // its items returns and pays for) the last hour's claims.
-        let mut expression = String::from("SET #item = :now");
-        let mut names = HashMap::from([("#item".to_owned(), item_claim_attribute(item_id))]);
-        if !expired.is_empty() {
-            expression.push_str(" REMOVE ");
-        }
+        // Done, the claim becomes its hash in this hour's set (see `DONE_SET_PREFIX`). The expired
+        // sets are of hours before the claim's last one, so never this hour's.
+        let hash = short_hash(item_id.as_str());
+        let mut expression = String::from("ADD #done :hash REMOVE #item");
+        let mut names = HashMap::from([
+            ("#item".to_owned(), item_claim_attribute(&hash)),
+            ("#done".to_owned(), done_set_attribute(done_hour(now_ms()))),
+        ]);
         for (i, name) in expired.iter().enumerate() {
-            let separator = if i == 0 { "" } else { ", " };
-            expression.push_str(&format!("{separator}#x{i}"));
+            expression.push_str(&format!(", #x{i}"));
             names.insert(format!("#x{i}"), name.clone());
         }
         let done = Update::builder()
@@ -734,7 +774,7 @@ impl StateStore for DynamoStore {
             .update_expression(expression)
             .condition_expression("attribute_exists(#item)")
             .set_expression_attribute_names(Some(names))
-            .expression_attribute_values(":now", n(now_ms()))
+            .expression_attribute_values(":hash", AttributeValue::Ss(vec![hash]))
             .build()
             .map_err(invalid_transaction)?;
         let mut items = vec![TransactWriteItem::builder().update(done).build()];
@@ -763,7 +803,7 @@ impl StateStore for DynamoStore {
             .key("pk", s(contact_pk(initial_contact_id)))
             .update_expression("REMOVE #item")
             .condition_expression("#item.#state = :in_progress")
-            .expression_attribute_names("#item", item_claim_attribute(item_id))
+            .expression_attribute_names("#item", item_claim_attribute(&short_hash(item_id.as_str())))
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":in_progress", s("in_progress"))
             .send()
@@ -910,11 +950,20 @@ mod tests {
         AttributeValue::M(entry)
     }
 
+    fn done_set(hashes: &[&str]) -> AttributeValue {
+        AttributeValue::Ss(hashes.iter().map(|h| (*h).to_owned()).collect())
+    }
+
     #[test]
-    fn only_done_item_claims_past_their_keep_expire() {
-        let now = 10 * ITEM_CLAIM_KEPT_MS;
+    fn only_the_sets_no_claim_looks_in_and_old_done_claims_expire() {
+        // Half-way through hour 10.
+        let now = 10 * ITEM_CLAIM_KEPT_MS + ITEM_CLAIM_KEPT_MS / 2;
         let item: Item = HashMap::from([
             ("pk".to_owned(), s("contact#c1")),
+            ("d_10".to_owned(), done_set(&["a"])),
+            ("d_9".to_owned(), done_set(&["b"])),
+            ("d_8".to_owned(), done_set(&["c"])),
+            ("d_3".to_owned(), done_set(&["d"])),
             ("i_old".to_owned(), n(now - ITEM_CLAIM_KEPT_MS - 1)),
             ("i_recent".to_owned(), n(now - 1_000)),
             (
@@ -927,8 +976,27 @@ mod tests {
         ]);
         let mut expired = expired_item_claims(&item, now);
         expired.sort();
-        assert_eq!(expired, ["i_old", "i_old_map"]);
+        assert_eq!(expired, ["d_3", "d_8", "i_old", "i_old_map"]);
         let many: Item = (0..50).map(|i| (format!("i_{i}"), n(0))).collect();
         assert_eq!(expired_item_claims(&many, now).len(), EXPIRED_PER_WRITE);
+    }
+
+    #[test]
+    fn an_item_is_bridged_when_its_hash_is_in_this_or_the_last_hours_set_or_an_old_claim_is_done() {
+        let now = 10 * ITEM_CLAIM_KEPT_MS + 5;
+        let item: Item = HashMap::from([
+            ("d_10".to_owned(), done_set(&["now"])),
+            ("d_9".to_owned(), done_set(&["last_hour"])),
+            ("d_8".to_owned(), done_set(&["too_old"])),
+            ("i_legacy".to_owned(), n(now - 1_000)),
+            ("i_legacy_map".to_owned(), claim("done", None)),
+            ("i_busy".to_owned(), claim("in_progress", None)),
+        ]);
+        for hash in ["now", "last_hour", "legacy", "legacy_map"] {
+            assert!(item_bridged(&item, hash, now), "{hash}");
+        }
+        for hash in ["too_old", "busy", "unknown"] {
+            assert!(!item_bridged(&item, hash, now), "{hash}");
+        }
     }
 }
