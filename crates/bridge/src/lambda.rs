@@ -28,11 +28,12 @@ async fn setup() -> Result<(Config, AwsClients), Error> {
 
 /// Keeps the heap glibc has grown instead of handing its top back after each event. Every event
 /// allocates and frees the same few hundred KB (SDK requests and responses, the contact item), and by
-/// default glibc trims the freed top at 128 KB and faults the pages in again on the next event:
-/// `docs/performance.md` measured 10–20 % of ConnectHandler's CPU per event on that. Large buffers
-/// (media) are still mapped and unmapped on their own, so a 16 MB file's memory is returned. Returns
-/// whether glibc took the setting (always `false` off glibc, where there is nothing to tune).
-pub fn keep_freed_heap() -> bool {
+/// default glibc trims the freed top at 128 KB and faults the pages in again on the next event. In
+/// `docs/performance.md`'s A/B runs (this threshold with a top pad, through `GLIBC_TUNABLES`)
+/// ConnectHandler spent 10–17 % less CPU per event. Allocations from 128 KB up (media) are mapped and
+/// unmapped on their own, so a 16 MB file's memory is still returned. Returns whether glibc took the
+/// setting (always `false` off glibc, where there is nothing to tune).
+fn keep_freed_heap() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         // SAFETY: mallopt only sets allocator parameters, under glibc's own lock; no memory is touched.
