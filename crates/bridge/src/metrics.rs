@@ -9,7 +9,8 @@
 //! bounded whatever the traffic. The metric names are what `template.yaml`'s dashboard and alarms read.
 
 use crate::telemetry::Direction;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 use std::io::Write;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -71,15 +72,40 @@ pub enum Metric<'a> {
 
 /// One metric directive's worth: the dimension sets and the metrics that share them.
 struct Directive {
-    dimensions: Vec<Vec<&'static str>>,
+    dimensions: &'static [&'static [&'static str]],
     metrics: Vec<(&'static str, Unit)>,
 }
 
+/// A metric's value member: counts stay integers on the wire, timings are decimal.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Amount {
+    Count(u64),
+    Real(f64),
+}
+
+/// One EMF document, serialized straight to its JSON line (no intermediate `serde_json::Value`: this is
+/// written for every message, on the handlers' critical path).
+pub struct Document {
+    function: String,
+    direction: Option<&'static str>,
+    kind: Option<String>,
+    reason: Option<String>,
+    values: Vec<(&'static str, Amount)>,
+    directives: Vec<Directive>,
+    timestamp_ms: i64,
+}
+
 /// The EMF document for `metric`, as emitted by `function` at `timestamp_ms` (Unix epoch milliseconds).
-pub fn document(metric: &Metric<'_>, function: &str, timestamp_ms: i64) -> Value {
-    let mut root = Map::new();
-    root.insert("FunctionName".into(), dimension_value(function).into());
-    let mut directives = Vec::new();
+pub fn document(metric: &Metric<'_>, function: &str, timestamp_ms: i64) -> Document {
+    let mut doc = Document {
+        function: dimension_value(function),
+        direction: None,
+        kind: None,
+        reason: None,
+        values: Vec::new(),
+        directives: Vec::new(),
+        timestamp_ms,
+    };
     match metric {
         Metric::Message {
             direction,
@@ -87,71 +113,67 @@ pub fn document(metric: &Metric<'_>, function: &str, timestamp_ms: i64) -> Value
             disposition,
             handling,
         } => {
-            root.insert("Direction".into(), direction.as_str().into());
-            root.insert("Kind".into(), dimension_value(kind).into());
+            doc.direction = Some(direction.as_str());
+            doc.kind = Some(dimension_value(kind));
             match disposition {
                 Disposition::Bridged { end_to_end } => {
-                    root.insert("MessagesBridged".into(), json!(1));
-                    root.insert("HandlingTime".into(), json!(millis(*handling)));
-                    directives.push(Directive {
-                        dimensions: vec![
-                            vec!["FunctionName", "Direction", "Kind"],
-                            vec!["FunctionName", "Direction"],
-                        ],
+                    doc.values.push(("MessagesBridged", Amount::Count(1)));
+                    doc.values.push(("HandlingTime", Amount::Real(millis(*handling))));
+                    doc.directives.push(Directive {
+                        dimensions: &[&["FunctionName", "Direction", "Kind"], &["FunctionName", "Direction"]],
                         metrics: vec![("MessagesBridged", Unit::Count)],
                     });
                     let mut timings = vec![("HandlingTime", Unit::Milliseconds)];
                     if let Some(latency) = end_to_end {
-                        root.insert("EndToEndLatency".into(), json!(millis(*latency)));
+                        doc.values.push(("EndToEndLatency", Amount::Real(millis(*latency))));
                         timings.push(("EndToEndLatency", Unit::Milliseconds));
                     }
-                    directives.push(Directive {
-                        dimensions: vec![vec!["FunctionName", "Direction"]],
+                    doc.directives.push(Directive {
+                        dimensions: &[&["FunctionName", "Direction"]],
                         metrics: timings,
                     });
                 }
                 Disposition::Skipped { reason } => {
-                    root.insert("Reason".into(), dimension_value(reason).into());
-                    root.insert("MessagesSkipped".into(), json!(1));
-                    directives.push(Directive {
-                        dimensions: vec![vec!["FunctionName", "Direction", "Reason"]],
+                    doc.reason = Some(dimension_value(reason));
+                    doc.values.push(("MessagesSkipped", Amount::Count(1)));
+                    doc.directives.push(Directive {
+                        dimensions: &[&["FunctionName", "Direction", "Reason"]],
                         metrics: vec![("MessagesSkipped", Unit::Count)],
                     });
                 }
                 Disposition::Failed { reason } => {
-                    root.insert("Reason".into(), dimension_value(reason).into());
-                    root.insert("MessagesFailed".into(), json!(1));
-                    directives.push(Directive {
-                        dimensions: vec![
-                            vec!["FunctionName", "Direction", "Reason"],
-                            vec!["FunctionName", "Direction"],
-                        ],
+                    doc.reason = Some(dimension_value(reason));
+                    doc.values.push(("MessagesFailed", Amount::Count(1)));
+                    doc.directives.push(Directive {
+                        dimensions: &[&["FunctionName", "Direction", "Reason"], &["FunctionName", "Direction"]],
                         metrics: vec![("MessagesFailed", Unit::Count)],
                     });
                 }
             }
         }
         Metric::Rejected { direction, reason } => {
-            root.insert("Direction".into(), direction.as_str().into());
-            root.insert("Reason".into(), dimension_value(reason).into());
-            root.insert("InputRejected".into(), json!(1));
-            directives.push(Directive {
-                dimensions: vec![vec!["FunctionName", "Direction", "Reason"]],
+            doc.direction = Some(direction.as_str());
+            doc.reason = Some(dimension_value(reason));
+            doc.values.push(("InputRejected", Amount::Count(1)));
+            doc.directives.push(Directive {
+                dimensions: &[&["FunctionName", "Direction", "Reason"]],
                 metrics: vec![("InputRejected", Unit::Count)],
             });
         }
         Metric::ChatStarted => {
-            root.insert("ChatsStarted".into(), json!(1));
-            directives.push(Directive {
-                dimensions: vec![vec!["FunctionName"]],
+            doc.values.push(("ChatsStarted", Amount::Count(1)));
+            doc.directives.push(Directive {
+                dimensions: &[&["FunctionName"]],
                 metrics: vec![("ChatsStarted", Unit::Count)],
             });
         }
         Metric::Transcription { audio, failed } => {
-            root.insert("TranscriptionSeconds".into(), json!(audio.as_secs_f64()));
-            root.insert("TranscriptionFailures".into(), json!(u8::from(*failed)));
-            directives.push(Directive {
-                dimensions: vec![vec!["FunctionName"]],
+            doc.values
+                .push(("TranscriptionSeconds", Amount::Real(audio.as_secs_f64())));
+            doc.values
+                .push(("TranscriptionFailures", Amount::Count(u64::from(*failed))));
+            doc.directives.push(Directive {
+                dimensions: &[&["FunctionName"]],
                 metrics: vec![
                     ("TranscriptionSeconds", Unit::Seconds),
                     ("TranscriptionFailures", Unit::Count),
@@ -159,29 +181,82 @@ pub fn document(metric: &Metric<'_>, function: &str, timestamp_ms: i64) -> Value
             });
         }
     }
-    let directives: Vec<Value> = directives
-        .into_iter()
-        .map(|d| {
-            json!({
-                "Namespace": NAMESPACE,
-                "Dimensions": d.dimensions,
-                "Metrics": d.metrics.iter().map(|(name, unit)| json!({"Name": name, "Unit": unit.as_str()})).collect::<Vec<_>>(),
+    doc
+}
+
+impl Serialize for Document {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut root = serializer.serialize_map(None)?;
+        root.serialize_entry("FunctionName", &self.function)?;
+        if let Some(direction) = self.direction {
+            root.serialize_entry("Direction", direction)?;
+        }
+        if let Some(kind) = &self.kind {
+            root.serialize_entry("Kind", kind)?;
+        }
+        if let Some(reason) = &self.reason {
+            root.serialize_entry("Reason", reason)?;
+        }
+        for (name, amount) in &self.values {
+            match amount {
+                Amount::Count(n) => root.serialize_entry(name, n)?,
+                Amount::Real(x) => root.serialize_entry(name, x)?,
+            }
+        }
+        root.serialize_entry(
+            "_aws",
+            &Metadata {
+                timestamp: self.timestamp_ms,
+                cloud_watch_metrics: &self.directives,
+            },
+        )?;
+        root.end()
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Metadata<'a> {
+    timestamp: i64,
+    #[serde(rename = "CloudWatchMetrics")]
+    cloud_watch_metrics: &'a [Directive],
+}
+
+impl Serialize for Directive {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Definition {
+            #[serde(rename = "Name")]
+            name: &'static str,
+            #[serde(rename = "Unit")]
+            unit: &'static str,
+        }
+        let mut directive = serializer.serialize_map(Some(3))?;
+        directive.serialize_entry("Namespace", NAMESPACE)?;
+        directive.serialize_entry("Dimensions", self.dimensions)?;
+        let definitions: Vec<Definition> = self
+            .metrics
+            .iter()
+            .map(|&(name, unit)| Definition {
+                name,
+                unit: unit.as_str(),
             })
-        })
-        .collect();
-    root.insert(
-        "_aws".into(),
-        json!({"Timestamp": timestamp_ms, "CloudWatchMetrics": directives}),
-    );
-    Value::Object(root)
+            .collect();
+        directive.serialize_entry("Metrics", &definitions)?;
+        directive.end()
+    }
 }
 
 /// Writes `metric`'s document as one line on stdout, where Lambda hands it to CloudWatch Logs.
 pub fn record(metric: &Metric<'_>) {
-    let line = document(metric, function_name(), crate::telemetry::now_ms()).to_string();
+    let doc = document(metric, function_name(), crate::telemetry::now_ms());
+    let Ok(mut line) = serde_json::to_vec(&doc) else {
+        return;
+    };
+    line.push(b'\n');
     // One locked write per line, so log lines written concurrently never split it.
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+    let _ = out.write_all(&line).and_then(|()| out.flush());
 }
 
 /// Tells deployments (and the two functions) apart on the dashboard.
@@ -211,9 +286,17 @@ fn dimension_value(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
     use std::collections::HashSet;
 
     const NOW: i64 = 1_762_843_882_123;
+
+    /// The line [`record`] writes for `metric`, read back as JSON.
+    fn emitted(metric: &Metric<'_>, function: &str, timestamp_ms: i64) -> Value {
+        let line = serde_json::to_vec(&document(metric, function, timestamp_ms)).expect("serializes");
+        assert!(!line.contains(&b'\n'), "one line");
+        serde_json::from_slice(&line).expect("the line is JSON")
+    }
 
     /// Checks a document against the EMF specification (CloudWatch User Guide, "Specification: Embedded
     /// metric format") and returns its metrics as (name, unit, value, dimension sets).
@@ -284,7 +367,7 @@ mod tests {
 
     #[test]
     fn a_bridged_message_counts_by_kind_and_by_direction_with_both_timings() {
-        let doc = document(
+        let doc = emitted(
             &Metric::Message {
                 direction: Direction::Inbound,
                 kind: "text",
@@ -298,6 +381,7 @@ mod tests {
         );
         let metrics = conforming(&doc);
         assert_eq!(names(&metrics), ["MessagesBridged", "HandlingTime", "EndToEndLatency"]);
+        assert!(doc["MessagesBridged"].is_u64(), "a count is an integer on the wire");
         assert_eq!(metrics[0].1, "Count");
         assert_eq!(metrics[0].2, 1.0);
         assert_eq!(
@@ -319,7 +403,7 @@ mod tests {
 
     #[test]
     fn without_the_event_time_there_is_no_latency() {
-        let doc = document(
+        let doc = emitted(
             &Metric::Message {
                 direction: Direction::Outbound,
                 kind: "message text/plain",
@@ -335,7 +419,7 @@ mod tests {
 
     #[test]
     fn failures_and_skips_count_by_reason_and_never_as_bridged() {
-        let failed = document(
+        let failed = emitted(
             &Metric::Message {
                 direction: Direction::Outbound,
                 kind: "message text/plain",
@@ -358,7 +442,7 @@ mod tests {
         );
         assert_eq!(failed["Reason"], "SendWhatsAppMessage/Transient");
 
-        let skipped = document(
+        let skipped = emitted(
             &Metric::Message {
                 direction: Direction::Inbound,
                 kind: "reaction",
@@ -378,7 +462,7 @@ mod tests {
 
     #[test]
     fn rejections_chats_and_transcriptions() {
-        let rejected = document(
+        let rejected = emitted(
             &Metric::Rejected {
                 direction: Direction::Inbound,
                 reason: "malformed_message",
@@ -389,11 +473,11 @@ mod tests {
         assert_eq!(names(&conforming(&rejected)), ["InputRejected"]);
         assert_eq!(rejected["Reason"], "malformed_message");
 
-        let chat = conforming(&document(&Metric::ChatStarted, "f", NOW));
+        let chat = conforming(&emitted(&Metric::ChatStarted, "f", NOW));
         assert_eq!(names(&chat), ["ChatsStarted"]);
         assert_eq!(chat[0].3, [set(&["FunctionName"])]);
 
-        let heard = conforming(&document(
+        let heard = conforming(&emitted(
             &Metric::Transcription {
                 audio: Duration::from_millis(7_250),
                 failed: true,

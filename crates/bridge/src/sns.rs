@@ -6,6 +6,7 @@
 
 use crate::error::{Rejection, describe_json_error};
 use aws_lambda_events::event::sns::SnsRecord;
+use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -30,7 +31,8 @@ pub fn notifications(event: &Value) -> Result<Vec<Result<Notification, Rejection
 }
 
 fn notification(record: &Value) -> Result<Notification, Rejection> {
-    let record: SnsRecord = serde_json::from_value(record.clone()).map_err(|e| {
+    // Read in place: the record is not copied into a new tree first.
+    let record = SnsRecord::deserialize(record).map_err(|e| {
         Rejection::new(
             "malformed_sns_record",
             format!("SNS record does not parse: {}", describe_json_error(&e)),
