@@ -13,6 +13,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
@@ -203,18 +204,25 @@ impl Timeline {
     }
 }
 
-/// One AWS call served by the twin or its moto proxy.
+/// One AWS call served by the twin or its moto proxy, from its request's first bytes read to its
+/// response's last bytes written.
 #[derive(Debug, Clone, Serialize)]
 pub struct CallTiming {
     pub service: String,
     pub operation: String,
     pub status: u16,
     pub start_us: u64,
-    pub end_us: u64,
+    /// Set again by each write of the response (see [`crate::netio::ConnClock`]).
+    #[serde(rename = "end_us", serialize_with = "serialize_end")]
+    end: Arc<AtomicU64>,
     #[serde(skip)]
     trace_root: Option<String>,
     #[serde(skip)]
     pid: Option<u32>,
+}
+
+fn serialize_end<S: serde::Serializer>(end: &Arc<AtomicU64>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(end.load(Ordering::Relaxed))
 }
 
 /// Every timed call, oldest first.
@@ -272,16 +280,17 @@ pub(crate) fn note_call(service: &str, operation: &str, status: u16) {
 
 /// Middleware of the AWS endpoints: times each call and remembers whose it was.
 pub(crate) async fn time_calls(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    let start_us = mono_us();
+    let conn = req.extensions().get::<ConnectInfo<ConnHandle>>().map(|c| c.0.clone());
+    let start_us = conn
+        .as_ref()
+        .and_then(|c| c.clock.request_started_us())
+        .unwrap_or_else(mono_us);
     let trace = req
         .headers()
         .get("x-amzn-trace-id")
         .and_then(|v| v.to_str().ok())
         .and_then(trace_root);
-    let endpoints = req
-        .extensions()
-        .get::<ConnectInfo<ConnHandle>>()
-        .map(|c| (c.0.local, c.0.peer));
+    let endpoints = conn.as_ref().map(|c| (c.local, c.peer));
     // Only untraced AWS calls need the /proc lookup; it runs while the call is served.
     let owner = match (&trace, endpoints) {
         (None, Some((local, peer))) if !req.uri().path().starts_with("/_twin") => {
@@ -299,7 +308,10 @@ pub(crate) async fn time_calls(State(shared): State<Arc<Shared>>, req: Request, 
             (resp, SERVED.with(|s| s.borrow_mut().take()))
         })
         .await;
-    let end_us = mono_us();
+    let end = Arc::new(AtomicU64::new(mono_us()));
+    if let Some(conn) = &conn {
+        conn.clock.track_response_end(end.clone());
+    }
     if let Some((service, operation, status)) = served {
         let pid = match owner {
             Some(lookup) => lookup.await.ok().flatten(),
@@ -310,7 +322,7 @@ pub(crate) async fn time_calls(State(shared): State<Arc<Shared>>, req: Request, 
             operation,
             status,
             start_us,
-            end_us,
+            end,
             trace_root: trace,
             pid,
         });
@@ -527,7 +539,7 @@ mod tests {
             operation: "PutObject".into(),
             status: 200,
             start_us,
-            end_us: start_us + 1,
+            end: Arc::new(AtomicU64::new(start_us + 1)),
             trace_root: trace.map(str::to_owned),
             pid,
         };
