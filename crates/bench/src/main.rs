@@ -7,6 +7,7 @@
 //! call (duration against the floor), and the binaries' sizes. Prints a table and writes
 //! `target/bench/results.json`. `--smoke` runs tiny counts against the debug binaries (a test).
 
+mod idle;
 mod report;
 mod stats;
 mod workload;
@@ -54,6 +55,10 @@ struct Options {
     /// Size of the video in decimal MB [default: 16; smoke 2].
     #[arg(long)]
     video_mb: Option<usize>,
+    /// Measure with idle cores free to sleep (by default they are kept awake while measuring: see
+    /// `crates/bench/src/idle.rs`).
+    #[arg(long)]
+    let_cores_sleep: bool,
     /// An extra environment variable for the handlers, `NAME=VALUE` (repeatable): to compare settings.
     #[arg(long = "env", value_parser = name_value)]
     env: Vec<(String, String)>,
@@ -127,6 +132,15 @@ async fn run(options: Options) -> Result<(), String> {
         }
     }
     let out = options.out.clone().unwrap_or_else(|| target.join("bench/results.json"));
+    // The smoke run judges nothing, and keeping both cores of a CI machine polling would only slow the
+    // tests beside it.
+    let cores = if options.smoke {
+        idle::AwakeCores::let_sleep("--smoke")
+    } else if options.let_cores_sleep {
+        idle::AwakeCores::let_sleep("--let-cores-sleep")
+    } else {
+        idle::AwakeCores::hold()
+    };
     let started = Instant::now();
 
     progress("starting moto, the twin and the handlers");
@@ -243,7 +257,7 @@ async fn run(options: Options) -> Result<(), String> {
     let mut results = Results {
         mode: if options.smoke { "smoke" } else { "full" }.to_owned(),
         bin_dir: bin_dir.display().to_string(),
-        machine: report::Machine::here(),
+        machine: report::Machine::here(&cores.state),
         duration_s: started.elapsed().as_secs_f64(),
         cold_start,
         cases,

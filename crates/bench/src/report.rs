@@ -14,10 +14,12 @@ pub struct Machine {
     pub cores: usize,
     pub memory_gib: f64,
     pub kernel: String,
+    /// Whether idle cores were kept from sleeping while measuring (see `idle.rs`).
+    pub idle_cores: String,
 }
 
 impl Machine {
-    pub fn here() -> Self {
+    pub fn here(idle_cores: &str) -> Self {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
         let mem_kib: f64 = meminfo
@@ -36,6 +38,7 @@ impl Machine {
                 .unwrap_or_default()
                 .trim()
                 .to_owned(),
+            idle_cores: idle_cores.to_owned(),
         }
     }
 }
@@ -524,8 +527,13 @@ impl Results {
         );
         let _ = writeln!(
             out,
-            "machine: {} × {}, {} GiB, Linux {}; run took {:.0} s\n",
-            self.machine.cores, self.machine.cpu, self.machine.memory_gib, self.machine.kernel, self.duration_s
+            "machine: {} × {}, {} GiB, Linux {}, idle cores {}; run took {:.0} s\n",
+            self.machine.cores,
+            self.machine.cpu,
+            self.machine.memory_gib,
+            self.machine.kernel,
+            self.machine.idle_cores,
+            self.duration_s
         );
         let _ = writeln!(out, "COLD START (spawn → first poll; spawn → end of first event)");
         for c in &self.cold_start {

@@ -37,6 +37,7 @@ fn smoke_run_measures_every_case_with_plausible_numbers() {
     let results: Value = serde_json::from_str(&std::fs::read_to_string(&out).expect("results written")).unwrap();
     let _ = std::fs::remove_file(&out);
     assert_eq!(results["mode"], "smoke");
+    assert_eq!(results["machine"]["idle_cores"], "allowed to sleep (--smoke)");
 
     let must_call = [
         ("inbound_text", "connectparticipant.SendMessage"),
