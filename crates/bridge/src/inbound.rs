@@ -147,8 +147,7 @@ struct Delivered {
     contact_id: ContactId,
     /// It started the chat.
     opened: bool,
-    /// It finished on the fast hold: nothing to complete.
-    quietly: bool,
+    finish: Finish,
 }
 
 /// The chat a message goes into.
@@ -475,7 +474,14 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 give_back.await;
                 Ok(outcome)
             }
-            Ok((outcome, Settle::Complete { clear_menu, lapsed })) => {
+            Ok((
+                outcome,
+                Settle::Complete {
+                    clear_menu,
+                    lapsed,
+                    marked_read,
+                },
+            )) => {
                 let finished = Finished {
                     key,
                     tag: &me.tag,
@@ -484,7 +490,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 };
                 // The read mark rides alongside the completing write, so the customer's next message does
                 // not wait for it.
-                let delivered = matches!(outcome, Outcome::Delivered { .. } | Outcome::Noted { .. });
+                let delivered = !marked_read && matches!(outcome, Outcome::Delivered { .. } | Outcome::Noted { .. });
                 let (completed, (), ()) = tokio::join!(
                     self.store.complete("wa", wamid, Some(&finished)),
                     behind(self.read_mark(origination, wamid, delivered)),
@@ -529,6 +535,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 Settle::Complete {
                     clear_menu: false,
                     lapsed,
+                    marked_read: false,
                 },
             ));
         }
@@ -576,6 +583,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                         Settle::Complete {
                             clear_menu: false,
                             lapsed,
+                            marked_read: true,
                         }
                     } else {
                         Settle::Quietly
@@ -598,7 +606,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         // flight could land after the move.
         let may_finish_quietly = extended && !answered;
         let act = Box::pin(self.act(key, origination, message, me, view, action, may_finish_quietly));
-        let (outcome, quiet) = if extended {
+        let (outcome, finish) = if extended {
             act.await?
         } else {
             let (acted, held) = tokio::join!(act, behind(self.extend(key, message, me)));
@@ -607,13 +615,13 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             }
             acted?
         };
-        let settle = if quiet {
-            Settle::Quietly
-        } else {
-            Settle::Complete {
+        let settle = match finish {
+            Finish::Quietly => Settle::Quietly,
+            Finish::Complete { marked_read } => Settle::Complete {
                 clear_menu: answered,
                 lapsed,
-            }
+                marked_read,
+            },
         };
         Ok((outcome, settle))
     }
@@ -713,8 +721,8 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         }
     }
 
-    /// Carries out the decision on a claimed message whose turn has come; also says whether it finished
-    /// on the fast hold (nothing to complete; only with `may_finish_quietly`, see [`Self::deliver`]).
+    /// Carries out the decision on a claimed message whose turn has come; also says how it finished (on
+    /// the fast hold only with `may_finish_quietly`, see [`Self::deliver`]).
     #[allow(clippy::too_many_arguments)]
     async fn act(
         &self,
@@ -725,13 +733,13 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         view: ConversationView,
         action: InboundAction,
         may_finish_quietly: bool,
-    ) -> PortResult<(Outcome, bool)> {
+    ) -> PortResult<(Outcome, Finish)> {
         let active = match view.conversation.as_ref().map(|c| &c.state) {
             Some(ConversationState::Active(chat)) => Some(chat.clone()),
             _ => None,
         };
         match action {
-            InboundAction::Skip { reason } => Ok((Outcome::Skipped(reason), false)),
+            InboundAction::Skip { reason } => Ok((Outcome::Skipped(reason), Finish::COMPLETE)),
             InboundAction::Send { content_type, content } => {
                 // The file and its notes follow the description: not a single send.
                 let media = match (&message.content, &self.media) {
@@ -748,12 +756,12 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                     contact_id: delivered.contact_id,
                     opened_chat: delivered.opened,
                 };
-                Ok((outcome, delivered.quietly))
+                Ok((outcome, delivered.finish))
             }
             InboundAction::Note { content } => {
                 // Reactions never open a chat: with none open there is nobody to tell.
                 let Some(chat) = active else {
-                    return Ok((Outcome::Skipped("reaction_no_chat"), false));
+                    return Ok((Outcome::Skipped("reaction_no_chat"), Finish::COMPLETE));
                 };
                 let client_token = message_token(message, &chat.contact_id);
                 match self.send(key, &chat, TEXT_PLAIN, &content, &client_token).await {
@@ -761,11 +769,11 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                         Outcome::Noted {
                             contact_id: chat.contact_id,
                         },
-                        false,
+                        Finish::COMPLETE,
                     )),
                     Err(e) if e.is_chat_gone() => {
                         self.store.mark_ended(key, &chat.contact_id).await?;
-                        Ok((Outcome::Skipped("reaction_no_chat"), false))
+                        Ok((Outcome::Skipped("reaction_no_chat"), Finish::COMPLETE))
                     }
                     Err(e) => Err(e),
                 }
@@ -773,11 +781,11 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             InboundAction::Page(page) => {
                 let outgoing = OutgoingMessage::rich(message.reply_to(), &page);
                 self.whatsapp.send(origination, &outgoing).await?;
-                Ok((Outcome::Paged, false))
+                Ok((Outcome::Paged, Finish::COMPLETE))
             }
             InboundAction::EndChat => {
                 let Some(chat) = active else {
-                    return Ok((Outcome::Skipped("no_chat_to_end"), false));
+                    return Ok((Outcome::Skipped("no_chat_to_end"), Finish::COMPLETE));
                 };
                 // Ended here first, so the chat.ended Connect streams back finds it ended and stays quiet:
                 // the customer hears the confirmation below, once.
@@ -798,7 +806,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                     Outcome::EndedByCustomer {
                         contact_id: chat.contact_id,
                     },
-                    false,
+                    Finish::COMPLETE,
                 ))
             }
         }
@@ -910,6 +918,8 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         mut view: ConversationView,
         may_finish_quietly: bool,
     ) -> PortResult<Delivered> {
+        // A fast send marks the message read beside it, even into a chat that turns out to be over.
+        let mut marked_read = false;
         // Twice at most: the chat we knew, then the one we open when it turns out to be over.
         for _ in 0..3 {
             let ready = self
@@ -932,19 +942,26 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                     until_ms: Hold::Fast.until(now_ms()),
                     ..me.clone()
                 };
+                marked_read = true;
                 let pending = self.fast_send(key, origination, message, &fast, &chat, (content_type, content), true);
-                pending.await.map(|complete| !complete)
+                pending.await.map(|complete| {
+                    if complete {
+                        Finish::Complete { marked_read: true }
+                    } else {
+                        Finish::Quietly
+                    }
+                })
             } else {
                 let client_token = message_token(message, &chat.contact_id);
                 let sent = self.send(key, &chat, content_type, content, &client_token).await;
-                sent.map(|()| false)
+                sent.map(|()| Finish::Complete { marked_read })
             };
             match sent {
-                Ok(quietly) => {
+                Ok(finish) => {
                     return Ok(Delivered {
                         contact_id: chat.contact_id,
                         opened,
-                        quietly,
+                        finish,
                     });
                 }
                 Err(e) if e.is_chat_gone() => {
@@ -1211,8 +1228,28 @@ enum Settle {
     /// Nothing: the fast path's claim and registration lapse on their own.
     Quietly,
     /// The claim is marked done and the registration removed (with the menu, if the message spent it, and
-    /// registrations that fast messages of other processes left behind).
-    Complete { clear_menu: bool, lapsed: Vec<String> },
+    /// registrations that fast messages of other processes left behind); the read mark goes beside it
+    /// unless `marked_read` (it went beside the send already).
+    Complete {
+        clear_menu: bool,
+        lapsed: Vec<String>,
+        marked_read: bool,
+    },
+}
+
+/// How a message's work ended, as far as what is left after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Finish {
+    /// On the fast hold, the read mark beside the send: nothing is left.
+    Quietly,
+    /// The claim is completed next; `marked_read`: the read mark went beside the send (a fast send
+    /// that had to be held after all), so the completion must not send it again.
+    Complete { marked_read: bool },
+}
+
+impl Finish {
+    /// Completed next, with the read mark beside the completing write.
+    const COMPLETE: Finish = Finish::Complete { marked_read: false };
 }
 
 /// A registration this long past its lease belongs to a message that finished (fast) or died; nobody

@@ -224,10 +224,19 @@ async fn a_fast_send_that_outlasts_half_its_lease_is_held_and_completed() {
     // The send takes longer than half the fast lease: the holder must extend its hold and complete it.
     twin.fault(json!({"service": "connectparticipant", "operation": "SendMessage", "latency_ms": 1_200, "times": 1}))
         .await;
-    let calls = calls_during(twin, twin.customer_texts("14255550155", "slow one")).await;
+    let mut wamid = String::new();
+    let calls = calls_during(twin, async {
+        wamid = twin.customer_texts("14255550155", "slow one").await.0;
+    })
+    .await;
     assert!(
         calls.contains(&"dynamodb.TransactWriteItems".to_owned()),
         "completed: {calls:?}"
+    );
+    assert_eq!(
+        read_marks(twin, &wamid).await,
+        1,
+        "the read mark went with the send, not again"
     );
     let item = conversation_item(&stack, "14255550155").await;
     let registrations: Vec<&String> = item
@@ -242,6 +251,38 @@ async fn a_fast_send_that_outlasts_half_its_lease_is_held_and_completed() {
     );
     let contacts = twin.contacts_of("14255550155").await;
     assert_eq!(customer_texts(&contacts[0]), ["hello", "slow one"]);
+}
+
+#[tokio::test]
+async fn an_opener_whose_send_outlasts_half_the_fast_hold_completes_and_marks_read_once() {
+    let stack = proxied_stack().await;
+    let twin = stack.twin();
+    // The chat's first message finds nobody else in flight and goes onto the fast hold beside its
+    // send; the send outlasts half of that hold, so the message is held again and completed.
+    twin.fault(json!({"service": "connectparticipant", "operation": "SendMessage", "latency_ms": 1_200, "times": 1}))
+        .await;
+    let mut wamid = String::new();
+    let calls = calls_during(twin, async {
+        wamid = twin.customer_texts("14255550156", "slow opener").await.0;
+    })
+    .await;
+    assert!(
+        calls.contains(&"dynamodb.TransactWriteItems".to_owned()),
+        "completed: {calls:?}"
+    );
+    assert_eq!(read_marks(twin, &wamid).await, 1);
+    let contacts = twin.contacts_of("14255550156").await;
+    assert_eq!(customer_texts(&contacts[0]), ["slow opener"]);
+}
+
+/// How often the customer's message `wamid` was marked read on WhatsApp.
+async fn read_marks(twin: &Twin, wamid: &str) -> usize {
+    let sent = twin.get("/whatsapp/sent").await;
+    sent.as_array()
+        .expect("the sends to WhatsApp")
+        .iter()
+        .filter(|s| s["message"]["status"] == "read" && s["message"]["message_id"] == wamid)
+        .count()
 }
 
 /// The WhatsappHandler invocation's calls since `since_us` (the twin's clock), sorted.
