@@ -147,6 +147,7 @@ struct Delivered {
     contact_id: ContactId,
     /// It started the chat.
     opened: bool,
+    /// What is left after it.
     finish: Finish,
 }
 
@@ -490,10 +491,10 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 };
                 // The read mark rides alongside the completing write, so the customer's next message does
                 // not wait for it.
-                let delivered = !marked_read && matches!(outcome, Outcome::Delivered { .. } | Outcome::Noted { .. });
+                let mark = !marked_read && matches!(outcome, Outcome::Delivered { .. } | Outcome::Noted { .. });
                 let (completed, (), ()) = tokio::join!(
                     self.store.complete("wa", wamid, Some(&finished)),
-                    behind(self.read_mark(origination, wamid, delivered)),
+                    behind(self.read_mark(origination, wamid, mark)),
                     behind(give_back)
                 );
                 completed?;
