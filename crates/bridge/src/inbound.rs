@@ -947,7 +947,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 let pending = self.fast_send(key, origination, message, &fast, &chat, (content_type, content), true);
                 pending.await.map(|complete| {
                     if complete {
-                        Finish::Complete { marked_read: true }
+                        Finish::Complete { marked_read }
                     } else {
                         Finish::Quietly
                     }

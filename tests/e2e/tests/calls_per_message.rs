@@ -222,22 +222,7 @@ async fn a_fast_send_that_outlasts_half_its_lease_is_held_and_completed() {
     let twin = stack.twin();
     open_chat(twin, "14255550155").await;
     // The send takes longer than half the fast lease: the holder must extend its hold and complete it.
-    twin.fault(json!({"service": "connectparticipant", "operation": "SendMessage", "latency_ms": 1_200, "times": 1}))
-        .await;
-    let mut wamid = String::new();
-    let calls = calls_during(twin, async {
-        wamid = twin.customer_texts("14255550155", "slow one").await.0;
-    })
-    .await;
-    assert!(
-        calls.contains(&"dynamodb.TransactWriteItems".to_owned()),
-        "completed: {calls:?}"
-    );
-    assert_eq!(
-        read_marks(twin, &wamid).await,
-        1,
-        "the read mark went with the send, not again"
-    );
+    slow_send_completes_and_marks_read_once(twin, "14255550155", "slow one").await;
     let item = conversation_item(&stack, "14255550155").await;
     let registrations: Vec<&String> = item
         .as_object()
@@ -259,30 +244,33 @@ async fn an_opener_whose_send_outlasts_half_the_fast_hold_completes_and_marks_re
     let twin = stack.twin();
     // The chat's first message finds nobody else in flight and goes onto the fast hold beside its
     // send; the send outlasts half of that hold, so the message is held again and completed.
+    slow_send_completes_and_marks_read_once(twin, "14255550156", "slow opener").await;
+    let contacts = twin.contacts_of("14255550156").await;
+    assert_eq!(customer_texts(&contacts[0]), ["slow opener"]);
+}
+
+/// Sends `text` from `wa_id` with its `SendMessage` taking longer than half the fast hold (1.5 s):
+/// the message must be completed, and marked read once, beside its send, not again with the completion.
+async fn slow_send_completes_and_marks_read_once(twin: &Twin, wa_id: &str, text: &str) {
     twin.fault(json!({"service": "connectparticipant", "operation": "SendMessage", "latency_ms": 1_200, "times": 1}))
         .await;
     let mut wamid = String::new();
     let calls = calls_during(twin, async {
-        wamid = twin.customer_texts("14255550156", "slow opener").await.0;
+        wamid = twin.customer_texts(wa_id, text).await.0;
     })
     .await;
     assert!(
         calls.contains(&"dynamodb.TransactWriteItems".to_owned()),
         "completed: {calls:?}"
     );
-    assert_eq!(read_marks(twin, &wamid).await, 1);
-    let contacts = twin.contacts_of("14255550156").await;
-    assert_eq!(customer_texts(&contacts[0]), ["slow opener"]);
-}
-
-/// How often the customer's message `wamid` was marked read on WhatsApp.
-async fn read_marks(twin: &Twin, wamid: &str) -> usize {
     let sent = twin.get("/whatsapp/sent").await;
-    sent.as_array()
+    let read_marks = sent
+        .as_array()
         .expect("the sends to WhatsApp")
         .iter()
-        .filter(|s| s["message"]["status"] == "read" && s["message"]["message_id"] == wamid)
-        .count()
+        .filter(|s| s["message"]["status"] == "read" && s["message"]["message_id"] == wamid.as_str())
+        .count();
+    assert_eq!(read_marks, 1, "marked read once: {sent:#}");
 }
 
 /// The WhatsappHandler invocation's calls since `since_us` (the twin's clock), sorted.
