@@ -54,9 +54,17 @@ impl AwakeCores {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
+
+    /// The limit the kernel applies now (reading the file gives the strictest request held).
+    fn applied_limit_us() -> Option<i32> {
+        let mut value = [0; 4];
+        File::open(PM_QOS_FILE).ok()?.read_exact(&mut value).ok()?;
+        Some(i32::from_ne_bytes(value))
+    }
 
     #[test]
-    fn says_whether_it_holds_the_cores_awake() {
+    fn holds_idle_cores_awake_exactly_while_alive() {
         let cores = AwakeCores::hold();
         // Root on Linux holds the request; anyone else is told why not.
         assert_eq!(
@@ -65,6 +73,13 @@ mod tests {
             "{}",
             cores.state
         );
-        assert!(AwakeCores::let_sleep("--smoke").state.contains("--smoke"));
+        if cores._qos.is_some() {
+            assert_eq!(applied_limit_us(), Some(0), "the kernel applies the request");
+            drop(cores);
+            assert_ne!(applied_limit_us(), Some(0), "and lets it go with the handle");
+        }
+        let sleeping = AwakeCores::let_sleep("--smoke");
+        assert!(sleeping.state.contains("--smoke"));
+        assert_ne!(applied_limit_us(), Some(0));
     }
 }

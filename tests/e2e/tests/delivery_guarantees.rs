@@ -5,6 +5,7 @@ use e2e::{GREETING, TestStack, Twin, customer_texts};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -79,43 +80,86 @@ fn assert_conversation_exactly_once(
     contacts: &HashMap<String, Vec<Value>>,
     texts: &HashMap<String, Vec<String>>,
 ) {
-    assert_conversation_exactly_once_but_replayed(customer, rounds, contacts, texts, "");
+    assert_conversation_exactly_once_but_replayed(customer, rounds, contacts, texts, &json!([]));
 }
 
-/// As [`assert_conversation_exactly_once`], except for the messages named in `dead_letters` (the
-/// dead-letter list as JSON): a message replayed from there arrives when it is replayed, after the ones
-/// the customer or agent sent later (docs/architecture.md, Order), so only its being there exactly once
-/// is checked.
+/// As [`assert_conversation_exactly_once`], except for what `dead_letters` (the dead-letter list) holds:
+/// a message replayed from there arrives when it is replayed, after the ones the customer or agent sent
+/// later (docs/architecture.md, Order), so only its being there exactly once is checked. That covers the
+/// agent's join too, whose announcement is the customer's text of a dead-lettered `participant.joined`.
 fn assert_conversation_exactly_once_but_replayed(
     customer: &str,
     rounds: usize,
     contacts: &HashMap<String, Vec<Value>>,
     texts: &HashMap<String, Vec<String>>,
-    dead_letters: &str,
+    dead_letters: &Value,
 ) {
     let chats = &contacts[customer];
     assert_eq!(chats.len(), 1, "{customer} has {} chats", chats.len());
+    let listed = dead_letters.to_string();
     let expected_in: Vec<String> = (0..rounds).map(|r| format!("{customer} c{r}")).collect();
     exactly_once_in_order(
         &customer_texts(&chats[0]),
         &expected_in,
-        dead_letters,
+        |text| listed.contains(text),
         &format!("{customer}: agent side"),
     );
     // Issue #5: the agent's arrival is announced to the customer.
-    let mut expected_out = vec![GREETING.to_owned(), "Ana has joined the chat.".to_owned()];
+    const JOINED: &str = "Ana has joined the chat.";
+    let join_replayed = chats[0]["contact_id"]
+        .as_str()
+        .is_some_and(|contact_id| join_dead_lettered(dead_letters, contact_id));
+    let mut expected_out = vec![GREETING.to_owned(), JOINED.to_owned()];
     expected_out.extend((1..rounds).map(|r| format!("{customer} a{r}")));
     exactly_once_in_order(
         &texts[customer],
         &expected_out,
-        dead_letters,
+        |text| listed.contains(text) || (text == JOINED && join_replayed),
         &format!("{customer}: WhatsApp side"),
     );
 }
 
-/// `actual` holds every `expected` text once and nothing else, in order but for those `dead_letters` names.
-fn exactly_once_in_order(actual: &[String], expected: &[String], dead_letters: &str, what: &str) {
-    let replayed = |text: &String| dead_letters.contains(text.as_str());
+/// Whether the dead-letter list holds the `participant.joined` item streamed for `contact_id`.
+fn join_dead_lettered(dead_letters: &Value, contact_id: &str) -> bool {
+    let entries = dead_letters.as_array().map(Vec::as_slice).unwrap_or_default();
+    let records = entries
+        .iter()
+        .filter(|entry| entry["function"] == "ConnectHandler")
+        .filter_map(|entry| entry["event"]["Records"].as_array())
+        .flatten();
+    records
+        .filter_map(|record| record["Sns"]["Message"].as_str())
+        .filter_map(|message| serde_json::from_str::<Value>(message).ok())
+        .any(|item| {
+            item["ContactId"] == contact_id
+                && item["ContentType"]
+                    .as_str()
+                    .is_some_and(|t| t.ends_with("participant.joined"))
+        })
+}
+
+#[test]
+fn a_dead_lettered_join_is_recognised_for_its_contact_only() {
+    let item = |fixture: &str| {
+        let event = e2e::fixture(fixture);
+        let message: Value = serde_json::from_str(event["Records"][0]["Sns"]["Message"].as_str().unwrap()).unwrap();
+        (event, message["ContactId"].as_str().unwrap().to_owned())
+    };
+    let (joined, contact_id) = item("connect-stream-participant-joined.json");
+    let (message, _) = item("connect-stream-agent-message.json");
+    let listed = |function: &str, event: &Value| json!([{"function": function, "event": event}]);
+    assert!(join_dead_lettered(&listed("ConnectHandler", &joined), &contact_id));
+    assert!(!join_dead_lettered(
+        &listed("ConnectHandler", &joined),
+        "another-contact"
+    ));
+    assert!(!join_dead_lettered(&listed("ConnectHandler", &message), &contact_id));
+    assert!(!join_dead_lettered(&listed("WhatsappHandler", &joined), &contact_id));
+    assert!(!join_dead_lettered(&json!([]), &contact_id));
+}
+
+/// `actual` holds every `expected` text once and nothing else, in order but for the `replayed` ones.
+fn exactly_once_in_order(actual: &[String], expected: &[String], replayed: impl Fn(&str) -> bool, what: &str) {
     let mut sorted_actual = actual.to_vec();
     let mut sorted_expected = expected.to_vec();
     sorted_actual.sort();
@@ -258,7 +302,7 @@ async fn throttling_and_server_errors_lose_and_duplicate_nothing() {
 
     // What exhausted its retries is in the dead-letter list; after the fix it is replayed, once.
     twin.delete("/faults").await;
-    let dead_letters = twin.get("/dlq").await.to_string();
+    let dead_letters = twin.get("/dlq").await;
     for _ in 0..3 {
         if twin.get("/dlq").await.as_array().is_none_or(Vec::is_empty) {
             break;
@@ -438,4 +482,76 @@ async fn an_item_streamed_before_its_chat_mapping_lands_still_reaches_the_custom
         "{:?}",
         twin.texts_to(customer).await
     );
+}
+
+/// The invocation holding a conversation's start lock dies mid-start (its chat exists, its streaming
+/// call never answers) and its retries find its claim still held: the conversation's next message
+/// waits for the lock, takes it over once it lapses, and finishes that same start (the client token
+/// is the conversation's generation, not the opener's), so the customer has one chat. The dead
+/// opener's message, dead-lettered meanwhile, goes into that chat when replayed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_start_whose_opener_died_is_taken_over_when_its_lock_lapses() {
+    // Long enough for a wait on the start lock to fit in one invocation, short enough that the dead
+    // opener's claim (held until its deadline) frees up in the test's time.
+    const TIMEOUT: Duration = Duration::from_secs(45);
+    let stack = TestStack::start_with(|o| {
+        o.concurrency = 3;
+        o.twin.whatsapp_handler_timeout = TIMEOUT;
+    })
+    .await;
+    let twin = stack.twin();
+    let customer = "3168000001";
+    twin.fault(json!({"service": "connect", "operation": "StartContactStreaming", "latency_ms": 120_000, "times": 1}))
+        .await;
+    let opener_sent = Instant::now();
+    let opener = {
+        let twin = twin.clone();
+        tokio::spawn(async move { twin.customer_texts(customer, "first, opener died").await })
+    };
+    // The chat is started; the opener is now waiting on its streaming call (and wrote the mapping beside it).
+    while twin.calls_to("StartChatContact").await == 0 {
+        assert!(
+            opener_sent.elapsed() < Duration::from_secs(10),
+            "the opener never started the chat"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    twin.post("/processes/restart", json!({"function": "WhatsappHandler"}))
+        .await;
+
+    // It waits for the opener's turn and then for its lock, takes the lock over once it lapsed and
+    // starts, then waits for the opener's turn again: longer than one invocation, so its retry delivers.
+    twin.customer_texts(customer, "second, takes over").await;
+    let (_, died) = opener.await.expect("opener task");
+    assert!(!died.ok, "the opener was killed: {died:?}");
+    twin.settle().await;
+    let contacts = twin.contacts_of(customer).await;
+    assert_eq!(
+        contacts.len(),
+        1,
+        "the takeover finished the opener's start: {contacts:#?}"
+    );
+    assert_eq!(customer_texts(&contacts[0]), ["second, takes over"]);
+    assert_eq!(
+        twin.calls_to("StartChatContact").await,
+        2,
+        "the opener's start, then the same start again"
+    );
+    let dlq = twin.get("/dlq").await;
+    assert_eq!(dlq.as_array().map(Vec::len), Some(1), "the opener's message: {dlq:#}");
+
+    // Its claim is free once the dead invocation's deadline has passed.
+    tokio::time::sleep((opener_sent + TIMEOUT + Duration::from_secs(2)).saturating_duration_since(Instant::now()))
+        .await;
+    let replayed = twin.post("/dlq/replay", json!({})).await;
+    assert_eq!(replayed[0]["ok"], true, "{replayed:#}");
+    twin.settle().await;
+    let contacts = twin.contacts_of(customer).await;
+    assert_eq!(contacts.len(), 1, "{contacts:#?}");
+    assert_eq!(
+        customer_texts(&contacts[0]),
+        ["second, takes over", "first, opener died"]
+    );
+    assert_eq!(twin.texts_to(customer).await, [GREETING], "greeted once");
 }
