@@ -162,8 +162,12 @@ struct Slot {
     port: u16,
     /// Wakes the supervisor to kill the process (timeout).
     kill: Notify,
-    /// Wakes the supervisor to replace the process at once (`/_twin/processes/restart`).
-    restart: Notify,
+    /// How many restarts were asked for (`/_twin/processes/restart`): the supervisor replaces the
+    /// process at once whenever this moves past what it last honoured.
+    restart: watch::Sender<u64>,
+    /// The requests honoured: the process that was running when they were made is gone, and what
+    /// it ran has failed.
+    replaced: watch::Sender<u64>,
 }
 
 /// One Lambda function: its queue, in-flight invocations, processes and logs.
@@ -296,12 +300,22 @@ impl Function {
         }
     }
 
-    /// Kills the running processes so that their supervisors start them again without delay;
-    /// returns how many slots were told.
-    pub fn restart_processes(&self) -> usize {
+    /// Kills the running processes so that their supervisors start them again without delay, and
+    /// returns once every one is gone and what it ran has failed (so an event sent next cannot reach
+    /// a process about to die); returns how many processes were replaced.
+    pub async fn restart_processes(&self) -> usize {
         let slots = lock(&self.slots).clone();
-        for slot in &slots {
-            slot.restart.notify_waiters();
+        let asked: Vec<u64> = slots
+            .iter()
+            .map(|slot| {
+                slot.restart.send_modify(|n| *n += 1);
+                *slot.restart.borrow()
+            })
+            .collect();
+        for (slot, asked) in slots.iter().zip(asked) {
+            let mut replaced = slot.replaced.subscribe();
+            // A supervisor stopped by shutdown never answers.
+            let _ = tokio::time::timeout(Duration::from_secs(10), replaced.wait_for(|n| *n >= asked)).await;
         }
         slots.len()
     }
@@ -339,7 +353,8 @@ impl Function {
                     index: slots.len(),
                     port,
                     kill: Notify::new(),
-                    restart: Notify::new(),
+                    restart: watch::channel(0).0,
+                    replaced: watch::channel(0).0,
                 });
                 slots.push(slot.clone());
                 slot
@@ -526,6 +541,12 @@ fn pump<R: AsyncRead + Unpin + Send + 'static>(reader: R, f: Arc<Function>, labe
     });
 }
 
+/// Resolves once a restart beyond the `honoured` ones was asked for. (The guard `wait_for` hands back
+/// must not live in the supervisor's future, which moves between threads.)
+async fn asked_again(restart: &mut watch::Receiver<u64>, honoured: u64) {
+    let _ = restart.wait_for(|n| *n > honoured).await.map(drop);
+}
+
 /// Resolves once shutdown was requested (or the twin is gone).
 pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
@@ -545,6 +566,10 @@ async fn supervise(
             return;
         }
         let started = Instant::now();
+        // The process that was running when these restarts were asked for is gone.
+        let asked = *slot.restart.borrow();
+        slot.replaced.send_replace(asked);
+        let mut restart = slot.restart.subscribe();
         let mut cmd = tokio::process::Command::new(&spec.binary);
         cmd.env_clear()
             .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -579,7 +604,6 @@ async fn supervise(
                     pump(err, f.clone(), label.clone());
                 }
                 let kill = slot.kill.notified();
-                let restart = slot.restart.notified();
                 let outcome = tokio::select! {
                     status = child.wait() => match status {
                         Ok(s) => format!("handler process exited unexpectedly ({s})"),
@@ -590,7 +614,7 @@ async fn supervise(
                         let _ = child.wait().await;
                         "handler process was killed after a timeout".to_owned()
                     }
-                    _ = restart => {
+                    _ = asked_again(&mut restart, asked) => {
                         kill_group(pid);
                         let _ = child.wait().await;
                         registry.remove(pid);
@@ -621,6 +645,7 @@ async fn supervise(
         };
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
+            _ = asked_again(&mut restart, asked) => {}
             _ = stopped(&mut shutdown) => return,
         }
     }

@@ -477,7 +477,8 @@ struct RestartBody {
     function: String,
 }
 
-/// Kills a function's running processes; each is started again at once (a cold start).
+/// Kills a function's running processes; each is started again at once (a cold start). Answers once
+/// the old ones are gone.
 async fn restart(State(s): St, body: axum::body::Bytes) -> Response {
     let parsed: Result<RestartBody, _> = serde_json::from_slice(&body);
     let name = match parsed {
@@ -494,8 +495,8 @@ async fn restart(State(s): St, body: axum::body::Bytes) -> Response {
         Ok(f) => f[0],
         Err(e) => return not_found(e),
     };
-    let restarting = s.sns.function(function).restart_processes();
-    (StatusCode::ACCEPTED, axum::Json(json!({ "restarting": restarting }))).into_response()
+    let restarted = s.sns.function(function).restart_processes().await;
+    axum::Json(json!({ "restarted": restarted })).into_response()
 }
 
 #[cfg(test)]

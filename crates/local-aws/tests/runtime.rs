@@ -421,3 +421,67 @@ async fn lambda_invoke_api_with_the_sdk() {
     assert_eq!(statuses, vec![200, 200, 202, 204, 404, 404, 404, 403]);
     assert_eq!(invokes[1]["error"], "Unhandled");
 }
+
+/// A restart answers only once the old processes are gone and what they ran has failed, so an event
+/// sent right after it cannot be taken by a process about to die.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_answers_once_the_old_processes_are_gone() {
+    let twin = start(2).await;
+    let url = twin.url().to_owned();
+    let running = {
+        let url = url.clone();
+        tokio::spawn(async move {
+            post(
+                &url,
+                "/_twin/customers/16505551234/messages",
+                json!({"type":"text","text":{"body":"please sleep"}}),
+            )
+            .await
+        })
+    };
+    // Both processes up, one of them in the middle of the sleeping invocation.
+    let old = loop {
+        let processes = get(&url, "/_twin/processes").await;
+        let polled: Vec<Value> = processes
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["function"] == "WhatsappHandler" && !p["first_poll_us"].is_null())
+            .cloned()
+            .collect();
+        let logs: Vec<String> =
+            serde_json::from_value(get(&url, "/_twin/logs?function=WhatsappHandler").await).unwrap();
+        if polled.len() == 2 && json_lines(&logs).iter().any(|l| !l["handled"].is_null()) {
+            break polled;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+
+    let answer = post(&url, "/_twin/processes/restart", json!({"function": "WhatsappHandler"})).await;
+    assert_eq!(answer["restarted"], 2, "{answer}");
+    let processes = get(&url, "/_twin/processes").await;
+    for before in &old {
+        let now = processes
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["pid"] == before["pid"])
+            .unwrap_or_else(|| panic!("{processes:#}"));
+        assert!(!now["exited_us"].is_null(), "still running after the answer: {now}");
+    }
+    let next = post(
+        &url,
+        "/_twin/customers/16505551234/messages",
+        json!({"type":"text","text":{"body":"hello"}}),
+    )
+    .await;
+    assert_eq!(next["invocation"]["ok"], true, "{next}");
+    let interrupted = running.await.unwrap();
+    assert_eq!(interrupted["invocation"]["ok"], false, "{interrupted}");
+    assert!(
+        interrupted["invocation"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("restarted on request")),
+        "{interrupted}"
+    );
+}

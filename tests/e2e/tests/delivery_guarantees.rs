@@ -491,9 +491,11 @@ async fn an_item_streamed_before_its_chat_mapping_lands_still_reaches_the_custom
 /// opener's message, dead-lettered meanwhile, goes into that chat when replayed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_start_whose_opener_died_is_taken_over_when_its_lock_lapses() {
-    // Long enough for a wait on the start lock to fit in one invocation, short enough that the dead
-    // opener's claim (held until its deadline) frees up in the test's time.
-    const TIMEOUT: Duration = Duration::from_secs(45);
+    // Long enough for the second message's whole wait (the opener's turn, its start lock, its turn
+    // again: about 45 s) to fit in one invocation with seconds to spare, so the path is the same on
+    // every run; short enough that the dead opener's claim (held until its deadline) frees up in the
+    // test's time, and long enough that its retries give up before it does.
+    const TIMEOUT: Duration = Duration::from_secs(50);
     let stack = TestStack::start_with(|o| {
         o.concurrency = 3;
         o.twin.whatsapp_handler_timeout = TIMEOUT;
@@ -521,24 +523,28 @@ async fn a_start_whose_opener_died_is_taken_over_when_its_lock_lapses() {
         .await;
 
     // It waits for the opener's turn and then for its lock, takes the lock over once it lapsed and
-    // starts, then waits for the opener's turn again: longer than one invocation, so its retry delivers.
-    twin.customer_texts(customer, "second, takes over").await;
+    // starts, then waits for the opener's turn again (its registration outlives it) and sends.
+    let (_, taken) = twin.customer_texts(customer, "second, takes over").await;
     let (_, died) = opener.await.expect("opener task");
     assert!(!died.ok, "the opener was killed: {died:?}");
     twin.settle().await;
+    let dlq = twin.get("/dlq").await;
+    assert!(
+        taken.ok,
+        "the second message went in its first invocation: {taken:?}; DLQ {dlq:#}"
+    );
     let contacts = twin.contacts_of(customer).await;
     assert_eq!(
         contacts.len(),
         1,
         "the takeover finished the opener's start: {contacts:#?}"
     );
-    assert_eq!(customer_texts(&contacts[0]), ["second, takes over"]);
+    assert_eq!(customer_texts(&contacts[0]), ["second, takes over"], "DLQ {dlq:#}");
     assert_eq!(
         twin.calls_to("StartChatContact").await,
         2,
         "the opener's start, then the same start again"
     );
-    let dlq = twin.get("/dlq").await;
     assert_eq!(dlq.as_array().map(Vec::len), Some(1), "the opener's message: {dlq:#}");
 
     // Its claim is free once the dead invocation's deadline has passed.
