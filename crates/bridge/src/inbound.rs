@@ -392,7 +392,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         let me = Inflight {
             tag: format!("q_{}", short_hash(wamid)),
             timestamp: message.timestamp,
-            registered_ms,
+            received_ns: message.received_ns.unwrap_or(registered_ms.saturating_mul(1_000_000)),
             until_ms: hold.until(registered_ms),
         };
         // A redelivery of that very message registers the same tag again: nothing to remove then.
@@ -1368,7 +1368,7 @@ mod tests {
         Inflight {
             tag: tag.into(),
             timestamp,
-            registered_ms: 0,
+            received_ns: 0,
             until_ms,
         }
     }

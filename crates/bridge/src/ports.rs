@@ -55,8 +55,10 @@ pub struct Inflight {
     pub tag: String,
     /// WhatsApp's timestamp (Unix seconds).
     pub timestamp: i64,
-    /// When this delivery registered (epoch ms): breaks ties within a second.
-    pub registered_ms: i64,
+    /// When EUM received the message (epoch ns; when this delivery registered, if the event did not
+    /// say): breaks ties within a second, and the same way when an earlier message is redelivered after
+    /// a later one registered.
+    pub received_ns: i64,
     /// When the registering invocation's lease ends (epoch ms): a delivery killed with its Lambda stops
     /// holding later messages back when its invocation's deadline passes, not a fixed minute later.
     pub until_ms: i64,
@@ -70,7 +72,7 @@ impl Inflight {
 
     /// Whether `self` must be delivered before `other`.
     pub fn precedes(&self, other: &Inflight) -> bool {
-        (self.timestamp, self.registered_ms, &self.tag) < (other.timestamp, other.registered_ms, &other.tag)
+        (self.timestamp, self.received_ns, &self.tag) < (other.timestamp, other.received_ns, &other.tag)
     }
 }
 

@@ -45,6 +45,10 @@ pub struct CustomerMessage {
     pub profile_name: Option<String>,
     /// Unix seconds, as WhatsApp stamped it.
     pub timestamp: i64,
+    /// When EUM received it (epoch ns: the header's `message_timestamp`, plus the message's place in the
+    /// event), when the header says: the same on every delivery of the event, so it orders messages
+    /// stamped within one second the same way however often, and however late, each is redelivered.
+    pub received_ns: Option<i64>,
     pub context: Option<MessageContext>,
     pub content: Content,
 }
@@ -223,6 +227,8 @@ pub struct WhatsappError {
 struct WireHeader {
     #[serde(default)]
     context: WireContext,
+    #[serde(default)]
+    message_timestamp: Option<String>,
     #[serde(rename = "whatsAppWebhookEntry")]
     entry: String,
 }
@@ -330,6 +336,13 @@ pub fn parse_eum(message: &str) -> Result<EumEvent, Rejection> {
             format!("whatsAppWebhookEntry does not parse: {}", describe_json_error(&e)),
         )
     })?;
+    // Only an ordering aid: an unreadable time leaves the messages to be ordered as they register.
+    let received_ns = header
+        .message_timestamp
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .and_then(|t| t.timestamp_nanos_opt());
+    let mut place = 0;
     let mut changes = Vec::with_capacity(entry.changes.len());
     for change in entry.changes {
         if change.field.as_deref().is_some_and(|f| f != "messages") {
@@ -346,7 +359,12 @@ pub fn parse_eum(message: &str) -> Result<EumEvent, Rejection> {
         let value = change.value;
         let mut items = Vec::with_capacity(value.messages.len() + value.statuses.len());
         for raw in value.messages {
-            items.push(parse_message(raw, &value.contacts).map(Inbound::Message));
+            let message = parse_message(raw, &value.contacts).map(|message| CustomerMessage {
+                received_ns: received_ns.map(|ns| ns + place),
+                ..message
+            });
+            place += 1;
+            items.push(message.map(Inbound::Message));
         }
         for raw in value.statuses {
             items.push(parse_status(raw).map(Inbound::Status));
@@ -398,6 +416,7 @@ fn parse_message(raw: Value, contacts: &[WireContact]) -> Result<CustomerMessage
         phone,
         profile_name,
         timestamp,
+        received_ns: None,
         context: wire.context,
         content,
     })
@@ -714,6 +733,32 @@ mod tests {
         assert_eq!(m.profile_name.as_deref(), Some("Sheena"));
         assert_eq!(m.timestamp, 1762843882);
         assert_eq!(m.content, Content::Text { body: "Hola".into() });
+    }
+
+    #[test]
+    fn messages_know_when_eum_received_them_in_the_order_of_the_event() {
+        let entry = json!({"id": "1", "changes": [{"field": "messages", "value": {
+            "metadata": {"phone_number_id": "106540352242922"},
+            "messages": [base("text", json!({"body": "1"})), base("text", json!({"body": "2"}))]}}]});
+        let received = |header: &str| {
+            let event = parse_eum(header).unwrap();
+            event.changes[0]
+                .items
+                .iter()
+                .map(|item| match item {
+                    Ok(Inbound::Message(m)) => m.received_ns,
+                    other => panic!("not a message: {other:?}"),
+                })
+                .collect::<Vec<_>>()
+        };
+        let at = 1_762_843_883_476_795_989;
+        assert_eq!(received(&eum(entry.clone())), [Some(at), Some(at + 1)]);
+        // An ordering aid only: without a readable time the messages still go.
+        let mut header: Value = serde_json::from_str(&eum(entry)).unwrap();
+        header["message_timestamp"] = json!("yesterday");
+        assert_eq!(received(&header.to_string()), [None, None]);
+        header.as_object_mut().unwrap().remove("message_timestamp");
+        assert_eq!(received(&header.to_string()), [None, None]);
     }
 
     #[test]

@@ -186,7 +186,7 @@ async fn the_start_lock_rides_on_the_registration_stays_with_its_chat_and_is_tak
             let me = Inflight {
                 tag: tag.into(),
                 timestamp: now / 1000,
-                registered_ms: now,
+                received_ns: now * 1_000_000,
                 until_ms: now + 60_000,
             };
             store

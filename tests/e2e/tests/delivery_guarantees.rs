@@ -5,7 +5,7 @@ use e2e::{GREETING, TestStack, Twin, customer_texts};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -492,10 +492,10 @@ async fn an_item_streamed_before_its_chat_mapping_lands_still_reaches_the_custom
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_start_whose_opener_died_is_taken_over_when_its_lock_lapses() {
     // Long enough for the second message's whole wait (the opener's turn, its start lock, its turn
-    // again: about 45 s) to fit in one invocation with seconds to spare, so the path is the same on
-    // every run; short enough that the dead opener's claim (held until its deadline) frees up in the
+    // again: about 45 s) to fit in one invocation with ten seconds to spare on a loaded machine, so the
+    // path is the same on every run; short enough that the dead opener's claim (held until its deadline) frees up in the
     // test's time, and long enough that its retries give up before it does.
-    const TIMEOUT: Duration = Duration::from_secs(50);
+    const TIMEOUT: Duration = Duration::from_secs(55);
     let stack = TestStack::start_with(|o| {
         o.concurrency = 3;
         o.twin.whatsapp_handler_timeout = TIMEOUT;
@@ -505,10 +505,18 @@ async fn a_start_whose_opener_died_is_taken_over_when_its_lock_lapses() {
     let customer = "3168000001";
     twin.fault(json!({"service": "connect", "operation": "StartContactStreaming", "latency_ms": 120_000, "times": 1}))
         .await;
+    // Both messages carry the same WhatsApp second, so which goes first is up to EUM's arrival order,
+    // which the opener's redeliveries (registering after the second message) must keep.
+    let second = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let text = move |body: &str| json!({"type": "text", "text": {"body": body}, "timestamp": second});
     let opener_sent = Instant::now();
     let opener = {
-        let twin = twin.clone();
-        tokio::spawn(async move { twin.customer_texts(customer, "first, opener died").await })
+        let (twin, message) = (twin.clone(), text("first, opener died"));
+        tokio::spawn(async move { twin.customer_sends(customer, message).await })
     };
     // The chat is started; the opener is now waiting on its streaming call (and wrote the mapping beside it).
     while twin.calls_to("StartChatContact").await == 0 {
@@ -524,7 +532,7 @@ async fn a_start_whose_opener_died_is_taken_over_when_its_lock_lapses() {
 
     // It waits for the opener's turn and then for its lock, takes the lock over once it lapsed and
     // starts, then waits for the opener's turn again (its registration outlives it) and sends.
-    let (_, taken) = twin.customer_texts(customer, "second, takes over").await;
+    let (_, taken) = twin.customer_sends(customer, text("second, takes over")).await;
     let (_, died) = opener.await.expect("opener task");
     assert!(!died.ok, "the opener was killed: {died:?}");
     twin.settle().await;

@@ -131,7 +131,9 @@ fn parse_view(key: &ConversationKey, item: Option<&Item>) -> ConversationView {
             Some(Inflight {
                 tag: name.clone(),
                 timestamp: get_n(entry, "ts")?,
-                registered_ms: get_n(entry, "at")?,
+                // `at` (registration time, ms): what a registration of an earlier version carries.
+                received_ns: get_n(entry, "rx")
+                    .or_else(|| get_n(entry, "at").map(|ms| ms.saturating_mul(1_000_000)))?,
                 until_ms: get_n(entry, "until")?,
             })
         })
@@ -345,7 +347,7 @@ impl StateStore for DynamoStore {
     ) -> PortResult<ConversationView> {
         let entry = AttributeValue::M(HashMap::from([
             ("ts".to_owned(), n(inflight.timestamp)),
-            ("at".to_owned(), n(inflight.registered_ms)),
+            ("rx".to_owned(), n(inflight.received_ns)),
             ("until".to_owned(), n(inflight.until_ms)),
         ]));
         let mut expression =
@@ -375,7 +377,7 @@ impl StateStore for DynamoStore {
             .expression_attribute_names("#tag", &inflight.tag)
             .expression_attribute_values(":entry", entry)
             .expression_attribute_values(":wamid", s(wamid))
-            .expression_attribute_values(":ttl", n(inflight.registered_ms / 1000 + STARTING_RETENTION_S))
+            .expression_attribute_values(":ttl", n(now_ms() / 1000 + STARTING_RETENTION_S))
             .return_values(ReturnValue::AllNew)
             .send()
             .await
