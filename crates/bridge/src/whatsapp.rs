@@ -360,7 +360,7 @@ pub fn parse_eum(message: &str) -> Result<EumEvent, Rejection> {
         let mut items = Vec::with_capacity(value.messages.len() + value.statuses.len());
         for raw in value.messages {
             let message = parse_message(raw, &value.contacts).map(|message| CustomerMessage {
-                received_ns: received_ns.map(|ns| ns + place),
+                received_ns: received_ns.map(|ns| ns.saturating_add(place)),
                 ..message
             });
             place += 1;

@@ -117,6 +117,16 @@ async fn post(url: &str, path: &str, body: Value) -> Value {
     v
 }
 
+/// The customer texts the business: the twin's answer (wamid and invocation).
+async fn customer_texts(url: &str, body: &str) -> Value {
+    post(
+        url,
+        "/_twin/customers/16505551234/messages",
+        json!({"type": "text", "text": {"body": body}}),
+    )
+    .await
+}
+
 async fn get(url: &str, path: &str) -> Value {
     call(url, reqwest::Method::GET, path, None).await.1
 }
@@ -143,23 +153,13 @@ async fn handlers_run_retry_crash_and_time_out() {
     assert_eq!(out["response"]["echo"]["hello"], "world");
 
     // A customer message is wrapped as an EUM SNS event.
-    let out = post(
-        &url,
-        "/_twin/customers/16505551234/messages",
-        json!({"type":"text","text":{"body":"hi"}}),
-    )
-    .await;
+    let out = customer_texts(&url, "hi").await;
     assert_eq!(out["invocation"]["ok"], true, "{out}");
     assert_eq!(out["invocation"]["attempts"], 1);
     assert!(out["wamid"].as_str().unwrap().starts_with("wamid."));
 
     // Errors are retried twice, then dead-lettered; replay tries once more.
-    let out = post(
-        &url,
-        "/_twin/customers/16505551234/messages",
-        json!({"type":"text","text":{"body":"please fail"}}),
-    )
-    .await;
+    let out = customer_texts(&url, "please fail").await;
     let inv = &out["invocation"];
     assert_eq!(inv["ok"], false);
     assert!(inv["error"].as_str().unwrap().contains("asked to fail"), "{inv}");
@@ -200,12 +200,7 @@ async fn handlers_run_retry_crash_and_time_out() {
 
     // Duplicates: the same SNS message is delivered twice.
     post(&url, "/_twin/sns", json!({"duplicate_rate":1.0,"seed":7})).await;
-    post(
-        &url,
-        "/_twin/customers/16505551234/messages",
-        json!({"type":"text","text":{"body":"dup"}}),
-    )
-    .await;
+    customer_texts(&url, "dup").await;
     assert_eq!(
         post(&url, "/_twin/wait-idle?timeout_ms=5000", json!({})).await["idle"],
         true
@@ -430,14 +425,7 @@ async fn a_restart_answers_once_the_old_processes_are_gone() {
     let url = twin.url().to_owned();
     let running = {
         let url = url.clone();
-        tokio::spawn(async move {
-            post(
-                &url,
-                "/_twin/customers/16505551234/messages",
-                json!({"type":"text","text":{"body":"please sleep"}}),
-            )
-            .await
-        })
+        tokio::spawn(async move { customer_texts(&url, "please sleep").await })
     };
     // Both processes up, one of them in the middle of the sleeping invocation.
     let old = loop {
@@ -469,12 +457,7 @@ async fn a_restart_answers_once_the_old_processes_are_gone() {
             .unwrap_or_else(|| panic!("{processes:#}"));
         assert!(!now["exited_us"].is_null(), "still running after the answer: {now}");
     }
-    let next = post(
-        &url,
-        "/_twin/customers/16505551234/messages",
-        json!({"type":"text","text":{"body":"hello"}}),
-    )
-    .await;
+    let next = customer_texts(&url, "hello").await;
     assert_eq!(next["invocation"]["ok"], true, "{next}");
     let interrupted = running.await.unwrap();
     assert_eq!(interrupted["invocation"]["ok"], false, "{interrupted}");

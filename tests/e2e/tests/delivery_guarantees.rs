@@ -492,9 +492,9 @@ async fn an_item_streamed_before_its_chat_mapping_lands_still_reaches_the_custom
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_start_whose_opener_died_is_taken_over_when_its_lock_lapses() {
     // Long enough for the second message's whole wait (the opener's turn, its start lock, its turn
-    // again: about 45 s) to fit in one invocation with ten seconds to spare on a loaded machine, so the
-    // path is the same on every run; short enough that the dead opener's claim (held until its deadline) frees up in the
-    // test's time, and long enough that its retries give up before it does.
+    // again: about 45 s) to fit in one invocation with ten seconds to spare on a loaded machine, so
+    // the path is the same on every run; short enough that the dead opener's claim (held until its
+    // deadline) frees up in the test's time, and long enough that its retries give up before it does.
     const TIMEOUT: Duration = Duration::from_secs(55);
     let stack = TestStack::start_with(|o| {
         o.concurrency = 3;
