@@ -208,7 +208,7 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
     /// Claims the item on its contact's mapping, which the same write reads. `None`: bridged before.
     async fn take(&self, item: &StreamItem) -> PortResult<Option<ItemClaim>> {
         let taken = until_mapped(
-            item,
+            item.absolute_time_ms,
             || claims::claim_item(&self.store, &item.initial_contact_id, &item.id),
             |taken| taken.contact.is_some(),
         )
@@ -219,7 +219,7 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
     /// Whom the item's chat belongs to; `None`: not a chat of ours.
     async fn contact(&self, item: &StreamItem) -> PortResult<Option<ContactRecord>> {
         until_mapped(
-            item,
+            item.absolute_time_ms,
             || self.store.load_contact(&item.initial_contact_id),
             Option::is_some,
         )
@@ -363,22 +363,111 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
     }
 }
 
-/// Looks the item's chat up until `mapped` says it was found, for as long as the item is recent enough
-/// to belong to a chat whose mapping is still being written (see [`MAPPING_GRACE`]).
-async fn until_mapped<T, Fut>(item: &StreamItem, lookup: impl Fn() -> Fut, mapped: impl Fn(&T) -> bool) -> PortResult<T>
+/// Looks the chat of an item streamed at `streamed_ms` up until `mapped` says it was found, for as long as
+/// the item is recent enough to belong to a chat whose mapping is still being written (see [`MAPPING_GRACE`]).
+async fn until_mapped<T, Fut>(
+    streamed_ms: Option<i64>,
+    lookup: impl Fn() -> Fut,
+    mapped: impl Fn(&T) -> bool,
+) -> PortResult<T>
 where
     Fut: Future<Output = PortResult<T>>,
 {
-    let deadline = Instant::now() + MAPPING_GRACE;
-    let grace_ms = i64::try_from(MAPPING_GRACE.as_millis()).unwrap_or(i64::MAX);
-    let recent = item.absolute_time_ms.is_some_and(|at| now_ms() - at < grace_ms);
+    let Some(left) = mapping_grace_left(streamed_ms, now_ms()) else {
+        return lookup().await;
+    };
+    let deadline = Instant::now() + left;
     let mut pause = MAPPING_FIRST_PAUSE;
     loop {
         let found = lookup().await?;
-        if mapped(&found) || !recent || Instant::now() + pause > deadline {
+        let now = Instant::now();
+        if mapped(&found) || now >= deadline {
             return Ok(found);
         }
-        tokio::time::sleep(pause).await;
+        // The last look falls on the deadline itself, not a pause short of it.
+        tokio::time::sleep(pause.min(deadline - now)).await;
         pause = claims::backoff(pause);
+    }
+}
+
+/// How much longer an item streamed at `streamed_ms` may wait for its chat's mapping at `now_ms`: the
+/// grace counts from the item's time, not from when this invocation got it, so a redelivered or queued
+/// item of a chat that is not ours does not wait a whole grace again. `None`: no wait (too old, or no time).
+fn mapping_grace_left(streamed_ms: Option<i64>, now_ms: i64) -> Option<Duration> {
+    // An item stamped ahead of this clock (clock skew) is as new as can be: the whole grace.
+    let age_ms = u64::try_from(now_ms.saturating_sub(streamed_ms?)).unwrap_or(0);
+    MAPPING_GRACE
+        .checked_sub(Duration::from_millis(age_ms))
+        .filter(|left| !left.is_zero())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mapping_grace_counts_from_the_items_time() {
+        let now = 1_762_846_200_000;
+        assert_eq!(mapping_grace_left(Some(now), now), Some(MAPPING_GRACE));
+        assert_eq!(
+            mapping_grace_left(Some(now - 1_500), now),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(mapping_grace_left(Some(now - 2_000), now), None);
+        assert_eq!(mapping_grace_left(Some(now - 60_000), now), None);
+        assert_eq!(mapping_grace_left(None, now), None);
+        assert_eq!(mapping_grace_left(Some(now + 5_000), now), Some(MAPPING_GRACE));
+        assert_eq!(mapping_grace_left(Some(i64::MIN), now), None);
+        assert_eq!(mapping_grace_left(Some(i64::MAX), i64::MIN), Some(MAPPING_GRACE));
+    }
+
+    fn streamed_ago(ms: i64) -> Option<i64> {
+        Some(now_ms() - ms)
+    }
+
+    /// An item of a chat that is not ours: how many looks it took, and how long.
+    async fn looks_for_unmapped(streamed_ms: Option<i64>) -> (usize, Duration) {
+        let looks = std::sync::atomic::AtomicUsize::new(0);
+        let started = Instant::now();
+        let found: Option<()> = until_mapped(
+            streamed_ms,
+            || async {
+                looks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Ok(None)
+            },
+            Option::is_some,
+        )
+        .await
+        .unwrap();
+        assert_eq!(found, None);
+        (looks.into_inner(), started.elapsed())
+    }
+
+    #[tokio::test]
+    async fn an_unmapped_item_waits_only_for_what_is_left_of_its_grace() {
+        // 200 ms left: looks at 0, 50, 150 and 200 ms (the last on the deadline), not 2 s more.
+        let (looks, took) = looks_for_unmapped(streamed_ago(1_800)).await;
+        assert!(looks >= 3, "{looks} looks");
+        assert!(
+            took >= Duration::from_millis(150) && took < Duration::from_secs(1),
+            "{took:?}"
+        );
+
+        let (looks, took) = looks_for_unmapped(streamed_ago(10_000)).await;
+        assert_eq!(looks, 1);
+        assert!(took < Duration::from_millis(50), "{took:?}");
+    }
+
+    #[tokio::test]
+    async fn a_recent_item_stops_looking_once_its_mapping_lands() {
+        let looks = std::sync::atomic::AtomicUsize::new(0);
+        let found = until_mapped(
+            streamed_ago(0),
+            || async { Ok((looks.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= 2).then_some(())) },
+            Option::is_some,
+        )
+        .await
+        .unwrap();
+        assert_eq!((found, looks.into_inner()), (Some(()), 3));
     }
 }
