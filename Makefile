@@ -59,11 +59,12 @@ soak: setup build
 
 # Issue #7 (docs/performance.md): parsing/translation micro-benchmarks (criterion), then cold start,
 # per-event overhead, AWS calls, latency, memory and sizes of the release handlers on the local twin;
-# prints a table and writes target/bench/results.json.
+# prints a table and writes target/bench/results.json. The bench binary is the one the workspace build
+# made: `cargo run -p bench` would resolve features for bench alone and build the SDK a second time.
 bench: setup
 	$(CARGO) build --release --workspace --bins
 	$(CARGO) bench -p bridge --bench parse_translate
-	$(CARGO) run --release --quiet -p bench --bin bench
+	"$${CARGO_TARGET_DIR:-target}/release/bench"
 
 # Plays a whole conversation offline through the real handler binaries and prints both sides.
 demo: setup build
