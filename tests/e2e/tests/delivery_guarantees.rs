@@ -5,7 +5,7 @@ use e2e::{GREETING, TestStack, Twin, customer_texts};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -507,11 +507,7 @@ async fn a_start_whose_opener_died_is_taken_over_when_its_lock_lapses() {
         .await;
     // Both messages carry the same WhatsApp second, so which goes first is up to EUM's arrival order,
     // which the opener's redeliveries (registering after the second message) must keep.
-    let second = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        .to_string();
+    let second = (e2e::local_aws::time::now_ms() / 1000).to_string();
     let text = move |body: &str| json!({"type": "text", "text": {"body": body}, "timestamp": second});
     let opener_sent = Instant::now();
     let opener = {
