@@ -2,7 +2,7 @@
 //! presigned URL with exactly the returned headers, CompleteAttachmentUpload, and GetAttachment
 //! with the download of its URL.
 
-use super::{classify, missing};
+use super::{Boxed, classify, missing};
 use crate::error::{FailureKind, PortError};
 use crate::ids::ConnectionToken;
 use crate::media::ports::{ChatAttachments, UploadTicket};
@@ -59,6 +59,7 @@ impl ChatAttachments for ParticipantAttachments {
             .attachment_size_in_bytes(size as i64)
             .client_token(client_token)
             .send()
+            .boxed()
             .await
             .map_err(|e| classify(OP, e, true))?;
         let meta = out.upload_metadata().ok_or_else(|| missing(OP, "UploadMetadata"))?;
@@ -84,7 +85,7 @@ impl ChatAttachments for ParticipantAttachments {
         for (k, v) in &ticket.headers {
             put = put.header(k.as_str(), v.as_str());
         }
-        let resp = put.send().await.map_err(|e| network_error(OP, &e))?;
+        let resp = put.send().boxed().await.map_err(|e| network_error(OP, &e))?;
         if !resp.status().is_success() {
             return Err(http_error(OP, resp.status()));
         }
@@ -100,6 +101,7 @@ impl ChatAttachments for ParticipantAttachments {
             .attachment_ids(attachment_id)
             .client_token(client_token)
             .send()
+            .boxed()
             .await
         {
             Ok(_) => Ok(()),
@@ -118,6 +120,7 @@ impl ChatAttachments for ParticipantAttachments {
             .content(text)
             .client_token(client_token)
             .send()
+            .boxed()
             .await
             .map_err(|e| classify(OP, e, true))?;
         Ok(())
@@ -131,11 +134,18 @@ impl ChatAttachments for ParticipantAttachments {
             .connection_token(token.expose())
             .attachment_id(attachment_id)
             .send()
+            .boxed()
             .await
             .map_err(|e| classify(OP, e, true))?;
         let url = out.url().ok_or_else(|| missing(OP, "Url"))?;
         const DL: &str = "AttachmentDownload";
-        let resp = self.http.get(url).send().await.map_err(|e| network_error(DL, &e))?;
+        let resp = self
+            .http
+            .get(url)
+            .send()
+            .boxed()
+            .await
+            .map_err(|e| network_error(DL, &e))?;
         if !resp.status().is_success() {
             return Err(http_error(DL, resp.status()));
         }

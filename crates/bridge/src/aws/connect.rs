@@ -1,6 +1,6 @@
 //! Amazon Connect (start and stream chats) and the Connect Participant Service (act as the customer).
 
-use super::{classify, missing};
+use super::{Boxed, classify, missing};
 use crate::config::Config;
 use crate::error::{FailureKind, PortError};
 use crate::ids::{ConnectionToken, ContactId, ItemId, ParticipantToken};
@@ -74,7 +74,7 @@ impl ContactCenter for ConnectCenter {
             Some(previous) => call = call.related_contact_id(previous.as_str()),
             None => {}
         }
-        let out = call.send().await.map_err(|e| classify(OP, e, false))?;
+        let out = call.send().boxed().await.map_err(|e| classify(OP, e, false))?;
         let contact_id = out.contact_id().ok_or_else(|| missing(OP, "ContactId"))?;
         Ok(StartedChat {
             contact_id: ContactId::parse(contact_id).map_err(|e| invalid(OP, e))?,
@@ -97,6 +97,7 @@ impl ContactCenter for ConnectCenter {
             .chat_streaming_configuration(streaming)
             .client_token(client_token)
             .send()
+            .boxed()
             .await
             .map_err(|e| classify(OP, e, false))?;
         Ok(())
@@ -123,6 +124,7 @@ impl Participant for ParticipantService {
             .r#type(ConnectionType::ConnectionCredentials)
             .connect_participant(true)
             .send()
+            .boxed()
             .await
             .map_err(|e| classify(OP, e, true))?;
         let credentials = out
@@ -159,6 +161,7 @@ impl Participant for ParticipantService {
             .content(content)
             .client_token(client_token)
             .send()
+            .boxed()
             .await
             .map_err(|e| classify(OP, e, true))?;
         ItemId::parse(out.id().ok_or_else(|| missing(OP, "Id"))?).map_err(|e| invalid(OP, e))
@@ -179,6 +182,7 @@ impl Participant for ParticipantService {
             .content(content)
             .client_token(client_token)
             .send()
+            .boxed()
             .await
             .map_err(|e| classify(OP, e, true))?;
         Ok(())
@@ -191,6 +195,7 @@ impl Participant for ParticipantService {
             .connection_token(token.expose())
             .client_token(client_token)
             .send()
+            .boxed()
             .await
             .map_err(|e| classify(OP, e, true))?;
         Ok(())

@@ -15,7 +15,7 @@
 //! changes a conversation is conditional on the version it read, so concurrent invocations cannot
 //! both start a chat or overwrite each other's tokens. Items carry `expires_at` for DynamoDB's TTL.
 
-use super::classify;
+use super::{Boxed, classify};
 use crate::error::{FailureKind, PortError};
 use crate::ids::{
     ConnectionToken, ContactId, ConversationKey, CustomerId, ItemId, OriginationId, ParticipantToken, PhoneNumberId,
@@ -304,6 +304,7 @@ impl DynamoStore {
             .transact_write_items()
             .set_transact_items(Some(items))
             .send()
+            .boxed()
             .await
             .map_err(|e| classify("TransactWriteItems", e, false))?;
         Ok(())
@@ -317,6 +318,7 @@ impl DynamoStore {
             .table_name(&self.table)
             .key("pk", s(pk))
             .send()
+            .boxed()
             .await
             .map_err(|e| classify("GetItem", e, false))?;
         Ok(out.item)
@@ -332,6 +334,7 @@ impl StateStore for DynamoStore {
             .key("pk", s(conversation_pk(key)))
             .consistent_read(true)
             .send()
+            .boxed()
             .await
             .map_err(|e| classify("GetItem", e, false))?;
         Ok(parse_view(key, out.item()))
@@ -380,6 +383,7 @@ impl StateStore for DynamoStore {
             .expression_attribute_values(":ttl", n(now_ms() / 1000 + STARTING_RETENTION_S))
             .return_values(ReturnValue::AllNew)
             .send()
+            .boxed()
             .await
             .map_err(|e| classify("UpdateItem", e, false))?;
         Ok(parse_view(key, out.attributes()))
@@ -406,7 +410,8 @@ impl StateStore for DynamoStore {
             .expression_attribute_values(":in_progress", s("in_progress"))
             .expression_attribute_values(":hold", s(if fast { HOLD_FAST } else { HOLD_EXCLUSIVE }))
             .expression_attribute_values(":until", n(until_ms))
-            .send();
+            .send()
+            .boxed();
         let registration = self
             .client
             .update_item()
@@ -417,7 +422,8 @@ impl StateStore for DynamoStore {
             .expression_attribute_names("#tag", tag)
             .expression_attribute_names("#until", "until")
             .expression_attribute_values(":until", n(until_ms))
-            .send();
+            .send()
+            .boxed();
         let (claim, registration) = tokio::join!(claim, behind(registration));
         // A claim already done, or a registration already gone, needs no longer hold.
         tolerate_conflict(claim.map_err(|e| classify("UpdateItem", e, false)))?;
@@ -432,6 +438,7 @@ impl StateStore for DynamoStore {
             .update_expression("REMOVE #tag")
             .expression_attribute_names("#tag", tag)
             .send()
+            .boxed()
             .await
             .map_err(|e| classify("UpdateItem", e, false))?;
         Ok(())
@@ -463,6 +470,7 @@ impl StateStore for DynamoStore {
             .expression_attribute_values(":tag", s(&opener.tag))
             .return_values(ReturnValue::AllNew)
             .send()
+            .boxed()
             .await
             .map_err(|e| classify("UpdateItem", e, false));
         match result {
@@ -502,6 +510,7 @@ impl StateStore for DynamoStore {
             .expression_attribute_values(":ttl", n(now / 1000 + ttl_s))
             .return_values(ReturnValue::AllNew)
             .send()
+            .boxed()
             .await
             .map_err(|e| classify("UpdateItem", e, false))?;
         Ok(parse_view(&lock.key, out.attributes()))
@@ -530,7 +539,7 @@ impl StateStore for DynamoStore {
         } else {
             call.update_expression("REMOVE #opener")
         };
-        let result = call.send().await.map_err(|e| classify("UpdateItem", e, false));
+        let result = call.send().boxed().await.map_err(|e| classify("UpdateItem", e, false));
         tolerate_conflict(result)
     }
 
@@ -549,6 +558,7 @@ impl StateStore for DynamoStore {
             .expression_attribute_values(":exp", n(chat.connection_expires_at))
             .expression_attribute_values(":one", n(1))
             .send()
+            .boxed()
             .await
             .map_err(|e| classify("UpdateItem", e, false));
         // The conversation moved on to another chat meanwhile; the new token is simply not kept.
@@ -572,6 +582,7 @@ impl StateStore for DynamoStore {
             .expression_attribute_values(":contact", s(contact_id.as_str()))
             .expression_attribute_values(":one", n(1))
             .send()
+            .boxed()
             .await
             .map_err(|e| classify("UpdateItem", e, false));
         match result {
@@ -594,6 +605,7 @@ impl StateStore for DynamoStore {
             .expression_attribute_values(":menu", s(json))
             .expression_attribute_values(":contact", s(contact_id.as_str()))
             .send()
+            .boxed()
             .await
             .map_err(|e| classify("UpdateItem", e, false));
         // The conversation moved on to another chat: the menu belongs to a chat that is over.
@@ -614,6 +626,7 @@ impl StateStore for DynamoStore {
             .expression_attribute_values(":cut", n(now_ms - gap_ms))
             .return_values(ReturnValue::AllNew)
             .send()
+            .boxed()
             .await
             .map_err(|e| classify("UpdateItem", e, false));
         match result {
@@ -664,7 +677,7 @@ impl StateStore for DynamoStore {
         if let Some(phone) = &contact.phone {
             put = put.item("phone", s(phone.as_str()));
         }
-        put.send().await.map_err(|e| classify("PutItem", e, false))?;
+        put.send().boxed().await.map_err(|e| classify("PutItem", e, false))?;
         Ok(())
     }
 
@@ -711,6 +724,7 @@ impl StateStore for DynamoStore {
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
+            .boxed()
             .await;
         let err = match result {
             Ok(out) => {
@@ -809,6 +823,7 @@ impl StateStore for DynamoStore {
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":in_progress", s("in_progress"))
             .send()
+            .boxed()
             .await
             .map_err(|e| classify("UpdateItem", e, false));
         tolerate_conflict(result)
@@ -842,7 +857,7 @@ impl StateStore for DynamoStore {
         if let Some(summary) = terms.summary {
             call = call.expression_attribute_values(":summary", s(summary));
         }
-        let err = match call.send().await {
+        let err = match call.send().boxed().await {
             // The item before: none for a first claim, else the expired lease of a holder that went quiet.
             Ok(out) => {
                 return Ok(match out.attributes() {
@@ -873,6 +888,7 @@ impl StateStore for DynamoStore {
                     .key("pk", s(claim_pk(source, id)))
                     .consistent_read(true)
                     .send()
+                    .boxed()
                     .await
                     .map_err(|e| classify("GetItem", e, false))?;
                 Ok(match out.item().and_then(|item| get_s(item, "state")) {
@@ -896,6 +912,7 @@ impl StateStore for DynamoStore {
                 .expression_attribute_names("#hold", "hold")
                 .expression_attribute_values(":done", s("done"))
                 .send()
+                .boxed()
                 .await
                 .map_err(|e| classify("UpdateItem", e, false))?;
             return Ok(());
@@ -934,6 +951,7 @@ impl StateStore for DynamoStore {
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":in_progress", s("in_progress"))
             .send()
+            .boxed()
             .await
             .map_err(|e| classify("DeleteItem", e, false));
         tolerate_conflict(result)

@@ -1,6 +1,6 @@
 //! AWS End User Messaging Social: sending Meta message objects to WhatsApp.
 
-use super::{classify, missing};
+use super::{Boxed, classify, missing};
 use crate::ids::OriginationId;
 use crate::ports::{PortResult, Whatsapp};
 use crate::whatsapp::{OutgoingMessage, read_mark_json};
@@ -30,6 +30,7 @@ impl Whatsapp for EumSender {
             .message(Blob::new(message.to_json()))
             .meta_api_version(&self.meta_api_version)
             .send()
+            .boxed()
             .await
             .map_err(|e| classify(OP, e, false))?;
         out.message_id()
@@ -45,6 +46,7 @@ impl Whatsapp for EumSender {
             .message(Blob::new(read_mark_json(wamid, typing)))
             .meta_api_version(&self.meta_api_version)
             .send()
+            .boxed()
             .await
             .map_err(|e| classify(OP, e, false))?;
         Ok(())

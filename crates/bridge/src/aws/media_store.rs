@@ -1,6 +1,6 @@
 //! The media bucket (S3) and EUM's media operations.
 
-use super::{classify, missing};
+use super::{Boxed, classify, missing};
 use crate::ids::OriginationId;
 use crate::media::ports::{MediaInfo, ObjectStore, StoredObject, WhatsappMedia};
 use crate::ports::PortResult;
@@ -28,6 +28,7 @@ impl ObjectStore for S3Store {
             .content_type(content_type)
             .body(ByteStream::from(bytes))
             .send()
+            .boxed()
             .await
             .map_err(|e| classify("PutObject", e, false))?;
         Ok(())
@@ -35,7 +36,7 @@ impl ObjectStore for S3Store {
 
     async fn get(&self, bucket: &str, key: &str) -> PortResult<Option<StoredObject>> {
         const OP: &str = "GetObject";
-        let out = match self.client.get_object().bucket(bucket).key(key).send().await {
+        let out = match self.client.get_object().bucket(bucket).key(key).send().boxed().await {
             Ok(out) => out,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
             Err(e) => return Err(classify(OP, e, false)),
@@ -61,6 +62,7 @@ impl ObjectStore for S3Store {
             .prefix(prefix)
             .max_keys(50)
             .send()
+            .boxed()
             .await
             .map_err(|e| classify("ListObjectsV2", e, false))?;
         Ok(out
@@ -103,6 +105,7 @@ impl WhatsappMedia for EumMedia {
             .origination_phone_number_id(from.as_str())
             .metadata_only(true)
             .send()
+            .boxed()
             .await
             .map_err(|e| classify(OP, e, false))?;
         Ok(MediaInfo {
@@ -126,6 +129,7 @@ impl WhatsappMedia for EumMedia {
             .origination_phone_number_id(from.as_str())
             .destination_s3_file(s3_file(bucket, prefix, OP)?)
             .send()
+            .boxed()
             .await
             .map_err(|e| classify(OP, e, false))?;
         Ok(MediaInfo {
@@ -142,6 +146,7 @@ impl WhatsappMedia for EumMedia {
             .origination_phone_number_id(from.as_str())
             .source_s3_file(s3_file(bucket, key, OP)?)
             .send()
+            .boxed()
             .await
             .map_err(|e| classify(OP, e, false))?;
         out.media_id().map(str::to_owned).ok_or_else(|| missing(OP, "mediaId"))
@@ -156,6 +161,7 @@ impl WhatsappMedia for EumMedia {
             .message(Blob::new(body.to_string()))
             .meta_api_version(&self.meta_api_version)
             .send()
+            .boxed()
             .await
             .map_err(|e| classify(OP, e, false))?;
         out.message_id()

@@ -26,6 +26,8 @@ use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 /// Every client the handlers use, built from one SDK configuration.
@@ -114,6 +116,19 @@ impl AwsClients {
     }
 }
 
+/// Every call's future is awaited boxed. An SDK operation's future is 6–10 KB, and awaited inline it
+/// is part of every future above it: the bridge's message futures grew to 55–59 KB, and each level of
+/// `async fn` that starts a call moves the whole of its callee into place, so an inbound text spent
+/// about a tenth of its instructions in `memcpy` (docs/performance.md). Boxed, the call's state is
+/// written once, on the heap, and the futures above it hold a pointer.
+pub(crate) trait Boxed: Future + Sized {
+    fn boxed(self) -> Pin<Box<Self>> {
+        Box::pin(self)
+    }
+}
+
+impl<F: Future> Boxed for F {}
+
 const TRANSIENT_CODES: &[&str] = &[
     "ThrottlingException",
     "ThrottledRequestException",
@@ -171,4 +186,48 @@ where
 /// A response field the service promised but did not send.
 pub(crate) fn missing(operation: &'static str, field: &str) -> PortError {
     PortError::new(FailureKind::Transient, operation, format!("response has no {field}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{ConversationKey, CustomerId, PhoneNumberId};
+    use crate::ports::StateStore;
+    use std::mem::size_of_val;
+
+    fn dynamodb() -> aws_sdk_dynamodb::Client {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(config)
+    }
+
+    /// What [`Boxed`] is for: a port's future holds its SDK call by pointer, so the bridge's futures stay
+    /// small. Awaiting a call inline again makes the port's future at least as large as the SDK's.
+    #[test]
+    fn a_port_call_holds_its_sdk_call_by_pointer() {
+        let client = dynamodb();
+        let inline = client.get_item().table_name("t").send();
+        let store = DynamoStore::new(client.clone(), "t".to_owned());
+        let key = ConversationKey::new(
+            PhoneNumberId::parse("106540352242922").unwrap(),
+            CustomerId::parse("15550001111").unwrap(),
+        );
+        let read = store.load_conversation(&key);
+        // Three calls side by side (the claim, the registration and the hold extended).
+        let extended = store.extend("wa", "wamid.1", &key, "tag", 0, true);
+        assert!(
+            size_of_val(&read) * 4 < size_of_val(&inline),
+            "{} bytes against the SDK's {}",
+            size_of_val(&read),
+            size_of_val(&inline)
+        );
+        assert!(
+            size_of_val(&extended) * 2 < size_of_val(&inline),
+            "{} bytes against the SDK's {}",
+            size_of_val(&extended),
+            size_of_val(&inline)
+        );
+    }
 }

@@ -3,6 +3,7 @@
 //! chunks paced at the recording's own speed, as AWS asks for pre-recorded audio. Only final
 //! results count. The stream is fused: the SDK polls it once more after its end.
 
+use super::Boxed;
 use crate::error::{FailureKind, PortError};
 use crate::media::convert::ogg_opus_duration;
 use crate::media::ports::{TranscribeLanguage, Transcriber};
@@ -80,7 +81,11 @@ impl Transcriber for TranscribeStreaming {
             }
         };
         let run = async {
-            let mut out = request.send().await.map_err(|e| super::classify(OP, e, false))?;
+            let mut out = request
+                .send()
+                .boxed()
+                .await
+                .map_err(|e| super::classify(OP, e, false))?;
             let mut text: Vec<String> = Vec::new();
             loop {
                 match out.transcript_result_stream.recv().await {
