@@ -19,30 +19,10 @@ use std::sync::Arc;
 pub type Error = lambda_runtime::Error;
 
 async fn setup() -> Result<(Config, AwsClients), Error> {
-    keep_freed_heap();
     crate::telemetry::init();
     let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
     let clients = AwsClients::from_env().await;
     Ok((config, clients))
-}
-
-/// Keeps the heap glibc has grown instead of handing its top back after each event. Every event
-/// allocates and frees the same few hundred KB (SDK requests and responses, the contact item), and by
-/// default glibc trims the freed top at 128 KB and faults the pages in again on the next event. In
-/// `docs/performance.md`'s A/B runs (this threshold with a top pad, through `GLIBC_TUNABLES`)
-/// ConnectHandler spent 10–17 % less CPU per event. Allocations from 128 KB up (media) are mapped and
-/// unmapped on their own, so a 16 MB file's memory is still returned. Returns whether glibc took the
-/// setting (always `false` off glibc, where there is nothing to tune).
-fn keep_freed_heap() -> bool {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        // SAFETY: mallopt only sets allocator parameters, under glibc's own lock; no memory is touched.
-        unsafe { libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20) == 1 }
-    }
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-    {
-        false
-    }
 }
 
 /// The media service, when `MEDIA_BUCKET_NAME` is set (without it, media go as descriptions only).
@@ -116,13 +96,4 @@ pub async fn run_connect_handler() -> Result<(), Error> {
     };
     let bridge = &bridge;
     serve(move |event| Box::pin(async move { bridge.handle(&event).await })).await
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    fn glibc_takes_the_heap_settings() {
-        assert!(super::keep_freed_heap());
-    }
 }

@@ -9,6 +9,9 @@ use crate::media::ports::{ChatAttachments, UploadTicket};
 use crate::ports::PortResult;
 use std::time::Duration;
 
+/// The most a download reserves up front from its announced length: WhatsApp's largest file (100 MB).
+const MAX_PRESIZED_BYTES: usize = 100 * 1024 * 1024;
+
 pub struct ParticipantAttachments {
     client: aws_sdk_connectparticipant::Client,
     http: reqwest::Client,
@@ -139,7 +142,7 @@ impl ChatAttachments for ParticipantAttachments {
             .map_err(|e| classify(OP, e, true))?;
         let url = out.url().ok_or_else(|| missing(OP, "Url"))?;
         const DL: &str = "AttachmentDownload";
-        let resp = self
+        let mut resp = self
             .http
             .get(url)
             .send()
@@ -149,6 +152,17 @@ impl ChatAttachments for ParticipantAttachments {
         if !resp.status().is_success() {
             return Err(http_error(DL, resp.status()));
         }
-        Ok(resp.bytes().await.map_err(|e| network_error(DL, &e))?.to_vec())
+        // Chunk by chunk into one buffer of the announced size, as `S3Store::get` does: collecting the
+        // body and copying it into a `Vec` held the file twice, and more while the buffer grew.
+        let announced = resp
+            .content_length()
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0)
+            .min(MAX_PRESIZED_BYTES);
+        let mut bytes = Vec::with_capacity(announced);
+        while let Some(chunk) = resp.chunk().await.map_err(|e| network_error(DL, &e))? {
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
     }
 }
