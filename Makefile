@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VENV := .venv
 
-.PHONY: setup build sam-build test demo up lint soak fuzz fuzz-smoke fuzz-tool bench clean
+.PHONY: setup build sam-build test demo up lint soak fuzz fuzz-smoke fuzz-tool bench bench-instructions clean
 
 # Python tools (moto server for DynamoDB/S3, cfn-lint), pinned in scripts/requirements.txt.
 setup:
@@ -65,6 +65,12 @@ bench: setup
 	$(CARGO) build --release --workspace --bins
 	$(CARGO) bench -p bridge --bench parse_translate
 	"$${CARGO_TARGET_DIR:-target}/release/bench"
+
+# Instructions per event of each case, the release handlers under callgrind (needs valgrind; a few
+# minutes): the repeatable measure for comparing two builds (docs/performance.md).
+bench-instructions: setup
+	$(CARGO) build --release --workspace --bins
+	./scripts/bench-instructions.sh
 
 # Plays a whole conversation offline through the real handler binaries and prints both sides.
 demo: setup build
