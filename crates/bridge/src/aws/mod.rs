@@ -209,7 +209,7 @@ mod tests {
     fn a_port_call_holds_its_sdk_call_by_pointer() {
         let client = dynamodb();
         let inline = client.get_item().table_name("t").send();
-        let store = DynamoStore::new(client.clone(), "t".to_owned());
+        let store = DynamoStore::new(dynamodb(), "t".to_owned());
         let key = ConversationKey::new(
             PhoneNumberId::parse("106540352242922").unwrap(),
             CustomerId::parse("15550001111").unwrap(),
