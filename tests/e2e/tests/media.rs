@@ -191,10 +191,17 @@ async fn agent_sends_image_pdf_and_an_unsupported_type() {
     let id = contact(twin).await["contact_id"].as_str().unwrap().to_owned();
     twin.agent(&id, json!({"action": "join", "display_name": "Ana"})).await;
     let png = b"\x89PNG\r\n\x1a\n map".to_vec();
+    // Large enough to arrive in many chunks, which the download writes into one buffer in order.
+    let photo: Vec<u8> = b"\x89PNG\r\n\x1a\n"
+        .iter()
+        .copied()
+        .chain((0..1_500_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8))
+        .collect();
     let pdf = b"%PDF-1.4 label".to_vec();
     let zip = b"PK\x03\x04 archive".to_vec();
     for (name, ct, data) in [
         ("map.png", "image/png", &png),
+        ("photo.png", "image/png", &photo),
         ("label.pdf", "application/pdf", &pdf),
         ("all.zip", "application/zip", &zip),
     ] {
@@ -208,13 +215,15 @@ async fn agent_sends_image_pdf_and_an_unsupported_type() {
     }
     twin.settle().await;
     let sent = twin.media_sent_to(CUSTOMER).await;
-    assert_eq!(sent.len(), 3, "{sent:#?}");
+    assert_eq!(sent.len(), 4, "{sent:#?}");
     assert_eq!(sent[0]["message"]["type"], "image");
     assert_eq!(sent[0]["media"]["sha256"], sha(&png));
-    assert_eq!(sent[1]["message"]["type"], "document");
-    assert_eq!(sent[1]["message"]["document"]["filename"], "label.pdf");
+    assert_eq!(sent[1]["message"]["type"], "image");
+    assert_eq!(sent[1]["media"]["sha256"], sha(&photo));
     assert_eq!(sent[2]["message"]["type"], "document");
-    assert_eq!(sent[2]["media"]["sha256"], sha(&zip));
+    assert_eq!(sent[2]["message"]["document"]["filename"], "label.pdf");
+    assert_eq!(sent[3]["message"]["type"], "document");
+    assert_eq!(sent[3]["media"]["sha256"], sha(&zip));
 }
 
 #[tokio::test]

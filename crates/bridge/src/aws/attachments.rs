@@ -2,15 +2,12 @@
 //! presigned URL with exactly the returned headers, CompleteAttachmentUpload, and GetAttachment
 //! with the download of its URL.
 
-use super::{Boxed, classify, missing};
+use super::{Boxed, classify, missing, presized};
 use crate::error::{FailureKind, PortError};
 use crate::ids::ConnectionToken;
 use crate::media::ports::{ChatAttachments, UploadTicket};
 use crate::ports::PortResult;
 use std::time::Duration;
-
-/// The most a download reserves up front from its announced length: WhatsApp's largest file (100 MB).
-const MAX_PRESIZED_BYTES: usize = 100 * 1024 * 1024;
 
 pub struct ParticipantAttachments {
     client: aws_sdk_connectparticipant::Client,
@@ -152,14 +149,7 @@ impl ChatAttachments for ParticipantAttachments {
         if !resp.status().is_success() {
             return Err(http_error(DL, resp.status()));
         }
-        // Chunk by chunk into one buffer of the announced size, as `S3Store::get` does: collecting the
-        // body and copying it into a `Vec` held the file twice, and more while the buffer grew.
-        let announced = resp
-            .content_length()
-            .and_then(|n| usize::try_from(n).ok())
-            .unwrap_or(0)
-            .min(MAX_PRESIZED_BYTES);
-        let mut bytes = Vec::with_capacity(announced);
+        let mut bytes = presized(resp.content_length());
         while let Some(chunk) = resp.chunk().await.map_err(|e| network_error(DL, &e))? {
             bytes.extend_from_slice(&chunk);
         }

@@ -1,6 +1,6 @@
 //! The media bucket (S3) and EUM's media operations.
 
-use super::{Boxed, classify, missing};
+use super::{Boxed, classify, missing, presized};
 use crate::ids::OriginationId;
 use crate::media::ports::{MediaInfo, ObjectStore, StoredObject, WhatsappMedia};
 use crate::ports::PortResult;
@@ -42,10 +42,7 @@ impl ObjectStore for S3Store {
             Err(e) => return Err(classify(OP, e, false)),
         };
         let content_type = out.content_type().map(str::to_owned);
-        // Chunk by chunk into one buffer of the announced size: collecting the body first and then
-        // making it contiguous would hold the file two or three times over (a 16 MB video, say).
-        let announced = out.content_length().and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
-        let mut bytes = Vec::with_capacity(announced);
+        let mut bytes = presized(out.content_length().and_then(|n| u64::try_from(n).ok()));
         let mut body = out.body;
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|_| missing(OP, "a complete body"))?;
