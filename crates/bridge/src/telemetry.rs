@@ -27,9 +27,25 @@ impl Direction {
     }
 }
 
+/// The span `lambda_runtime` opens around every invocation (its `requestId` field). The log lines do
+/// not print spans, and Lambda ties each line to its request anyway, so recording it was pure cost:
+/// its fields formatted as JSON once per event, and the span entered and left on every poll.
+const INVOCATION_SPAN_OFF: &str = "lambda_runtime::layers::trace=warn";
+
+/// What `RUST_LOG` (default `info`) lets through, less the invocation span.
+fn filter(rust_log: Option<&str>) -> EnvFilter {
+    let filter = rust_log
+        .and_then(|directives| EnvFilter::try_new(directives).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    match INVOCATION_SPAN_OFF.parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    }
+}
+
 /// JSON lines on stdout at the level of `RUST_LOG` (default `info`).
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = filter(std::env::var("RUST_LOG").ok().as_deref());
     // A second init (tests) keeps the first subscriber; that is fine.
     let _ = tracing_subscriber::fmt()
         .json()
@@ -145,6 +161,26 @@ fn disposition<'a>(
 mod tests {
     use super::*;
     use crate::error::FailureKind;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    /// Whether an invocation span and an info line of the bridge are recorded under `RUST_LOG`.
+    fn recorded(rust_log: Option<&str>) -> (bool, bool) {
+        let subscriber = tracing_subscriber::registry().with(filter(rust_log));
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!(target: "lambda_runtime::layers::trace", "Lambda runtime invoke");
+            (!span.is_disabled(), tracing::enabled!(tracing::Level::INFO))
+        })
+    }
+
+    #[test]
+    fn the_runtimes_invocation_span_is_not_recorded_at_any_level() {
+        assert_eq!(recorded(None), (false, true));
+        assert_eq!(recorded(Some("info")), (false, true));
+        assert_eq!(recorded(Some("debug")), (false, true));
+        assert_eq!(recorded(Some("warn")), (false, false));
+        // An unreadable RUST_LOG falls back to info rather than losing the log lines.
+        assert_eq!(recorded(Some("bridge=loud")), (false, true));
+    }
 
     #[test]
     fn outcomes_are_counted_as_bridged_skipped_or_failed() {

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -27,6 +27,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
+use crate::measure::mono_us;
+use crate::netio::{ConnHandle, KillableListener};
 use crate::time::{log_stream_date, now_ms};
 
 /// Lines kept per function; older ones are dropped so a long soak cannot exhaust memory.
@@ -367,8 +369,9 @@ impl Function {
             };
             let mut stop = shutdown.clone();
             tokio::spawn(async move {
-                let app = runtime_router(ctx);
-                let _ = axum::serve(listener, app)
+                // Served like the AWS endpoints, so an invocation is timed at the socket (see `measure`).
+                let app = runtime_router(ctx).into_make_service_with_connect_info::<ConnHandle>();
+                let _ = axum::serve(KillableListener(listener), app)
                     .with_graceful_shutdown(async move {
                         let _ = stop.wait_for(|s| *s).await;
                     })
@@ -414,9 +417,14 @@ fn trace_id() -> String {
     )
 }
 
-async fn next_invocation(State(ctx): State<SlotCtx>) -> Response {
+/// When the request being served on `conn` started to arrive.
+fn arrived_us(conn: &ConnHandle) -> u64 {
+    conn.clock.request_started_us().unwrap_or_else(mono_us)
+}
+
+async fn next_invocation(State(ctx): State<SlotCtx>, ConnectInfo(conn): ConnectInfo<ConnHandle>) -> Response {
     let f = &ctx.function;
-    f.timeline.polled(ctx.slot.index);
+    f.timeline.polled(ctx.slot.index, arrived_us(&conn));
     // A runtime that polls again has finished (or abandoned) what it was given before.
     f.fail_slot(
         ctx.slot.index,
@@ -443,7 +451,8 @@ async fn next_invocation(State(ctx): State<SlotCtx>) -> Response {
         );
         tokio::spawn(watchdog(f.clone(), ctx.slot.clone(), inv.id.clone()));
         let trace = trace_id();
-        f.timeline.handed_out(ctx.slot.index, &inv.id, &trace);
+        conn.clock
+            .track_response_end(f.timeline.handed_out(ctx.slot.index, &inv.id, &trace));
         let mut headers = HeaderMap::new();
         let mut put = |k: &'static str, v: String| {
             if let Ok(v) = HeaderValue::from_str(&v) {
@@ -490,11 +499,16 @@ fn unknown_request(id: &str) -> Response {
         .into_response()
 }
 
-async fn invocation_response(State(ctx): State<SlotCtx>, Path(id): Path<String>, body: Bytes) -> Response {
+async fn invocation_response(
+    State(ctx): State<SlotCtx>,
+    ConnectInfo(conn): ConnectInfo<ConnHandle>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     let Some(p) = lock(&ctx.function.pending).remove(&id) else {
         return unknown_request(&id);
     };
-    ctx.function.timeline.finished(&id, true);
+    ctx.function.timeline.finished(&id, true, arrived_us(&conn));
     let value =
         serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
     let _ = p.reply.send(Ok(value));
@@ -513,11 +527,16 @@ fn error_doc(body: &[u8]) -> FunctionError {
     }
 }
 
-async fn invocation_error(State(ctx): State<SlotCtx>, Path(id): Path<String>, body: Bytes) -> Response {
+async fn invocation_error(
+    State(ctx): State<SlotCtx>,
+    ConnectInfo(conn): ConnectInfo<ConnHandle>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     let Some(p) = lock(&ctx.function.pending).remove(&id) else {
         return unknown_request(&id);
     };
-    ctx.function.timeline.finished(&id, false);
+    ctx.function.timeline.finished(&id, false, arrived_us(&conn));
     let _ = p.reply.send(Err(error_doc(&body)));
     accepted()
 }

@@ -64,7 +64,9 @@ pub struct ProcessRecord {
     pub exited_us: Option<u64>,
 }
 
-/// One invocation as the Runtime API saw it.
+/// One invocation as the Runtime API saw it, timed at the socket as AWS calls are: handed out when the
+/// last bytes of the event were written to the runtime, finished when the first bytes of its answer
+/// were read. The twin's own HTTP work on either side is time the handler spends waiting on the twin.
 #[derive(Debug, Clone, Serialize)]
 pub struct InvocationRecord {
     pub function: FunctionName,
@@ -73,9 +75,17 @@ pub struct InvocationRecord {
     pub trace_root: String,
     pub slot: usize,
     pub pid: u32,
-    pub handed_out_us: u64,
+    /// Set again by each write of the event (see [`crate::netio::ConnClock`]).
+    #[serde(rename = "handed_out_us", serialize_with = "serialize_latest")]
+    handed_out: Arc<AtomicU64>,
     pub finished_us: Option<u64>,
     pub ok: Option<bool>,
+}
+
+impl InvocationRecord {
+    pub fn handed_out_us(&self) -> u64 {
+        self.handed_out.load(Ordering::Relaxed)
+    }
 }
 
 /// A function's processes and invocations.
@@ -129,15 +139,16 @@ impl Timeline {
         }
     }
 
-    pub fn polled(&self, slot: usize) {
-        let now = mono_us();
+    pub fn polled(&self, slot: usize, at_us: u64) {
         if let Some(p) = Self::current(&mut lock(&self.processes), slot) {
-            p.first_poll_us.get_or_insert(now);
+            p.first_poll_us.get_or_insert(at_us);
         }
     }
 
-    pub fn handed_out(&self, slot: usize, request_id: &str, trace_id: &str) {
-        let now = mono_us();
+    /// Records an invocation handed out now; the returned cell is to be set to when the event's last
+    /// bytes leave (by [`crate::netio::ConnClock::track_response_end`]).
+    pub fn handed_out(&self, slot: usize, request_id: &str, trace_id: &str) -> Arc<AtomicU64> {
+        let handed_out = Arc::new(AtomicU64::new(mono_us()));
         let pid = Self::current(&mut lock(&self.processes), slot).map_or(0, |p| p.pid);
         let mut invocations = lock(&self.invocations);
         if invocations.len() >= MAX_RECORDS {
@@ -149,14 +160,15 @@ impl Timeline {
             trace_root: trace_root(trace_id).unwrap_or_default(),
             slot,
             pid,
-            handed_out_us: now,
+            handed_out: handed_out.clone(),
             finished_us: None,
             ok: None,
         });
+        handed_out
     }
 
-    pub fn finished(&self, request_id: &str, ok: bool) {
-        let now = mono_us();
+    /// `at_us`: when the runtime's answer started to arrive.
+    pub fn finished(&self, request_id: &str, ok: bool, at_us: u64) {
         let pid = {
             let mut invocations = lock(&self.invocations);
             let Some(inv) = invocations
@@ -166,7 +178,7 @@ impl Timeline {
             else {
                 return;
             };
-            inv.finished_us = Some(now);
+            inv.finished_us = Some(at_us);
             inv.ok = Some(ok);
             inv.pid
         };
@@ -175,7 +187,7 @@ impl Timeline {
             .rev()
             .find(|p| p.pid == pid && p.exited_us.is_none())
         {
-            p.first_response_us.get_or_insert(now);
+            p.first_response_us.get_or_insert(at_us);
         }
     }
 
@@ -186,7 +198,7 @@ impl Timeline {
     pub fn invocations_since(&self, since_us: u64) -> Vec<InvocationRecord> {
         lock(&self.invocations)
             .iter()
-            .filter(|i| i.handed_out_us >= since_us)
+            .filter(|i| i.handed_out_us() >= since_us)
             .cloned()
             .collect()
     }
@@ -213,7 +225,7 @@ pub struct CallTiming {
     pub status: u16,
     pub start_us: u64,
     /// Set again by each write of the response (see [`crate::netio::ConnClock`]).
-    #[serde(rename = "end_us", serialize_with = "serialize_end")]
+    #[serde(rename = "end_us", serialize_with = "serialize_latest")]
     end: Arc<AtomicU64>,
     #[serde(skip)]
     trace_root: Option<String>,
@@ -221,8 +233,9 @@ pub struct CallTiming {
     pid: Option<u32>,
 }
 
-fn serialize_end<S: serde::Serializer>(end: &Arc<AtomicU64>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(end.load(Ordering::Relaxed))
+/// A time that the writes of a response keep moving, as it stands now.
+fn serialize_latest<S: serde::Serializer>(time: &Arc<AtomicU64>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(time.load(Ordering::Relaxed))
 }
 
 /// Every timed call, oldest first.
@@ -250,7 +263,7 @@ impl CallTimings {
             .iter()
             .filter_map(|c| match &c.trace_root {
                 Some(t) if *t == inv.trace_root => Some((c.clone(), "trace")),
-                None if c.pid == Some(inv.pid) && c.start_us >= inv.handed_out_us && c.start_us <= end => {
+                None if c.pid == Some(inv.pid) && c.start_us >= inv.handed_out_us() && c.start_us <= end => {
                     Some((c.clone(), "process"))
                 }
                 _ => None,
@@ -419,7 +432,7 @@ async fn invocations(State(s): St, Query(q): Query<SinceQuery>) -> Response {
         .iter()
         .flat_map(|f| s.sns.function(*f).timeline.invocations_since(q.since_us.unwrap_or(0)))
         .collect();
-    all.sort_by_key(|i| i.handed_out_us);
+    all.sort_by_key(InvocationRecord::handed_out_us);
     let out: Vec<Value> = all
         .into_iter()
         .map(|inv| {
@@ -516,12 +529,12 @@ mod tests {
     fn an_invocation_finishes_its_process_first_response() {
         let t = Timeline::new(FunctionName::WhatsappHandler);
         t.spawned(0, 41);
-        t.polled(0);
+        t.polled(0, 5);
         t.handed_out(0, "r1", "Root=1-a-b;Parent=c;Sampled=0");
-        t.finished("r1", true);
-        t.polled(0);
+        t.finished("r1", true, 9);
+        t.polled(0, 10);
         let p = &t.processes()[0];
-        assert!(p.first_poll_us.is_some() && p.first_response_us.is_some());
+        assert_eq!((p.first_poll_us, p.first_response_us), (Some(5), Some(9)));
         let inv = &t.invocations_since(0)[0];
         assert_eq!((inv.pid, inv.trace_root.as_str(), inv.ok), (41, "1-a-b", Some(true)));
         t.exited(41);
@@ -544,10 +557,11 @@ mod tests {
             trace_root: trace.map(str::to_owned),
             pid,
         };
-        calls.push(call(Some("1-x"), None, inv.handed_out_us));
-        calls.push(call(None, Some(7), inv.handed_out_us + 1));
-        calls.push(call(None, Some(8), inv.handed_out_us + 1));
-        calls.push(call(Some("1-y"), None, inv.handed_out_us));
+        let handed_out_us = inv.handed_out_us();
+        calls.push(call(Some("1-x"), None, handed_out_us));
+        calls.push(call(None, Some(7), handed_out_us + 1));
+        calls.push(call(None, Some(8), handed_out_us + 1));
+        calls.push(call(Some("1-y"), None, handed_out_us));
         let by: Vec<&str> = calls.of(&inv).into_iter().map(|(_, by)| by).collect();
         assert_eq!(by, ["trace", "process"]);
     }

@@ -11,13 +11,18 @@ use local_aws::{FunctionName, HandlerOptions, Twin, TwinConfig, TwinOptions};
 use serde_json::{Value, json};
 
 const ROLE_ENV: &str = "LOCAL_AWS_FAKE_HANDLER";
+/// `ROLE_ENV`'s value for a runtime that speaks HTTP by hand, to pace its answers (see `slow_runtime`).
+const SLOW_ANSWER: &str = "slow-answer";
+const PAUSE: Duration = Duration::from_millis(300);
 
 /// Handler mode: only does something when spawned by the twin with `ROLE_ENV` set.
 #[test]
 #[ignore = "entry point of the fake handler process"]
 fn fake_handler_main() {
-    if std::env::var_os(ROLE_ENV).is_none() {
-        return;
+    match std::env::var(ROLE_ENV).ok().as_deref() {
+        None => return,
+        Some(SLOW_ANSWER) => return slow_runtime(),
+        Some(_) => {}
     }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -53,6 +58,48 @@ async fn fake_handler(event: LambdaEvent<Value>) -> Result<Value, lambda_runtime
     Ok(json!({ "echo": payload }))
 }
 
+/// A Lambda runtime that takes `PAUSE` over each event, then sends its answer's headers, and its body
+/// only `PAUSE` later: plain HTTP/1.1 over std's TCP, one connection per request.
+fn slow_runtime() {
+    use std::io::{Read, Write};
+    let api = std::env::var("AWS_LAMBDA_RUNTIME_API").unwrap();
+    loop {
+        let mut next = std::net::TcpStream::connect(&api).unwrap();
+        write!(
+            next,
+            "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: {api}\r\n\r\n"
+        )
+        .unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8];
+        while !head.ends_with(b"\r\n\r\n") {
+            next.read_exact(&mut byte).unwrap();
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
+        let header = |name: &str| {
+            head.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':').map(|v| v.trim().to_owned()))
+                .unwrap()
+        };
+        let mut event = vec![0u8; header("content-length").parse().unwrap()];
+        next.read_exact(&mut event).unwrap();
+        std::thread::sleep(PAUSE);
+        let mut answer = std::net::TcpStream::connect(&api).unwrap();
+        let id = header("lambda-runtime-aws-request-id");
+        write!(
+            answer,
+            "POST /2018-06-01/runtime/invocation/{id}/response HTTP/1.1\r\nHost: {api}\r\n\
+             Content-Type: application/json\r\nContent-Length: 2\r\n\r\n"
+        )
+        .unwrap();
+        answer.flush().unwrap();
+        std::thread::sleep(PAUSE);
+        answer.write_all(b"{}").unwrap();
+        answer.read_exact(&mut [0u8; 12]).unwrap(); // "HTTP/1.1 202"
+    }
+}
+
 /// A script that re-executes this test binary as the fake handler.
 fn handler_script() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
@@ -73,6 +120,10 @@ fn handler_script() -> PathBuf {
 }
 
 async fn start(concurrency: usize) -> Twin {
+    start_as(concurrency, "1").await
+}
+
+async fn start_as(concurrency: usize, role: &str) -> Twin {
     let cfg = TwinConfig {
         retry_delays: vec![Duration::from_millis(50), Duration::from_millis(50)],
         whatsapp_handler_timeout: Duration::from_secs(2),
@@ -89,7 +140,7 @@ async fn start(concurrency: usize) -> Twin {
     .await
     .unwrap();
     let script = handler_script();
-    let env = twin.handler_env(None, "table", "bucket", &[(ROLE_ENV.into(), "1".into())]);
+    let env = twin.handler_env(None, "table", "bucket", &[(ROLE_ENV.into(), role.into())]);
     twin.start_handlers(HandlerOptions {
         whatsapp_handler: Some(script.clone()),
         connect_handler: Some(script),
@@ -466,5 +517,28 @@ async fn a_restart_answers_once_the_old_processes_are_gone() {
             .as_str()
             .is_some_and(|e| e.contains("restarted on request")),
         "{interrupted}"
+    );
+}
+
+/// The benchmark's handler time is what the runtime spends between the event's last bytes and its
+/// answer's first bytes: the twin's own reading of the answer counts as waiting on the twin, as it does
+/// for an AWS call. The slow runtime works `PAUSE`, then takes `PAUSE` again to send its answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invocation_is_timed_at_the_runtimes_socket() {
+    let twin = start_as(1, SLOW_ANSWER).await;
+    let url = twin.url();
+    let out = post(&url, "/_twin/invoke/WhatsappHandler", json!({"hello": "world"})).await;
+    assert_eq!(out["ok"], true, "{out}");
+    let invocations = get(&url, "/_twin/invocations?function=WhatsappHandler").await;
+    let inv = &invocations[0];
+    let (handed_out, finished) = (
+        inv["handed_out_us"].as_u64().unwrap(),
+        inv["finished_us"].as_u64().unwrap(),
+    );
+    let pause = PAUSE.as_micros() as u64;
+    let handler = finished - handed_out;
+    assert!(
+        (pause..pause + pause / 2).contains(&handler),
+        "handler time {handler} µs, not the runtime's own {pause} µs: {inv}"
     );
 }
