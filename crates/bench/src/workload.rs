@@ -171,7 +171,7 @@ impl Sample {
             .map(|c| (c.end_us - c.start_us).saturating_sub(added_latency_us))
             .sum();
         Ok(Self {
-            handler_us: end - inv.handed_out_us,
+            handler_us: end.saturating_sub(inv.handed_out_us),
             aws_wait_us: covered(&before_response, window),
             chain: sequential_chain(&before_response),
             calls,
