@@ -124,6 +124,7 @@ struct Invocation {
     handed_out_us: u64,
     finished_us: Option<u64>,
     ok: Option<bool>,
+    queued_us: Option<u64>,
     calls: Vec<Call>,
 }
 
@@ -140,6 +141,9 @@ pub struct Sample {
     pub chain: usize,
     /// Time a streaming call (Transcribe) spent beyond the added latency: the audio's own pace.
     pub streaming_us: u64,
+    /// Inside the handler time, how long the handler was runnable but waiting for a CPU (0 when the
+    /// kernel could not say).
+    pub queued_us: u64,
 }
 
 impl Sample {
@@ -176,6 +180,7 @@ impl Sample {
             chain: sequential_chain(&before_response),
             calls,
             streaming_us,
+            queued_us: inv.queued_us.unwrap_or_default(),
         })
     }
 }
@@ -492,6 +497,7 @@ mod tests {
             handed_out_us: 1000,
             finished_us: Some(1100),
             ok: Some(true),
+            queued_us: Some(12),
             calls: vec![
                 Call {
                     service: "dynamodb".into(),
@@ -521,8 +527,8 @@ mod tests {
         };
         let s = Sample::of(inv, 0).unwrap();
         assert_eq!(
-            (s.handler_us, s.aws_wait_us, s.overhead_us(), s.chain),
-            (100, 71, 29, 2)
+            (s.handler_us, s.aws_wait_us, s.overhead_us(), s.chain, s.queued_us),
+            (100, 71, 29, 2, 12)
         );
     }
 }

@@ -499,16 +499,22 @@ fn unknown_request(id: &str) -> Response {
         .into_response()
 }
 
+/// The invocation `id` that the runtime on `conn` just answered; `None`: not one handed out.
+fn answered(ctx: &SlotCtx, conn: &ConnHandle, id: &str, ok: bool) -> Option<Pending> {
+    let pending = lock(&ctx.function.pending).remove(id)?;
+    ctx.function.timeline.finished(id, ok, arrived_us(conn));
+    Some(pending)
+}
+
 async fn invocation_response(
     State(ctx): State<SlotCtx>,
     ConnectInfo(conn): ConnectInfo<ConnHandle>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let Some(p) = lock(&ctx.function.pending).remove(&id) else {
+    let Some(p) = answered(&ctx, &conn, &id, true) else {
         return unknown_request(&id);
     };
-    ctx.function.timeline.finished(&id, true, arrived_us(&conn));
     let value =
         serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
     let _ = p.reply.send(Ok(value));
@@ -533,10 +539,9 @@ async fn invocation_error(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let Some(p) = lock(&ctx.function.pending).remove(&id) else {
+    let Some(p) = answered(&ctx, &conn, &id, false) else {
         return unknown_request(&id);
     };
-    ctx.function.timeline.finished(&id, false, arrived_us(&conn));
     let _ = p.reply.send(Err(error_doc(&body)));
     accepted()
 }

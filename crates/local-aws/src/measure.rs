@@ -80,6 +80,13 @@ pub struct InvocationRecord {
     handed_out: Arc<AtomicU64>,
     pub finished_us: Option<u64>,
     pub ok: Option<bool>,
+    /// How long the handler process was runnable but waiting for a CPU while it had the event: on a
+    /// machine it shares with the twin, moto and the other handler, part of its handler time that is
+    /// neither its work nor a call. Read from the kernel (`schedstat`) when the event is handed out,
+    /// while the process sleeps waiting for it, and again when its answer arrives.
+    pub queued_us: Option<u64>,
+    #[serde(skip)]
+    queued_before_us: Option<u64>,
 }
 
 impl InvocationRecord {
@@ -150,6 +157,7 @@ impl Timeline {
     pub fn handed_out(&self, slot: usize, request_id: &str, trace_id: &str) -> Arc<AtomicU64> {
         let handed_out = Arc::new(AtomicU64::new(mono_us()));
         let pid = Self::current(&mut lock(&self.processes), slot).map_or(0, |p| p.pid);
+        let queued_before_us = (pid != 0).then(|| queued_us(pid)).flatten();
         let mut invocations = lock(&self.invocations);
         if invocations.len() >= MAX_RECORDS {
             invocations.drain(..MAX_RECORDS / 10);
@@ -163,6 +171,8 @@ impl Timeline {
             handed_out: handed_out.clone(),
             finished_us: None,
             ok: None,
+            queued_us: None,
+            queued_before_us,
         });
         handed_out
     }
@@ -180,6 +190,9 @@ impl Timeline {
             };
             inv.finished_us = Some(at_us);
             inv.ok = Some(ok);
+            inv.queued_us = inv
+                .queued_before_us
+                .and_then(|before| Some(queued_us(inv.pid)?.saturating_sub(before)));
             inv.pid
         };
         if let Some(p) = lock(&self.processes)
@@ -377,15 +390,25 @@ fn memory_kib(pid: u32) -> (Option<u64>, Option<u64>) {
     (field("VmHWM:"), field("VmRSS:"))
 }
 
-/// CPU time all threads of a live process have run, in µs (`/proc/<pid>/task/*/schedstat`, ns).
-fn cpu_us(pid: u32) -> Option<u64> {
+/// One field of `/proc/<pid>/task/*/schedstat` (ns) summed over a live process's threads, in µs.
+fn schedstat_us(pid: u32, field: usize) -> Option<u64> {
     let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
     let ns: u64 = tasks
         .flatten()
         .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .filter_map(|s| s.split_whitespace().nth(field)?.parse::<u64>().ok())
         .sum();
     Some(ns / 1000)
+}
+
+/// CPU time all threads of a live process have run, in µs.
+fn cpu_us(pid: u32) -> Option<u64> {
+    schedstat_us(pid, 0)
+}
+
+/// Time the threads of a live process spent runnable but waiting for a CPU, in µs.
+fn queued_us(pid: u32) -> Option<u64> {
+    schedstat_us(pid, 1)
 }
 
 type St = State<Arc<Shared>>;
@@ -523,6 +546,23 @@ mod tests {
             Some("1-5759e988-bd862e3fe1be46a994272793")
         );
         assert_eq!(trace_root("Parent=1"), None);
+    }
+
+    #[test]
+    fn an_invocation_knows_how_long_its_process_waited_for_a_cpu() {
+        let pid = std::process::id();
+        assert!(cpu_us(pid).is_some_and(|us| us > 0));
+        let t = Timeline::new(FunctionName::WhatsappHandler);
+        t.spawned(0, pid);
+        t.handed_out(0, "r1", "Root=1-a");
+        t.finished("r1", true, 9);
+        let queued = t.invocations_since(0)[0].queued_us;
+        assert!(queued.is_some_and(|us| us < 1_000_000), "{queued:?}");
+        // Not measured for a process the twin does not know.
+        let t = Timeline::new(FunctionName::WhatsappHandler);
+        t.handed_out(0, "r2", "Root=1-b");
+        t.finished("r2", true, 9);
+        assert_eq!(t.invocations_since(0)[0].queued_us, None);
     }
 
     #[test]
