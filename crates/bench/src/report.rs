@@ -115,6 +115,7 @@ pub struct CaseResult {
     /// Time the handler was runnable but waiting for a CPU, within its handler time: on this shared
     /// machine, the other processes (moto, the twin, the other handler) holding the cores. Part of the
     /// overhead, but not all of it is (a wait while one of its calls is in flight is AWS wait too).
+    /// Over the events the twin could read it for (`n`).
     pub queued_us: Summary,
     /// CPU time the handler process used per event (all threads, mean over the events): the bridge's
     /// own work, SDK and runtime included, without the scheduling noise of a shared 2-core machine.
@@ -207,7 +208,7 @@ impl CaseResult {
             handler_us: field(|s| s.handler_us, samples),
             aws_wait_us: field(|s| s.aws_wait_us, samples),
             overhead_us: field(Sample::overhead_us, samples),
-            queued_us: field(|s| s.queued_us, samples),
+            queued_us: Summary::of(&samples.iter().filter_map(|s| s.queued_us).collect::<Vec<_>>()),
             cpu_per_event_us,
             calls_before_response: calls.len() - after,
             calls_after_response: after,

@@ -141,9 +141,9 @@ pub struct Sample {
     pub chain: usize,
     /// Time a streaming call (Transcribe) spent beyond the added latency: the audio's own pace.
     pub streaming_us: u64,
-    /// Inside the handler time, how long the handler was runnable but waiting for a CPU (0 when the
-    /// kernel could not say).
-    pub queued_us: u64,
+    /// Inside the handler time, how long the handler was runnable but waiting for a CPU (`None` when
+    /// the twin could not read it from the kernel).
+    pub queued_us: Option<u64>,
 }
 
 impl Sample {
@@ -180,7 +180,7 @@ impl Sample {
             chain: sequential_chain(&before_response),
             calls,
             streaming_us,
-            queued_us: inv.queued_us.unwrap_or_default(),
+            queued_us: inv.queued_us,
         })
     }
 }
@@ -528,7 +528,7 @@ mod tests {
         let s = Sample::of(inv, 0).unwrap();
         assert_eq!(
             (s.handler_us, s.aws_wait_us, s.overhead_us(), s.chain, s.queued_us),
-            (100, 71, 29, 2, 12)
+            (100, 71, 29, 2, Some(12))
         );
     }
 }

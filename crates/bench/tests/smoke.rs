@@ -68,6 +68,7 @@ fn smoke_run_measures_every_case_with_plausible_numbers() {
         assert!(handler < 30_000_000, "{name}: {handler} µs");
         // The kernel's count of the handler waiting for a CPU is read for every event, and lies within
         // its handler time.
+        assert_eq!(num(c, &["queued_us", "n"]), num(c, &["handler_us", "n"]), "{name}: {c}");
         let queued = num(c, &["queued_us", "max"]);
         assert!(queued <= num(c, &["handler_us", "max"]), "{name}: queued {queued} µs");
         // With 20 ms added to every call, the calls made one after another cannot take less.
