@@ -83,7 +83,8 @@ pub struct InvocationRecord {
     /// How long the handler process was runnable but waiting for a CPU while it had the event: on a
     /// machine it shares with the twin, moto and the other handler, part of its handler time that is
     /// neither its work nor a call. Read from the kernel (`schedstat`) when the event is handed out,
-    /// while the process sleeps waiting for it, and again when its answer arrives.
+    /// while the process sleeps waiting for it, and again when its answer arrives (so it may include a
+    /// moment after the answer, while the runtime sends its next poll).
     pub queued_us: Option<u64>,
     #[serde(skip)]
     queued_before_us: Option<u64>,
