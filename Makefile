@@ -9,9 +9,11 @@ VENV := .venv
 setup:
 	@./scripts/setup-venv.sh
 
-# The handler binaries and the twin, as the local stack runs them.
+# The handler binaries and the twin, as the local stack runs them, with the test targets: `cargo test
+# --workspace` resolves features with the dev-dependencies, and a build without them would compile the
+# AWS SDK a second time with other features.
 build:
-	$(CARGO) build --workspace --bins
+	$(CARGO) build --workspace --bins --tests
 
 # The deploy artifact, as `sam deploy` builds it: both handlers cross-compiled for arm64 by cargo-lambda
 # (SAM CLI and cargo-lambda pinned in scripts/requirements-sam.txt, installed into .venv-sam).

@@ -15,42 +15,86 @@
 //! gets [`Claim::Replay`]: the first holder sent the message or died doing so, and resending it into
 //! the same chat with the same client token is harmless, while a chat started since means it went
 //! into an earlier one (see [`crate::inbound`]).
+//!
+//! An exclusive hold of a customer message is short ([`HEARTBEAT_LEASE_MS`]) and kept alive by a
+//! [`Heartbeat`] while its invocation works, so a holder that Lambda killed (a crash, a timeout) stops
+//! holding within seconds: Lambda's retry, a minute later, finds the message free instead of waiting for
+//! a lease sized to the longest invocation, and the customer's next message is not held behind it.
+//! Every claim names its *owner*, the invocation that took it: a claim write whose answer was lost and
+//! that the SDK retried finds its own claim and keeps it, instead of waiting for itself.
 
 use crate::error::{FailureKind, PortError};
 use crate::ids::{ContactId, ItemId};
 use crate::ports::{Claim, ClaimTerms, ItemClaim, PortResult, StateStore};
 use crate::telemetry::now_ms;
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
+use tokio::sync::{Mutex, watch};
 
-/// How long a claimed message stays locked to one invocation at most: Lambda's longest timeout, so a
-/// lease never ends while its invocation (transcribing a long voice note, say) is still at work. Inside
-/// Lambda the lease ends with the invocation's deadline, which is sooner.
+/// How long a Connect item's claim stays locked to one invocation at most: Lambda's longest timeout, so
+/// a lease never ends while its invocation is still at work. Inside Lambda the lease ends with the
+/// invocation's deadline, which is sooner.
 pub const LEASE_MS: i64 = 900_000;
+/// How long a customer message's exclusive hold lasts without a heartbeat: long enough for two missed
+/// beats (a DynamoDB write slowed by throttling), short enough that a message whose invocation died
+/// holds the conversation's next one back for seconds, not for its invocation's whole timeout.
+pub const HEARTBEAT_LEASE_MS: i64 = 3_000;
+/// How often a [`Heartbeat`] renews the hold it keeps.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_millis(1_000);
 /// How long a fast claim (and the message's in-flight registration) holds: what a state read and a
 /// `SendMessage` take with ample margin. Later messages of a burst wait at most this for an earlier one
 /// whose holder finished without a word.
 pub const FAST_LEASE_MS: i64 = 1_500;
 
-tokio::task_local! {
-    /// When the current Lambda invocation is killed (epoch ms): no lease needs to outlive it.
-    static DEADLINE_MS: i64;
+/// The Lambda invocation being served: when it is killed, and who it is to the claims it takes.
+#[derive(Debug, Clone)]
+struct Invocation {
+    /// Epoch ms.
+    deadline_ms: i64,
+    owner: Arc<str>,
 }
 
-/// Runs `work` as one invocation ending at `deadline_ms`, so the leases it takes end with it: a
-/// retry of an invocation that timed out finds its claims free instead of waiting for them.
+tokio::task_local! {
+    static INVOCATION: Invocation;
+}
+
+/// A name no other invocation, of this process or another, uses: the process's random nonce and a
+/// count. (Lambda's request id is shared by the retries of one event, and by a duplicate delivery of it.)
+fn new_owner() -> Arc<str> {
+    static NONCE: LazyLock<u64> = LazyLock::new(|| RandomState::new().hash_one(std::process::id()));
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    format!("{:016x}-{}", *NONCE, COUNT.fetch_add(1, Ordering::Relaxed)).into()
+}
+
+/// Runs `work` as one invocation ending at `deadline_ms`, so the leases it takes end with it (a retry
+/// of an invocation that timed out finds its claims free), and the claims it takes name it as owner.
 pub async fn within_deadline<F: std::future::Future>(deadline_ms: i64, work: F) -> F::Output {
-    DEADLINE_MS.scope(deadline_ms, work).await
+    let invocation = Invocation {
+        deadline_ms,
+        owner: new_owner(),
+    };
+    INVOCATION.scope(invocation, work).await
+}
+
+/// The owner of the claims the current invocation takes (outside an invocation, one per process).
+pub fn owner() -> Arc<str> {
+    static OUTSIDE: LazyLock<Arc<str>> = LazyLock::new(new_owner);
+    INVOCATION
+        .try_with(|invocation| invocation.owner.clone())
+        .unwrap_or_else(|_| OUTSIDE.clone())
+}
+
+fn deadline_ms() -> Option<i64> {
+    INVOCATION.try_with(|invocation| invocation.deadline_ms).ok()
 }
 
 /// Time left before the current invocation's deadline; `None` outside an invocation.
 pub fn time_left(now_ms: i64) -> Option<Duration> {
-    let deadline = DEADLINE_MS.try_with(|deadline| *deadline).ok()?;
+    let deadline = deadline_ms()?;
     Some(Duration::from_millis(u64::try_from(deadline - now_ms).unwrap_or(0)))
-}
-
-/// When a lease taken at `now` by this invocation ends (epoch ms).
-pub fn lease_until(now: i64) -> i64 {
-    now + lease_ms(now)
 }
 
 /// Which hold a claim is taken with (see the module doc).
@@ -63,7 +107,7 @@ pub enum Hold {
 impl Hold {
     fn lease_ms(self, now: i64) -> i64 {
         match self {
-            Hold::Exclusive => lease_ms(now),
+            Hold::Exclusive => HEARTBEAT_LEASE_MS.min(lease_ms(now)),
             Hold::Fast => FAST_LEASE_MS.min(lease_ms(now)),
         }
     }
@@ -75,12 +119,10 @@ impl Hold {
 }
 
 fn lease_ms(now: i64) -> i64 {
-    let until = DEADLINE_MS
-        .try_with(|deadline| *deadline)
-        .map_or(now + LEASE_MS, |deadline| {
-            // A second of slack for clock skew between Lambda's deadline and DynamoDB's view of now.
-            (deadline + 1_000).min(now + LEASE_MS)
-        });
+    let until = deadline_ms().map_or(now + LEASE_MS, |deadline| {
+        // A second of slack for clock skew between Lambda's deadline and DynamoDB's view of now.
+        (deadline + 1_000).min(now + LEASE_MS)
+    });
     (until - now).max(1_000)
 }
 /// How long a duplicate waits for the holder before giving up (and letting Lambda retry it later).
@@ -102,11 +144,14 @@ pub async fn claim<S: StateStore>(
     hold: Hold,
     summary: Option<&str>,
 ) -> PortResult<Claim> {
+    let owner = owner();
+    let owner = &*owner;
     let attempt = |now| async move {
         let terms = ClaimTerms {
             now_ms: now,
             lease_ms: hold.lease_ms(now),
             fast: hold == Hold::Fast,
+            owner,
             summary,
         };
         store.claim(source, id, &terms).await.map(|claim| (claim, ()))
@@ -121,13 +166,71 @@ pub async fn claim_item<S: StateStore>(
     initial_contact_id: &ContactId,
     item_id: &ItemId,
 ) -> PortResult<ItemClaim> {
+    let owner = owner();
+    let owner = &*owner;
     let attempt = |now| async move {
         let taken = store
-            .claim_item(initial_contact_id, item_id, now, lease_ms(now))
+            .claim_item(initial_contact_id, item_id, (now, lease_ms(now)), owner)
             .await?;
         Ok((taken.claim, taken))
     };
     wait_for_holder(attempt).await.map(|(_, taken)| taken)
+}
+
+/// Keeps a customer message's exclusive hold (its claim and its registration) alive while the
+/// invocation holding it works: every [`HEARTBEAT_EVERY`] it renews both until [`HEARTBEAT_LEASE_MS`]
+/// from then. It beats only while the hold is exclusive: a fast hold lapses on its own by design, and a
+/// move to the fast hold must not be overtaken by a renewal still in flight, which [`Heartbeat::pause`]
+/// waits for. Costs nothing on a message that settles within a beat: no timer fires.
+#[derive(Debug)]
+pub struct Heartbeat {
+    every: Duration,
+    exclusive: watch::Sender<bool>,
+    /// Held while a renewal is being written.
+    writing: Mutex<()>,
+}
+
+impl Heartbeat {
+    pub fn new(hold: Hold) -> Self {
+        Self {
+            every: HEARTBEAT_EVERY,
+            exclusive: watch::Sender::new(hold == Hold::Exclusive),
+            writing: Mutex::new(()),
+        }
+    }
+
+    /// The hold was made exclusive: keep it alive from now on.
+    pub fn resume(&self) {
+        self.exclusive.send_replace(true);
+    }
+
+    /// Stops renewing; returns once no renewal is in flight, so what the caller writes next is the last word.
+    pub async fn pause(&self) {
+        self.exclusive.send_replace(false);
+        drop(self.writing.lock().await);
+    }
+
+    /// Renews the hold with `renew(until_ms)` while it is exclusive. Never returns: it is dropped with
+    /// the work it keeps alive, after a [`Heartbeat::pause`].
+    pub async fn keep<F, Fut>(&self, mut renew: F) -> std::convert::Infallible
+    where
+        F: FnMut(i64) -> Fut,
+        Fut: std::future::Future<Output = PortResult<()>>,
+    {
+        let mut exclusive = self.exclusive.subscribe();
+        loop {
+            // The sender lives in `self`, which outlives this future: the wait cannot fail.
+            let _ = exclusive.wait_for(|on| *on).await;
+            tokio::time::sleep(self.every).await;
+            let _writing = self.writing.lock().await;
+            if !*exclusive.borrow() {
+                continue;
+            }
+            if let Err(e) = renew(Hold::Exclusive.until(now_ms())).await {
+                tracing::warn!(error = %e, "could not renew the message's hold; it lapses unless the next beat lands");
+            }
+        }
+    }
 }
 
 /// Repeats `attempt` (given the time, epoch ms) while it finds the message held by another invocation.
@@ -159,6 +262,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex as StdMutex;
 
     #[tokio::test]
     async fn leases_end_with_the_invocation() {
@@ -167,7 +271,7 @@ mod tests {
         let lease = within_deadline(now + 5_000, async { lease_ms(now) }).await;
         assert_eq!(lease, 6_000);
         let long = within_deadline(now + 300_000, async { lease_ms(now) }).await;
-        assert_eq!(long, 301_000, "a 5-minute invocation keeps its claim to the end");
+        assert_eq!(long, 301_000, "a 5-minute invocation keeps its item claims to the end");
         let far = within_deadline(now + 3_600_000, async { lease_ms(now) }).await;
         assert_eq!(far, LEASE_MS);
         let past = within_deadline(now - 10_000, async { lease_ms(now) }).await;
@@ -175,15 +279,110 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_fast_hold_is_short_and_never_outlives_the_invocation() {
+    async fn message_holds_are_short_and_never_outlive_the_invocation() {
         let now = now_ms();
         assert_eq!(Hold::Fast.until(now), now + FAST_LEASE_MS);
-        assert_eq!(Hold::Exclusive.until(now), now + LEASE_MS);
+        let exclusive = within_deadline(now + 300_000, async { Hold::Exclusive.until(now) }).await;
+        assert_eq!(
+            exclusive,
+            now + HEARTBEAT_LEASE_MS,
+            "a 5-minute invocation holds a message only as long as its heartbeat keeps it"
+        );
         let near_end = within_deadline(now, async { Hold::Fast.until(now) }).await;
         assert_eq!(
             near_end,
             now + 1_000,
             "bounded by the invocation's deadline (plus slack)"
         );
+    }
+
+    #[tokio::test]
+    async fn each_invocation_owns_its_claims_under_a_name_of_its_own() {
+        let (a, a_again) = within_deadline(0, async { (owner(), owner()) }).await;
+        let b = within_deadline(0, async { owner() }).await;
+        assert_eq!(a, a_again, "one invocation, one owner");
+        assert_ne!(a, b, "a retry of the same event is another owner");
+        assert_ne!(a, owner(), "outside an invocation, the process's own");
+    }
+
+    /// A heartbeat fast enough for a test in real time (tokio's paused clock would need a feature the
+    /// handlers do not build with, and so a second build of everything on tokio).
+    fn quick(hold: Hold) -> Heartbeat {
+        Heartbeat {
+            every: Duration::from_millis(20),
+            ..Heartbeat::new(hold)
+        }
+    }
+
+    /// Renewals seen while `work` runs beside `heartbeat.keep`.
+    async fn renewals_during<W: std::future::Future<Output = ()>>(heartbeat: &Heartbeat, work: W) -> usize {
+        let renewals = AtomicU64::new(0);
+        let renew = |until| {
+            assert!(until > now_ms(), "renewed into the future");
+            renewals.fetch_add(1, Ordering::Relaxed);
+            async { Ok(()) }
+        };
+        tokio::select! {
+            () = work => {}
+            never = heartbeat.keep(renew) => match never {},
+        }
+        renewals.into_inner() as usize
+    }
+
+    #[tokio::test]
+    async fn an_exclusive_hold_is_renewed_while_its_work_runs() {
+        let heartbeat = quick(Hold::Exclusive);
+        let renewals = renewals_during(&heartbeat, tokio::time::sleep(Duration::from_millis(300))).await;
+        assert!(renewals >= 3, "{renewals} renewals in 15 beats");
+    }
+
+    #[tokio::test]
+    async fn a_fast_hold_is_renewed_only_once_made_exclusive_and_until_paused() {
+        let heartbeat = quick(Hold::Fast);
+        let seen = AtomicU64::new(0);
+        let work = async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            assert_eq!(seen.load(Ordering::Relaxed), 0, "a fast hold lapses on its own");
+            heartbeat.resume();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            assert!(seen.load(Ordering::Relaxed) >= 1, "exclusive: renewed");
+            heartbeat.pause().await;
+            let paused_at = seen.load(Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            assert_eq!(seen.load(Ordering::Relaxed), paused_at, "paused: no renewal");
+        };
+        let renew = |_until| {
+            seen.fetch_add(1, Ordering::Relaxed);
+            async { Ok(()) }
+        };
+        tokio::select! {
+            () = work => {}
+            never = heartbeat.keep(renew) => match never {},
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pause_returns_only_after_the_renewal_in_flight_landed() {
+        let heartbeat = quick(Hold::Exclusive);
+        let order = StdMutex::new(Vec::new());
+        let (writing, mut started) = tokio::sync::mpsc::unbounded_channel();
+        let renew = |_until| {
+            let _ = writing.send(());
+            async {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                order.lock().unwrap().push("renewal landed");
+                Ok(())
+            }
+        };
+        let work = async {
+            started.recv().await;
+            heartbeat.pause().await;
+            order.lock().unwrap().push("paused");
+        };
+        tokio::select! {
+            () = work => {}
+            never = heartbeat.keep(renew) => match never {},
+        }
+        assert_eq!(*order.lock().unwrap(), ["renewal landed", "paused"]);
     }
 }

@@ -11,7 +11,7 @@
 //! (the menu the customer was shown rides on that read). WhatsApp statuses of what the bridge sent come
 //! back here too and reach the agent as Connect receipts, or as a note when a message failed.
 
-use crate::claims::{self, Hold};
+use crate::claims::{self, Heartbeat, Hold};
 use crate::config::{Config, ReadReceipts};
 use crate::connection;
 use crate::error::{FailureKind, PortError, Rejection, RetryableFailure};
@@ -20,7 +20,7 @@ use crate::media::handler::MediaHandler;
 use crate::media::service::InboundRequest;
 use crate::ports::{
     ActiveChat, ChatRequest, Claim, ContactCenter, ContactRecord, Conversation, ConversationState, ConversationView,
-    Finished, Inflight, Opener, Participant, PortResult, StartLock, StateStore, Whatsapp,
+    Finished, Inflight, Opener, Participant, PortResult, Renewal, StartLock, StateStore, Whatsapp,
 };
 use crate::rich::{interactive, notices::Notice, render};
 use crate::rounds::behind;
@@ -426,6 +426,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             .as_ref()
             .ok()
             .and_then(|view| unused_start_lock(key, view, &me.tag));
+        let owner = claims::owner();
         let replay_of = match claim? {
             Claim::Done => {
                 // Our registration may have re-added a finished message; left there it would hold later
@@ -450,15 +451,29 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             Claim::Acquired => None,
             Claim::Replay { first_ms } => Some(first_ms),
         };
+        let heartbeat = Heartbeat::new(hold);
         let acted = match view {
-            // Boxed: the nested async state machines otherwise exceed the compiler's layout depth.
             Ok(view) => {
                 let claimed = Claimed {
+                    key,
                     me: &me,
                     hold,
                     replay_of,
+                    owner: &owner,
+                    heartbeat: &heartbeat,
                 };
-                Box::pin(self.decide(key, origination, message, &claimed, view, quoted.as_deref())).await
+                let claimed = &claimed;
+                let renew =
+                    |until_ms| async move { self.store.extend(&claimed.renewal(message, until_ms, false)).await };
+                // Boxed: the nested async state machines otherwise exceed the compiler's layout depth.
+                let decided = Box::pin(self.decide(key, origination, message, claimed, view, quoted.as_deref()));
+                let decided = tokio::select! {
+                    decided = decided => decided,
+                    never = heartbeat.keep(renew) => match never {},
+                };
+                // What is written next (done, released, or nothing on the fast hold) is the last word.
+                heartbeat.pause().await;
+                decided
             }
             Err(e) => Err(e),
         };
@@ -502,7 +517,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             }
             Err(e) => {
                 let (release, unregister, ()) = tokio::join!(
-                    self.store.release("wa", wamid),
+                    self.store.release("wa", wamid, &owner),
                     behind(self.store.unregister(key, &me.tag)),
                     behind(give_back)
                 );
@@ -551,7 +566,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         let mut extended = claimed.hold == Hold::Exclusive;
         if waits_for_earlier(&view, me, now_ms()) {
             if !extended {
-                self.extend(key, message, me).await?;
+                self.extend(message, claimed).await?;
                 extended = true;
             }
             view = self.wait_for_turn(key, me, view).await?;
@@ -572,7 +587,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 fast_lane(&action, &message.content, answered, view.conversation.as_ref())
         {
             match self
-                .fast_send(key, origination, message, me, chat, (content_type, content), false)
+                .fast_send(key, origination, message, claimed, chat, (content_type, content), false)
                 .await
             {
                 Ok(held) => {
@@ -595,7 +610,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 Err(e) if e.is_chat_gone() => {
                     tracing::info!(contact_id = %chat.contact_id, "chat is over; opening a new one");
                     self.open_chats.closed(key);
-                    self.extend(key, message, me).await?;
+                    self.extend(message, claimed).await?;
                     extended = true;
                     self.store.mark_ended(key, &chat.contact_id).await?;
                     view = self.store.load_conversation(key).await?;
@@ -606,11 +621,11 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         // Only a claim held exclusively from before may move to the fast hold: an extension still in
         // flight could land after the move.
         let may_finish_quietly = extended && !answered;
-        let act = Box::pin(self.act(key, origination, message, me, view, action, may_finish_quietly));
+        let act = Box::pin(self.act(key, origination, message, claimed, view, action, may_finish_quietly));
         let (outcome, finish) = if extended {
             act.await?
         } else {
-            let (acted, held) = tokio::join!(act, behind(self.extend(key, message, me)));
+            let (acted, held) = tokio::join!(act, behind(self.extend(message, claimed)));
             if let Err(e) = held {
                 tracing::warn!(error = %e, "could not extend the message's claim; a redelivery may replay it");
             }
@@ -627,45 +642,48 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         Ok((outcome, settle))
     }
 
-    /// Holds the message's claim and registration until the invocation ends (the fast hold would run
-    /// out while it is still at work).
-    async fn extend(&self, key: &ConversationKey, message: &CustomerMessage, me: &Inflight) -> PortResult<()> {
-        let until = claims::lease_until(now_ms());
-        self.store
-            .extend("wa", message.wamid.as_str(), key, &me.tag, until, false)
-            .await
+    /// Holds the message's claim and registration exclusively, kept alive by the heartbeat until the
+    /// work is done (the fast hold would run out while it is still at work).
+    async fn extend(&self, message: &CustomerMessage, claimed: &Claimed<'_>) -> PortResult<()> {
+        let until = Hold::Exclusive.until(now_ms());
+        self.store.extend(&claimed.renewal(message, until, false)).await?;
+        claimed.heartbeat.resume();
+        Ok(())
     }
 
     /// The fast path's one SendMessage, with the read mark beside it (off the critical path: the blue
     /// ticks may come a moment before the message is in the chat, and stay if the send fails and is
     /// retried). With `to_fast`, the claim and registration, held exclusively so far (a chat's opener),
-    /// go on the fast hold until `me.until_ms` beside the send. Returns whether the message must still
-    /// be completed: the send outlasted half of the hold, which was then extended (after `to_fast`
-    /// landed, so the extension is the last word), or the move to the fast hold failed.
+    /// go on the fast hold from now beside the send (the heartbeat stops first). Returns whether the
+    /// message must still be completed: the send outlasted half of the hold, which was then extended
+    /// (after `to_fast` landed, so the extension is the last word), or the move to the fast hold failed.
     #[allow(clippy::too_many_arguments)]
     async fn fast_send(
         &self,
         key: &ConversationKey,
         origination: &OriginationId,
         message: &CustomerMessage,
-        me: &Inflight,
+        claimed: &Claimed<'_>,
         chat: &ActiveChat,
         (content_type, content): (&str, &str),
         to_fast: bool,
     ) -> PortResult<bool> {
         let client_token = message_token(message, &chat.contact_id);
+        let until_ms = if to_fast {
+            Hold::Fast.until(now_ms())
+        } else {
+            claimed.me.until_ms
+        };
         let guarded = async {
             let send = self.send(key, chat, content_type, content, &client_token);
             tokio::pin!(send);
-            let half = u64::try_from((me.until_ms - now_ms()) / 2).unwrap_or(0);
+            let half = u64::try_from((until_ms - now_ms()) / 2).unwrap_or(0);
             let moved = async {
                 if !to_fast {
                     return true;
                 }
-                let moved = self
-                    .store
-                    .extend("wa", message.wamid.as_str(), key, &me.tag, me.until_ms, true)
-                    .await;
+                claimed.heartbeat.pause().await;
+                let moved = self.store.extend(&claimed.renewal(message, until_ms, true)).await;
                 if let Err(e) = &moved {
                     tracing::warn!(error = %e, "could not put the message on the fast hold; it completes as usual");
                 }
@@ -678,7 +696,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             match early {
                 Ok(sent) => sent.map(|()| !moved),
                 Err(_) => {
-                    let (held, sent) = tokio::join!(self.extend(key, message, me), send);
+                    let (held, sent) = tokio::join!(self.extend(message, claimed), send);
                     if let Err(e) = held {
                         tracing::warn!(error = %e, "could not extend the message's claim; a redelivery may replay it");
                     }
@@ -730,7 +748,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         key: &ConversationKey,
         origination: &OriginationId,
         message: &CustomerMessage,
-        me: &Inflight,
+        claimed: &Claimed<'_>,
         view: ConversationView,
         action: InboundAction,
         may_finish_quietly: bool,
@@ -748,7 +766,15 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                     _ => None,
                 };
                 let quietly = may_finish_quietly && media.is_none();
-                let sent = self.deliver(key, origination, message, (&content_type, &content), me, view, quietly);
+                let sent = self.deliver(
+                    key,
+                    origination,
+                    message,
+                    (&content_type, &content),
+                    claimed,
+                    view,
+                    quietly,
+                );
                 let delivered = Box::pin(sent).await?;
                 if let Some((file, media)) = media {
                     Box::pin(self.deliver_media(key, origination, message, file, media.as_ref())).await?;
@@ -915,10 +941,11 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         origination: &OriginationId,
         message: &CustomerMessage,
         (content_type, content): (&str, &str),
-        me: &Inflight,
+        claimed: &Claimed<'_>,
         mut view: ConversationView,
         may_finish_quietly: bool,
     ) -> PortResult<Delivered> {
+        let me = claimed.me;
         // A fast send marks the message read beside it, even into a chat that turns out to be over.
         let mut marked_read = false;
         // Twice at most: the chat we knew, then the one we open when it turns out to be over.
@@ -939,12 +966,8 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 self.wait_for_turn(key, me, view).await?;
             }
             let sent = if alone && may_finish_quietly {
-                let fast = Inflight {
-                    until_ms: Hold::Fast.until(now_ms()),
-                    ..me.clone()
-                };
                 marked_read = true;
-                let pending = self.fast_send(key, origination, message, &fast, &chat, (content_type, content), true);
+                let pending = self.fast_send(key, origination, message, claimed, &chat, (content_type, content), true);
                 pending.await.map(|complete| {
                     if complete {
                         Finish::Complete { marked_read }
@@ -1217,10 +1240,30 @@ fn unused_start_lock(key: &ConversationKey, view: &ConversationView, tag: &str) 
 
 /// A customer message this invocation holds.
 struct Claimed<'a> {
+    key: &'a ConversationKey,
     me: &'a Inflight,
     hold: Hold,
     /// Taken over from a fast holder that went quiet: when the message was first taken.
     replay_of: Option<i64>,
+    /// This invocation, as the claim names it.
+    owner: &'a str,
+    /// Keeps the hold alive while it is exclusive.
+    heartbeat: &'a Heartbeat,
+}
+
+impl Claimed<'_> {
+    /// The message's hold renewed (or moved, with `fast`) until `until_ms`.
+    fn renewal<'r>(&'r self, message: &'r CustomerMessage, until_ms: i64, fast: bool) -> Renewal<'r> {
+        Renewal {
+            source: "wa",
+            id: message.wamid.as_str(),
+            key: self.key,
+            tag: &self.me.tag,
+            owner: self.owner,
+            until_ms,
+            fast,
+        }
+    }
 }
 
 /// What is left to write once a message's work is done.

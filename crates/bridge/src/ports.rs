@@ -120,8 +120,26 @@ pub struct ClaimTerms<'a> {
     pub lease_ms: i64,
     /// Taken for the fast path: the holder may finish without a word (see [`crate::claims`]).
     pub fast: bool,
+    /// The invocation taking it: a claim it already holds (its own write, retried after the answer was
+    /// lost) is its own again, never a holder to wait for.
+    pub owner: &'a str,
     /// What the message said, kept on its claim so a later reply to it can quote it.
     pub summary: Option<&'a str>,
+}
+
+/// A customer message's hold as its holder renews or changes it: the claim and the registration together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Renewal<'a> {
+    pub source: &'a str,
+    pub id: &'a str,
+    pub key: &'a ConversationKey,
+    /// The registration's tag.
+    pub tag: &'a str,
+    /// Only the claim's owner renews it: a holder whose lease lapsed and was taken over holds nothing.
+    pub owner: &'a str,
+    pub until_ms: i64,
+    /// On the fast hold (they lapse on their own) rather than exclusively (completed or released).
+    pub fast: bool,
 }
 
 /// A WhatsApp message the bridge sent for a Connect item: receipts and failures are reported against
@@ -209,17 +227,10 @@ pub trait StateStore: Send + Sync {
         opener_until: Option<i64>,
     ) -> impl Future<Output = PortResult<ConversationView>> + Send;
 
-    /// Holds a claim and its registration until `until_ms`: exclusively (the holder completes or
-    /// releases them explicitly), or with `fast` on the fast hold (they lapse on their own).
-    fn extend(
-        &self,
-        source: &str,
-        id: &str,
-        key: &ConversationKey,
-        tag: &str,
-        until_ms: i64,
-        fast: bool,
-    ) -> impl Future<Output = PortResult<()>> + Send;
+    /// Holds a claim and its registration until `renewal.until_ms`, if the claim is still the owner's:
+    /// exclusively (the holder completes or releases them explicitly), or on the fast hold (they lapse on
+    /// their own).
+    fn extend(&self, renewal: &Renewal<'_>) -> impl Future<Output = PortResult<()>> + Send;
 
     /// Removes an in-flight registration (after a duplicate or a failure).
     fn unregister(&self, key: &ConversationKey, tag: &str) -> impl Future<Output = PortResult<()>> + Send;
@@ -306,14 +317,15 @@ pub trait StateStore: Send + Sync {
         finished: Option<&Finished<'_>>,
     ) -> impl Future<Output = PortResult<()>> + Send;
 
-    /// Claims a Connect item for `lease_ms`, on its contact's mapping, and returns the mapping in the
-    /// same write; `None` when the contact is not one of ours (then nothing is written).
+    /// Claims a Connect item from `now_ms` for `lease_ms` for `owner` (its own claim is its own again), on
+    /// its contact's mapping, and returns the mapping in the same write; `None` when the contact is not
+    /// one of ours (then nothing is written).
     fn claim_item(
         &self,
         initial_contact_id: &ContactId,
         item_id: &ItemId,
-        now_ms: i64,
-        lease_ms: i64,
+        now_and_lease_ms: (i64, i64),
+        owner: &str,
     ) -> impl Future<Output = PortResult<ItemClaim>> + Send;
 
     /// Records a claimed Connect item as bridged together with what was sent for it, in one write that
@@ -333,8 +345,9 @@ pub trait StateStore: Send + Sync {
         item_id: &ItemId,
     ) -> impl Future<Output = PortResult<()>> + Send;
 
-    /// Drops an in-progress claim after a failure, so a retry can take it at once.
-    fn release(&self, source: &str, id: &str) -> impl Future<Output = PortResult<()>> + Send;
+    /// Drops an in-progress claim that `owner` holds after a failure, so a retry can take it at once (one
+    /// taken over by another invocation since stays theirs).
+    fn release(&self, source: &str, id: &str, owner: &str) -> impl Future<Output = PortResult<()>> + Send;
 }
 
 /// What `StartChatContact` needs beyond the deployment's configuration.

@@ -1,8 +1,9 @@
 //! The DynamoDB adapter against moto, for what the end-to-end scenarios cannot reach in their time:
 //! a bridged Connect item stays known for an hour or two, then is removed from the contact mapping by
 //! the next item's completing write, so a long chat's mapping does not grow without bound (an earlier
-//! release's done claims are read and removed alike); and a start lock
-//! whose holder died is taken over once its hold ran out, and only then.
+//! release's done claims are read and removed alike); a start lock whose holder died is taken over once
+//! its hold ran out, and only then; and a message's claim is its owner's alone to renew, release, or
+//! take again.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use bridge::aws::DynamoStore;
@@ -10,8 +11,8 @@ use bridge::ids::{
     ConnectionToken, ContactId, ConversationKey, CustomerId, ItemId, OriginationId, ParticipantToken, PhoneNumberId,
 };
 use bridge::ports::{
-    ActiveChat, Claim, ContactRecord, ConversationState, ConversationView, Inflight, Opener, SentRecord, StartLock,
-    StateStore,
+    ActiveChat, Claim, ClaimTerms, ContactRecord, ConversationState, ConversationView, Inflight, Opener, Renewal,
+    SentRecord, StartLock, StateStore,
 };
 use local_aws::{Stack, StackOptions};
 use std::collections::HashMap;
@@ -68,7 +69,7 @@ async fn bridged_items_are_found_for_an_hour_or_two_then_leave_the_contact_mappi
     // Two items bridged now; the first is then filed two hours back, where no claim looks any more.
     for id in ["item-old", "item-recent"] {
         let item = ItemId::parse(id).unwrap();
-        let taken = store.claim_item(&contact_id, &item, now, 60_000).await.unwrap();
+        let taken = store.claim_item(&contact_id, &item, (now, 60_000), "a").await.unwrap();
         assert_eq!(taken.claim, Claim::Acquired);
         assert!(taken.contact.is_some(), "the claim returns whom to send to");
         store.complete_item(&contact_id, &item, &[], &[]).await.unwrap();
@@ -98,12 +99,16 @@ async fn bridged_items_are_found_for_an_hour_or_two_then_leave_the_contact_mappi
     // An item being bridged right now.
     let busy = ItemId::parse("item-busy").unwrap();
     assert_eq!(
-        store.claim_item(&contact_id, &busy, now, 60_000).await.unwrap().claim,
+        store
+            .claim_item(&contact_id, &busy, (now, 60_000), "a")
+            .await
+            .unwrap()
+            .claim,
         Claim::Acquired
     );
 
     let next = ItemId::parse("item-next").unwrap();
-    let taken = store.claim_item(&contact_id, &next, now, 60_000).await.unwrap();
+    let taken = store.claim_item(&contact_id, &next, (now, 60_000), "a").await.unwrap();
     assert_eq!(taken.claim, Claim::Acquired);
     let mut expired = taken.expired.clone();
     expired.sort();
@@ -141,7 +146,8 @@ async fn bridged_items_are_found_for_an_hour_or_two_then_leave_the_contact_mappi
     expected.sort();
     assert_eq!(filed, expected, "a completed claim is its hash in this hour's set");
 
-    // Redeliveries: the bridged ones are done, the one in progress is busy, the forgotten one is new.
+    // Redeliveries (other invocations): the bridged ones are done, the one in progress is busy, the
+    // forgotten one is new.
     for (id, claim) in [
         ("item-recent", Claim::Done),
         ("item-next", Claim::Done),
@@ -151,7 +157,11 @@ async fn bridged_items_are_found_for_an_hour_or_two_then_leave_the_contact_mappi
     ] {
         let item = ItemId::parse(id).unwrap();
         assert_eq!(
-            store.claim_item(&contact_id, &item, now, 60_000).await.unwrap().claim,
+            store
+                .claim_item(&contact_id, &item, (now, 60_000), "b")
+                .await
+                .unwrap()
+                .claim,
             claim,
             "{id}"
         );
@@ -161,13 +171,22 @@ async fn bridged_items_are_found_for_an_hour_or_two_then_leave_the_contact_mappi
         .claim_item(
             &contact_id,
             &ItemId::parse("item-recent").unwrap(),
-            now + HOUR_MS,
-            60_000,
+            (now + HOUR_MS, 60_000),
+            "b",
         )
         .await
         .unwrap();
     assert_eq!(later.claim, Claim::Done);
     assert_eq!(store.load_sent("wamid.out-1").await.unwrap(), Some(sent));
+    assert_eq!(
+        store
+            .claim_item(&contact_id, &busy, (now, 60_000), "a")
+            .await
+            .unwrap()
+            .claim,
+        Claim::Acquired,
+        "the holder's own claim again (the SDK retrying a write whose answer was lost)"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -280,6 +299,79 @@ async fn the_start_lock_rides_on_the_registration_stays_with_its_chat_and_is_tak
         Some(1),
         "an unused lock consumes no generation"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_is_its_owners_to_take_again_renew_and_release() {
+    let opts = StackOptions::default().without_handlers();
+    let stack = Stack::start(opts).await.unwrap();
+    let dynamodb = client(stack.moto_url().unwrap());
+    let store = DynamoStore::new(dynamodb.clone(), TABLE.into());
+    let now = bridge::telemetry::now_ms();
+    let terms = |owner| ClaimTerms {
+        now_ms: now,
+        lease_ms: 60_000,
+        fast: false,
+        owner,
+        summary: None,
+    };
+    let lease = || async {
+        let out = dynamodb
+            .get_item()
+            .table_name(TABLE)
+            .key("pk", AttributeValue::S("msg#wa#wamid.owned".into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        out.item()
+            .and_then(|item| item.get("lease_until")?.as_n().ok()?.parse::<i64>().ok())
+    };
+
+    assert_eq!(
+        store.claim("wa", "wamid.owned", &terms("a")).await.unwrap(),
+        Claim::Acquired
+    );
+    assert_eq!(
+        store.claim("wa", "wamid.owned", &terms("a")).await.unwrap(),
+        Claim::Acquired,
+        "the owner's own write again (the SDK retrying it after a lost answer) is not a holder to wait for"
+    );
+    assert_eq!(
+        store.claim("wa", "wamid.owned", &terms("b")).await.unwrap(),
+        Claim::Busy
+    );
+
+    let key = ConversationKey::new(
+        PhoneNumberId::parse("106540352242922").unwrap(),
+        CustomerId::parse("14255550177").unwrap(),
+    );
+    let renewal = |owner, until_ms| Renewal {
+        source: "wa",
+        id: "wamid.owned",
+        key: &key,
+        tag: "q_owned",
+        owner,
+        until_ms,
+        fast: false,
+    };
+    store.extend(&renewal("b", now + 1)).await.unwrap();
+    assert_eq!(lease().await, Some(now + 60_000), "another invocation cannot renew it");
+    store.extend(&renewal("a", now + 90_000)).await.unwrap();
+    assert_eq!(lease().await, Some(now + 90_000), "its owner renews it");
+
+    store.release("wa", "wamid.owned", "b").await.unwrap();
+    assert_eq!(
+        store.claim("wa", "wamid.owned", &terms("b")).await.unwrap(),
+        Claim::Busy,
+        "another invocation cannot release it"
+    );
+    store.release("wa", "wamid.owned", "a").await.unwrap();
+    assert_eq!(
+        store.claim("wa", "wamid.owned", &terms("b")).await.unwrap(),
+        Claim::Acquired
+    );
+    drop(stack);
 }
 
 async fn item(dynamodb: &aws_sdk_dynamodb::Client, contact_id: &ContactId) -> HashMap<String, AttributeValue> {

@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | conversation | `conv#<phone number id>#<customer id>` | state, version, generation, chat tokens, and one `q_<hash>` attribute per message in flight |
 //! | contact | `contact#<initial contact id>` | the conversation the chat belongs to; an `i_<hash>` claim per Connect item being bridged (with a lease), and the hashes of those bridged in `d_<hour>` string sets |
-//! | claim | `msg#<source>#<message id>` | in progress (with a lease; `hold` fast or exclusive, `taken_ms`) or done; a customer message's summary, for quoting |
+//! | claim | `msg#<source>#<message id>` | in progress (with a lease; `hold` fast or exclusive, the `owner` invocation, `taken_ms`) or done; a customer message's summary, for quoting |
 //! | sent | `sent#<WhatsApp message id>` | the Connect item a message the bridge sent came from, and its text |
 //!
 //! The conversation item also keeps what the customer was last shown and sent (`menu`, `last_wamid`,
@@ -23,7 +23,7 @@ use crate::ids::{
 };
 use crate::ports::{
     ActiveChat, Claim, ClaimTerms, ContactRecord, Conversation, ConversationState, ConversationView, Finished,
-    Inflight, ItemClaim, Opener, PortResult, SentRecord, StartLock, StateStore,
+    Inflight, ItemClaim, Opener, PortResult, Renewal, SentRecord, StartLock, StateStore,
 };
 use crate::rich::interactive::Menu;
 use crate::rounds::behind;
@@ -389,43 +389,37 @@ impl StateStore for DynamoStore {
         Ok(parse_view(key, out.attributes()))
     }
 
-    async fn extend(
-        &self,
-        source: &str,
-        id: &str,
-        key: &ConversationKey,
-        tag: &str,
-        until_ms: i64,
-        fast: bool,
-    ) -> PortResult<()> {
+    async fn extend(&self, renewal: &Renewal<'_>) -> PortResult<()> {
         let claim = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(claim_pk(source, id)))
+            .key("pk", s(claim_pk(renewal.source, renewal.id)))
             .update_expression("SET lease_until = :until, #hold = :hold")
-            .condition_expression("#state = :in_progress")
+            .condition_expression("#state = :in_progress AND #owner = :owner")
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#hold", "hold")
+            .expression_attribute_names("#owner", "owner")
             .expression_attribute_values(":in_progress", s("in_progress"))
-            .expression_attribute_values(":hold", s(if fast { HOLD_FAST } else { HOLD_EXCLUSIVE }))
-            .expression_attribute_values(":until", n(until_ms))
+            .expression_attribute_values(":owner", s(renewal.owner))
+            .expression_attribute_values(":hold", s(if renewal.fast { HOLD_FAST } else { HOLD_EXCLUSIVE }))
+            .expression_attribute_values(":until", n(renewal.until_ms))
             .send()
             .boxed();
         let registration = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(conversation_pk(key)))
+            .key("pk", s(conversation_pk(renewal.key)))
             .update_expression("SET #tag.#until = :until")
             .condition_expression("attribute_exists(#tag)")
-            .expression_attribute_names("#tag", tag)
+            .expression_attribute_names("#tag", renewal.tag)
             .expression_attribute_names("#until", "until")
-            .expression_attribute_values(":until", n(until_ms))
+            .expression_attribute_values(":until", n(renewal.until_ms))
             .send()
             .boxed();
         let (claim, registration) = tokio::join!(claim, behind(registration));
-        // A claim already done, or a registration already gone, needs no longer hold.
+        // A claim already done (or taken over), or a registration already gone, needs no longer hold.
         tolerate_conflict(claim.map_err(|e| classify("UpdateItem", e, false)))?;
         tolerate_conflict(registration.map_err(|e| classify("UpdateItem", e, false)))
     }
@@ -692,8 +686,8 @@ impl StateStore for DynamoStore {
         &self,
         initial_contact_id: &ContactId,
         item_id: &ItemId,
-        now_ms: i64,
-        lease_ms: i64,
+        (now_ms, lease_ms): (i64, i64),
+        owner: &str,
     ) -> PortResult<ItemClaim> {
         const OP: &str = "UpdateItem";
         let hash = short_hash(item_id.as_str());
@@ -701,6 +695,7 @@ impl StateStore for DynamoStore {
         let entry = AttributeValue::M(HashMap::from([
             ("state".to_owned(), s("in_progress")),
             ("lease".to_owned(), n(now_ms + lease_ms)),
+            ("owner".to_owned(), s(owner)),
         ]));
         let result = self
             .client
@@ -711,10 +706,13 @@ impl StateStore for DynamoStore {
             // Never creates the mapping: an item of a chat that is not ours claims nothing.
             .condition_expression(
                 "attribute_exists(pk) AND NOT contains(#done, :hash) AND NOT contains(#done_before, :hash) \
-                 AND (attribute_not_exists(#item) OR (#item.#state = :in_progress AND #item.lease < :now))",
+                 AND (attribute_not_exists(#item) OR (#item.#state = :in_progress \
+                 AND (#item.lease < :now OR #item.#owner = :owner)))",
             )
             .expression_attribute_names("#item", item_claim_attribute(&hash))
             .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":owner", s(owner))
             .expression_attribute_names("#done", done_set_attribute(hour))
             .expression_attribute_names("#done_before", done_set_attribute(hour - 1))
             .expression_attribute_values(":entry", entry)
@@ -833,7 +831,7 @@ impl StateStore for DynamoStore {
         let now = terms.now_ms;
         let mut set = String::from(
             "SET #state = :in_progress, lease_until = :lease, expires_at = :ttl, #hold = :hold, \
-             taken_ms = if_not_exists(taken_ms, :now)",
+             #owner = :owner, taken_ms = if_not_exists(taken_ms, :now)",
         );
         if terms.summary.is_some() {
             set.push_str(", summary = :summary");
@@ -844,10 +842,15 @@ impl StateStore for DynamoStore {
             .table_name(&self.table)
             .key("pk", s(claim_pk(source, id)))
             .update_expression(set)
-            .condition_expression("attribute_not_exists(pk) OR (#state = :in_progress AND lease_until < :now)")
+            // Our own claim is ours again: the SDK retried a write whose answer was lost.
+            .condition_expression(
+                "attribute_not_exists(pk) OR (#state = :in_progress AND (lease_until < :now OR #owner = :owner))",
+            )
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#hold", "hold")
+            .expression_attribute_names("#owner", "owner")
             .expression_attribute_values(":in_progress", s("in_progress"))
+            .expression_attribute_values(":owner", s(terms.owner))
             .expression_attribute_values(":lease", n(now + terms.lease_ms))
             .expression_attribute_values(":ttl", n(now / 1000 + CLAIM_RETENTION_S))
             .expression_attribute_values(":hold", s(if terms.fast { HOLD_FAST } else { HOLD_EXCLUSIVE }))
@@ -861,6 +864,7 @@ impl StateStore for DynamoStore {
             // The item before: none for a first claim, else the expired lease of a holder that went quiet.
             Ok(out) => {
                 return Ok(match out.attributes() {
+                    Some(old) if get_s(old, "owner") == Some(terms.owner) => Claim::Acquired,
                     Some(old) if get_s(old, "hold") == Some(HOLD_FAST) => Claim::Replay {
                         first_ms: get_n(old, "taken_ms").unwrap_or(now),
                     },
@@ -941,15 +945,17 @@ impl StateStore for DynamoStore {
         .await
     }
 
-    async fn release(&self, source: &str, id: &str) -> PortResult<()> {
+    async fn release(&self, source: &str, id: &str, owner: &str) -> PortResult<()> {
         let result = self
             .client
             .delete_item()
             .table_name(&self.table)
             .key("pk", s(claim_pk(source, id)))
-            .condition_expression("#state = :in_progress")
+            .condition_expression("#state = :in_progress AND #owner = :owner")
             .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#owner", "owner")
             .expression_attribute_values(":in_progress", s("in_progress"))
+            .expression_attribute_values(":owner", s(owner))
             .send()
             .boxed()
             .await

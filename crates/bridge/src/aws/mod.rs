@@ -203,7 +203,7 @@ pub(crate) fn missing(operation: &'static str, field: &str) -> PortError {
 mod tests {
     use super::*;
     use crate::ids::{ConversationKey, CustomerId, PhoneNumberId};
-    use crate::ports::StateStore;
+    use crate::ports::{Renewal, StateStore};
     use std::mem::size_of_val;
 
     fn dynamodb() -> aws_sdk_dynamodb::Client {
@@ -234,7 +234,16 @@ mod tests {
         );
         let read = store.load_conversation(&key);
         // Two calls side by side (the claim's hold and the registration's).
-        let extended = store.extend("wa", "wamid.1", &key, "tag", 0, true);
+        let renewal = Renewal {
+            source: "wa",
+            id: "wamid.1",
+            key: &key,
+            tag: "tag",
+            owner: "owner",
+            until_ms: 0,
+            fast: true,
+        };
+        let extended = store.extend(&renewal);
         assert!(
             size_of_val(&read) * 4 < size_of_val(&inline),
             "{} bytes against the SDK's {}",
