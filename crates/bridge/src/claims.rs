@@ -25,7 +25,7 @@
 
 use crate::error::{FailureKind, PortError};
 use crate::ids::{ContactId, ItemId};
-use crate::ports::{Claim, ClaimTerms, ItemClaim, PortResult, StateStore};
+use crate::ports::{Claim, ClaimTerms, ItemClaim, ItemTerms, PortResult, StateStore};
 use crate::telemetry::now_ms;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
@@ -159,19 +159,24 @@ pub async fn claim<S: StateStore>(
     wait_for_holder(attempt).await.map(|(claim, ())| claim)
 }
 
-/// Claims a Connect item on its chat's contact mapping, which the same write reads: one round trip
-/// for both.
+/// Claims a Connect item received at `at_ms` on its chat's contact mapping, which the same write reads:
+/// one round trip for both.
 pub async fn claim_item<S: StateStore>(
     store: &S,
     initial_contact_id: &ContactId,
     item_id: &ItemId,
+    at_ms: i64,
 ) -> PortResult<ItemClaim> {
     let owner = owner();
     let owner = &*owner;
     let attempt = |now| async move {
-        let taken = store
-            .claim_item(initial_contact_id, item_id, (now, lease_ms(now)), owner)
-            .await?;
+        let terms = ItemTerms {
+            now_ms: now,
+            lease_ms: lease_ms(now),
+            owner,
+            at_ms,
+        };
+        let taken = store.claim_item(initial_contact_id, item_id, &terms).await?;
         Ok((taken.claim, taken))
     };
     wait_for_holder(attempt).await.map(|(_, taken)| taken)

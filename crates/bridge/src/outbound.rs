@@ -6,6 +6,12 @@
 //! contact mapping, so the write that claims it also reads whom to send to. Every WhatsApp message sent
 //! is recorded against its Connect item in the write that completes the claim, so WhatsApp's receipts
 //! and failures can be shown to the agent: an agent's text costs three calls.
+//!
+//! A chat's items reach WhatsApp in the order Connect received them (`AbsoluteTime`, then id), although
+//! SNS and Lambda's asynchronous invocations deliver them in any order: each claim records the item's
+//! time on the mapping, an item waits while an earlier one of its chat is in flight, and an item is
+//! claimed no sooner than [`ORDER_WINDOW`] after its time, so an earlier one delivered up to that much
+//! later has registered by then.
 
 use crate::claims;
 use crate::connect_stream::{ItemType, Role, StreamItem, parse_item};
@@ -14,7 +20,9 @@ use crate::error::{Rejection, RetryableFailure};
 use crate::ids::short_hash;
 use crate::media::handler::MediaHandler;
 use crate::media::service::{OutboundOutcome, OutboundRequest};
-use crate::ports::{Claim, ContactRecord, ItemClaim, Participant, PortResult, SentRecord, StateStore, Whatsapp};
+use crate::ports::{
+    Claim, ContactRecord, ItemClaim, ItemInFlight, Participant, PortResult, SentRecord, StateStore, Whatsapp,
+};
 use crate::ports::{Conversation, ConversationState};
 use crate::rich::interactive::{Menu, WhatsappMessage};
 use crate::sns;
@@ -36,6 +44,14 @@ const FINISH_FIRST_PAUSE: Duration = Duration::from_millis(50);
 /// for another integration's; an older one is dropped at once.
 const MAPPING_GRACE: Duration = Duration::from_secs(2);
 const MAPPING_FIRST_PAUSE: Duration = Duration::from_millis(50);
+/// How much later than a later item of its chat an item may reach this handler and still go first: what
+/// SNS and Lambda's queue add to one delivery and not the other, with margin. Every item going to
+/// WhatsApp is claimed no sooner than this after Connect received it (less what its delivery took).
+const ORDER_WINDOW: Duration = Duration::from_millis(250);
+/// How long an item waits for an earlier item of its chat that is in flight before it goes anyway (so
+/// an invocation that died holds the chat's later items no longer than this).
+const WAIT_FOR_TURN: Duration = Duration::from_secs(5);
+const POLL_TURN: Duration = Duration::from_millis(25);
 
 pub struct OutboundBridge<S, W, P> {
     rules: OutboundRules,
@@ -183,7 +199,7 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
         let Some(taken) = self.take(item).await? else {
             return Ok(Outcome::Duplicate);
         };
-        let Some(contact) = taken.contact else {
+        let Some(contact) = &taken.contact else {
             // Not one of our chats (another integration may share the topic): nothing to retry.
             log_rejection(
                 Direction::Outbound,
@@ -191,7 +207,11 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
             );
             return Ok(Outcome::Skipped("unknown_contact"));
         };
-        match self.deliver(item, &contact, messages, menu, summary).await {
+        let delivered = async {
+            self.wait_for_turn(item, &taken).await?;
+            self.deliver(item, contact, messages, menu, summary).await
+        };
+        match delivered.await {
             Ok(sent) => {
                 self.finish(item, &sent, &taken.expired).await?;
                 Ok(Outcome::Delivered {
@@ -205,15 +225,49 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
         }
     }
 
-    /// Claims the item on its contact's mapping, which the same write reads. `None`: bridged before.
+    /// Claims the item on its contact's mapping, which the same write reads, once the order window after
+    /// its time has passed. `None`: bridged before.
     async fn take(&self, item: &StreamItem) -> PortResult<Option<ItemClaim>> {
+        let now = now_ms();
+        let at_ms = item.absolute_time_ms.unwrap_or(now);
+        tokio::time::sleep(order_window_left(at_ms, now)).await;
         let taken = until_mapped(
             item.absolute_time_ms,
-            || claims::claim_item(&self.store, &item.initial_contact_id, &item.id),
+            || claims::claim_item(&self.store, &item.initial_contact_id, &item.id, at_ms),
             |taken| taken.contact.is_some(),
         )
         .await?;
         Ok((taken.claim != Claim::Done).then_some(taken))
+    }
+
+    /// Waits while an earlier item of the chat is in flight, so the customer reads the chat's items in
+    /// the order Connect received them. Bounded: an item whose holder died stops counting when its lease
+    /// ends, and nobody waits longer than [`WAIT_FOR_TURN`].
+    async fn wait_for_turn(&self, item: &StreamItem, taken: &ItemClaim) -> PortResult<()> {
+        let Some(me) = &taken.me else {
+            return Ok(());
+        };
+        let deadline = Instant::now() + WAIT_FOR_TURN;
+        let mut poll = POLL_TURN;
+        let mut in_flight = std::borrow::Cow::Borrowed(&taken.in_flight);
+        loop {
+            let now = now_ms();
+            let Some(lapses) = earliest_blocking(&in_flight, me, now) else {
+                return Ok(());
+            };
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                tracing::info!(
+                    direction = "outbound",
+                    "an earlier item of the chat is still in flight; sending anyway"
+                );
+                return Ok(());
+            }
+            let until_lapse = Duration::from_millis(u64::try_from(lapses - now).unwrap_or(0));
+            tokio::time::sleep(poll.min(until_lapse + POLL_TURN).min(left)).await;
+            poll = claims::backoff(poll);
+            in_flight = std::borrow::Cow::Owned(self.store.items_in_flight(&item.initial_contact_id).await?);
+        }
     }
 
     /// Whom the item's chat belongs to; `None`: not a chat of ours.
@@ -295,11 +349,12 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
         let Some(taken) = self.take(item).await? else {
             return Ok(Outcome::Duplicate);
         };
-        let Some(contact) = taken.contact else {
+        let Some(contact) = &taken.contact else {
             return Ok(Outcome::Skipped("unknown_contact"));
         };
         let mut sent = Vec::new();
         let result = async {
+            self.wait_for_turn(item, &taken).await?;
             let key = contact.conversation_key();
             let Some(Conversation {
                 state: ConversationState::Active(chat),
@@ -363,6 +418,23 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
     }
 }
 
+/// When the earliest item in flight that goes before `me` stops holding it back (epoch ms); `None` when
+/// nothing does.
+fn earliest_blocking(in_flight: &[ItemInFlight], me: &ItemInFlight, now_ms: i64) -> Option<i64> {
+    in_flight
+        .iter()
+        .filter(|other| other.name != me.name && other.until_ms > now_ms && other.precedes(me))
+        .map(|other| other.until_ms)
+        .min()
+}
+
+/// How long an item received at `at_ms` waits at `now_ms` before it is claimed (see [`ORDER_WINDOW`]).
+fn order_window_left(at_ms: i64, now_ms: i64) -> Duration {
+    let age_ms = u64::try_from(now_ms.saturating_sub(at_ms)).unwrap_or(0);
+    // An item stamped ahead of this clock (clock skew) waits the window, no more.
+    ORDER_WINDOW.saturating_sub(Duration::from_millis(age_ms))
+}
+
 /// Looks the chat of an item streamed at `streamed_ms` up until `mapped` says it was found, for as long as
 /// the item is recent enough to belong to a chat whose mapping is still being written (see [`MAPPING_GRACE`]).
 async fn until_mapped<T, Fut>(
@@ -404,6 +476,68 @@ fn mapping_grace_left(streamed_ms: Option<i64>, now_ms: i64) -> Option<Duration>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn in_flight(name: &str, at_ms: i64, until_ms: i64) -> ItemInFlight {
+        ItemInFlight {
+            name: name.into(),
+            at_ms,
+            until_ms,
+        }
+    }
+
+    #[test]
+    fn an_item_waits_only_for_live_earlier_items_of_its_chat() {
+        let now = 1_000_000;
+        let me = in_flight("i_me", 500, now + 30_000);
+        let live = now + 20_000;
+        assert_eq!(earliest_blocking(&[], &me, now), None);
+        assert_eq!(
+            earliest_blocking(std::slice::from_ref(&me), &me, now),
+            None,
+            "not itself"
+        );
+        assert_eq!(earliest_blocking(&[in_flight("i_later", 600, live)], &me, now), None);
+        assert_eq!(
+            earliest_blocking(&[in_flight("i_dead", 400, now - 1)], &me, now),
+            None,
+            "a holder that died stops holding at its lease's end"
+        );
+        assert_eq!(
+            earliest_blocking(
+                &[in_flight("i_a", 400, live), in_flight("i_b", 450, live - 5)],
+                &me,
+                now
+            ),
+            Some(live - 5)
+        );
+        assert_eq!(
+            earliest_blocking(&[in_flight("i_ma", 500, live)], &me, now),
+            Some(live),
+            "same millisecond: the id decides, the same way for every item"
+        );
+        assert_eq!(earliest_blocking(&[in_flight("i_zz", 500, live)], &me, now), None);
+    }
+
+    #[test]
+    fn an_item_is_claimed_once_the_order_window_after_its_time_has_passed() {
+        let at = 1_000_000;
+        assert_eq!(order_window_left(at, at), ORDER_WINDOW);
+        assert_eq!(
+            order_window_left(at, at + 100),
+            ORDER_WINDOW - Duration::from_millis(100)
+        );
+        assert_eq!(
+            order_window_left(at, at + 10_000),
+            Duration::ZERO,
+            "a late delivery waits no more"
+        );
+        assert_eq!(
+            order_window_left(at + 60_000, at),
+            ORDER_WINDOW,
+            "clock skew: the window, no more"
+        );
+        assert_eq!(order_window_left(i64::MIN, i64::MAX), Duration::ZERO);
+    }
 
     #[test]
     fn the_mapping_grace_counts_from_the_items_time() {

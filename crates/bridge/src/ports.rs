@@ -199,10 +199,42 @@ pub enum Claim {
     Busy,
 }
 
+/// How a Connect item is claimed on its chat's contact mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemTerms<'a> {
+    pub now_ms: i64,
+    pub lease_ms: i64,
+    /// The invocation taking it: its own claim found again is its own (see [`ClaimTerms::owner`]).
+    pub owner: &'a str,
+    /// When Connect received the item (epoch ms): the chat's items go to WhatsApp in this order.
+    pub at_ms: i64,
+}
+
+/// A Connect item of the chat being bridged right now, as its contact mapping shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemInFlight {
+    /// Its claim's attribute (`i_<hash>`), unique within the chat.
+    pub name: String,
+    /// When Connect received it (epoch ms).
+    pub at_ms: i64,
+    /// When its claim's lease ends (epoch ms): a holder that died stops holding later items then.
+    pub until_ms: i64,
+}
+
+impl ItemInFlight {
+    /// Whether it goes to WhatsApp before `other`.
+    pub fn precedes(&self, other: &ItemInFlight) -> bool {
+        (self.at_ms, &self.name) < (other.at_ms, &other.name)
+    }
+}
+
 /// A Connect item claimed on its chat's contact mapping.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemClaim {
     pub claim: Claim,
+    /// The claimed item as the mapping now shows it, and the chat's other items being bridged.
+    pub me: Option<ItemInFlight>,
+    pub in_flight: Vec<ItemInFlight>,
     /// `None`: not a chat of ours (nothing was claimed).
     pub contact: Option<ContactRecord>,
     /// The mapping's claims of earlier items that no redelivery can meet any more, for the completing
@@ -317,16 +349,20 @@ pub trait StateStore: Send + Sync {
         finished: Option<&Finished<'_>>,
     ) -> impl Future<Output = PortResult<()>> + Send;
 
-    /// Claims a Connect item from `now_ms` for `lease_ms` for `owner` (its own claim is its own again), on
-    /// its contact's mapping, and returns the mapping in the same write; `None` when the contact is not
-    /// one of ours (then nothing is written).
+    /// Claims a Connect item on its contact's mapping, and returns the mapping in the same write; `None`
+    /// when the contact is not one of ours (then nothing is written).
     fn claim_item(
         &self,
         initial_contact_id: &ContactId,
         item_id: &ItemId,
-        now_and_lease_ms: (i64, i64),
-        owner: &str,
+        terms: &ItemTerms<'_>,
     ) -> impl Future<Output = PortResult<ItemClaim>> + Send;
+
+    /// The chat's Connect items being bridged now (claimed, not yet done or released).
+    fn items_in_flight(
+        &self,
+        initial_contact_id: &ContactId,
+    ) -> impl Future<Output = PortResult<Vec<ItemInFlight>>> + Send;
 
     /// Records a claimed Connect item as bridged together with what was sent for it, in one write that
     /// also removes the `expired` claims.

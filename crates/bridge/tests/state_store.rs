@@ -11,8 +11,8 @@ use bridge::ids::{
     ConnectionToken, ContactId, ConversationKey, CustomerId, ItemId, OriginationId, ParticipantToken, PhoneNumberId,
 };
 use bridge::ports::{
-    ActiveChat, Claim, ClaimTerms, ContactRecord, ConversationState, ConversationView, Inflight, Opener, Renewal,
-    SentRecord, StartLock, StateStore,
+    ActiveChat, Claim, ClaimTerms, ContactRecord, ConversationState, ConversationView, Inflight, ItemTerms, Opener,
+    Renewal, SentRecord, StartLock, StateStore,
 };
 use local_aws::{Stack, StackOptions};
 use std::collections::HashMap;
@@ -29,6 +29,16 @@ fn client(moto: &str) -> aws_sdk_dynamodb::Client {
         ))
         .build();
     aws_sdk_dynamodb::Client::new(&config)
+}
+
+/// A Connect item's claim at `now_ms` by `owner`, for a minute.
+fn item_terms(now_ms: i64, owner: &str) -> ItemTerms<'_> {
+    ItemTerms {
+        now_ms,
+        lease_ms: 60_000,
+        owner,
+        at_ms: now_ms,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -69,7 +79,10 @@ async fn bridged_items_are_found_for_an_hour_or_two_then_leave_the_contact_mappi
     // Two items bridged now; the first is then filed two hours back, where no claim looks any more.
     for id in ["item-old", "item-recent"] {
         let item = ItemId::parse(id).unwrap();
-        let taken = store.claim_item(&contact_id, &item, (now, 60_000), "a").await.unwrap();
+        let taken = store
+            .claim_item(&contact_id, &item, &item_terms(now, "a"))
+            .await
+            .unwrap();
         assert_eq!(taken.claim, Claim::Acquired);
         assert!(taken.contact.is_some(), "the claim returns whom to send to");
         store.complete_item(&contact_id, &item, &[], &[]).await.unwrap();
@@ -100,7 +113,7 @@ async fn bridged_items_are_found_for_an_hour_or_two_then_leave_the_contact_mappi
     let busy = ItemId::parse("item-busy").unwrap();
     assert_eq!(
         store
-            .claim_item(&contact_id, &busy, (now, 60_000), "a")
+            .claim_item(&contact_id, &busy, &item_terms(now, "a"))
             .await
             .unwrap()
             .claim,
@@ -108,8 +121,21 @@ async fn bridged_items_are_found_for_an_hour_or_two_then_leave_the_contact_mappi
     );
 
     let next = ItemId::parse("item-next").unwrap();
-    let taken = store.claim_item(&contact_id, &next, (now, 60_000), "a").await.unwrap();
+    let taken = store
+        .claim_item(&contact_id, &next, &item_terms(now, "a"))
+        .await
+        .unwrap();
     assert_eq!(taken.claim, Claim::Acquired);
+    assert_eq!(
+        taken.me.as_ref().map(|me| (me.at_ms, me.until_ms)),
+        Some((now, now + 60_000))
+    );
+    let others: Vec<_> = taken.in_flight.iter().map(|other| other.name.clone()).collect();
+    assert_eq!(
+        others,
+        [format!("i_{}", hash("item-busy"))],
+        "the claim shows the chat's other items in flight, and no done or earlier release's claim"
+    );
     let mut expired = taken.expired.clone();
     expired.sort();
     let mut expected = vec![format!("d_{}", hour - 2), format!("i_{}", hash("legacy-old"))];
@@ -126,6 +152,18 @@ async fn bridged_items_are_found_for_an_hour_or_two_then_leave_the_contact_mappi
         .await
         .unwrap();
 
+    let still: Vec<_> = store
+        .items_in_flight(&contact_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|other| other.name)
+        .collect();
+    assert_eq!(
+        still,
+        [format!("i_{}", hash("item-busy"))],
+        "a completed item is no longer in flight"
+    );
     let after = item(&dynamodb, &contact_id).await;
     let mut names: Vec<&str> = after
         .keys()
@@ -158,7 +196,7 @@ async fn bridged_items_are_found_for_an_hour_or_two_then_leave_the_contact_mappi
         let item = ItemId::parse(id).unwrap();
         assert_eq!(
             store
-                .claim_item(&contact_id, &item, (now, 60_000), "b")
+                .claim_item(&contact_id, &item, &item_terms(now, "b"))
                 .await
                 .unwrap()
                 .claim,
@@ -171,8 +209,7 @@ async fn bridged_items_are_found_for_an_hour_or_two_then_leave_the_contact_mappi
         .claim_item(
             &contact_id,
             &ItemId::parse("item-recent").unwrap(),
-            (now + HOUR_MS, 60_000),
-            "b",
+            &item_terms(now + HOUR_MS, "b"),
         )
         .await
         .unwrap();
@@ -180,7 +217,7 @@ async fn bridged_items_are_found_for_an_hour_or_two_then_leave_the_contact_mappi
     assert_eq!(store.load_sent("wamid.out-1").await.unwrap(), Some(sent));
     assert_eq!(
         store
-            .claim_item(&contact_id, &busy, (now, 60_000), "a")
+            .claim_item(&contact_id, &busy, &item_terms(now, "a"))
             .await
             .unwrap()
             .claim,

@@ -23,7 +23,7 @@ use crate::ids::{
 };
 use crate::ports::{
     ActiveChat, Claim, ClaimTerms, ContactRecord, Conversation, ConversationState, ConversationView, Finished,
-    Inflight, ItemClaim, Opener, PortResult, Renewal, SentRecord, StartLock, StateStore,
+    Inflight, ItemClaim, ItemInFlight, ItemTerms, Opener, PortResult, Renewal, SentRecord, StartLock, StateStore,
 };
 use crate::rich::interactive::Menu;
 use crate::rounds::behind;
@@ -263,6 +263,23 @@ fn item_bridged(item: &Item, hash: &str, now_ms: i64) -> bool {
             .is_some_and(|set| set.iter().any(|done| done == hash))
     });
     filed || item.get(&item_claim_attribute(hash)).and_then(item_done_at).is_some()
+}
+
+/// The chat's items being bridged, as the contact item shows them (claims of earlier releases, which
+/// carry no time, take no part in the order).
+fn items_in_flight(item: &Item) -> Vec<ItemInFlight> {
+    item.iter()
+        .filter(|(name, _)| name.starts_with(ITEM_CLAIM_PREFIX))
+        .filter_map(|(name, value)| {
+            let entry = value.as_m().ok()?;
+            (get_s(entry, "state") == Some("in_progress")).then_some(())?;
+            Some(ItemInFlight {
+                name: name.clone(),
+                at_ms: get_n(entry, "at")?,
+                until_ms: get_n(entry, "lease")?,
+            })
+        })
+        .collect()
 }
 
 /// What the next completing write removes from a contact item: the sets of hours no claim looks in
@@ -686,16 +703,17 @@ impl StateStore for DynamoStore {
         &self,
         initial_contact_id: &ContactId,
         item_id: &ItemId,
-        (now_ms, lease_ms): (i64, i64),
-        owner: &str,
+        terms: &ItemTerms<'_>,
     ) -> PortResult<ItemClaim> {
         const OP: &str = "UpdateItem";
+        let now_ms = terms.now_ms;
         let hash = short_hash(item_id.as_str());
         let hour = done_hour(now_ms);
         let entry = AttributeValue::M(HashMap::from([
             ("state".to_owned(), s("in_progress")),
-            ("lease".to_owned(), n(now_ms + lease_ms)),
-            ("owner".to_owned(), s(owner)),
+            ("lease".to_owned(), n(now_ms + terms.lease_ms)),
+            ("owner".to_owned(), s(terms.owner)),
+            ("at".to_owned(), n(terms.at_ms)),
         ]));
         let result = self
             .client
@@ -712,7 +730,7 @@ impl StateStore for DynamoStore {
             .expression_attribute_names("#item", item_claim_attribute(&hash))
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#owner", "owner")
-            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":owner", s(terms.owner))
             .expression_attribute_names("#done", done_set_attribute(hour))
             .expression_attribute_names("#done_before", done_set_attribute(hour - 1))
             .expression_attribute_values(":entry", entry)
@@ -727,8 +745,12 @@ impl StateStore for DynamoStore {
         let err = match result {
             Ok(out) => {
                 let item = out.attributes().ok_or_else(|| corrupt(OP, "no attributes returned"))?;
+                let name = item_claim_attribute(&hash);
+                let (me, in_flight) = items_in_flight(item).into_iter().partition(|other| other.name == name);
                 return Ok(ItemClaim {
                     claim: Claim::Acquired,
+                    me: Vec::into_iter(me).next(),
+                    in_flight,
                     contact: Some(parse_contact(OP, initial_contact_id, item)?),
                     expired: expired_item_claims(item, now_ms),
                 });
@@ -747,6 +769,8 @@ impl StateStore for DynamoStore {
         let Some(old) = old else {
             return Ok(ItemClaim {
                 claim: Claim::Acquired,
+                me: None,
+                in_flight: Vec::new(),
                 contact: None,
                 expired: Vec::new(),
             });
@@ -758,9 +782,16 @@ impl StateStore for DynamoStore {
         };
         Ok(ItemClaim {
             claim,
+            me: None,
+            in_flight: Vec::new(),
             contact: Some(parse_contact(OP, initial_contact_id, &old)?),
             expired: Vec::new(),
         })
+    }
+
+    async fn items_in_flight(&self, initial_contact_id: &ContactId) -> PortResult<Vec<ItemInFlight>> {
+        let item = self.get(contact_pk(initial_contact_id)).await?;
+        Ok(item.as_ref().map(items_in_flight).unwrap_or_default())
     }
 
     async fn complete_item(
