@@ -64,7 +64,25 @@ pub struct TwinConfig {
     /// voice note (Transcribe hears audio no faster than it plays).
     pub whatsapp_handler_timeout: Duration,
     pub connect_handler_timeout: Duration,
+    /// `MaximumEventAgeInSeconds` of both functions' EventInvokeConfig: an event not yet handled
+    /// successfully this long after it was queued is not tried again but goes to the on-failure
+    /// destination (condition `EventAgeExceeded`). `template.yaml` sets none, so Lambda's default.
+    pub maximum_event_age: Duration,
+    /// Deliver a Connect contact's streamed items concurrently, each its own asynchronous
+    /// invocation that waits for no earlier one, as SNS → Lambda can; `false` (the default) keeps
+    /// them in publish order through a per-contact worker. `POST /_twin/sns` can change it.
+    pub concurrent_stream: bool,
+    /// Set by [`TwinConfig::with_aws_time_scale`]: AWS's durations are divided by this.
+    pub aws_time_scale: Option<u32>,
 }
+
+/// Lambda's asynchronous retry schedule: attempt 2 one minute after attempt 1 failed, attempt 3
+/// two minutes after attempt 2 (Lambda developer guide, "How Lambda handles errors and retries
+/// with asynchronous invocation").
+pub const AWS_RETRY_DELAYS: [Duration; 2] = [Duration::from_secs(60), Duration::from_secs(120)];
+
+/// Lambda's default `MaximumEventAgeInSeconds` (6 hours, also the largest allowed).
+pub const AWS_MAXIMUM_EVENT_AGE: Duration = Duration::from_secs(6 * 3600);
 
 impl Default for TwinConfig {
     fn default() -> Self {
@@ -83,6 +101,9 @@ impl Default for TwinConfig {
             retry_delays: vec![Duration::from_millis(200), Duration::from_millis(400)],
             whatsapp_handler_timeout: Duration::from_secs(300),
             connect_handler_timeout: Duration::from_secs(30),
+            maximum_event_age: AWS_MAXIMUM_EVENT_AGE,
+            concurrent_stream: false,
+            aws_time_scale: None,
         }
     }
 }
@@ -108,6 +129,21 @@ pub fn default_business_numbers() -> Vec<BusinessNumber> {
 }
 
 impl TwinConfig {
+    /// AWS's proportions of time, `factor` times faster: the function timeouts and the maximum
+    /// event age set here are divided by `factor`, and the retries come after Lambda's one and two
+    /// minutes divided by `factor` (30: a 300 s timeout is 10 s, retries after 2 s and 4 s). Only
+    /// durations AWS fixes are scaled; the bridge's own leases and waits are not, which is the point:
+    /// they are seen against AWS's schedule. `factor` 0 counts as 1.
+    pub fn with_aws_time_scale(mut self, factor: u32) -> Self {
+        let factor = factor.max(1);
+        self.whatsapp_handler_timeout /= factor;
+        self.connect_handler_timeout /= factor;
+        self.maximum_event_age /= factor;
+        self.retry_delays = AWS_RETRY_DELAYS.iter().map(|d| *d / factor).collect();
+        self.aws_time_scale = Some(factor);
+        self
+    }
+
     /// The number whose Meta id, EUM id, ARN or display number is `id`.
     pub fn find_number(&self, id: &str) -> Option<&BusinessNumber> {
         self.business_numbers.iter().find(|n| {

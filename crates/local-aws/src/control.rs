@@ -51,6 +51,29 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/wait-idle", post(wait_idle))
 }
 
+/// How long a control call waits for the handlers to come up before it is refused.
+const READY_WAIT: Duration = Duration::from_secs(60);
+
+/// Middleware of the control API: holds calls until the handler processes are up, so an event is
+/// never sent to a function whose processes are not started yet; 503 if they take too long.
+pub(crate) async fn hold_until_ready(
+    State(s): St,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut ready = s.ready.subscribe();
+    if tokio::time::timeout(READY_WAIT, ready.wait_for(|r| *r)).await.is_err() {
+        return fail(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the twin is starting: its handler processes have not polled the Lambda Runtime API within {} s (see their logs)",
+                READY_WAIT.as_secs()
+            ),
+        );
+    }
+    next.run(req).await
+}
+
 fn fail(status: StatusCode, msg: impl Into<String>) -> Response {
     (status, axum::Json(json!({ "error": msg.into() }))).into_response()
 }
@@ -100,6 +123,12 @@ async fn config(State(s): St) -> Response {
         "max_text_chars": c.max_text_chars,
         "connection_token_ttl_ms": c.connection_token_ttl.as_millis() as u64,
         "retry_delays_ms": c.retry_delays.iter().map(|d| d.as_millis() as u64).collect::<Vec<_>>(),
+        "function_timeouts_ms": {
+            "WhatsappHandler": c.whatsapp_handler_timeout.as_millis() as u64,
+            "ConnectHandler": c.connect_handler_timeout.as_millis() as u64,
+        },
+        "maximum_event_age_ms": c.maximum_event_age.as_millis() as u64,
+        "aws_time_scale": c.aws_time_scale,
         "runtime_api": runtime,
         "dead_letter_queues": queues,
     }))
@@ -238,6 +267,8 @@ async fn set_latency(State(s): St, bytes: Bytes) -> Response {
 #[derive(Deserialize)]
 struct SnsBody {
     #[serde(default)]
+    concurrent: Option<bool>,
+    #[serde(default)]
     duplicate_rate: f64,
     #[serde(default)]
     reorder_rate: f64,
@@ -261,6 +292,7 @@ async fn set_sns_options(State(s): St, bytes: Bytes) -> Response {
         return fail(StatusCode::BAD_REQUEST, "rates must be between 0 and 1");
     }
     s.sns.set_options(SnsOptions::new(
+        b.concurrent.unwrap_or(s.cfg.concurrent_stream),
         b.duplicate_rate,
         b.reorder_rate,
         b.hold_ms.unwrap_or(250),

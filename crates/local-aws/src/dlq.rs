@@ -27,11 +27,13 @@ pub fn queue_name(function: FunctionName) -> &'static str {
 /// The record Lambda sends to an on-failure destination after the last retry of an asynchronous
 /// invocation (the documented shape: `version`, `timestamp`, `requestContext`, `requestPayload`,
 /// `responseContext`, `responsePayload`). `function_arn` is the unqualified ARN; Lambda names the
-/// version that ran, so `:$LATEST` is appended.
+/// version that ran, so `:$LATEST` is appended. `condition` is why Lambda gave up:
+/// `RetriesExhausted` or `EventAgeExceeded`.
 pub fn destination_record(
     function_arn: &str,
     request_id: &str,
     attempts: u32,
+    condition: &str,
     event: &Value,
     error: &FunctionError,
     time_ms: u64,
@@ -42,7 +44,7 @@ pub fn destination_record(
         "requestContext": {
             "requestId": request_id,
             "functionArn": format!("{function_arn}:$LATEST"),
-            "condition": "RetriesExhausted",
+            "condition": condition,
             "approximateInvokeCount": attempts,
         },
         "requestPayload": event,
@@ -125,6 +127,7 @@ mod tests {
             "arn:aws:lambda:us-east-1:123456789012:function:WhatsappHandler",
             "8ea123e4-1db7-4aca-ad10-d9ca1234c1fd",
             3,
+            "RetriesExhausted",
             &event,
             &error,
             1_573_755_365_568,

@@ -1,4 +1,5 @@
-//! Fault injection for the AWS wire API: errors, latency and dropped connections.
+//! Fault injection for the AWS wire API: errors, latency, dropped connections, answers lost after
+//! the call took effect, and handler processes killed in the middle of a call.
 //!
 //! Rules are matched per call in the order they were added; the first rule that matches the
 //! service and operation *and fires* (still has `times` left, or wins its `rate` draw) decides the
@@ -19,7 +20,8 @@ pub const EXPIRED_TOKEN: &str = "ExpiredToken";
 /// One rule as posted to `POST /_twin/faults`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct FaultRule {
-    /// `connect`, `connectparticipant`, `socialmessaging`, `transcribe`, `lambda` (Invoke) or `*`.
+    /// `connect`, `connectparticipant`, `socialmessaging`, `transcribe`, `lambda` (Invoke), `*` (all
+    /// of these), or `dynamodb` / `s3` (the handlers' calls to moto, when the twin proxies them).
     #[serde(default = "star")]
     pub service: String,
     /// Operation name (`SendMessage`) or `*`.
@@ -38,9 +40,22 @@ pub struct FaultRule {
     pub rate: Option<f64>,
     #[serde(default)]
     pub latency_ms: Option<u64>,
+    /// Close the connection without answering, before the call is applied.
     #[serde(default)]
     pub drop_connection: bool,
+    /// Apply the call, then close the connection without answering: the caller cannot tell that it
+    /// took effect (an SDK retries it).
+    #[serde(default)]
+    pub lose_answer: bool,
+    /// SIGKILL the handler process that made the call, before the call is applied (a Lambda
+    /// execution environment dying mid-invocation).
+    #[serde(default)]
+    pub kill_caller: bool,
 }
+
+/// Services whose calls the twin only forwards (to moto). `*` leaves them out, so a rule meant
+/// for the simulated services does not also hit the handlers' state and media.
+const PROXIED: [&str; 2] = ["dynamodb", "s3"];
 
 fn star() -> String {
     "*".into()
@@ -48,8 +63,20 @@ fn star() -> String {
 
 impl FaultRule {
     pub fn validate(&self) -> Result<(), String> {
-        if self.error.is_none() && self.latency_ms.is_none() && !self.drop_connection {
-            return Err("a fault needs error, latency_ms or drop_connection".into());
+        let ends = [
+            self.error.is_some(),
+            self.drop_connection,
+            self.lose_answer,
+            self.kill_caller,
+        ];
+        if self.latency_ms.is_none() && !ends.contains(&true) {
+            return Err("a fault needs error, latency_ms, drop_connection, lose_answer or kill_caller".into());
+        }
+        if ends.iter().filter(|e| **e).count() > 1 {
+            return Err("error, drop_connection, lose_answer and kill_caller exclude each other".into());
+        }
+        if PROXIED.contains(&self.service.as_str()) && self.error.as_deref() == Some(EXPIRED_TOKEN) {
+            return Err(format!("{EXPIRED_TOKEN} applies to connectparticipant only"));
         }
         if let Some(r) = self.rate
             && !(0.0..=1.0).contains(&r)
@@ -58,10 +85,10 @@ impl FaultRule {
         }
         if !matches!(
             self.service.as_str(),
-            "*" | "connect" | "connectparticipant" | "socialmessaging" | "transcribe" | "lambda"
+            "*" | "connect" | "connectparticipant" | "socialmessaging" | "transcribe" | "lambda" | "dynamodb" | "s3"
         ) {
             return Err(format!(
-                "unknown service {:?} (connect|connectparticipant|socialmessaging|transcribe|lambda|*)",
+                "unknown service {:?} (connect|connectparticipant|socialmessaging|transcribe|lambda|dynamodb|s3|*)",
                 self.service
             ));
         }
@@ -69,7 +96,7 @@ impl FaultRule {
     }
 
     fn matches(&self, service: &str, operation: &str) -> bool {
-        (self.service == "*" || self.service == service)
+        (self.service == service || (self.service == "*" && !PROXIED.contains(&service)))
             && (self.operation == "*" || self.operation.eq_ignore_ascii_case(operation))
     }
 
@@ -78,6 +105,7 @@ impl FaultRule {
             "service": self.service, "operation": self.operation, "error": self.error,
             "message": self.message, "times": self.times, "rate": self.rate,
             "latency_ms": self.latency_ms, "drop_connection": self.drop_connection,
+            "lose_answer": self.lose_answer, "kill_caller": self.kill_caller,
         })
     }
 }
@@ -87,6 +115,8 @@ impl FaultRule {
 pub struct FaultAction {
     pub latency_ms: u64,
     pub drop_connection: bool,
+    pub lose_answer: bool,
+    pub kill_caller: bool,
     pub error: Option<ApiError>,
     pub expire_token: bool,
 }
@@ -156,6 +186,8 @@ impl Faults {
         }
         action.latency_ms += rule.latency_ms.unwrap_or(0);
         action.drop_connection = rule.drop_connection;
+        action.lose_answer = rule.lose_answer;
+        action.kill_caller = rule.kill_caller;
         match rule.error.as_deref() {
             Some(EXPIRED_TOKEN) => action.expire_token = true,
             Some(code) => {
@@ -220,7 +252,35 @@ mod tests {
         f.add(rule(json!({"service":"socialmessaging","drop_connection":true})));
         assert!(f.on_call("connectparticipant", "SendMessage").expire_token);
         assert!(f.on_call("socialmessaging", "SendWhatsAppMessage").drop_connection);
-        assert!(rule(json!({"service":"s3","error":"X"})).validate().is_err());
+        assert!(rule(json!({"service":"sqs","error":"X"})).validate().is_err());
         assert!(rule(json!({"service":"connect"})).validate().is_err());
+        assert!(rule(json!({"error":"X","lose_answer":true})).validate().is_err());
+        assert!(
+            rule(json!({"service":"dynamodb","error":"ExpiredToken"}))
+                .validate()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn the_handlers_calls_to_moto_are_hit_only_when_named() {
+        let mut f = Faults::default();
+        f.add(rule(json!({"error":"InternalServerException"})));
+        assert!(f.on_call("dynamodb", "UpdateItem").error.is_none());
+        assert!(f.on_call("s3", "PutObject").error.is_none());
+        f.clear();
+        f.add(rule(
+            json!({"service":"dynamodb","operation":"UpdateItem","lose_answer":true,"times":1}),
+        ));
+        f.add(rule(json!({"service":"s3","kill_caller":true})));
+        assert!(
+            rule(json!({"service":"dynamodb","lose_answer":true}))
+                .validate()
+                .is_ok()
+        );
+        assert!(!f.on_call("dynamodb", "GetItem").lose_answer);
+        assert!(f.on_call("dynamodb", "UpdateItem").lose_answer);
+        assert!(!f.on_call("dynamodb", "UpdateItem").lose_answer);
+        assert!(f.on_call("s3", "GetObject").kill_caller);
     }
 }

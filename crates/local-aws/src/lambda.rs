@@ -222,6 +222,24 @@ impl Function {
         !lock(&self.slots).is_empty()
     }
 
+    /// Resolves once the process of every slot has polled the Runtime API (its init is over) or has
+    /// exited (its init failed: what an event gets then is what it will keep getting).
+    pub async fn settled(&self) {
+        loop {
+            let slots = lock(&self.slots).len();
+            let processes = self.timeline.processes();
+            let settled = (0..slots).all(|slot| {
+                processes
+                    .iter()
+                    .any(|p| p.slot == slot && (p.first_poll_us.is_some() || p.exited_us.is_some()))
+            });
+            if settled {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Runtime API addresses (`127.0.0.1:port`) of the processes.
     pub fn runtime_addresses(&self) -> Vec<String> {
         lock(&self.slots)

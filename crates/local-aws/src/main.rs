@@ -26,6 +26,9 @@ USAGE: local-aws [OPTIONS]
   --env KEY=VALUE           extra handler environment (repeatable)
   --greeting TEXT           contact-flow greeting ('' = none)
   --function-timeout SECS   Lambda timeout of both handlers (default: the template's, 300 and 30)
+  --aws-time-scale N        AWS's durations divided by N (function timeouts, Lambda's retry
+                            schedule of 1 and 2 minutes, maximum event age), proportions kept
+  --concurrent-stream       deliver a contact's streamed items concurrently, in no set order
   --quiet-handlers          do not echo handler output to stderr
   -h, --help                this help
 ";
@@ -35,6 +38,7 @@ fn parse_args() -> Result<StackOptions, String> {
         port: 4566,
         ..StackOptions::default()
     };
+    let mut time_scale = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -84,9 +88,23 @@ fn parse_args() -> Result<StackOptions, String> {
                 opts.twin.whatsapp_handler_timeout = Duration::from_secs(secs);
                 opts.twin.connect_handler_timeout = Duration::from_secs(secs);
             }
+            "--aws-time-scale" => {
+                let factor: u32 = value("--aws-time-scale")?
+                    .parse()
+                    .map_err(|e| format!("--aws-time-scale: {e}"))?;
+                if factor == 0 {
+                    return Err("--aws-time-scale must be at least 1".into());
+                }
+                time_scale = Some(factor);
+            }
+            "--concurrent-stream" => opts.twin.concurrent_stream = true,
             "--quiet-handlers" => opts.echo_logs = false,
             other => return Err(format!("unknown argument {other}\n\n{USAGE}")),
         }
+    }
+    // Scaled last, so that it also scales a --function-timeout given after it.
+    if let Some(factor) = time_scale {
+        opts.twin = opts.twin.with_aws_time_scale(factor);
     }
     Ok(opts)
 }
@@ -137,6 +155,21 @@ async fn main() {
         "  control API: {}/_twin (see docs/local-twin.md); Ctrl-C to stop",
         stack.url()
     );
+    // Control calls wait for this too; saying it lets a script start sending when it is.
+    tokio::select! {
+        up = stack.wait_ready(Duration::from_secs(600)) => {
+            if up {
+                println!("ready");
+            } else {
+                eprintln!("local-aws: the handlers did not poll the Runtime API within 10 minutes (see their output)");
+            }
+        }
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("local-aws: shutting down");
+            stack.shutdown().await;
+            return;
+        }
+    }
     let _ = tokio::signal::ctrl_c().await;
     eprintln!("local-aws: shutting down");
     stack.shutdown().await;

@@ -305,6 +305,49 @@ pub(crate) fn note_call(service: &str, operation: &str, status: u16) {
     let _ = SERVED.try_with(|s| *s.borrow_mut() = Some((service.to_owned(), operation.to_owned(), status)));
 }
 
+/// Runs a call as its own task, so that the caller hanging up (an SDK's attempt timeout) does not
+/// cancel it half-way, and hands the name of the call it served back to the timing layer, which
+/// runs in the caller's task.
+pub(crate) async fn detached<F>(call: F) -> Response
+where
+    F: std::future::Future<Output = Response> + Send + 'static,
+{
+    let task = tokio::spawn(SERVED.scope(RefCell::new(None), async move {
+        let resp = call.await;
+        (resp, SERVED.with(|s| s.borrow_mut().take()))
+    }));
+    match task.await {
+        Ok((resp, served)) => {
+            if let Some((service, operation, status)) = served {
+                note_call(&service, &operation, status);
+            }
+            resp
+        }
+        Err(e) => {
+            tracing::error!("serving a call failed: {e}");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// Pids of the running handler processes.
+fn handler_pids(shared: &Shared) -> Vec<u32> {
+    FunctionName::ALL
+        .iter()
+        .flat_map(|f| shared.sns.function(*f).timeline.live_pids())
+        .collect()
+}
+
+/// The handler process that made the call on `conn`: the one holding the client end of its TCP
+/// connection (`/proc/net/tcp` gives the socket's inode, `/proc/<pid>/fd` who holds it).
+pub(crate) async fn caller_pid(shared: &Shared, conn: &ConnHandle) -> Option<u32> {
+    let (local, peer, pids) = (conn.local, conn.peer, handler_pids(shared));
+    tokio::task::spawn_blocking(move || socket_owner(local, peer, &pids))
+        .await
+        .ok()
+        .flatten()
+}
+
 /// Middleware of the AWS endpoints: times each call and remembers whose it was.
 pub(crate) async fn time_calls(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     let conn = req.extensions().get::<ConnectInfo<ConnHandle>>().map(|c| c.0.clone());
@@ -321,10 +364,7 @@ pub(crate) async fn time_calls(State(shared): State<Arc<Shared>>, req: Request, 
     // Only untraced AWS calls need the /proc lookup; it runs while the call is served.
     let owner = match (&trace, endpoints) {
         (None, Some((local, peer))) if !req.uri().path().starts_with("/_twin") => {
-            let pids: Vec<u32> = FunctionName::ALL
-                .iter()
-                .flat_map(|f| shared.sns.function(*f).timeline.live_pids())
-                .collect();
+            let pids = handler_pids(&shared);
             Some(tokio::task::spawn_blocking(move || socket_owner(local, peer, &pids)))
         }
         _ => None,

@@ -1,18 +1,20 @@
 //! moto behind the twin: the handlers' DynamoDB and S3 requests pass through a listener of the twin
 //! that logs each as a call (`/_twin/calls`), times it (`measure`) and adds the twin's global latency
 //! (`/_twin/latency`), so the benchmark sees every AWS call a message costs and can slow all of them
-//! down alike. Off unless asked for ([`crate::Twin::proxy_moto`]); fault rules do not apply here
-//! (moto's error shapes are its own).
+//! down alike. Off unless asked for ([`crate::Twin::proxy_moto`]). Fault rules naming service
+//! `dynamodb` or `s3` apply here as to the twin's own operations (`aws::pipeline`); an injected
+//! error is written in that service's protocol (DynamoDB's JSON `__type`, S3's XML `<Code>`), so
+//! the SDK sees the typed error AWS would send.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
+use crate::aws::pipeline;
 use crate::error::Error;
 use crate::netio::{ConnHandle, KillableListener};
 use crate::twin::Shared;
@@ -64,11 +66,36 @@ pub(crate) async fn start(shared: Arc<Shared>, moto_url: &str) -> Result<String,
     Ok(url)
 }
 
-async fn forward(State(p): State<Arc<Proxy>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn forward(
+    State(p): State<Arc<Proxy>>,
+    ConnectInfo(conn): ConnectInfo<ConnHandle>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    // As for the twin's own operations: a caller hanging up does not stop the request.
+    crate::measure::detached(serve(p, conn, method, uri, headers, body)).await
+}
+
+async fn serve(p: Arc<Proxy>, conn: ConnHandle, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let (service, operation) = operation(&method, &uri, &headers);
-    let latency = p.shared.faults().global_latency_ms;
-    if latency > 0 {
-        tokio::time::sleep(Duration::from_millis(latency)).await;
+    let action = match pipeline::before(&p.shared, &conn, service, &operation).await {
+        Ok(action) => action,
+        Err(resp) => return resp,
+    };
+    let names = (service, operation.as_str());
+    if let Some(err) = &action.error {
+        let resp = injected_error(service, &err.code, &err.message);
+        return pipeline::after(
+            &p.shared,
+            &conn,
+            names,
+            &action,
+            resp.status().as_u16(),
+            Some(&err.code),
+            resp,
+        );
     }
     let target = format!("{}{}", p.moto, uri.path_and_query().map_or("/", |pq| pq.as_str()));
     let mut request = p.http.request(method, target).body(body);
@@ -84,8 +111,8 @@ async fn forward(State(p): State<Arc<Proxy>>, method: Method, uri: Uri, headers:
     let answer = match request.send().await {
         Ok(a) => a,
         Err(e) => {
-            crate::aws::record(&p.shared, service, &operation, 502, Some("MotoUnreachable"));
-            return (StatusCode::BAD_GATEWAY, format!("moto: {e}")).into_response();
+            let resp = (StatusCode::BAD_GATEWAY, format!("moto: {e}")).into_response();
+            return pipeline::after(&p.shared, &conn, names, &action, 502, Some("MotoUnreachable"), resp);
         }
     };
     let status = answer.status();
@@ -97,8 +124,61 @@ async fn forward(State(p): State<Arc<Proxy>>, method: Method, uri: Uri, headers:
     }
     let bytes = answer.bytes().await.unwrap_or_default();
     let error = (status.as_u16() >= 400).then(|| error_code(&bytes));
-    crate::aws::record(&p.shared, service, &operation, status.as_u16(), error.as_deref());
-    (status, out_headers, bytes).into_response()
+    let resp = (status, out_headers, bytes).into_response();
+    pipeline::after(
+        &p.shared,
+        &conn,
+        names,
+        &action,
+        status.as_u16(),
+        error.as_deref(),
+        resp,
+    )
+}
+
+/// An injected error as the service would write it: DynamoDB's JSON 1.0 error (400, or 500 for
+/// `InternalServerError`, 503 for `ServiceUnavailable`), S3's XML error with the status S3 gives
+/// that code.
+fn injected_error(service: &str, code: &str, message: &str) -> Response {
+    if service == "s3" {
+        let status = match code {
+            "NoSuchKey" | "NoSuchBucket" | "NoSuchUpload" => 404,
+            "AccessDenied" | "InvalidAccessKeyId" | "SignatureDoesNotMatch" => 403,
+            "PreconditionFailed" => 412,
+            "InternalError" => 500,
+            "SlowDown" | "ServiceUnavailable" => 503,
+            _ => 400,
+        };
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message>\
+             <RequestId>{}</RequestId></Error>",
+            uuid::Uuid::new_v4().simple()
+        );
+        return (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            [("content-type", "application/xml")],
+            body,
+        )
+            .into_response();
+    }
+    let status = match code {
+        "InternalServerError" => StatusCode::INTERNAL_SERVER_ERROR,
+        "ServiceUnavailable" => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let body = serde_json::json!({
+        "__type": format!("com.amazonaws.dynamodb.v20120810#{code}"),
+        "message": message,
+    });
+    (
+        status,
+        [
+            ("content-type", "application/x-amz-json-1.0"),
+            ("x-amzn-errortype", code),
+        ],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// The error code in a DynamoDB (`__type`) or S3 (`<Code>`) error body.
@@ -194,5 +274,20 @@ mod tests {
             "ConditionalCheckFailedException"
         );
         assert_eq!(error_code(b"<Error><Code>NoSuchKey</Code></Error>"), "NoSuchKey");
+    }
+
+    #[tokio::test]
+    async fn injected_errors_read_back_as_the_code_they_were_given() {
+        for (service, code, status) in [
+            ("dynamodb", "ProvisionedThroughputExceededException", 400),
+            ("dynamodb", "InternalServerError", 500),
+            ("s3", "SlowDown", 503),
+            ("s3", "NoSuchKey", 404),
+        ] {
+            let resp = injected_error(service, code, "injected");
+            assert_eq!(resp.status().as_u16(), status, "{service} {code}");
+            let body = axum::body::to_bytes(resp.into_body(), 1 << 16).await.unwrap();
+            assert_eq!(error_code(&body), code);
+        }
     }
 }

@@ -7,7 +7,10 @@
 //! queue (see `dlq`).
 //! Items of one Connect contact are delivered in publish order through a per-contact worker
 //! (real Connect streams in order); a failing item therefore holds back the items behind it until
-//! its retries are over, which keeps the order strict and the behaviour deterministic.
+//! its retries are over, which keeps the order strict and the behaviour deterministic. With
+//! `concurrent` each item is its own asynchronous invocation started at once, none waiting for the
+//! ones before it, as SNS → Lambda can deliver them: then they may run in parallel and finish in
+//! any order.
 //!
 //! Chaos (`duplicate_rate`, `reorder_rate`) is decided at publish time from a seeded RNG: a
 //! duplicate is a second delivery of the same SNS message (same `MessageId`) running concurrently;
@@ -18,19 +21,24 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::TwinConfig;
 use crate::dlq::{DeadLetterQueues, destination_record};
-use crate::lambda::{Function, FunctionName};
+use crate::lambda::{Function, FunctionError, FunctionName};
 use crate::rng::XorShift;
 use crate::time::{iso_millis, now_ms};
 
 const MAX_PUBLISHED: usize = 20_000;
 const DEFAULT_SEED: u64 = 42;
 const DEFAULT_HOLD_MS: u64 = 250;
+/// On-failure destination conditions (`requestContext.condition` of the record).
+const RETRIES_EXHAUSTED: &str = "RetriesExhausted";
+const EVENT_AGE_EXCEEDED: &str = "EventAgeExceeded";
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -101,6 +109,8 @@ impl Outcome {
 /// Chaos settings (`POST /_twin/sns`).
 #[derive(Debug, Clone)]
 pub struct SnsOptions {
+    /// Deliver a contact's items concurrently instead of one at a time in order.
+    pub concurrent: bool,
     pub duplicate_rate: f64,
     pub reorder_rate: f64,
     pub hold_ms: u64,
@@ -111,6 +121,7 @@ pub struct SnsOptions {
 impl Default for SnsOptions {
     fn default() -> Self {
         Self {
+            concurrent: false,
             duplicate_rate: 0.0,
             reorder_rate: 0.0,
             hold_ms: DEFAULT_HOLD_MS,
@@ -121,8 +132,9 @@ impl Default for SnsOptions {
 }
 
 impl SnsOptions {
-    pub fn new(duplicate_rate: f64, reorder_rate: f64, hold_ms: u64, seed: u64) -> Self {
+    pub fn new(concurrent: bool, duplicate_rate: f64, reorder_rate: f64, hold_ms: u64, seed: u64) -> Self {
         Self {
+            concurrent,
             duplicate_rate,
             reorder_rate,
             hold_ms,
@@ -131,8 +143,17 @@ impl SnsOptions {
         }
     }
 
+    /// The defaults, with the delivery order `cfg` asks for.
+    pub fn configured(cfg: &TwinConfig) -> Self {
+        Self {
+            concurrent: cfg.concurrent_stream,
+            ..Self::default()
+        }
+    }
+
     pub fn to_json(&self) -> Value {
         json!({
+            "concurrent": self.concurrent,
             "duplicate_rate": self.duplicate_rate,
             "reorder_rate": self.reorder_rate,
             "hold_ms": self.hold_ms,
@@ -150,6 +171,8 @@ pub struct DlqEntry {
     pub attempts: u32,
     /// Request id of the asynchronous invocation (the same for all its attempts).
     pub request_id: String,
+    /// Why Lambda gave up: `RetriesExhausted` or `EventAgeExceeded`.
+    pub condition: &'static str,
 }
 
 impl DlqEntry {
@@ -160,6 +183,7 @@ impl DlqEntry {
             "error": self.error,
             "attempts": self.attempts,
             "request_id": self.request_id,
+            "condition": self.condition,
         })
     }
 }
@@ -169,6 +193,8 @@ struct Job {
     event: Value,
     duplicate: bool,
     hold: Option<Duration>,
+    /// When the event entered Lambda's queue (its age counts from here).
+    queued: Instant,
     reply: oneshot::Sender<Outcome>,
     busy: Busy,
 }
@@ -191,11 +217,11 @@ pub struct Sns {
 impl Sns {
     pub fn new(cfg: TwinConfig, whatsapp: Arc<Function>, connect: Arc<Function>) -> Arc<Self> {
         Arc::new(Self {
+            options: Mutex::new(SnsOptions::configured(&cfg)),
             cfg,
             whatsapp,
             connect,
             tracker: Arc::new(Tracker::default()),
-            options: Mutex::new(SnsOptions::default()),
             dlq: Mutex::new(Vec::new()),
             queues: Mutex::new(None),
             published: Mutex::new(Vec::new()),
@@ -243,7 +269,7 @@ impl Sns {
 
     /// Forgets options, DLQ, published log and ordering workers (in-flight work finishes).
     pub fn reset(&self) {
-        *lock(&self.options) = SnsOptions::default();
+        *lock(&self.options) = SnsOptions::configured(&self.cfg);
         lock(&self.dlq).clear();
         lock(&self.published).clear();
         lock(&self.ordered).clear();
@@ -337,22 +363,23 @@ impl Sns {
             )));
             return rx;
         }
-        let (duplicate, hold) = {
+        let (duplicate, hold, concurrent) = {
             let mut o = lock(&self.options);
             let (dup_rate, reorder_rate, hold_ms) = (o.duplicate_rate, o.reorder_rate, o.hold_ms);
             let duplicate = o.rng.chance(dup_rate);
             let reorder = o.rng.chance(reorder_rate);
-            (duplicate, reorder.then(|| Duration::from_millis(hold_ms)))
+            (duplicate, reorder.then(|| Duration::from_millis(hold_ms)), o.concurrent)
         };
         let job = Job {
             function,
             event,
             duplicate,
             hold,
+            queued: Instant::now(),
             reply,
             busy: self.tracker.begin(),
         };
-        match order_key {
+        match order_key.filter(|_| !concurrent) {
             None => {
                 tokio::spawn(self.clone().run_job(job));
             }
@@ -391,31 +418,39 @@ impl Sns {
             let sns = self.clone();
             let function = job.function.clone();
             let event = job.event.clone();
+            let job_queued = job.queued;
             tokio::spawn(async move {
-                sns.deliver(&function, &event).await;
+                sns.deliver(&function, &event, job_queued).await;
                 drop(busy);
             });
         }
         if let Some(hold) = job.hold {
             tokio::time::sleep(hold).await;
         }
-        let outcome = self.deliver(&job.function, &job.event).await;
+        let outcome = self.deliver(&job.function, &job.event, job.queued).await;
         let _ = job.reply.send(outcome);
         drop(job.busy);
     }
 
-    /// One asynchronous invocation with Lambda's retry policy and dead-lettering.
-    async fn deliver(&self, function: &Function, event: &Value) -> Outcome {
+    /// One asynchronous invocation with Lambda's retry policy and dead-lettering. `queued` is when
+    /// the event entered Lambda's queue: its age is counted from then, and an event older than the
+    /// maximum age is not tried again but goes to the on-failure destination, as Lambda does.
+    async fn deliver(&self, function: &Function, event: &Value, queued: Instant) -> Outcome {
         let request_id = uuid::Uuid::new_v4().to_string();
+        let expires = queued + self.cfg.maximum_event_age;
         let mut attempts = 0u32;
         let mut first: Option<Result<(), String>> = None;
-        loop {
+        let mut last: Option<FunctionError> = None;
+        let condition = loop {
+            if Instant::now() >= expires {
+                break EVENT_AGE_EXCEEDED;
+            }
             attempts += 1;
             let attempt = function.invoke_as(&request_id, event).await;
             let result = attempt.as_ref().map(|_| ()).map_err(|e| e.to_string());
             let first = first.get_or_insert_with(|| result.clone()).clone();
-            match result {
-                Ok(()) => {
+            let error = match attempt {
+                Ok(_) => {
                     return Outcome {
                         ok: first.is_ok(),
                         error: first.err(),
@@ -423,31 +458,41 @@ impl Sns {
                         dead_lettered: false,
                     };
                 }
-                Err(e) => {
-                    let retry = attempts as usize - 1;
-                    if let Some(delay) = self.cfg.retry_delays.get(retry) {
-                        tracing::debug!("{} failed ({e}); retrying in {delay:?}", function.name);
-                        tokio::time::sleep(*delay).await;
-                        continue;
-                    }
-                    lock(&self.dlq).push(DlqEntry {
-                        function: function.name,
-                        event: event.clone(),
-                        error: e,
-                        attempts,
-                        request_id: request_id.clone(),
-                    });
-                    if let Err(error) = attempt {
-                        self.send_to_queue(function, &request_id, attempts, event, &error).await;
-                    }
-                    return Outcome {
-                        ok: false,
-                        error: first.err(),
-                        attempts,
-                        dead_lettered: true,
-                    };
-                }
-            }
+                Err(e) => e,
+            };
+            let retry = self.cfg.retry_delays.get(attempts as usize - 1).copied();
+            last = Some(error);
+            let Some(delay) = retry else {
+                break RETRIES_EXHAUSTED;
+            };
+            tracing::debug!("{} failed; retrying in {delay:?}", function.name);
+            // An event that ages out while it waits is discarded when it does, not at the retry.
+            tokio::time::sleep_until((Instant::now() + delay).min(expires)).await;
+        };
+        let error = last.unwrap_or_else(|| {
+            FunctionError::new(
+                EVENT_AGE_EXCEEDED,
+                format!(
+                    "the event was older than {:?} before it could run",
+                    self.cfg.maximum_event_age
+                ),
+            )
+        });
+        lock(&self.dlq).push(DlqEntry {
+            function: function.name,
+            event: event.clone(),
+            error: error.to_string(),
+            attempts,
+            request_id: request_id.clone(),
+            condition,
+        });
+        self.send_to_queue(function, &request_id, attempts, condition, event, &error)
+            .await;
+        Outcome {
+            ok: false,
+            error: first.and_then(Result::err).or_else(|| Some(error.to_string())),
+            attempts,
+            dead_lettered: true,
         }
     }
 
@@ -458,13 +503,14 @@ impl Sns {
         function: &Function,
         request_id: &str,
         attempts: u32,
+        condition: &str,
         event: &Value,
-        error: &crate::lambda::FunctionError,
+        error: &FunctionError,
     ) {
         let Some(queues) = lock(&self.queues).clone() else {
             return;
         };
-        let record = destination_record(function.arn(), request_id, attempts, event, error, now_ms());
+        let record = destination_record(function.arn(), request_id, attempts, condition, event, error, now_ms());
         if let Err(e) = queues.send(function.name, &record).await {
             // The list still holds the event, so nothing is lost; only the queue lacks it.
             tracing::warn!("could not send the dead letter of {} to SQS: {e}", function.name);

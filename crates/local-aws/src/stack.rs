@@ -87,6 +87,17 @@ impl Default for StackOptions {
 }
 
 impl StackOptions {
+    /// The whole stack keeping AWS's proportions of time, `factor` times faster
+    /// ([`TwinConfig::with_aws_time_scale`]): with 30, WhatsappHandler times out after 10 s,
+    /// ConnectHandler after 1 s, and a failed event is retried after 2 s and 4 s more.
+    pub fn aws_proportions(factor: u32) -> Self {
+        let defaults = Self::default();
+        Self {
+            twin: defaults.twin.clone().with_aws_time_scale(factor),
+            ..defaults
+        }
+    }
+
     /// Only the APIs: no handler processes.
     pub fn without_handlers(mut self) -> Self {
         self.whatsapp_handler = None;
@@ -104,12 +115,15 @@ pub struct Stack {
 
 impl Stack {
     pub async fn start(opts: StackOptions) -> Result<Stack, Error> {
-        let twin = Twin::start(
+        // Control calls wait until the handlers are up: moto starts in between, and `make up`'s
+        // user may send a message as soon as the port answers.
+        let twin = Twin::launch(
             opts.twin.clone(),
             TwinOptions {
                 port: opts.port,
                 echo_logs: opts.echo_logs,
             },
+            false,
         )
         .await?;
         let (moto_url, moto) = if opts.no_moto {
@@ -181,6 +195,11 @@ impl Stack {
 
     pub async fn wait_idle(&self, timeout: Duration) -> bool {
         self.twin.wait_idle(timeout).await
+    }
+
+    /// Waits until every handler process has polled the Runtime API ([`Twin::wait_ready`]).
+    pub async fn wait_ready(&self, timeout: Duration) -> bool {
+        self.twin.wait_ready(timeout).await
     }
 
     /// Kills the handlers and moto and stops the server.

@@ -43,6 +43,10 @@ pub(crate) struct Shared {
     pub sns: Arc<Sns>,
     pub registry: Arc<ChildRegistry>,
     pub shutdown: watch::Sender<bool>,
+    /// `false` while configured handler processes have not yet polled the Runtime API: control
+    /// calls wait for it (`control::hold_until_ready`), so a message sent as soon as the port
+    /// answers is not delivered to a function that has no process yet.
+    pub ready: watch::Sender<bool>,
     /// Start and end of every AWS call (`measure`).
     pub timings: crate::measure::CallTimings,
 }
@@ -142,6 +146,12 @@ pub struct Twin {
 impl Twin {
     /// Binds `127.0.0.1:<port>` and serves the AWS and control APIs.
     pub async fn start(cfg: TwinConfig, opts: TwinOptions) -> Result<Twin, Error> {
+        Self::launch(cfg, opts, true).await
+    }
+
+    /// [`Twin::start`]; with `ready: false` control calls wait until [`Twin::start_handlers`] has
+    /// started every process and each has polled the Runtime API (the stack starts moto in between).
+    pub(crate) async fn launch(cfg: TwinConfig, opts: TwinOptions, ready: bool) -> Result<Twin, Error> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await?;
         let addr = listener.local_addr()?;
         let whatsapp = Function::new(
@@ -166,20 +176,27 @@ impl Twin {
             sns: Sns::new(cfg.clone(), whatsapp, connect),
             registry: Arc::new(ChildRegistry::default()),
             shutdown,
+            ready: watch::channel(ready).0,
             timings: Default::default(),
             cfg,
         });
-        let app = Router::new()
-            .nest("/_twin", crate::control::router().merge(crate::measure::router()))
-            .fallback(crate::aws::entry)
-            // A 16 MB WhatsApp video arrives base64-encoded in a control call and leaves as a
-            // 16 MB attachment upload: far above axum's 2 MB default.
-            .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-            .layer(axum::middleware::from_fn_with_state(
-                shared.clone(),
-                crate::measure::time_calls,
-            ))
-            .with_state(shared.clone());
+        let app =
+            Router::new()
+                .nest(
+                    "/_twin",
+                    crate::control::router().merge(crate::measure::router()).layer(
+                        axum::middleware::from_fn_with_state(shared.clone(), crate::control::hold_until_ready),
+                    ),
+                )
+                .fallback(crate::aws::entry)
+                // A 16 MB WhatsApp video arrives base64-encoded in a control call and leaves as a
+                // 16 MB attachment upload: far above axum's 2 MB default.
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+                .layer(axum::middleware::from_fn_with_state(
+                    shared.clone(),
+                    crate::measure::time_calls,
+                ))
+                .with_state(shared.clone());
         let mut stop = shared.shutdown.subscribe();
         tokio::spawn(async move {
             let served = axum::serve(
@@ -311,7 +328,21 @@ impl Twin {
                 )
                 .await?;
         }
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            for f in FunctionName::ALL {
+                shared.sns.function(f).settled().await;
+            }
+            shared.ready.send_replace(true);
+        });
         Ok(())
+    }
+
+    /// Waits until every handler process has polled the Runtime API once (or exited trying); `false`
+    /// if `timeout` passed first.
+    pub async fn wait_ready(&self, timeout: Duration) -> bool {
+        let mut ready = self.shared.ready.subscribe();
+        tokio::time::timeout(timeout, ready.wait_for(|r| *r)).await.is_ok()
     }
 
     /// Runtime API addresses of a function's processes.

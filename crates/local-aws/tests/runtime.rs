@@ -7,13 +7,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use local_aws::{FunctionName, HandlerOptions, Twin, TwinConfig, TwinOptions};
+use local_aws::{FunctionName, HandlerOptions, Stack, StackOptions, Twin, TwinConfig, TwinOptions};
 use serde_json::{Value, json};
 
 const ROLE_ENV: &str = "LOCAL_AWS_FAKE_HANDLER";
 /// `ROLE_ENV`'s value for a runtime that speaks HTTP by hand, to pace its answers (see `slow_runtime`).
 const SLOW_ANSWER: &str = "slow-answer";
 const PAUSE: Duration = Duration::from_millis(300);
+/// How long the fake handler takes over an event that asks it to nap.
+const NAP: Duration = Duration::from_secs(3);
 
 /// Handler mode: only does something when spawned by the twin with `ROLE_ENV` set.
 #[test]
@@ -52,10 +54,37 @@ async fn fake_handler(event: LambdaEvent<Value>) -> Result<Value, lambda_runtime
     if text.contains("please sleep") {
         tokio::time::sleep(Duration::from_secs(5)).await;
     }
+    if text.contains("please nap") {
+        tokio::time::sleep(NAP).await;
+    }
+    if text.contains("please call") {
+        send_whatsapp_message().await?;
+    }
     if text.contains("please fail") {
         return Err("asked to fail".into());
     }
     Ok(json!({ "echo": payload }))
+}
+
+/// One SendWhatsAppMessage to the twin (what a handler's AWS call looks like on the wire).
+async fn send_whatsapp_message() -> Result<(), lambda_runtime::Error> {
+    use base64::Engine;
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_SOCIALMESSAGING")?;
+    let message = json!({"messaging_product":"whatsapp","to":"+16505551234","type":"text","text":{"body":"called"}});
+    let body = json!({
+        "originationPhoneNumberId": "phone-number-id-976c72a700aac43eaf573ae050b1e2f3",
+        "metaApiVersion": "v20.0",
+        "message": base64::engine::general_purpose::STANDARD.encode(message.to_string()),
+    });
+    let resp = reqwest::Client::new()
+        .post(format!("{endpoint}/v1/whatsapp/send"))
+        .json(&body)
+        .send()
+        .await?;
+    if !resp.status().is_success() {
+        return Err(format!("SendWhatsAppMessage: {}", resp.status()).into());
+    }
+    Ok(())
 }
 
 /// A Lambda runtime that takes `PAUSE` over each event, then sends its answer's headers, and its body
@@ -130,6 +159,10 @@ async fn start_as(concurrency: usize, role: &str) -> Twin {
         connect_handler_timeout: Duration::from_secs(2),
         ..TwinConfig::default()
     };
+    start_with(cfg, concurrency, role).await
+}
+
+async fn start_with(cfg: TwinConfig, concurrency: usize, role: &str) -> Twin {
     let twin = Twin::start(
         cfg,
         TwinOptions {
@@ -220,6 +253,7 @@ async fn handlers_run_retry_crash_and_time_out() {
     assert_eq!(dlq.as_array().unwrap().len(), 1);
     assert_eq!(dlq[0]["function"], "WhatsappHandler");
     assert_eq!(dlq[0]["attempts"], 3);
+    assert_eq!(dlq[0]["condition"], "RetriesExhausted");
     assert_eq!(dlq[0]["event"]["Records"][0]["EventSource"], "aws:sns");
     let replay = post(&url, "/_twin/dlq/replay", json!({})).await;
     assert_eq!(replay[0]["ok"], false);
@@ -267,10 +301,8 @@ async fn handlers_run_retry_crash_and_time_out() {
     assert!(logs.iter().any(|l| l.contains("restarting")));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connect_items_reach_connect_handler_in_order() {
-    let twin = start(2).await;
-    let url = twin.url();
+/// A chat contact streaming to ConnectHandler, its customer connected (the flow's items handled).
+async fn open_contact(url: &str) -> String {
     let cfg = TwinConfig::default();
     let client = reqwest::Client::new();
     let started: Value = client
@@ -307,6 +339,14 @@ async fn connect_items_reach_connect_handler_in_order() {
         .await
         .unwrap();
     assert_eq!(conn.status().as_u16(), 200);
+    contact
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_items_reach_connect_handler_in_order() {
+    let twin = start(2).await;
+    let url = twin.url();
+    let contact = open_contact(&url).await;
 
     let agent = format!("/_twin/contacts/{contact}/agent");
     let out = post(&url, &agent, json!({"action":"join","display_name":"Ana"})).await;
@@ -541,4 +581,175 @@ async fn an_invocation_is_timed_at_the_runtimes_socket() {
         (pause..pause + pause / 2).contains(&handler),
         "handler time {handler} µs, not the runtime's own {pause} µs: {inv}"
     );
+}
+
+/// The hand-out times (µs) of a function's invocations, in order, with their request ids.
+async fn handed_out(url: &str, function: &str) -> Vec<(String, u64)> {
+    let invocations = get(url, &format!("/_twin/invocations?function={function}")).await;
+    invocations
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["request_id"].as_str().unwrap().to_owned(),
+                i["handed_out_us"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// `n` WhatsApp messages sent, waiting (within a generous bound) for ones still under way.
+async fn sends_reach(url: &str, n: usize) {
+    for _ in 0..200 {
+        if get(url, "/_twin/whatsapp/sent").await.as_array().unwrap().len() >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(get(url, "/_twin/whatsapp/sent").await.as_array().unwrap().len(), n);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_killed_mid_invocation_is_retried_at_the_scaled_minute() {
+    // 30 times faster than AWS: the retry comes 2 s after the failure, not 60 s or at once.
+    let twin = start_with(TwinConfig::default().with_aws_time_scale(30), 1, "1").await;
+    let url = twin.url();
+    let config = get(&url, "/_twin/config").await;
+    assert_eq!(config["retry_delays_ms"], json!([2000, 4000]));
+    assert_eq!(
+        config["function_timeouts_ms"],
+        json!({"WhatsappHandler": 10000, "ConnectHandler": 1000})
+    );
+    post(
+        &url,
+        "/_twin/faults",
+        json!({"service":"socialmessaging","operation":"SendWhatsAppMessage","kill_caller":true,"times":1}),
+    )
+    .await;
+    let inv = customer_texts(&url, "please call").await["invocation"].clone();
+    assert_eq!(inv["attempts"], 2, "{inv}");
+    assert!(inv["error"].as_str().unwrap().starts_with("Runtime.ExitError"), "{inv}");
+    // The killed process never sent; the retry, on a new process, did.
+    sends_reach(&url, 1).await;
+    let calls = get(&url, "/_twin/calls").await;
+    assert_eq!(calls[0]["error"], "CallerKilled", "{calls}");
+    let attempts = handed_out(&url, "WhatsappHandler").await;
+    assert_eq!(attempts.len(), 2);
+    assert_eq!(attempts[0].0, attempts[1].0, "one request id across the retries");
+    let gap = attempts[1].1 - attempts[0].1;
+    assert!((1_950_000..30_000_000).contains(&gap), "retried after {gap} µs");
+    let processes = get(&url, "/_twin/processes").await;
+    let whatsapp = processes
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["function"] == "WhatsappHandler");
+    assert_eq!(whatsapp.count(), 2, "the killed process was replaced");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_hanging_past_the_timeout_times_out_and_still_takes_effect() {
+    // 60 times faster: WhatsappHandler times out after 5 s, the retry comes 1 s later.
+    let twin = start_with(TwinConfig::default().with_aws_time_scale(60), 1, "1").await;
+    let url = twin.url();
+    post(
+        &url,
+        "/_twin/faults",
+        json!({"service":"socialmessaging","operation":"SendWhatsAppMessage","latency_ms":7000,"times":1}),
+    )
+    .await;
+    let inv = customer_texts(&url, "please call").await["invocation"].clone();
+    assert_eq!(inv["attempts"], 2, "{inv}");
+    assert!(inv["error"].as_str().unwrap().starts_with("Sandbox.Timedout"), "{inv}");
+    let attempts = handed_out(&url, "WhatsappHandler").await;
+    let gap = attempts[1].1 - attempts[0].1;
+    assert!((5_950_000..60_000_000).contains(&gap), "retried after {gap} µs");
+    // The retry sent once; the hung call, received before its caller died, takes effect too.
+    sends_reach(&url, 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_older_than_the_maximum_age_goes_to_the_destination() {
+    // 60 times faster, and a maximum event age of 90 s (1.5 s): attempt 2 runs 1 s after the
+    // first failure, attempt 3 would run 2 s after that, past the age, so it never does.
+    let cfg = TwinConfig {
+        maximum_event_age: Duration::from_secs(90),
+        ..TwinConfig::default()
+    }
+    .with_aws_time_scale(60);
+    let twin = start_with(cfg, 1, "1").await;
+    let url = twin.url();
+    let inv = customer_texts(&url, "please fail").await["invocation"].clone();
+    assert_eq!(inv["attempts"], 2, "{inv}");
+    assert_eq!(inv["dead_lettered"], true);
+    let dlq = get(&url, "/_twin/dlq").await;
+    assert_eq!(dlq[0]["condition"], "EventAgeExceeded", "{dlq}");
+    assert_eq!(dlq[0]["attempts"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_stream_delivery_lets_a_later_item_overtake() {
+    let cfg = TwinConfig {
+        connect_handler_timeout: Duration::from_secs(20),
+        ..TwinConfig::default()
+    };
+    let twin = start_with(cfg, 2, "1").await;
+    let url = twin.url();
+    let contact = open_contact(&url).await;
+    let agent = format!("/_twin/contacts/{contact}/agent");
+    post(&url, &agent, json!({"action":"join"})).await;
+    assert_eq!(get(&url, "/_twin/sns").await["concurrent"], false);
+    assert_eq!(
+        post(&url, "/_twin/sns", json!({"concurrent": true})).await["concurrent"],
+        true
+    );
+    let (u, a) = (url.clone(), agent.clone());
+    let napping = tokio::spawn(async move { post(&u, &a, json!({"action":"message","content":"please nap"})).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Each item is its own invocation: the later one does not wait for the earlier one to finish.
+    let quick = post(&url, &agent, json!({"action":"message","content":"quick"})).await;
+    assert_eq!(quick["invocations"][0]["ok"], true, "{quick}");
+    assert!(!napping.is_finished(), "the later item waited for the earlier one");
+    assert_eq!(napping.await.unwrap()["invocations"][0]["ok"], true);
+    post(&url, "/_twin/reset", json!({})).await;
+    assert_eq!(
+        get(&url, "/_twin/sns").await["concurrent"],
+        false,
+        "in order by default"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_calls_wait_until_the_handlers_are_up() {
+    let script = handler_script();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let opts = StackOptions {
+        port,
+        whatsapp_handler: Some(script.clone()),
+        connect_handler: Some(script),
+        extra_env: vec![(ROLE_ENV.into(), "1".into())],
+        echo_logs: false,
+        ..StackOptions::default()
+    };
+    if !opts.moto_bin.exists() {
+        eprintln!(
+            "skipping: {} missing (run scripts/setup-venv.sh)",
+            opts.moto_bin.display()
+        );
+        return;
+    }
+    let starting = tokio::spawn(Stack::start(opts));
+    // The port answers at once, while moto is still starting and no handler runs yet.
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let out = customer_texts(&format!("http://127.0.0.1:{port}"), "first").await;
+    assert_eq!(out["invocation"]["ok"], true, "{out}");
+    let stack = starting.await.unwrap().expect("stack starts");
+    assert!(stack.wait_ready(Duration::from_secs(1)).await);
 }

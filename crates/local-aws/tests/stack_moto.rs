@@ -6,21 +6,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use local_aws::{Stack, StackOptions};
 
-fn options() -> Option<StackOptions> {
-    let opts = StackOptions {
-        echo_logs: false,
-        ..StackOptions::default().without_handlers()
-    };
-    if opts.moto_bin.exists() {
-        Some(opts)
-    } else {
-        eprintln!(
-            "skipping: {} missing (run scripts/setup-venv.sh)",
-            opts.moto_bin.display()
-        );
-        None
-    }
-}
+mod support;
 
 fn dynamodb(url: &str) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(
@@ -39,7 +25,7 @@ fn alive(pid: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stack_creates_table_and_bucket_and_cleans_up() {
-    let Some(opts) = options() else { return };
+    let Some(opts) = support::moto_options() else { return };
     let stack = Stack::start(opts.clone()).await.expect("stack starts");
     let moto = stack.moto_url().unwrap().to_owned();
     let ddb = dynamodb(&moto);

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::invoke::percent_decode;
-use super::{record, request_id_header};
+use super::request_id_header;
 use crate::config::{BusinessNumber, TwinConfig};
 use crate::error::ApiError;
 use crate::netio::ConnHandle;
@@ -110,27 +110,22 @@ fn query_param(uri: &Uri, name: &str) -> Option<String> {
 /// Serves `op` through the fault, latency and call-log pipeline.
 pub(crate) async fn serve(shared: &Arc<Shared>, conn: &ConnHandle, op: ReadOp) -> Response {
     let (service, name) = (op.service(), op.name());
-    let action = shared.faults().on_call(service, name);
-    if action.latency_ms > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(action.latency_ms)).await;
-    }
-    if action.drop_connection {
-        conn.kill();
-        record(shared, service, name, 0, Some("ConnectionDropped"));
-        return ().into_response();
-    }
-    let result = match action.error {
+    let action = match super::pipeline::before(shared, conn, service, name).await {
+        Ok(action) => action,
+        Err(resp) => return resp,
+    };
+    let result = match action.error.clone() {
         Some(err) => Err(err),
         None => op.answer(&shared.cfg),
     };
+    let after = |status, code: Option<&str>, resp| {
+        super::pipeline::after(shared, conn, (service, name), &action, status, code, resp)
+    };
     let resp = match result {
-        Ok(v) => {
-            record(shared, service, name, 200, None);
-            axum::Json(v).into_response()
-        }
+        Ok(v) => after(200, None, axum::Json(v).into_response()),
         Err(e) => {
-            record(shared, service, name, e.status, Some(&e.code));
-            e.into_response()
+            let (status, code) = (e.status, e.code.clone());
+            after(status, Some(&code), e.into_response())
         }
     };
     request_id_header(resp)

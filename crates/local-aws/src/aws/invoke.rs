@@ -128,17 +128,29 @@ pub(crate) async fn serve(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let action = shared.faults().on_call(SERVICE, OPERATION);
-    if action.latency_ms > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(action.latency_ms)).await;
-    }
-    if action.drop_connection {
+    let action = match super::pipeline::before(shared, conn, SERVICE, OPERATION).await {
+        Ok(action) => action,
+        Err(resp) => return resp,
+    };
+    let resp = invoke(shared, function_name, uri, headers, body, action.error).await;
+    if action.lose_answer {
+        // The call log keeps the status of the answer that was lost.
         conn.kill();
-        record(shared, SERVICE, OPERATION, 0, Some("ConnectionDropped"));
         return ().into_response();
     }
-    if let Some(err) = action.error {
+    resp
+}
+
+async fn invoke(
+    shared: &Arc<Shared>,
+    function_name: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+    injected: Option<ApiError>,
+) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    if let Some(err) = injected {
         return failed(shared, err, &request_id);
     }
     let name = match resolve(&shared.cfg, function_name, query_qualifier(uri).as_deref()) {

@@ -13,6 +13,7 @@ mod connect;
 mod describe;
 mod invoke;
 mod participant;
+pub(crate) mod pipeline;
 mod social;
 
 use std::sync::Arc;
@@ -181,10 +182,22 @@ fn request_id_header(mut resp: Response) -> Response {
     resp
 }
 
-/// Every request that is not under `/_twin` lands here.
+/// Every request that is not under `/_twin` lands here. It is served as its own task: AWS
+/// finishes a request it received whether or not the caller still waits for the answer.
 pub(crate) async fn entry(
     State(shared): State<Arc<Shared>>,
     ConnectInfo(conn): ConnectInfo<ConnHandle>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    crate::measure::detached(serve(shared, conn, method, uri, headers, body)).await
+}
+
+async fn serve(
+    shared: Arc<Shared>,
+    conn: ConnHandle,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -222,16 +235,11 @@ pub(crate) async fn entry(
         );
         return request_id_header(err.into_response());
     };
-    let action = shared.faults().on_call(op.service, op.name);
-    if action.latency_ms > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(action.latency_ms)).await;
-    }
-    if action.drop_connection {
-        conn.kill();
-        record(&shared, op.service, op.name, 0, Some("ConnectionDropped"));
-        return ().into_response();
-    }
-    let result = match action.error {
+    let action = match pipeline::before(&shared, &conn, op.service, op.name).await {
+        Ok(action) => action,
+        Err(resp) => return resp,
+    };
+    let result = match action.error.clone() {
         Some(err) => Err(err),
         None => parse_body(&body, op).and_then(|body| {
             let req = AwsRequest {
@@ -246,15 +254,13 @@ pub(crate) async fn entry(
             }
         }),
     };
+    let names = (op.service, op.name);
     let resp = match result {
-        Ok(v) => {
-            record(&shared, op.service, op.name, 200, None);
-            axum::Json(v).into_response()
-        }
+        Ok(v) => pipeline::after(&shared, &conn, names, &action, 200, None, axum::Json(v).into_response()),
         Err(e) => {
             tracing::debug!("{} {} -> {e}", op.service, op.name);
-            record(&shared, op.service, op.name, e.status, Some(&e.code));
-            e.into_response()
+            let (status, code) = (e.status, e.code.clone());
+            pipeline::after(&shared, &conn, names, &action, status, Some(&code), e.into_response())
         }
     };
     request_id_header(resp)
@@ -310,16 +316,11 @@ async fn serve_async(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Response {
-    let action = shared.faults().on_call(service, name);
-    if action.latency_ms > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(action.latency_ms)).await;
-    }
-    if action.drop_connection {
-        conn.kill();
-        record(shared, service, name, 0, Some("ConnectionDropped"));
-        return ().into_response();
-    }
-    let result = match action.error {
+    let action = match pipeline::before(shared, conn, service, name).await {
+        Ok(action) => action,
+        Err(resp) => return resp,
+    };
+    let result = match action.error.clone() {
         Some(err) => Err(err),
         None => match name {
             "StartStreamTranscription" => crate::transcribe::serve(&shared.media(), headers, body),
@@ -328,13 +329,18 @@ async fn serve_async(
         },
     };
     let resp = match result {
-        Ok(r) => {
-            record(shared, service, name, 200, None);
-            r
-        }
+        Ok(r) => pipeline::after(shared, conn, (service, name), &action, 200, None, r),
         Err(e) => {
-            record(shared, service, name, e.status, Some(&e.code));
-            e.into_response()
+            let (status, code) = (e.status, e.code.clone());
+            pipeline::after(
+                shared,
+                conn,
+                (service, name),
+                &action,
+                status,
+                Some(&code),
+                e.into_response(),
+            )
         }
     };
     request_id_header(resp)
