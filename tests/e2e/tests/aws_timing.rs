@@ -1,0 +1,188 @@
+//! Issue #20: the bridge under AWS's real timing, on a twin that keeps AWS's proportions of time
+//! (`StackOptions::aws_proportions`: function timeouts, Lambda's retries a minute and two minutes
+//! apart, all divided by 30). A handler killed in the middle of an invocation, a DynamoDB answer lost
+//! after the write took effect, and a chat's items delivered concurrently and out of order.
+
+use e2e::{TestStack, Twin, customer_texts};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use tokio::task::JoinSet;
+
+/// AWS's durations divided by this: WhatsappHandler's 300 s timeout is 10 s, Lambda's retries come
+/// 2 s and 4 s after a failure.
+const SCALE: u32 = 30;
+
+async fn contact_of(twin: &Twin, customer: &str) -> String {
+    twin.contacts_of(customer).await[0]["contact_id"]
+        .as_str()
+        .expect("contact id")
+        .to_owned()
+}
+
+/// Waits until every fault rule has fired its `times`.
+async fn until_fired(twin: &Twin) {
+    let started = Instant::now();
+    while twin
+        .get("/faults")
+        .await
+        .as_array()
+        .is_some_and(|rules| !rules.is_empty())
+    {
+        assert!(started.elapsed() < Duration::from_secs(30), "the fault never fired");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn dead_letters(twin: &Twin) -> usize {
+    twin.get("/dlq").await.as_array().map_or(0, Vec::len)
+}
+
+/// Waits until the contact's transcript has `count` customer messages (or `limit` passes).
+async fn until_customer_said(twin: &Twin, customer: &str, count: usize, limit: Duration) {
+    let started = Instant::now();
+    loop {
+        let said = customer_texts(&twin.contacts_of(customer).await[0]);
+        if said.len() >= count || started.elapsed() > limit {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_whose_invocation_was_killed_reaches_connect_once_and_holds_the_next_one_briefly() {
+    let stack = TestStack::start_with(|o| o.twin = o.twin.clone().with_aws_time_scale(SCALE)).await;
+    let twin = stack.twin();
+    let customer = "14255550301";
+    let (_, first) = twin.customer_texts(customer, "my order is late").await;
+    assert!(first.ok, "{first:?}");
+    let contact = contact_of(twin, customer).await;
+    twin.agent(&contact, json!({"action": "join", "display_name": "Ana"}))
+        .await;
+    // A new process knows no open chat: the next message holds its claim exclusively from the start.
+    twin.post("/processes/restart", json!({"function": "WhatsappHandler"}))
+        .await;
+    twin.fault(json!({"service": "connectparticipant", "operation": "SendMessage", "kill_caller": true, "times": 1}))
+        .await;
+
+    // The killed message's delivery (all of Lambda's attempts) runs on while the customer writes on.
+    let delivery = {
+        let twin = twin.clone();
+        let started = Instant::now();
+        tokio::spawn(async move { (twin.customer_texts(customer, "order 4411").await.1, started.elapsed()) })
+    };
+    until_fired(twin).await;
+    let started = Instant::now();
+    let (_, next) = twin.customer_texts(customer, "are you there?").await;
+    let held = started.elapsed();
+    assert!(next.ok, "{next:?}");
+    assert!(
+        held < Duration::from_secs(5),
+        "the next message waited {held:?} behind one whose invocation was killed (its hold must lapse within seconds)"
+    );
+    let (killed, delivered_after) = delivery.await.expect("delivery task");
+    assert!(
+        !killed.ok,
+        "the process died after its claim, before its send: {killed:?}"
+    );
+    assert!(
+        delivered_after < Duration::from_secs(8),
+        "Lambda's retry (2 s after the failure) waited {delivered_after:?} for the dead attempt's claim"
+    );
+
+    until_customer_said(twin, customer, 3, Duration::from_secs(30)).await;
+    twin.settle().await;
+    let said = customer_texts(&twin.contacts_of(customer).await[0]);
+    let killed_said = said.iter().filter(|text| *text == "order 4411").count();
+    assert_eq!(
+        killed_said, 1,
+        "the killed message reaches the agent once, on Lambda's retry: {said:?}"
+    );
+    assert_eq!(
+        said.iter().filter(|text| *text == "are you there?").count(),
+        1,
+        "{said:?}"
+    );
+    assert_eq!(dead_letters(twin).await, 0, "nothing is dead-lettered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invocation_whose_claim_answer_was_lost_does_not_wait_for_itself() {
+    let stack = TestStack::start_with(|o| {
+        o.twin = o.twin.clone().with_aws_time_scale(SCALE);
+        o.proxy_moto = true;
+    })
+    .await;
+    let twin = stack.twin();
+    let customer = "14255550302";
+    // The message's first two writes, its claim and its registration, side by side: both take effect
+    // and both answers are lost, so the SDK sends each again.
+    twin.fault(json!({"service": "dynamodb", "operation": "UpdateItem", "lose_answer": true, "times": 2}))
+        .await;
+    let started = Instant::now();
+    let (_, first) = twin.customer_texts(customer, "hello, anyone?").await;
+    let took = started.elapsed();
+    assert!(first.ok, "delivered by its first invocation: {first:?}");
+    assert!(
+        took < Duration::from_secs(5),
+        "took {took:?}: the retried claim found the invocation's own claim and waited for it"
+    );
+    twin.settle().await;
+    assert_eq!(customer_texts(&twin.contacts_of(customer).await[0]), ["hello, anyone?"]);
+    assert_eq!(dead_letters(twin).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_and_bots_messages_reach_the_customer_once_and_in_order_when_delivered_out_of_order() {
+    // Lambda scales out under a burst: each of the chat's items (and duplicates) finds an instance.
+    let stack = TestStack::start_with(|o| o.concurrency = 12).await;
+    let twin = stack.twin();
+    let customer = "14255550303";
+    twin.customer_texts(customer, "I need help").await;
+    let contact = contact_of(twin, customer).await;
+    twin.agent(&contact, json!({"action": "join", "display_name": "Ana"}))
+        .await;
+    twin.settle().await;
+    twin.post(
+        "/sns",
+        json!({"concurrent": true, "duplicate_rate": 0.2, "reorder_rate": 0.3, "hold_ms": 120, "seed": 7}),
+    )
+    .await;
+
+    // The agent's six lines and the bot's three, a few milliseconds apart, as typed and answered.
+    let mut said: Vec<(String, Option<&str>)> = (1..=6).map(|i| (format!("agent line {i}"), None)).collect();
+    said.extend((1..=3).map(|i| (format!("bot answer {i}"), Some("SYSTEM"))));
+    let mut sends = JoinSet::new();
+    for (i, (text, role)) in said.into_iter().enumerate() {
+        let (twin, contact) = (twin.clone(), contact.clone());
+        sends.spawn(async move {
+            tokio::time::sleep(Duration::from_millis(15 * i as u64)).await;
+            let mut action = json!({"action": "message", "content": text});
+            if let Some(role) = role {
+                action["role"] = Value::from(role);
+            }
+            twin.agent(&contact, action).await
+        });
+    }
+    while let Some(sent) = sends.join_next().await {
+        sent.expect("agent task");
+    }
+    twin.settle().await;
+
+    let burst = |text: &String| text.starts_with("agent line") || text.starts_with("bot answer");
+    let contact_json = twin.contacts_of(customer).await.remove(0);
+    let order: Vec<String> = contact_json["transcript"]
+        .as_array()
+        .expect("transcript")
+        .iter()
+        .filter(|item| item["type"] == "MESSAGE")
+        .filter_map(|item| item["content"].as_str().map(str::to_owned))
+        .filter(burst)
+        .collect();
+    assert_eq!(order.len(), 9, "Connect has the nine messages: {order:?}");
+    let on_whatsapp: Vec<String> = twin.texts_to(customer).await.into_iter().filter(burst).collect();
+    assert_eq!(
+        on_whatsapp, order,
+        "the customer reads each message once, in the order Connect received them"
+    );
+}
