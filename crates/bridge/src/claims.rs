@@ -8,8 +8,8 @@
 //! Two holds. An *exclusive* claim is held until its holder completes it (done) or releases it (after
 //! a failure): the holder may do what cannot be repeated, like sending on WhatsApp. A *fast* claim is
 //! for a customer's text going into an open chat, whose only effect is a `SendMessage` that Connect
-//! deduplicates by its client token: the holder sends and stops without another write, so the
-//! message costs a state read, this record and the send (two round trips). Its lease is short
+//! deduplicates by its client token: the message reaches the chat after a state read, this record and
+//! the send (two round trips), and is marked done after the send. Its lease is short
 //! ([`FAST_LEASE_MS`]); a holder that finds more to do, or is still sending when half of it has
 //! passed, extends it into an exclusive one. Whoever takes a fast claim over after its lease ran out
 //! gets [`Claim::Replay`]: the first holder sent the message or died doing so, and resending it into

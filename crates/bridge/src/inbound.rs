@@ -68,7 +68,8 @@ pub struct InboundBridge<S, C, P, W> {
 /// hint costs an extension and a completing write.
 ///
 /// It also remembers the registration this process's last fast message left behind (the fast path
-/// writes nothing after its send), so the conversation's next registration removes it in the same write.
+/// marks itself done after its send, and only when that write failed leaves its registration), so the
+/// conversation's next registration removes it in the same write.
 #[derive(Default)]
 struct OpenChats(Mutex<HashMap<ConversationKey, Option<String>>>);
 
@@ -480,14 +481,27 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         let opened = matches!(&acted, Ok((Outcome::Delivered { opened_chat: true, .. }, _)));
         let give_back = self.give_back(taken_lock.as_ref().filter(|_| !opened), false);
         match &acted {
-            Ok((Outcome::Delivered { .. }, Settle::Quietly)) => self.open_chats.open(key, Some(me.tag.clone())),
             Ok((Outcome::Delivered { .. } | Outcome::Noted { .. }, _)) => self.open_chats.open(key, None),
             Ok((Outcome::EndedByCustomer { .. }, _)) => self.open_chats.closed(key),
             _ => {}
         }
         match acted {
-            Ok((outcome, Settle::Quietly)) => {
-                give_back.await;
+            Ok((outcome, Settle::Fast)) => {
+                // The message is in the chat. Marked done now, after its send, the conversation's next
+                // message (whichever instance has it) need not wait for the fast lease to lapse.
+                let finished = Finished {
+                    key,
+                    tag: &me.tag,
+                    clear_menu: false,
+                    lapsed: &[],
+                };
+                let (completed, ()) =
+                    tokio::join!(self.store.complete("wa", wamid, Some(&finished)), behind(give_back));
+                if let Err(e) = completed {
+                    tracing::warn!(error = %e, "could not mark a delivered message done; its fast hold lapses on its own");
+                    // Its registration goes with this process's next one in the conversation.
+                    self.open_chats.open(key, Some(me.tag.clone()));
+                }
                 Ok(outcome)
             }
             Ok((
@@ -530,7 +544,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
     }
 
     /// Decides what the claimed message becomes and carries it out: on the fast path (see
-    /// [`fast_lane`]) with one SendMessage and no further write, else holding the claim exclusively
+    /// [`fast_lane`]) with one SendMessage and the completing write after it, else holding the claim exclusively
     /// until it is completed.
     async fn decide(
         &self,
@@ -602,7 +616,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                             marked_read: true,
                         }
                     } else {
-                        Settle::Quietly
+                        Settle::Fast
                     };
                     return Ok((outcome, settle));
                 }
@@ -620,8 +634,8 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         }
         // Only a claim held exclusively from before may move to the fast hold: an extension still in
         // flight could land after the move.
-        let may_finish_quietly = extended && !answered;
-        let act = Box::pin(self.act(key, origination, message, claimed, view, action, may_finish_quietly));
+        let may_finish_fast = extended && !answered;
+        let act = Box::pin(self.act(key, origination, message, claimed, view, action, may_finish_fast));
         let (outcome, finish) = if extended {
             act.await?
         } else {
@@ -632,7 +646,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             acted?
         };
         let settle = match finish {
-            Finish::Quietly => Settle::Quietly,
+            Finish::Fast => Settle::Fast,
             Finish::Complete { marked_read } => Settle::Complete {
                 clear_menu: answered,
                 lapsed,
@@ -741,7 +755,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
     }
 
     /// Carries out the decision on a claimed message whose turn has come; also says how it finished (on
-    /// the fast hold only with `may_finish_quietly`, see [`Self::deliver`]).
+    /// the fast hold only with `may_finish_fast`, see [`Self::deliver`]).
     #[allow(clippy::too_many_arguments)]
     async fn act(
         &self,
@@ -751,7 +765,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         claimed: &Claimed<'_>,
         view: ConversationView,
         action: InboundAction,
-        may_finish_quietly: bool,
+        may_finish_fast: bool,
     ) -> PortResult<(Outcome, Finish)> {
         let active = match view.conversation.as_ref().map(|c| &c.state) {
             Some(ConversationState::Active(chat)) => Some(chat.clone()),
@@ -765,7 +779,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                     (Content::Media(file), Some(media)) => Some((file, media)),
                     _ => None,
                 };
-                let quietly = may_finish_quietly && media.is_none();
+                let fast = may_finish_fast && media.is_none();
                 let sent = self.deliver(
                     key,
                     origination,
@@ -773,7 +787,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                     (&content_type, &content),
                     claimed,
                     view,
-                    quietly,
+                    fast,
                 );
                 let delivered = Box::pin(sent).await?;
                 if let Some((file, media)) = media {
@@ -931,9 +945,9 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
     }
 
     /// Sends the message into the conversation's chat, starting one if needed. A message that started
-    /// the chat and finds nobody else in flight (with `may_finish_quietly`: the claim was held
+    /// the chat and finds nobody else in flight (with `may_finish_fast`: the claim was held
     /// exclusively from before, and nothing follows the send) finishes like the fast path: its claim and
-    /// registration go on the fast hold beside the send, and nothing is written after it.
+    /// registration go on the fast hold beside the send, and it is marked done after it.
     #[allow(clippy::too_many_arguments)]
     async fn deliver(
         &self,
@@ -943,7 +957,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         (content_type, content): (&str, &str),
         claimed: &Claimed<'_>,
         mut view: ConversationView,
-        may_finish_quietly: bool,
+        may_finish_fast: bool,
     ) -> PortResult<Delivered> {
         let me = claimed.me;
         // A fast send marks the message read beside it, even into a chat that turns out to be over.
@@ -965,14 +979,14 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 alone = opened && nobody_else_in_flight(&view, me, now_ms());
                 self.wait_for_turn(key, me, view).await?;
             }
-            let sent = if alone && may_finish_quietly {
+            let sent = if alone && may_finish_fast {
                 marked_read = true;
                 let pending = self.fast_send(key, origination, message, claimed, &chat, (content_type, content), true);
                 pending.await.map(|complete| {
                     if complete {
                         Finish::Complete { marked_read }
                     } else {
-                        Finish::Quietly
+                        Finish::Fast
                     }
                 })
             } else {
@@ -1269,8 +1283,9 @@ impl Claimed<'_> {
 /// What is left to write once a message's work is done.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Settle {
-    /// Nothing: the fast path's claim and registration lapse on their own.
-    Quietly,
+    /// On the fast hold, the read mark beside the send: the claim is marked done and the registration
+    /// removed after the send, off the message's way into the chat.
+    Fast,
     /// The claim is marked done and the registration removed (with the menu, if the message spent it, and
     /// registrations that fast messages of other processes left behind); the read mark goes beside it
     /// unless `marked_read` (it went beside the send already).
@@ -1284,8 +1299,8 @@ enum Settle {
 /// How a message's work ended, as far as what is left after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Finish {
-    /// On the fast hold, the read mark beside the send: nothing is left.
-    Quietly,
+    /// On the fast hold, the read mark beside the send: only the mark that it is done is left.
+    Fast,
     /// The claim is completed next; `marked_read`: the read mark went beside the send (a fast send
     /// that had to be held after all), so the completion must not send it again.
     Complete { marked_read: bool },

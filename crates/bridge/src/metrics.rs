@@ -65,6 +65,9 @@ pub enum Metric<'a> {
     Rejected { direction: Direction, reason: &'a str },
     /// A new Connect chat was opened for a customer.
     ChatStarted,
+    /// A call without an idempotency token sent again after a failure that may have followed its effect
+    /// (a lost answer, a server error): the customer may see that message twice.
+    PossibleDuplicate { operation: &'a str },
     /// A voice note streamed to Amazon Transcribe: its length (what Transcribe bills) and whether the
     /// transcription failed.
     Transcription { audio: Duration, failed: bool },
@@ -165,6 +168,14 @@ pub fn document(metric: &Metric<'_>, function: &str, timestamp_ms: i64) -> Docum
             doc.directives.push(Directive {
                 dimensions: &[&["FunctionName"]],
                 metrics: vec![("ChatsStarted", Unit::Count)],
+            });
+        }
+        Metric::PossibleDuplicate { operation } => {
+            doc.reason = Some(dimension_value(operation));
+            doc.values.push(("PossibleDuplicates", Amount::Count(1)));
+            doc.directives.push(Directive {
+                dimensions: &[&["FunctionName", "Reason"]],
+                metrics: vec![("PossibleDuplicates", Unit::Count)],
             });
         }
         Metric::Transcription { audio, failed } => {
@@ -461,7 +472,7 @@ mod tests {
     }
 
     #[test]
-    fn rejections_chats_and_transcriptions() {
+    fn rejections_chats_transcriptions_and_possible_duplicates() {
         let rejected = emitted(
             &Metric::Rejected {
                 direction: Direction::Inbound,
@@ -488,6 +499,18 @@ mod tests {
         assert_eq!(names(&heard), ["TranscriptionSeconds", "TranscriptionFailures"]);
         assert_eq!((heard[0].1.as_str(), heard[0].2), ("Seconds", 7.25));
         assert_eq!((heard[1].1.as_str(), heard[1].2), ("Count", 1.0));
+
+        let twice = emitted(
+            &Metric::PossibleDuplicate {
+                operation: "SendWhatsAppMessage",
+            },
+            "f",
+            NOW,
+        );
+        let counted = conforming(&twice);
+        assert_eq!(names(&counted), ["PossibleDuplicates"]);
+        assert_eq!(counted[0].3, [set(&["FunctionName", "Reason"])]);
+        assert_eq!(twice["Reason"], "SendWhatsAppMessage");
     }
 
     #[test]

@@ -47,7 +47,7 @@ const MAPPING_FIRST_PAUSE: Duration = Duration::from_millis(50);
 /// How much later than a later item of its chat an item may reach this handler and still go first: what
 /// SNS and Lambda's queue add to one delivery and not the other, with margin. Every item going to
 /// WhatsApp is claimed no sooner than this after Connect received it (less what its delivery took).
-const ORDER_WINDOW: Duration = Duration::from_millis(250);
+const ORDER_WINDOW: Duration = Duration::from_millis(400);
 /// How long an item waits for an earlier item of its chat that is in flight before it goes anyway (so
 /// an invocation that died holds the chat's later items no longer than this).
 const WAIT_FOR_TURN: Duration = Duration::from_secs(5);

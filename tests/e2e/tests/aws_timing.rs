@@ -145,7 +145,7 @@ async fn agents_and_bots_messages_reach_the_customer_once_and_in_order_when_deli
     twin.settle().await;
     twin.post(
         "/sns",
-        json!({"concurrent": true, "duplicate_rate": 0.2, "reorder_rate": 0.3, "hold_ms": 120, "seed": 7}),
+        json!({"concurrent": true, "duplicate_rate": 0.2, "reorder_rate": 0.3, "hold_ms": 100, "seed": 7}),
     )
     .await;
 
@@ -184,5 +184,123 @@ async fn agents_and_bots_messages_reach_the_customer_once_and_in_order_when_deli
     assert_eq!(
         on_whatsapp, order,
         "the customer reads each message once, in the order Connect received them"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_typing_quickly_is_not_slowed_down_by_lambdas_scaling() {
+    // Three instances, as Lambda scales out under a burst: a message rarely lands on the instance that
+    // delivered the one before.
+    let stack = TestStack::start_with(|o| o.concurrency = 3).await;
+    let twin = stack.twin();
+    let customer = "14255550304";
+    twin.customer_texts(customer, "hi").await;
+    let contact = contact_of(twin, customer).await;
+    twin.agent(&contact, json!({"action": "join", "display_name": "Ana"}))
+        .await;
+    twin.settle().await;
+    let since = twin.get("/clock").await["now_us"].as_u64().expect("twin clock");
+
+    let mut sends = JoinSet::new();
+    for i in 1..=9u64 {
+        let twin = twin.clone();
+        sends.spawn(async move {
+            tokio::time::sleep(Duration::from_millis(250 * i)).await;
+            twin.customer_texts(customer, &format!("line {i}")).await.1
+        });
+    }
+    while let Some(sent) = sends.join_next().await {
+        let invocation = sent.expect("customer task");
+        assert!(invocation.ok, "{invocation:?}");
+    }
+    twin.settle().await;
+
+    let said = customer_texts(&twin.contacts_of(customer).await[0]);
+    let expected: Vec<String> = std::iter::once("hi".to_owned())
+        .chain((1..=9).map(|i| format!("line {i}")))
+        .collect();
+    assert_eq!(said, expected, "in order, once each");
+    let invocations = twin
+        .get(&format!("/invocations?since_us={since}&function=WhatsappHandler"))
+        .await;
+    let took_ms: Vec<u64> = invocations
+        .as_array()
+        .expect("invocations")
+        .iter()
+        .map(|i| (i["finished_us"].as_u64().unwrap_or(u64::MAX) - i["handed_out_us"].as_u64().unwrap_or(0)) / 1000)
+        .collect();
+    assert_eq!(took_ms.len(), 9, "{invocations:#}");
+    // Each message goes as soon as it is handled: none waits for the fast hold of one that another
+    // instance delivered (870-920 ms of handler time when it did). 500 ms leaves room for a loaded core.
+    assert!(
+        took_ms.iter().all(|ms| *ms < 500),
+        "handler time per message (ms): {took_ms:?}"
+    );
+}
+
+/// A customer in a chat an agent has joined; returns the contact id.
+async fn chat_with_agent(twin: &Twin, customer: &str) -> String {
+    twin.customer_texts(customer, "hello").await;
+    let contact = contact_of(twin, customer).await;
+    twin.agent(&contact, json!({"action": "join", "display_name": "Ana"}))
+        .await;
+    twin.settle().await;
+    contact
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whatsapp_send_answered_slower_than_an_attempt_is_not_sent_twice() {
+    let stack = TestStack::start().await;
+    let twin = stack.twin();
+    let customer = "14255550305";
+    let contact = chat_with_agent(twin, customer).await;
+    // Longer than the SDK's 10 s attempt timeout, shorter than ConnectHandler's 30 s.
+    twin.fault(
+        json!({"service": "socialmessaging", "operation": "SendWhatsAppMessage", "latency_ms": 12_000, "times": 1}),
+    )
+    .await;
+    twin.agent_says(&contact, "your refund is on its way").await;
+    twin.settle().await;
+    let copies = twin
+        .texts_to(customer)
+        .await
+        .iter()
+        .filter(|t| *t == "your refund is on its way")
+        .count();
+    assert_eq!(
+        copies, 1,
+        "SendWhatsAppMessage has no idempotency token: a slow answer must be waited for"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_whatsapp_answer_sends_at_most_one_duplicate_and_counts_it() {
+    let stack = TestStack::start().await;
+    let twin = stack.twin();
+    let customer = "14255550306";
+    let contact = chat_with_agent(twin, customer).await;
+    twin.fault(
+        json!({"service": "socialmessaging", "operation": "SendWhatsAppMessage", "lose_answer": true, "times": 1}),
+    )
+    .await;
+    twin.agent_says(&contact, "your refund is on its way").await;
+    twin.settle().await;
+    let copies = twin
+        .texts_to(customer)
+        .await
+        .iter()
+        .filter(|t| *t == "your refund is on its way")
+        .count();
+    assert!((1..=2).contains(&copies), "{copies} copies");
+    let counted = twin
+        .logs("ConnectHandler")
+        .await
+        .iter()
+        .filter(|line| line.contains("\"PossibleDuplicates\":1"))
+        .count();
+    assert_eq!(
+        counted,
+        copies - 1,
+        "each possible duplicate is counted (PossibleDuplicates)"
     );
 }

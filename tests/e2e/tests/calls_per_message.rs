@@ -53,7 +53,7 @@ async fn open_chat(twin: &Twin, customer: &str) -> String {
 }
 
 #[tokio::test]
-async fn a_text_into_an_open_chat_costs_a_state_read_an_idempotency_record_and_one_send() {
+async fn a_text_into_an_open_chat_costs_a_state_read_an_idempotency_record_one_send_and_its_done_mark() {
     let stack = proxied_stack().await;
     let twin = stack.twin();
     open_chat(twin, "14255550150").await;
@@ -62,6 +62,9 @@ async fn a_text_into_an_open_chat_costs_a_state_read_an_idempotency_record_and_o
         calls,
         [
             "connectparticipant.SendMessage",
+            // After the send: the claim done and the registration removed, so the conversation's next
+            // message, on whichever instance, need not wait for the fast hold to lapse.
+            "dynamodb.TransactWriteItems",
             // The registration (which reads the conversation) and the claim.
             "dynamodb.UpdateItem",
             "dynamodb.UpdateItem",
@@ -188,7 +191,7 @@ async fn conversation_item(stack: &TestStack, customer: &str) -> Value {
 }
 
 #[tokio::test]
-async fn fast_messages_leave_no_registrations_piling_up_on_the_conversation() {
+async fn fast_messages_leave_no_registrations_on_the_conversation() {
     let stack = proxied_stack().await;
     let twin = stack.twin();
     open_chat(twin, "14255550154").await;
@@ -206,8 +209,8 @@ async fn fast_messages_leave_no_registrations_piling_up_on_the_conversation() {
         .filter(|k| k.starts_with("q_"))
         .collect();
     assert!(
-        registrations.len() <= 1,
-        "only the last fast message's is left: {registrations:?}"
+        registrations.is_empty(),
+        "each fast message removes its registration after its send: {registrations:?}"
     );
     let contacts = twin.contacts_of("14255550154").await;
     assert_eq!(
@@ -282,7 +285,7 @@ async fn whatsapp_calls_since(twin: &Twin, since_us: u64) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn a_text_that_starts_a_chat_alone_writes_nothing_after_its_send_and_the_next_follows_at_once() {
+async fn a_text_that_starts_a_chat_alone_is_marked_done_after_its_send_and_the_next_follows_at_once() {
     let stack = proxied_stack().await;
     let twin = stack.twin();
     let since = twin.get("/clock").await["now_us"].as_u64().unwrap();
@@ -296,8 +299,10 @@ async fn a_text_that_starts_a_chat_alone_writes_nothing_after_its_send_and_the_n
             "connectparticipant.CreateParticipantConnection",
             "connectparticipant.SendMessage",
             // The registration (with the start lock) and the claim; the contact mapping; the activation;
-            // the claim and registration put on the fast hold beside the send. No completing write.
+            // the claim and registration put on the fast hold beside the send; after it, the claim done
+            // and the registration removed.
             "dynamodb.PutItem",
+            "dynamodb.TransactWriteItems",
             "dynamodb.UpdateItem",
             "dynamodb.UpdateItem",
             "dynamodb.UpdateItem",
@@ -306,8 +311,7 @@ async fn a_text_that_starts_a_chat_alone_writes_nothing_after_its_send_and_the_n
             "socialmessaging.SendWhatsAppMessage",
         ]
     );
-    // The same process delivers the next text and removes the opener's registration as it registers:
-    // it does not wait for the fast hold to run out.
+    // The next text does not wait for the opener's fast hold to run out: the opener is done.
     let (_, next) = twin.customer_texts("14255550177", "my order is late").await;
     assert!(next.ok, "{next:?}");
     twin.settle().await;
@@ -321,10 +325,7 @@ async fn a_text_that_starts_a_chat_alone_writes_nothing_after_its_send_and_the_n
         .keys()
         .filter(|k| k.starts_with("q_"))
         .collect();
-    assert!(
-        registrations.len() <= 1,
-        "only the last fast message's: {registrations:?}"
-    );
+    assert!(registrations.is_empty(), "each removed its own: {registrations:?}");
 }
 
 #[tokio::test]

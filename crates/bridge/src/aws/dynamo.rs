@@ -999,6 +999,29 @@ impl StateStore for DynamoStore {
 mod tests {
     use super::*;
 
+    /// `MaximumEventAgeInSeconds` of a function in template.yaml: the oldest event Lambda still retries.
+    fn maximum_event_age_s(function: &str) -> i64 {
+        let template = include_str!("../../../../template.yaml");
+        let start = template
+            .find(&format!("\n  {function}:\n    Type: AWS::Serverless::Function"))
+            .unwrap_or_else(|| panic!("{function} in template.yaml"));
+        let rest = &template[start..];
+        let value = rest
+            .split("MaximumEventAgeInSeconds:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{function} sets MaximumEventAgeInSeconds"));
+        value.split_whitespace().next().unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn done_claims_outlast_every_redelivery_lambda_makes() {
+        assert!(
+            maximum_event_age_s("ConnectHandler") * 1000 <= ITEM_CLAIM_KEPT_MS,
+            "a Connect item retried after its done claim is forgotten is sent to the customer again"
+        );
+        assert!(maximum_event_age_s("WhatsappHandler") <= CLAIM_RETENTION_S);
+    }
+
     fn claim(state: &str, done_at: Option<i64>) -> AttributeValue {
         let mut entry = HashMap::from([("state".to_owned(), s(state))]);
         if let Some(at) = done_at {

@@ -35,6 +35,10 @@ pub struct AwsClients {
     pub connect: aws_sdk_connect::Client,
     pub participant: aws_sdk_connectparticipant::Client,
     pub social: aws_sdk_socialmessaging::Client,
+    /// For messages to the customer, which carry no idempotency token: no retries and no attempt
+    /// timeout of the SDK's own (a slow answer is waited for, not abandoned and sent again); the
+    /// adapter decides what may be sent again ([`resend`]).
+    pub social_sends: aws_sdk_socialmessaging::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     /// Path-style addressing, so a local S3 (moto) on 127.0.0.1 works too.
     pub s3: aws_sdk_s3::Client,
@@ -62,6 +66,17 @@ impl AwsClients {
             connect: aws_sdk_connect::Client::new(&shared),
             participant: aws_sdk_connectparticipant::Client::new(&shared),
             social: aws_sdk_socialmessaging::Client::new(&shared),
+            social_sends: aws_sdk_socialmessaging::Client::from_conf(
+                aws_sdk_socialmessaging::config::Builder::from(&shared)
+                    .retry_config(RetryConfig::disabled())
+                    .timeout_config(
+                        TimeoutConfig::builder()
+                            .connect_timeout(Duration::from_secs(3))
+                            .operation_timeout(SEND_TIMEOUT)
+                            .build(),
+                    )
+                    .build(),
+            ),
             dynamodb: aws_sdk_dynamodb::Client::new(&shared),
             s3: aws_sdk_s3::Client::from_conf(
                 aws_sdk_s3::config::Builder::from(&shared)
@@ -112,7 +127,11 @@ impl AwsClients {
     }
 
     pub fn whatsapp(&self, config: &Config) -> EumSender {
-        EumSender::new(self.social.clone(), config.meta_api_version.clone())
+        EumSender::new(
+            self.social.clone(),
+            self.social_sends.clone(),
+            config.meta_api_version.clone(),
+        )
     }
 }
 
@@ -193,6 +212,50 @@ where
         _ => PortError::new(FailureKind::Transient, operation, "unknown SDK failure"),
     }
 }
+
+/// The longest a message to the customer is waited for: under ConnectHandler's 30 s timeout, so a send
+/// that never answers fails the invocation cleanly rather than with it.
+const SEND_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Whether a call that has no idempotency token may be sent again after it failed with `err`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Resend {
+    /// The service refused it (throttled): it did not take effect.
+    Safe,
+    /// It may have taken effect (no answer, a lost or unreadable one, a server error): sending it again
+    /// may do it twice.
+    MayRepeat,
+    /// Sending it again cannot help.
+    No,
+}
+
+pub(crate) fn resend<E>(err: &SdkError<E, HttpResponse>) -> Resend
+where
+    E: ProvideErrorMetadata,
+{
+    match err {
+        SdkError::ServiceError(service) => {
+            let status = service.raw().status().as_u16();
+            let code = service.err().code().unwrap_or_default();
+            if status == 429 || THROTTLING_CODES.contains(&code) {
+                Resend::Safe
+            } else if status >= 500 {
+                Resend::MayRepeat
+            } else {
+                Resend::No
+            }
+        }
+        SdkError::ConstructionFailure(_) => Resend::No,
+        _ => Resend::MayRepeat,
+    }
+}
+
+/// Error codes by which a service says it did not process the request because of its rate.
+const THROTTLING_CODES: &[&str] = &[
+    "ThrottlingException",
+    "ThrottledRequestException",
+    "TooManyRequestsException",
+];
 
 /// A response field the service promised but did not send.
 pub(crate) fn missing(operation: &'static str, field: &str) -> PortError {
