@@ -159,3 +159,50 @@ impl TwinConfig {
         format!("arn:aws:lambda:{}:{}:function:{name}", self.region, self.account_id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The value of `key:` in the resource block `name:` of `template.yaml`, if it sets one.
+    fn template_value(template: &str, name: &str, key: &str) -> Option<u64> {
+        let block = template.split(&format!("\n  {name}:\n")).nth(1)?;
+        block
+            .lines()
+            .take_while(|l| l.is_empty() || l.starts_with("    "))
+            .find_map(|l| l.trim().strip_prefix(&format!("{key}:"))?.trim().parse().ok())
+    }
+
+    #[test]
+    fn durations_are_the_templates() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml");
+        let template = std::fs::read_to_string(path).unwrap();
+        let cfg = TwinConfig::default();
+        for (name, timeout) in [
+            ("WhatsappHandler", cfg.whatsapp_handler_timeout),
+            ("ConnectHandler", cfg.connect_handler_timeout),
+        ] {
+            assert_eq!(
+                template_value(&template, name, "Timeout"),
+                Some(timeout.as_secs()),
+                "{name}"
+            );
+            let age = template_value(&template, name, "MaximumEventAgeInSeconds");
+            assert_eq!(
+                age.unwrap_or(AWS_MAXIMUM_EVENT_AGE.as_secs()),
+                cfg.maximum_event_age.as_secs(),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn aws_time_scale_keeps_the_proportions() {
+        let cfg = TwinConfig::default().with_aws_time_scale(30);
+        assert_eq!(cfg.whatsapp_handler_timeout, Duration::from_secs(10));
+        assert_eq!(cfg.connect_handler_timeout, Duration::from_secs(1));
+        assert_eq!(cfg.retry_delays, [Duration::from_secs(2), Duration::from_secs(4)]);
+        assert_eq!(cfg.maximum_event_age, Duration::from_secs(720));
+        assert_eq!(cfg.aws_time_scale, Some(30));
+    }
+}

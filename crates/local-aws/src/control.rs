@@ -271,6 +271,8 @@ struct SnsBody {
     #[serde(default)]
     duplicate_rate: f64,
     #[serde(default)]
+    duplicate_after_ms: u64,
+    #[serde(default)]
     reorder_rate: f64,
     #[serde(default)]
     seed: Option<u64>,
@@ -293,7 +295,7 @@ async fn set_sns_options(State(s): St, bytes: Bytes) -> Response {
     }
     s.sns.set_options(SnsOptions::new(
         b.concurrent.unwrap_or(s.cfg.concurrent_stream),
-        b.duplicate_rate,
+        (b.duplicate_rate, b.duplicate_after_ms),
         b.reorder_rate,
         b.hold_ms.unwrap_or(250),
         b.seed.unwrap_or(42),

@@ -13,7 +13,9 @@
 //! any order.
 //!
 //! Chaos (`duplicate_rate`, `reorder_rate`) is decided at publish time from a seeded RNG: a
-//! duplicate is a second delivery of the same SNS message (same `MessageId`) running concurrently;
+//! duplicate is a second delivery of the same SNS message (same `MessageId`) running concurrently,
+//! or `duplicate_after_ms` later (a late redelivery from Lambda's queue; never at or past the
+//! maximum event age, as Lambda would not deliver it then);
 //! a reordered event is held back for `hold_ms` while later ones overtake it. All pending work is
 //! counted by [`Tracker`] so `wait-idle` can tell when the system has settled.
 
@@ -112,6 +114,8 @@ pub struct SnsOptions {
     /// Deliver a contact's items concurrently instead of one at a time in order.
     pub concurrent: bool,
     pub duplicate_rate: f64,
+    /// How long after the original a duplicate is delivered (0: at the same time).
+    pub duplicate_after_ms: u64,
     pub reorder_rate: f64,
     pub hold_ms: u64,
     pub seed: u64,
@@ -123,6 +127,7 @@ impl Default for SnsOptions {
         Self {
             concurrent: false,
             duplicate_rate: 0.0,
+            duplicate_after_ms: 0,
             reorder_rate: 0.0,
             hold_ms: DEFAULT_HOLD_MS,
             seed: DEFAULT_SEED,
@@ -132,10 +137,17 @@ impl Default for SnsOptions {
 }
 
 impl SnsOptions {
-    pub fn new(concurrent: bool, duplicate_rate: f64, reorder_rate: f64, hold_ms: u64, seed: u64) -> Self {
+    pub fn new(
+        concurrent: bool,
+        (duplicate_rate, duplicate_after_ms): (f64, u64),
+        reorder_rate: f64,
+        hold_ms: u64,
+        seed: u64,
+    ) -> Self {
         Self {
             concurrent,
             duplicate_rate,
+            duplicate_after_ms,
             reorder_rate,
             hold_ms,
             seed,
@@ -155,6 +167,7 @@ impl SnsOptions {
         json!({
             "concurrent": self.concurrent,
             "duplicate_rate": self.duplicate_rate,
+            "duplicate_after_ms": self.duplicate_after_ms,
             "reorder_rate": self.reorder_rate,
             "hold_ms": self.hold_ms,
             "seed": self.seed,
@@ -191,7 +204,8 @@ impl DlqEntry {
 struct Job {
     function: Arc<Function>,
     event: Value,
-    duplicate: bool,
+    /// Deliver a second copy this long after the original.
+    duplicate: Option<Duration>,
     hold: Option<Duration>,
     /// When the event entered Lambda's queue (its age counts from here).
     queued: Instant,
@@ -366,7 +380,10 @@ impl Sns {
         let (duplicate, hold, concurrent) = {
             let mut o = lock(&self.options);
             let (dup_rate, reorder_rate, hold_ms) = (o.duplicate_rate, o.reorder_rate, o.hold_ms);
-            let duplicate = o.rng.chance(dup_rate);
+            let duplicate = o
+                .rng
+                .chance(dup_rate)
+                .then(|| Duration::from_millis(o.duplicate_after_ms));
             let reorder = o.rng.chance(reorder_rate);
             (duplicate, reorder.then(|| Duration::from_millis(hold_ms)), o.concurrent)
         };
@@ -413,13 +430,14 @@ impl Sns {
     }
 
     async fn run_job(self: Arc<Self>, job: Job) {
-        if job.duplicate {
+        if let Some(after) = job.duplicate.filter(|after| *after < self.cfg.maximum_event_age) {
             let busy = self.tracker.begin();
             let sns = self.clone();
             let function = job.function.clone();
             let event = job.event.clone();
             let job_queued = job.queued;
             tokio::spawn(async move {
+                tokio::time::sleep(after).await;
                 sns.deliver(&function, &event, job_queued).await;
                 drop(busy);
             });

@@ -753,3 +753,30 @@ async fn control_calls_wait_until_the_handlers_are_up() {
     let stack = starting.await.unwrap().expect("stack starts");
     assert!(stack.wait_ready(Duration::from_secs(1)).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_duplicate_comes_when_asked_and_never_past_the_maximum_age() {
+    let cfg = TwinConfig {
+        maximum_event_age: Duration::from_secs(3),
+        ..TwinConfig::default()
+    };
+    let twin = start_with(cfg, 1, "1").await;
+    let url = twin.url();
+    // Every event is delivered again `after_ms` later; returns once all is delivered.
+    let text_with_a_copy_after = async |after_ms: u64| {
+        let chaos = json!({"duplicate_rate": 1.0, "duplicate_after_ms": after_ms});
+        post(&url, "/_twin/sns", chaos).await;
+        customer_texts(&url, "hello").await;
+        let idle = post(&url, "/_twin/wait-idle?timeout_ms=20000", json!({})).await;
+        assert_eq!(idle["idle"], true);
+    };
+    text_with_a_copy_after(1500).await;
+    let attempts = handed_out(&url, "WhatsappHandler").await;
+    assert_eq!(attempts.len(), 2);
+    let gap = attempts[1].1 - attempts[0].1;
+    assert!((1_450_000..20_000_000).contains(&gap), "redelivered after {gap} µs");
+    // Lambda delivers nothing at or past the maximum age: no copy, and no dead letter either.
+    text_with_a_copy_after(3000).await;
+    assert_eq!(handed_out(&url, "WhatsappHandler").await.len(), 3);
+    assert_eq!(get(&url, "/_twin/dlq").await, json!([]));
+}
