@@ -3,16 +3,18 @@
 //! Every variable is checked before the handler serves its first event, and all problems are reported in
 //! one error, so a broken deployment fails its first cold start with a message naming every fix.
 
-use crate::ids::PhoneNumberId;
+use crate::ids::{CustomerHashKey, PhoneNumberId};
 use crate::rich::notices::Notices;
 use crate::rich::split::Limit;
 use crate::rich::text::Unit;
 use std::fmt;
 
-/// When the customer's messages get WhatsApp's blue ticks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// When the customer's messages get WhatsApp's blue ticks. The typing indicator rides on a read mark
+/// (the Cloud API has no other way to show it), so `Off` also means no typing indicator.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ReadReceipts {
     /// As soon as the message is in the Connect chat (Connect streams no agent-read event to the bridge).
+    #[default]
     OnDelivery,
     Off,
 }
@@ -29,8 +31,8 @@ pub struct Config {
     /// Business numbers this deployment serves; empty means every number of the WABA.
     pub phone_number_ids: Vec<PhoneNumberId>,
     pub meta_api_version: String,
-    /// Whether message text and phone numbers may appear in logs (off by default).
-    pub log_content: bool,
+    /// Keys the customer digest in logs and S3 keys; generated at deploy time, never logged.
+    pub customer_hash_key: CustomerHashKey,
     /// Lifecycle notices for the customer (`NOTICE_*`; empty = silent).
     pub notices: Notices,
     /// What the customer types to end the chat; `None` = the keyword is off.
@@ -53,6 +55,9 @@ impl fmt::Display for ConfigError {
         write!(f, "invalid configuration: {}", self.problems.join("; "))
     }
 }
+
+/// 32 random letters and digits are about 190 bits: far beyond enumeration (the template generates 64).
+const CUSTOMER_HASH_KEY_MIN: usize = 32;
 
 const CHAT_DURATION_RANGE: std::ops::RangeInclusive<i32> = 60..=10_080;
 
@@ -81,6 +86,7 @@ impl Config {
         let contact_flow_id = required("CONNECT_CONTACT_FLOW_ID");
         let stream_topic_arn = required("CONNECT_STREAM_TOPIC_ARN");
         let table_name = required("STATE_TABLE_NAME");
+        let customer_hash_key = required("CUSTOMER_HASH_KEY");
 
         if !stream_topic_arn.is_empty() && !stream_topic_arn.starts_with("arn:") {
             problems.push(format!(
@@ -118,14 +124,13 @@ impl Config {
                 "META_API_VERSION must look like v20.0 (got '{meta_api_version}')"
             ));
         }
-        let log_content = match get("LOG_CONTENT").as_deref() {
-            None | Some("false") | Some("0") => false,
-            Some("true") | Some("1") => true,
-            Some(other) => {
-                problems.push(format!("LOG_CONTENT must be true or false (got '{other}')"));
-                false
-            }
-        };
+        if !customer_hash_key.is_empty() && customer_hash_key.chars().count() < CUSTOMER_HASH_KEY_MIN {
+            // Its value is a secret: only its length is named.
+            problems.push(format!(
+                "CUSTOMER_HASH_KEY must be at least {CUSTOMER_HASH_KEY_MIN} characters (got {})",
+                customer_hash_key.chars().count()
+            ));
+        }
         let read_receipts = match get("READ_RECEIPTS").as_deref() {
             None | Some("on_delivery") => ReadReceipts::OnDelivery,
             Some("off") => ReadReceipts::Off,
@@ -171,7 +176,7 @@ impl Config {
             chat_duration_minutes,
             phone_number_ids,
             meta_api_version,
-            log_content,
+            customer_hash_key: CustomerHashKey::new(customer_hash_key),
             notices: Notices::from_lookup(&lookup),
             end_keyword,
             read_receipts,
@@ -214,6 +219,7 @@ mod tests {
             "arn:aws:sns:us-east-1:123456789012:connect-chat-stream",
         ),
         ("STATE_TABLE_NAME", "state"),
+        ("CUSTOMER_HASH_KEY", "k3Yq9ZtXwVb2N8rLmP4sD7fGhJ6aQe1C"),
     ];
 
     #[test]
@@ -221,7 +227,7 @@ mod tests {
         let c = Config::from_lookup(lookup(VALID)).unwrap();
         assert_eq!(c.chat_duration_minutes, 1440);
         assert_eq!(c.meta_api_version, "v20.0");
-        assert!(!c.log_content);
+        assert_eq!(c.customer_hash_key.expose(), "k3Yq9ZtXwVb2N8rLmP4sD7fGhJ6aQe1C");
         assert_eq!(c.end_keyword.as_deref(), Some("#end"));
         assert_eq!(c.read_receipts, ReadReceipts::OnDelivery);
         assert!(!c.persistent_chat);
@@ -234,7 +240,7 @@ mod tests {
     fn every_problem_is_named_at_once() {
         let err = Config::from_lookup(lookup(&[
             ("CHAT_DURATION_MINUTES", "5"),
-            ("LOG_CONTENT", "maybe"),
+            ("CUSTOMER_HASH_KEY", "short-secret"),
             ("WHATSAPP_PHONE_NUMBER_IDS", "123,abc"),
             ("META_API_VERSION", "20"),
             ("CONNECT_MESSAGE_MAX_CHARS", "16384"),
@@ -247,7 +253,7 @@ mod tests {
             "CONNECT_STREAM_TOPIC_ARN is missing",
             "STATE_TABLE_NAME is missing",
             "CHAT_DURATION_MINUTES",
-            "LOG_CONTENT",
+            "CUSTOMER_HASH_KEY must be at least 32 characters (got 12)",
             "'abc'",
             "META_API_VERSION",
             "CONNECT_MESSAGE_MAX_CHARS must be a whole number from 100 to 4096 (got '16384')",
@@ -255,6 +261,7 @@ mod tests {
             assert!(text.contains(needle), "{needle} not in {text}");
         }
         assert_eq!(err.problems.len(), 9);
+        assert!(!text.contains("short-secret"), "the key is never echoed: {text}");
     }
 
     #[test]

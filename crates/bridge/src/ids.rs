@@ -4,8 +4,11 @@
 //! rest of the code cannot mix up a customer with a business number or log a token by accident: tokens
 //! have no `Display` and a redacted `Debug`.
 
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use std::fmt;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::OnceLock;
 
 /// Why a raw string was not accepted as an id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -133,6 +136,35 @@ secret!(
     /// Authorises the customer's Participant Service calls; expires after a day.
     ConnectionToken
 );
+secret!(
+    /// The per-deployment key of [`ConversationKey::digest`] (`CUSTOMER_HASH_KEY`, generated at deploy
+    /// time): without it, a digest cannot be matched to a phone number by hashing every number.
+    CustomerHashKey
+);
+
+/// The keyed hash behind every [`ConversationKey::digest`] of this process.
+static DIGEST_MAC: OnceLock<Hmac<Sha256>> = OnceLock::new();
+
+/// Keys every later [`ConversationKey::digest`] of this process with the deployment's key; called once at
+/// start-up, before the first event. A second call changes nothing (digests must stay stable).
+pub fn set_customer_hash_key(key: &CustomerHashKey) {
+    if let Ok(mac) = Hmac::<Sha256>::new_from_slice(key.expose().as_bytes()) {
+        let _ = DIGEST_MAC.set(mac);
+    }
+}
+
+/// The configured key, or (where nothing configured one: in-process tests) a random key of this
+/// process, so that no digest is ever unkeyed.
+fn digest_mac() -> &'static Hmac<Sha256> {
+    DIGEST_MAC.get_or_init(|| {
+        let random = RandomState::new();
+        let mut key = [0u8; 64];
+        for (i, chunk) in key.chunks_mut(8).enumerate() {
+            chunk.copy_from_slice(&random.hash_one(i).to_le_bytes());
+        }
+        Hmac::<Sha256>::new(&key.into())
+    })
+}
 
 /// One conversation: a customer talking to one of the business numbers.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -149,9 +181,17 @@ impl ConversationKey {
         }
     }
 
-    /// A stable digest that names the conversation without revealing the phone number (logs, client tokens).
+    /// A stable digest that names the conversation without revealing the phone number (logs, S3 keys,
+    /// client tokens): 16 hex digits of HMAC-SHA-256 under the deployment's [`CustomerHashKey`], so that
+    /// hashing every possible phone number finds nothing without the key.
     pub fn digest(&self) -> String {
-        short_hash(&format!("{}#{}", self.phone_number_id, self.customer_id))
+        self.digest_under(digest_mac())
+    }
+
+    fn digest_under(&self, key: &Hmac<Sha256>) -> String {
+        let mut mac = key.clone();
+        mac.update(format!("{}#{}", self.phone_number_id, self.customer_id).as_bytes());
+        hex16(&mac.finalize().into_bytes())
     }
 }
 
@@ -169,10 +209,14 @@ impl CustomerId {
     }
 }
 
-/// A 16-hex-digit SHA-256 prefix: enough to correlate log lines, useless to recover a phone number.
+/// A 16-hex-digit SHA-256 prefix of a value that is not personal (item ids, attachment ids): enough to
+/// name it in client tokens and state. Customers are named by [`ConversationKey::digest`] instead.
 pub fn short_hash(value: &str) -> String {
-    let digest = Sha256::digest(value.as_bytes());
-    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    hex16(&Sha256::digest(value.as_bytes()))
+}
+
+fn hex16(bytes: &[u8]) -> String {
+    bytes.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -203,14 +247,54 @@ mod tests {
         assert_eq!(format!("{t:?}"), "ConnectionToken(redacted)");
     }
 
-    #[test]
-    fn digest_is_stable_and_hides_the_number() {
-        let key = ConversationKey::new(
+    fn under(key: &str) -> Hmac<Sha256> {
+        Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap()
+    }
+
+    fn conversation() -> ConversationKey {
+        ConversationKey::new(
             PhoneNumberId::parse("106540352242922").unwrap(),
             CustomerId::parse("16505551234").unwrap(),
-        );
+        )
+    }
+
+    #[test]
+    fn digest_is_stable_and_hides_the_number() {
+        let key = conversation();
         assert_eq!(key.digest(), key.clone().digest());
         assert_eq!(key.digest().len(), 16);
         assert!(!key.digest().contains("16505551234"));
+    }
+
+    #[test]
+    fn digest_is_hmac_sha256_under_the_deployments_key() {
+        // RFC 4231, test case 2: HMAC-SHA-256 of "what do ya want for nothing?" under "Jefe".
+        let mut mac = under("Jefe");
+        mac.update(b"what do ya want for nothing?");
+        assert_eq!(hex16(&mac.finalize().into_bytes()), "5bdcc146bf60754e");
+        let mut mac = under("Jefe");
+        mac.update(b"106540352242922#16505551234");
+        assert_eq!(
+            conversation().digest_under(&under("Jefe")),
+            hex16(&mac.finalize().into_bytes())
+        );
+    }
+
+    #[test]
+    fn without_the_key_hashing_phone_numbers_does_not_find_the_customer() {
+        let key = conversation();
+        let one = key.digest_under(&under("k3Yq9ZtXwVb2N8rLmP4sD7fGhJ6aQe1C"));
+        let other = key.digest_under(&under("Lp0oK9ij8UHb7ygv6TFc5rdx4ESz3WAq"));
+        assert_ne!(one, other, "the digest depends on the key");
+        // What an unkeyed digest would be, and what anyone can compute for every phone number.
+        let unkeyed = short_hash("106540352242922#16505551234");
+        assert_ne!(one, unkeyed);
+        assert_ne!(key.digest(), unkeyed);
+    }
+
+    #[test]
+    fn the_key_is_redacted() {
+        let key = CustomerHashKey::new("k3Yq9ZtXwVb2N8rLmP4sD7fGhJ6aQe1C");
+        assert_eq!(format!("{key:?}"), "CustomerHashKey(redacted)");
     }
 }

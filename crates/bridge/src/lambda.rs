@@ -21,6 +21,7 @@ pub type Error = lambda_runtime::Error;
 async fn setup() -> Result<(Config, AwsClients), Error> {
     crate::telemetry::init();
     let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    crate::ids::set_customer_hash_key(&config.customer_hash_key);
     let clients = AwsClients::from_env().await;
     Ok((config, clients))
 }
@@ -83,6 +84,7 @@ pub async fn run_connect_handler() -> Result<(), Error> {
     let rules = OutboundRules {
         notices: config.notices.clone(),
         render: RenderOptions::default(),
+        read_receipts: config.read_receipts,
     };
     let bridge = OutboundBridge::new(
         rules,

@@ -1,13 +1,15 @@
 //! Logging: one JSON line per bridged message, and one per rejected input, in Lambda's JSON log format;
 //! each also counted in CloudWatch metrics ([`crate::metrics`]).
 //!
-//! Lines carry ids and reason codes, never message text, phone numbers or tokens: customers appear as
-//! a short hash of their conversation key. `LOG_CONTENT=true` is for debugging a deployment, not for
-//! production, and only widens what rejections say.
+//! Lines carry ids and reason codes, never message text, phone numbers, profile names or tokens, at any
+//! level: customers appear as a keyed hash of their conversation key ([`crate::ids::ConversationKey::digest`]),
+//! and dependencies (the AWS SDK, hyper, h2, rustls, the Lambda runtime), whose debug and trace lines
+//! print requests and responses whole, never log below `info`.
 
 use crate::error::{PortError, Rejection};
 use crate::metrics::{self, Disposition, Metric};
 use std::time::Duration;
+use tracing::level_filters::LevelFilter;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,20 +34,33 @@ impl Direction {
 /// its fields formatted as JSON once per event, and the span entered and left on every poll.
 const INVOCATION_SPAN_OFF: &str = "lambda_runtime::layers::trace=warn";
 
-/// What `RUST_LOG` (default `info`) lets through, less the invocation span.
-fn filter(rust_log: Option<&str>) -> EnvFilter {
-    let filter = rust_log
-        .and_then(|directives| EnvFilter::try_new(directives).ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
-    match INVOCATION_SPAN_OFF.parse() {
-        Ok(directive) => filter.add_directive(directive),
-        Err(_) => filter,
+/// The bridge's own log target; every other target is a dependency's.
+const BRIDGE_TARGET: &str = "bridge";
+
+/// The most a dependency may say: their debug and trace lines carry whole request and response bodies
+/// (the SDK's wire logging: message text, phone numbers, participant and connection tokens).
+const DEPENDENCY_CEILING: LevelFilter = LevelFilter::INFO;
+
+/// The bridge's level, read from `RUST_LOG` (default `info`). Only a level is accepted: per-crate
+/// directives could turn the dependencies' wire logging on, so an unreadable value falls back to `info`.
+fn level(rust_log: Option<&str>) -> Result<LevelFilter, String> {
+    match rust_log.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(LevelFilter::INFO),
+        Some(raw) => raw.parse().map_err(|_| {
+            format!("RUST_LOG must be one of trace, debug, info, warn, error, off (got '{raw}'); using info")
+        }),
     }
+}
+
+/// The bridge at `level`, its dependencies at most at `info`, less the invocation span.
+fn filter(level: LevelFilter) -> EnvFilter {
+    let dependencies = level.min(DEPENDENCY_CEILING);
+    EnvFilter::new(format!("{dependencies},{BRIDGE_TARGET}={level},{INVOCATION_SPAN_OFF}"))
 }
 
 /// JSON lines on stdout at the level of `RUST_LOG` (default `info`).
 pub fn init() {
-    let filter = filter(std::env::var("RUST_LOG").ok().as_deref());
+    let level = level(std::env::var("RUST_LOG").ok().as_deref());
     // A second init (tests) keeps the first subscriber; that is fine.
     let _ = tracing_subscriber::fmt()
         .json()
@@ -54,8 +69,11 @@ pub fn init() {
         .with_span_list(false)
         .with_target(false)
         .with_ansi(false)
-        .with_env_filter(filter)
+        .with_env_filter(filter(*level.as_ref().unwrap_or(&LevelFilter::INFO)))
         .try_init();
+    if let Err(problem) = level {
+        tracing::warn!(problem, "log level not understood");
+    }
 }
 
 pub fn now_ms() -> i64 {
@@ -161,25 +179,65 @@ fn disposition<'a>(
 mod tests {
     use super::*;
     use crate::error::FailureKind;
+    use tracing::Level;
     use tracing_subscriber::layer::SubscriberExt;
 
-    /// Whether an invocation span and an info line of the bridge are recorded under `RUST_LOG`.
-    fn recorded(rust_log: Option<&str>) -> (bool, bool) {
-        let subscriber = tracing_subscriber::registry().with(filter(rust_log));
+    /// The most verbose level `target` logs at, if any, under the subscriber in force.
+    macro_rules! loudest {
+        ($target:literal) => {
+            [Level::TRACE, Level::DEBUG, Level::INFO, Level::WARN, Level::ERROR]
+                .into_iter()
+                .find(|level| match *level {
+                    Level::TRACE => tracing::enabled!(target: $target, Level::TRACE),
+                    Level::DEBUG => tracing::enabled!(target: $target, Level::DEBUG),
+                    Level::INFO => tracing::enabled!(target: $target, Level::INFO),
+                    Level::WARN => tracing::enabled!(target: $target, Level::WARN),
+                    _ => tracing::enabled!(target: $target, Level::ERROR),
+                })
+        };
+    }
+
+    /// Under `RUST_LOG`: whether the runtime's invocation span is recorded, and how verbose the bridge,
+    /// the SDK's wire logging and hyper are.
+    fn recorded(rust_log: Option<&str>) -> (bool, Option<Level>, Option<Level>, Option<Level>) {
+        let level = level(rust_log).unwrap_or(LevelFilter::INFO);
+        let subscriber = tracing_subscriber::registry().with(filter(level));
         tracing::subscriber::with_default(subscriber, || {
             let span = tracing::info_span!(target: "lambda_runtime::layers::trace", "Lambda runtime invoke");
-            (!span.is_disabled(), tracing::enabled!(tracing::Level::INFO))
+            (
+                !span.is_disabled(),
+                loudest!("bridge::inbound"),
+                loudest!("aws_smithy_runtime::client::orchestrator"),
+                loudest!("hyper_util::client::legacy::pool"),
+            )
         })
     }
 
     #[test]
-    fn the_runtimes_invocation_span_is_not_recorded_at_any_level() {
-        assert_eq!(recorded(None), (false, true));
-        assert_eq!(recorded(Some("info")), (false, true));
-        assert_eq!(recorded(Some("debug")), (false, true));
-        assert_eq!(recorded(Some("warn")), (false, false));
-        // An unreadable RUST_LOG falls back to info rather than losing the log lines.
-        assert_eq!(recorded(Some("bridge=loud")), (false, true));
+    fn the_bridge_logs_at_its_level_and_dependencies_never_below_info() {
+        let (info, debug, trace, warn) = (
+            Some(Level::INFO),
+            Some(Level::DEBUG),
+            Some(Level::TRACE),
+            Some(Level::WARN),
+        );
+        assert_eq!(recorded(None), (false, info, info, info));
+        assert_eq!(recorded(Some("info")), (false, info, info, info));
+        assert_eq!(recorded(Some("DEBUG")), (false, debug, info, info));
+        assert_eq!(recorded(Some("trace")), (false, trace, info, info));
+        assert_eq!(recorded(Some("warn")), (false, warn, warn, warn));
+        assert_eq!(recorded(Some("off")), (false, None, None, None));
+    }
+
+    #[test]
+    fn only_a_level_is_accepted_so_no_directive_can_turn_the_wire_logging_on() {
+        for directives in ["aws_smithy_runtime=trace", "trace,bridge=trace", "bridge=loud"] {
+            let problem = level(Some(directives)).unwrap_err();
+            assert!(problem.contains("RUST_LOG must be one of"), "{problem}");
+            // An unreadable RUST_LOG falls back to info rather than losing the log lines.
+            let info = Some(Level::INFO);
+            assert_eq!(recorded(Some(directives)), (false, info, info, info));
+        }
     }
 
     #[test]

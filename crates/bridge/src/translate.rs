@@ -3,6 +3,7 @@
 //! so every rule is unit-tested without I/O and the services only carry the decisions out. How things
 //! *look* once they cross (markdown, menus, notices, readable renderings) lives in [`crate::rich`].
 
+use crate::config::ReadReceipts;
 use crate::connect_stream::{INTERACTIVE, ItemType, Role, StreamItem, Visibility};
 use crate::rich::interactive::{self, Answer, Menu, RenderOptions, WhatsappMessage};
 use crate::rich::notices::{Notice, Notices};
@@ -166,6 +167,8 @@ pub fn plan_message(content: &Content, context: Option<&MessageContext>, state: 
 pub struct OutboundRules {
     pub notices: Notices,
     pub render: RenderOptions,
+    /// `Off` also silences the agent's typing indicator, which WhatsApp shows only with a read mark.
+    pub read_receipts: ReadReceipts,
 }
 
 /// What to do with an item Connect streamed.
@@ -262,6 +265,9 @@ pub fn plan_outbound_with(item: &StreamItem, rules: &OutboundRules) -> OutboundP
             (Some("participant.left"), Some(Role::Agent)) => notice(rules, Notice::AgentLeft, item),
             (Some("transfer.succeeded"), _) => notice(rules, Notice::Transferred, item),
             (Some("participant.idle"), Some(Role::Customer) | None) => notice(rules, Notice::Idle, item),
+            (Some("typing"), Some(Role::Agent)) if rules.read_receipts == ReadReceipts::Off => OutboundPlan::Skip {
+                reason: "typing_without_read_receipts",
+            },
             (Some("typing"), Some(Role::Agent)) => OutboundPlan::Typing,
             _ => OutboundPlan::Skip {
                 reason: "event_not_bridged",
@@ -580,6 +586,20 @@ mod tests {
         assert_eq!(
             plan_outbound(&item(ItemType::Event, typing, Some(Role::Agent), Visibility::All)),
             OutboundPlan::Typing
+        );
+        // The indicator comes only with a read mark, which READ_RECEIPTS=off forbids.
+        let receipts_off = OutboundRules {
+            read_receipts: ReadReceipts::Off,
+            ..OutboundRules::default()
+        };
+        assert_eq!(
+            plan_outbound_with(
+                &item(ItemType::Event, typing, Some(Role::Agent), Visibility::All),
+                &receipts_off
+            ),
+            OutboundPlan::Skip {
+                reason: "typing_without_read_receipts"
+            }
         );
         let mut rules = OutboundRules::default();
         rules.notices.set(Notice::AgentJoined, "");

@@ -275,6 +275,7 @@ impl Twin {
             .collect();
         set("WHATSAPP_PHONE_NUMBER_IDS", &ids.join(","));
         set("CHAT_DURATION_MINUTES", "1440");
+        set("CUSTOMER_HASH_KEY", &uuid::Uuid::new_v4().simple().to_string());
         for (k, v) in std::env::vars() {
             let pass = k.starts_with("BRIDGE_")
                 || k.starts_with("LOG_")
