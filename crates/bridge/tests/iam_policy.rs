@@ -37,6 +37,7 @@ fn iam_action(operation: &str) -> Option<Option<&'static str>> {
         // S3
         "get_object" => Some("s3:GetObject"),
         "put_object" => Some("s3:PutObject"),
+        "delete_object" => Some("s3:DeleteObject"),
         "head_object" => Some("s3:GetObject"),
         "list_objects_v2" => Some("s3:ListBucket"),
         // Transcribe streaming
