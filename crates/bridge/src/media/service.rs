@@ -15,8 +15,9 @@
 //! sends it by media id. A file over the limit is not fetched: the customer gets a notice, the agent
 //! a note.
 //!
-//! A file is in the bucket only in transit: its object is deleted once it is in the chat or with
-//! WhatsApp (or refused), and the bucket's lifecycle rule removes what a failed delete leaves.
+//! A file is in the bucket only in transit: its object is deleted once read for the chat or once
+//! WhatsApp holds it (a retry copies the file again), beside the next call rather than before it, and
+//! the bucket's lifecycle rule removes what a failed delete leaves.
 //!
 //! The caller (the handlers) posts the texts this returns, in order, after the file.
 
@@ -30,6 +31,7 @@ use crate::claims;
 use crate::error::{FailureKind, PortError};
 use crate::ids::{ConnectionToken, CustomerId, OriginationId};
 use crate::ports::PortResult;
+use crate::rounds::behind;
 use crate::telemetry::now_ms;
 use crate::whatsapp::{Media, MediaKind};
 use serde_json::{Value, json};
@@ -310,7 +312,9 @@ where
             InboundAction::Attach { .. } | InboundAction::ConvertToPng => self.settings.limits.max_bytes,
         };
         let key = self.copy_in(req).await?;
-        let outcome = match self.store.get(&self.settings.bucket, &key, limit).await? {
+        // Once read, the copy has served its purpose (a retry copies the file again): it is deleted
+        // beside the conversion and upload, off their path.
+        match self.store.get(&self.settings.bucket, &key, limit).await? {
             Some(Capped::Within(object)) => {
                 if object.bytes.len() as u64 != info.size {
                     tracing::warn!(
@@ -319,7 +323,8 @@ where
                         "media size differs from the metadata"
                     );
                 }
-                self.attach_converted(req, facts, action, object.bytes, outcome).await?
+                let attached = self.attach_converted(req, facts, action, object.bytes, outcome);
+                tokio::join!(attached, behind(self.discard(&key))).0
             }
             Some(Capped::Over { size }) => {
                 // The metadata said less than the body holds: refused without reading the rest.
@@ -329,18 +334,15 @@ where
                     limit,
                     "media larger than its metadata said"
                 );
-                too_large(outcome, InboundMedia { size, ..facts }, limit)
+                self.discard(&key).await;
+                Ok(too_large(outcome, InboundMedia { size, ..facts }, limit))
             }
-            None => {
-                return Err(PortError::new(
-                    FailureKind::Transient,
-                    "GetWhatsAppMessageMedia",
-                    "the copied object disappeared",
-                ));
-            }
-        };
-        self.discard(&key).await;
-        Ok(outcome)
+            None => Err(PortError::new(
+                FailureKind::Transient,
+                "GetWhatsAppMessageMedia",
+                "the copied object disappeared",
+            )),
+        }
     }
 
     /// Converts what needs it, checks the result's size, attaches it and transcribes voice notes.
@@ -557,14 +559,14 @@ where
             .whatsapp
             .upload_from_bucket(req.origination, &self.settings.bucket, &key)
             .await?;
-        // WhatsApp holds the file now; a retry uploads it again from a new copy.
-        self.discard(&key).await;
         let mut object = json!({ "id": media_id });
         if let Some(name) = &file_name {
             object["filename"] = json!(name);
         }
         let message = self.to_customer(&req, kind, object);
-        let message_id = self.whatsapp.send_body(req.origination, &message).await?;
+        // WhatsApp holds the file now (a retry uploads a new copy): deleted beside the send.
+        let sent = self.whatsapp.send_body(req.origination, &message);
+        let message_id = tokio::join!(sent, behind(self.discard(&key))).0?;
         Ok(OutboundOutcome::Sent { message, message_id })
     }
 
