@@ -2,8 +2,12 @@
 //!
 //! * WhatsApp media: what customers send (control API, bytes given as base64) and what the bridge
 //!   uploads with `PostWhatsAppMessageMedia`, keyed by a Meta-style numeric media id.
-//! * `GetWhatsAppMessageMedia` writes the real bytes into moto's S3 at `key + mediaId` (the
-//!   documented behaviour of `destinationS3File`), `PostWhatsAppMessageMedia` reads them from it.
+//! * `GetWhatsAppMessageMedia` writes the real bytes into moto's S3 at `key + mediaId + .ext`, the
+//!   extension of the file's type (the API reference's `S3File` example: media `123` of an Ogg file
+//!   under `audio/` lands at `audio/123.ogg`, though media ids hold no dot), and
+//!   `PostWhatsAppMessageMedia` reads them from it.
+//! * A test can make a file's metadata lie about its size (`announced_size`), as a sender's client
+//!   may: `fileSize` says one thing and the copy in S3 holds another.
 //! * Transcribe streaming hears what a test registered for the audio's SHA-256
 //!   (`POST /_twin/transcripts`); audio nobody registered is silence (an empty transcript).
 
@@ -30,6 +34,8 @@ pub struct StoredMedia {
     pub sha256: String,
     /// `customer` or `business` (uploaded by the bridge).
     pub origin: &'static str,
+    /// What `fileSize` reports when a test made it differ from the bytes.
+    pub announced_size: Option<u64>,
 }
 
 impl StoredMedia {
@@ -40,6 +46,43 @@ impl StoredMedia {
             "size": self.bytes.len(),
             "sha256": self.sha256,
         })
+    }
+
+    /// The size GetWhatsAppMessageMedia reports.
+    pub fn file_size(&self) -> u64 {
+        self.announced_size.unwrap_or(self.bytes.len() as u64)
+    }
+}
+
+/// The extension EUM gives a copied file of this type (the type's usual one; none when it has none).
+pub fn extension_for(mime: &str) -> &'static str {
+    let base = mime.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    match base.as_str() {
+        "audio/ogg" | "audio/opus" => ".ogg",
+        "audio/aac" => ".aac",
+        "audio/amr" => ".amr",
+        "audio/mpeg" => ".mp3",
+        "audio/mp4" => ".m4a",
+        "audio/wav" | "audio/x-wav" => ".wav",
+        "image/jpeg" => ".jpg",
+        "image/png" => ".png",
+        "image/webp" => ".webp",
+        "image/heic" => ".heic",
+        "video/mp4" => ".mp4",
+        "video/3gpp" | "video/3gp" => ".3gp",
+        "video/quicktime" => ".mov",
+        "application/pdf" => ".pdf",
+        "text/plain" => ".txt",
+        "text/csv" => ".csv",
+        "application/rtf" => ".rtf",
+        "application/msword" => ".doc",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => ".docx",
+        "application/vnd.ms-excel" => ".xls",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => ".xlsx",
+        "application/vnd.ms-powerpoint" => ".ppt",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation" => ".pptx",
+        "application/zip" => ".zip",
+        _ => "",
     }
 }
 
@@ -83,6 +126,7 @@ impl MediaState {
             sha256: sha256_hex(&bytes),
             bytes,
             origin,
+            announced_size: None,
         };
         self.media.insert(m.media_id.clone(), m.clone());
         m
@@ -111,6 +155,8 @@ const MEDIA_KINDS: &[&str] = &["image", "audio", "video", "document", "sticker"]
 
 /// Control API: a customer media message whose object carries base64 `data`. The bytes become a
 /// WhatsApp media object and the message gets Meta's inbound shape (`id`, `mime_type`, `sha256`).
+/// An `announced_size` (bytes) in the object is what the media's metadata will say instead of its
+/// real size; it is removed from the message.
 pub fn take_inline_media(state: &mut MediaState, message: &mut Map<String, Value>) -> Result<(), String> {
     let Some(kind) = message.get("type").and_then(Value::as_str).map(str::to_owned) else {
         return Ok(());
@@ -133,7 +179,15 @@ pub fn take_inline_media(state: &mut MediaState, message: &mut Map<String, Value
         .and_then(Value::as_str)
         .ok_or("a media object with data needs mime_type")?
         .to_owned();
-    let stored = state.store(&mime, bytes, "customer");
+    let announced = match obj.remove("announced_size") {
+        None => None,
+        Some(v) => Some(v.as_u64().ok_or("announced_size must be a number of bytes")?),
+    };
+    let mut stored = state.store(&mime, bytes, "customer");
+    if announced.is_some() {
+        stored.announced_size = announced;
+        state.media.insert(stored.media_id.clone(), stored.clone());
+    }
     obj.insert("id".into(), json!(stored.media_id));
     obj.entry("sha256").or_insert(json!(stored.sha256));
     Ok(())
@@ -290,7 +344,7 @@ pub fn plan_get_media(cfg: &TwinConfig, state: &MediaState, body: &Value) -> Res
         .get(&media_id)
         .cloned()
         .ok_or_else(|| ApiError::not_found(format!("Media {media_id} was not found")))?;
-    let meta = json!({ "mimeType": media.mime_type, "fileSize": media.bytes.len() });
+    let meta = json!({ "mimeType": media.mime_type, "fileSize": media.file_size() });
     if req.metadata_only == Some(true) {
         return Ok(GetMediaPlan::Metadata(meta));
     }
@@ -313,7 +367,7 @@ pub fn plan_get_media(cfg: &TwinConfig, state: &MediaState, body: &Value) -> Res
     Ok(GetMediaPlan::Copy {
         endpoint,
         bucket,
-        key: format!("{prefix}{media_id}"),
+        key: format!("{prefix}{media_id}{}", extension_for(&media.mime_type)),
         media,
     })
 }

@@ -24,7 +24,7 @@ use crate::config::TwinConfig;
 use crate::error::Error;
 
 /// `MediaRetentionDays`' default in the template.
-pub const MEDIA_RETENTION_DAYS: i32 = 30;
+pub const MEDIA_RETENTION_DAYS: i32 = 1;
 
 /// The KMS key the topics name (moto does not check that it exists).
 pub const TOPIC_KEY: &str = "alias/whatsapp-connect-bridge-topics";

@@ -275,6 +275,46 @@ async fn attachments_upload_with_exact_headers_and_download() {
     assert_eq!(body.to_vec(), png);
 }
 
+/// The `kind` object of the last customer message the twin published (Meta's shape).
+async fn last_media(url: &str, kind: &str) -> Value {
+    let (_, published) = control(url, reqwest::Method::GET, "/sns/published", None).await;
+    let header = &published.as_array().unwrap().last().unwrap()["message"];
+    let entry: Value = serde_json::from_str(header["whatsAppWebhookEntry"].as_str().unwrap()).unwrap();
+    entry["changes"][0]["value"]["messages"][0][kind].clone()
+}
+
+async fn media_metadata(
+    social: &aws_sdk_socialmessaging::Client,
+    media_id: &str,
+) -> aws_sdk_socialmessaging::operation::get_whats_app_message_media::GetWhatsAppMessageMediaOutput {
+    social
+        .get_whats_app_message_media()
+        .media_id(media_id)
+        .origination_phone_number_id(ORIGINATION)
+        .metadata_only(true)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// GetWhatsAppMessageMedia into the bucket, `key` as the destination.
+async fn media_to_bucket(social: &aws_sdk_socialmessaging::Client, media_id: &str, key: &str) {
+    social
+        .get_whats_app_message_media()
+        .media_id(media_id)
+        .origination_phone_number_id(ORIGINATION)
+        .destination_s3_file(
+            aws_sdk_socialmessaging::types::S3File::builder()
+                .bucket_name(BUCKET)
+                .key(key)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whatsapp_media_through_s3() {
     let Some(stack) = stack().await else { return };
@@ -292,48 +332,25 @@ async fn whatsapp_media_through_s3() {
     )
     .await;
     assert_eq!(s, 200, "{v}");
-    let (_, published) = control(&url, reqwest::Method::GET, "/sns/published", None).await;
-    let header = &published.as_array().unwrap().last().unwrap()["message"];
-    let entry: Value = serde_json::from_str(header["whatsAppWebhookEntry"].as_str().unwrap()).unwrap();
-    let image = &entry["changes"][0]["value"]["messages"][0]["image"];
+    let image = &last_media(&url, "image").await;
     let media_id = image["id"].as_str().unwrap().to_owned();
     assert!(image.get("data").is_none());
     assert_eq!(image["sha256"], sha(&jpeg));
     assert_eq!(image["caption"], "my receipt");
 
-    let meta = social
-        .get_whats_app_message_media()
-        .media_id(&media_id)
-        .origination_phone_number_id(ORIGINATION)
-        .metadata_only(true)
-        .send()
-        .await
-        .unwrap();
+    let meta = media_metadata(&social, &media_id).await;
     assert_eq!(meta.mime_type(), Some("image/jpeg"));
     assert_eq!(meta.file_size(), Some(jpeg.len() as i64));
 
-    social
-        .get_whats_app_message_media()
-        .media_id(&media_id)
-        .origination_phone_number_id(ORIGINATION)
-        .destination_s3_file(
-            aws_sdk_socialmessaging::types::S3File::builder()
-                .bucket_name(BUCKET)
-                .key("media/conv1/")
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    media_to_bucket(&social, &media_id, "media/conv1/").await;
     let s3 = s3(&moto);
     let obj = s3
         .get_object()
         .bucket(BUCKET)
-        .key(format!("media/conv1/{media_id}"))
+        .key(format!("media/conv1/{media_id}.jpg"))
         .send()
         .await
-        .expect("written at key + mediaId");
+        .expect("written at key + mediaId + the type's extension");
     assert_eq!(obj.body.collect().await.unwrap().into_bytes().to_vec(), jpeg);
 
     // Unknown media and two destinations are refused.
@@ -517,4 +534,39 @@ async fn transcribe_streaming_hears_what_was_registered() {
         .await
         .unwrap_err();
     assert_eq!(bad.into_service_error().meta().code(), Some("BadRequestException"));
+}
+
+/// A sender's metadata may understate a file: `announced_size` makes `fileSize` say so, while the
+/// copy in S3 holds every byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_media_file_whose_metadata_understates_its_size() {
+    let Some(stack) = stack().await else { return };
+    let url = stack.url();
+    let moto = stack.moto_url().unwrap().to_owned();
+    let social = aws_sdk_socialmessaging::Client::new(&sdk_config(&url));
+    let pdf = vec![b'%'; 4096];
+    let (s, v) = control(
+        &url,
+        reqwest::Method::POST,
+        "/customers/14255550150/messages",
+        Some(json!({"type":"document","document":{"data":b64(&pdf),"mime_type":"application/pdf","announced_size":0}})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let document = last_media(&url, "document").await;
+    assert!(
+        document.get("announced_size").is_none(),
+        "a twin-only field: {document}"
+    );
+    let media_id = document["id"].as_str().unwrap().to_owned();
+    assert_eq!(media_metadata(&social, &media_id).await.file_size(), Some(0));
+    media_to_bucket(&social, &media_id, "media/conv2/").await;
+    let obj = s3(&moto)
+        .get_object()
+        .bucket(BUCKET)
+        .key(format!("media/conv2/{media_id}.pdf"))
+        .send()
+        .await
+        .expect("written whole");
+    assert_eq!(obj.content_length(), Some(pdf.len() as i64));
 }

@@ -49,6 +49,7 @@ fn iam_actions(operation: &str) -> Option<&'static [&'static str]> {
         // S3
         "GetObject" | "HeadObject" => &["s3:GetObject"],
         "PutObject" => &["s3:PutObject"],
+        "DeleteObject" => &["s3:DeleteObject"],
         "ListObjectsV2" => &["s3:ListBucket"],
         // Transcribe streaming
         "StartStreamTranscription" => &["transcribe:StartStreamTranscription"],

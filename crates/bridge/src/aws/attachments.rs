@@ -1,11 +1,14 @@
 //! Connect Participant attachments as the customer: StartAttachmentUpload, the HTTP PUT to the
 //! presigned URL with exactly the returned headers, CompleteAttachmentUpload, and GetAttachment
-//! with the download of its URL.
+//! with the download of its URL. The transfers are bounded by [`budget::transfer`], and a download
+//! stops at its size limit (see [`CappedBuffer`]).
 
-use super::{Boxed, classify, missing, presized};
+use super::media_store::CappedBuffer;
+use super::{Boxed, classify, missing};
 use crate::error::{FailureKind, PortError};
 use crate::ids::ConnectionToken;
-use crate::media::ports::{ChatAttachments, UploadTicket};
+use crate::media::budget;
+use crate::media::ports::{Capped, ChatAttachments, UploadTicket};
 use crate::ports::PortResult;
 use std::time::Duration;
 
@@ -18,7 +21,6 @@ impl ParticipantAttachments {
     pub fn new(client: aws_sdk_connectparticipant::Client) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3))
-            .timeout(Duration::from_secs(60))
             .build()
             .unwrap_or_default();
         Self { client, http }
@@ -85,11 +87,14 @@ impl ChatAttachments for ParticipantAttachments {
         for (k, v) in &ticket.headers {
             put = put.header(k.as_str(), v.as_str());
         }
-        let resp = put.send().boxed().await.map_err(|e| network_error(OP, &e))?;
-        if !resp.status().is_success() {
-            return Err(http_error(OP, resp.status()));
-        }
-        Ok(())
+        budget::transfer(OP, async {
+            let resp = put.send().boxed().await.map_err(|e| network_error(OP, &e))?;
+            if !resp.status().is_success() {
+                return Err(http_error(OP, resp.status()));
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn complete(&self, token: &ConnectionToken, attachment_id: &str, client_token: &str) -> PortResult<()> {
@@ -126,7 +131,12 @@ impl ChatAttachments for ParticipantAttachments {
         Ok(())
     }
 
-    async fn download(&self, token: &ConnectionToken, attachment_id: &str) -> PortResult<Vec<u8>> {
+    async fn download(
+        &self,
+        token: &ConnectionToken,
+        attachment_id: &str,
+        max_bytes: u64,
+    ) -> PortResult<Capped<Vec<u8>>> {
         const OP: &str = "GetAttachment";
         let out = self
             .client
@@ -137,22 +147,35 @@ impl ChatAttachments for ParticipantAttachments {
             .boxed()
             .await
             .map_err(|e| classify(OP, e, true))?;
+        // Connect says how large the file is: a file over the limit is not fetched at all.
+        let announced = u64::try_from(out.attachment_size_in_bytes()).ok().filter(|&n| n > 0);
+        if let Some(size) = announced.filter(|&n| n > max_bytes) {
+            return Ok(Capped::Over { size });
+        }
         let url = out.url().ok_or_else(|| missing(OP, "Url"))?;
         const DL: &str = "AttachmentDownload";
-        let mut resp = self
-            .http
-            .get(url)
-            .send()
-            .boxed()
-            .await
-            .map_err(|e| network_error(DL, &e))?;
-        if !resp.status().is_success() {
-            return Err(http_error(DL, resp.status()));
-        }
-        let mut bytes = presized(resp.content_length());
-        while let Some(chunk) = resp.chunk().await.map_err(|e| network_error(DL, &e))? {
-            bytes.extend_from_slice(&chunk);
-        }
-        Ok(bytes)
+        budget::transfer(DL, async {
+            let mut resp = self
+                .http
+                .get(url)
+                .send()
+                .boxed()
+                .await
+                .map_err(|e| network_error(DL, &e))?;
+            if !resp.status().is_success() {
+                return Err(http_error(DL, resp.status()));
+            }
+            let mut bytes = match CappedBuffer::new(resp.content_length(), max_bytes) {
+                Ok(buffer) => buffer,
+                Err(size) => return Ok(Capped::Over { size }),
+            };
+            while let Some(chunk) = resp.chunk().await.map_err(|e| network_error(DL, &e))? {
+                if let Err(size) = bytes.push(&chunk) {
+                    return Ok(Capped::Over { size });
+                }
+            }
+            Ok(Capped::Within(bytes.into_inner()))
+        })
+        .await
     }
 }

@@ -1,8 +1,9 @@
-//! The media bucket (S3) and EUM's media operations.
+//! The media bucket (S3) and EUM's media operations, each bounded by [`budget::transfer`].
 
 use super::{Boxed, classify, missing, presized};
 use crate::ids::OriginationId;
-use crate::media::ports::{MediaInfo, ObjectStore, StoredObject, WhatsappMedia};
+use crate::media::budget;
+use crate::media::ports::{Capped, MediaInfo, ObjectStore, StoredObject, WhatsappMedia};
 use crate::ports::PortResult;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_socialmessaging::primitives::Blob;
@@ -19,54 +20,124 @@ impl S3Store {
     }
 }
 
-impl ObjectStore for S3Store {
-    async fn put(&self, bucket: &str, key: &str, content_type: &str, bytes: Vec<u8>) -> PortResult<()> {
-        self.client
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .content_type(content_type)
-            .body(ByteStream::from(bytes))
-            .send()
-            .boxed()
-            .await
-            .map_err(|e| classify("PutObject", e, false))?;
+/// A download's buffer that never grows past the limit: a body announced larger is refused before
+/// its first byte, and one that runs on past its announced length stops at the limit.
+pub(super) struct CappedBuffer {
+    bytes: Vec<u8>,
+    max: u64,
+}
+
+impl CappedBuffer {
+    /// `Err(announced)` when the announced length is already over `max`.
+    pub(super) fn new(announced: Option<u64>, max: u64) -> Result<Self, u64> {
+        match announced {
+            Some(size) if size > max => Err(size),
+            _ => Ok(Self {
+                bytes: presized(announced),
+                max,
+            }),
+        }
+    }
+
+    /// `Err(bytes counted)` when `chunk` takes the body over the limit; nothing more is kept.
+    pub(super) fn push(&mut self, chunk: &[u8]) -> Result<(), u64> {
+        let size = (self.bytes.len() + chunk.len()) as u64;
+        if size > self.max {
+            return Err(size);
+        }
+        self.bytes.extend_from_slice(chunk);
         Ok(())
     }
 
-    async fn get(&self, bucket: &str, key: &str) -> PortResult<Option<StoredObject>> {
+    pub(super) fn into_inner(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
+impl ObjectStore for S3Store {
+    async fn put(&self, bucket: &str, key: &str, content_type: &str, bytes: Vec<u8>) -> PortResult<()> {
+        const OP: &str = "PutObject";
+        budget::transfer(OP, async {
+            self.client
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .content_type(content_type)
+                .body(ByteStream::from(bytes))
+                .send()
+                .boxed()
+                .await
+                .map_err(|e| classify(OP, e, false))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get(&self, bucket: &str, key: &str, max_bytes: u64) -> PortResult<Option<Capped<StoredObject>>> {
         const OP: &str = "GetObject";
-        let out = match self.client.get_object().bucket(bucket).key(key).send().boxed().await {
-            Ok(out) => out,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
-            Err(e) => return Err(classify(OP, e, false)),
-        };
-        let content_type = out.content_type().map(str::to_owned);
-        let mut bytes = presized(out.content_length().and_then(|n| u64::try_from(n).ok()));
-        let mut body = out.body;
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|_| missing(OP, "a complete body"))?;
-            bytes.extend_from_slice(&chunk);
-        }
-        Ok(Some(StoredObject { content_type, bytes }))
+        budget::transfer(OP, async {
+            let out = match self.client.get_object().bucket(bucket).key(key).send().boxed().await {
+                Ok(out) => out,
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+                Err(e) => return Err(classify(OP, e, false)),
+            };
+            let content_type = out.content_type().map(str::to_owned);
+            let announced = out.content_length().and_then(|n| u64::try_from(n).ok());
+            let mut bytes = match CappedBuffer::new(announced, max_bytes) {
+                Ok(buffer) => buffer,
+                Err(size) => return Ok(Some(Capped::Over { size })),
+            };
+            let mut body = out.body;
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(|_| missing(OP, "a complete body"))?;
+                if let Err(size) = bytes.push(&chunk) {
+                    return Ok(Some(Capped::Over { size }));
+                }
+            }
+            Ok(Some(Capped::Within(StoredObject {
+                content_type,
+                bytes: bytes.into_inner(),
+            })))
+        })
+        .await
+    }
+
+    async fn delete(&self, bucket: &str, key: &str) -> PortResult<()> {
+        const OP: &str = "DeleteObject";
+        budget::transfer(OP, async {
+            self.client
+                .delete_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .boxed()
+                .await
+                .map_err(|e| classify(OP, e, false))?;
+            Ok(())
+        })
+        .await
     }
 
     async fn list(&self, bucket: &str, prefix: &str) -> PortResult<Vec<String>> {
-        let out = self
-            .client
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .max_keys(50)
-            .send()
-            .boxed()
-            .await
-            .map_err(|e| classify("ListObjectsV2", e, false))?;
-        Ok(out
-            .contents()
-            .iter()
-            .filter_map(|o| o.key().map(str::to_owned))
-            .collect())
+        const OP: &str = "ListObjectsV2";
+        budget::transfer(OP, async {
+            let out = self
+                .client
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .max_keys(50)
+                .send()
+                .boxed()
+                .await
+                .map_err(|e| classify(OP, e, false))?;
+            Ok(out
+                .contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned))
+                .collect())
+        })
+        .await
     }
 }
 
@@ -119,16 +190,17 @@ impl WhatsappMedia for EumMedia {
         prefix: &str,
     ) -> PortResult<MediaInfo> {
         const OP: &str = "GetWhatsAppMessageMedia";
-        let out = self
+        let request = self
             .client
             .get_whats_app_message_media()
             .media_id(media_id)
             .origination_phone_number_id(from.as_str())
-            .destination_s3_file(s3_file(bucket, prefix, OP)?)
-            .send()
-            .boxed()
-            .await
-            .map_err(|e| classify(OP, e, false))?;
+            .destination_s3_file(s3_file(bucket, prefix, OP)?);
+        // EUM fetches the file from Meta and writes it to the bucket before it answers.
+        let out = budget::transfer(OP, async {
+            request.send().boxed().await.map_err(|e| classify(OP, e, false))
+        })
+        .await?;
         Ok(MediaInfo {
             mime_type: out.mime_type().unwrap_or_default().to_owned(),
             size: out.file_size().unwrap_or_default().max(0) as u64,
@@ -137,15 +209,15 @@ impl WhatsappMedia for EumMedia {
 
     async fn upload_from_bucket(&self, from: &OriginationId, bucket: &str, key: &str) -> PortResult<String> {
         const OP: &str = "PostWhatsAppMessageMedia";
-        let out = self
+        let request = self
             .client
             .post_whats_app_message_media()
             .origination_phone_number_id(from.as_str())
-            .source_s3_file(s3_file(bucket, key, OP)?)
-            .send()
-            .boxed()
-            .await
-            .map_err(|e| classify(OP, e, false))?;
+            .source_s3_file(s3_file(bucket, key, OP)?);
+        let out = budget::transfer(OP, async {
+            request.send().boxed().await.map_err(|e| classify(OP, e, false))
+        })
+        .await?;
         out.media_id().map(str::to_owned).ok_or_else(|| missing(OP, "mediaId"))
     }
 
@@ -164,5 +236,28 @@ impl WhatsappMedia for EumMedia {
         out.message_id()
             .map(str::to_owned)
             .ok_or_else(|| missing(OP, "messageId"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_body_announced_over_the_limit_is_refused_before_its_first_byte() {
+        assert_eq!(CappedBuffer::new(Some(50_000_000), 20_000_000).err(), Some(50_000_000));
+        assert!(CappedBuffer::new(Some(20_000_000), 20_000_000).is_ok());
+    }
+
+    #[test]
+    fn a_body_longer_than_announced_stops_at_the_limit() {
+        // Announced as empty (or not at all), it runs on: the chunk that crosses the limit is refused.
+        for announced in [Some(0), None] {
+            let mut buffer = CappedBuffer::new(announced, 10).unwrap();
+            assert_eq!(buffer.push(b"123456"), Ok(()));
+            assert_eq!(buffer.push(b"7890"), Ok(()));
+            assert_eq!(buffer.push(b"x"), Err(11));
+            assert_eq!(buffer.into_inner(), b"1234567890");
+        }
     }
 }

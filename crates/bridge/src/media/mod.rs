@@ -9,8 +9,10 @@
 //! `policy` and `convert` are pure: bytes and metadata in, bytes and decisions out. [`service`] does the
 //! I/O around them through the small interfaces in [`ports`] (EUM media, the media bucket, chat
 //! attachments, Transcribe), implemented on the AWS SDK in `crate::aws`. The codecs are pure Rust so
-//! the Lambdas keep cross-compiling to aarch64 without a C toolchain.
+//! the Lambdas keep cross-compiling to aarch64 without a C toolchain. [`budget`] bounds every
+//! transfer and transcription by the time the invocation has left.
 
+pub mod budget;
 pub mod convert;
 pub mod handler;
 pub mod policy;

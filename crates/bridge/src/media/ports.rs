@@ -42,6 +42,17 @@ pub trait WhatsappMedia: Send + Sync {
     fn send_body(&self, from: &OriginationId, body: &Value) -> impl Future<Output = PortResult<String>> + Send;
 }
 
+/// A body read no further than a size limit: files larger than the bridge takes are refused from
+/// their announced size, or as soon as their bytes pass the limit, never buffered whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Capped<T> {
+    Within(T),
+    /// Over the limit: the announced size, or the bytes counted when the read stopped.
+    Over {
+        size: u64,
+    },
+}
+
 /// An object read from the bucket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredObject {
@@ -58,8 +69,15 @@ pub trait ObjectStore: Send + Sync {
         content_type: &str,
         bytes: Vec<u8>,
     ) -> impl Future<Output = PortResult<()>> + Send;
-    /// `Ok(None)` when there is no such object.
-    fn get(&self, bucket: &str, key: &str) -> impl Future<Output = PortResult<Option<StoredObject>>> + Send;
+    /// `Ok(None)` when there is no such object; [`Capped::Over`] when it is larger than `max_bytes`.
+    fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+        max_bytes: u64,
+    ) -> impl Future<Output = PortResult<Option<Capped<StoredObject>>>> + Send;
+    /// Removes an object (no error when there is none).
+    fn delete(&self, bucket: &str, key: &str) -> impl Future<Output = PortResult<()>> + Send;
     /// Keys under `prefix`.
     fn list(&self, bucket: &str, prefix: &str) -> impl Future<Output = PortResult<Vec<String>>> + Send;
 }
@@ -106,12 +124,13 @@ pub trait ChatAttachments: Send + Sync {
         text: &str,
         client_token: &str,
     ) -> impl Future<Output = PortResult<()>> + Send;
-    /// `GetAttachment` and the download of its URL.
+    /// `GetAttachment` and the download of its URL, refused beyond `max_bytes`.
     fn download(
         &self,
         token: &ConnectionToken,
         attachment_id: &str,
-    ) -> impl Future<Output = PortResult<Vec<u8>>> + Send;
+        max_bytes: u64,
+    ) -> impl Future<Output = PortResult<Capped<Vec<u8>>>> + Send;
 }
 
 /// Which language Transcribe listens for.

@@ -3,26 +3,35 @@
 //!
 //! Customer → agent ([`MediaService::deliver_inbound`]): ask EUM for the size and type first
 //! (`metadataOnly`), decide, copy the file into the media bucket under the conversation's prefix,
-//! find the object EUM wrote (by listing the prefix — the documentation and the AWS sample
-//! disagree on the exact key), convert what Connect does not take (voice notes → WAV,
-//! WebP stickers → PNG), and attach it (`StartAttachmentUpload` → PUT with exactly the returned
-//! headers → `CompleteAttachmentUpload`). Voice notes are also transcribed. What cannot be
-//! attached comes back as notes for both sides; nothing is dropped silently.
+//! find the object EUM wrote (by listing the prefix: EUM appends the media id and an extension),
+//! read it no further than the limit (the metadata may understate it), convert what Connect does
+//! not take (voice notes → WAV, WebP stickers → PNG), and attach it (`StartAttachmentUpload` → PUT
+//! with exactly the returned headers → `CompleteAttachmentUpload`). Voice notes are also
+//! transcribed. What cannot be attached comes back as notes for both sides; nothing is dropped
+//! silently.
 //!
-//! Agent → customer ([`MediaService::deliver_outbound`]): `GetAttachment` and download, copy to
-//! the bucket, `PostWhatsAppMessageMedia`, and the Meta message body that sends it by media id.
+//! Agent → customer ([`MediaService::deliver_outbound`]): `GetAttachment` and a download that stops
+//! at the limit, copy to the bucket, `PostWhatsAppMessageMedia`, and the Meta message body that
+//! sends it by media id. A file over the limit is not fetched: the customer gets a notice, the agent
+//! a note.
+//!
+//! A file is in the bucket only in transit: its object is deleted once read for the chat or once
+//! WhatsApp holds it (a retry copies the file again), beside the next call rather than before it, and
+//! the bucket's lifecycle rule removes what a failed delete leaves.
 //!
 //! The caller (the handlers) posts the texts this returns, in order, after the file.
 
+use super::budget::AFTER_TRANSCRIPTION;
 use super::convert::{self, PNG_MIME, WAV_MIME};
 use super::policy::{self, ConnectLimits, InboundAction, InboundMedia, OutboundAction};
 use super::ports::{
-    ChatAttachments, MediaInfo, NewAttachment, ObjectStore, TranscribeLanguage, Transcriber, WhatsappMedia,
+    Capped, ChatAttachments, NewAttachment, ObjectStore, TranscribeLanguage, Transcriber, WhatsappMedia,
 };
 use crate::claims;
 use crate::error::{FailureKind, PortError};
 use crate::ids::{ConnectionToken, CustomerId, OriginationId};
 use crate::ports::PortResult;
+use crate::rounds::behind;
 use crate::telemetry::now_ms;
 use crate::whatsapp::{Media, MediaKind};
 use serde_json::{Value, json};
@@ -171,9 +180,6 @@ pub struct InboundOutcome {
 
 pub const TRANSCRIPTION_PREFIX: &str = "🎤 Transcription: ";
 
-/// What the invocation still has to do once the transcript is in: post it, echo it, complete.
-const AFTER_TRANSCRIPTION: Duration = Duration::from_secs(10);
-
 impl InboundOutcome {
     /// The texts for the chat, in order: the note about the file, its caption, the transcript.
     pub fn chat_texts(&self) -> Vec<String> {
@@ -226,8 +232,14 @@ pub struct OutboundRequest<'a> {
 pub enum OutboundOutcome {
     /// Sent by media id; `message` is the Meta body that was sent.
     Sent { message: Value, message_id: String },
-    /// Too large for WhatsApp: tell the agent (`agent_note`).
-    TooLarge { size: u64, limit: u64, agent_note: String },
+    /// Too large to pass on: the customer was told (the notice's message id); tell the agent
+    /// (`agent_note`).
+    TooLarge {
+        size: u64,
+        limit: u64,
+        agent_note: String,
+        notice_id: String,
+    },
 }
 
 pub struct MediaService<'a, W, S, A, T> {
@@ -286,28 +298,71 @@ where
             agent_note: None,
             customer_notice: None,
         };
-        match action {
-            InboundAction::TooLarge { limit } => {
-                outcome.delivery = Delivery::TooLarge { size: info.size, limit };
-                outcome.agent_note = policy::describe_for_agent(&facts, Some(action));
-                outcome.customer_notice = Some(format!(
-                    "Sorry, your file is too large to pass on (the limit is {} MB). Could you send a smaller one?",
-                    limit / policy::MB
-                ));
-                return Ok(outcome);
-            }
+        let limit = match action {
+            InboundAction::TooLarge { limit } => return Ok(too_large(outcome, facts, limit)),
             InboundAction::NotAccepted => {
                 outcome.agent_note = policy::describe_for_agent(&facts, Some(action));
                 outcome.customer_notice =
                     Some("Sorry, we could not pass this kind of file on to the agent.".to_owned());
                 return Ok(outcome);
             }
-            InboundAction::Attach { .. } | InboundAction::ConvertToWav | InboundAction::ConvertToPng => {}
+            // What a voice note may weigh is WhatsApp's audio limit (it becomes a smaller WAV, which
+            // is checked again); every other file is attached at most as large as it arrives.
+            InboundAction::ConvertToWav => policy::WHATSAPP_AUDIO_MAX_BYTES,
+            InboundAction::Attach { .. } | InboundAction::ConvertToPng => self.settings.limits.max_bytes,
+        };
+        let key = self.copy_in(req).await?;
+        // Once read, the copy has served its purpose (a retry copies the file again): it is deleted
+        // beside the conversion and upload, off their path.
+        match self.store.get(&self.settings.bucket, &key, limit).await? {
+            Some(Capped::Within(object)) => {
+                if object.bytes.len() as u64 != info.size {
+                    tracing::warn!(
+                        expected = info.size,
+                        got = object.bytes.len(),
+                        "media size differs from the metadata"
+                    );
+                }
+                let attached = self.attach_converted(req, facts, action, object.bytes, outcome);
+                tokio::join!(attached, behind(self.discard(&key))).0
+            }
+            Some(Capped::Over { size }) => {
+                // The metadata said less than the body holds: refused without reading the rest.
+                tracing::warn!(
+                    announced = info.size,
+                    size,
+                    limit,
+                    "media larger than its metadata said"
+                );
+                self.discard(&key).await;
+                Ok(too_large(outcome, InboundMedia { size, ..facts }, limit))
+            }
+            None => Err(PortError::new(
+                FailureKind::Transient,
+                "GetWhatsAppMessageMedia",
+                "the copied object disappeared",
+            )),
         }
-        let bytes = self.fetch(req, &info).await?;
-        let name = policy::file_name(media.kind, media.voice, &mime, media.filename.as_deref(), &media.id);
-        let voice = media.kind == MediaKind::Audio && action == InboundAction::ConvertToWav;
-        if voice && media.voice {
+    }
+
+    /// Converts what needs it, checks the result's size, attaches it and transcribes voice notes.
+    async fn attach_converted(
+        &self,
+        req: InboundRequest<'_>,
+        facts: InboundMedia<'_>,
+        action: InboundAction,
+        bytes: Vec<u8>,
+        mut outcome: InboundOutcome,
+    ) -> PortResult<InboundOutcome> {
+        let media = req.media;
+        let name = policy::file_name(
+            media.kind,
+            media.voice,
+            facts.mime_type,
+            media.filename.as_deref(),
+            &media.id,
+        );
+        if media.kind == MediaKind::Audio && action == InboundAction::ConvertToWav && media.voice {
             outcome.transcript = self.transcribe(&bytes).await;
         }
         let (file, duration) = match action {
@@ -343,7 +398,7 @@ where
                 },
                 None,
             ),
-            InboundAction::TooLarge { .. } | InboundAction::NotAccepted => unreachable!("handled above"),
+            InboundAction::TooLarge { .. } | InboundAction::NotAccepted => unreachable!("handled by the caller"),
         };
         // A conversion can grow the file (PCM is ten times Opus): ask again with the output.
         let size = file.bytes.len() as u64;
@@ -353,21 +408,19 @@ where
                 size,
                 ..facts
             };
-            let limit = self.settings.limits.max_bytes;
-            outcome.delivery = Delivery::TooLarge { size, limit };
-            outcome.agent_note = policy::describe_for_agent(&converted, Some(InboundAction::TooLarge { limit }));
-            outcome.customer_notice = Some(format!(
-                "Sorry, your file is too large to pass on (the limit is {} MB). Could you send a smaller one?",
-                limit / policy::MB
-            ));
-            return Ok(outcome);
+            return Ok(too_large(outcome, converted, self.settings.limits.max_bytes));
         }
-        match self.attach(req.token, req.wamid, &file).await {
+        let NewAttachment {
+            name,
+            content_type,
+            bytes,
+        } = file;
+        match self.attach(req.token, req.wamid, &name, &content_type, bytes).await {
             Ok(attachment_id) => {
                 outcome.delivery = Delivery::Attached(AttachedFile {
                     attachment_id,
-                    name: file.name,
-                    content_type: file.content_type,
+                    name,
+                    content_type,
                     size,
                     duration,
                 });
@@ -377,8 +430,7 @@ where
                     reason: e.detail.clone(),
                 };
                 outcome.agent_note = Some(format!(
-                    "[file: {}, {}, {} bytes] The customer sent this file but the chat refused the upload.",
-                    file.name, file.content_type, size
+                    "[file: {name}, {content_type}, {size} bytes] The customer sent this file but the chat refused the upload."
                 ));
                 outcome.customer_notice = Some("Sorry, we could not pass your file on to the agent.".to_owned());
             }
@@ -394,52 +446,52 @@ where
         outcome
     }
 
-    /// Copies the media into the bucket and reads it back from wherever EUM put it.
-    async fn fetch(&self, req: InboundRequest<'_>, info: &MediaInfo) -> PortResult<Vec<u8>> {
-        const OP: &str = "GetWhatsAppMessageMedia";
+    /// Has EUM copy the media into the bucket; returns the key it wrote.
+    async fn copy_in(&self, req: InboundRequest<'_>) -> PortResult<String> {
         let bucket = &self.settings.bucket;
         let prefix = format!("{}{}/", req.prefix, key_part(req.wamid));
         self.whatsapp
             .copy_to_bucket(req.origination, &req.media.id, bucket, &prefix)
             .await?;
-        // The docs say `prefix + mediaId`, the AWS sample `prefix + mediaId + .ext`: take what is
-        // there, preferring a key that names the media id.
+        // EUM appends the media id and an extension for the file's type to the key it is given
+        // (docs/local-twin.md); take what is there, preferring a key that names the media id.
         let keys = self.store.list(bucket, &prefix).await?;
-        let key = keys
-            .iter()
+        keys.iter()
             .find(|k| k.contains(req.media.id.as_str()))
             .or_else(|| keys.first())
             .cloned()
-            .ok_or_else(|| PortError::new(FailureKind::Transient, OP, "no object under the destination prefix"))?;
-        let object = self
-            .store
-            .get(bucket, &key)
-            .await?
-            .ok_or_else(|| PortError::new(FailureKind::Transient, OP, "the copied object disappeared"))?;
-        if object.bytes.len() as u64 != info.size && info.size > 0 {
-            tracing::warn!(
-                expected = info.size,
-                got = object.bytes.len(),
-                "media size differs from the metadata"
-            );
+            .ok_or_else(|| {
+                PortError::new(
+                    FailureKind::Transient,
+                    "GetWhatsAppMessageMedia",
+                    "no object under the destination prefix",
+                )
+            })
+    }
+
+    /// Deletes a file in transit once it has reached its side; the bucket's lifecycle rule removes
+    /// what a failed delete leaves, so the failure is only logged.
+    async fn discard(&self, key: &str) {
+        if let Err(e) = self.store.delete(&self.settings.bucket, key).await {
+            tracing::warn!(operation = e.operation, detail = %e.detail, "media object not deleted");
         }
-        Ok(object.bytes)
     }
 
     /// StartAttachmentUpload → PUT → CompleteAttachmentUpload; returns the attachment id.
-    async fn attach(&self, token: &ConnectionToken, wamid: &str, file: &NewAttachment) -> PortResult<String> {
+    async fn attach(
+        &self,
+        token: &ConnectionToken,
+        wamid: &str,
+        name: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> PortResult<String> {
         let client_token = format!("att-{}", short_hash(wamid));
         let ticket = self
             .attachments
-            .start_upload(
-                token,
-                &file.name,
-                &file.content_type,
-                file.bytes.len() as u64,
-                &client_token,
-            )
+            .start_upload(token, name, content_type, bytes.len() as u64, &client_token)
             .await?;
-        self.attachments.put_bytes(&ticket, file.bytes.clone()).await?;
+        self.attachments.put_bytes(&ticket, bytes).await?;
         self.attachments
             .complete(token, &ticket.attachment_id, &format!("done-{}", short_hash(wamid)))
             .await?;
@@ -467,24 +519,23 @@ where
         })
     }
 
+    /// The largest agent file that is fetched: what WhatsApp takes as a document, and no more than
+    /// the chat's own attachment limit, which bounds what an agent can attach (and so the memory a
+    /// handler needs, docs/limits.md).
+    fn outbound_limit(&self) -> u64 {
+        policy::WHATSAPP_DOCUMENT_MAX_BYTES.min(self.settings.limits.max_bytes)
+    }
+
     /// Sends an agent's attachment to the customer by media id.
     pub async fn deliver_outbound(&self, req: OutboundRequest<'_>) -> PortResult<OutboundOutcome> {
-        let bytes = self.attachments.download(req.token, req.attachment_id).await?;
+        let limit = self.outbound_limit();
+        let bytes = match self.attachments.download(req.token, req.attachment_id, limit).await? {
+            Capped::Within(bytes) => bytes,
+            Capped::Over { size } => return self.refuse_outbound(req, size, limit).await,
+        };
         let size = bytes.len() as u64;
-        let action = policy::outbound_action(req.content_type, size, req.name);
-        let (kind, file_name) = match action {
-            OutboundAction::TooLarge { limit } => {
-                return Ok(OutboundOutcome::TooLarge {
-                    size,
-                    limit,
-                    agent_note: format!(
-                        "\"{}\" ({} MB) was not sent to the customer: WhatsApp takes files up to {} MB.",
-                        req.name,
-                        size.div_ceil(policy::MB),
-                        limit / policy::MB
-                    ),
-                });
-            }
+        let (kind, file_name) = match policy::outbound_action(req.content_type, size, req.name) {
+            OutboundAction::TooLarge { limit } => return self.refuse_outbound(req, size, limit).await,
             OutboundAction::Image => ("image", None),
             OutboundAction::Video => ("video", None),
             OutboundAction::Audio => ("audio", None),
@@ -512,16 +563,59 @@ where
         if let Some(name) = &file_name {
             object["filename"] = json!(name);
         }
-        let message = json!({
+        let message = self.to_customer(&req, kind, object);
+        // WhatsApp holds the file now (a retry uploads a new copy): deleted beside the send.
+        let sent = self.whatsapp.send_body(req.origination, &message);
+        let message_id = tokio::join!(sent, behind(self.discard(&key))).0?;
+        Ok(OutboundOutcome::Sent { message, message_id })
+    }
+
+    /// Tells the customer an agent's file is too large to send, and returns the note for the agent.
+    async fn refuse_outbound(&self, req: OutboundRequest<'_>, size: u64, limit: u64) -> PortResult<OutboundOutcome> {
+        let limit_mb = limit / policy::MB;
+        let notice = format!(
+            "The agent sent you a file, \"{}\", that is too large to pass on here (the limit is {limit_mb} MB). \
+             You may ask them for another way to receive it.",
+            req.name
+        );
+        let body = self.to_customer(&req, "text", json!({ "body": notice }));
+        let notice_id = self.whatsapp.send_body(req.origination, &body).await?;
+        Ok(OutboundOutcome::TooLarge {
+            size,
+            limit,
+            agent_note: format!(
+                "\"{}\" was not sent to the customer: it is larger than the {limit_mb} MB that can be passed on. \
+                 The customer was told.",
+                req.name
+            ),
+            notice_id,
+        })
+    }
+
+    /// A Meta message body of `kind` to the request's customer.
+    fn to_customer(&self, req: &OutboundRequest<'_>, kind: &str, object: Value) -> Value {
+        json!({
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
             req.to.address_field(): req.to.as_str(),
             "type": kind,
             kind: object,
-        });
-        let message_id = self.whatsapp.send_body(req.origination, &message).await?;
-        Ok(OutboundOutcome::Sent { message, message_id })
+        })
     }
+}
+
+/// The outcome for a file over `limit` (`facts.size` is its size): not attached, both sides told.
+fn too_large(mut outcome: InboundOutcome, facts: InboundMedia<'_>, limit: u64) -> InboundOutcome {
+    outcome.delivery = Delivery::TooLarge {
+        size: facts.size,
+        limit,
+    };
+    outcome.agent_note = policy::describe_for_agent(&facts, Some(InboundAction::TooLarge { limit }));
+    outcome.customer_notice = Some(format!(
+        "Sorry, your file is too large to pass on (the limit is {} MB). Could you send a smaller one?",
+        limit / policy::MB
+    ));
+    outcome
 }
 
 fn with_extension(name: &str, ext: &str) -> String {
@@ -539,484 +633,5 @@ fn short_hash(s: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::media::ports::{StoredObject, UploadTicket};
-    use std::collections::{BTreeMap, HashMap};
-    use std::sync::Mutex;
-
-    const VOICE: &[u8] = include_bytes!("../../../../tests/media/voice-note.ogg");
-    const STICKER: &[u8] = include_bytes!("../../../../tests/media/sticker.webp");
-
-    #[derive(Default)]
-    struct Store(Mutex<BTreeMap<String, (String, Vec<u8>)>>);
-
-    impl ObjectStore for Store {
-        async fn put(&self, bucket: &str, key: &str, ct: &str, bytes: Vec<u8>) -> PortResult<()> {
-            self.0
-                .lock()
-                .unwrap()
-                .insert(format!("{bucket}/{key}"), (ct.to_owned(), bytes));
-            Ok(())
-        }
-        async fn get(&self, bucket: &str, key: &str) -> PortResult<Option<StoredObject>> {
-            Ok(self
-                .0
-                .lock()
-                .unwrap()
-                .get(&format!("{bucket}/{key}"))
-                .map(|(ct, b)| StoredObject {
-                    content_type: Some(ct.clone()),
-                    bytes: b.clone(),
-                }))
-        }
-        async fn list(&self, bucket: &str, prefix: &str) -> PortResult<Vec<String>> {
-            let full = format!("{bucket}/{prefix}");
-            Ok(self
-                .0
-                .lock()
-                .unwrap()
-                .keys()
-                .filter(|k| k.starts_with(&full))
-                .map(|k| k[bucket.len() + 1..].to_owned())
-                .collect())
-        }
-    }
-
-    /// EUM: media by id; `suffix` imitates the AWS sample's `<prefix><id>.<ext>` naming.
-    struct Wa<'a> {
-        media: HashMap<String, (String, Vec<u8>)>,
-        store: &'a Store,
-        suffix: &'static str,
-        uploaded: Mutex<Vec<(String, String)>>,
-        sent: Mutex<Vec<Value>>,
-    }
-
-    impl WhatsappMedia for Wa<'_> {
-        async fn media_info(&self, _: &OriginationId, id: &str) -> PortResult<MediaInfo> {
-            let (mime, b) = self
-                .media
-                .get(id)
-                .ok_or_else(|| PortError::new(FailureKind::Rejected, "Get", "404"))?;
-            Ok(MediaInfo {
-                mime_type: mime.clone(),
-                size: b.len() as u64,
-            })
-        }
-        async fn copy_to_bucket(
-            &self,
-            from: &OriginationId,
-            id: &str,
-            bucket: &str,
-            prefix: &str,
-        ) -> PortResult<MediaInfo> {
-            let info = self.media_info(from, id).await?;
-            let (mime, b) = self.media[id].clone();
-            self.store
-                .put(bucket, &format!("{prefix}{id}{}", self.suffix), &mime, b)
-                .await?;
-            Ok(info)
-        }
-        async fn upload_from_bucket(&self, _: &OriginationId, bucket: &str, key: &str) -> PortResult<String> {
-            let obj = self.store.get(bucket, key).await?.expect("object in bucket");
-            let mut up = self.uploaded.lock().unwrap();
-            up.push((key.to_owned(), obj.content_type.unwrap_or_default()));
-            Ok(format!("m{}", up.len()))
-        }
-        async fn send_body(&self, _: &OriginationId, body: &Value) -> PortResult<String> {
-            self.sent.lock().unwrap().push(body.clone());
-            Ok("wamid.out".into())
-        }
-    }
-
-    /// (name, content type, bytes)
-    type File = (String, String, Vec<u8>);
-
-    #[derive(Default)]
-    struct Chat {
-        refuse: Mutex<Option<FailureKind>>,
-        attached: Mutex<Vec<File>>,
-        pending: Mutex<HashMap<String, File>>,
-        files: HashMap<String, Vec<u8>>,
-    }
-
-    impl ChatAttachments for Chat {
-        async fn start_upload(
-            &self,
-            _: &ConnectionToken,
-            name: &str,
-            ct: &str,
-            size: u64,
-            _: &str,
-        ) -> PortResult<UploadTicket> {
-            if let Some(kind) = *self.refuse.lock().unwrap() {
-                return Err(PortError::new(kind, "StartAttachmentUpload", "ValidationException"));
-            }
-            let id = format!("att{}", self.pending.lock().unwrap().len());
-            self.pending
-                .lock()
-                .unwrap()
-                .insert(id.clone(), (name.to_owned(), ct.to_owned(), vec![0; size as usize]));
-            Ok(UploadTicket {
-                attachment_id: id.clone(),
-                url: format!("http://upload/{id}"),
-                headers: BTreeMap::from([("Content-Type".to_owned(), ct.to_owned())]),
-            })
-        }
-        async fn put_bytes(&self, t: &UploadTicket, bytes: Vec<u8>) -> PortResult<()> {
-            let mut p = self.pending.lock().unwrap();
-            let entry = p.get_mut(&t.attachment_id).unwrap();
-            assert_eq!(t.headers["Content-Type"], entry.1, "PUT with the ticket's headers");
-            assert_eq!(entry.2.len(), bytes.len(), "declared size");
-            entry.2 = bytes;
-            Ok(())
-        }
-        async fn complete(&self, _: &ConnectionToken, id: &str, _: &str) -> PortResult<()> {
-            let e = self.pending.lock().unwrap().remove(id).unwrap();
-            self.attached.lock().unwrap().push(e);
-            Ok(())
-        }
-        async fn send_text(&self, _: &ConnectionToken, _: &str, _: &str) -> PortResult<()> {
-            Ok(())
-        }
-        async fn download(&self, _: &ConnectionToken, id: &str) -> PortResult<Vec<u8>> {
-            Ok(self.files[id].clone())
-        }
-    }
-
-    struct Ears(Result<String, PortError>);
-
-    impl Transcriber for Ears {
-        async fn transcribe_ogg_opus(&self, audio: &[u8], _: &TranscribeLanguage) -> PortResult<String> {
-            assert!(audio.starts_with(b"OggS"), "the original Ogg/Opus goes to Transcribe");
-            self.0.clone()
-        }
-    }
-
-    fn settings() -> MediaSettings {
-        MediaSettings::from_lookup(|k| (k == "MEDIA_BUCKET_NAME").then(|| "bucket".to_owned())).unwrap()
-    }
-
-    fn media(kind: MediaKind, id: &str, mime: &str) -> Media {
-        Media {
-            kind,
-            id: id.into(),
-            mime_type: Some(mime.into()),
-            sha256: None,
-            caption: None,
-            filename: None,
-            voice: false,
-            animated: false,
-        }
-    }
-
-    struct World {
-        store: Store,
-        chat: Chat,
-        ears: Ears,
-        settings: MediaSettings,
-    }
-
-    impl World {
-        fn new() -> Self {
-            Self {
-                store: Store::default(),
-                chat: Chat::default(),
-                ears: Ears(Ok("hello there".into())),
-                settings: settings(),
-            }
-        }
-
-        fn wa(&self, files: &[(&str, &str, &[u8])], suffix: &'static str) -> Wa<'_> {
-            Wa {
-                media: files
-                    .iter()
-                    .map(|(id, m, b)| ((*id).to_owned(), ((*m).to_owned(), b.to_vec())))
-                    .collect(),
-                store: &self.store,
-                suffix,
-                uploaded: Mutex::default(),
-                sent: Mutex::default(),
-            }
-        }
-
-        async fn inbound(&self, wa: &Wa<'_>, m: &Media) -> InboundOutcome {
-            let service = MediaService {
-                whatsapp: wa,
-                store: &self.store,
-                attachments: &self.chat,
-                transcriber: &self.ears,
-                settings: &self.settings,
-            };
-            let origination = OriginationId::parse("phone-number-id-976c72a700aac43eaf573ae050b1e2f3").unwrap();
-            let token = ConnectionToken::new("t");
-            service
-                .deliver_inbound(InboundRequest {
-                    origination: &origination,
-                    token: &token,
-                    media: m,
-                    prefix: "inbound/106540352242922/14255550150/",
-                    wamid: "wamid.ABC=",
-                })
-                .await
-                .unwrap()
-        }
-    }
-
-    #[tokio::test]
-    async fn photo_with_caption_is_attached_then_captioned() {
-        let w = World::new();
-        let wa = w.wa(&[("111", "image/jpeg", b"\xFF\xD8jpeg")], "");
-        let mut m = media(MediaKind::Image, "111", "image/jpeg");
-        m.caption = Some("my receipt".into());
-        let out = w.inbound(&wa, &m).await;
-        let Delivery::Attached(f) = &out.delivery else {
-            panic!("{out:?}")
-        };
-        assert_eq!(
-            (f.name.as_str(), f.content_type.as_str()),
-            ("photo-111.jpg", "image/jpeg")
-        );
-        assert_eq!(out.chat_texts(), vec!["my receipt".to_owned()]);
-        assert_eq!(w.chat.attached.lock().unwrap()[0].2, b"\xFF\xD8jpeg");
-        assert!(out.customer_notice.is_none());
-        // Copied under the conversation's prefix.
-        assert!(
-            w.store
-                .0
-                .lock()
-                .unwrap()
-                .keys()
-                .all(|k| k.starts_with("bucket/inbound/106540352242922/14255550150/"))
-        );
-    }
-
-    #[tokio::test]
-    async fn voice_note_becomes_wav_and_transcript_even_with_the_samples_key_naming() {
-        let w = World::new();
-        let wa = w.wa(&[("222", "audio/ogg; codecs=opus", VOICE)], ".ogg");
-        let mut m = media(MediaKind::Audio, "222", "audio/ogg; codecs=opus");
-        m.voice = true;
-        let out = w.inbound(&wa, &m).await;
-        let Delivery::Attached(f) = &out.delivery else {
-            panic!("{out:?}")
-        };
-        assert_eq!(f.content_type, "audio/wav");
-        assert!(f.name.ends_with(".wav"), "{}", f.name);
-        let secs = f.duration.unwrap().as_secs_f64();
-        assert!((secs - 3.0).abs() < 0.15, "{secs}");
-        assert_eq!(out.chat_texts(), vec!["🎤 Transcription: hello there".to_owned()]);
-        assert_eq!(out.transcript_text(), Some("hello there"));
-        assert!(w.chat.attached.lock().unwrap()[0].2.starts_with(b"RIFF"));
-    }
-
-    #[tokio::test]
-    async fn transcription_failure_still_attaches_the_audio() {
-        let mut w = World::new();
-        w.ears = Ears(Err(PortError::new(
-            FailureKind::Transient,
-            "StartStreamTranscription",
-            "timeout",
-        )));
-        let wa = w.wa(&[("333", "audio/ogg", VOICE)], "");
-        let mut m = media(MediaKind::Audio, "333", "audio/ogg");
-        m.voice = true;
-        let out = w.inbound(&wa, &m).await;
-        assert!(matches!(out.delivery, Delivery::Attached(_)));
-        assert!(matches!(out.transcript, Some(Transcript::Failed(_))));
-        assert!(out.chat_texts()[0].contains("transcript of this voice message is missing"));
-    }
-
-    #[tokio::test]
-    async fn a_voice_note_longer_than_the_invocation_has_left_is_delivered_untranscribed() {
-        let w = World::new();
-        let wa = w.wa(&[("334", "audio/ogg", VOICE)], "");
-        let mut m = media(MediaKind::Audio, "334", "audio/ogg");
-        m.voice = true;
-        // 3 s of audio + the time to post it do not fit in 5 s; they fit in a minute.
-        let out = claims::within_deadline(now_ms() + 5_000, w.inbound(&wa, &m)).await;
-        assert!(matches!(out.delivery, Delivery::Attached(_)));
-        assert!(
-            matches!(out.transcript, Some(Transcript::TooLong(d)) if d.as_secs() == 3),
-            "{out:?}"
-        );
-        assert!(
-            out.chat_texts()[0].contains("at 3 s it is too long to transcribe"),
-            "{:?}",
-            out.chat_texts()
-        );
-        let out = claims::within_deadline(now_ms() + 60_000, w.inbound(&wa, &m)).await;
-        assert_eq!(out.transcript_text(), Some("hello there"));
-    }
-
-    #[tokio::test]
-    async fn forwarded_audio_is_converted_but_not_transcribed() {
-        let w = World::new();
-        let wa = w.wa(&[("334", "audio/ogg", VOICE)], "");
-        let out = w.inbound(&wa, &media(MediaKind::Audio, "334", "audio/ogg")).await;
-        assert!(matches!(out.delivery, Delivery::Attached(_)));
-        assert!(out.transcript.is_none());
-    }
-
-    #[tokio::test]
-    async fn too_large_is_not_downloaded_and_both_sides_are_told() {
-        let mut w = World::new();
-        w.settings.limits.max_bytes = 10;
-        let wa = w.wa(&[("444", "application/pdf", b"%PDF-1.4 larger than ten bytes")], "");
-        let mut m = media(MediaKind::Document, "444", "application/pdf");
-        m.filename = Some("contract.pdf".into());
-        let out = w.inbound(&wa, &m).await;
-        assert!(matches!(out.delivery, Delivery::TooLarge { limit: 10, .. }));
-        assert!(w.store.0.lock().unwrap().is_empty(), "nothing copied");
-        assert!(out.agent_note.as_deref().unwrap().contains("contract.pdf"));
-        assert!(out.customer_notice.is_some());
-    }
-
-    #[tokio::test]
-    async fn sticker_becomes_png() {
-        let w = World::new();
-        let wa = w.wa(&[("555", "image/webp", STICKER)], "");
-        let out = w.inbound(&wa, &media(MediaKind::Sticker, "555", "image/webp")).await;
-        let Delivery::Attached(f) = &out.delivery else {
-            panic!("{out:?}")
-        };
-        assert_eq!(f.content_type, "image/png");
-        assert!(w.chat.attached.lock().unwrap()[0].2.starts_with(b"\x89PNG"));
-    }
-
-    #[tokio::test]
-    async fn refused_upload_and_unknown_types_come_back_as_notes() {
-        let w = World::new();
-        *w.chat.refuse.lock().unwrap() = Some(FailureKind::Rejected);
-        let wa = w.wa(
-            &[("666", "application/pdf", b"%PDF"), ("777", "application/zip", b"PK")],
-            "",
-        );
-        let out = w
-            .inbound(&wa, &media(MediaKind::Document, "666", "application/pdf"))
-            .await;
-        assert!(matches!(out.delivery, Delivery::UploadRefused { .. }));
-        assert!(out.agent_note.unwrap().starts_with("[file: "));
-        let out = w
-            .inbound(&wa, &media(MediaKind::Document, "777", "application/zip"))
-            .await;
-        assert!(matches!(out.delivery, Delivery::NotAccepted { .. }));
-        assert!(out.agent_note.is_some() && out.customer_notice.is_some());
-        // A transient failure is the caller's to retry.
-        *w.chat.refuse.lock().unwrap() = Some(FailureKind::Transient);
-        let service = MediaService {
-            whatsapp: &wa,
-            store: &w.store,
-            attachments: &w.chat,
-            transcriber: &w.ears,
-            settings: &w.settings,
-        };
-        let origination = OriginationId::parse("phone-number-id-976c72a700aac43eaf573ae050b1e2f3").unwrap();
-        let m = media(MediaKind::Document, "666", "application/pdf");
-        let r = service
-            .deliver_inbound(InboundRequest {
-                origination: &origination,
-                token: &ConnectionToken::new("t"),
-                media: &m,
-                prefix: "p/",
-                wamid: "w",
-            })
-            .await;
-        assert!(r.unwrap_err().is_retryable());
-    }
-
-    async fn outbound(w: &World, wa: &Wa<'_>, id: &str, name: &str, ct: &str) -> OutboundOutcome {
-        let service = MediaService {
-            whatsapp: wa,
-            store: &w.store,
-            attachments: &w.chat,
-            transcriber: &w.ears,
-            settings: &w.settings,
-        };
-        let origination = OriginationId::parse("phone-number-id-976c72a700aac43eaf573ae050b1e2f3").unwrap();
-        service
-            .deliver_outbound(OutboundRequest {
-                token: &ConnectionToken::new("t"),
-                origination: &origination,
-                to: &CustomerId::parse("14255550150").unwrap(),
-                attachment_id: id,
-                name,
-                content_type: ct,
-                prefix: "outbound/c1/",
-            })
-            .await
-            .unwrap()
-    }
-
-    #[tokio::test]
-    async fn agent_files_go_by_media_id() {
-        let mut w = World::new();
-        w.chat.files = HashMap::from([
-            ("a1".to_owned(), b"\x89PNGimage".to_vec()),
-            ("a2".to_owned(), b"%PDF-1.4".to_vec()),
-            ("a3".to_owned(), b"PK zip".to_vec()),
-        ]);
-        let wa = w.wa(&[], "");
-        let OutboundOutcome::Sent { message, .. } = outbound(&w, &wa, "a1", "map.png", "image/png").await else {
-            panic!()
-        };
-        assert_eq!(message["type"], "image");
-        assert_eq!(message["image"], json!({"id": "m1"}));
-        assert_eq!(message["to"], "14255550150");
-        let OutboundOutcome::Sent { message, .. } =
-            outbound(&w, &wa, "a2", "guía de devolución.pdf", "application/pdf").await
-        else {
-            panic!()
-        };
-        assert_eq!(message["type"], "document");
-        assert_eq!(message["document"]["filename"], "guía de devolución.pdf");
-        let OutboundOutcome::Sent { message, .. } = outbound(&w, &wa, "a3", "files.zip", "application/zip").await
-        else {
-            panic!()
-        };
-        assert_eq!(message["type"], "document");
-        assert_eq!(wa.sent.lock().unwrap().len(), 3);
-        let up = wa.uploaded.lock().unwrap();
-        assert!(up[0].0.starts_with("outbound/c1/a1/"));
-        assert_eq!(up[1].1, "application/pdf");
-    }
-
-    #[test]
-    fn settings_from_env() {
-        let s = MediaSettings::from_lookup(|k| match k {
-            "MEDIA_BUCKET_NAME" => Some("b".into()),
-            "TRANSCRIBE_LANGUAGE_OPTIONS" => Some("en-US, es-US".into()),
-            _ => None,
-        })
-        .unwrap();
-        assert_eq!(
-            s.transcribe,
-            Some(TranscribeLanguage::Identify(vec!["en-US".into(), "es-US".into()]))
-        );
-        let s = MediaSettings::from_lookup(|k| match k {
-            "MEDIA_BUCKET_NAME" => Some("b".into()),
-            "TRANSCRIBE_LANGUAGE" => Some("es-ES".into()),
-            _ => None,
-        })
-        .unwrap();
-        assert_eq!(s.transcribe, Some(TranscribeLanguage::Fixed("es-ES".into())));
-        assert_eq!((s.stream_speed, s.echo_transcript), (1.0, true));
-        let s = MediaSettings::from_lookup(|k| match k {
-            "MEDIA_BUCKET_NAME" => Some("b".into()),
-            "TRANSCRIBE_VOICE_NOTES" => Some("false".into()),
-            "TRANSCRIBE_STREAM_SPEED" => Some("4".into()),
-            _ => None,
-        })
-        .unwrap();
-        assert_eq!((s.transcribe, s.stream_speed), (None, 4.0));
-        assert!(
-            MediaSettings::from_lookup(|k| match k {
-                "MEDIA_BUCKET_NAME" => Some("b".into()),
-                "TRANSCRIBE_STREAM_SPEED" => Some("0".into()),
-                _ => None,
-            })
-            .is_err()
-        );
-        assert!(MediaSettings::from_lookup(|_| None).is_err());
-    }
-}
+#[path = "service_tests.rs"]
+mod tests;

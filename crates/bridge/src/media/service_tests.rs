@@ -1,0 +1,553 @@
+//! The media service's tests, on in-memory fakes of its ports.
+
+use super::*;
+use crate::media::ports::{MediaInfo, StoredObject, UploadTicket};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+const VOICE: &[u8] = include_bytes!("../../../../tests/media/voice-note.ogg");
+const STICKER: &[u8] = include_bytes!("../../../../tests/media/sticker.webp");
+
+/// The bucket: `bucket/key` → (content type, bytes); `.1` makes deletes fail.
+#[derive(Default)]
+struct Store(Mutex<BTreeMap<String, (String, Vec<u8>)>>, AtomicBool);
+
+impl ObjectStore for Store {
+    async fn put(&self, bucket: &str, key: &str, ct: &str, bytes: Vec<u8>) -> PortResult<()> {
+        self.0
+            .lock()
+            .unwrap()
+            .insert(format!("{bucket}/{key}"), (ct.to_owned(), bytes));
+        Ok(())
+    }
+    async fn get(&self, bucket: &str, key: &str, max_bytes: u64) -> PortResult<Option<Capped<StoredObject>>> {
+        Ok(self.0.lock().unwrap().get(&format!("{bucket}/{key}")).map(|(ct, b)| {
+            if b.len() as u64 > max_bytes {
+                Capped::Over { size: b.len() as u64 }
+            } else {
+                Capped::Within(StoredObject {
+                    content_type: Some(ct.clone()),
+                    bytes: b.clone(),
+                })
+            }
+        }))
+    }
+    async fn delete(&self, bucket: &str, key: &str) -> PortResult<()> {
+        if self.1.load(Ordering::SeqCst) {
+            return Err(PortError::new(FailureKind::Transient, "DeleteObject", "AccessDenied"));
+        }
+        self.0.lock().unwrap().remove(&format!("{bucket}/{key}"));
+        Ok(())
+    }
+    async fn list(&self, bucket: &str, prefix: &str) -> PortResult<Vec<String>> {
+        let full = format!("{bucket}/{prefix}");
+        Ok(self
+            .0
+            .lock()
+            .unwrap()
+            .keys()
+            .filter(|k| k.starts_with(&full))
+            .map(|k| k[bucket.len() + 1..].to_owned())
+            .collect())
+    }
+}
+
+/// EUM: media by id; `suffix` imitates the AWS sample's `<prefix><id>.<ext>` naming.
+struct Wa<'a> {
+    media: HashMap<String, (String, Vec<u8>)>,
+    store: &'a Store,
+    suffix: &'static str,
+    /// The metadata says 0 bytes, whatever the file holds.
+    understate: bool,
+    uploaded: Mutex<Vec<(String, String)>>,
+    sent: Mutex<Vec<Value>>,
+}
+
+impl WhatsappMedia for Wa<'_> {
+    async fn media_info(&self, _: &OriginationId, id: &str) -> PortResult<MediaInfo> {
+        let (mime, b) = self
+            .media
+            .get(id)
+            .ok_or_else(|| PortError::new(FailureKind::Rejected, "Get", "404"))?;
+        Ok(MediaInfo {
+            mime_type: mime.clone(),
+            size: if self.understate { 0 } else { b.len() as u64 },
+        })
+    }
+    async fn copy_to_bucket(
+        &self,
+        from: &OriginationId,
+        id: &str,
+        bucket: &str,
+        prefix: &str,
+    ) -> PortResult<MediaInfo> {
+        let info = self.media_info(from, id).await?;
+        let (mime, b) = self.media[id].clone();
+        self.store
+            .put(bucket, &format!("{prefix}{id}{}", self.suffix), &mime, b)
+            .await?;
+        Ok(info)
+    }
+    async fn upload_from_bucket(&self, _: &OriginationId, bucket: &str, key: &str) -> PortResult<String> {
+        let Some(Capped::Within(obj)) = self.store.get(bucket, key, u64::MAX).await? else {
+            panic!("object in bucket")
+        };
+        let mut up = self.uploaded.lock().unwrap();
+        up.push((key.to_owned(), obj.content_type.unwrap_or_default()));
+        Ok(format!("m{}", up.len()))
+    }
+    async fn send_body(&self, _: &OriginationId, body: &Value) -> PortResult<String> {
+        self.sent.lock().unwrap().push(body.clone());
+        Ok("wamid.out".into())
+    }
+}
+
+/// (name, content type, bytes)
+type File = (String, String, Vec<u8>);
+
+#[derive(Default)]
+struct Chat {
+    refuse: Mutex<Option<FailureKind>>,
+    attached: Mutex<Vec<File>>,
+    pending: Mutex<HashMap<String, File>>,
+    files: HashMap<String, Vec<u8>>,
+}
+
+impl ChatAttachments for Chat {
+    async fn start_upload(
+        &self,
+        _: &ConnectionToken,
+        name: &str,
+        ct: &str,
+        size: u64,
+        _: &str,
+    ) -> PortResult<UploadTicket> {
+        if let Some(kind) = *self.refuse.lock().unwrap() {
+            return Err(PortError::new(kind, "StartAttachmentUpload", "ValidationException"));
+        }
+        let id = format!("att{}", self.pending.lock().unwrap().len());
+        self.pending
+            .lock()
+            .unwrap()
+            .insert(id.clone(), (name.to_owned(), ct.to_owned(), vec![0; size as usize]));
+        Ok(UploadTicket {
+            attachment_id: id.clone(),
+            url: format!("http://upload/{id}"),
+            headers: BTreeMap::from([("Content-Type".to_owned(), ct.to_owned())]),
+        })
+    }
+    async fn put_bytes(&self, t: &UploadTicket, bytes: Vec<u8>) -> PortResult<()> {
+        let mut p = self.pending.lock().unwrap();
+        let entry = p.get_mut(&t.attachment_id).unwrap();
+        assert_eq!(t.headers["Content-Type"], entry.1, "PUT with the ticket's headers");
+        assert_eq!(entry.2.len(), bytes.len(), "declared size");
+        entry.2 = bytes;
+        Ok(())
+    }
+    async fn complete(&self, _: &ConnectionToken, id: &str, _: &str) -> PortResult<()> {
+        let e = self.pending.lock().unwrap().remove(id).unwrap();
+        self.attached.lock().unwrap().push(e);
+        Ok(())
+    }
+    async fn send_text(&self, _: &ConnectionToken, _: &str, _: &str) -> PortResult<()> {
+        Ok(())
+    }
+    async fn download(&self, _: &ConnectionToken, id: &str, max_bytes: u64) -> PortResult<Capped<Vec<u8>>> {
+        let bytes = &self.files[id];
+        Ok(if bytes.len() as u64 > max_bytes {
+            Capped::Over {
+                size: bytes.len() as u64,
+            }
+        } else {
+            Capped::Within(bytes.clone())
+        })
+    }
+}
+
+struct Ears(Result<String, PortError>);
+
+impl Transcriber for Ears {
+    async fn transcribe_ogg_opus(&self, audio: &[u8], _: &TranscribeLanguage) -> PortResult<String> {
+        assert!(audio.starts_with(b"OggS"), "the original Ogg/Opus goes to Transcribe");
+        self.0.clone()
+    }
+}
+
+fn settings() -> MediaSettings {
+    MediaSettings::from_lookup(|k| (k == "MEDIA_BUCKET_NAME").then(|| "bucket".to_owned())).unwrap()
+}
+
+fn media(kind: MediaKind, id: &str, mime: &str) -> Media {
+    Media {
+        kind,
+        id: id.into(),
+        mime_type: Some(mime.into()),
+        sha256: None,
+        caption: None,
+        filename: None,
+        voice: false,
+        animated: false,
+    }
+}
+
+struct World {
+    store: Store,
+    chat: Chat,
+    ears: Ears,
+    settings: MediaSettings,
+}
+
+impl World {
+    fn new() -> Self {
+        Self {
+            store: Store::default(),
+            chat: Chat::default(),
+            ears: Ears(Ok("hello there".into())),
+            settings: settings(),
+        }
+    }
+
+    fn wa(&self, files: &[(&str, &str, &[u8])], suffix: &'static str) -> Wa<'_> {
+        Wa {
+            media: files
+                .iter()
+                .map(|(id, m, b)| ((*id).to_owned(), ((*m).to_owned(), b.to_vec())))
+                .collect(),
+            store: &self.store,
+            suffix,
+            understate: false,
+            uploaded: Mutex::default(),
+            sent: Mutex::default(),
+        }
+    }
+
+    async fn inbound(&self, wa: &Wa<'_>, m: &Media) -> InboundOutcome {
+        let service = MediaService {
+            whatsapp: wa,
+            store: &self.store,
+            attachments: &self.chat,
+            transcriber: &self.ears,
+            settings: &self.settings,
+        };
+        let origination = OriginationId::parse("phone-number-id-976c72a700aac43eaf573ae050b1e2f3").unwrap();
+        let token = ConnectionToken::new("t");
+        service
+            .deliver_inbound(InboundRequest {
+                origination: &origination,
+                token: &token,
+                media: m,
+                prefix: "inbound/106540352242922/14255550150/",
+                wamid: "wamid.ABC=",
+            })
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn photo_with_caption_is_attached_then_captioned() {
+    let w = World::new();
+    let wa = w.wa(&[("111", "image/jpeg", b"\xFF\xD8jpeg")], "");
+    let mut m = media(MediaKind::Image, "111", "image/jpeg");
+    m.caption = Some("my receipt".into());
+    let out = w.inbound(&wa, &m).await;
+    let Delivery::Attached(f) = &out.delivery else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        (f.name.as_str(), f.content_type.as_str()),
+        ("photo-111.jpg", "image/jpeg")
+    );
+    assert_eq!(out.chat_texts(), vec!["my receipt".to_owned()]);
+    assert_eq!(w.chat.attached.lock().unwrap()[0].2, b"\xFF\xD8jpeg");
+    assert!(out.customer_notice.is_none());
+    assert!(w.store.0.lock().unwrap().is_empty(), "deleted once in the chat");
+}
+
+#[tokio::test]
+async fn a_failed_delete_is_no_failure_of_the_message() {
+    let w = World::new();
+    w.store.1.store(true, Ordering::SeqCst);
+    let wa = w.wa(&[("112", "image/jpeg", b"\xFF\xD8jpeg")], ".jpg");
+    let out = w.inbound(&wa, &media(MediaKind::Image, "112", "image/jpeg")).await;
+    assert!(matches!(out.delivery, Delivery::Attached(_)), "{out:?}");
+    // Left under the conversation's prefix, named as EUM names it, for the lifecycle rule.
+    let keys: Vec<String> = w.store.0.lock().unwrap().keys().cloned().collect();
+    assert_eq!(
+        keys,
+        vec!["bucket/inbound/106540352242922/14255550150/wamid.ABC_/112.jpg".to_owned()]
+    );
+}
+
+#[tokio::test]
+async fn a_file_larger_than_its_metadata_says_is_refused_at_the_limit_and_not_kept() {
+    let mut w = World::new();
+    w.settings.limits.max_bytes = 10;
+    let mut wa = w.wa(
+        &[("445", "application/pdf", b"%PDF-1.4 much larger than ten bytes")],
+        ".pdf",
+    );
+    wa.understate = true;
+    let mut m = media(MediaKind::Document, "445", "application/pdf");
+    m.filename = Some("scan.pdf".into());
+    let out = w.inbound(&wa, &m).await;
+    assert_eq!(out.delivery, Delivery::TooLarge { size: 35, limit: 10 }, "{out:?}");
+    assert!(w.chat.attached.lock().unwrap().is_empty());
+    let note = out.agent_note.as_deref().unwrap();
+    assert!(note.contains("scan.pdf") && note.contains("larger"), "{note}");
+    assert!(out.customer_notice.unwrap().contains("too large"));
+    assert!(w.store.0.lock().unwrap().is_empty(), "the copy is deleted");
+}
+
+#[tokio::test]
+async fn voice_note_becomes_wav_and_transcript_even_with_the_samples_key_naming() {
+    let w = World::new();
+    let wa = w.wa(&[("222", "audio/ogg; codecs=opus", VOICE)], ".ogg");
+    let mut m = media(MediaKind::Audio, "222", "audio/ogg; codecs=opus");
+    m.voice = true;
+    let out = w.inbound(&wa, &m).await;
+    let Delivery::Attached(f) = &out.delivery else {
+        panic!("{out:?}")
+    };
+    assert_eq!(f.content_type, "audio/wav");
+    assert!(f.name.ends_with(".wav"), "{}", f.name);
+    let secs = f.duration.unwrap().as_secs_f64();
+    assert!((secs - 3.0).abs() < 0.15, "{secs}");
+    assert_eq!(out.chat_texts(), vec!["🎤 Transcription: hello there".to_owned()]);
+    assert_eq!(out.transcript_text(), Some("hello there"));
+    assert!(w.chat.attached.lock().unwrap()[0].2.starts_with(b"RIFF"));
+}
+
+#[tokio::test]
+async fn transcription_failure_still_attaches_the_audio() {
+    let mut w = World::new();
+    w.ears = Ears(Err(PortError::new(
+        FailureKind::Transient,
+        "StartStreamTranscription",
+        "timeout",
+    )));
+    let wa = w.wa(&[("333", "audio/ogg", VOICE)], "");
+    let mut m = media(MediaKind::Audio, "333", "audio/ogg");
+    m.voice = true;
+    let out = w.inbound(&wa, &m).await;
+    assert!(matches!(out.delivery, Delivery::Attached(_)));
+    assert!(matches!(out.transcript, Some(Transcript::Failed(_))));
+    assert!(out.chat_texts()[0].contains("transcript of this voice message is missing"));
+}
+
+#[tokio::test]
+async fn a_voice_note_longer_than_the_invocation_has_left_is_delivered_untranscribed() {
+    let w = World::new();
+    let wa = w.wa(&[("334", "audio/ogg", VOICE)], "");
+    let mut m = media(MediaKind::Audio, "334", "audio/ogg");
+    m.voice = true;
+    // 3 s of audio + the time to post it do not fit in 5 s; they fit in a minute.
+    let out = claims::within_deadline(now_ms() + 5_000, w.inbound(&wa, &m)).await;
+    assert!(matches!(out.delivery, Delivery::Attached(_)));
+    assert!(
+        matches!(out.transcript, Some(Transcript::TooLong(d)) if d.as_secs() == 3),
+        "{out:?}"
+    );
+    assert!(
+        out.chat_texts()[0].contains("at 3 s it is too long to transcribe"),
+        "{:?}",
+        out.chat_texts()
+    );
+    let out = claims::within_deadline(now_ms() + 60_000, w.inbound(&wa, &m)).await;
+    assert_eq!(out.transcript_text(), Some("hello there"));
+}
+
+#[tokio::test]
+async fn forwarded_audio_is_converted_but_not_transcribed() {
+    let w = World::new();
+    let wa = w.wa(&[("334", "audio/ogg", VOICE)], "");
+    let out = w.inbound(&wa, &media(MediaKind::Audio, "334", "audio/ogg")).await;
+    assert!(matches!(out.delivery, Delivery::Attached(_)));
+    assert!(out.transcript.is_none());
+}
+
+#[tokio::test]
+async fn too_large_is_not_downloaded_and_both_sides_are_told() {
+    let mut w = World::new();
+    w.settings.limits.max_bytes = 10;
+    let wa = w.wa(&[("444", "application/pdf", b"%PDF-1.4 larger than ten bytes")], "");
+    let mut m = media(MediaKind::Document, "444", "application/pdf");
+    m.filename = Some("contract.pdf".into());
+    let out = w.inbound(&wa, &m).await;
+    assert!(matches!(out.delivery, Delivery::TooLarge { limit: 10, .. }));
+    assert!(w.store.0.lock().unwrap().is_empty(), "nothing copied");
+    assert!(out.agent_note.as_deref().unwrap().contains("contract.pdf"));
+    assert!(out.customer_notice.is_some());
+}
+
+#[tokio::test]
+async fn sticker_becomes_png() {
+    let w = World::new();
+    let wa = w.wa(&[("555", "image/webp", STICKER)], "");
+    let out = w.inbound(&wa, &media(MediaKind::Sticker, "555", "image/webp")).await;
+    let Delivery::Attached(f) = &out.delivery else {
+        panic!("{out:?}")
+    };
+    assert_eq!(f.content_type, "image/png");
+    assert!(w.chat.attached.lock().unwrap()[0].2.starts_with(b"\x89PNG"));
+}
+
+#[tokio::test]
+async fn refused_upload_and_unknown_types_come_back_as_notes() {
+    let w = World::new();
+    *w.chat.refuse.lock().unwrap() = Some(FailureKind::Rejected);
+    let wa = w.wa(
+        &[("666", "application/pdf", b"%PDF"), ("777", "application/zip", b"PK")],
+        "",
+    );
+    let out = w
+        .inbound(&wa, &media(MediaKind::Document, "666", "application/pdf"))
+        .await;
+    assert!(matches!(out.delivery, Delivery::UploadRefused { .. }));
+    assert!(out.agent_note.unwrap().starts_with("[file: "));
+    let out = w
+        .inbound(&wa, &media(MediaKind::Document, "777", "application/zip"))
+        .await;
+    assert!(matches!(out.delivery, Delivery::NotAccepted { .. }));
+    assert!(out.agent_note.is_some() && out.customer_notice.is_some());
+    // A transient failure is the caller's to retry.
+    *w.chat.refuse.lock().unwrap() = Some(FailureKind::Transient);
+    let service = MediaService {
+        whatsapp: &wa,
+        store: &w.store,
+        attachments: &w.chat,
+        transcriber: &w.ears,
+        settings: &w.settings,
+    };
+    let origination = OriginationId::parse("phone-number-id-976c72a700aac43eaf573ae050b1e2f3").unwrap();
+    let m = media(MediaKind::Document, "666", "application/pdf");
+    let r = service
+        .deliver_inbound(InboundRequest {
+            origination: &origination,
+            token: &ConnectionToken::new("t"),
+            media: &m,
+            prefix: "p/",
+            wamid: "w",
+        })
+        .await;
+    assert!(r.unwrap_err().is_retryable());
+}
+
+async fn outbound(w: &World, wa: &Wa<'_>, id: &str, name: &str, ct: &str) -> OutboundOutcome {
+    let service = MediaService {
+        whatsapp: wa,
+        store: &w.store,
+        attachments: &w.chat,
+        transcriber: &w.ears,
+        settings: &w.settings,
+    };
+    let origination = OriginationId::parse("phone-number-id-976c72a700aac43eaf573ae050b1e2f3").unwrap();
+    service
+        .deliver_outbound(OutboundRequest {
+            token: &ConnectionToken::new("t"),
+            origination: &origination,
+            to: &CustomerId::parse("14255550150").unwrap(),
+            attachment_id: id,
+            name,
+            content_type: ct,
+            prefix: "outbound/c1/",
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn agent_files_go_by_media_id() {
+    let mut w = World::new();
+    w.chat.files = HashMap::from([
+        ("a1".to_owned(), b"\x89PNGimage".to_vec()),
+        ("a2".to_owned(), b"%PDF-1.4".to_vec()),
+        ("a3".to_owned(), b"PK zip".to_vec()),
+    ]);
+    let wa = w.wa(&[], "");
+    let OutboundOutcome::Sent { message, .. } = outbound(&w, &wa, "a1", "map.png", "image/png").await else {
+        panic!()
+    };
+    assert_eq!(message["type"], "image");
+    assert_eq!(message["image"], json!({"id": "m1"}));
+    assert_eq!(message["to"], "14255550150");
+    let OutboundOutcome::Sent { message, .. } =
+        outbound(&w, &wa, "a2", "guía de devolución.pdf", "application/pdf").await
+    else {
+        panic!()
+    };
+    assert_eq!(message["type"], "document");
+    assert_eq!(message["document"]["filename"], "guía de devolución.pdf");
+    let OutboundOutcome::Sent { message, .. } = outbound(&w, &wa, "a3", "files.zip", "application/zip").await else {
+        panic!()
+    };
+    assert_eq!(message["type"], "document");
+    assert_eq!(wa.sent.lock().unwrap().len(), 3);
+    let up = wa.uploaded.lock().unwrap();
+    assert!(up[0].0.starts_with("outbound/c1/a1/"));
+    assert_eq!(up[1].1, "application/pdf");
+    assert!(w.store.0.lock().unwrap().is_empty(), "deleted once WhatsApp has them");
+}
+
+#[tokio::test]
+async fn an_agent_file_over_the_limit_is_not_fetched_and_both_sides_are_told() {
+    let mut w = World::new();
+    w.settings.limits.max_bytes = 10;
+    w.chat.files = HashMap::from([("a9".to_owned(), b"%PDF-1.4 more than ten bytes".to_vec())]);
+    let wa = w.wa(&[], "");
+    let out = outbound(&w, &wa, "a9", "manual.pdf", "application/pdf").await;
+    let OutboundOutcome::TooLarge { limit, agent_note, .. } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(limit, 10);
+    assert!(
+        agent_note.contains("manual.pdf") && agent_note.contains("not sent"),
+        "{agent_note}"
+    );
+    assert!(wa.uploaded.lock().unwrap().is_empty() && w.store.0.lock().unwrap().is_empty());
+    let sent = wa.sent.lock().unwrap();
+    assert_eq!(sent.len(), 1, "one notice: {sent:?}");
+    assert_eq!(sent[0]["type"], "text");
+    assert_eq!(sent[0]["to"], "14255550150");
+    assert!(sent[0]["text"]["body"].as_str().unwrap().contains("too large"));
+}
+
+#[test]
+fn settings_from_env() {
+    let s = MediaSettings::from_lookup(|k| match k {
+        "MEDIA_BUCKET_NAME" => Some("b".into()),
+        "TRANSCRIBE_LANGUAGE_OPTIONS" => Some("en-US, es-US".into()),
+        _ => None,
+    })
+    .unwrap();
+    assert_eq!(
+        s.transcribe,
+        Some(TranscribeLanguage::Identify(vec!["en-US".into(), "es-US".into()]))
+    );
+    let s = MediaSettings::from_lookup(|k| match k {
+        "MEDIA_BUCKET_NAME" => Some("b".into()),
+        "TRANSCRIBE_LANGUAGE" => Some("es-ES".into()),
+        _ => None,
+    })
+    .unwrap();
+    assert_eq!(s.transcribe, Some(TranscribeLanguage::Fixed("es-ES".into())));
+    assert_eq!((s.stream_speed, s.echo_transcript), (1.0, true));
+    let s = MediaSettings::from_lookup(|k| match k {
+        "MEDIA_BUCKET_NAME" => Some("b".into()),
+        "TRANSCRIBE_VOICE_NOTES" => Some("false".into()),
+        "TRANSCRIBE_STREAM_SPEED" => Some("4".into()),
+        _ => None,
+    })
+    .unwrap();
+    assert_eq!((s.transcribe, s.stream_speed), (None, 4.0));
+    assert!(
+        MediaSettings::from_lookup(|k| match k {
+            "MEDIA_BUCKET_NAME" => Some("b".into()),
+            "TRANSCRIBE_STREAM_SPEED" => Some("0".into()),
+            _ => None,
+        })
+        .is_err()
+    );
+    assert!(MediaSettings::from_lookup(|_| None).is_err());
+}

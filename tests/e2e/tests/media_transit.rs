@@ -1,0 +1,216 @@
+//! Issue #20: files in transit through the real handlers. A file larger than the bridge takes never
+//! sits whole in a handler's memory, whatever its metadata says; both sides are told once; and the
+//! media bucket keeps nothing once a file has reached its side.
+
+use base64::Engine;
+use e2e::{TestStack, Twin, customer_texts};
+use serde_json::{Value, json};
+
+const CUSTOMER: &str = "14255550150";
+const MIB: u64 = 1024 * 1024;
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A body of `len` bytes that compresses badly, starting with `magic`.
+fn file(magic: &[u8], len: usize) -> Vec<u8> {
+    let mut bytes = magic.to_vec();
+    bytes.extend((0..len - magic.len()).map(|i| (i as u32).wrapping_mul(2_654_435_761).to_be_bytes()[0]));
+    bytes
+}
+
+async fn contact_id(twin: &Twin) -> String {
+    twin.contacts_of(CUSTOMER).await[0]["contact_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The live process of `function`: (pid, peak RSS since the last reset, RSS now), in bytes.
+async fn process(twin: &Twin, function: &str) -> (u64, u64, u64) {
+    let processes = twin.get("/processes").await;
+    let live: Vec<&Value> = processes
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["function"] == function && p["exited_us"].is_null())
+        .collect();
+    assert_eq!(live.len(), 1, "one live {function}: {processes:#}");
+    let kib = |field: &str| live[0][field].as_u64().expect("the twin reads /proc") * 1024;
+    (live[0]["pid"].as_u64().unwrap(), kib("vm_hwm_kib"), kib("vm_rss_kib"))
+}
+
+/// The keys in the media bucket (moto's S3, listed directly).
+async fn bucket_keys(stack: &TestStack) -> Vec<String> {
+    let moto = stack.stack().moto_url().expect("moto");
+    let listing = reqwest::Client::new()
+        .get(format!("{moto}/whatsapp-bridge-media?list-type=2"))
+        .header(
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .send()
+        .await
+        .expect("moto")
+        .text()
+        .await
+        .expect("listing");
+    listing
+        .split("<Key>")
+        .skip(1)
+        .filter_map(|s| s.split("</Key>").next().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_agents_90_mb_document_is_not_fetched_and_both_sides_are_told_once() {
+    let stack = TestStack::start().await;
+    let twin = stack.twin();
+    twin.customer_texts(CUSTOMER, "Can you send me the full manual?").await;
+    twin.settle().await;
+    let id = contact_id(twin).await;
+    twin.agent(&id, json!({"action": "join", "display_name": "Ana"})).await;
+    twin.settle().await;
+    twin.post("/processes/reset-peak", json!({})).await;
+    let (pid, _, before) = process(twin, "ConnectHandler").await;
+
+    // Connect lets the agent attach it (an instance may allow 100 MB); the bridge takes 20 MB.
+    let manual = file(b"%PDF-1.7", 90_000_000);
+    let inv = twin
+        .agent(
+            &id,
+            json!({"action": "attachment", "name": "manual.pdf", "content_type": "application/pdf", "data": b64(&manual)}),
+        )
+        .await;
+    drop(manual);
+    assert!(inv.iter().all(|i| i.ok), "{inv:?}");
+    twin.settle().await;
+
+    assert!(twin.media_sent_to(CUSTOMER).await.is_empty(), "not sent");
+    assert_eq!(twin.calls_to("PostWhatsAppMessageMedia").await, 0);
+    let notices: Vec<String> = twin
+        .texts_to(CUSTOMER)
+        .await
+        .into_iter()
+        .filter(|t| t.contains("manual.pdf"))
+        .collect();
+    assert_eq!(notices.len(), 1, "the customer is told once: {notices:?}");
+    assert!(notices[0].contains("too large"), "{notices:?}");
+    let chat = twin.contacts_of(CUSTOMER).await.remove(0);
+    let notes: Vec<String> = customer_texts(&chat)
+        .into_iter()
+        .filter(|t| t.contains("manual.pdf"))
+        .collect();
+    assert_eq!(notes.len(), 1, "the agent is told once: {notes:?}");
+    assert!(notes[0].contains("not sent to the customer"), "{notes:?}");
+    // The same process, alive, and it never held the file.
+    let (after, peak, _) = process(twin, "ConnectHandler").await;
+    assert_eq!(after, pid, "no crash");
+    eprintln!(
+        "ConnectHandler peak RSS with a 90 MB agent document: {} MiB (RSS before {} MiB)",
+        peak / MIB,
+        before / MIB
+    );
+    assert!(
+        peak < before + 20 * MIB,
+        "peak RSS {} MiB: the file was read",
+        peak / MIB
+    );
+    assert!(bucket_keys(&stack).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_customer_file_announced_as_0_bytes_that_holds_50_mb_is_refused_without_being_read() {
+    let stack = TestStack::start().await;
+    let twin = stack.twin();
+    twin.customer_texts(CUSTOMER, "Here comes the scan").await;
+    twin.settle().await;
+    twin.post("/processes/reset-peak", json!({})).await;
+    let (pid, _, before) = process(twin, "WhatsappHandler").await;
+
+    let scan = file(b"%PDF-1.4", 50_000_000);
+    let (_, inv) = twin
+        .customer_sends(
+            CUSTOMER,
+            json!({"type": "document", "document": {"data": b64(&scan), "mime_type": "application/pdf",
+                   "filename": "scan.pdf", "announced_size": 0}}),
+        )
+        .await;
+    drop(scan);
+    assert!(inv.ok, "{inv:?}");
+    twin.settle().await;
+
+    let chat = twin.contacts_of(CUSTOMER).await.remove(0);
+    let attached = chat["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["attachments"].as_array().is_some_and(|a| !a.is_empty()))
+        .count();
+    assert_eq!(attached, 0, "not attached");
+    let notes: Vec<String> = customer_texts(&chat)
+        .into_iter()
+        .filter(|t| t.contains("scan.pdf") && t.contains("larger"))
+        .collect();
+    assert_eq!(notes.len(), 1, "the agent is told once: {notes:?}");
+    let notices: Vec<String> = twin
+        .texts_to(CUSTOMER)
+        .await
+        .into_iter()
+        .filter(|t| t.contains("too large"))
+        .collect();
+    assert_eq!(notices.len(), 1, "the customer is told once: {notices:?}");
+    let (after, peak, _) = process(twin, "WhatsappHandler").await;
+    assert_eq!(after, pid, "no crash");
+    eprintln!(
+        "WhatsappHandler peak RSS with a 50 MB file announced as 0 bytes: {} MiB (RSS before {} MiB)",
+        peak / MIB,
+        before / MIB
+    );
+    // Reading the body would take at least 50 MB more; refusing it from its length takes little.
+    assert!(
+        peak < before + 20 * MIB,
+        "peak RSS {} MiB: the body was read",
+        peak / MIB
+    );
+    assert!(bucket_keys(&stack).await.is_empty(), "the copy is deleted");
+}
+
+#[tokio::test]
+async fn a_photo_each_way_leaves_nothing_in_the_media_bucket() {
+    let stack = TestStack::start().await;
+    let twin = stack.twin();
+    let jpeg = file(b"\xFF\xD8\xFF\xE0", 200_000);
+    let (_, inv) = twin
+        .customer_sends(
+            CUSTOMER,
+            json!({"type": "image", "image": {"data": b64(&jpeg), "mime_type": "image/jpeg"}}),
+        )
+        .await;
+    assert!(inv.ok, "{inv:?}");
+    twin.settle().await;
+    let id = contact_id(twin).await;
+    twin.agent(&id, json!({"action": "join", "display_name": "Ana"})).await;
+    let png = file(b"\x89PNG\r\n\x1a\n", 200_000);
+    let inv = twin
+        .agent(
+            &id,
+            json!({"action": "attachment", "name": "map.png", "content_type": "image/png", "data": b64(&png)}),
+        )
+        .await;
+    assert!(inv.iter().all(|i| i.ok), "{inv:?}");
+    twin.settle().await;
+
+    let chat = twin.contacts_of(CUSTOMER).await.remove(0);
+    assert!(
+        chat["transcript"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["role"] == "CUSTOMER" && i["attachments"][0]["content_type"] == "image/jpeg"),
+        "the photo reached the chat"
+    );
+    assert_eq!(twin.media_sent_to(CUSTOMER).await.len(), 1, "the map reached WhatsApp");
+    assert_eq!(bucket_keys(&stack).await, Vec::<String>::new());
+}
