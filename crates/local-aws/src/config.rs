@@ -5,6 +5,7 @@
 //! `TwinConfig::default()` and a test that exercises a limit (token expiry, message size, retry
 //! timing) can change just that field.
 
+use crate::lambda::FunctionName;
 use std::time::Duration;
 
 /// A WhatsApp business phone number registered in EUM.
@@ -64,10 +65,11 @@ pub struct TwinConfig {
     /// voice note (Transcribe hears audio no faster than it plays).
     pub whatsapp_handler_timeout: Duration,
     pub connect_handler_timeout: Duration,
-    /// `MaximumEventAgeInSeconds` of both functions' EventInvokeConfig: an event not yet handled
-    /// successfully this long after it was queued is not tried again but goes to the on-failure
-    /// destination (condition `EventAgeExceeded`). `template.yaml` sets none, so Lambda's default.
-    pub maximum_event_age: Duration,
+    /// `MaximumEventAgeInSeconds` of each function's EventInvokeConfig, as `template.yaml` sets them:
+    /// an event not yet handled successfully this long after it was queued is not tried again but
+    /// goes to the on-failure destination (condition `EventAgeExceeded`).
+    pub whatsapp_handler_event_age: Duration,
+    pub connect_handler_event_age: Duration,
     /// Deliver a Connect contact's streamed items concurrently, each its own asynchronous
     /// invocation that waits for no earlier one, as SNS → Lambda can; `false` (the default) keeps
     /// them in publish order through a per-contact worker. `POST /_twin/sns` can change it.
@@ -83,6 +85,16 @@ pub const AWS_RETRY_DELAYS: [Duration; 2] = [Duration::from_secs(60), Duration::
 
 /// Lambda's default `MaximumEventAgeInSeconds` (6 hours, also the largest allowed).
 pub const AWS_MAXIMUM_EVENT_AGE: Duration = Duration::from_secs(6 * 3600);
+
+impl TwinConfig {
+    /// The oldest event of `function` that Lambda still tries.
+    pub fn maximum_event_age(&self, function: FunctionName) -> Duration {
+        match function {
+            FunctionName::WhatsappHandler => self.whatsapp_handler_event_age,
+            FunctionName::ConnectHandler => self.connect_handler_event_age,
+        }
+    }
+}
 
 impl Default for TwinConfig {
     fn default() -> Self {
@@ -101,7 +113,8 @@ impl Default for TwinConfig {
             retry_delays: vec![Duration::from_millis(200), Duration::from_millis(400)],
             whatsapp_handler_timeout: Duration::from_secs(300),
             connect_handler_timeout: Duration::from_secs(30),
-            maximum_event_age: AWS_MAXIMUM_EVENT_AGE,
+            whatsapp_handler_event_age: AWS_MAXIMUM_EVENT_AGE,
+            connect_handler_event_age: Duration::from_secs(3600),
             concurrent_stream: false,
             aws_time_scale: None,
         }
@@ -138,7 +151,8 @@ impl TwinConfig {
         let factor = factor.max(1);
         self.whatsapp_handler_timeout /= factor;
         self.connect_handler_timeout /= factor;
-        self.maximum_event_age /= factor;
+        self.whatsapp_handler_event_age /= factor;
+        self.connect_handler_event_age /= factor;
         self.retry_delays = AWS_RETRY_DELAYS.iter().map(|d| *d / factor).collect();
         self.aws_time_scale = Some(factor);
         self
@@ -182,6 +196,7 @@ mod tests {
             ("WhatsappHandler", cfg.whatsapp_handler_timeout),
             ("ConnectHandler", cfg.connect_handler_timeout),
         ] {
+            let function = FunctionName::parse(name).unwrap();
             assert_eq!(
                 template_value(&template, name, "Timeout"),
                 Some(timeout.as_secs()),
@@ -190,7 +205,7 @@ mod tests {
             let age = template_value(&template, name, "MaximumEventAgeInSeconds");
             assert_eq!(
                 age.unwrap_or(AWS_MAXIMUM_EVENT_AGE.as_secs()),
-                cfg.maximum_event_age.as_secs(),
+                cfg.maximum_event_age(function).as_secs(),
                 "{name}"
             );
         }
@@ -202,7 +217,14 @@ mod tests {
         assert_eq!(cfg.whatsapp_handler_timeout, Duration::from_secs(10));
         assert_eq!(cfg.connect_handler_timeout, Duration::from_secs(1));
         assert_eq!(cfg.retry_delays, [Duration::from_secs(2), Duration::from_secs(4)]);
-        assert_eq!(cfg.maximum_event_age, Duration::from_secs(720));
+        assert_eq!(
+            cfg.maximum_event_age(FunctionName::WhatsappHandler),
+            Duration::from_secs(720)
+        );
+        assert_eq!(
+            cfg.maximum_event_age(FunctionName::ConnectHandler),
+            Duration::from_secs(120)
+        );
         assert_eq!(cfg.aws_time_scale, Some(30));
     }
 }

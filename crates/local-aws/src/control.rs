@@ -127,7 +127,10 @@ async fn config(State(s): St) -> Response {
             "WhatsappHandler": c.whatsapp_handler_timeout.as_millis() as u64,
             "ConnectHandler": c.connect_handler_timeout.as_millis() as u64,
         },
-        "maximum_event_age_ms": c.maximum_event_age.as_millis() as u64,
+        "maximum_event_age_ms": {
+            "WhatsappHandler": c.whatsapp_handler_event_age.as_millis() as u64,
+            "ConnectHandler": c.connect_handler_event_age.as_millis() as u64,
+        },
         "aws_time_scale": c.aws_time_scale,
         "runtime_api": runtime,
         "dead_letter_queues": queues,

@@ -430,7 +430,10 @@ impl Sns {
     }
 
     async fn run_job(self: Arc<Self>, job: Job) {
-        if let Some(after) = job.duplicate.filter(|after| *after < self.cfg.maximum_event_age) {
+        if let Some(after) = job
+            .duplicate
+            .filter(|after| *after < self.cfg.maximum_event_age(job.function.name))
+        {
             let busy = self.tracker.begin();
             let sns = self.clone();
             let function = job.function.clone();
@@ -455,7 +458,7 @@ impl Sns {
     /// maximum age is not tried again but goes to the on-failure destination, as Lambda does.
     async fn deliver(&self, function: &Function, event: &Value, queued: Instant) -> Outcome {
         let request_id = uuid::Uuid::new_v4().to_string();
-        let expires = queued + self.cfg.maximum_event_age;
+        let expires = queued + self.cfg.maximum_event_age(function.name);
         let mut attempts = 0u32;
         let mut first: Option<Result<(), String>> = None;
         let mut last: Option<FunctionError> = None;
@@ -492,7 +495,7 @@ impl Sns {
                 EVENT_AGE_EXCEEDED,
                 format!(
                     "the event was older than {:?} before it could run",
-                    self.cfg.maximum_event_age
+                    self.cfg.maximum_event_age(function.name)
                 ),
             )
         });

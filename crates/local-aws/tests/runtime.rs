@@ -674,7 +674,8 @@ async fn an_event_older_than_the_maximum_age_goes_to_the_destination() {
     // 60 times faster, and a maximum event age of 90 s (1.5 s): attempt 2 runs 1 s after the
     // first failure, attempt 3 would run 2 s after that, past the age, so it never does.
     let cfg = TwinConfig {
-        maximum_event_age: Duration::from_secs(90),
+        whatsapp_handler_event_age: Duration::from_secs(90),
+        connect_handler_event_age: Duration::from_secs(90),
         ..TwinConfig::default()
     }
     .with_aws_time_scale(60);
@@ -757,7 +758,8 @@ async fn control_calls_wait_until_the_handlers_are_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_duplicate_comes_when_asked_and_never_past_the_maximum_age() {
     let cfg = TwinConfig {
-        maximum_event_age: Duration::from_secs(3),
+        whatsapp_handler_event_age: Duration::from_secs(3),
+        connect_handler_event_age: Duration::from_secs(3),
         ..TwinConfig::default()
     };
     let twin = start_with(cfg, 1, "1").await;
