@@ -1,6 +1,7 @@
 //! AWS End User Messaging Social: sending Meta message objects to WhatsApp.
 //!
-//! `SendWhatsAppMessage` has no idempotency token, so a message is sent again only when that cannot
+//! `SendWhatsAppMessage` has no idempotency token, so a message (text, interactive, or media, which
+//! [`super::EumMedia`] sends through [`send_message`] too) is sent again only when that cannot
 //! show the customer a message twice, or at most once more: a throttled send (which did not take
 //! effect) is retried with backoff; a send that may have taken effect (no answer, a lost one, a server
 //! error) is sent once more, counted as a possible duplicate; a slow answer is waited for (the client has
@@ -42,44 +43,7 @@ impl EumSender {
 
 impl Whatsapp for EumSender {
     async fn send(&self, from: &OriginationId, message: &OutgoingMessage) -> PortResult<String> {
-        const OP: &str = "SendWhatsAppMessage";
-        let body = Blob::new(message.to_json());
-        let mut pause = FIRST_PAUSE;
-        let mut may_repeat = true;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let sent = self
-                .sends
-                .send_whats_app_message()
-                .origination_phone_number_id(from.as_str())
-                .message(body.clone())
-                .meta_api_version(&self.meta_api_version)
-                .send()
-                .boxed()
-                .await;
-            let err = match sent {
-                Ok(out) => {
-                    return out
-                        .message_id()
-                        .map(str::to_owned)
-                        .ok_or_else(|| missing(OP, "messageId"));
-                }
-                Err(err) => err,
-            };
-            match resend(&err) {
-                Resend::Safe if attempt < SEND_ATTEMPTS => {
-                    tokio::time::sleep(pause).await;
-                    pause *= 2;
-                }
-                Resend::MayRepeat if may_repeat && attempt < SEND_ATTEMPTS => {
-                    may_repeat = false;
-                    tracing::warn!(error = %classify(OP, err, false), "a message to WhatsApp may have been sent; sending it once more");
-                    metrics::record(&Metric::PossibleDuplicate { operation: OP });
-                }
-                _ => return Err(classify(OP, err, false)),
-            }
-        }
+        send_message(&self.sends, from, Blob::new(message.to_json()), &self.meta_api_version).await
     }
 
     async fn mark_read(&self, from: &OriginationId, wamid: &str, typing: bool) -> PortResult<()> {
@@ -94,5 +58,51 @@ impl Whatsapp for EumSender {
             .await
             .map_err(|e| classify(OP, e, false))?;
         Ok(())
+    }
+}
+
+/// Sends one message to the customer with `sends` (a client without the SDK's retries and attempt
+/// timeout), sending it again only as the module doc says; returns WhatsApp's message id.
+pub(crate) async fn send_message(
+    sends: &aws_sdk_socialmessaging::Client,
+    from: &OriginationId,
+    body: Blob,
+    meta_api_version: &str,
+) -> PortResult<String> {
+    const OP: &str = "SendWhatsAppMessage";
+    let mut pause = FIRST_PAUSE;
+    let mut may_repeat = true;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let sent = sends
+            .send_whats_app_message()
+            .origination_phone_number_id(from.as_str())
+            .message(body.clone())
+            .meta_api_version(meta_api_version)
+            .send()
+            .boxed()
+            .await;
+        let err = match sent {
+            Ok(out) => {
+                return out
+                    .message_id()
+                    .map(str::to_owned)
+                    .ok_or_else(|| missing(OP, "messageId"));
+            }
+            Err(err) => err,
+        };
+        match resend(&err) {
+            Resend::Safe if attempt < SEND_ATTEMPTS => {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            Resend::MayRepeat if may_repeat && attempt < SEND_ATTEMPTS => {
+                may_repeat = false;
+                tracing::warn!(error = %classify(OP, err, false), "a message to WhatsApp may have been sent; sending it once more");
+                metrics::record(&Metric::PossibleDuplicate { operation: OP });
+            }
+            _ => return Err(classify(OP, err, false)),
+        }
     }
 }

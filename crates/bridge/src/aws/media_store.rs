@@ -1,5 +1,6 @@
 //! The media bucket (S3) and EUM's media operations, each bounded by [`budget::transfer`].
 
+use super::eum::send_message;
 use super::{Boxed, classify, missing, presized};
 use crate::ids::OriginationId;
 use crate::media::budget;
@@ -143,13 +144,20 @@ impl ObjectStore for S3Store {
 
 pub struct EumMedia {
     client: aws_sdk_socialmessaging::Client,
+    /// For the media messages themselves, which carry no idempotency token (see [`super::eum`]).
+    sends: aws_sdk_socialmessaging::Client,
     meta_api_version: String,
 }
 
 impl EumMedia {
-    pub fn new(client: aws_sdk_socialmessaging::Client, meta_api_version: String) -> Self {
+    pub fn new(
+        client: aws_sdk_socialmessaging::Client,
+        sends: aws_sdk_socialmessaging::Client,
+        meta_api_version: String,
+    ) -> Self {
         Self {
             client,
+            sends,
             meta_api_version,
         }
     }
@@ -222,20 +230,7 @@ impl WhatsappMedia for EumMedia {
     }
 
     async fn send_body(&self, from: &OriginationId, body: &Value) -> PortResult<String> {
-        const OP: &str = "SendWhatsAppMessage";
-        let out = self
-            .client
-            .send_whats_app_message()
-            .origination_phone_number_id(from.as_str())
-            .message(Blob::new(body.to_string()))
-            .meta_api_version(&self.meta_api_version)
-            .send()
-            .boxed()
-            .await
-            .map_err(|e| classify(OP, e, false))?;
-        out.message_id()
-            .map(str::to_owned)
-            .ok_or_else(|| missing(OP, "messageId"))
+        send_message(&self.sends, from, Blob::new(body.to_string()), &self.meta_api_version).await
     }
 }
 

@@ -102,7 +102,11 @@ impl AwsClients {
     }
 
     pub fn whatsapp_media(&self, config: &Config) -> EumMedia {
-        EumMedia::new(self.social.clone(), config.meta_api_version.clone())
+        EumMedia::new(
+            self.social.clone(),
+            self.social_sends.clone(),
+            config.meta_api_version.clone(),
+        )
     }
 
     pub fn chat_attachments(&self) -> ParticipantAttachments {
