@@ -254,7 +254,7 @@ pub(crate) async fn entry(
         Err(e) => {
             tracing::debug!("{} {} -> {e}", op.service, op.name);
             record(&shared, op.service, op.name, e.status, Some(&e.code));
-            e.into_response()
+            e.to_service_response(op.service)
         }
     };
     request_id_header(resp)
@@ -334,7 +334,7 @@ async fn serve_async(
         }
         Err(e) => {
             record(shared, service, name, e.status, Some(&e.code));
-            e.into_response()
+            e.to_service_response(service)
         }
     };
     request_id_header(resp)
@@ -354,6 +354,7 @@ fn json_body(body: &[u8]) -> Result<Value, ApiError> {
 
 async fn get_media(shared: &Arc<Shared>, body: &[u8]) -> Result<Value, ApiError> {
     let body = json_body(body)?;
+    crate::validate::check_body("socialmessaging", "GetWhatsAppMessageMedia", &body)?;
     let plan = crate::media::plan_get_media(&shared.cfg, &shared.media(), &body)?;
     match plan {
         crate::media::GetMediaPlan::Metadata(v) => Ok(v),
@@ -373,6 +374,7 @@ async fn get_media(shared: &Arc<Shared>, body: &[u8]) -> Result<Value, ApiError>
 
 async fn post_media(shared: &Arc<Shared>, body: &[u8]) -> Result<Value, ApiError> {
     let body = json_body(body)?;
+    crate::validate::check_body("socialmessaging", "PostWhatsAppMessageMedia", &body)?;
     let (endpoint, bucket, key) = crate::media::plan_post_media(&shared.cfg, &shared.media(), &body)?;
     let (mime, bytes) = crate::media::s3_get(&endpoint, &bucket, &key)
         .await
