@@ -175,22 +175,24 @@ pub(crate) fn check(service: &str, operation: &str, input: &Input) -> Result<(),
     let Some(svc) = LOADED.models.services.get(service) else {
         return Ok(());
     };
-    let Some(shape) = svc.operations.get(operation).and_then(|s| svc.shapes.get(s)) else {
+    let Some((input_shape, shape)) = svc
+        .operations
+        .get(operation)
+        .and_then(|s| Some((s, svc.shapes.get(s)?)))
+    else {
         return Ok(());
     };
+    // The members wherever they are bound, as one object the walker checks like any structure.
+    let members = shape
+        .members
+        .iter()
+        .filter_map(|(name, member)| {
+            let value = typed(svc, &member.shape, input.bound(member, name)?);
+            Some((member.name.clone().unwrap_or_else(|| name.clone()), value))
+        })
+        .collect();
     let mut problems = Vec::new();
-    for name in &shape.required {
-        let bound = shape.members.get(name).and_then(|m| input.bound(m, name));
-        if bound.is_none() {
-            problems.push(problem(&camel(name), "Member must not be null"));
-        }
-    }
-    for (name, member) in &shape.members {
-        if let Some(value) = input.bound(member, name) {
-            let value = typed(svc, &member.shape, value);
-            walk(svc, &member.shape, &value, &camel(name), &mut problems);
-        }
-    }
+    walk(svc, input_shape, &Value::Object(members), "", &mut problems);
     if problems.is_empty() {
         return Ok(());
     }
@@ -294,15 +296,17 @@ fn walk(svc: &Service, name: &str, value: &Value, path: &str, problems: &mut Vec
             }
         }
         ("structure", Value::Object(fields)) => {
-            for name in &shape.required {
-                if fields.get(name).is_none_or(Value::is_null) {
-                    problems.push(problem(&format!("{path}.{}", camel(name)), "Member must not be null"));
-                }
-            }
             for (name, member) in &shape.members {
+                let path = if path.is_empty() {
+                    camel(name)
+                } else {
+                    format!("{path}.{}", camel(name))
+                };
                 let key = member.name.as_deref().unwrap_or(name);
-                if let Some(v) = fields.get(key).filter(|v| !v.is_null()) {
-                    walk(svc, &member.shape, v, &format!("{path}.{}", camel(name)), problems);
+                match fields.get(key).filter(|v| !v.is_null()) {
+                    Some(v) => walk(svc, &member.shape, v, &path, problems),
+                    None if shape.required.contains(name) => problems.push(problem(&path, "Member must not be null")),
+                    None => {}
                 }
             }
         }
