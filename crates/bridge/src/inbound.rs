@@ -1147,10 +1147,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         previous: Option<ContactId>,
     ) -> PortResult<(ActiveChat, ConversationView)> {
         let key = &lock.key;
-        let display_name = message.profile_name.clone().unwrap_or_else(|| match &message.phone {
-            Some(phone) => format!("+{phone}"),
-            None => message.customer_id.to_string(),
-        });
+        let display_name = participant_name(message);
         let mut attributes = HashMap::from([
             ("Channel".to_owned(), "WhatsApp".to_owned()),
             ("CustomerId".to_owned(), message.customer_id.to_string()),
@@ -1202,6 +1199,26 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         let view = self.store.activate(lock, &chat, ttl).await?;
         crate::metrics::record(&crate::metrics::Metric::ChatStarted);
         Ok((chat, view))
+    }
+}
+
+/// Connect's `ParticipantDetails.DisplayName` allows 1 to 256 characters.
+const DISPLAY_NAME_MAX_CHARS: usize = 256;
+
+/// The name the agent sees: the WhatsApp profile name (shortened to what Connect accepts: a longer one
+/// would have the chat refused), else the phone number, else the business-scoped id.
+fn participant_name(message: &CustomerMessage) -> String {
+    match message
+        .profile_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+    {
+        Some(name) => name.chars().take(DISPLAY_NAME_MAX_CHARS).collect(),
+        None => match &message.phone {
+            Some(phone) => format!("+{phone}"),
+            None => message.customer_id.to_string(),
+        },
     }
 }
 

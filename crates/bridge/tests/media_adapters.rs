@@ -51,7 +51,11 @@ impl Adapters {
                 .build(),
         );
         Self {
-            eum: EumMedia::new(aws_sdk_socialmessaging::Client::new(&t), "v20.0".into()),
+            eum: EumMedia::new(
+                aws_sdk_socialmessaging::Client::new(&t),
+                aws_sdk_socialmessaging::Client::new(&t),
+                "v20.0".into(),
+            ),
             s3: S3Store::new(s3),
             attachments: ParticipantAttachments::new(aws_sdk_connectparticipant::Client::new(&t)),
             // Four times real time keeps the test short; the twin accepts it.

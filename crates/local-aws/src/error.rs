@@ -1,7 +1,8 @@
 //! Error types: AWS wire errors (`ApiError`) and the library's own failures (`Error`).
 //!
 //! `ApiError` is what a simulated AWS operation returns. It renders in the restJson1 error shape
-//! the SDKs parse — status code, `x-amzn-ErrorType: <Code>` header and `{"message": ...}` body — so
+//! the SDKs parse — status code, `x-amzn-ErrorType: <Code>` header and a body with the message in
+//! the member the service's error shape models (`Message` or `message`, see `validate`) — so
 //! the unmodified SDK clients surface the same typed error variants they would against AWS.
 //! The HTTP status is derived from the code in one table, because every service models the same
 //! code with the same status and keeping it in one place lets fault injection reuse it.
@@ -64,10 +65,24 @@ pub fn status_for_code(code: &str) -> u16 {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The error as `service` answers it: the message in the member its error shape models
+    /// (Lambda's errors also say whose fault it was in `Type`).
+    pub fn to_service_response(&self, service: &str) -> Response {
+        let mut body = serde_json::Map::new();
+        body.insert(
+            crate::validate::message_key(service, &self.code).to_owned(),
+            serde_json::Value::String(self.message.clone()),
+        );
+        if service == "lambda" {
+            let kind = if self.status >= 500 { "Service" } else { "User" };
+            body.insert("Type".to_owned(), kind.into());
+        }
+        self.render(serde_json::Value::Object(body).to_string())
+    }
+
+    fn render(&self, body: String) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST);
-        let body = serde_json::json!({ "message": self.message }).to_string();
         let mut resp = (status, body).into_response();
         let headers = resp.headers_mut();
         headers.insert("content-type", HeaderValue::from_static("application/json"));
@@ -75,6 +90,14 @@ impl IntoResponse for ApiError {
             headers.insert("x-amzn-ErrorType", v);
         }
         resp
+    }
+}
+
+/// Outside a service (an unknown operation): the common `message` member.
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "message": self.message }).to_string();
+        self.render(body)
     }
 }
 

@@ -34,6 +34,7 @@ pub mod stack;
 pub mod time;
 pub mod transcribe;
 pub mod twin;
+mod validate;
 
 pub use config::{BusinessNumber, TwinConfig};
 pub use error::{ApiError, Error};

@@ -3,9 +3,10 @@
 //! The request body is an AWS event stream: every frame is a signed envelope (`:date`,
 //! `:chunk-signature`) whose payload is an `AudioEvent` message; an envelope with an empty payload
 //! ends the stream. The answer is an event stream of `TranscriptEvent`s (one partial, one final
-//! result) or an in-stream exception. The parameters are validated as the service does (encoding,
-//! sample rate, exactly one language setting, language options). What the twin "hears" is what a
-//! test registered for the audio's SHA-256; unregistered audio is silence (no results).
+//! result) or an in-stream exception. The headers are validated as the service does: the model's
+//! constraints first (`validate`: encoding, sample rate, language codes, lengths and patterns), then
+//! the rules between them (exactly one language setting, language options). What the twin "hears"
+//! is what a test registered for the audio's SHA-256; unregistered audio is silence (no results).
 
 use std::collections::BTreeSet;
 
@@ -18,16 +19,10 @@ use serde_json::json;
 
 use crate::error::ApiError;
 use crate::media::{MediaState, sha256_hex};
+use crate::validate::Input;
 
-const ENCODINGS: &[&str] = &["pcm", "ogg-opus", "flac"];
 /// Largest audio chunk a single AudioEvent may carry ("Your stream is too big" above it).
 pub const MAX_CHUNK_BYTES: usize = 64 * 1024;
-const LANGUAGES: &[&str] = &[
-    "en-US", "en-GB", "en-AU", "en-IN", "en-IE", "en-NZ", "en-AB", "en-ZA", "en-WL", "es-US", "es-ES", "fr-FR",
-    "fr-CA", "de-DE", "de-CH", "it-IT", "pt-BR", "pt-PT", "ja-JP", "ko-KR", "zh-CN", "zh-HK", "zh-TW", "hi-IN",
-    "ar-SA", "ar-AE", "nl-NL", "sv-SE", "da-DK", "pl-PL", "ru-RU", "tr-TR", "th-TH", "id-ID", "ms-MY", "vi-VN",
-    "he-IL", "fi-FI", "no-NO", "uk-UA", "ca-ES", "eu-ES", "gl-ES",
-];
 
 fn bad(msg: impl Into<String>) -> ApiError {
     ApiError::new("BadRequestException", msg)
@@ -44,23 +39,17 @@ pub struct Session {
 }
 
 pub fn validate(headers: &HeaderMap) -> Result<Session, ApiError> {
+    crate::validate::check(
+        "transcribe",
+        "StartStreamTranscription",
+        &Input::new(headers, &serde_json::Value::Null),
+    )?;
     let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let flag = |name: &str| h(name).is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let encoding = h("x-amzn-transcribe-media-encoding").ok_or_else(|| bad("MediaEncoding is required"))?;
-    if !ENCODINGS.contains(&encoding.as_str()) {
-        return Err(bad(format!(
-            "MediaEncoding {encoding} is not supported (pcm, ogg-opus, flac)"
-        )));
-    }
+    let encoding = h("x-amzn-transcribe-media-encoding").unwrap_or_default();
     let rate: u32 = h("x-amzn-transcribe-sample-rate")
-        .ok_or_else(|| bad("MediaSampleRateHertz is required"))?
-        .parse()
-        .map_err(|_| bad("MediaSampleRateHertz must be an integer"))?;
-    if !(8_000..=48_000).contains(&rate) {
-        return Err(bad(format!(
-            "MediaSampleRateHertz {rate} must be between 8000 and 48000"
-        )));
-    }
+        .and_then(|r| r.trim().parse().ok())
+        .unwrap_or_default();
     let code = h("x-amzn-transcribe-language-code");
     let identify = flag("x-amzn-transcribe-identify-language");
     let identify_multiple = flag("x-amzn-transcribe-identify-multiple-languages");
@@ -69,11 +58,6 @@ pub fn validate(headers: &HeaderMap) -> Result<Session, ApiError> {
         return Err(bad(
             "Specify exactly one of LanguageCode, IdentifyLanguage or IdentifyMultipleLanguages",
         ));
-    }
-    if let Some(c) = &code
-        && !LANGUAGES.contains(&c.as_str())
-    {
-        return Err(bad(format!("LanguageCode {c} is not supported")));
     }
     let options: Vec<String> = h("x-amzn-transcribe-language-options")
         .map(|o| {
@@ -92,9 +76,10 @@ pub fn validate(headers: &HeaderMap) -> Result<Session, ApiError> {
         if options.len() < 2 {
             return Err(bad("Language identification needs at least two LanguageOptions"));
         }
+        let languages_supported = crate::validate::enum_values("transcribe", "LanguageCode");
         let mut languages = BTreeSet::new();
         for o in &options {
-            if !LANGUAGES.contains(&o.as_str()) {
+            if !languages_supported.iter().any(|l| l == o) {
                 return Err(bad(format!("LanguageOptions contains unsupported {o}")));
             }
             if !languages.insert(o.split('-').next().unwrap_or(o).to_owned()) {

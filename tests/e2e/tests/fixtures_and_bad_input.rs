@@ -1,7 +1,7 @@
 //! Every sample event goes through its handler without error; malformed input gets a one-line reason
 //! and opens no chat.
 
-use e2e::{TestStack, fixture, fixture_names};
+use e2e::{TestStack, customer_texts, fixture, fixture_names};
 use serde_json::json;
 
 #[tokio::test]
@@ -104,4 +104,29 @@ async fn malformed_events_are_rejected_with_a_reason_and_open_nothing() {
             assert!(!line.contains("16505551234"), "{line}");
         }
     }
+}
+
+#[tokio::test]
+async fn a_profile_name_longer_than_connect_takes_still_opens_the_chat() {
+    let stack = TestStack::start().await;
+    let twin = stack.twin();
+    let customer = "14255550390";
+    let name = "Ñandú ".repeat(50);
+    let (_, sent) = twin
+        .customer_sends(
+            customer,
+            json!({"type": "text", "text": {"body": "hola"}, "profile_name": name}),
+        )
+        .await;
+    assert!(sent.ok, "{sent:?}");
+    let contacts = twin.contacts_of(customer).await;
+    assert_eq!(
+        contacts.len(),
+        1,
+        "Connect takes a display name of at most 256 characters"
+    );
+    let shown = contacts[0]["customer_display_name"].as_str().unwrap_or_default();
+    assert_eq!(shown.chars().count(), 256);
+    assert!(name.starts_with(shown));
+    assert_eq!(customer_texts(&contacts[0]), ["hola"]);
 }

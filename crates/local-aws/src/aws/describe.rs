@@ -22,6 +22,7 @@ use crate::config::{BusinessNumber, TwinConfig};
 use crate::error::ApiError;
 use crate::netio::ConnHandle;
 use crate::twin::Shared;
+use crate::validate::{self, Input};
 
 /// When the twin's WABAs were linked (2025-01-01T00:00:00Z); restJson1 timestamps are epoch seconds.
 const LINK_DATE: u64 = 1_735_689_600;
@@ -67,8 +68,41 @@ impl ReadOp {
     }
 }
 
+/// A routed request: the operation and the query string's (decoded) parameters.
+pub(crate) struct Read {
+    op: ReadOp,
+    query: Vec<(String, String)>,
+}
+
+impl Read {
+    /// The model's constraints on the operation's labels and query parameters.
+    fn validate(&self) -> Result<(), ApiError> {
+        let labels: Vec<(&str, &str)> = match &self.op {
+            ReadOp::DescribeInstance { instance } => vec![("InstanceId", instance)],
+            ReadOp::DescribeContactFlow { instance, flow } => {
+                vec![("InstanceId", instance), ("ContactFlowId", flow)]
+            }
+            _ => Vec::new(),
+        };
+        let query: Vec<(&str, &str)> = self.query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        validate::check(self.op.service(), self.op.name(), &Input::path(&labels, &query))
+    }
+}
+
 /// The operation `method` + `uri` names, if it is one of this module's.
-pub(crate) fn route(method: &Method, uri: &Uri) -> Option<ReadOp> {
+pub(crate) fn route(method: &Method, uri: &Uri) -> Option<Read> {
+    let op = route_op(method, uri)?;
+    let query = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter_map(|(k, v)| Some((k.to_owned(), percent_decode(v)?)))
+        .collect();
+    Some(Read { op, query })
+}
+
+fn route_op(method: &Method, uri: &Uri) -> Option<ReadOp> {
     if method != Method::GET {
         return None;
     }
@@ -107,8 +141,10 @@ fn query_param(uri: &Uri, name: &str) -> Option<String> {
         .and_then(|(_, v)| percent_decode(v))
 }
 
-/// Serves `op` through the fault, latency and call-log pipeline.
-pub(crate) async fn serve(shared: &Arc<Shared>, conn: &ConnHandle, op: ReadOp) -> Response {
+/// Serves `read` through the fault, latency and call-log pipeline; the model's validation comes
+/// before any lookup, as in AWS.
+pub(crate) async fn serve(shared: &Arc<Shared>, conn: &ConnHandle, read: Read) -> Response {
+    let op = &read.op;
     let (service, name) = (op.service(), op.name());
     let action = match super::pipeline::before(shared, conn, service, name).await {
         Ok(action) => action,
@@ -116,7 +152,7 @@ pub(crate) async fn serve(shared: &Arc<Shared>, conn: &ConnHandle, op: ReadOp) -
     };
     let result = match action.error.clone() {
         Some(err) => Err(err),
-        None => op.answer(&shared.cfg),
+        None => read.validate().and_then(|()| op.answer(&shared.cfg)),
     };
     let after = |status, code: Option<&str>, resp| {
         super::pipeline::after(shared, conn, (service, name), &action, status, code, resp)
@@ -125,7 +161,7 @@ pub(crate) async fn serve(shared: &Arc<Shared>, conn: &ConnHandle, op: ReadOp) -
         Ok(v) => after(200, None, axum::Json(v).into_response()),
         Err(e) => {
             let (status, code) = (e.status, e.code.clone());
-            after(status, Some(&code), e.into_response())
+            after(status, Some(&code), e.to_service_response(service))
         }
     };
     request_id_header(resp)
@@ -165,8 +201,7 @@ fn describe_instance(cfg: &TwinConfig, instance: &str) -> Result<Value, ApiError
             "InstanceStatus": "ACTIVE",
             "InboundCallsEnabled": true,
             "OutboundCallsEnabled": true,
-            "InstanceAccessUrl": "https://local-twin.my.connect.aws",
-            "Tags": {}
+            "InstanceAccessUrl": "https://local-twin.my.connect.aws"
         }
     }))
 }
@@ -190,8 +225,7 @@ fn describe_contact_flow(cfg: &TwinConfig, instance: &str, flow: &str) -> Result
             "State": "ACTIVE",
             "Status": "PUBLISHED",
             "Description": "The flow the twin simulates: greet, set the working queue, transfer to it.",
-            "Content": flow_content(cfg).to_string(),
-            "Tags": {}
+            "Content": flow_content(cfg).to_string()
         }
     }))
 }
@@ -321,7 +355,7 @@ mod tests {
     use super::*;
 
     fn get(path_and_query: &str) -> Option<ReadOp> {
-        route(&Method::GET, &path_and_query.parse().unwrap())
+        route(&Method::GET, &path_and_query.parse().unwrap()).map(|r| r.op)
     }
 
     #[test]
@@ -352,7 +386,7 @@ mod tests {
             get("/v1/whatsapp/waba/list?maxResults=10"),
             Some(ReadOp::ListLinkedWabas)
         );
-        assert_eq!(route(&Method::POST, &"/instance/x".parse().unwrap()), None);
+        assert!(route(&Method::POST, &"/instance/x".parse().unwrap()).is_none());
     }
 
     #[test]

@@ -20,6 +20,7 @@ use crate::error::ApiError;
 use crate::lambda::{FunctionName, NO_PROCESS};
 use crate::netio::ConnHandle;
 use crate::twin::Shared;
+use crate::validate::{self, Input};
 
 const PREFIX: &str = "/2015-03-31/functions/";
 const SUFFIX: &str = "/invocations";
@@ -116,7 +117,7 @@ fn with_request_id(mut resp: Response, request_id: &str) -> Response {
 
 fn failed(shared: &Shared, err: ApiError, request_id: &str) -> Response {
     record(shared, SERVICE, OPERATION, err.status, Some(&err.code));
-    with_request_id(err.into_response(), request_id)
+    with_request_id(err.to_service_response(SERVICE), request_id)
 }
 
 /// Serves one Invoke request.
@@ -153,18 +154,18 @@ async fn invoke(
     if let Some(err) = injected {
         return failed(shared, err, &request_id);
     }
-    let name = match resolve(&shared.cfg, function_name, query_qualifier(uri).as_deref()) {
+    let qualifier = query_qualifier(uri);
+    let query: Vec<(&str, &str)> = qualifier.iter().map(|q| ("Qualifier", q.as_str())).collect();
+    let labels = [("FunctionName", function_name)];
+    let input = Input::path(&labels, &query).with_headers(headers);
+    if let Err(e) = validate::check(SERVICE, OPERATION, &input) {
+        return failed(shared, e, &request_id);
+    }
+    let name = match resolve(&shared.cfg, function_name, qualifier.as_deref()) {
         Ok(n) => n,
         Err(e) => return failed(shared, e, &request_id),
     };
     let invocation_type = header(headers, "x-amz-invocation-type").unwrap_or("RequestResponse");
-    if !matches!(invocation_type, "RequestResponse" | "Event" | "DryRun") {
-        let err = ApiError::new(
-            "InvalidParameterValueException",
-            format!("Unsupported invocation type {invocation_type:?} (RequestResponse|Event|DryRun)"),
-        );
-        return failed(shared, err, &request_id);
-    }
     // Lambda passes an empty payload as `{}`; anything else must be JSON.
     let event: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})

@@ -260,7 +260,15 @@ async fn serve(
         Err(e) => {
             tracing::debug!("{} {} -> {e}", op.service, op.name);
             let (status, code) = (e.status, e.code.clone());
-            pipeline::after(&shared, &conn, names, &action, status, Some(&code), e.into_response())
+            pipeline::after(
+                &shared,
+                &conn,
+                names,
+                &action,
+                status,
+                Some(&code),
+                e.to_service_response(op.service),
+            )
         }
     };
     request_id_header(resp)
@@ -339,7 +347,7 @@ async fn serve_async(
                 &action,
                 status,
                 Some(&code),
-                e.into_response(),
+                e.to_service_response(service),
             )
         }
     };
@@ -360,6 +368,7 @@ fn json_body(body: &[u8]) -> Result<Value, ApiError> {
 
 async fn get_media(shared: &Arc<Shared>, body: &[u8]) -> Result<Value, ApiError> {
     let body = json_body(body)?;
+    crate::validate::check_body("socialmessaging", "GetWhatsAppMessageMedia", &body)?;
     let plan = crate::media::plan_get_media(&shared.cfg, &shared.media(), &body)?;
     match plan {
         crate::media::GetMediaPlan::Metadata(v) => Ok(v),
@@ -379,6 +388,7 @@ async fn get_media(shared: &Arc<Shared>, body: &[u8]) -> Result<Value, ApiError>
 
 async fn post_media(shared: &Arc<Shared>, body: &[u8]) -> Result<Value, ApiError> {
     let body = json_body(body)?;
+    crate::validate::check_body("socialmessaging", "PostWhatsAppMessageMedia", &body)?;
     let (endpoint, bucket, key) = crate::media::plan_post_media(&shared.cfg, &shared.media(), &body)?;
     let (mime, bytes) = crate::media::s3_get(&endpoint, &bucket, &key)
         .await

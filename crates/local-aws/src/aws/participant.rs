@@ -2,7 +2,8 @@
 //!
 //! CreateParticipantConnection takes the participant token, the others a connection token; the
 //! simulation resolves both and answers every token problem with AccessDeniedException, as AWS
-//! does. Attachment operations will slot in here next to these.
+//! does, once the request has passed the model's validation (a missing or over-long token is a
+//! ValidationException, as in AWS).
 
 use std::sync::Arc;
 
@@ -12,28 +13,34 @@ use super::{AwsRequest, parse};
 use crate::error::ApiError;
 use crate::twin::Shared;
 
+const SERVICE: &str = "connectparticipant";
 const BAD: &str = "ValidationException";
 
 pub(crate) fn create_participant_connection(shared: &Arc<Shared>, req: &AwsRequest) -> Result<Value, ApiError> {
+    req.validate(SERVICE, "CreateParticipantConnection")?;
     let input = parse(&req.body, BAD)?;
     shared.with_sim(|sim| sim.create_participant_connection(req.bearer(), input, req.now_ms))
 }
 
 pub(crate) fn send_message(shared: &Arc<Shared>, req: &AwsRequest) -> Result<Value, ApiError> {
+    req.validate(SERVICE, "SendMessage")?;
     let input = parse(&req.body, BAD)?;
     shared.with_sim(|sim| sim.send_message(req.bearer(), input, req.now_ms))
 }
 
 pub(crate) fn send_event(shared: &Arc<Shared>, req: &AwsRequest) -> Result<Value, ApiError> {
+    req.validate(SERVICE, "SendEvent")?;
     let input = parse(&req.body, BAD)?;
     shared.with_sim(|sim| sim.send_event(req.bearer(), input, req.now_ms))
 }
 
 pub(crate) fn disconnect_participant(shared: &Arc<Shared>, req: &AwsRequest) -> Result<Value, ApiError> {
+    req.validate(SERVICE, "DisconnectParticipant")?;
     shared.with_sim(|sim| sim.disconnect_participant(req.bearer(), req.now_ms))
 }
 
 pub(crate) fn get_transcript(shared: &Arc<Shared>, req: &AwsRequest) -> Result<Value, ApiError> {
+    req.validate(SERVICE, "GetTranscript")?;
     let input = parse(&req.body, BAD)?;
     shared.with_sim(|sim| sim.get_transcript(req.bearer(), input, req.now_ms))
 }
@@ -49,17 +56,20 @@ fn base_url(req: &AwsRequest) -> String {
 }
 
 pub(crate) fn start_attachment_upload(shared: &Arc<Shared>, req: &AwsRequest) -> Result<Value, ApiError> {
+    req.validate(SERVICE, "StartAttachmentUpload")?;
     let input = parse(&req.body, BAD)?;
     let base = base_url(req);
     shared.with_sim(|sim| sim.start_attachment_upload(req.bearer(), input, &base, req.now_ms))
 }
 
 pub(crate) fn complete_attachment_upload(shared: &Arc<Shared>, req: &AwsRequest) -> Result<Value, ApiError> {
+    req.validate(SERVICE, "CompleteAttachmentUpload")?;
     let input = parse(&req.body, BAD)?;
     shared.with_sim(|sim| sim.complete_attachment_upload(req.bearer(), input, req.now_ms))
 }
 
 pub(crate) fn get_attachment(shared: &Arc<Shared>, req: &AwsRequest) -> Result<Value, ApiError> {
+    req.validate(SERVICE, "GetAttachment")?;
     let input = parse(&req.body, BAD)?;
     let base = base_url(req);
     shared.with_sim(|sim| sim.get_attachment(req.bearer(), input, &base, req.now_ms))

@@ -1,7 +1,8 @@
 //! AWS End User Messaging Social operations (SendWhatsAppMessage).
 //!
-//! Validation lives in `eum` next to the inbound event builder; this adapter records accepted
-//! sends so tests can read what the bridge "sent to WhatsApp" at `GET /_twin/whatsapp/sent`.
+//! The model's constraints are checked first (`validate`), WhatsApp's own rules in `eum` next to
+//! the inbound event builder; this adapter records accepted sends so tests can read what the
+//! bridge "sent to WhatsApp" at `GET /_twin/whatsapp/sent`.
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use crate::eum;
 use crate::twin::Shared;
 
 pub(crate) fn send_whatsapp_message(shared: &Arc<Shared>, req: &AwsRequest) -> Result<Value, ApiError> {
+    req.validate("socialmessaging", "SendWhatsAppMessage")?;
     let mut sent = eum::send_whatsapp_message(&shared.cfg, &req.body, req.now_ms)?;
     // Media sent by id must be media this account uploaded (PostWhatsAppMessageMedia).
     let kind = sent

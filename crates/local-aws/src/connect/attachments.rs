@@ -376,7 +376,9 @@ impl ConnectSim {
             .attachments
             .get(&id)
             .filter(|a| a.contact_id == contact_id && a.completed)
-            .ok_or_else(|| ApiError::not_found(format!("Attachment {id} not found")))?;
+            // GetAttachment models no ResourceNotFoundException; an id this chat does not have is
+            // invalid input (AccessDenied would say the token is bad, which the bridge reads as gone).
+            .ok_or_else(|| ApiError::validation(format!("Attachment {id} is not an attachment of this chat")))?;
         let expires = now + expiry as u64 * 1000;
         Ok(json!({
             "Url": format!("{base_url}/_download/{id}?expires={expires}"),
