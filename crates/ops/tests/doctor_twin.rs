@@ -120,7 +120,7 @@ async fn a_correct_deployment_is_all_green_and_mistakes_are_reported_with_their_
         cfg.business_numbers[0].waba_id, cfg.eum_topic_arn
     ));
     green.line("✔ table whatsapp-bridge-state expires items by expires_at (TTL)");
-    green.line("✔ bucket whatsapp-bridge-media expires media after 30 days");
+    green.line("✔ bucket whatsapp-bridge-media expires media after 1 day");
     green.line("✔ Connect stream topic: only connect.amazonaws.com may publish");
     let calls: Value = reqwest::get(format!("{}/_twin/calls", stack.url()))
         .await

@@ -33,6 +33,16 @@ async fn until_fired(twin: &Twin) {
     }
 }
 
+/// A customer in a chat an agent has joined; returns the contact id.
+async fn chat_with_agent(twin: &Twin, customer: &str) -> String {
+    twin.customer_texts(customer, "hello").await;
+    let contact = contact_of(twin, customer).await;
+    twin.agent(&contact, json!({"action": "join", "display_name": "Ana"}))
+        .await;
+    twin.settle().await;
+    contact
+}
+
 async fn dead_letters(twin: &Twin) -> usize {
     twin.get("/dlq").await.as_array().map_or(0, Vec::len)
 }
@@ -54,11 +64,7 @@ async fn a_message_whose_invocation_was_killed_reaches_connect_once_and_holds_th
     let stack = TestStack::start_with(|o| o.twin = o.twin.clone().with_aws_time_scale(SCALE)).await;
     let twin = stack.twin();
     let customer = "14255550301";
-    let (_, first) = twin.customer_texts(customer, "my order is late").await;
-    assert!(first.ok, "{first:?}");
-    let contact = contact_of(twin, customer).await;
-    twin.agent(&contact, json!({"action": "join", "display_name": "Ana"}))
-        .await;
+    chat_with_agent(twin, customer).await;
     // A new process knows no open chat: the next message holds its claim exclusively from the start.
     twin.post("/processes/restart", json!({"function": "WhatsappHandler"}))
         .await;
@@ -138,11 +144,7 @@ async fn agents_and_bots_messages_reach_the_customer_once_and_in_order_when_deli
     let stack = TestStack::start_with(|o| o.concurrency = 12).await;
     let twin = stack.twin();
     let customer = "14255550303";
-    twin.customer_texts(customer, "I need help").await;
-    let contact = contact_of(twin, customer).await;
-    twin.agent(&contact, json!({"action": "join", "display_name": "Ana"}))
-        .await;
-    twin.settle().await;
+    let contact = chat_with_agent(twin, customer).await;
     twin.post(
         "/sns",
         json!({"concurrent": true, "duplicate_rate": 0.2, "reorder_rate": 0.3, "hold_ms": 100, "seed": 7}),
@@ -194,11 +196,7 @@ async fn a_customer_typing_quickly_is_not_slowed_down_by_lambdas_scaling() {
     let stack = TestStack::start_with(|o| o.concurrency = 3).await;
     let twin = stack.twin();
     let customer = "14255550304";
-    twin.customer_texts(customer, "hi").await;
-    let contact = contact_of(twin, customer).await;
-    twin.agent(&contact, json!({"action": "join", "display_name": "Ana"}))
-        .await;
-    twin.settle().await;
+    chat_with_agent(twin, customer).await;
     let since = twin.get("/clock").await["now_us"].as_u64().expect("twin clock");
 
     let mut sends = JoinSet::new();
@@ -216,7 +214,7 @@ async fn a_customer_typing_quickly_is_not_slowed_down_by_lambdas_scaling() {
     twin.settle().await;
 
     let said = customer_texts(&twin.contacts_of(customer).await[0]);
-    let expected: Vec<String> = std::iter::once("hi".to_owned())
+    let expected: Vec<String> = std::iter::once("hello".to_owned())
         .chain((1..=9).map(|i| format!("line {i}")))
         .collect();
     assert_eq!(said, expected, "in order, once each");
@@ -236,16 +234,6 @@ async fn a_customer_typing_quickly_is_not_slowed_down_by_lambdas_scaling() {
         took_ms.iter().all(|ms| *ms < 500),
         "handler time per message (ms): {took_ms:?}"
     );
-}
-
-/// A customer in a chat an agent has joined; returns the contact id.
-async fn chat_with_agent(twin: &Twin, customer: &str) -> String {
-    twin.customer_texts(customer, "hello").await;
-    let contact = contact_of(twin, customer).await;
-    twin.agent(&contact, json!({"action": "join", "display_name": "Ana"}))
-        .await;
-    twin.settle().await;
-    contact
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

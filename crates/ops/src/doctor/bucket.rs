@@ -93,6 +93,7 @@ pub fn checks(target: &Target, facts: &Facts) -> Vec<Check> {
                 .filter_map(|r| r.expiration_days)
                 .min();
             match days {
+                Some(1) => Check::pass(format!("{lifecycle_title} after 1 day")),
                 Some(d) => Check::pass(format!("{lifecycle_title} after {d} days")),
                 None => Check::fail(
                     lifecycle_title,
