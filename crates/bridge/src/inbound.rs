@@ -626,7 +626,9 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                     self.open_chats.closed(key);
                     self.extend(message, claimed).await?;
                     extended = true;
-                    self.store.mark_ended(key, &chat.contact_id).await?;
+                    self.store
+                        .mark_ended(key, &chat.contact_id, message.wamid.as_str())
+                        .await?;
                     view = self.store.load_conversation(key).await?;
                 }
                 Err(e) => return Err(e),
@@ -813,7 +815,9 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                         Finish::COMPLETE,
                     )),
                     Err(e) if e.is_chat_gone() => {
-                        self.store.mark_ended(key, &chat.contact_id).await?;
+                        self.store
+                            .mark_ended(key, &chat.contact_id, message.wamid.as_str())
+                            .await?;
                         Ok((Outcome::Skipped("reaction_no_chat"), Finish::COMPLETE))
                     }
                     Err(e) => Err(e),
@@ -830,7 +834,9 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 };
                 // Ended here first, so the chat.ended Connect streams back finds it ended and stays quiet:
                 // the customer hears the confirmation below, once.
-                self.store.mark_ended(key, &chat.contact_id).await?;
+                self.store
+                    .mark_ended(key, &chat.contact_id, message.wamid.as_str())
+                    .await?;
                 let chat = self.fresh(key, &chat).await.unwrap_or(chat);
                 let client_token = short_hash(&format!("{}#end", message.wamid));
                 match self.participant.disconnect(&chat.connection_token, &client_token).await {
@@ -1004,7 +1010,9 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 }
                 Err(e) if e.is_chat_gone() => {
                     tracing::info!(contact_id = %chat.contact_id, "chat is over; opening a new one");
-                    self.store.mark_ended(key, &chat.contact_id).await?;
+                    self.store
+                        .mark_ended(key, &chat.contact_id, message.wamid.as_str())
+                        .await?;
                     view = self.store.load_conversation(key).await?;
                 }
                 Err(e) => return Err(e),

@@ -154,20 +154,7 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
         }
         match plan_outbound_with(item, &self.rules) {
             OutboundPlan::Skip { reason } => Ok(Outcome::Skipped(reason)),
-            OutboundPlan::EndConversation { notice } => {
-                let Some(contact) = self.contact(item).await? else {
-                    return Ok(Outcome::Skipped("unknown_contact"));
-                };
-                let key = contact.conversation_key();
-                // Only the delivery that ends the conversation says so: a redelivered or second end
-                // event (participant.left then chat.ended) finds it ended already.
-                let ended = self.store.mark_ended(&key, &item.initial_contact_id).await?;
-                if ended && let Some(text) = notice {
-                    let message = OutgoingMessage::text(contact.reply_to(), text);
-                    self.whatsapp.send(&contact.origination_id, &message).await?;
-                }
-                Ok(Outcome::Ended { customer: key.digest() })
-            }
+            OutboundPlan::EndConversation { notice } => self.end(item, notice).await,
             OutboundPlan::Typing => {
                 let Some(contact) = self.contact(item).await? else {
                     return Ok(Outcome::Skipped("unknown_contact"));
@@ -217,6 +204,43 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
                 Ok(Outcome::Delivered {
                     customer: contact.conversation_key().digest(),
                 })
+            }
+            Err(e) => {
+                self.release(item).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The chat is over for the customer. Claimed like a message, so a duplicate waits for it, and after
+    /// the chat's earlier items, so the notice comes last. Only the event that ends the conversation
+    /// says so (a second end event, participant.left then chat.ended, finds it ended already), and a
+    /// retry of that event after its notice failed, which finds the conversation ended by itself,
+    /// still says it.
+    async fn end(&self, item: &StreamItem, notice: Option<String>) -> PortResult<Outcome> {
+        let Some(taken) = self.take(item).await? else {
+            return Ok(Outcome::Duplicate);
+        };
+        let Some(contact) = &taken.contact else {
+            return Ok(Outcome::Skipped("unknown_contact"));
+        };
+        let key = contact.conversation_key();
+        let said = async {
+            self.wait_for_turn(item, &taken).await?;
+            let ended = self
+                .store
+                .mark_ended(&key, &item.initial_contact_id, item.id.as_str())
+                .await?;
+            if ended && let Some(text) = notice {
+                let message = OutgoingMessage::text(contact.reply_to(), text);
+                self.whatsapp.send(&contact.origination_id, &message).await?;
+            }
+            Ok(())
+        };
+        match said.await {
+            Ok(()) => {
+                self.finish(item, &[], &taken.expired).await?;
+                Ok(Outcome::Ended { customer: key.digest() })
             }
             Err(e) => {
                 self.release(item).await;

@@ -297,12 +297,15 @@ pub trait StateStore: Send + Sync {
         chat: &ActiveChat,
     ) -> impl Future<Output = PortResult<()>> + Send;
 
-    /// Marks the conversation ended if it is still active on `contact_id` (its start lock goes with it);
-    /// `false` (a no-op) otherwise, so whatever is said about the end is said once.
+    /// Marks the conversation ended `by` a source message or item if it is still active on `contact_id`
+    /// (its start lock goes with it). `true` when this ended it, or `by` already had (a retry of the
+    /// event that ended it, whose notice may not have gone out); `false` (a no-op) otherwise, so whatever
+    /// is said about the end is said by one event.
     fn mark_ended(
         &self,
         key: &ConversationKey,
         contact_id: &ContactId,
+        by: &str,
     ) -> impl Future<Output = PortResult<bool>> + Send;
 
     /// Keeps the menu of an interactive message for the customer's answer, if the conversation is still

@@ -324,10 +324,23 @@ async fn the_start_lock_rides_on_the_registration_stays_with_its_chat_and_is_tak
     );
 
     // The chat's end frees it for the next message, which gives it back when it opens no chat.
-    assert!(store.mark_ended(&key, &chat.contact_id).await.unwrap());
+    assert!(store.mark_ended(&key, &chat.contact_id, "item-end").await.unwrap());
+    assert!(
+        !store.mark_ended(&key, &chat.contact_id, "item-other").await.unwrap(),
+        "a second end event finds it ended"
+    );
     assert_eq!(holder(&store.load_conversation(&key).await.unwrap()), None);
     let next = register("q_next", Some(now + 30_000)).await;
     assert_eq!(holder(&next).as_deref(), Some("q_next"));
+    assert!(
+        store.mark_ended(&key, &chat.contact_id, "item-end").await.unwrap(),
+        "a retry of the event that ended it (its notice may not have gone out)"
+    );
+    assert_eq!(
+        holder(&store.load_conversation(&key).await.unwrap()).as_deref(),
+        Some("q_next"),
+        "and it writes nothing: the next chat's start lock stays"
+    );
     store.abandon_start(&lock("q_next"), false).await.unwrap();
     let view = store.load_conversation(&key).await.unwrap();
     assert_eq!(holder(&view), None);

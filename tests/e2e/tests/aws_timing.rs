@@ -292,3 +292,26 @@ async fn a_lost_whatsapp_answer_sends_at_most_one_duplicate_and_counts_it() {
         "each possible duplicate is counted (PossibleDuplicates)"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ending_notice_whose_send_failed_is_said_on_lambdas_retry() {
+    let stack = TestStack::start().await;
+    let twin = stack.twin();
+    let customer = "14255550307";
+    twin.customer_texts(customer, "hello").await;
+    twin.settle().await;
+    let contact = contact_of(twin, customer).await;
+    // Throttled through every attempt of the first try: the conversation is marked ended by then.
+    twin.fault(json!({"service": "socialmessaging", "operation": "SendWhatsAppMessage", "error": "ThrottlingException", "times": 4}))
+        .await;
+    twin.agent(&contact, json!({"action": "end"})).await;
+    twin.settle().await;
+    let said = twin
+        .texts_to(customer)
+        .await
+        .iter()
+        .filter(|text| text.starts_with("This chat has ended"))
+        .count();
+    assert_eq!(said, 1, "the customer is told once that the chat ended");
+    assert_eq!(dead_letters(twin).await, 0);
+}

@@ -2,7 +2,7 @@
 //!
 //! | item | `pk` | holds |
 //! |---|---|---|
-//! | conversation | `conv#<phone number id>#<customer id>` | state, version, generation, chat tokens, and one `q_<hash>` attribute per message in flight |
+//! | conversation | `conv#<phone number id>#<customer id>` | state, version, generation, chat tokens, and one `q_<hash>` attribute per message in flight; `ended_by`, the message or item whose event ended the last chat |
 //! | contact | `contact#<initial contact id>` | the conversation the chat belongs to; an `i_<hash>` claim per Connect item being bridged (with a lease), and the hashes of those bridged in `d_<hour>` string sets |
 //! | claim | `msg#<source>#<message id>` | in progress (with a lease; `hold` fast or exclusive, the `owner` invocation, `taken_ms`) or done; a customer message's summary, for quoting |
 //! | sent | `sent#<WhatsApp message id>` | the Connect item a message the bridge sent came from, and its text |
@@ -576,7 +576,7 @@ impl StateStore for DynamoStore {
         tolerate_conflict(result)
     }
 
-    async fn mark_ended(&self, key: &ConversationKey, contact_id: &ContactId) -> PortResult<bool> {
+    async fn mark_ended(&self, key: &ConversationKey, contact_id: &ContactId, by: &str) -> PortResult<bool> {
         let result = self
             .client
             .update_item()
@@ -584,22 +584,31 @@ impl StateStore for DynamoStore {
             .key("pk", s(conversation_pk(key)))
             // The chat's menu dies with it: a number typed into the next chat answers nothing. So does
             // its start lock: the next message to register opens the next chat.
-            .update_expression("SET #state = :ended, version = version + :one REMOVE menu, #opener")
+            .update_expression("SET #state = :ended, ended_by = :by, version = version + :one REMOVE menu, #opener")
             .condition_expression("#state = :active AND contact_id = :contact")
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#opener", OPENER)
             .expression_attribute_values(":active", s("active"))
             .expression_attribute_values(":ended", s("ended"))
+            .expression_attribute_values(":by", s(by))
             .expression_attribute_values(":contact", s(contact_id.as_str()))
             .expression_attribute_values(":one", n(1))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .boxed()
-            .await
-            .map_err(|e| classify("UpdateItem", e, false));
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_conflict(&e) => Ok(false),
-            Err(e) => Err(e),
+            .await;
+        let err = match result {
+            Ok(_) => return Ok(true),
+            Err(err) => err,
+        };
+        match err.as_service_error() {
+            // Ended before: by this very event (a retry) only if nothing changed since.
+            Some(UpdateItemError::ConditionalCheckFailedException(e)) => Ok(e.item().is_some_and(|old| {
+                get_s(old, "state") == Some("ended")
+                    && get_s(old, "contact_id") == Some(contact_id.as_str())
+                    && get_s(old, "ended_by") == Some(by)
+            })),
+            _ => Err(classify("UpdateItem", err, false)),
         }
     }
 
