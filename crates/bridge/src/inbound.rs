@@ -829,32 +829,34 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 Ok((Outcome::Paged, Finish::COMPLETE))
             }
             InboundAction::EndChat => {
-                let Some(chat) = active else {
-                    return Ok((Outcome::Skipped("no_chat_to_end"), Finish::COMPLETE));
-                };
-                // Ended here first, so the chat.ended Connect streams back finds it ended and stays quiet:
-                // the customer hears the confirmation below, once.
-                self.store
-                    .mark_ended(key, &chat.contact_id, message.wamid.as_str())
-                    .await?;
-                let chat = self.fresh(key, &chat).await.unwrap_or(chat);
-                let client_token = short_hash(&format!("{}#end", message.wamid));
-                match self.participant.disconnect(&chat.connection_token, &client_token).await {
-                    Err(e) if !e.is_chat_gone() => {
-                        tracing::warn!(error = %e, "could not leave the chat; Connect ends it on its own");
+                let contact_id = match active {
+                    Some(chat) => {
+                        // Ended here first, so the chat.ended Connect streams back finds it ended and
+                        // stays quiet: the customer hears the confirmation below, once.
+                        self.store
+                            .mark_ended(key, &chat.contact_id, message.wamid.as_str())
+                            .await?;
+                        let chat = self.fresh(key, &chat).await.unwrap_or(chat);
+                        let client_token = short_hash(&format!("{}#end", message.wamid));
+                        match self.participant.disconnect(&chat.connection_token, &client_token).await {
+                            Err(e) if !e.is_chat_gone() => {
+                                tracing::warn!(error = %e, "could not leave the chat; Connect ends it on its own");
+                            }
+                            _ => {}
+                        }
+                        chat.contact_id
                     }
-                    _ => {}
-                }
+                    // A retry of this very message, whose confirmation did not go out: it is still owed.
+                    None => match ended_by(view.conversation.as_ref(), message.wamid.as_str()) {
+                        Some(contact_id) => contact_id,
+                        None => return Ok((Outcome::Skipped("no_chat_to_end"), Finish::COMPLETE)),
+                    },
+                };
                 if let Some(text) = self.config.notices.render(Notice::CustomerEnded, None) {
                     let outgoing = OutgoingMessage::text(message.reply_to(), text);
                     self.whatsapp.send(origination, &outgoing).await?;
                 }
-                Ok((
-                    Outcome::EndedByCustomer {
-                        contact_id: chat.contact_id,
-                    },
-                    Finish::COMPLETE,
-                ))
+                Ok((Outcome::EndedByCustomer { contact_id }, Finish::COMPLETE))
             }
         }
     }
@@ -1400,6 +1402,14 @@ fn waits_for_earlier(view: &ConversationView, me: &Inflight, now_ms: i64) -> boo
     earliest_blocking_lapse(view, me, now_ms).is_some()
 }
 
+/// The chat that the customer message `wamid` (the end keyword) ended, when the conversation is still
+/// ended by it: a retry of that message finds its chat gone but its confirmation maybe not sent.
+fn ended_by(conversation: Option<&Conversation>, wamid: &str) -> Option<ContactId> {
+    let conversation = conversation?;
+    let ended = conversation.state == ConversationState::Ended && conversation.ended_by.as_deref() == Some(wamid);
+    ended.then(|| conversation.previous_contact_id.clone()).flatten()
+}
+
 /// A message taken over from a fast-path holder that went quiet (sent, or died sending) went into the
 /// chat that was open then, or into the chat it opened itself. If that chat is over or was replaced
 /// since (`first_ms`: when the holder took it), the message is in that chat's transcript or was lost
@@ -1432,7 +1442,26 @@ mod tests {
             state,
             previous_contact_id: None,
             activated_ms,
+            ended_by: None,
         }
+    }
+
+    #[test]
+    fn only_the_end_keyword_that_ended_the_chat_is_confirmed_again() {
+        let contact = ContactId::parse("contact-1").unwrap();
+        let ended = Conversation {
+            previous_contact_id: Some(contact.clone()),
+            ended_by: Some("wamid.end".into()),
+            ..conversation(ConversationState::Ended, 1)
+        };
+        assert_eq!(ended_by(Some(&ended), "wamid.end"), Some(contact));
+        assert_eq!(ended_by(Some(&ended), "wamid.other"), None, "ended by something else");
+        assert_eq!(ended_by(None, "wamid.end"), None);
+        let other_item = Conversation {
+            ended_by: Some("item-chat-ended".into()),
+            ..ended.clone()
+        };
+        assert_eq!(ended_by(Some(&other_item), "wamid.end"), None);
     }
 
     fn active(activated_ms: i64) -> Conversation {

@@ -45,6 +45,9 @@ pub struct Conversation {
     pub previous_contact_id: Option<ContactId>,
     /// When the current (or last) chat became active (epoch ms; 0 when not recorded).
     pub activated_ms: i64,
+    /// While ended: the source message or Connect item whose event ended the chat (see
+    /// [`StateStore::mark_ended`]).
+    pub ended_by: Option<String>,
 }
 
 /// A customer message being bridged right now. Every in-flight message of a conversation is registered

@@ -315,3 +315,25 @@ async fn an_ending_notice_whose_send_failed_is_said_on_lambdas_retry() {
     assert_eq!(said, 1, "the customer is told once that the chat ended");
     assert_eq!(dead_letters(twin).await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_end_keywords_confirmation_whose_send_failed_is_said_on_lambdas_retry() {
+    let stack = TestStack::start().await;
+    let twin = stack.twin();
+    let customer = "14255550308";
+    twin.customer_texts(customer, "hello").await;
+    twin.settle().await;
+    // Throttled through every attempt of the first try: the chat is ended by then.
+    twin.fault(json!({"service": "socialmessaging", "operation": "SendWhatsAppMessage", "error": "ThrottlingException", "times": 4}))
+        .await;
+    twin.customer_texts(customer, "#end").await;
+    twin.settle().await;
+    let said = twin
+        .texts_to(customer)
+        .await
+        .iter()
+        .filter(|text| text.starts_with("You've ended the chat"))
+        .count();
+    assert_eq!(said, 1, "the customer is told once that they ended the chat");
+    assert_eq!(dead_letters(twin).await, 0);
+}

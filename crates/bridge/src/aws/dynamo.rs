@@ -181,6 +181,10 @@ fn parse_conversation(key: &ConversationKey, item: &Item) -> Option<Conversation
         key: key.clone(),
         version,
         generation,
+        ended_by: match state {
+            ConversationState::Ended => get_s(item, "ended_by").map(str::to_owned),
+            ConversationState::Active(_) => None,
+        },
         state,
         previous_contact_id: contact_id,
         activated_ms: get_n(item, "activated_ms").unwrap_or_default(),
