@@ -194,19 +194,22 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
             );
             return Ok(Outcome::Skipped("unknown_contact"));
         };
+        // What an earlier attempt sent before it failed is not sent again.
+        let unsent = messages.get(taken.parts_sent..).unwrap_or_default();
+        let mut sent = Vec::with_capacity(unsent.len());
         let delivered = async {
             self.wait_for_turn(item, &taken).await?;
-            self.deliver(item, contact, messages, menu, summary).await
+            self.deliver(item, contact, (unsent, menu), summary, &mut sent).await
         };
         match delivered.await {
-            Ok(sent) => {
+            Ok(()) => {
                 self.finish(item, &sent, &taken.expired).await?;
                 Ok(Outcome::Delivered {
                     customer: contact.conversation_key().digest(),
                 })
             }
             Err(e) => {
-                self.release(item).await;
+                self.release(item, taken.parts_sent + sent.len()).await;
                 Err(e)
             }
         }
@@ -243,7 +246,7 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
                 Ok(Outcome::Ended { customer: key.digest() })
             }
             Err(e) => {
-                self.release(item).await;
+                self.release(item, 0).await;
                 Err(e)
             }
         }
@@ -305,8 +308,14 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
     }
 
     /// Gives the claim back after a failure, so Lambda's retry can take it at once.
-    async fn release(&self, item: &StreamItem) {
-        if let Err(release) = self.store.release_item(&item.initial_contact_id, &item.id).await {
+    /// `parts_sent`: the WhatsApp messages (or files) of the item that went out, which the retry skips.
+    async fn release(&self, item: &StreamItem, parts_sent: usize) {
+        let owner = claims::owner();
+        let released = self
+            .store
+            .release_item(&item.initial_contact_id, &item.id, &owner, parts_sent)
+            .await;
+        if let Err(release) = released {
             tracing::warn!(error = %release, "could not release claim; it expires on its own");
         }
     }
@@ -334,21 +343,20 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
         }
     }
 
-    /// Sends the parts in order; returns what was sent, to be recorded against the item. The menu is
-    /// kept first, so a customer who taps at once finds it.
+    /// Sends the parts in order, adding each to `sent` (to be recorded against the item, and counted if
+    /// a later part fails). The menu is kept first, so a customer who taps at once finds it.
     async fn deliver(
         &self,
         item: &StreamItem,
         contact: &ContactRecord,
-        messages: &[WhatsappMessage],
-        menu: Option<&Menu>,
+        (messages, menu): (&[WhatsappMessage], Option<&Menu>),
         summary: &str,
-    ) -> PortResult<Vec<SentRecord>> {
+        sent: &mut Vec<SentRecord>,
+    ) -> PortResult<()> {
         if let Some(menu) = menu {
             let key = contact.conversation_key();
             self.store.save_menu(&key, &item.initial_contact_id, menu).await?;
         }
-        let mut sent = Vec::with_capacity(messages.len());
         for message in messages {
             let outgoing = OutgoingMessage::rich(contact.reply_to(), message);
             let wa_message_id = self.whatsapp.send(&contact.origination_id, &outgoing).await?;
@@ -359,7 +367,7 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
                 summary: summary.to_owned(),
             });
         }
-        Ok(sent)
+        Ok(())
     }
 
     /// An agent's (or flow's) files: each approved one goes to the customer by media id; what WhatsApp
@@ -377,6 +385,7 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
             return Ok(Outcome::Skipped("unknown_contact"));
         };
         let mut sent = Vec::new();
+        let mut handled = taken.parts_sent;
         let result = async {
             self.wait_for_turn(item, &taken).await?;
             let key = contact.conversation_key();
@@ -390,8 +399,10 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
             let mut chat = connection::fresh(&self.store, &self.participant, &key, &chat).await?;
             let mut reconnected = false;
             let prefix = format!("outbound/{}/", key.digest());
-            for file in &item.attachments {
+            // What an earlier attempt handled before it failed is not sent again.
+            for file in item.attachments.iter().skip(taken.parts_sent) {
                 if file.status.as_deref().is_some_and(|s| s != "APPROVED") {
+                    handled += 1;
                     continue;
                 }
                 let name = file.attachment_name.as_deref().unwrap_or("attachment");
@@ -430,13 +441,14 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
                             .await?;
                     }
                 }
+                handled += 1;
             }
             Ok(Outcome::Delivered { customer: key.digest() })
         }
         .await;
         match &result {
             Ok(Outcome::Delivered { .. }) => self.finish(item, &sent, &taken.expired).await?,
-            _ => self.release(item).await,
+            _ => self.release(item, handled).await,
         }
         result
     }

@@ -238,6 +238,9 @@ pub struct ItemClaim {
     /// The claimed item as the mapping now shows it, and the chat's other items being bridged.
     pub me: Option<ItemInFlight>,
     pub in_flight: Vec<ItemInFlight>,
+    /// How many of the item's WhatsApp messages (or files) an earlier attempt sent before it failed: a
+    /// retry sends only the rest.
+    pub parts_sent: usize,
     /// `None`: not a chat of ours (nothing was claimed).
     pub contact: Option<ContactRecord>,
     /// The mapping's claims of earlier items that no redelivery can meet any more, for the completing
@@ -380,11 +383,14 @@ pub trait StateStore: Send + Sync {
         expired: &[String],
     ) -> impl Future<Output = PortResult<()>> + Send;
 
-    /// Drops a Connect item's in-progress claim after a failure.
+    /// Drops a Connect item's in-progress claim that `owner` holds after a failure, recording how many
+    /// of its WhatsApp messages (or files) went out before it (`parts_sent`), which a retry skips.
     fn release_item(
         &self,
         initial_contact_id: &ContactId,
         item_id: &ItemId,
+        owner: &str,
+        parts_sent: usize,
     ) -> impl Future<Output = PortResult<()>> + Send;
 
     /// Drops an in-progress claim that `owner` holds after a failure, so a retry can take it at once (one

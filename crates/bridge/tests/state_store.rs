@@ -224,6 +224,30 @@ async fn bridged_items_are_found_for_an_hour_or_two_then_leave_the_contact_mappi
         Claim::Acquired,
         "the holder's own claim again (the SDK retrying a write whose answer was lost)"
     );
+    // A failed attempt that sent part of the item: only it releases the claim, and the retry learns how
+    // much went out.
+    store.release_item(&contact_id, &busy, "b", 0).await.unwrap();
+    assert_eq!(
+        store
+            .claim_item(&contact_id, &busy, &item_terms(now, "b"))
+            .await
+            .unwrap()
+            .claim,
+        Claim::Busy,
+        "another invocation cannot release it"
+    );
+    store.release_item(&contact_id, &busy, "a", 2).await.unwrap();
+    let retried = store
+        .claim_item(&contact_id, &busy, &item_terms(now, "b"))
+        .await
+        .unwrap();
+    assert_eq!((retried.claim, retried.parts_sent), (Claim::Acquired, 2));
+    store.complete_item(&contact_id, &busy, &[], &[]).await.unwrap();
+    let after = item(&dynamodb, &contact_id).await;
+    assert!(
+        !after.contains_key(&format!("p_{}", hash("item-busy"))),
+        "done: its progress goes"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -337,3 +337,24 @@ async fn the_end_keywords_confirmation_whose_send_failed_is_said_on_lambdas_retr
     assert_eq!(said, 1, "the customer is told once that they ended the chat");
     assert_eq!(dead_letters(twin).await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_message_whose_second_part_failed_resends_only_that_part() {
+    let stack = TestStack::start().await;
+    let twin = stack.twin();
+    let customer = "14255550309";
+    let contact = chat_with_agent(twin, customer).await;
+    // Longer than one WhatsApp text: two parts. The first goes; the second is throttled through every
+    // attempt of the first try, and Lambda's retry sends the rest.
+    let long = format!("{}\n\n{}", "a".repeat(3_000), "b".repeat(3_000));
+    twin.fault(json!({"service": "socialmessaging", "operation": "SendWhatsAppMessage", "latency_ms": 1, "times": 1}))
+        .await;
+    twin.fault(json!({"service": "socialmessaging", "operation": "SendWhatsAppMessage", "error": "ThrottlingException", "times": 4}))
+        .await;
+    twin.agent_says(&contact, &long).await;
+    twin.settle().await;
+    let texts = twin.texts_to(customer).await;
+    let parts = |start: &str| texts.iter().filter(|text| text.starts_with(start)).count();
+    assert_eq!((parts("aaa"), parts("bbb")), (1, 1), "each part once");
+    assert_eq!(dead_letters(twin).await, 0);
+}

@@ -3,7 +3,7 @@
 //! | item | `pk` | holds |
 //! |---|---|---|
 //! | conversation | `conv#<phone number id>#<customer id>` | state, version, generation, chat tokens, and one `q_<hash>` attribute per message in flight; `ended_by`, the message or item whose event ended the last chat |
-//! | contact | `contact#<initial contact id>` | the conversation the chat belongs to; an `i_<hash>` claim per Connect item being bridged (with a lease), and the hashes of those bridged in `d_<hour>` string sets |
+//! | contact | `contact#<initial contact id>` | the conversation the chat belongs to; an `i_<hash>` claim per Connect item being bridged (with a lease, its owner and its time), the hashes of those bridged in `d_<hour>` string sets, and `p_<hash>`, how many WhatsApp messages a failed attempt of an item sent |
 //! | claim | `msg#<source>#<message id>` | in progress (with a lease; `hold` fast or exclusive, the `owner` invocation, `taken_ms`) or done; a customer message's summary, for quoting |
 //! | sent | `sent#<WhatsApp message id>` | the Connect item a message the bridge sent came from, and its text |
 //!
@@ -219,6 +219,12 @@ fn invalid_transaction(e: aws_sdk_dynamodb::error::BuildError) -> PortError {
 /// The attribute of the contact item that claims one of the chat's Connect items.
 fn item_claim_attribute(hash: &str) -> String {
     format!("{ITEM_CLAIM_PREFIX}{hash}")
+}
+
+/// How many of an item's WhatsApp messages a failed attempt sent (`p_<hash>`, beside its claim, which
+/// a release removes); removed when the item is done.
+fn item_parts_attribute(hash: &str) -> String {
+    format!("p_{hash}")
 }
 
 const ITEM_CLAIM_PREFIX: &str = "i_";
@@ -764,6 +770,8 @@ impl StateStore for DynamoStore {
                     claim: Claim::Acquired,
                     me: Vec::into_iter(me).next(),
                     in_flight,
+                    parts_sent: get_n(item, &item_parts_attribute(&hash))
+                        .map_or(0, |n| usize::try_from(n).unwrap_or(0)),
                     contact: Some(parse_contact(OP, initial_contact_id, item)?),
                     expired: expired_item_claims(item, now_ms),
                 });
@@ -784,6 +792,7 @@ impl StateStore for DynamoStore {
                 claim: Claim::Acquired,
                 me: None,
                 in_flight: Vec::new(),
+                parts_sent: 0,
                 contact: None,
                 expired: Vec::new(),
             });
@@ -797,6 +806,7 @@ impl StateStore for DynamoStore {
             claim,
             me: None,
             in_flight: Vec::new(),
+            parts_sent: 0,
             contact: Some(parse_contact(OP, initial_contact_id, &old)?),
             expired: Vec::new(),
         })
@@ -817,9 +827,10 @@ impl StateStore for DynamoStore {
         // Done, the claim becomes its hash in this hour's set (see `DONE_SET_PREFIX`). The expired
         // sets are of hours before the claim's last one, so never this hour's.
         let hash = short_hash(item_id.as_str());
-        let mut expression = String::from("ADD #done :hash REMOVE #item");
+        let mut expression = String::from("ADD #done :hash REMOVE #item, #parts");
         let mut names = HashMap::from([
             ("#item".to_owned(), item_claim_attribute(&hash)),
+            ("#parts".to_owned(), item_parts_attribute(&hash)),
             ("#done".to_owned(), done_set_attribute(done_hour(now_ms()))),
         ]);
         for (i, name) in expired.iter().enumerate() {
@@ -853,21 +864,33 @@ impl StateStore for DynamoStore {
         self.transact(items).await
     }
 
-    async fn release_item(&self, initial_contact_id: &ContactId, item_id: &ItemId) -> PortResult<()> {
-        let result = self
+    async fn release_item(
+        &self,
+        initial_contact_id: &ContactId,
+        item_id: &ItemId,
+        owner: &str,
+        parts_sent: usize,
+    ) -> PortResult<()> {
+        let hash = short_hash(item_id.as_str());
+        let mut call = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(contact_pk(initial_contact_id)))
             .update_expression("REMOVE #item")
-            .condition_expression("#item.#state = :in_progress")
-            .expression_attribute_names("#item", item_claim_attribute(&short_hash(item_id.as_str())))
+            .condition_expression("#item.#state = :in_progress AND #item.#owner = :owner")
+            .expression_attribute_names("#item", item_claim_attribute(&hash))
             .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#owner", "owner")
             .expression_attribute_values(":in_progress", s("in_progress"))
-            .send()
-            .boxed()
-            .await
-            .map_err(|e| classify("UpdateItem", e, false));
+            .expression_attribute_values(":owner", s(owner));
+        if parts_sent > 0 {
+            call = call
+                .update_expression("SET #parts = :parts REMOVE #item")
+                .expression_attribute_names("#parts", item_parts_attribute(&hash))
+                .expression_attribute_values(":parts", n(parts_sent));
+        }
+        let result = call.send().boxed().await.map_err(|e| classify("UpdateItem", e, false));
         tolerate_conflict(result)
     }
 
