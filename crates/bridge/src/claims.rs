@@ -184,9 +184,9 @@ pub async fn claim_item<S: StateStore>(
 
 /// Keeps a customer message's exclusive hold (its claim and its registration) alive while the
 /// invocation holding it works: every [`HEARTBEAT_EVERY`] it renews both until [`HEARTBEAT_LEASE_MS`]
-/// from then. It beats only while the hold is exclusive: a fast hold lapses on its own by design, and a
-/// move to the fast hold must not be overtaken by a renewal still in flight, which [`Heartbeat::pause`]
-/// waits for. Costs nothing on a message that settles within a beat: no timer fires.
+/// from then. It beats only while the hold is exclusive (a fast hold lapses on its own by design), and
+/// [`Heartbeat::pause`] waits for a renewal still in flight, so the write that settles the message is
+/// not overtaken by one. Costs nothing on a message that settles within a beat: no timer fires.
 #[derive(Debug)]
 pub struct Heartbeat {
     every: Duration,

@@ -148,8 +148,6 @@ struct Delivered {
     contact_id: ContactId,
     /// It started the chat.
     opened: bool,
-    /// What is left after it.
-    finish: Finish,
 }
 
 /// The chat a message goes into.
@@ -464,15 +462,14 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                     heartbeat: &heartbeat,
                 };
                 let claimed = &claimed;
-                let renew =
-                    |until_ms| async move { self.store.extend(&claimed.renewal(message, until_ms, false)).await };
+                let renew = |until_ms| async move { self.store.extend(&claimed.renewal(message, until_ms)).await };
                 // Boxed: the nested async state machines otherwise exceed the compiler's layout depth.
                 let decided = Box::pin(self.decide(key, origination, message, claimed, view, quoted.as_deref()));
                 let decided = tokio::select! {
                     decided = decided => decided,
                     never = heartbeat.keep(renew) => match never {},
                 };
-                // What is written next (done, released, or nothing on the fast hold) is the last word.
+                // What is written next (done, or released) is the last word.
                 heartbeat.pause().await;
                 decided
             }
@@ -601,7 +598,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 fast_lane(&action, &message.content, answered, view.conversation.as_ref())
         {
             match self
-                .fast_send(key, origination, message, claimed, chat, (content_type, content), false)
+                .fast_send(key, origination, message, claimed, chat, (content_type, content))
                 .await
             {
                 Ok(held) => {
@@ -634,11 +631,8 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 Err(e) => return Err(e),
             }
         }
-        // Only a claim held exclusively from before may move to the fast hold: an extension still in
-        // flight could land after the move.
-        let may_finish_fast = extended && !answered;
-        let act = Box::pin(self.act(key, origination, message, claimed, view, action, may_finish_fast));
-        let (outcome, finish) = if extended {
+        let act = Box::pin(self.act(key, origination, message, claimed, view, action));
+        let outcome = if extended {
             act.await?
         } else {
             let (acted, held) = tokio::join!(act, behind(self.extend(message, claimed)));
@@ -647,13 +641,10 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             }
             acted?
         };
-        let settle = match finish {
-            Finish::Fast => Settle::Fast,
-            Finish::Complete { marked_read } => Settle::Complete {
-                clear_menu: answered,
-                lapsed,
-                marked_read,
-            },
+        let settle = Settle::Complete {
+            clear_menu: answered,
+            lapsed,
+            marked_read: false,
         };
         Ok((outcome, settle))
     }
@@ -662,18 +653,15 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
     /// work is done (the fast hold would run out while it is still at work).
     async fn extend(&self, message: &CustomerMessage, claimed: &Claimed<'_>) -> PortResult<()> {
         let until = Hold::Exclusive.until(now_ms());
-        self.store.extend(&claimed.renewal(message, until, false)).await?;
+        self.store.extend(&claimed.renewal(message, until)).await?;
         claimed.heartbeat.resume();
         Ok(())
     }
 
     /// The fast path's one SendMessage, with the read mark beside it (off the critical path: the blue
     /// ticks may come a moment before the message is in the chat, and stay if the send fails and is
-    /// retried). With `to_fast`, the claim and registration, held exclusively so far (a chat's opener),
-    /// go on the fast hold from now beside the send (the heartbeat stops first). Returns whether the
-    /// message must still be completed: the send outlasted half of the hold, which was then extended
-    /// (after `to_fast` landed, so the extension is the last word), or the move to the fast hold failed.
-    #[allow(clippy::too_many_arguments)]
+    /// retried). Returns whether the message must be completed rather than finish on the fast hold: the
+    /// send outlasted half of the hold, which was then extended.
     async fn fast_send(
         &self,
         key: &ConversationKey,
@@ -682,35 +670,14 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         claimed: &Claimed<'_>,
         chat: &ActiveChat,
         (content_type, content): (&str, &str),
-        to_fast: bool,
     ) -> PortResult<bool> {
         let client_token = message_token(message, &chat.contact_id);
-        let until_ms = if to_fast {
-            Hold::Fast.until(now_ms())
-        } else {
-            claimed.me.until_ms
-        };
         let guarded = async {
             let send = self.send(key, chat, content_type, content, &client_token);
             tokio::pin!(send);
-            let half = u64::try_from((until_ms - now_ms()) / 2).unwrap_or(0);
-            let moved = async {
-                if !to_fast {
-                    return true;
-                }
-                claimed.heartbeat.pause().await;
-                let moved = self.store.extend(&claimed.renewal(message, until_ms, true)).await;
-                if let Err(e) = &moved {
-                    tracing::warn!(error = %e, "could not put the message on the fast hold; it completes as usual");
-                }
-                moved.is_ok()
-            };
-            let (early, moved) = tokio::join!(
-                tokio::time::timeout(Duration::from_millis(half), &mut send),
-                behind(moved)
-            );
-            match early {
-                Ok(sent) => sent.map(|()| !moved),
+            let half = u64::try_from((claimed.me.until_ms - now_ms()) / 2).unwrap_or(0);
+            match tokio::time::timeout(Duration::from_millis(half), &mut send).await {
+                Ok(sent) => sent.map(|()| false),
                 Err(_) => {
                     let (held, sent) = tokio::join!(self.extend(message, claimed), send);
                     if let Err(e) = held {
@@ -756,9 +723,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         }
     }
 
-    /// Carries out the decision on a claimed message whose turn has come; also says how it finished (on
-    /// the fast hold only with `may_finish_fast`, see [`Self::deliver`]).
-    #[allow(clippy::too_many_arguments)]
+    /// Carries out the decision on a claimed message whose turn has come; it is completed next.
     async fn act(
         &self,
         key: &ConversationKey,
@@ -767,30 +732,20 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         claimed: &Claimed<'_>,
         view: ConversationView,
         action: InboundAction,
-        may_finish_fast: bool,
-    ) -> PortResult<(Outcome, Finish)> {
+    ) -> PortResult<Outcome> {
         let active = match view.conversation.as_ref().map(|c| &c.state) {
             Some(ConversationState::Active(chat)) => Some(chat.clone()),
             _ => None,
         };
         match action {
-            InboundAction::Skip { reason } => Ok((Outcome::Skipped(reason), Finish::COMPLETE)),
+            InboundAction::Skip { reason } => Ok(Outcome::Skipped(reason)),
             InboundAction::Send { content_type, content } => {
                 // The file and its notes follow the description: not a single send.
                 let media = match (&message.content, &self.media) {
                     (Content::Media(file), Some(media)) => Some((file, media)),
                     _ => None,
                 };
-                let fast = may_finish_fast && media.is_none();
-                let sent = self.deliver(
-                    key,
-                    origination,
-                    message,
-                    (&content_type, &content),
-                    claimed,
-                    view,
-                    fast,
-                );
+                let sent = self.deliver(key, origination, message, (&content_type, &content), claimed.me, view);
                 let delivered = Box::pin(sent).await?;
                 if let Some((file, media)) = media {
                     Box::pin(self.deliver_media(key, origination, message, file, media.as_ref())).await?;
@@ -799,26 +754,23 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                     contact_id: delivered.contact_id,
                     opened_chat: delivered.opened,
                 };
-                Ok((outcome, delivered.finish))
+                Ok(outcome)
             }
             InboundAction::Note { content } => {
                 // Reactions never open a chat: with none open there is nobody to tell.
                 let Some(chat) = active else {
-                    return Ok((Outcome::Skipped("reaction_no_chat"), Finish::COMPLETE));
+                    return Ok(Outcome::Skipped("reaction_no_chat"));
                 };
                 let client_token = message_token(message, &chat.contact_id);
                 match self.send(key, &chat, TEXT_PLAIN, &content, &client_token).await {
-                    Ok(()) => Ok((
-                        Outcome::Noted {
-                            contact_id: chat.contact_id,
-                        },
-                        Finish::COMPLETE,
-                    )),
+                    Ok(()) => Ok(Outcome::Noted {
+                        contact_id: chat.contact_id,
+                    }),
                     Err(e) if e.is_chat_gone() => {
                         self.store
                             .mark_ended(key, &chat.contact_id, message.wamid.as_str())
                             .await?;
-                        Ok((Outcome::Skipped("reaction_no_chat"), Finish::COMPLETE))
+                        Ok(Outcome::Skipped("reaction_no_chat"))
                     }
                     Err(e) => Err(e),
                 }
@@ -826,7 +778,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             InboundAction::Page(page) => {
                 let outgoing = OutgoingMessage::rich(message.reply_to(), &page);
                 self.whatsapp.send(origination, &outgoing).await?;
-                Ok((Outcome::Paged, Finish::COMPLETE))
+                Ok(Outcome::Paged)
             }
             InboundAction::EndChat => {
                 let contact_id = match active {
@@ -849,14 +801,14 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                     // A retry of this very message, whose confirmation did not go out: it is still owed.
                     None => match ended_by(view.conversation.as_ref(), message.wamid.as_str()) {
                         Some(contact_id) => contact_id,
-                        None => return Ok((Outcome::Skipped("no_chat_to_end"), Finish::COMPLETE)),
+                        None => return Ok(Outcome::Skipped("no_chat_to_end")),
                     },
                 };
                 if let Some(text) = self.config.notices.render(Notice::CustomerEnded, None) {
                     let outgoing = OutgoingMessage::text(message.reply_to(), text);
                     self.whatsapp.send(origination, &outgoing).await?;
                 }
-                Ok((Outcome::EndedByCustomer { contact_id }, Finish::COMPLETE))
+                Ok(Outcome::EndedByCustomer { contact_id })
             }
         }
     }
@@ -952,31 +904,22 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         }
     }
 
-    /// Sends the message into the conversation's chat, starting one if needed. A message that started
-    /// the chat and finds nobody else in flight (with `may_finish_fast`: the claim was held
-    /// exclusively from before, and nothing follows the send) finishes like the fast path: its claim and
-    /// registration go on the fast hold beside the send, and it is marked done after it.
-    #[allow(clippy::too_many_arguments)]
+    /// Sends the message into the conversation's chat, starting one if needed.
     async fn deliver(
         &self,
         key: &ConversationKey,
         origination: &OriginationId,
         message: &CustomerMessage,
         (content_type, content): (&str, &str),
-        claimed: &Claimed<'_>,
+        me: &Inflight,
         mut view: ConversationView,
-        may_finish_fast: bool,
     ) -> PortResult<Delivered> {
-        let me = claimed.me;
-        // A fast send marks the message read beside it, even into a chat that turns out to be over.
-        let mut marked_read = false;
         // Twice at most: the chat we knew, then the one we open when it turns out to be over.
         for _ in 0..3 {
             let ready = self
                 .ensure_chat(key, origination, message, me, std::mem::take(&mut view))
                 .await?;
             let (chat, opened) = (ready.chat, ready.opened);
-            let mut alone = false;
             if ready.after_start {
                 // Messages that arrived while the chat was starting have registered by now; the
                 // earliest goes first, whichever of them happened to start the chat.
@@ -984,30 +927,14 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                     Some(view) => view,
                     None => self.store.load_conversation(key).await?,
                 };
-                alone = opened && nobody_else_in_flight(&view, me, now_ms());
                 self.wait_for_turn(key, me, view).await?;
             }
-            let sent = if alone && may_finish_fast {
-                marked_read = true;
-                let pending = self.fast_send(key, origination, message, claimed, &chat, (content_type, content), true);
-                pending.await.map(|complete| {
-                    if complete {
-                        Finish::Complete { marked_read }
-                    } else {
-                        Finish::Fast
-                    }
-                })
-            } else {
-                let client_token = message_token(message, &chat.contact_id);
-                let sent = self.send(key, &chat, content_type, content, &client_token).await;
-                sent.map(|()| Finish::Complete { marked_read })
-            };
-            match sent {
-                Ok(finish) => {
+            let client_token = message_token(message, &chat.contact_id);
+            match self.send(key, &chat, content_type, content, &client_token).await {
+                Ok(()) => {
                     return Ok(Delivered {
                         contact_id: chat.contact_id,
                         opened,
-                        finish,
                     });
                 }
                 Err(e) if e.is_chat_gone() => {
@@ -1293,8 +1220,8 @@ struct Claimed<'a> {
 }
 
 impl Claimed<'_> {
-    /// The message's hold renewed (or moved, with `fast`) until `until_ms`.
-    fn renewal<'r>(&'r self, message: &'r CustomerMessage, until_ms: i64, fast: bool) -> Renewal<'r> {
+    /// The message's hold, held exclusively until `until_ms`.
+    fn renewal<'r>(&'r self, message: &'r CustomerMessage, until_ms: i64) -> Renewal<'r> {
         Renewal {
             source: "wa",
             id: message.wamid.as_str(),
@@ -1302,7 +1229,6 @@ impl Claimed<'_> {
             tag: &self.me.tag,
             owner: self.owner,
             until_ms,
-            fast,
         }
     }
 }
@@ -1321,21 +1247,6 @@ enum Settle {
         lapsed: Vec<String>,
         marked_read: bool,
     },
-}
-
-/// How a message's work ended, as far as what is left after it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Finish {
-    /// On the fast hold, the read mark beside the send: only the mark that it is done is left.
-    Fast,
-    /// The claim is completed next; `marked_read`: the read mark went beside the send (a fast send
-    /// that had to be held after all), so the completion must not send it again.
-    Complete { marked_read: bool },
-}
-
-impl Finish {
-    /// Completed next, with the read mark beside the completing write.
-    const COMPLETE: Finish = Finish::Complete { marked_read: false };
 }
 
 /// A registration this long past its lease belongs to a message that finished (fast) or died; nobody
@@ -1389,13 +1300,6 @@ fn earliest_blocking_lapse(view: &ConversationView, me: &Inflight, now_ms: i64) 
         .filter(|other| other.tag != me.tag && other.is_live(now_ms) && other.precedes(me))
         .map(|other| other.until_ms)
         .min()
-}
-
-/// No other message of the conversation is being bridged (so none waits for `me` to finish).
-fn nobody_else_in_flight(view: &ConversationView, me: &Inflight, now_ms: i64) -> bool {
-    view.inflight
-        .iter()
-        .all(|other| other.tag == me.tag || !other.is_live(now_ms))
 }
 
 fn waits_for_earlier(view: &ConversationView, me: &Inflight, now_ms: i64) -> bool {

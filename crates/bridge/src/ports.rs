@@ -130,7 +130,8 @@ pub struct ClaimTerms<'a> {
     pub summary: Option<&'a str>,
 }
 
-/// A customer message's hold as its holder renews or changes it: the claim and the registration together.
+/// A customer message's exclusive hold as its holder extends or renews it: the claim and the registration
+/// together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Renewal<'a> {
     pub source: &'a str,
@@ -141,8 +142,6 @@ pub struct Renewal<'a> {
     /// Only the claim's owner renews it: a holder whose lease lapsed and was taken over holds nothing.
     pub owner: &'a str,
     pub until_ms: i64,
-    /// On the fast hold (they lapse on their own) rather than exclusively (completed or released).
-    pub fast: bool,
 }
 
 /// A WhatsApp message the bridge sent for a Connect item: receipts and failures are reported against

@@ -427,7 +427,6 @@ async fn a_claim_is_its_owners_to_take_again_renew_and_release() {
         tag: "q_owned",
         owner,
         until_ms,
-        fast: false,
     };
     store.extend(&renewal("b", now + 1)).await.unwrap();
     assert_eq!(lease().await, Some(now + 60_000), "another invocation cannot renew it");

@@ -242,11 +242,10 @@ async fn a_fast_send_that_outlasts_half_its_lease_is_held_and_completed() {
 }
 
 #[tokio::test]
-async fn an_opener_whose_send_outlasts_half_the_fast_hold_completes_and_marks_read_once() {
+async fn a_slow_opener_completes_and_marks_read_once() {
     let stack = proxied_stack().await;
     let twin = stack.twin();
-    // The chat's first message finds nobody else in flight and goes onto the fast hold beside its
-    // send; the send outlasts half of that hold, so the message is held again and completed.
+    // The chat's first message holds its claim exclusively through the start and the slow send.
     slow_send_completes_and_marks_read_once(twin, "14255550156", "slow opener").await;
     let contacts = twin.contacts_of("14255550156").await;
     assert_eq!(customer_texts(&contacts[0]), ["slow opener"]);
@@ -299,12 +298,9 @@ async fn a_text_that_starts_a_chat_alone_is_marked_done_after_its_send_and_the_n
             "connectparticipant.CreateParticipantConnection",
             "connectparticipant.SendMessage",
             // The registration (with the start lock) and the claim; the contact mapping; the activation;
-            // the claim and registration put on the fast hold beside the send; after it, the claim done
-            // and the registration removed.
+            // after the send, the claim done and the registration removed.
             "dynamodb.PutItem",
             "dynamodb.TransactWriteItems",
-            "dynamodb.UpdateItem",
-            "dynamodb.UpdateItem",
             "dynamodb.UpdateItem",
             "dynamodb.UpdateItem",
             "dynamodb.UpdateItem",

@@ -429,7 +429,7 @@ impl StateStore for DynamoStore {
             .expression_attribute_names("#owner", "owner")
             .expression_attribute_values(":in_progress", s("in_progress"))
             .expression_attribute_values(":owner", s(renewal.owner))
-            .expression_attribute_values(":hold", s(if renewal.fast { HOLD_FAST } else { HOLD_EXCLUSIVE }))
+            .expression_attribute_values(":hold", s(HOLD_EXCLUSIVE))
             .expression_attribute_values(":until", n(renewal.until_ms))
             .send()
             .boxed();

@@ -308,7 +308,6 @@ mod tests {
             tag: "tag",
             owner: "owner",
             until_ms: 0,
-            fast: true,
         };
         let extended = store.extend(&renewal);
         assert!(
