@@ -22,10 +22,15 @@
 //! a lease sized to the longest invocation, and the customer's next message is not held behind it.
 //! Every claim names its *owner*, the invocation that took it: a claim write whose answer was lost and
 //! that the SDK retried finds its own claim and keeps it, instead of waiting for itself.
+//!
+//! A claim also keeps the *progress* of an attempt that failed (see [`crate::ports::Progress`]): what
+//! was said to the customer, what the customer's file came to. A holder records each step as it is
+//! done, a release leaves the record in place, and Lambda's retry claims the message with it, so it
+//! repeats none of the effects WhatsApp cannot deduplicate and does not transcribe a voice note twice.
 
 use crate::error::{FailureKind, PortError};
 use crate::ids::{ContactId, ItemId};
-use crate::ports::{Claim, ClaimTerms, ItemClaim, ItemTerms, PortResult, StateStore};
+use crate::ports::{Claim, ClaimTerms, ItemClaim, ItemTerms, MessageClaim, PortResult, StateStore};
 use crate::telemetry::now_ms;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
@@ -136,14 +141,14 @@ pub fn backoff(current: Duration) -> Duration {
     (current * 2).min(MAX_POLL)
 }
 
-/// Claims `id`; returns `Acquired`, `Replay` or `Done`, waiting while another invocation holds it.
+/// Claims `id` (`Acquired`, `Replay` or `Done`), waiting while another invocation holds it.
 pub async fn claim<S: StateStore>(
     store: &S,
     source: &str,
     id: &str,
     hold: Hold,
     summary: Option<&str>,
-) -> PortResult<Claim> {
+) -> PortResult<MessageClaim> {
     let owner = owner();
     let owner = &*owner;
     let attempt = |now| async move {
@@ -154,9 +159,10 @@ pub async fn claim<S: StateStore>(
             owner,
             summary,
         };
-        store.claim(source, id, &terms).await.map(|claim| (claim, ()))
+        let taken = store.claim(source, id, &terms).await?;
+        Ok((taken.claim, taken))
     };
-    wait_for_holder(attempt).await.map(|(claim, ())| claim)
+    wait_for_holder(attempt).await.map(|(_, taken)| taken)
 }
 
 /// Claims a Connect item received at `at_ms` on its chat's contact mapping, which the same write reads:

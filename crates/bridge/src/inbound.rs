@@ -17,10 +17,11 @@ use crate::connection;
 use crate::error::{FailureKind, PortError, Rejection, RetryableFailure};
 use crate::ids::{ContactId, ConversationKey, OriginationId, short_hash};
 use crate::media::handler::MediaHandler;
-use crate::media::service::InboundRequest;
+use crate::media::service::{InboundOutcome, InboundRequest};
 use crate::ports::{
     ActiveChat, ChatRequest, Claim, ContactCenter, ContactRecord, Conversation, ConversationState, ConversationView,
-    Finished, Inflight, Opener, Participant, PortResult, Renewal, StartLock, StateStore, Whatsapp,
+    Finished, Inflight, MediaAftermath, Opener, Participant, PortResult, Progress, Renewal, Said, StartLock,
+    StateStore, Step, Whatsapp,
 };
 use crate::rich::{interactive, notices::Notice, render};
 use crate::rounds::behind;
@@ -31,11 +32,14 @@ use crate::whatsapp::{Change, Content, CustomerMessage, Inbound, Media, Outgoing
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-/// How long a start lock holds off other invocations of the same customer.
-const START_LOCK_MS: i64 = 30_000;
+/// How long a start lock holds off other invocations of the same customer without a heartbeat: its
+/// holder renews it with its message's hold (see [`crate::claims::Heartbeat`]), so a holder that died
+/// keeps the conversation's other messages waiting for seconds, not for a whole invocation.
+const START_LOCK_MS: i64 = claims::HEARTBEAT_LEASE_MS;
 /// How long a message waits for another invocation's chat start before giving up (and retrying later).
 const WAIT_FOR_START: Duration = Duration::from_secs(20);
 const POLL_START: Duration = Duration::from_millis(100);
@@ -426,7 +430,8 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             .ok()
             .and_then(|view| unused_start_lock(key, view, &me.tag));
         let owner = claims::owner();
-        let replay_of = match claim? {
+        let claim = claim?;
+        let replay_of = match claim.claim {
             Claim::Done => {
                 // Our registration may have re-added a finished message; left there it would hold later
                 // ones back.
@@ -460,6 +465,8 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                     replay_of,
                     owner: &owner,
                     heartbeat: &heartbeat,
+                    progress: claim.progress,
+                    opening: AtomicBool::new(taken_lock.is_some()),
                 };
                 let claimed = &claimed;
                 let renew = |until_ms| async move { self.store.extend(&claimed.renewal(message, until_ms)).await };
@@ -745,10 +752,10 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                     (Content::Media(file), Some(media)) => Some((file, media)),
                     _ => None,
                 };
-                let sent = self.deliver(key, origination, message, (&content_type, &content), claimed.me, view);
+                let sent = self.deliver(origination, message, (&content_type, &content), claimed, view);
                 let delivered = Box::pin(sent).await?;
                 if let Some((file, media)) = media {
-                    Box::pin(self.deliver_media(key, origination, message, file, media.as_ref())).await?;
+                    Box::pin(self.deliver_media(claimed, origination, message, file, media.as_ref())).await?;
                 }
                 let outcome = Outcome::Delivered {
                     contact_id: delivered.contact_id,
@@ -777,7 +784,8 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             }
             InboundAction::Page(page) => {
                 let outgoing = OutgoingMessage::rich(message.reply_to(), &page);
-                self.whatsapp.send(origination, &outgoing).await?;
+                self.say(claimed, (origination, message), Said::MenuPage, &outgoing)
+                    .await?;
                 Ok(Outcome::Paged)
             }
             InboundAction::EndChat => {
@@ -814,15 +822,18 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
     }
 
     /// After the description went in: the file itself, then its caption, transcript or notes; the
-    /// customer hears about what did not reach the agent (and, if configured, their transcript).
+    /// customer hears about what did not reach the agent (and, if configured, their transcript). What the
+    /// file came to is recorded before anything is said about it, so a retry neither fetches, converts and
+    /// transcribes it again nor repeats what the customer was told.
     async fn deliver_media(
         &self,
-        key: &ConversationKey,
+        claimed: &Claimed<'_>,
         origination: &OriginationId,
         message: &CustomerMessage,
         file: &Media,
         media: &dyn MediaHandler,
     ) -> PortResult<()> {
+        let key = claimed.key;
         let Some(Conversation {
             state: ConversationState::Active(chat),
             ..
@@ -831,50 +842,75 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             return Ok(());
         };
         let chat = self.fresh(key, &chat).await?;
-        let prefix = format!("inbound/{}/", key.digest());
-        let outcome = match media
-            .inbound(InboundRequest {
-                origination,
-                token: &chat.connection_token,
-                media: file,
-                prefix: &prefix,
-                wamid: message.wamid.as_str(),
-            })
-            .await
-        {
-            Ok(outcome) => outcome,
-            Err(e) if e.is_retryable() => return Err(e),
-            // WhatsApp no longer has the file (or refuses it): the description is in; say so once.
-            Err(e) => {
-                tracing::warn!(error = %e, "customer's media could not be fetched");
-                let client_token = short_hash(&format!("{}#{}#media-missing", message.wamid, chat.contact_id));
-                let note = "⚠️ The file could not be retrieved from WhatsApp.";
-                self.send(key, &chat, TEXT_PLAIN, note, &client_token).await?;
-                // The caption was left out of the description: it still reaches the agent.
-                return match file.caption.as_deref().filter(|c| !c.trim().is_empty()) {
-                    Some(caption) => {
-                        let client_token = short_hash(&format!("{}#{}#caption", message.wamid, chat.contact_id));
-                        self.send(key, &chat, TEXT_PLAIN, caption, &client_token).await
-                    }
-                    None => Ok(()),
+        let aftermath = match &claimed.progress.media {
+            Some(recorded) => recorded.clone(),
+            None => {
+                let prefix = format!("inbound/{}/", key.digest());
+                let request = InboundRequest {
+                    origination,
+                    token: &chat.connection_token,
+                    media: file,
+                    prefix: &prefix,
+                    wamid: message.wamid.as_str(),
                 };
+                let aftermath = match media.inbound(request).await {
+                    Ok(outcome) => aftermath_of(&outcome, media.settings().echo_transcript),
+                    Err(e) if e.is_retryable() => return Err(e),
+                    // WhatsApp no longer has the file (or refuses it): the description is in; say so once.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "customer's media could not be fetched");
+                        let note = "⚠️ The file could not be retrieved from WhatsApp.".to_owned();
+                        // The caption was left out of the description: it still reaches the agent.
+                        let caption = file.caption.clone().filter(|c| !c.trim().is_empty());
+                        MediaAftermath {
+                            chat_texts: std::iter::once(note).chain(caption).collect(),
+                            customer_texts: Vec::new(),
+                        }
+                    }
+                };
+                self.remember(claimed, message, Step::Media(&aftermath)).await;
+                aftermath
             }
         };
-        for (i, text) in outcome.chat_texts().iter().enumerate() {
+        for (i, text) in aftermath.chat_texts.iter().enumerate() {
             let client_token = short_hash(&format!("{}#{}#media{i}", message.wamid, chat.contact_id));
             self.send(key, &chat, TEXT_PLAIN, text, &client_token).await?;
         }
-        if let Some(notice) = &outcome.customer_notice {
-            let outgoing = OutgoingMessage::text(message.reply_to(), notice.clone());
-            self.whatsapp.send(origination, &outgoing).await?;
-        }
-        if media.settings().echo_transcript
-            && let Some(text) = outcome.transcript_text()
-        {
-            let outgoing = OutgoingMessage::text(message.reply_to(), format!("🎤 \"{text}\""));
-            self.whatsapp.send(origination, &outgoing).await?;
+        for (i, text) in aftermath.customer_texts.iter().enumerate() {
+            let outgoing = OutgoingMessage::text(message.reply_to(), text.clone());
+            self.say(claimed, (origination, message), Said::MediaReply(i), &outgoing)
+                .await?;
         }
         Ok(())
+    }
+
+    /// Sends the customer something WhatsApp cannot deduplicate, once: not when an earlier attempt
+    /// recorded it as said, and recorded as said once sent.
+    async fn say(
+        &self,
+        claimed: &Claimed<'_>,
+        (origination, message): (&OriginationId, &CustomerMessage),
+        said: Said,
+        outgoing: &OutgoingMessage,
+    ) -> PortResult<()> {
+        if claimed.progress.has_said(said) {
+            return Ok(());
+        }
+        self.whatsapp.send(origination, outgoing).await?;
+        self.remember(claimed, message, Step::Said(said)).await;
+        Ok(())
+    }
+
+    /// Records a step of the message for a retry. A record that did not land costs the retry the step
+    /// again, not the message: it is not a failure.
+    async fn remember(&self, claimed: &Claimed<'_>, message: &CustomerMessage, step: Step<'_>) {
+        let recorded = self
+            .store
+            .record("wa", message.wamid.as_str(), claimed.owner, step)
+            .await;
+        if let Err(e) = recorded {
+            tracing::warn!(error = %e, "could not record a step of the message; a retry repeats it");
+        }
     }
 
     /// Waits while an earlier message of the same conversation is still being bridged, so messages that
@@ -907,17 +943,17 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
     /// Sends the message into the conversation's chat, starting one if needed.
     async fn deliver(
         &self,
-        key: &ConversationKey,
         origination: &OriginationId,
         message: &CustomerMessage,
         (content_type, content): (&str, &str),
-        me: &Inflight,
+        claimed: &Claimed<'_>,
         mut view: ConversationView,
     ) -> PortResult<Delivered> {
+        let (key, me) = (claimed.key, claimed.me);
         // Twice at most: the chat we knew, then the one we open when it turns out to be over.
         for _ in 0..3 {
             let ready = self
-                .ensure_chat(key, origination, message, me, std::mem::take(&mut view))
+                .ensure_chat(origination, message, claimed, std::mem::take(&mut view))
                 .await?;
             let (chat, opened) = (ready.chat, ready.opened);
             if ready.after_start {
@@ -1005,12 +1041,12 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
     /// Returns the conversation's active chat, starting one (or waiting for another invocation's start).
     async fn ensure_chat(
         &self,
-        key: &ConversationKey,
         origination: &OriginationId,
         message: &CustomerMessage,
-        me: &Inflight,
+        claimed: &Claimed<'_>,
         mut view: ConversationView,
     ) -> PortResult<ChatReady> {
+        let (key, me) = (claimed.key, claimed.me);
         let deadline = Instant::now() + WAIT_FOR_START;
         let mut waited = false;
         loop {
@@ -1043,7 +1079,10 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                         until_ms: now_ms() + START_LOCK_MS,
                     };
                     view = match self.store.take_start_lock(key, &opener, now_ms()).await? {
-                        Some(view) => view,
+                        Some(view) => {
+                            claimed.opening.store(true, Ordering::Relaxed);
+                            view
+                        }
                         None => self.store.load_conversation(key).await?,
                     };
                     continue;
@@ -1052,6 +1091,8 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             };
             let previous = view.conversation.and_then(|c| c.previous_contact_id);
             let chat = self.open_chat(&lock, origination, message, previous).await;
+            // Started or given back: either way nobody need be kept waiting for it any more.
+            claimed.opening.store(false, Ordering::Relaxed);
             if let Err(e) = &chat {
                 // A chat that is gone right after its start (e.g. the flow ended it) must not be handed
                 // back by Connect on the retry: its generation is retired.
@@ -1139,6 +1180,19 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
     }
 }
 
+/// What a customer's file came to, as a retry needs it: the texts for the chat, then what the customer is
+/// told (a notice about the file, and their transcript if it is echoed).
+fn aftermath_of(outcome: &InboundOutcome, echo_transcript: bool) -> MediaAftermath {
+    let echo = outcome
+        .transcript_text()
+        .filter(|_| echo_transcript)
+        .map(|text| format!("🎤 \"{text}\""));
+    MediaAftermath {
+        chat_texts: outcome.chat_texts(),
+        customer_texts: outcome.customer_notice.iter().cloned().chain(echo).collect(),
+    }
+}
+
 /// Connect's `ParticipantDetails.DisplayName` allows 1 to 256 characters.
 const DISPLAY_NAME_MAX_CHARS: usize = 256;
 
@@ -1217,6 +1271,11 @@ struct Claimed<'a> {
     owner: &'a str,
     /// Keeps the hold alive while it is exclusive.
     heartbeat: &'a Heartbeat,
+    /// What an earlier attempt at the message did before it failed.
+    progress: Progress,
+    /// The message holds the conversation's start lock and has not started the chat yet: the heartbeat
+    /// keeps the lock too.
+    opening: AtomicBool,
 }
 
 impl Claimed<'_> {
@@ -1229,6 +1288,7 @@ impl Claimed<'_> {
             tag: &self.me.tag,
             owner: self.owner,
             until_ms,
+            opening: self.opening.load(Ordering::Relaxed),
         }
     }
 }

@@ -142,6 +142,9 @@ pub struct Renewal<'a> {
     /// Only the claim's owner renews it: a holder whose lease lapsed and was taken over holds nothing.
     pub owner: &'a str,
     pub until_ms: i64,
+    /// The message holds the conversation's start lock (see [`Opener`]) while it starts the chat: the
+    /// lock is renewed too, so it holds only as long as its holder is alive.
+    pub opening: bool,
 }
 
 /// A WhatsApp message the bridge sent for a Connect item: receipts and failures are reported against
@@ -187,10 +190,77 @@ impl ContactRecord {
     }
 }
 
-/// The outcome of claiming a source message for processing.
+/// A customer message as its claim found it: who holds it, and what an earlier attempt that failed had
+/// already done for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageClaim {
+    pub claim: Claim,
+    pub progress: Progress,
+}
+
+/// What an earlier attempt at a customer message did that a retry must not do again: what it said to the
+/// customer on WhatsApp (which has no idempotency token), and what its file's trip to the agent came to
+/// (so the file is not fetched, converted and transcribed again). Kept on the message's claim until the
+/// message is done; a retry's sends into the chat carry the same client tokens, so Connect drops what
+/// is in already.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub said: Vec<Said>,
+    pub media: Option<MediaAftermath>,
+}
+
+impl Progress {
+    pub fn has_said(&self, said: Said) -> bool {
+        self.said.contains(&said)
+    }
+}
+
+/// A WhatsApp message the bridge sends a customer in answer to one of theirs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Said {
+    /// The next page of the menu they asked for.
+    MenuPage,
+    /// The `n`th of [`MediaAftermath::customer_texts`].
+    MediaReply(usize),
+}
+
+impl Said {
+    /// Its name in the claim's record.
+    pub fn name(self) -> String {
+        match self {
+            Said::MenuPage => "page".to_owned(),
+            Said::MediaReply(n) => format!("media{n}"),
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "page" => Some(Said::MenuPage),
+            _ => name.strip_prefix("media")?.parse().ok().map(Said::MediaReply),
+        }
+    }
+}
+
+/// What a customer's file came to once it was in the chat (or could not be): the texts that follow it
+/// into the chat, and those the customer is told (a notice, their transcript).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MediaAftermath {
+    pub chat_texts: Vec<String>,
+    pub customer_texts: Vec<String>,
+}
+
+/// A step of a claimed customer message to remember (see [`Progress`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step<'a> {
+    Said(Said),
+    Media(&'a MediaAftermath),
+}
+
+/// The outcome of claiming a source message for processing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Claim {
     /// This invocation owns the message until the lease ends.
+    #[default]
     Acquired,
     /// This invocation owns the message, taken over from a fast-path holder that went quiet: it either
     /// delivered the message or died doing so. `first_ms` is when the message was first taken.
@@ -345,8 +415,23 @@ pub trait StateStore: Send + Sync {
         initial_contact_id: &ContactId,
     ) -> impl Future<Output = PortResult<Option<ContactRecord>>> + Send;
 
-    /// Claims a source message (`source` e.g. `wa`, `connect`).
-    fn claim(&self, source: &str, id: &str, terms: &ClaimTerms<'_>) -> impl Future<Output = PortResult<Claim>> + Send;
+    /// Claims a source message (`source` e.g. `wa`), with what an earlier attempt recorded of it.
+    fn claim(
+        &self,
+        source: &str,
+        id: &str,
+        terms: &ClaimTerms<'_>,
+    ) -> impl Future<Output = PortResult<MessageClaim>> + Send;
+
+    /// Remembers a step of the claimed message `owner` holds, for a retry after a failure (see
+    /// [`Progress`]). Nothing is written once another invocation has taken the message over.
+    fn record(
+        &self,
+        source: &str,
+        id: &str,
+        owner: &str,
+        step: Step<'_>,
+    ) -> impl Future<Output = PortResult<()>> + Send;
 
     /// Records the message as bridged, so later deliveries are skipped; with `finished`, also updates
     /// the conversation (registration removed, spent menu), in the same write.
@@ -392,8 +477,8 @@ pub trait StateStore: Send + Sync {
         parts_sent: usize,
     ) -> impl Future<Output = PortResult<()>> + Send;
 
-    /// Drops an in-progress claim that `owner` holds after a failure, so a retry can take it at once (one
-    /// taken over by another invocation since stays theirs).
+    /// Gives up an in-progress claim that `owner` holds after a failure, so a retry can take it at once (one
+    /// taken over by another invocation since stays theirs). What was recorded of it stays.
     fn release(&self, source: &str, id: &str, owner: &str) -> impl Future<Output = PortResult<()>> + Send;
 }
 

@@ -11,8 +11,8 @@ use bridge::ids::{
     ConnectionToken, ContactId, ConversationKey, CustomerId, ItemId, OriginationId, ParticipantToken, PhoneNumberId,
 };
 use bridge::ports::{
-    ActiveChat, Claim, ClaimTerms, ContactRecord, ConversationState, ConversationView, Inflight, ItemTerms, Opener,
-    Renewal, SentRecord, StartLock, StateStore,
+    ActiveChat, Claim, ClaimTerms, ContactRecord, ConversationState, ConversationView, Inflight, ItemTerms,
+    MediaAftermath, Opener, Renewal, Said, SentRecord, StartLock, StateStore, Step,
 };
 use local_aws::{Stack, StackOptions};
 use std::collections::HashMap;
@@ -302,6 +302,25 @@ async fn the_start_lock_rides_on_the_registration_stays_with_its_chat_and_is_tak
         .unwrap()
         .expect("taken over");
     assert_eq!(holder(&taken).as_deref(), Some("q_second"));
+    // Its holder's heartbeat keeps it; the dead holder's renewal (a beat in flight as it died) does not.
+    let renew = |tag, until_ms| {
+        let renewal = Renewal {
+            source: "wa",
+            id: "wamid.unclaimed",
+            key: &key,
+            tag,
+            owner: "owner",
+            until_ms,
+            opening: true,
+        };
+        let store = &store;
+        async move { store.extend(&renewal).await.unwrap() }
+    };
+    let until = || async { store.load_conversation(&key).await.unwrap().opener.map(|o| o.until_ms) };
+    renew("q_first", now + 90_000).await;
+    assert_eq!(until().await, Some(now + 30_000), "only the holder renews the lock");
+    renew("q_second", now + 45_000).await;
+    assert_eq!(until().await, Some(now + 45_000), "renewed by its holder");
     let chat = ActiveChat {
         contact_id: ContactId::parse("contact-1").unwrap(),
         participant_token: ParticipantToken::new("pt"),
@@ -403,16 +422,16 @@ async fn a_claim_is_its_owners_to_take_again_renew_and_release() {
     };
 
     assert_eq!(
-        store.claim("wa", "wamid.owned", &terms("a")).await.unwrap(),
+        store.claim("wa", "wamid.owned", &terms("a")).await.unwrap().claim,
         Claim::Acquired
     );
     assert_eq!(
-        store.claim("wa", "wamid.owned", &terms("a")).await.unwrap(),
+        store.claim("wa", "wamid.owned", &terms("a")).await.unwrap().claim,
         Claim::Acquired,
         "the owner's own write again (the SDK retrying it after a lost answer) is not a holder to wait for"
     );
     assert_eq!(
-        store.claim("wa", "wamid.owned", &terms("b")).await.unwrap(),
+        store.claim("wa", "wamid.owned", &terms("b")).await.unwrap().claim,
         Claim::Busy
     );
 
@@ -427,22 +446,64 @@ async fn a_claim_is_its_owners_to_take_again_renew_and_release() {
         tag: "q_owned",
         owner,
         until_ms,
+        opening: false,
     };
     store.extend(&renewal("b", now + 1)).await.unwrap();
     assert_eq!(lease().await, Some(now + 60_000), "another invocation cannot renew it");
     store.extend(&renewal("a", now + 90_000)).await.unwrap();
     assert_eq!(lease().await, Some(now + 90_000), "its owner renews it");
 
+    // What the owner said and what the file came to is kept for the retry; nobody else can record.
+    let aftermath = MediaAftermath {
+        chat_texts: vec!["caption".into()],
+        customer_texts: vec!["notice".into(), "transcript".into()],
+    };
+    store
+        .record("wa", "wamid.owned", "a", Step::Media(&aftermath))
+        .await
+        .unwrap();
+    store
+        .record("wa", "wamid.owned", "a", Step::Said(Said::MenuPage))
+        .await
+        .unwrap();
+    store
+        .record("wa", "wamid.owned", "a", Step::Said(Said::MediaReply(0)))
+        .await
+        .unwrap();
+    store
+        .record("wa", "wamid.owned", "b", Step::Said(Said::MediaReply(1)))
+        .await
+        .unwrap();
+
     store.release("wa", "wamid.owned", "b").await.unwrap();
     assert_eq!(
-        store.claim("wa", "wamid.owned", &terms("b")).await.unwrap(),
+        store.claim("wa", "wamid.owned", &terms("b")).await.unwrap().claim,
         Claim::Busy,
         "another invocation cannot release it"
     );
     store.release("wa", "wamid.owned", "a").await.unwrap();
-    assert_eq!(
-        store.claim("wa", "wamid.owned", &terms("b")).await.unwrap(),
-        Claim::Acquired
+    let retry = store.claim("wa", "wamid.owned", &terms("b")).await.unwrap();
+    assert_eq!(retry.claim, Claim::Acquired, "released: taken afresh, not replayed");
+    let mut said = retry.progress.said.clone();
+    said.sort_by_key(|s| s.name());
+    assert_eq!(said, [Said::MediaReply(0), Said::MenuPage], "only the owner's steps");
+    assert_eq!(retry.progress.media, Some(aftermath));
+
+    store.complete("wa", "wamid.owned", None).await.unwrap();
+    let done = store.claim("wa", "wamid.owned", &terms("c")).await.unwrap();
+    assert_eq!(done.claim, Claim::Done);
+    let kept = dynamodb
+        .get_item()
+        .table_name(TABLE)
+        .key("pk", AttributeValue::S("msg#wa#wamid.owned".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    let kept = kept.item().unwrap();
+    assert!(
+        !kept.contains_key("media") && !kept.contains_key("said"),
+        "a done message keeps no record of its steps (nor the customer's words in it)"
     );
     drop(stack);
 }

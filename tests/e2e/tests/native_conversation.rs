@@ -643,3 +643,41 @@ async fn a_customer_who_hides_their_number_behind_a_username_stays_in_the_same_c
     assert_eq!((last["recipient"].as_str(), last.get("to")), (Some(stranger), None));
     assert_eq!(last["text"]["body"], "Oi Joana");
 }
+
+#[tokio::test]
+async fn a_menu_page_is_sent_once_when_lambda_retries_the_tap_that_asked_for_it() {
+    let stack = TestStack::start_with(|o| o.proxy_moto = true).await;
+    let twin = stack.twin();
+    let wa = "14255550612";
+    let contact_id = open_chat(twin, wa).await;
+    let titles: Vec<String> = (1..=12).map(|i| format!("Choice {i}")).collect();
+    twin.agent(
+        &contact_id,
+        json!({"action": "message", "role": "SYSTEM", "content_type": INTERACTIVE, "content": list_picker(&titles)}),
+    )
+    .await;
+    twin.settle().await;
+    let sent = twin.sent_to(wa).await;
+    let (more_id, more_title) = options_of(&sent.last().unwrap()["message"]).pop().unwrap();
+    assert_eq!(more_title, "More options");
+    // The page goes out; the write that marks the tap done then fails through every attempt of the
+    // SDK, and Lambda retries the tap.
+    twin.fault(
+        json!({"service": "dynamodb", "operation": "TransactWriteItems", "error": "InternalServerError", "times": 4}),
+    )
+    .await;
+    let (_, first_try) = twin
+        .customer_sends(
+            wa,
+            json!({"type": "interactive", "interactive": {"type": "list_reply", "list_reply": {"id": more_id, "title": more_title}}}),
+        )
+        .await;
+    assert!(
+        !first_try.ok,
+        "the first attempt fails at its last write: {first_try:?}"
+    );
+    twin.settle().await;
+    let pages = twin.sent_to(wa).await.len() - sent.len();
+    assert_eq!(pages, 1, "the next page reaches the customer once");
+    assert!(twin.get("/dlq").await.as_array().is_none_or(Vec::is_empty));
+}

@@ -23,7 +23,8 @@ use crate::ids::{
 };
 use crate::ports::{
     ActiveChat, Claim, ClaimTerms, ContactRecord, Conversation, ConversationState, ConversationView, Finished,
-    Inflight, ItemClaim, ItemInFlight, ItemTerms, Opener, PortResult, Renewal, SentRecord, StartLock, StateStore,
+    Inflight, ItemClaim, ItemInFlight, ItemTerms, MediaAftermath, MessageClaim, Opener, PortResult, Progress, Renewal,
+    Said, SentRecord, StartLock, StateStore, Step,
 };
 use crate::rich::interactive::Menu;
 use crate::rounds::behind;
@@ -106,6 +107,18 @@ fn tolerate_conflict<T>(result: PortResult<T>) -> PortResult<()> {
 
 fn is_conflict(e: &PortError) -> bool {
     e.kind == FailureKind::Conflict
+}
+
+/// What a customer message's claim recorded of an attempt that failed (see [`Progress`]). A record that
+/// cannot be read is as good as none: the retry redoes the work, as it would have without it.
+fn parse_progress(item: &Item) -> Progress {
+    let said = item
+        .get("said")
+        .and_then(|v| v.as_ss().ok())
+        .map(|names| names.iter().filter_map(|name| Said::parse(name)).collect())
+        .unwrap_or_default();
+    let media = get_s(item, "media").and_then(|json| serde_json::from_str::<MediaAftermath>(json).ok());
+    Progress { said, media }
 }
 
 const INFLIGHT_PREFIX: &str = "q_";
@@ -445,10 +458,33 @@ impl StateStore for DynamoStore {
             .expression_attribute_values(":until", n(renewal.until_ms))
             .send()
             .boxed();
-        let (claim, registration) = tokio::join!(claim, behind(registration));
+        let lock = async {
+            if !renewal.opening {
+                return Ok(());
+            }
+            // Only the holder's own lock: one taken over since (it lapsed) stays with its new holder.
+            let renewed = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(conversation_pk(renewal.key)))
+                .update_expression("SET #opener.#until = :until")
+                .condition_expression("#opener.#tag = :tag")
+                .expression_attribute_names("#opener", OPENER)
+                .expression_attribute_names("#until", "until")
+                .expression_attribute_names("#tag", "tag")
+                .expression_attribute_values(":tag", s(renewal.tag))
+                .expression_attribute_values(":until", n(renewal.until_ms))
+                .send()
+                .boxed()
+                .await;
+            tolerate_conflict(renewed.map_err(|e| classify("UpdateItem", e, false)))
+        };
+        let (claim, registration, lock) = tokio::join!(claim, behind(registration), behind(lock));
         // A claim already done (or taken over), or a registration already gone, needs no longer hold.
         tolerate_conflict(claim.map_err(|e| classify("UpdateItem", e, false)))?;
-        tolerate_conflict(registration.map_err(|e| classify("UpdateItem", e, false)))
+        tolerate_conflict(registration.map_err(|e| classify("UpdateItem", e, false)))?;
+        lock
     }
 
     async fn unregister(&self, key: &ConversationKey, tag: &str) -> PortResult<()> {
@@ -894,7 +930,7 @@ impl StateStore for DynamoStore {
         tolerate_conflict(result)
     }
 
-    async fn claim(&self, source: &str, id: &str, terms: &ClaimTerms<'_>) -> PortResult<Claim> {
+    async fn claim(&self, source: &str, id: &str, terms: &ClaimTerms<'_>) -> PortResult<MessageClaim> {
         let now = terms.now_ms;
         let mut set = String::from(
             "SET #state = :in_progress, lease_until = :lease, expires_at = :ttl, #hold = :hold, \
@@ -930,13 +966,15 @@ impl StateStore for DynamoStore {
         let err = match call.send().boxed().await {
             // The item before: none for a first claim, else the expired lease of a holder that went quiet.
             Ok(out) => {
-                return Ok(match out.attributes() {
+                let claim = match out.attributes() {
                     Some(old) if get_s(old, "owner") == Some(terms.owner) => Claim::Acquired,
                     Some(old) if get_s(old, "hold") == Some(HOLD_FAST) => Claim::Replay {
                         first_ms: get_n(old, "taken_ms").unwrap_or(now),
                     },
                     _ => Claim::Acquired,
-                });
+                };
+                let progress = out.attributes().map(parse_progress).unwrap_or_default();
+                return Ok(MessageClaim { claim, progress });
             }
             Err(err) => err,
         };
@@ -947,9 +985,9 @@ impl StateStore for DynamoStore {
                 _ => None,
             })
             .map(|e| e.item().and_then(|item| get_s(item, "state").map(str::to_owned)));
-        match existing {
-            Some(Some(state)) if state == "done" => Ok(Claim::Done),
-            Some(Some(_)) => Ok(Claim::Busy),
+        let claim = match existing {
+            Some(Some(state)) if state == "done" => Claim::Done,
+            Some(Some(_)) => Claim::Busy,
             // The old item was not returned: read it to tell done from busy.
             Some(None) => {
                 let out = self
@@ -962,17 +1000,56 @@ impl StateStore for DynamoStore {
                     .boxed()
                     .await
                     .map_err(|e| classify("GetItem", e, false))?;
-                Ok(match out.item().and_then(|item| get_s(item, "state")) {
+                match out.item().and_then(|item| get_s(item, "state")) {
                     Some("done") => Claim::Done,
                     _ => Claim::Busy,
-                })
+                }
             }
-            None => Err(classify("UpdateItem", err, false)),
-        }
+            None => return Err(classify("UpdateItem", err, false)),
+        };
+        // Taken by nobody: what it did is not this invocation's to know.
+        Ok(MessageClaim {
+            claim,
+            progress: Progress::default(),
+        })
+    }
+
+    async fn record(&self, source: &str, id: &str, owner: &str, step: Step<'_>) -> PortResult<()> {
+        let call = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(claim_pk(source, id)))
+            .condition_expression("#state = :in_progress AND #owner = :owner")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":in_progress", s("in_progress"))
+            .expression_attribute_values(":owner", s(owner));
+        let call = match step {
+            Step::Said(said) => call
+                .update_expression("ADD said :said")
+                .expression_attribute_values(":said", AttributeValue::Ss(vec![said.name()])),
+            Step::Media(aftermath) => {
+                let json = serde_json::to_string(aftermath).map_err(|e| {
+                    PortError::new(
+                        FailureKind::Rejected,
+                        "UpdateItem",
+                        format!("unrecordable media result: {e}"),
+                    )
+                })?;
+                call.update_expression("SET media = :media")
+                    .expression_attribute_values(":media", s(json))
+            }
+        };
+        let result = call.send().boxed().await.map_err(|e| classify("UpdateItem", e, false));
+        // Taken over (the lease lapsed): the new holder starts from what was recorded before.
+        tolerate_conflict(result)
     }
 
     async fn complete(&self, source: &str, id: &str, finished: Option<&Finished<'_>>) -> PortResult<()> {
-        const DONE: &str = "SET #state = :done REMOVE lease_until, #hold";
+        // What a failed attempt recorded is of no use once the message is done (and the media result holds
+        // the customer's words, kept no longer than needed).
+        const DONE: &str = "SET #state = :done REMOVE lease_until, #hold, said, media";
         let Some(finished) = finished else {
             self.client
                 .update_item()
@@ -1013,20 +1090,24 @@ impl StateStore for DynamoStore {
     }
 
     async fn release(&self, source: &str, id: &str, owner: &str) -> PortResult<()> {
+        // Kept with what it recorded, free for anyone (a lapsed lease), and taken afresh: not a replay.
         let result = self
             .client
-            .delete_item()
+            .update_item()
             .table_name(&self.table)
             .key("pk", s(claim_pk(source, id)))
+            .update_expression("SET lease_until = :free REMOVE #owner, #hold, taken_ms")
             .condition_expression("#state = :in_progress AND #owner = :owner")
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#owner", "owner")
+            .expression_attribute_names("#hold", "hold")
             .expression_attribute_values(":in_progress", s("in_progress"))
             .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":free", n(0))
             .send()
             .boxed()
             .await
-            .map_err(|e| classify("DeleteItem", e, false));
+            .map_err(|e| classify("UpdateItem", e, false));
         tolerate_conflict(result)
     }
 }

@@ -308,6 +308,7 @@ mod tests {
             tag: "tag",
             owner: "owner",
             until_ms: 0,
+            opening: false,
         };
         let extended = store.extend(&renewal);
         assert!(
