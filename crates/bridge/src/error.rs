@@ -46,6 +46,15 @@ pub struct PortError {
 }
 
 impl PortError {
+    /// The outcome a message that failed with this error is logged with.
+    pub fn outcome(&self) -> &'static str {
+        if self.is_retryable() {
+            "failed_will_retry"
+        } else {
+            "failed_dropped"
+        }
+    }
+
     pub fn new(kind: FailureKind, operation: &'static str, detail: impl Into<String>) -> Self {
         Self {
             kind,
@@ -76,6 +85,38 @@ pub struct RetryableFailure {
     pub failed: usize,
     pub total: usize,
     pub first: PortError,
+}
+
+/// An event's messages as each is settled. The event fails (so Lambda retries it) only when a message
+/// failed in a way a retry can fix, and only after every message was tried: the idempotency records
+/// skip on the retry what went through.
+#[derive(Debug, Default)]
+pub struct EventTally {
+    total: usize,
+    failures: Vec<PortError>,
+}
+
+impl EventTally {
+    pub fn settled<T>(&mut self, result: Result<T, PortError>) {
+        self.total += 1;
+        if let Err(e) = result
+            && e.is_retryable()
+        {
+            self.failures.push(e);
+        }
+    }
+
+    pub fn into_result(self) -> Result<(), RetryableFailure> {
+        let failed = self.failures.len();
+        match self.failures.into_iter().next() {
+            None => Ok(()),
+            Some(first) => Err(RetryableFailure {
+                failed,
+                total: self.total,
+                first,
+            }),
+        }
+    }
 }
 
 /// Describes a JSON error without quoting the input: serde's messages can contain the offending value,

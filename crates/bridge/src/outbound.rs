@@ -16,7 +16,7 @@
 use crate::claims;
 use crate::connect_stream::{ItemType, Role, StreamItem, parse_item};
 use crate::connection;
-use crate::error::{Rejection, RetryableFailure};
+use crate::error::{EventTally, Rejection, RetryableFailure};
 use crate::ids::short_hash;
 use crate::media::handler::MediaHandler;
 use crate::media::service::{OutboundOutcome, OutboundRequest};
@@ -91,23 +91,8 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
 
     /// Handles one Lambda event; returns only retryable failures (see [`crate::inbound`]).
     pub async fn handle(&self, event: &Value) -> Result<(), RetryableFailure> {
-        let notifications = match sns::notifications(event) {
-            Ok(n) => n,
-            Err(rejection) => {
-                log_rejection(Direction::Outbound, &rejection);
-                return Ok(());
-            }
-        };
-        let total = notifications.len();
-        let mut failures = Vec::new();
-        for notification in notifications {
-            let item = match notification.and_then(|n| parse_item(&n)) {
-                Ok(item) => item,
-                Err(rejection) => {
-                    log_rejection(Direction::Outbound, &rejection);
-                    continue;
-                }
-            };
+        let mut tally = EventTally::default();
+        for item in sns::parsed(event, Direction::Outbound, parse_item) {
             let started = Instant::now();
             let result = self.bridge(&item).await;
             let (outcome, customer) = match &result {
@@ -116,8 +101,7 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
                 Ok(Outcome::Typing { customer }) => ("typing_shown", customer.as_str()),
                 Ok(Outcome::Duplicate) => ("duplicate", ""),
                 Ok(Outcome::Skipped(reason)) => (*reason, ""),
-                Err(e) if e.is_retryable() => ("failed_will_retry", ""),
-                Err(_) => ("failed_dropped", ""),
+                Err(e) => (e.outcome(), ""),
             };
             if let Ok(Outcome::Skipped(reason)) = &result {
                 tracing::debug!(direction = "outbound", kind = %item.kind(), reason, "not forwarded");
@@ -133,17 +117,9 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
                     item.absolute_time_ms,
                 );
             }
-            if let Err(e) = result
-                && e.is_retryable()
-            {
-                failures.push(e);
-            }
+            tally.settled(result);
         }
-        let failed = failures.len();
-        match failures.into_iter().next() {
-            None => Ok(()),
-            Some(first) => Err(RetryableFailure { failed, total, first }),
-        }
+        tally.into_result()
     }
 
     async fn bridge(&self, item: &StreamItem) -> PortResult<Outcome> {

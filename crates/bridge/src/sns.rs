@@ -5,6 +5,7 @@
 //! retry forever.
 
 use crate::error::{Rejection, describe_json_error};
+use crate::telemetry::{Direction, log_rejection};
 use aws_lambda_events::event::sns::SnsRecord;
 use serde::Deserialize;
 use serde_json::Value;
@@ -28,6 +29,28 @@ pub fn notifications(event: &Value) -> Result<Vec<Result<Notification, Rejection
         .and_then(Value::as_array)
         .ok_or_else(|| Rejection::new("not_sns_event", "the event has no Records array"))?;
     Ok(records.iter().map(notification).collect())
+}
+
+/// The event's notifications that `parse` reads, in order; what is not an SNS event, and each record that
+/// does not parse, is logged with its reason (for `direction`) and left out.
+pub fn parsed<T>(event: &Value, direction: Direction, parse: impl Fn(&Notification) -> Result<T, Rejection>) -> Vec<T> {
+    let notifications = match notifications(event) {
+        Ok(notifications) => notifications,
+        Err(rejection) => {
+            log_rejection(direction, &rejection);
+            return Vec::new();
+        }
+    };
+    notifications
+        .into_iter()
+        .filter_map(|notification| match notification.and_then(|n| parse(&n)) {
+            Ok(parsed) => Some(parsed),
+            Err(rejection) => {
+                log_rejection(direction, &rejection);
+                None
+            }
+        })
+        .collect()
 }
 
 fn notification(record: &Value) -> Result<Notification, Rejection> {

@@ -1,0 +1,308 @@
+//! One chat per conversation: the start lock decides which message starts it (the others wait for it),
+//! and the start itself (`StartChatContact`, streaming, the contact mapping, the customer's connection,
+//! the activation).
+
+use super::InboundBridge;
+use super::hold::Claimed;
+use crate::claims::{self};
+use crate::error::{FailureKind, PortError};
+use crate::ids::{ContactId, ConversationKey};
+use crate::ports::{
+    ActiveChat, ChatRequest, ContactCenter, ContactRecord, Conversation, ConversationState, ConversationView, Opener,
+    Participant, PortResult, StartLock, StateStore, Whatsapp,
+};
+use crate::rounds::behind;
+use crate::telemetry::now_ms;
+use crate::whatsapp::CustomerMessage;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// How long a start lock holds off other invocations of the same customer without a heartbeat: its
+/// holder renews it with its message's hold (see [`crate::claims::Heartbeat`]), so a holder that died
+/// keeps the conversation's other messages waiting for seconds, not for a whole invocation.
+pub(super) const START_LOCK_MS: i64 = claims::HEARTBEAT_LEASE_MS;
+
+/// How long a message waits for another invocation's chat start before giving up (and retrying later).
+pub(super) const WAIT_FOR_START: Duration = Duration::from_secs(20);
+
+pub(super) const POLL_START: Duration = Duration::from_millis(100);
+
+/// Keep state a week past the longest chat, so a returning customer is recognised.
+pub(super) const STATE_RETENTION_S: i64 = 7 * 24 * 3600;
+
+/// The chat a message goes into.
+pub(super) struct ChatReady {
+    pub(super) chat: ActiveChat,
+    /// This delivery started the chat.
+    pub(super) opened: bool,
+    /// The chat was started while this delivery was under way (by it or by another one).
+    pub(super) after_start: bool,
+    /// The conversation as this delivery's start left it (who else is in flight), when it started the chat.
+    pub(super) view: Option<ConversationView>,
+}
+
+/// What a message that needs a chat does, given its conversation as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum StartRight {
+    /// Deliver into the active chat.
+    Use(ActiveChat),
+    /// This message holds the start lock: start the chat.
+    Open(StartLock),
+    /// Another message is starting the chat: wait for it.
+    Wait,
+    /// Nobody (alive) holds the lock: take it.
+    Take,
+}
+
+pub(super) fn start_right(key: &ConversationKey, view: &ConversationView, tag: &str, now_ms: i64) -> StartRight {
+    if let Some(Conversation {
+        state: ConversationState::Active(chat),
+        ..
+    }) = &view.conversation
+    {
+        return StartRight::Use(chat.clone());
+    }
+    match &view.opener {
+        Some(opener) if opener.tag == tag => StartRight::Open(StartLock {
+            key: key.clone(),
+            tag: tag.to_owned(),
+            generation: view.conversation.as_ref().map_or(0, |c| c.generation) + 1,
+        }),
+        Some(opener) if opener.until_ms > now_ms => StartRight::Wait,
+        _ => StartRight::Take,
+    }
+}
+
+/// The start lock `tag` holds while no chat is active (which it must give back if it opens none).
+pub(super) fn unused_start_lock(key: &ConversationKey, view: &ConversationView, tag: &str) -> Option<StartLock> {
+    match start_right(key, view, tag, i64::MAX) {
+        StartRight::Open(lock) => Some(lock),
+        _ => None,
+    }
+}
+
+/// Connect's `ParticipantDetails.DisplayName` allows 1 to 256 characters.
+pub(super) const DISPLAY_NAME_MAX_CHARS: usize = 256;
+
+/// The name the agent sees: the WhatsApp profile name (shortened to what Connect accepts: a longer one
+/// would have the chat refused), else the phone number, else the business-scoped id.
+pub(super) fn participant_name(message: &CustomerMessage) -> String {
+    match message
+        .profile_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+    {
+        Some(name) => name.chars().take(DISPLAY_NAME_MAX_CHARS).collect(),
+        None => match &message.phone {
+            Some(phone) => format!("+{phone}"),
+            None => message.customer_id.to_string(),
+        },
+    }
+}
+
+impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge<S, C, P, W> {
+    /// Returns the conversation's active chat, starting one (or waiting for another invocation's start).
+    pub(super) async fn ensure_chat(&self, claimed: &Claimed<'_>, mut view: ConversationView) -> PortResult<ChatReady> {
+        let (key, me) = (claimed.key, claimed.me);
+        let deadline = Instant::now() + WAIT_FOR_START;
+        let mut waited = false;
+        loop {
+            if Instant::now() > deadline {
+                return Err(PortError::new(
+                    FailureKind::Transient,
+                    "StartChatContact",
+                    "another invocation's chat start did not finish in time",
+                ));
+            }
+            let lock = match start_right(key, &view, &me.tag, now_ms()) {
+                StartRight::Use(chat) => {
+                    return Ok(ChatReady {
+                        chat,
+                        opened: false,
+                        after_start: waited,
+                        // The read that found the chat active also shows who else is in flight.
+                        view: waited.then_some(view),
+                    });
+                }
+                StartRight::Wait => {
+                    waited = true;
+                    tokio::time::sleep(POLL_START).await;
+                    view = self.store.load_conversation(key).await?;
+                    continue;
+                }
+                StartRight::Take => {
+                    let opener = Opener {
+                        tag: me.tag.clone(),
+                        until_ms: now_ms() + START_LOCK_MS,
+                    };
+                    view = match self.store.take_start_lock(key, &opener, now_ms()).await? {
+                        Some(view) => {
+                            claimed.opening.store(true, Ordering::Relaxed);
+                            view
+                        }
+                        None => self.store.load_conversation(key).await?,
+                    };
+                    continue;
+                }
+                StartRight::Open(lock) => lock,
+            };
+            let previous = view.conversation.and_then(|c| c.previous_contact_id);
+            let chat = self.open_chat(&lock, claimed, previous).await;
+            // Started or given back: either way nobody need be kept waiting for it any more.
+            claimed.opening.store(false, Ordering::Relaxed);
+            if let Err(e) = &chat {
+                // A chat that is gone right after its start (e.g. the flow ended it) must not be handed
+                // back by Connect on the retry: its generation is retired.
+                self.give_back(Some(&lock), e.is_chat_gone()).await;
+            }
+            return chat.map(|(chat, view)| ChatReady {
+                chat,
+                opened: true,
+                after_start: true,
+                view: Some(view),
+            });
+        }
+    }
+
+    /// Gives back a start lock that did not lead to an active chat, so the conversation's next message
+    /// need not wait for it to expire.
+    pub(super) async fn give_back(&self, lock: Option<&StartLock>, retire: bool) {
+        if let Some(lock) = lock
+            && let Err(e) = self.store.abandon_start(lock, retire).await
+        {
+            tracing::warn!(error = %e, "could not give back the start lock; it expires on its own");
+        }
+    }
+
+    pub(super) async fn open_chat(
+        &self,
+        lock: &StartLock,
+        claimed: &Claimed<'_>,
+        previous: Option<ContactId>,
+    ) -> PortResult<(ActiveChat, ConversationView)> {
+        let (key, origination, message) = (&lock.key, claimed.origination, claimed.message);
+        let display_name = participant_name(message);
+        let mut attributes = HashMap::from([
+            ("Channel".to_owned(), "WhatsApp".to_owned()),
+            ("CustomerId".to_owned(), message.customer_id.to_string()),
+            ("BusinessPhoneNumberId".to_owned(), key.phone_number_id.to_string()),
+            ("OriginationPhoneNumberId".to_owned(), origination.to_string()),
+        ]);
+        if let Some(phone) = &message.phone {
+            attributes.insert("CustomerPhoneNumber".to_owned(), phone.to_string());
+        }
+        // Always linked, whichever way Connect links the contacts (persistent chat or RelatedContactId).
+        if let Some(previous) = &previous {
+            attributes.insert("PreviousContactId".to_owned(), previous.to_string());
+        }
+        // Same token for the same (conversation, generation): a retried start returns the same chat.
+        let client_token = format!("wa-{}-g{}", key.digest(), lock.generation);
+        let started = self
+            .center
+            .start_chat(&ChatRequest {
+                display_name,
+                attributes,
+                client_token: client_token.clone(),
+                related_contact_id: previous,
+                persistent: self.config.persistent_chat,
+            })
+            .await?;
+        let ttl = i64::from(self.config.chat_duration_minutes) * 60 + STATE_RETENTION_S;
+        // Side by side: an item streamed before the mapping lands waits for it in ConnectHandler (see
+        // `crate::outbound`); the customer connects (and the flow greets) only once both are done.
+        let contact = ContactRecord {
+            initial_contact_id: started.contact_id.clone(),
+            phone_number_id: key.phone_number_id.clone(),
+            customer_id: key.customer_id.clone(),
+            phone: message.phone.clone(),
+            origination_id: origination.clone(),
+        };
+        let stream_token = format!("{client_token}-stream");
+        let (streaming, mapped) = tokio::join!(
+            self.center.start_streaming(&started.contact_id, &stream_token),
+            behind(self.store.put_contact(&contact, ttl))
+        );
+        mapped.and(streaming)?;
+        let connection = self.participant.connect(&started.participant_token).await?;
+        let chat = ActiveChat {
+            contact_id: started.contact_id,
+            participant_token: started.participant_token,
+            connection_token: connection.connection_token,
+            connection_expires_at: connection.expires_at,
+        };
+        let view = self.store.activate(lock, &chat, ttl).await?;
+        crate::metrics::record(&crate::metrics::Metric::ChatStarted);
+        Ok((chat, view))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inbound::fixtures::*;
+
+    #[test]
+    fn the_start_lock_decides_who_opens_the_chat() {
+        let key = active(1).key;
+        let opener = |tag: &str, until_ms: i64| {
+            Some(Opener {
+                tag: tag.into(),
+                until_ms,
+            })
+        };
+        let view = |conversation: Option<Conversation>, opener: Option<Opener>| ConversationView {
+            conversation,
+            opener,
+            ..Default::default()
+        };
+        let chat = match active(1).state {
+            ConversationState::Active(chat) => chat,
+            ConversationState::Ended => unreachable!(),
+        };
+        // An active chat is used, whoever holds the lock it was opened with (even this very message).
+        assert_eq!(
+            start_right(&key, &view(Some(active(1)), opener("q_me", 0)), "q_me", 100),
+            StartRight::Use(chat)
+        );
+        // The registration took the lock: the next chat is the conversation's next generation.
+        let ended = conversation(ConversationState::Ended, 1);
+        assert_eq!(
+            start_right(&key, &view(Some(ended.clone()), opener("q_me", 50)), "q_me", 100),
+            StartRight::Open(StartLock {
+                key: key.clone(),
+                tag: "q_me".into(),
+                generation: 2,
+            }),
+            "held by this message even when its hold ran out: nobody took it over"
+        );
+        assert_eq!(
+            start_right(&key, &view(None, opener("q_me", 500)), "q_me", 100),
+            StartRight::Open(StartLock {
+                key: key.clone(),
+                tag: "q_me".into(),
+                generation: 1,
+            }),
+            "the customer's first chat"
+        );
+        assert_eq!(
+            start_right(&key, &view(Some(ended.clone()), opener("q_other", 500)), "q_me", 100),
+            StartRight::Wait
+        );
+        assert_eq!(
+            start_right(&key, &view(Some(ended.clone()), opener("q_other", 100)), "q_me", 100),
+            StartRight::Take,
+            "the other start died with its hold"
+        );
+        assert_eq!(
+            start_right(&key, &view(Some(ended), None), "q_me", 100),
+            StartRight::Take
+        );
+        assert_eq!(
+            unused_start_lock(&key, &view(Some(active(1)), opener("q_me", 500)), "q_me"),
+            None,
+            "the lock of an active chat stays with it"
+        );
+    }
+}
