@@ -367,7 +367,8 @@ where
         }
         let (file, duration) = match action {
             InboundAction::ConvertToWav => {
-                match convert::ogg_opus_to_wav_capped(&bytes, self.settings.limits.max_wav_duration()) {
+                let max_duration = self.settings.limits.max_wav_duration();
+                match off_runtime(move || convert::ogg_opus_to_wav_capped(&bytes, max_duration)).await? {
                     Ok(wav) => (
                         NewAttachment {
                             name: with_extension(&name, "wav"),
@@ -379,7 +380,7 @@ where
                     Err(e) => return Ok(self.unconvertible(outcome, &facts, e.to_string())),
                 }
             }
-            InboundAction::ConvertToPng => match convert::webp_to_png(&bytes) {
+            InboundAction::ConvertToPng => match off_runtime(move || convert::webp_to_png(&bytes)).await? {
                 Ok(png) => (
                     NewAttachment {
                         name: with_extension(&name, "png"),
@@ -616,6 +617,18 @@ fn too_large(mut outcome: InboundOutcome, facts: InboundMedia<'_>, limit: u64) -
         limit / policy::MB
     ));
     outcome
+}
+
+/// Runs a conversion on tokio's blocking threads. The handlers' runtime has a single thread, and a
+/// conversion holding it (seconds for a long voice note) would stop every task beside it, the
+/// heartbeat that keeps the message's claim alive among them. The codecs contain their own panics,
+/// so the task fails only when the runtime is shutting down.
+async fn off_runtime<T: Send + 'static>(
+    convert: impl FnOnce() -> Result<T, convert::ConvertError> + Send + 'static,
+) -> PortResult<Result<T, convert::ConvertError>> {
+    tokio::task::spawn_blocking(convert)
+        .await
+        .map_err(|_| PortError::new(FailureKind::Transient, "Convert", "the conversion did not finish"))
 }
 
 fn with_extension(name: &str, ext: &str) -> String {

@@ -358,6 +358,40 @@ async fn a_voice_note_longer_than_the_invocation_has_left_is_delivered_untranscr
     assert_eq!(out.transcript_text(), Some("hello there"));
 }
 
+/// The handlers run a current-thread runtime, on which a conversion that held the thread would stop
+/// every task beside it, the claim's heartbeat among them, for as long as it decodes (seconds for a
+/// long voice note). Converted off that thread, the task beside it keeps its turns.
+#[tokio::test]
+async fn a_conversion_leaves_the_runtime_thread_to_the_tasks_beside_it() {
+    let mut w = World::new();
+    w.settings.transcribe = None;
+    let wa = w.wa(&[("335", "audio/ogg", VOICE), ("556", "image/webp", STICKER)], "");
+    let turns = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let beside = tokio::spawn({
+        let turns = turns.clone();
+        async move {
+            loop {
+                turns.fetch_add(1, Ordering::SeqCst);
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    tokio::task::yield_now().await;
+    for (kind, id, mime) in [
+        (MediaKind::Audio, "335", "audio/ogg"),
+        (MediaKind::Sticker, "556", "image/webp"),
+    ] {
+        let before = turns.load(Ordering::SeqCst);
+        let out = w.inbound(&wa, &media(kind, id, mime)).await;
+        assert!(matches!(out.delivery, Delivery::Attached(_)), "{out:?}");
+        // Holding the thread, the conversion would leave the task only the few turns the service's
+        // own awaits give it; beside a conversion off the thread, it runs all along.
+        let during = turns.load(Ordering::SeqCst) - before;
+        assert!(during > 100, "{id}: {during} turns beside the conversion");
+    }
+    beside.abort();
+}
+
 #[tokio::test]
 async fn forwarded_audio_is_converted_but_not_transcribed() {
     let w = World::new();
