@@ -1,7 +1,7 @@
 //! The media service's tests, on in-memory fakes of its ports.
 
 use super::*;
-use crate::media::ports::{MediaInfo, StoredObject, UploadTicket};
+use crate::media::ports::{Chunks, MediaInfo, StoredObject, UploadTicket};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,12 +9,43 @@ use std::sync::atomic::{AtomicBool, Ordering};
 const VOICE: &[u8] = include_bytes!("../../../../tests/media/voice-note.ogg");
 const STICKER: &[u8] = include_bytes!("../../../../tests/media/sticker.webp");
 
-/// The bucket: `bucket/key` → (content type, bytes); `.1` makes deletes fail.
+/// The bucket: `bucket/key` → (content type, bytes); `.1` makes deletes fail; `.2` counts the chunks
+/// each put arrived in.
 #[derive(Default)]
-struct Store(Mutex<BTreeMap<String, (String, Vec<u8>)>>, AtomicBool);
+struct Store(
+    Mutex<BTreeMap<String, (String, Vec<u8>)>>,
+    AtomicBool,
+    Mutex<Vec<usize>>,
+);
+
+/// A file as a source of three chunks, the way a download arrives.
+struct Pieces(std::collections::VecDeque<Vec<u8>>);
+
+impl Chunks for Pieces {
+    fn next_chunk(&mut self) -> crate::media::handler::BoxFuture<'_, Option<PortResult<Vec<u8>>>> {
+        Box::pin(std::future::ready(self.0.pop_front().map(Ok)))
+    }
+}
+
+fn pieces(bytes: &[u8]) -> FileStream {
+    let chunks = bytes.chunks(bytes.len().div_ceil(3).max(1)).map(<[u8]>::to_vec);
+    FileStream::new(bytes.len() as u64, Pieces(chunks.collect()))
+}
+
+/// A file's bytes and the number of chunks they came in.
+async fn gather(mut body: FileStream) -> PortResult<(Vec<u8>, usize)> {
+    let (mut bytes, mut chunks) = (Vec::new(), 0);
+    while let Some(chunk) = body.next_chunk().await {
+        bytes.extend(chunk?);
+        chunks += 1;
+    }
+    Ok((bytes, chunks))
+}
 
 impl ObjectStore for Store {
-    async fn put(&self, bucket: &str, key: &str, ct: &str, bytes: Vec<u8>) -> PortResult<()> {
+    async fn put(&self, bucket: &str, key: &str, ct: &str, body: FileStream) -> PortResult<()> {
+        let (bytes, chunks) = gather(body).await?;
+        self.2.lock().unwrap().push(chunks);
         self.0
             .lock()
             .unwrap()
@@ -28,7 +59,7 @@ impl ObjectStore for Store {
             } else {
                 Capped::Within(StoredObject {
                     content_type: Some(ct.clone()),
-                    bytes: b.clone(),
+                    body: pieces(b),
                 })
             }
         }))
@@ -85,7 +116,7 @@ impl WhatsappMedia for Wa<'_> {
         let info = self.media_info(from, id).await?;
         let (mime, b) = self.media[id].clone();
         self.store
-            .put(bucket, &format!("{prefix}{id}{}", self.suffix), &mime, b)
+            .put(bucket, &format!("{prefix}{id}{}", self.suffix), &mime, b.into())
             .await?;
         Ok(info)
     }
@@ -112,6 +143,8 @@ struct Chat {
     attached: Mutex<Vec<File>>,
     pending: Mutex<HashMap<String, File>>,
     files: HashMap<String, Vec<u8>>,
+    /// The chunks each PUT arrived in.
+    chunks: Mutex<Vec<usize>>,
 }
 
 impl ChatAttachments for Chat {
@@ -137,7 +170,9 @@ impl ChatAttachments for Chat {
             headers: BTreeMap::from([("Content-Type".to_owned(), ct.to_owned())]),
         })
     }
-    async fn put_bytes(&self, t: &UploadTicket, bytes: Vec<u8>) -> PortResult<()> {
+    async fn put_file(&self, t: &UploadTicket, body: FileStream) -> PortResult<()> {
+        let (bytes, chunks) = gather(body).await?;
+        self.chunks.lock().unwrap().push(chunks);
         let mut p = self.pending.lock().unwrap();
         let entry = p.get_mut(&t.attachment_id).unwrap();
         assert_eq!(t.headers["Content-Type"], entry.1, "PUT with the ticket's headers");
@@ -153,14 +188,14 @@ impl ChatAttachments for Chat {
     async fn send_text(&self, _: &ConnectionToken, _: &str, _: &str) -> PortResult<()> {
         Ok(())
     }
-    async fn download(&self, _: &ConnectionToken, id: &str, max_bytes: u64) -> PortResult<Capped<Vec<u8>>> {
+    async fn download(&self, _: &ConnectionToken, id: &str, max_bytes: u64) -> PortResult<Capped<FileStream>> {
         let bytes = &self.files[id];
         Ok(if bytes.len() as u64 > max_bytes {
             Capped::Over {
                 size: bytes.len() as u64,
             }
         } else {
-            Capped::Within(bytes.clone())
+            Capped::Within(pieces(bytes))
         })
     }
 }
@@ -261,6 +296,11 @@ async fn photo_with_caption_is_attached_then_captioned() {
     );
     assert_eq!(out.chat_texts(), vec!["my receipt".to_owned()]);
     assert_eq!(w.chat.attached.lock().unwrap()[0].2, b"\xFF\xD8jpeg");
+    assert_eq!(
+        *w.chat.chunks.lock().unwrap(),
+        [3],
+        "passed on as it was read, not gathered"
+    );
     assert!(out.customer_notice.is_none());
     assert!(w.store.0.lock().unwrap().is_empty(), "deleted once in the chat");
 }
@@ -522,6 +562,31 @@ async fn agent_files_go_by_media_id() {
     assert!(up[0].0.starts_with("outbound/c1/a1/"));
     assert_eq!(up[1].1, "application/pdf");
     assert!(w.store.0.lock().unwrap().is_empty(), "deleted once WhatsApp has them");
+    assert_eq!(
+        *w.store.2.lock().unwrap(),
+        [3, 3, 3],
+        "passed on as downloaded, not gathered"
+    );
+}
+
+#[tokio::test]
+async fn a_file_that_runs_past_its_announced_length_is_not_passed_on() {
+    struct Longer;
+    impl Chunks for Longer {
+        fn next_chunk(&mut self) -> crate::media::handler::BoxFuture<'_, Option<PortResult<Vec<u8>>>> {
+            Box::pin(std::future::ready(Some(Ok(vec![0; 1000]))))
+        }
+    }
+    let mut body = FileStream::new(1500, Longer);
+    assert_eq!(body.next_chunk().await.unwrap().unwrap().len(), 1000);
+    let e = body.next_chunk().await.unwrap().unwrap_err();
+    assert!(
+        e.is_retryable() && e.detail.contains("past its announced 1500 bytes"),
+        "{e}"
+    );
+    let short = FileStream::new(4, Pieces([b"abc".to_vec()].into()));
+    let e = short.read_all().await.unwrap_err();
+    assert!(e.detail.contains("ended after 3 of its 4 bytes"), "{e}");
 }
 
 #[tokio::test]
