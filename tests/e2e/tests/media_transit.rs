@@ -39,6 +39,13 @@ async fn chat_with_agent(twin: &Twin, text: &str) -> String {
     id
 }
 
+/// What the customer was told on WhatsApp about the file `name`, and the notes about it in the chat.
+async fn told_about(twin: &Twin, name: &str) -> (Vec<String>, Vec<String>) {
+    let about = |texts: Vec<String>| -> Vec<String> { texts.into_iter().filter(|t| t.contains(name)).collect() };
+    let chat = twin.contacts_of(CUSTOMER).await.remove(0);
+    (about(twin.texts_to(CUSTOMER).await), about(customer_texts(&chat)))
+}
+
 /// The live process of `function`: (pid, peak RSS since the last reset, RSS now), in bytes.
 async fn process(twin: &Twin, function: &str) -> (u64, u64, u64) {
     let processes = twin.get("/processes").await;
@@ -97,19 +104,9 @@ async fn an_agents_90_mb_document_is_not_fetched_and_both_sides_are_told_once() 
 
     assert!(twin.media_sent_to(CUSTOMER).await.is_empty(), "not sent");
     assert_eq!(twin.calls_to("PostWhatsAppMessageMedia").await, 0);
-    let notices: Vec<String> = twin
-        .texts_to(CUSTOMER)
-        .await
-        .into_iter()
-        .filter(|t| t.contains("manual.pdf"))
-        .collect();
+    let (notices, notes) = told_about(twin, "manual.pdf").await;
     assert_eq!(notices.len(), 1, "the customer is told once: {notices:?}");
     assert!(notices[0].contains("too large"), "{notices:?}");
-    let chat = twin.contacts_of(CUSTOMER).await.remove(0);
-    let notes: Vec<String> = customer_texts(&chat)
-        .into_iter()
-        .filter(|t| t.contains("manual.pdf"))
-        .collect();
     assert_eq!(notes.len(), 1, "the agent is told once: {notes:?}");
     assert!(notes[0].contains("not sent to the customer"), "{notes:?}");
     // The same process, alive, and it never held the file.
@@ -126,6 +123,31 @@ async fn an_agents_90_mb_document_is_not_fetched_and_both_sides_are_told_once() 
         peak / MIB
     );
     assert!(bucket_keys(&stack).await.is_empty());
+}
+
+/// The customer's notice is a WhatsApp message, which has no idempotency token; the agent's note is
+/// a Connect message that has one. When the note fails, Lambda's retry must not tell the customer
+/// twice.
+#[tokio::test]
+async fn a_failed_note_about_an_agents_oversized_file_does_not_repeat_the_customers_notice() {
+    let stack = TestStack::start().await;
+    let twin = stack.twin();
+    let id = chat_with_agent(twin, "Can you send me the brochure?").await;
+    // Every attempt the SDK makes at the note fails: the invocation fails and Lambda retries it.
+    twin.fault(json!({"service": "connectparticipant", "operation": "SendMessage", "error": "ThrottlingException", "times": 4}))
+        .await;
+    let brochure = file(b"%PDF-1.7", 25_000_000);
+    twin.agent(
+        &id,
+        json!({"action": "attachment", "name": "brochure.pdf", "content_type": "application/pdf", "data": b64(&brochure)}),
+    )
+    .await;
+    twin.settle().await;
+    assert_eq!(twin.get("/faults").await, json!([]), "the note failed once");
+
+    let (notices, notes) = told_about(twin, "brochure.pdf").await;
+    assert_eq!(notices.len(), 1, "the customer is told once: {notices:?}");
+    assert_eq!(notes.len(), 1, "the agent is told once: {notes:?}");
 }
 
 #[tokio::test]

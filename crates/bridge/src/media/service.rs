@@ -13,8 +13,8 @@
 //!
 //! Agent → customer ([`MediaService::deliver_outbound`]): `GetAttachment` and a download refused
 //! over the limit, streamed into the bucket, `PostWhatsAppMessageMedia`, and the Meta message body
-//! that sends it by media id. A file over the limit is not fetched: the customer gets a notice, the agent
-//! a note.
+//! that sends it by media id. A file over the limit is not fetched: the agent gets a note, then the
+//! customer a notice.
 //!
 //! A file is in the bucket only in transit: its object is deleted once read for the chat or once
 //! WhatsApp holds it (a retry copies the file again), beside the next call rather than before it, and
@@ -235,12 +235,12 @@ pub struct OutboundRequest<'a> {
 pub enum OutboundOutcome {
     /// Sent by media id; `message` is the Meta body that was sent.
     Sent { message: Value, message_id: String },
-    /// Too large to pass on: the customer was told (the notice's message id); tell the agent
-    /// (`agent_note`).
+    /// Too large to pass on: the agent was told in the chat, then the customer (`notice`, sent as
+    /// the WhatsApp message `notice_id`).
     TooLarge {
         size: u64,
         limit: u64,
-        agent_note: String,
+        notice: String,
         notice_id: String,
     },
 }
@@ -607,9 +607,18 @@ where
         Ok(OutboundOutcome::Sent { message, message_id })
     }
 
-    /// Tells the customer an agent's file is too large to send, and returns the note for the agent.
+    /// Tells the agent, then the customer, that an agent's file is too large to send. The note goes
+    /// first: Connect deduplicates it by its client token, while the notice, a WhatsApp message,
+    /// has none, so a failed note fails the call (and Lambda's retry) before the customer is told.
     async fn refuse_outbound(&self, req: OutboundRequest<'_>, size: u64, limit: u64) -> PortResult<OutboundOutcome> {
         let limit_mb = limit / policy::MB;
+        let note = format!(
+            "\"{}\" was not sent to the customer: it is larger than the {limit_mb} MB that can be passed on. \
+             The customer was told.",
+            req.name
+        );
+        let note_token = format!("too-large-{}", short_hash(req.attachment_id));
+        self.attachments.send_text(req.token, &note, &note_token).await?;
         let notice = format!(
             "The agent sent you a file, \"{}\", that is too large to pass on here (the limit is {limit_mb} MB). \
              You may ask them for another way to receive it.",
@@ -620,11 +629,7 @@ where
         Ok(OutboundOutcome::TooLarge {
             size,
             limit,
-            agent_note: format!(
-                "\"{}\" was not sent to the customer: it is larger than the {limit_mb} MB that can be passed on. \
-                 The customer was told.",
-                req.name
-            ),
+            notice,
             notice_id,
         })
     }

@@ -145,6 +145,9 @@ struct Chat {
     files: HashMap<String, Vec<u8>>,
     /// The chunks each PUT arrived in.
     chunks: Mutex<Vec<usize>>,
+    /// Texts in the chat: (text, client token); `refuse_texts` makes sending them fail.
+    texts: Mutex<Vec<(String, String)>>,
+    refuse_texts: AtomicBool,
 }
 
 impl ChatAttachments for Chat {
@@ -185,7 +188,18 @@ impl ChatAttachments for Chat {
         self.attached.lock().unwrap().push(e);
         Ok(())
     }
-    async fn send_text(&self, _: &ConnectionToken, _: &str, _: &str) -> PortResult<()> {
+    async fn send_text(&self, _: &ConnectionToken, text: &str, client_token: &str) -> PortResult<()> {
+        if self.refuse_texts.load(Ordering::SeqCst) {
+            return Err(PortError::new(
+                FailureKind::Transient,
+                "SendMessage",
+                "ThrottlingException",
+            ));
+        }
+        self.texts
+            .lock()
+            .unwrap()
+            .push((text.to_owned(), client_token.to_owned()));
         Ok(())
     }
     async fn download(&self, _: &ConnectionToken, id: &str, max_bytes: u64) -> PortResult<Capped<FileStream>> {
@@ -508,7 +522,7 @@ async fn refused_upload_and_unknown_types_come_back_as_notes() {
     assert!(r.unwrap_err().is_retryable());
 }
 
-async fn outbound(w: &World, wa: &Wa<'_>, id: &str, name: &str, ct: &str) -> OutboundOutcome {
+async fn try_outbound(w: &World, wa: &Wa<'_>, id: &str, name: &str, ct: &str) -> PortResult<OutboundOutcome> {
     let service = MediaService {
         whatsapp: wa,
         store: &w.store,
@@ -528,7 +542,10 @@ async fn outbound(w: &World, wa: &Wa<'_>, id: &str, name: &str, ct: &str) -> Out
             prefix: "outbound/c1/",
         })
         .await
-        .unwrap()
+}
+
+async fn outbound(w: &World, wa: &Wa<'_>, id: &str, name: &str, ct: &str) -> OutboundOutcome {
+    try_outbound(w, wa, id, name, ct).await.unwrap()
 }
 
 #[tokio::test]
@@ -596,20 +613,43 @@ async fn an_agent_file_over_the_limit_is_not_fetched_and_both_sides_are_told() {
     w.chat.files = HashMap::from([("a9".to_owned(), b"%PDF-1.4 more than ten bytes".to_vec())]);
     let wa = w.wa(&[], "");
     let out = outbound(&w, &wa, "a9", "manual.pdf", "application/pdf").await;
-    let OutboundOutcome::TooLarge { limit, agent_note, .. } = out else {
+    let OutboundOutcome::TooLarge { limit, notice, .. } = out else {
         panic!("{out:?}")
     };
     assert_eq!(limit, 10);
+    let notes = w.chat.texts.lock().unwrap();
+    assert_eq!(notes.len(), 1, "one note: {notes:?}");
     assert!(
-        agent_note.contains("manual.pdf") && agent_note.contains("not sent"),
-        "{agent_note}"
+        notes[0].0.contains("manual.pdf") && notes[0].0.contains("not sent"),
+        "{notes:?}"
     );
     assert!(wa.uploaded.lock().unwrap().is_empty() && w.store.0.lock().unwrap().is_empty());
     let sent = wa.sent.lock().unwrap();
     assert_eq!(sent.len(), 1, "one notice: {sent:?}");
     assert_eq!(sent[0]["type"], "text");
     assert_eq!(sent[0]["to"], "14255550150");
-    assert!(sent[0]["text"]["body"].as_str().unwrap().contains("too large"));
+    assert_eq!(sent[0]["text"]["body"], notice.as_str());
+    assert!(notice.contains("too large"), "{notice}");
+}
+
+/// The agent's note goes with a client token (Connect sends it once, however often it is asked);
+/// the customer's notice has none. So the note goes first, and a note that failed fails the call
+/// before the customer is told: the retry tells the customer once.
+#[tokio::test]
+async fn a_failed_note_about_a_file_too_large_leaves_the_customer_untold_until_the_retry() {
+    let mut w = World::new();
+    w.settings.limits.max_bytes = 10;
+    w.chat.files = HashMap::from([("a9".to_owned(), b"%PDF-1.4 more than ten bytes".to_vec())]);
+    w.chat.refuse_texts.store(true, Ordering::SeqCst);
+    let wa = w.wa(&[], "");
+    let failed = try_outbound(&w, &wa, "a9", "manual.pdf", "application/pdf").await;
+    assert!(failed.unwrap_err().is_retryable());
+    assert!(wa.sent.lock().unwrap().is_empty(), "the customer is not told yet");
+    w.chat.refuse_texts.store(false, Ordering::SeqCst);
+    let out = outbound(&w, &wa, "a9", "manual.pdf", "application/pdf").await;
+    assert!(matches!(out, OutboundOutcome::TooLarge { .. }), "{out:?}");
+    assert_eq!(wa.sent.lock().unwrap().len(), 1, "told once");
+    assert_eq!(w.chat.texts.lock().unwrap().len(), 1);
 }
 
 #[test]
