@@ -2,7 +2,7 @@
 //! are written and read as streams (see [`FileStream`]).
 
 use super::eum::send_message;
-use super::{Boxed, classify, missing, presized};
+use super::{Boxed, classify, missing};
 use crate::ids::OriginationId;
 use crate::media::budget;
 use crate::media::handler::BoxFuture;
@@ -32,11 +32,12 @@ pub(super) async fn capped_body(
     max: u64,
     mut chunks: impl Chunks + 'static,
 ) -> PortResult<Capped<FileStream>> {
-    let mut buffer = match (announced, CappedBuffer::new(announced, max)) {
-        (_, Err(size)) => return Ok(Capped::Over { size }),
-        (Some(len), Ok(_)) => return Ok(Capped::Within(FileStream::new(len, chunks))),
-        (None, Ok(buffer)) => buffer,
-    };
+    match announced {
+        Some(size) if size > max => return Ok(Capped::Over { size }),
+        Some(len) => return Ok(Capped::Within(FileStream::new(len, chunks))),
+        None => {}
+    }
+    let mut buffer = CappedBuffer::new(max);
     while let Some(chunk) = chunks.next_chunk().await {
         if let Err(size) = buffer.push(&chunk?) {
             return Ok(Capped::Over { size });
@@ -56,35 +57,30 @@ pub(super) fn http_body(file: FileStream) -> reqwest::Body {
 }
 
 /// An S3 object's body, a chunk at a time.
-struct ObjectChunks(ByteStream, &'static str);
+struct ObjectChunks(ByteStream);
 
 impl Chunks for ObjectChunks {
     fn next_chunk(&mut self) -> BoxFuture<'_, Option<PortResult<Vec<u8>>>> {
         Box::pin(async {
-            let op = self.1;
             let chunk = self.0.next().await?;
-            Some(chunk.map(Vec::from).map_err(|_| missing(op, "a complete body")))
+            Some(
+                chunk
+                    .map(Vec::from)
+                    .map_err(|_| missing("GetObject", "a complete body")),
+            )
         })
     }
 }
 
-/// A download's buffer that never grows past the limit: a body announced larger is refused before
-/// its first byte, and one that runs on past its announced length stops at the limit.
+/// The buffer for a body of unannounced length, which never grows past the limit.
 pub(super) struct CappedBuffer {
     bytes: Vec<u8>,
     max: u64,
 }
 
 impl CappedBuffer {
-    /// `Err(announced)` when the announced length is already over `max`.
-    pub(super) fn new(announced: Option<u64>, max: u64) -> Result<Self, u64> {
-        match announced {
-            Some(size) if size > max => Err(size),
-            _ => Ok(Self {
-                bytes: presized(announced),
-                max,
-            }),
-        }
+    pub(super) fn new(max: u64) -> Self {
+        Self { bytes: Vec::new(), max }
     }
 
     /// `Err(bytes counted)` when `chunk` takes the body over the limit; nothing more is kept.
@@ -136,7 +132,7 @@ impl ObjectStore for S3Store {
             let content_type = out.content_type().map(str::to_owned);
             let announced = out.content_length().and_then(|n| u64::try_from(n).ok());
             Ok(Some(
-                match capped_body(announced, max_bytes, ObjectChunks(out.body, OP)).await? {
+                match capped_body(announced, max_bytes, ObjectChunks(out.body)).await? {
                     Capped::Within(body) => Capped::Within(StoredObject { content_type, body }),
                     Capped::Over { size } => Capped::Over { size },
                 },
@@ -280,21 +276,32 @@ impl WhatsappMedia for EumMedia {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_body_announced_over_the_limit_is_refused_before_its_first_byte() {
-        assert_eq!(CappedBuffer::new(Some(50_000_000), 20_000_000).err(), Some(50_000_000));
-        assert!(CappedBuffer::new(Some(20_000_000), 20_000_000).is_ok());
+    /// A source that must not be read.
+    struct Untouched;
+
+    impl Chunks for Untouched {
+        fn next_chunk(&mut self) -> BoxFuture<'_, Option<PortResult<Vec<u8>>>> {
+            panic!("read a body refused from its length")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_announced_over_the_limit_is_refused_before_its_first_byte() {
+        let refused = capped_body(Some(50_000_000), 20_000_000, Untouched).await.unwrap();
+        assert!(matches!(refused, Capped::Over { size: 50_000_000 }), "{refused:?}");
+        let passed = capped_body(Some(20_000_000), 20_000_000, Untouched).await.unwrap();
+        assert!(
+            matches!(passed, Capped::Within(ref f) if f.len() == 20_000_000),
+            "{passed:?}"
+        );
     }
 
     #[test]
-    fn a_body_longer_than_announced_stops_at_the_limit() {
-        // Announced as empty (or not at all), it runs on: the chunk that crosses the limit is refused.
-        for announced in [Some(0), None] {
-            let mut buffer = CappedBuffer::new(announced, 10).unwrap();
-            assert_eq!(buffer.push(b"123456"), Ok(()));
-            assert_eq!(buffer.push(b"7890"), Ok(()));
-            assert_eq!(buffer.push(b"x"), Err(11));
-            assert_eq!(buffer.into_inner(), b"1234567890");
-        }
+    fn a_body_of_unannounced_length_stops_at_the_limit() {
+        let mut buffer = CappedBuffer::new(10);
+        assert_eq!(buffer.push(b"123456"), Ok(()));
+        assert_eq!(buffer.push(b"7890"), Ok(()));
+        assert_eq!(buffer.push(b"x"), Err(11));
+        assert_eq!(buffer.into_inner(), b"1234567890");
     }
 }
