@@ -194,3 +194,61 @@ impl ChatAttachments for ParticipantAttachments {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use tokio::net::TcpListener;
+
+    /// The head and body of one HTTP request, answered 200.
+    async fn one_request(listener: TcpListener, body_len: usize) -> String {
+        let (socket, _) = listener.accept().await.unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0; 4096];
+        loop {
+            let head_end = request.windows(4).position(|w| w == b"\r\n\r\n");
+            if head_end.is_some_and(|end| request.len() >= end + 4 + body_len) {
+                break;
+            }
+            socket.readable().await.unwrap();
+            match socket.try_read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => request.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        socket.writable().await.unwrap();
+        socket
+            .try_write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+            .unwrap();
+        String::from_utf8_lossy(&request).to_ascii_lowercase()
+    }
+
+    /// S3's presigned PUT refuses chunked transfer encoding: a streamed file goes with its length.
+    #[tokio::test]
+    async fn a_streamed_file_is_put_with_its_length_not_chunked() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/upload", listener.local_addr().unwrap());
+        let server = tokio::spawn(one_request(listener, 5));
+        let config = aws_sdk_connectparticipant::Config::builder()
+            .behavior_version(aws_sdk_connectparticipant::config::BehaviorVersion::latest())
+            .region(aws_sdk_connectparticipant::config::Region::new("us-east-1"))
+            .build();
+        let attachments = ParticipantAttachments::new(aws_sdk_connectparticipant::Client::from_conf(config));
+        let ticket = UploadTicket {
+            attachment_id: "a1".into(),
+            url,
+            headers: BTreeMap::from([("Content-Type".into(), "application/pdf".into())]),
+        };
+        attachments
+            .put_file(&ticket, FileStream::from(b"hello".to_vec()))
+            .await
+            .unwrap();
+        let request = server.await.unwrap();
+        assert!(request.contains("\r\ncontent-length: 5\r\n"), "{request}");
+        assert!(!request.contains("transfer-encoding"), "{request}");
+        assert!(request.ends_with("\r\n\r\nhello"), "{request}");
+    }
+}
