@@ -434,7 +434,7 @@ where
         })
     }
 
-    /// Attaches `file` (running `after_put` beside the upload's completion) and records how it fared.
+    /// Attaches `file` (see [`Self::attach`] for `after_put`) and records how it fared.
     async fn attach_file(
         &self,
         req: InboundRequest<'_>,
@@ -514,8 +514,9 @@ where
         }
     }
 
-    /// StartAttachmentUpload → PUT → CompleteAttachmentUpload, with `after_put` beside the last;
-    /// returns the attachment id.
+    /// StartAttachmentUpload → PUT → CompleteAttachmentUpload; returns the attachment id.
+    /// `after_put` runs once the file has been read: beside the completion, or after a failed
+    /// upload (a retry starts from a new copy).
     async fn attach(
         &self,
         token: &ConnectionToken,
@@ -526,11 +527,21 @@ where
         after_put: impl Future<Output = ()>,
     ) -> PortResult<String> {
         let client_token = format!("att-{}", short_hash(wamid));
-        let ticket = self
-            .attachments
-            .start_upload(token, name, content_type, body.len(), &client_token)
-            .await?;
-        self.attachments.put_file(&ticket, body).await?;
+        let uploaded = async {
+            let ticket = self
+                .attachments
+                .start_upload(token, name, content_type, body.len(), &client_token)
+                .await?;
+            self.attachments.put_file(&ticket, body).await?;
+            Ok(ticket)
+        };
+        let ticket = match uploaded.await {
+            Ok(ticket) => ticket,
+            Err(e) => {
+                after_put.await;
+                return Err(e);
+            }
+        };
         let done_token = format!("done-{}", short_hash(wamid));
         let completed = self.attachments.complete(token, &ticket.attachment_id, &done_token);
         tokio::join!(completed, behind(after_put)).0?;

@@ -494,6 +494,7 @@ async fn refused_upload_and_unknown_types_come_back_as_notes() {
         .await;
     assert!(matches!(out.delivery, Delivery::UploadRefused { .. }));
     assert!(out.agent_note.unwrap().starts_with("[file: "));
+    assert!(w.store.0.lock().unwrap().is_empty(), "the copy is deleted");
     let out = w
         .inbound(&wa, &media(MediaKind::Document, "777", "application/zip"))
         .await;
