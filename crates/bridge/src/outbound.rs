@@ -17,7 +17,6 @@ use crate::claims;
 use crate::connect_stream::{ItemType, Role, StreamItem, parse_item};
 use crate::connection;
 use crate::error::{EventTally, Rejection, RetryableFailure};
-use crate::ids::short_hash;
 use crate::media::handler::MediaHandler;
 use crate::media::service::{OutboundOutcome, OutboundRequest};
 use crate::ports::{
@@ -353,7 +352,6 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
         if matches!(item.role, Some(Role::Customer) | None) {
             return Ok(Outcome::Skipped("customer_attachment"));
         }
-        let id = item.id.as_str();
         let Some(taken) = self.take(item).await? else {
             return Ok(Outcome::Duplicate);
         };
@@ -403,20 +401,18 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
                         other => break other?,
                     }
                 };
-                match out {
-                    OutboundOutcome::Sent { message_id, .. } => sent.push(SentRecord {
-                        wa_message_id: message_id,
-                        contact_id: item.initial_contact_id.clone(),
-                        item_id: item.id.clone(),
-                        summary: format!("[file: {name}]"),
-                    }),
-                    OutboundOutcome::TooLarge { agent_note, .. } => {
-                        let client_token = short_hash(&format!("{id}#{}#too-large", file.attachment_id));
-                        media
-                            .chat_text(&chat.connection_token, &agent_note, &client_token)
-                            .await?;
-                    }
-                }
+                // The agent's note about a file too large to send went before the customer's notice,
+                // which is recorded like a sent file (a retry resumes after it).
+                let (wa_message_id, summary) = match out {
+                    OutboundOutcome::Sent { message_id, .. } => (message_id, format!("[file: {name}]")),
+                    OutboundOutcome::TooLarge { notice_id, notice, .. } => (notice_id, notice),
+                };
+                sent.push(SentRecord {
+                    wa_message_id,
+                    contact_id: item.initial_contact_id.clone(),
+                    item_id: item.id.clone(),
+                    summary,
+                });
                 handled += 1;
             }
             Ok(Outcome::Delivered { customer: key.digest() })

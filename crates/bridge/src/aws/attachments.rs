@@ -1,14 +1,15 @@
 //! Connect Participant attachments as the customer: StartAttachmentUpload, the HTTP PUT to the
 //! presigned URL with exactly the returned headers, CompleteAttachmentUpload, and GetAttachment
-//! with the download of its URL. The transfers are bounded by [`budget::transfer`], and a download
-//! stops at its size limit (see [`CappedBuffer`]).
+//! with the download of its URL. The transfers are bounded by [`budget::transfer`]; files pass
+//! through as streams held to their size limit (see [`capped_body`]).
 
-use super::media_store::CappedBuffer;
+use super::media_store::{capped_body, http_body};
 use super::{Boxed, classify, missing};
 use crate::error::{FailureKind, PortError};
 use crate::ids::ConnectionToken;
 use crate::media::budget;
-use crate::media::ports::{Capped, ChatAttachments, UploadTicket};
+use crate::media::handler::BoxFuture;
+use crate::media::ports::{Capped, ChatAttachments, Chunks, FileStream, UploadTicket};
 use crate::ports::PortResult;
 use std::time::Duration;
 
@@ -40,6 +41,23 @@ fn http_error(op: &'static str, status: reqwest::StatusCode) -> PortError {
 fn network_error(op: &'static str, e: &reqwest::Error) -> PortError {
     let detail = if e.is_timeout() { "timeout" } else { "network failure" };
     PortError::new(FailureKind::Transient, op, detail)
+}
+
+/// A download's body, a chunk at a time.
+struct ResponseChunks(reqwest::Response);
+
+impl Chunks for ResponseChunks {
+    fn next_chunk(&mut self) -> BoxFuture<'_, Option<PortResult<Vec<u8>>>> {
+        Box::pin(async {
+            const DL: &str = "AttachmentDownload";
+            self.0
+                .chunk()
+                .await
+                .map_err(|e| network_error(DL, &e))
+                .transpose()
+                .map(|chunk| chunk.map(Vec::from))
+        })
+    }
 }
 
 impl ChatAttachments for ParticipantAttachments {
@@ -81,12 +99,17 @@ impl ChatAttachments for ParticipantAttachments {
         })
     }
 
-    async fn put_bytes(&self, ticket: &UploadTicket, bytes: Vec<u8>) -> PortResult<()> {
+    async fn put_file(&self, ticket: &UploadTicket, body: FileStream) -> PortResult<()> {
         const OP: &str = "AttachmentUpload";
-        let mut put = self.http.put(&ticket.url).body(bytes);
+        let mut put = self.http.put(&ticket.url);
+        // A streamed body is sent with its length, not chunked: presigned S3 PUTs take no other.
+        if !ticket.headers.keys().any(|k| k.eq_ignore_ascii_case("content-length")) {
+            put = put.header(reqwest::header::CONTENT_LENGTH, body.len());
+        }
         for (k, v) in &ticket.headers {
             put = put.header(k.as_str(), v.as_str());
         }
+        let put = put.body(http_body(body));
         budget::transfer(OP, async {
             let resp = put.send().boxed().await.map_err(|e| network_error(OP, &e))?;
             if !resp.status().is_success() {
@@ -136,7 +159,7 @@ impl ChatAttachments for ParticipantAttachments {
         token: &ConnectionToken,
         attachment_id: &str,
         max_bytes: u64,
-    ) -> PortResult<Capped<Vec<u8>>> {
+    ) -> PortResult<Capped<FileStream>> {
         const OP: &str = "GetAttachment";
         let out = self
             .client
@@ -154,8 +177,9 @@ impl ChatAttachments for ParticipantAttachments {
         }
         let url = out.url().ok_or_else(|| missing(OP, "Url"))?;
         const DL: &str = "AttachmentDownload";
+        // The body is read by whoever takes the file (the PUT to S3), within that call's time.
         budget::transfer(DL, async {
-            let mut resp = self
+            let resp = self
                 .http
                 .get(url)
                 .send()
@@ -165,17 +189,66 @@ impl ChatAttachments for ParticipantAttachments {
             if !resp.status().is_success() {
                 return Err(http_error(DL, resp.status()));
             }
-            let mut bytes = match CappedBuffer::new(resp.content_length(), max_bytes) {
-                Ok(buffer) => buffer,
-                Err(size) => return Ok(Capped::Over { size }),
-            };
-            while let Some(chunk) = resp.chunk().await.map_err(|e| network_error(DL, &e))? {
-                if let Err(size) = bytes.push(&chunk) {
-                    return Ok(Capped::Over { size });
-                }
-            }
-            Ok(Capped::Within(bytes.into_inner()))
+            capped_body(resp.content_length(), max_bytes, ResponseChunks(resp)).await
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use tokio::net::TcpListener;
+
+    /// The head and body of one HTTP request, answered 200.
+    async fn one_request(listener: TcpListener, body_len: usize) -> String {
+        let (socket, _) = listener.accept().await.unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0; 4096];
+        loop {
+            let head_end = request.windows(4).position(|w| w == b"\r\n\r\n");
+            if head_end.is_some_and(|end| request.len() >= end + 4 + body_len) {
+                break;
+            }
+            socket.readable().await.unwrap();
+            match socket.try_read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => request.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        socket.writable().await.unwrap();
+        socket
+            .try_write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+            .unwrap();
+        String::from_utf8_lossy(&request).to_ascii_lowercase()
+    }
+
+    /// S3's presigned PUT refuses chunked transfer encoding: a streamed file goes with its length.
+    #[tokio::test]
+    async fn a_streamed_file_is_put_with_its_length_not_chunked() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/upload", listener.local_addr().unwrap());
+        let server = tokio::spawn(one_request(listener, 5));
+        let config = aws_sdk_connectparticipant::Config::builder()
+            .behavior_version(aws_sdk_connectparticipant::config::BehaviorVersion::latest())
+            .region(aws_sdk_connectparticipant::config::Region::new("us-east-1"))
+            .build();
+        let attachments = ParticipantAttachments::new(aws_sdk_connectparticipant::Client::from_conf(config));
+        let ticket = UploadTicket {
+            attachment_id: "a1".into(),
+            url,
+            headers: BTreeMap::from([("Content-Type".into(), "application/pdf".into())]),
+        };
+        attachments
+            .put_file(&ticket, FileStream::from(b"hello".to_vec()))
+            .await
+            .unwrap();
+        let request = server.await.unwrap();
+        assert!(request.contains("\r\ncontent-length: 5\r\n"), "{request}");
+        assert!(!request.contains("transfer-encoding"), "{request}");
+        assert!(request.ends_with("\r\n\r\nhello"), "{request}");
     }
 }

@@ -1,14 +1,17 @@
-//! The media bucket (S3) and EUM's media operations, each bounded by [`budget::transfer`].
+//! The media bucket (S3) and EUM's media operations, each bounded by [`budget::transfer`]. Objects
+//! are written and read as streams (see [`FileStream`]).
 
 use super::eum::send_message;
-use super::{Boxed, classify, missing, presized};
+use super::{Boxed, classify, missing};
 use crate::ids::OriginationId;
 use crate::media::budget;
-use crate::media::ports::{Capped, MediaInfo, ObjectStore, StoredObject, WhatsappMedia};
+use crate::media::handler::BoxFuture;
+use crate::media::ports::{Capped, Chunks, FileStream, MediaInfo, ObjectStore, StoredObject, WhatsappMedia};
 use crate::ports::PortResult;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_socialmessaging::primitives::Blob;
 use aws_sdk_socialmessaging::types::S3File;
+use futures_util::StreamExt;
 use serde_json::Value;
 
 pub struct S3Store {
@@ -21,23 +24,63 @@ impl S3Store {
     }
 }
 
-/// A download's buffer that never grows past the limit: a body announced larger is refused before
-/// its first byte, and one that runs on past its announced length stops at the limit.
+/// A body no larger than `max`, passed on as it arrives: refused from its announced length before
+/// its first byte, and held to that length (see [`FileStream`]). A body that announces no length
+/// is read here, no further than the limit.
+pub(super) async fn capped_body(
+    announced: Option<u64>,
+    max: u64,
+    mut chunks: impl Chunks + 'static,
+) -> PortResult<Capped<FileStream>> {
+    match announced {
+        Some(size) if size > max => return Ok(Capped::Over { size }),
+        Some(len) => return Ok(Capped::Within(FileStream::new(len, chunks))),
+        None => {}
+    }
+    let mut buffer = CappedBuffer::new(max);
+    while let Some(chunk) = chunks.next_chunk().await {
+        if let Err(size) = buffer.push(&chunk?) {
+            return Ok(Capped::Over { size });
+        }
+    }
+    Ok(Capped::Within(buffer.into_inner().into()))
+}
+
+/// A file as an HTTP body for reqwest (the PUT to Connect's upload URL) and, through it, for the
+/// S3 SDK, which takes any `http-body` 1 body (and polls it again after its end: hence `fuse`).
+pub(super) fn http_body(file: FileStream) -> reqwest::Body {
+    let chunks = futures_util::stream::unfold(file, |mut file| async move {
+        let chunk = file.next_chunk().await?;
+        Some((chunk, file))
+    });
+    reqwest::Body::wrap_stream(chunks.fuse())
+}
+
+/// An S3 object's body, a chunk at a time.
+struct ObjectChunks(ByteStream);
+
+impl Chunks for ObjectChunks {
+    fn next_chunk(&mut self) -> BoxFuture<'_, Option<PortResult<Vec<u8>>>> {
+        Box::pin(async {
+            let chunk = self.0.next().await?;
+            Some(
+                chunk
+                    .map(Vec::from)
+                    .map_err(|_| missing("GetObject", "a complete body")),
+            )
+        })
+    }
+}
+
+/// The buffer for a body of unannounced length, which never grows past the limit.
 pub(super) struct CappedBuffer {
     bytes: Vec<u8>,
     max: u64,
 }
 
 impl CappedBuffer {
-    /// `Err(announced)` when the announced length is already over `max`.
-    pub(super) fn new(announced: Option<u64>, max: u64) -> Result<Self, u64> {
-        match announced {
-            Some(size) if size > max => Err(size),
-            _ => Ok(Self {
-                bytes: presized(announced),
-                max,
-            }),
-        }
+    pub(super) fn new(max: u64) -> Self {
+        Self { bytes: Vec::new(), max }
     }
 
     /// `Err(bytes counted)` when `chunk` takes the body over the limit; nothing more is kept.
@@ -56,15 +99,19 @@ impl CappedBuffer {
 }
 
 impl ObjectStore for S3Store {
-    async fn put(&self, bucket: &str, key: &str, content_type: &str, bytes: Vec<u8>) -> PortResult<()> {
+    async fn put(&self, bucket: &str, key: &str, content_type: &str, body: FileStream) -> PortResult<()> {
         const OP: &str = "PutObject";
+        // Streamed, the body cannot be sent twice: a failed attempt fails the call (and the
+        // message is retried) instead of being retried by the SDK.
+        let len = i64::try_from(body.len()).map_err(|_| missing(OP, "a length S3 takes"))?;
         budget::transfer(OP, async {
             self.client
                 .put_object()
                 .bucket(bucket)
                 .key(key)
                 .content_type(content_type)
-                .body(ByteStream::from(bytes))
+                .content_length(len)
+                .body(ByteStream::from_body_1_x(http_body(body)))
                 .send()
                 .boxed()
                 .await
@@ -84,21 +131,12 @@ impl ObjectStore for S3Store {
             };
             let content_type = out.content_type().map(str::to_owned);
             let announced = out.content_length().and_then(|n| u64::try_from(n).ok());
-            let mut bytes = match CappedBuffer::new(announced, max_bytes) {
-                Ok(buffer) => buffer,
-                Err(size) => return Ok(Some(Capped::Over { size })),
-            };
-            let mut body = out.body;
-            while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(|_| missing(OP, "a complete body"))?;
-                if let Err(size) = bytes.push(&chunk) {
-                    return Ok(Some(Capped::Over { size }));
-                }
-            }
-            Ok(Some(Capped::Within(StoredObject {
-                content_type,
-                bytes: bytes.into_inner(),
-            })))
+            Ok(Some(
+                match capped_body(announced, max_bytes, ObjectChunks(out.body)).await? {
+                    Capped::Within(body) => Capped::Within(StoredObject { content_type, body }),
+                    Capped::Over { size } => Capped::Over { size },
+                },
+            ))
         })
         .await
     }
@@ -238,21 +276,32 @@ impl WhatsappMedia for EumMedia {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_body_announced_over_the_limit_is_refused_before_its_first_byte() {
-        assert_eq!(CappedBuffer::new(Some(50_000_000), 20_000_000).err(), Some(50_000_000));
-        assert!(CappedBuffer::new(Some(20_000_000), 20_000_000).is_ok());
+    /// A source that must not be read.
+    struct Untouched;
+
+    impl Chunks for Untouched {
+        fn next_chunk(&mut self) -> BoxFuture<'_, Option<PortResult<Vec<u8>>>> {
+            panic!("read a body refused from its length")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_announced_over_the_limit_is_refused_before_its_first_byte() {
+        let refused = capped_body(Some(50_000_000), 20_000_000, Untouched).await.unwrap();
+        assert!(matches!(refused, Capped::Over { size: 50_000_000 }), "{refused:?}");
+        let passed = capped_body(Some(20_000_000), 20_000_000, Untouched).await.unwrap();
+        assert!(
+            matches!(passed, Capped::Within(ref f) if f.len() == 20_000_000),
+            "{passed:?}"
+        );
     }
 
     #[test]
-    fn a_body_longer_than_announced_stops_at_the_limit() {
-        // Announced as empty (or not at all), it runs on: the chunk that crosses the limit is refused.
-        for announced in [Some(0), None] {
-            let mut buffer = CappedBuffer::new(announced, 10).unwrap();
-            assert_eq!(buffer.push(b"123456"), Ok(()));
-            assert_eq!(buffer.push(b"7890"), Ok(()));
-            assert_eq!(buffer.push(b"x"), Err(11));
-            assert_eq!(buffer.into_inner(), b"1234567890");
-        }
+    fn a_body_of_unannounced_length_stops_at_the_limit() {
+        let mut buffer = CappedBuffer::new(10);
+        assert_eq!(buffer.push(b"123456"), Ok(()));
+        assert_eq!(buffer.push(b"7890"), Ok(()));
+        assert_eq!(buffer.push(b"x"), Err(11));
+        assert_eq!(buffer.into_inner(), b"1234567890");
     }
 }

@@ -152,17 +152,6 @@ pub(crate) trait Boxed: Future + Sized {
 
 impl<F: Future> Boxed for F {}
 
-/// The most a download reserves up front from its announced length: WhatsApp's largest file (100 MB).
-const MAX_PRESIZED_BYTES: u64 = 100 * 1024 * 1024;
-
-/// The buffer a downloaded body is read into, chunk by chunk, sized from its announced length.
-/// Collecting a body and then making it contiguous held a file two or three times over (a 16 MB video,
-/// say), and a buffer grown by reallocation copies it again on each step.
-pub(crate) fn presized(announced: Option<u64>) -> Vec<u8> {
-    let capacity = announced.unwrap_or(0).min(MAX_PRESIZED_BYTES);
-    Vec::with_capacity(usize::try_from(capacity).unwrap_or(0))
-}
-
 const TRANSIENT_CODES: &[&str] = &[
     "ThrottlingException",
     "ThrottledRequestException",
@@ -283,13 +272,6 @@ mod tests {
 
     /// What [`Boxed`] is for: a port's future holds its SDK call by pointer, so the bridge's futures stay
     /// small. Awaiting a call inline again makes the port's future at least as large as the SDK's.
-    #[test]
-    fn a_download_buffer_is_sized_from_its_announced_length_within_bounds() {
-        assert_eq!(presized(None).capacity(), 0);
-        assert!(presized(Some(16_000_000)).capacity() >= 16_000_000);
-        assert!(presized(Some(u64::MAX)).capacity() <= 101 * 1024 * 1024);
-    }
-
     #[test]
     fn a_port_call_holds_its_sdk_call_by_pointer() {
         let client = dynamodb();

@@ -3,7 +3,6 @@
 
 use super::ports::{ChatAttachments, ObjectStore, Transcriber, WhatsappMedia};
 use super::service::{InboundOutcome, InboundRequest, MediaService, MediaSettings, OutboundOutcome, OutboundRequest};
-use crate::ids::ConnectionToken;
 use crate::ports::PortResult;
 use std::future::Future;
 use std::pin::Pin;
@@ -14,13 +13,6 @@ pub trait MediaHandler: Send + Sync {
     fn settings(&self) -> &MediaSettings;
     fn inbound<'a>(&'a self, req: InboundRequest<'a>) -> BoxFuture<'a, PortResult<InboundOutcome>>;
     fn outbound<'a>(&'a self, req: OutboundRequest<'a>) -> BoxFuture<'a, PortResult<OutboundOutcome>>;
-    /// A text in the chat as the customer participant.
-    fn chat_text<'a>(
-        &'a self,
-        token: &'a ConnectionToken,
-        text: &'a str,
-        client_token: &'a str,
-    ) -> BoxFuture<'a, PortResult<()>>;
 }
 
 /// Owns the adapters the media service borrows.
@@ -67,14 +59,5 @@ where
 
     fn outbound<'a>(&'a self, req: OutboundRequest<'a>) -> BoxFuture<'a, PortResult<OutboundOutcome>> {
         Box::pin(async move { self.service().deliver_outbound(req).await })
-    }
-
-    fn chat_text<'a>(
-        &'a self,
-        token: &'a ConnectionToken,
-        text: &'a str,
-        client_token: &'a str,
-    ) -> BoxFuture<'a, PortResult<()>> {
-        Box::pin(self.attachments.send_text(token, text, client_token))
     }
 }

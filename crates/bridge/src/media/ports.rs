@@ -2,6 +2,8 @@
 //! Participant attachment API and Transcribe streaming. The AWS adapters are in `crate::aws`
 //! (`media_store`, `attachments`, `transcribe`); the service's tests use in-memory fakes.
 
+use super::handler::BoxFuture;
+use crate::error::{FailureKind, PortError};
 use crate::ids::{ConnectionToken, OriginationId};
 use crate::ports::PortResult;
 use serde_json::Value;
@@ -53,11 +55,107 @@ pub enum Capped<T> {
     },
 }
 
+/// The bytes of a [`FileStream`], a chunk at a time.
+pub trait Chunks: Send {
+    /// The next chunk; `None` after the last.
+    fn next_chunk(&mut self) -> BoxFuture<'_, Option<PortResult<Vec<u8>>>>;
+}
+
+/// A file passed on as it arrives, so a handler holds a chunk of it at a time, never the whole
+/// file. Its length is known before the first byte (the sender's Content-Length, already checked
+/// against the limit), and it is held to it: a source that runs on past it, or ends short of it,
+/// fails instead of passing on a file other than the one announced.
+pub struct FileStream {
+    len: u64,
+    read: u64,
+    chunks: Box<dyn Chunks>,
+}
+
+impl std::fmt::Debug for FileStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileStream")
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A file already in memory: one chunk.
+struct InMemory(Option<Vec<u8>>);
+
+impl Chunks for InMemory {
+    fn next_chunk(&mut self) -> BoxFuture<'_, Option<PortResult<Vec<u8>>>> {
+        Box::pin(std::future::ready(self.0.take().map(Ok)))
+    }
+}
+
+impl From<Vec<u8>> for FileStream {
+    fn from(bytes: Vec<u8>) -> Self {
+        Self::new(bytes.len() as u64, InMemory(Some(bytes)))
+    }
+}
+
+impl FileStream {
+    /// `len` bytes from `chunks`.
+    pub fn new(len: u64, chunks: impl Chunks + 'static) -> Self {
+        Self {
+            len,
+            read: 0,
+            chunks: Box::new(chunks),
+        }
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The next chunk; `None` after the last. An error when the source gives more or fewer bytes
+    /// than announced.
+    pub async fn next_chunk(&mut self) -> Option<PortResult<Vec<u8>>> {
+        let short = |read: u64, len: u64| {
+            PortError::new(
+                FailureKind::Transient,
+                "MediaTransfer",
+                format!("the file ended after {read} of its {len} bytes"),
+            )
+        };
+        match self.chunks.next_chunk().await {
+            Some(Ok(chunk)) => {
+                self.read += chunk.len() as u64;
+                if self.read > self.len {
+                    return Some(Err(PortError::new(
+                        FailureKind::Transient,
+                        "MediaTransfer",
+                        format!("the file runs on past its announced {} bytes", self.len),
+                    )));
+                }
+                Some(Ok(chunk))
+            }
+            Some(Err(e)) => Some(Err(e)),
+            None if self.read < self.len => Some(Err(short(self.read, self.len))),
+            None => None,
+        }
+    }
+
+    /// The whole file, for what must see all of it (a conversion): only for files whose length
+    /// is known to be small.
+    pub async fn read_all(mut self) -> PortResult<Vec<u8>> {
+        let mut bytes = Vec::with_capacity(usize::try_from(self.len).unwrap_or(0));
+        while let Some(chunk) = self.next_chunk().await {
+            bytes.extend_from_slice(&chunk?);
+        }
+        Ok(bytes)
+    }
+}
+
 /// An object read from the bucket.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct StoredObject {
     pub content_type: Option<String>,
-    pub bytes: Vec<u8>,
+    pub body: FileStream,
 }
 
 /// The media bucket (S3).
@@ -67,9 +165,10 @@ pub trait ObjectStore: Send + Sync {
         bucket: &str,
         key: &str,
         content_type: &str,
-        bytes: Vec<u8>,
+        body: FileStream,
     ) -> impl Future<Output = PortResult<()>> + Send;
-    /// `Ok(None)` when there is no such object; [`Capped::Over`] when it is larger than `max_bytes`.
+    /// `Ok(None)` when there is no such object; [`Capped::Over`] when it is larger than `max_bytes`,
+    /// before its first byte is read.
     fn get(
         &self,
         bucket: &str,
@@ -92,11 +191,11 @@ pub struct UploadTicket {
 }
 
 /// A file to attach to the chat.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct NewAttachment {
     pub name: String,
     pub content_type: String,
-    pub bytes: Vec<u8>,
+    pub body: FileStream,
 }
 
 /// The Connect Participant attachment API, as the customer.
@@ -109,8 +208,8 @@ pub trait ChatAttachments: Send + Sync {
         size: u64,
         client_token: &str,
     ) -> impl Future<Output = PortResult<UploadTicket>> + Send;
-    /// The HTTP PUT of the bytes with exactly the ticket's headers.
-    fn put_bytes(&self, ticket: &UploadTicket, bytes: Vec<u8>) -> impl Future<Output = PortResult<()>> + Send;
+    /// The HTTP PUT of the file with exactly the ticket's headers.
+    fn put_file(&self, ticket: &UploadTicket, body: FileStream) -> impl Future<Output = PortResult<()>> + Send;
     fn complete(
         &self,
         token: &ConnectionToken,
@@ -124,13 +223,14 @@ pub trait ChatAttachments: Send + Sync {
         text: &str,
         client_token: &str,
     ) -> impl Future<Output = PortResult<()>> + Send;
-    /// `GetAttachment` and the download of its URL, refused beyond `max_bytes`.
+    /// `GetAttachment` and the download of its URL, refused beyond `max_bytes` before its first
+    /// byte is read.
     fn download(
         &self,
         token: &ConnectionToken,
         attachment_id: &str,
         max_bytes: u64,
-    ) -> impl Future<Output = PortResult<Capped<Vec<u8>>>> + Send;
+    ) -> impl Future<Output = PortResult<Capped<FileStream>>> + Send;
 }
 
 /// Which language Transcribe listens for.

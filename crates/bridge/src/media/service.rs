@@ -4,16 +4,17 @@
 //! Customer → agent ([`MediaService::deliver_inbound`]): ask EUM for the size and type first
 //! (`metadataOnly`), decide, copy the file into the media bucket under the conversation's prefix,
 //! find the object EUM wrote (by listing the prefix: EUM appends the media id and an extension),
-//! read it no further than the limit (the metadata may understate it), convert what Connect does
-//! not take (voice notes → WAV, WebP stickers → PNG), and attach it (`StartAttachmentUpload` → PUT
-//! with exactly the returned headers → `CompleteAttachmentUpload`). Voice notes are also
+//! refuse it from its length if over the limit (the metadata may understate it), convert what
+//! Connect does not take (voice notes → WAV, WebP stickers → PNG), and attach it
+//! (`StartAttachmentUpload` → PUT with exactly the returned headers → `CompleteAttachmentUpload`).
+//! A file that needs no conversion passes from S3 to the PUT as a stream ([`FileStream`]). Voice notes are also
 //! transcribed. What cannot be attached comes back as notes for both sides; nothing is dropped
 //! silently.
 //!
-//! Agent → customer ([`MediaService::deliver_outbound`]): `GetAttachment` and a download that stops
-//! at the limit, copy to the bucket, `PostWhatsAppMessageMedia`, and the Meta message body that
-//! sends it by media id. A file over the limit is not fetched: the customer gets a notice, the agent
-//! a note.
+//! Agent → customer ([`MediaService::deliver_outbound`]): `GetAttachment` and a download refused
+//! over the limit, streamed into the bucket, `PostWhatsAppMessageMedia`, and the Meta message body
+//! that sends it by media id. A file over the limit is not fetched: the agent gets a note, then the
+//! customer a notice.
 //!
 //! A file is in the bucket only in transit: its object is deleted once read for the chat or once
 //! WhatsApp holds it (a retry copies the file again), beside the next call rather than before it, and
@@ -25,7 +26,8 @@ use super::budget::AFTER_TRANSCRIPTION;
 use super::convert::{self, PNG_MIME, WAV_MIME};
 use super::policy::{self, ConnectLimits, InboundAction, InboundMedia, OutboundAction};
 use super::ports::{
-    Capped, ChatAttachments, NewAttachment, ObjectStore, TranscribeLanguage, Transcriber, WhatsappMedia,
+    Capped, ChatAttachments, FileStream, NewAttachment, ObjectStore, StoredObject, TranscribeLanguage, Transcriber,
+    WhatsappMedia,
 };
 use crate::claims;
 use crate::error::{FailureKind, PortError};
@@ -35,6 +37,7 @@ use crate::rounds::behind;
 use crate::telemetry::now_ms;
 use crate::whatsapp::{Media, MediaKind};
 use serde_json::{Value, json};
+use std::future::Future;
 use std::time::Duration;
 
 /// What the media service needs from the deployment's configuration.
@@ -232,12 +235,12 @@ pub struct OutboundRequest<'a> {
 pub enum OutboundOutcome {
     /// Sent by media id; `message` is the Meta body that was sent.
     Sent { message: Value, message_id: String },
-    /// Too large to pass on: the customer was told (the notice's message id); tell the agent
-    /// (`agent_note`).
+    /// Too large to pass on: the agent was told in the chat, then the customer (`notice`, sent as
+    /// the WhatsApp message `notice_id`).
     TooLarge {
         size: u64,
         limit: u64,
-        agent_note: String,
+        notice: String,
         notice_id: String,
     },
 }
@@ -313,18 +316,17 @@ where
         };
         let key = self.copy_in(req).await?;
         // Once read, the copy has served its purpose (a retry copies the file again): it is deleted
-        // beside the conversion and upload, off their path.
+        // off the conversion's and the upload's path.
         match self.store.get(&self.settings.bucket, &key, limit).await? {
             Some(Capped::Within(object)) => {
-                if object.bytes.len() as u64 != info.size {
+                if object.body.len() != info.size {
                     tracing::warn!(
                         expected = info.size,
-                        got = object.bytes.len(),
+                        got = object.body.len(),
                         "media size differs from the metadata"
                     );
                 }
-                let attached = self.attach_converted(req, facts, action, object.bytes, outcome);
-                tokio::join!(attached, behind(self.discard(&key))).0
+                self.attach_converted(req, facts, action, object, &key, outcome).await
             }
             Some(Capped::Over { size }) => {
                 // The metadata said less than the body holds: refused without reading the rest.
@@ -346,12 +348,16 @@ where
     }
 
     /// Converts what needs it, checks the result's size, attaches it and transcribes voice notes.
+    /// A file that needs no conversion passes through as it arrives; what is converted is read
+    /// whole (WhatsApp's limits keep voice notes and stickers small). The copy in the bucket is
+    /// deleted once read: beside the conversion, or beside the upload's completion.
     async fn attach_converted(
         &self,
         req: InboundRequest<'_>,
         facts: InboundMedia<'_>,
         action: InboundAction,
-        bytes: Vec<u8>,
+        object: StoredObject,
+        key: &str,
         mut outcome: InboundOutcome,
     ) -> PortResult<InboundOutcome> {
         let media = req.media;
@@ -362,46 +368,28 @@ where
             media.filename.as_deref(),
             &media.id,
         );
-        if media.kind == MediaKind::Audio && action == InboundAction::ConvertToWav && media.voice {
-            outcome.transcript = self.transcribe(&bytes).await;
+        if let InboundAction::Attach { content_type } = action {
+            let file = NewAttachment {
+                name,
+                content_type: content_type.to_owned(),
+                body: object.body,
+            };
+            return self.attach_file(req, file, None, self.discard(key), outcome).await;
         }
-        let (file, duration) = match action {
-            InboundAction::ConvertToWav => {
-                match convert::ogg_opus_to_wav_capped(&bytes, self.settings.limits.max_wav_duration()) {
-                    Ok(wav) => (
-                        NewAttachment {
-                            name: with_extension(&name, "wav"),
-                            content_type: WAV_MIME.to_owned(),
-                            bytes: wav.bytes,
-                        },
-                        Some(wav.duration),
-                    ),
-                    Err(e) => return Ok(self.unconvertible(outcome, &facts, e.to_string())),
-                }
+        let bytes = object.body.read_all().await?;
+        let converting = async {
+            if media.kind == MediaKind::Audio && action == InboundAction::ConvertToWav && media.voice {
+                outcome.transcript = self.transcribe(&bytes).await;
             }
-            InboundAction::ConvertToPng => match convert::webp_to_png(&bytes) {
-                Ok(png) => (
-                    NewAttachment {
-                        name: with_extension(&name, "png"),
-                        content_type: PNG_MIME.to_owned(),
-                        bytes: png,
-                    },
-                    None,
-                ),
-                Err(e) => return Ok(self.unconvertible(outcome, &facts, e.to_string())),
-            },
-            InboundAction::Attach { content_type } => (
-                NewAttachment {
-                    name,
-                    content_type: content_type.to_owned(),
-                    bytes,
-                },
-                None,
-            ),
-            InboundAction::TooLarge { .. } | InboundAction::NotAccepted => unreachable!("handled by the caller"),
+            self.convert(action, &name, bytes).await
+        };
+        let converted = tokio::join!(converting, behind(self.discard(key))).0?;
+        let (file, duration) = match converted {
+            Ok(converted) => converted,
+            Err(e) => return Ok(self.unconvertible(outcome, &facts, e.to_string())),
         };
         // A conversion can grow the file (PCM is ten times Opus): ask again with the output.
-        let size = file.bytes.len() as u64;
+        let size = file.body.len();
         if size > self.settings.limits.max_bytes {
             let converted = InboundMedia {
                 mime_type: &file.content_type,
@@ -410,12 +398,61 @@ where
             };
             return Ok(too_large(outcome, converted, self.settings.limits.max_bytes));
         }
+        self.attach_file(req, file, duration, std::future::ready(()), outcome)
+            .await
+    }
+
+    /// A voice note to WAV (and its playing time), a sticker to PNG.
+    async fn convert(
+        &self,
+        action: InboundAction,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> PortResult<Result<(NewAttachment, Option<Duration>), convert::ConvertError>> {
+        Ok(match action {
+            InboundAction::ConvertToWav => {
+                let max_duration = self.settings.limits.max_wav_duration();
+                off_runtime(move || convert::ogg_opus_to_wav_capped(&bytes, max_duration))
+                    .await?
+                    .map(|wav| {
+                        let file = NewAttachment {
+                            name: with_extension(name, "wav"),
+                            content_type: WAV_MIME.to_owned(),
+                            body: wav.bytes.into(),
+                        };
+                        (file, Some(wav.duration))
+                    })
+            }
+            _ => off_runtime(move || convert::webp_to_png(&bytes)).await?.map(|png| {
+                let file = NewAttachment {
+                    name: with_extension(name, "png"),
+                    content_type: PNG_MIME.to_owned(),
+                    body: png.into(),
+                };
+                (file, None)
+            }),
+        })
+    }
+
+    /// Attaches `file` (see [`Self::attach`] for `after_put`) and records how it fared.
+    async fn attach_file(
+        &self,
+        req: InboundRequest<'_>,
+        file: NewAttachment,
+        duration: Option<Duration>,
+        after_put: impl Future<Output = ()>,
+        mut outcome: InboundOutcome,
+    ) -> PortResult<InboundOutcome> {
         let NewAttachment {
             name,
             content_type,
-            bytes,
+            body,
         } = file;
-        match self.attach(req.token, req.wamid, &name, &content_type, bytes).await {
+        let size = body.len();
+        match self
+            .attach(req.token, req.wamid, &name, &content_type, body, after_put)
+            .await
+        {
             Ok(attachment_id) => {
                 outcome.delivery = Delivery::Attached(AttachedFile {
                     attachment_id,
@@ -478,23 +515,36 @@ where
     }
 
     /// StartAttachmentUpload → PUT → CompleteAttachmentUpload; returns the attachment id.
+    /// `after_put` runs once the file has been read: beside the completion, or after a failed
+    /// upload (a retry starts from a new copy).
     async fn attach(
         &self,
         token: &ConnectionToken,
         wamid: &str,
         name: &str,
         content_type: &str,
-        bytes: Vec<u8>,
+        body: FileStream,
+        after_put: impl Future<Output = ()>,
     ) -> PortResult<String> {
         let client_token = format!("att-{}", short_hash(wamid));
-        let ticket = self
-            .attachments
-            .start_upload(token, name, content_type, bytes.len() as u64, &client_token)
-            .await?;
-        self.attachments.put_bytes(&ticket, bytes).await?;
-        self.attachments
-            .complete(token, &ticket.attachment_id, &format!("done-{}", short_hash(wamid)))
-            .await?;
+        let uploaded = async {
+            let ticket = self
+                .attachments
+                .start_upload(token, name, content_type, body.len(), &client_token)
+                .await?;
+            self.attachments.put_file(&ticket, body).await?;
+            Ok(ticket)
+        };
+        let ticket = match uploaded.await {
+            Ok(ticket) => ticket,
+            Err(e) => {
+                after_put.await;
+                return Err(e);
+            }
+        };
+        let done_token = format!("done-{}", short_hash(wamid));
+        let completed = self.attachments.complete(token, &ticket.attachment_id, &done_token);
+        tokio::join!(completed, behind(after_put)).0?;
         Ok(ticket.attachment_id)
     }
 
@@ -529,11 +579,11 @@ where
     /// Sends an agent's attachment to the customer by media id.
     pub async fn deliver_outbound(&self, req: OutboundRequest<'_>) -> PortResult<OutboundOutcome> {
         let limit = self.outbound_limit();
-        let bytes = match self.attachments.download(req.token, req.attachment_id, limit).await? {
-            Capped::Within(bytes) => bytes,
+        let body = match self.attachments.download(req.token, req.attachment_id, limit).await? {
+            Capped::Within(body) => body,
             Capped::Over { size } => return self.refuse_outbound(req, size, limit).await,
         };
-        let size = bytes.len() as u64;
+        let size = body.len();
         let (kind, file_name) = match policy::outbound_action(req.content_type, size, req.name) {
             OutboundAction::TooLarge { limit } => return self.refuse_outbound(req, size, limit).await,
             OutboundAction::Image => ("image", None),
@@ -552,9 +602,7 @@ where
             key_part(req.attachment_id),
             key_part(file_name.as_deref().unwrap_or(req.name))
         );
-        self.store
-            .put(&self.settings.bucket, &key, &content_type, bytes)
-            .await?;
+        self.store.put(&self.settings.bucket, &key, &content_type, body).await?;
         let media_id = self
             .whatsapp
             .upload_from_bucket(req.origination, &self.settings.bucket, &key)
@@ -570,9 +618,18 @@ where
         Ok(OutboundOutcome::Sent { message, message_id })
     }
 
-    /// Tells the customer an agent's file is too large to send, and returns the note for the agent.
+    /// Tells the agent, then the customer, that an agent's file is too large to send. The note goes
+    /// first: Connect deduplicates it by its client token, while the notice, a WhatsApp message,
+    /// has none, so a failed note fails the call (and Lambda's retry) before the customer is told.
     async fn refuse_outbound(&self, req: OutboundRequest<'_>, size: u64, limit: u64) -> PortResult<OutboundOutcome> {
         let limit_mb = limit / policy::MB;
+        let note = format!(
+            "\"{}\" was not sent to the customer: it is larger than the {limit_mb} MB that can be passed on. \
+             The customer was told.",
+            req.name
+        );
+        let note_token = format!("too-large-{}", short_hash(req.attachment_id));
+        self.attachments.send_text(req.token, &note, &note_token).await?;
         let notice = format!(
             "The agent sent you a file, \"{}\", that is too large to pass on here (the limit is {limit_mb} MB). \
              You may ask them for another way to receive it.",
@@ -583,11 +640,7 @@ where
         Ok(OutboundOutcome::TooLarge {
             size,
             limit,
-            agent_note: format!(
-                "\"{}\" was not sent to the customer: it is larger than the {limit_mb} MB that can be passed on. \
-                 The customer was told.",
-                req.name
-            ),
+            notice,
             notice_id,
         })
     }
@@ -616,6 +669,18 @@ fn too_large(mut outcome: InboundOutcome, facts: InboundMedia<'_>, limit: u64) -
         limit / policy::MB
     ));
     outcome
+}
+
+/// Runs a conversion on tokio's blocking threads. The handlers' runtime has a single thread, and a
+/// conversion holding it (seconds for a long voice note) would stop every task beside it, the
+/// heartbeat that keeps the message's claim alive among them. The codecs contain their own panics,
+/// so the task fails only when the runtime is shutting down.
+async fn off_runtime<T: Send + 'static>(
+    convert: impl FnOnce() -> Result<T, convert::ConvertError> + Send + 'static,
+) -> PortResult<Result<T, convert::ConvertError>> {
+    tokio::task::spawn_blocking(convert)
+        .await
+        .map_err(|_| PortError::new(FailureKind::Transient, "Convert", "the conversion did not finish"))
 }
 
 fn with_extension(name: &str, ext: &str) -> String {

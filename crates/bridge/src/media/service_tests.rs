@@ -1,7 +1,7 @@
 //! The media service's tests, on in-memory fakes of its ports.
 
 use super::*;
-use crate::media::ports::{MediaInfo, StoredObject, UploadTicket};
+use crate::media::ports::{Chunks, MediaInfo, StoredObject, UploadTicket};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,12 +9,43 @@ use std::sync::atomic::{AtomicBool, Ordering};
 const VOICE: &[u8] = include_bytes!("../../../../tests/media/voice-note.ogg");
 const STICKER: &[u8] = include_bytes!("../../../../tests/media/sticker.webp");
 
-/// The bucket: `bucket/key` → (content type, bytes); `.1` makes deletes fail.
+/// The bucket: `bucket/key` → (content type, bytes); `.1` makes deletes fail; `.2` counts the chunks
+/// each put arrived in.
 #[derive(Default)]
-struct Store(Mutex<BTreeMap<String, (String, Vec<u8>)>>, AtomicBool);
+struct Store(
+    Mutex<BTreeMap<String, (String, Vec<u8>)>>,
+    AtomicBool,
+    Mutex<Vec<usize>>,
+);
+
+/// A file as a source of three chunks, the way a download arrives.
+struct Pieces(std::collections::VecDeque<Vec<u8>>);
+
+impl Chunks for Pieces {
+    fn next_chunk(&mut self) -> crate::media::handler::BoxFuture<'_, Option<PortResult<Vec<u8>>>> {
+        Box::pin(std::future::ready(self.0.pop_front().map(Ok)))
+    }
+}
+
+fn pieces(bytes: &[u8]) -> FileStream {
+    let chunks = bytes.chunks(bytes.len().div_ceil(3).max(1)).map(<[u8]>::to_vec);
+    FileStream::new(bytes.len() as u64, Pieces(chunks.collect()))
+}
+
+/// A file's bytes and the number of chunks they came in.
+async fn gather(mut body: FileStream) -> PortResult<(Vec<u8>, usize)> {
+    let (mut bytes, mut chunks) = (Vec::new(), 0);
+    while let Some(chunk) = body.next_chunk().await {
+        bytes.extend(chunk?);
+        chunks += 1;
+    }
+    Ok((bytes, chunks))
+}
 
 impl ObjectStore for Store {
-    async fn put(&self, bucket: &str, key: &str, ct: &str, bytes: Vec<u8>) -> PortResult<()> {
+    async fn put(&self, bucket: &str, key: &str, ct: &str, body: FileStream) -> PortResult<()> {
+        let (bytes, chunks) = gather(body).await?;
+        self.2.lock().unwrap().push(chunks);
         self.0
             .lock()
             .unwrap()
@@ -28,7 +59,7 @@ impl ObjectStore for Store {
             } else {
                 Capped::Within(StoredObject {
                     content_type: Some(ct.clone()),
-                    bytes: b.clone(),
+                    body: pieces(b),
                 })
             }
         }))
@@ -85,7 +116,7 @@ impl WhatsappMedia for Wa<'_> {
         let info = self.media_info(from, id).await?;
         let (mime, b) = self.media[id].clone();
         self.store
-            .put(bucket, &format!("{prefix}{id}{}", self.suffix), &mime, b)
+            .put(bucket, &format!("{prefix}{id}{}", self.suffix), &mime, b.into())
             .await?;
         Ok(info)
     }
@@ -112,6 +143,11 @@ struct Chat {
     attached: Mutex<Vec<File>>,
     pending: Mutex<HashMap<String, File>>,
     files: HashMap<String, Vec<u8>>,
+    /// The chunks each PUT arrived in.
+    chunks: Mutex<Vec<usize>>,
+    /// Texts in the chat: (text, client token); `refuse_texts` makes sending them fail.
+    texts: Mutex<Vec<(String, String)>>,
+    refuse_texts: AtomicBool,
 }
 
 impl ChatAttachments for Chat {
@@ -137,7 +173,9 @@ impl ChatAttachments for Chat {
             headers: BTreeMap::from([("Content-Type".to_owned(), ct.to_owned())]),
         })
     }
-    async fn put_bytes(&self, t: &UploadTicket, bytes: Vec<u8>) -> PortResult<()> {
+    async fn put_file(&self, t: &UploadTicket, body: FileStream) -> PortResult<()> {
+        let (bytes, chunks) = gather(body).await?;
+        self.chunks.lock().unwrap().push(chunks);
         let mut p = self.pending.lock().unwrap();
         let entry = p.get_mut(&t.attachment_id).unwrap();
         assert_eq!(t.headers["Content-Type"], entry.1, "PUT with the ticket's headers");
@@ -150,17 +188,28 @@ impl ChatAttachments for Chat {
         self.attached.lock().unwrap().push(e);
         Ok(())
     }
-    async fn send_text(&self, _: &ConnectionToken, _: &str, _: &str) -> PortResult<()> {
+    async fn send_text(&self, _: &ConnectionToken, text: &str, client_token: &str) -> PortResult<()> {
+        if self.refuse_texts.load(Ordering::SeqCst) {
+            return Err(PortError::new(
+                FailureKind::Transient,
+                "SendMessage",
+                "ThrottlingException",
+            ));
+        }
+        self.texts
+            .lock()
+            .unwrap()
+            .push((text.to_owned(), client_token.to_owned()));
         Ok(())
     }
-    async fn download(&self, _: &ConnectionToken, id: &str, max_bytes: u64) -> PortResult<Capped<Vec<u8>>> {
+    async fn download(&self, _: &ConnectionToken, id: &str, max_bytes: u64) -> PortResult<Capped<FileStream>> {
         let bytes = &self.files[id];
         Ok(if bytes.len() as u64 > max_bytes {
             Capped::Over {
                 size: bytes.len() as u64,
             }
         } else {
-            Capped::Within(bytes.clone())
+            Capped::Within(pieces(bytes))
         })
     }
 }
@@ -261,6 +310,11 @@ async fn photo_with_caption_is_attached_then_captioned() {
     );
     assert_eq!(out.chat_texts(), vec!["my receipt".to_owned()]);
     assert_eq!(w.chat.attached.lock().unwrap()[0].2, b"\xFF\xD8jpeg");
+    assert_eq!(
+        *w.chat.chunks.lock().unwrap(),
+        [3],
+        "passed on as it was read, not gathered"
+    );
     assert!(out.customer_notice.is_none());
     assert!(w.store.0.lock().unwrap().is_empty(), "deleted once in the chat");
 }
@@ -358,6 +412,40 @@ async fn a_voice_note_longer_than_the_invocation_has_left_is_delivered_untranscr
     assert_eq!(out.transcript_text(), Some("hello there"));
 }
 
+/// The handlers run a current-thread runtime, on which a conversion that held the thread would stop
+/// every task beside it, the claim's heartbeat among them, for as long as it decodes (seconds for a
+/// long voice note). Converted off that thread, the task beside it keeps its turns.
+#[tokio::test]
+async fn a_conversion_leaves_the_runtime_thread_to_the_tasks_beside_it() {
+    let mut w = World::new();
+    w.settings.transcribe = None;
+    let wa = w.wa(&[("335", "audio/ogg", VOICE), ("556", "image/webp", STICKER)], "");
+    let turns = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let beside = tokio::spawn({
+        let turns = turns.clone();
+        async move {
+            loop {
+                turns.fetch_add(1, Ordering::SeqCst);
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    tokio::task::yield_now().await;
+    for (kind, id, mime) in [
+        (MediaKind::Audio, "335", "audio/ogg"),
+        (MediaKind::Sticker, "556", "image/webp"),
+    ] {
+        let before = turns.load(Ordering::SeqCst);
+        let out = w.inbound(&wa, &media(kind, id, mime)).await;
+        assert!(matches!(out.delivery, Delivery::Attached(_)), "{out:?}");
+        // Holding the thread, the conversion would leave the task only the few turns the service's
+        // own awaits give it; beside a conversion off the thread, it runs all along.
+        let during = turns.load(Ordering::SeqCst) - before;
+        assert!(during > 100, "{id}: {during} turns beside the conversion");
+    }
+    beside.abort();
+}
+
 #[tokio::test]
 async fn forwarded_audio_is_converted_but_not_transcribed() {
     let w = World::new();
@@ -406,6 +494,7 @@ async fn refused_upload_and_unknown_types_come_back_as_notes() {
         .await;
     assert!(matches!(out.delivery, Delivery::UploadRefused { .. }));
     assert!(out.agent_note.unwrap().starts_with("[file: "));
+    assert!(w.store.0.lock().unwrap().is_empty(), "the copy is deleted");
     let out = w
         .inbound(&wa, &media(MediaKind::Document, "777", "application/zip"))
         .await;
@@ -434,7 +523,7 @@ async fn refused_upload_and_unknown_types_come_back_as_notes() {
     assert!(r.unwrap_err().is_retryable());
 }
 
-async fn outbound(w: &World, wa: &Wa<'_>, id: &str, name: &str, ct: &str) -> OutboundOutcome {
+async fn try_outbound(w: &World, wa: &Wa<'_>, id: &str, name: &str, ct: &str) -> PortResult<OutboundOutcome> {
     let service = MediaService {
         whatsapp: wa,
         store: &w.store,
@@ -454,7 +543,10 @@ async fn outbound(w: &World, wa: &Wa<'_>, id: &str, name: &str, ct: &str) -> Out
             prefix: "outbound/c1/",
         })
         .await
-        .unwrap()
+}
+
+async fn outbound(w: &World, wa: &Wa<'_>, id: &str, name: &str, ct: &str) -> OutboundOutcome {
+    try_outbound(w, wa, id, name, ct).await.unwrap()
 }
 
 #[tokio::test]
@@ -488,6 +580,31 @@ async fn agent_files_go_by_media_id() {
     assert!(up[0].0.starts_with("outbound/c1/a1/"));
     assert_eq!(up[1].1, "application/pdf");
     assert!(w.store.0.lock().unwrap().is_empty(), "deleted once WhatsApp has them");
+    assert_eq!(
+        *w.store.2.lock().unwrap(),
+        [3, 3, 3],
+        "passed on as downloaded, not gathered"
+    );
+}
+
+#[tokio::test]
+async fn a_file_that_runs_past_its_announced_length_is_not_passed_on() {
+    struct Longer;
+    impl Chunks for Longer {
+        fn next_chunk(&mut self) -> crate::media::handler::BoxFuture<'_, Option<PortResult<Vec<u8>>>> {
+            Box::pin(std::future::ready(Some(Ok(vec![0; 1000]))))
+        }
+    }
+    let mut body = FileStream::new(1500, Longer);
+    assert_eq!(body.next_chunk().await.unwrap().unwrap().len(), 1000);
+    let e = body.next_chunk().await.unwrap().unwrap_err();
+    assert!(
+        e.is_retryable() && e.detail.contains("past its announced 1500 bytes"),
+        "{e}"
+    );
+    let short = FileStream::new(4, Pieces([b"abc".to_vec()].into()));
+    let e = short.read_all().await.unwrap_err();
+    assert!(e.detail.contains("ended after 3 of its 4 bytes"), "{e}");
 }
 
 #[tokio::test]
@@ -497,20 +614,43 @@ async fn an_agent_file_over_the_limit_is_not_fetched_and_both_sides_are_told() {
     w.chat.files = HashMap::from([("a9".to_owned(), b"%PDF-1.4 more than ten bytes".to_vec())]);
     let wa = w.wa(&[], "");
     let out = outbound(&w, &wa, "a9", "manual.pdf", "application/pdf").await;
-    let OutboundOutcome::TooLarge { limit, agent_note, .. } = out else {
+    let OutboundOutcome::TooLarge { limit, notice, .. } = out else {
         panic!("{out:?}")
     };
     assert_eq!(limit, 10);
+    let notes = w.chat.texts.lock().unwrap();
+    assert_eq!(notes.len(), 1, "one note: {notes:?}");
     assert!(
-        agent_note.contains("manual.pdf") && agent_note.contains("not sent"),
-        "{agent_note}"
+        notes[0].0.contains("manual.pdf") && notes[0].0.contains("not sent"),
+        "{notes:?}"
     );
     assert!(wa.uploaded.lock().unwrap().is_empty() && w.store.0.lock().unwrap().is_empty());
     let sent = wa.sent.lock().unwrap();
     assert_eq!(sent.len(), 1, "one notice: {sent:?}");
     assert_eq!(sent[0]["type"], "text");
     assert_eq!(sent[0]["to"], "14255550150");
-    assert!(sent[0]["text"]["body"].as_str().unwrap().contains("too large"));
+    assert_eq!(sent[0]["text"]["body"], notice.as_str());
+    assert!(notice.contains("too large"), "{notice}");
+}
+
+/// The agent's note goes with a client token (Connect sends it once, however often it is asked);
+/// the customer's notice has none. So the note goes first, and a note that failed fails the call
+/// before the customer is told: the retry tells the customer once.
+#[tokio::test]
+async fn a_failed_note_about_a_file_too_large_leaves_the_customer_untold_until_the_retry() {
+    let mut w = World::new();
+    w.settings.limits.max_bytes = 10;
+    w.chat.files = HashMap::from([("a9".to_owned(), b"%PDF-1.4 more than ten bytes".to_vec())]);
+    w.chat.refuse_texts.store(true, Ordering::SeqCst);
+    let wa = w.wa(&[], "");
+    let failed = try_outbound(&w, &wa, "a9", "manual.pdf", "application/pdf").await;
+    assert!(failed.unwrap_err().is_retryable());
+    assert!(wa.sent.lock().unwrap().is_empty(), "the customer is not told yet");
+    w.chat.refuse_texts.store(false, Ordering::SeqCst);
+    let out = outbound(&w, &wa, "a9", "manual.pdf", "application/pdf").await;
+    assert!(matches!(out, OutboundOutcome::TooLarge { .. }), "{out:?}");
+    assert_eq!(wa.sent.lock().unwrap().len(), 1, "told once");
+    assert_eq!(w.chat.texts.lock().unwrap().len(), 1);
 }
 
 #[test]
