@@ -32,14 +32,12 @@ pub struct ActiveChat {
     pub connection_expires_at: i64,
 }
 
-/// The stored state of one conversation. `version` increases with every change of its chat;
-/// `generation` counts the chats that became active. A start that failed half-way does not advance it,
+/// The stored state of one conversation. `generation` counts the chats that became active. A start that failed half-way does not advance it,
 /// so its retry uses the same `StartChatContact` client token and gets the same chat back from Connect
 /// instead of leaving an orphan behind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conversation {
     pub key: ConversationKey,
-    pub version: u64,
     pub generation: u64,
     pub state: ConversationState,
     pub previous_contact_id: Option<ContactId>,

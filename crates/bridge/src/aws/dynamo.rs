@@ -2,7 +2,7 @@
 //!
 //! | item | `pk` | holds |
 //! |---|---|---|
-//! | conversation | `conv#<phone number id>#<customer id>` | state, version, generation, chat tokens, and one `q_<hash>` attribute per message in flight; `ended_by`, the message or item whose event ended the last chat |
+//! | conversation | `conv#<phone number id>#<customer id>` | state, generation, chat tokens, and one `q_<hash>` attribute per message in flight; `ended_by`, the message or item whose event ended the last chat |
 //! | contact | `contact#<initial contact id>` | the conversation the chat belongs to; an `i_<hash>` claim per Connect item being bridged (with a lease, its owner and its time), the hashes of those bridged in `d_<hour>` string sets, and `p_<hash>`, how many WhatsApp messages a failed attempt of an item sent |
 //! | claim | `msg#<source>#<message id>` | in progress (with a lease; `hold` fast or exclusive, the `owner` invocation, `taken_ms`) or done; a customer message's summary, for quoting |
 //! | sent | `sent#<WhatsApp message id>` | the Connect item a message the bridge sent came from, and its text |
@@ -12,8 +12,9 @@
 //! menu in the read the inbound path does anyway.
 //!
 //! Both lookups the handlers need (by customer and by contact) are single `GetItem`s. Every write that
-//! changes a conversation is conditional on the version it read, so concurrent invocations cannot
-//! both start a chat or overwrite each other's tokens. Items carry `expires_at` for DynamoDB's TTL.
+//! changes a conversation's chat is conditional on what it changes: the activation on holding the start
+//! lock, a new connection token and the end on the chat being the one it read. So concurrent invocations
+//! cannot both start a chat or overwrite each other's tokens. Items carry `expires_at` for DynamoDB's TTL.
 
 use super::{Boxed, classify};
 use crate::error::{FailureKind, PortError};
@@ -166,10 +167,10 @@ fn parse_view(key: &ConversationKey, item: Option<&Item>) -> ConversationView {
     }
 }
 
-/// `None` while the item only holds in-flight registrations (no chat was ever started).
+/// `None` while the item only holds in-flight registrations (no chat was ever started: the first
+/// activation writes the generation).
 fn parse_conversation(key: &ConversationKey, item: &Item) -> Option<Conversation> {
-    let version = get_n(item, "version")? as u64;
-    let generation = get_n(item, "generation").unwrap_or_default() as u64;
+    let generation = get_n(item, "generation")? as u64;
     let contact_id = get_s(item, "contact_id").and_then(|c| ContactId::parse(c).ok());
     let state = match get_s(item, "state") {
         Some("active") => {
@@ -192,7 +193,6 @@ fn parse_conversation(key: &ConversationKey, item: &Item) -> Option<Conversation
     };
     Some(Conversation {
         key: key.clone(),
-        version,
         generation,
         ended_by: match state {
             ConversationState::Ended => get_s(item, "ended_by").map(str::to_owned),
@@ -546,7 +546,7 @@ impl StateStore for DynamoStore {
             .key("pk", s(conversation_pk(&lock.key)))
             // The lock stays with the chat: while it is active, no registration takes it.
             .update_expression(
-                "SET #state = :active, version = if_not_exists(version, :zero) + :one, generation = :g, \
+                "SET #state = :active, generation = :g, \
                  contact_id = :contact, participant_token = :pt, connection_token = :ct, \
                  connection_expires_at = :exp, activated_ms = :now, expires_at = :ttl",
             )
@@ -555,8 +555,6 @@ impl StateStore for DynamoStore {
             .expression_attribute_names("#opener", OPENER)
             .expression_attribute_names("#tag", "tag")
             .expression_attribute_values(":active", s("active"))
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":g", n(lock.generation))
             .expression_attribute_values(":tag", s(&lock.tag))
             .expression_attribute_values(":contact", s(chat.contact_id.as_str()))
@@ -586,13 +584,9 @@ impl StateStore for DynamoStore {
             .expression_attribute_values(":active", s("active"))
             .expression_attribute_values(":tag", s(&lock.tag));
         let call = if retire {
-            call.update_expression(
-                "SET version = if_not_exists(version, :zero) + :one, generation = :g, #state = :ended REMOVE #opener",
-            )
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":g", n(lock.generation))
-            .expression_attribute_values(":ended", s("ended"))
+            call.update_expression("SET generation = :g, #state = :ended REMOVE #opener")
+                .expression_attribute_values(":g", n(lock.generation))
+                .expression_attribute_values(":ended", s("ended"))
         } else {
             call.update_expression("REMOVE #opener")
         };
@@ -606,14 +600,13 @@ impl StateStore for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .key("pk", s(conversation_pk(key)))
-            .update_expression("SET connection_token = :ct, connection_expires_at = :exp, version = version + :one")
+            .update_expression("SET connection_token = :ct, connection_expires_at = :exp")
             .condition_expression("#state = :active AND contact_id = :contact")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":active", s("active"))
             .expression_attribute_values(":contact", s(chat.contact_id.as_str()))
             .expression_attribute_values(":ct", s(chat.connection_token.expose()))
             .expression_attribute_values(":exp", n(chat.connection_expires_at))
-            .expression_attribute_values(":one", n(1))
             .send()
             .boxed()
             .await
@@ -630,7 +623,7 @@ impl StateStore for DynamoStore {
             .key("pk", s(conversation_pk(key)))
             // The chat's menu dies with it: a number typed into the next chat answers nothing. So does
             // its start lock: the next message to register opens the next chat.
-            .update_expression("SET #state = :ended, ended_by = :by, version = version + :one REMOVE menu, #opener")
+            .update_expression("SET #state = :ended, ended_by = :by REMOVE menu, #opener")
             .condition_expression("#state = :active AND contact_id = :contact")
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#opener", OPENER)
@@ -638,7 +631,6 @@ impl StateStore for DynamoStore {
             .expression_attribute_values(":ended", s("ended"))
             .expression_attribute_values(":by", s(by))
             .expression_attribute_values(":contact", s(contact_id.as_str()))
-            .expression_attribute_values(":one", n(1))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .boxed()

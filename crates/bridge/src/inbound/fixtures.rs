@@ -10,7 +10,6 @@ pub fn conversation(state: ConversationState, activated_ms: i64) -> Conversation
             PhoneNumberId::parse("1055550100").unwrap(),
             CustomerId::parse("14255550150").unwrap(),
         ),
-        version: 3,
         generation: 1,
         state,
         previous_contact_id: None,
