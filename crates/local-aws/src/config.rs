@@ -1,7 +1,7 @@
 //! Static configuration of the twin: account, Connect instance, business numbers, limits.
 //!
 //! Everything the simulated services validate against lives here, with defaults that match the
-//! fixtures in `shared/fixtures`, so a test that needs nothing special can use
+//! fixtures in `tests/fixtures`, so a test that needs nothing special can use
 //! `TwinConfig::default()` and a test that exercises a limit (token expiry, message size, retry
 //! timing) can change just that field.
 

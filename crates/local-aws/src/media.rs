@@ -398,8 +398,8 @@ pub fn plan_post_media(
     }
 }
 
-/// WhatsApp's size limit for an uploaded file of this type (wire-formats §5.5); other types go
-/// as documents.
+/// WhatsApp's size limit for an uploaded file of this type (Meta's WhatsApp Cloud API, "Supported
+/// media types"); other types go as documents.
 pub fn whatsapp_upload_limit(mime: &str) -> u64 {
     let base = mime.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     match base.as_str() {

@@ -257,7 +257,7 @@ pub fn bin_dir() -> PathBuf {
     dir
 }
 
-/// The repository root (for `.venv` and `../shared/fixtures`).
+/// The repository root (for `.venv` and `tests/fixtures`).
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }

@@ -1,8 +1,9 @@
 //! Conversions that turn WhatsApp media Connect chat refuses into media it accepts.
 //!
 //! - A voice note (Ogg/Opus) becomes a 16 kHz mono 16-bit PCM WAV, the audio format Connect chat
-//!   attachments take (wire-formats §8). 16 kHz is the rate WhatsApp records speech at, so nothing
-//!   audible is lost and the file stays a third of the size of a 48 kHz one.
+//!   attachments take (Amazon Connect Administrator Guide, "Enable attachments"). 16 kHz is the rate
+//!   WhatsApp records speech at, so nothing audible is lost and the file stays a third of the size of
+//!   a 48 kHz one.
 //! - A sticker (WebP, possibly animated) becomes a PNG of its first frame.
 //!
 //! The input is whatever a customer's phone sent, so it is treated as hostile: every failure is a

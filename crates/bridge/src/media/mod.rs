@@ -1,7 +1,8 @@
 //! Media that has to change shape on its way between WhatsApp and Amazon Connect chat.
 //!
-//! The two sides accept different file types (wire-formats §5.5 and §8): a WhatsApp voice note is
-//! Ogg/Opus, which Connect chat refuses, and a sticker is WebP, which Connect does not list either.
+//! The two sides accept different file types (Meta's "Supported media types" for WhatsApp, "Enable
+//! attachments" in the Amazon Connect Administrator Guide): a WhatsApp voice note is Ogg/Opus, which
+//! Connect chat refuses, and a sticker is WebP, which Connect does not list either.
 //! Dropping such messages would hide what the customer said, so this module decides what each
 //! attachment becomes ([`policy`]) and performs the two conversions that make it deliverable
 //! ([`convert`]).

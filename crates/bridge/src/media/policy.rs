@@ -1,9 +1,10 @@
 //! What each attachment becomes on the other side: pure tables and decisions, no bytes touched.
 //!
 //! The two services disagree on file types and sizes. Amazon Connect chat accepts a short list of
-//! attachment types, 20 MB each by default (wire-formats §8); WhatsApp has its own list per message
-//! type with per-type limits (§5.5). Keeping both tables and the rules between them here, apart from
-//! the handlers, means the "convert, don't drop" promise of issue #4 can be tested case by case:
+//! attachment types, 20 MB each by default (Amazon Connect Administrator Guide, "Enable attachments");
+//! WhatsApp has its own list per message type with per-type limits (Meta's WhatsApp Cloud API,
+//! "Supported media types"). Keeping both tables and the rules between them here, apart from the
+//! handlers, means the promise to convert rather than drop can be tested case by case:
 //!
 //! - [`inbound_action`]: a customer's WhatsApp media → attach as is, convert (voice note → WAV,
 //!   sticker → PNG), or explain to the agent in text why it cannot be shown.
@@ -24,7 +25,7 @@ use crate::whatsapp::{Media, MediaKind};
 pub const MB: u64 = 1_000_000;
 /// Connect chat's default per-attachment limit; instances can raise it (up to 100 MB).
 pub const CONNECT_DEFAULT_MAX_BYTES: u64 = 20 * MB;
-/// WhatsApp limits per message type (wire-formats §5.5).
+/// WhatsApp limits per message type (Meta's WhatsApp Cloud API, "Supported media types").
 pub const WHATSAPP_AUDIO_MAX_BYTES: u64 = 16 * MB;
 pub const WHATSAPP_DOCUMENT_MAX_BYTES: u64 = 100 * MB;
 pub const WHATSAPP_IMAGE_MAX_BYTES: u64 = 5 * MB;

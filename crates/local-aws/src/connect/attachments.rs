@@ -22,7 +22,7 @@ pub const MAX_ATTACHMENT_BYTES: u64 = 20_000_000;
 /// How long an upload URL stays valid.
 const UPLOAD_URL_TTL_MS: u64 = 5 * 60 * 1000;
 
-/// What Connect chat accepts by default (wire-formats §8).
+/// What Connect chat accepts by default (Amazon Connect Administrator Guide, "Enable attachments").
 pub const ACCEPTED_TYPES: &[&str] = &[
     "text/csv",
     "application/msword",
