@@ -97,6 +97,9 @@ async fn serve(p: Arc<Proxy>, conn: ConnHandle, method: Method, uri: Uri, header
             resp,
         );
     }
+    if let Some(resp) = unreadable(service, &headers, &body) {
+        return pipeline::after(&p.shared, &conn, names, &action, 400, Some(SERIALIZATION), resp);
+    }
     let target = format!("{}{}", p.moto, uri.path_and_query().map_or("/", |pq| pq.as_str()));
     let mut request = p.http.request(method, target).body(body);
     for (name, value) in &headers {
@@ -179,6 +182,24 @@ fn injected_error(service: &str, code: &str, message: &str) -> Response {
         body.to_string(),
     )
         .into_response()
+}
+
+const SERIALIZATION: &str = "SerializationException";
+
+/// An awsJson request (`X-Amz-Target`) whose body is not a JSON object does not deserialize: AWS
+/// answers 400 `SerializationException`, where moto fails with an HTML 500 that the SDK would retry.
+fn unreadable(service: &str, headers: &HeaderMap, body: &[u8]) -> Option<Response> {
+    if !headers.contains_key("x-amz-target") {
+        return None;
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(v) if v.is_object() => None,
+        _ => Some(injected_error(
+            service,
+            SERIALIZATION,
+            "The request body is not a JSON object",
+        )),
+    }
 }
 
 /// The error code in a DynamoDB (`__type`) or S3 (`<Code>`) error body.
@@ -274,6 +295,20 @@ mod tests {
             "ConditionalCheckFailedException"
         );
         assert_eq!(error_code(b"<Error><Code>NoSuchKey</Code></Error>"), "NoSuchKey");
+    }
+
+    #[tokio::test]
+    async fn an_aws_json_body_that_is_not_an_object_is_a_serialization_error() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-amz-target", "DynamoDB_20120810.GetItem".parse().unwrap());
+        for body in [&br#"{"TableName":"#[..], b"[]", b""] {
+            let resp = unreadable("dynamodb", &headers, body).expect("refused");
+            assert_eq!(resp.status().as_u16(), 400);
+            let body = axum::body::to_bytes(resp.into_body(), 1 << 16).await.unwrap();
+            assert_eq!(error_code(&body), SERIALIZATION);
+        }
+        assert!(unreadable("dynamodb", &headers, br#"{"TableName":"t"}"#).is_none());
+        assert!(unreadable("s3", &HeaderMap::new(), b"<xml/>").is_none());
     }
 
     #[tokio::test]
