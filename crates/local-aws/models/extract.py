@@ -8,6 +8,7 @@ Transcribe streaming is not in botocore (it is an event-stream, HTTP/2 service);
 are appended by hand from the Smithy model (aws-models/transcribe-streaming.json of awslabs/aws-sdk-rust).
 """
 
+import gzip
 import json
 import sys
 
@@ -22,6 +23,8 @@ SERVED = {
                                    "GetLinkedWhatsAppBusinessAccount",
                                    "GetLinkedWhatsAppBusinessAccountPhoneNumber"],
     "lambda/2015-03-31": ["Invoke"],
+    # Served by moto; the twin's moto proxy checks only that a body deserializes (JSON types).
+    "dynamodb/2012-08-10": ["GetItem", "PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"],
 }
 KEEP = ("type", "min", "max", "pattern", "enum", "required")
 
@@ -139,12 +142,21 @@ def service(model, operations):
             "shapes": dict(sorted(shapes.items()))}
 
 
+def load(path):
+    """A model file, or its gzipped copy (newer botocore releases ship some models compressed)."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        with gzip.open(path + ".gz", "rt") as f:
+            return json.load(f)
+
+
 def main():
     data = sys.argv[1]
     out = {"source": sys.argv[2], "services": {}}
     for path, operations in SERVED.items():
-        with open(f"{data}/{path}/service-2.json") as f:
-            model = json.load(f)
+        model = load(f"{data}/{path}/service-2.json")
         out["services"][path.split("/")[0]] = service(model, operations)
     out["services"]["transcribe"] = TRANSCRIBE
     json.dump(out, sys.stdout, indent=1, sort_keys=False)
