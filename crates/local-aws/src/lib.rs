@@ -33,6 +33,7 @@ pub mod sns;
 pub mod stack;
 pub mod time;
 pub mod transcribe;
+mod ttl;
 pub mod twin;
 mod validate;
 

@@ -97,6 +97,9 @@ async fn serve(p: Arc<Proxy>, conn: ConnHandle, method: Method, uri: Uri, header
             resp,
         );
     }
+    if let Some(resp) = unreadable(service, &operation, &headers, &body) {
+        return pipeline::after(&p.shared, &conn, names, &action, 400, Some(SERIALIZATION), resp);
+    }
     let target = format!("{}{}", p.moto, uri.path_and_query().map_or("/", |pq| pq.as_str()));
     let mut request = p.http.request(method, target).body(body);
     for (name, value) in &headers {
@@ -179,6 +182,23 @@ fn injected_error(service: &str, code: &str, message: &str) -> Response {
         body.to_string(),
     )
         .into_response()
+}
+
+const SERIALIZATION: &str = "SerializationException";
+
+/// An awsJson request (`X-Amz-Target`) whose body does not deserialize — not a JSON object, or a
+/// member whose JSON type is not its shape's in the model (`validate`) — is answered 400
+/// `SerializationException`, as AWS does, where moto fails with an HTML 500 (that the SDK would
+/// retry) or takes the value as it comes.
+fn unreadable(service: &str, operation: &str, headers: &HeaderMap, body: &[u8]) -> Option<Response> {
+    if !headers.contains_key("x-amz-target") {
+        return None;
+    }
+    let problem = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(v) if v.is_object() => crate::validate::check_types(service, operation, &v).err()?.message,
+        _ => "The request body is not a JSON object".to_owned(),
+    };
+    Some(injected_error(service, SERIALIZATION, &problem))
 }
 
 /// The error code in a DynamoDB (`__type`) or S3 (`<Code>`) error body.
@@ -274,6 +294,27 @@ mod tests {
             "ConditionalCheckFailedException"
         );
         assert_eq!(error_code(b"<Error><Code>NoSuchKey</Code></Error>"), "NoSuchKey");
+    }
+
+    #[tokio::test]
+    async fn an_aws_json_body_that_does_not_deserialize_is_a_serialization_error() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-amz-target", "DynamoDB_20120810.GetItem".parse().unwrap());
+        let wrong_types: [&[u8]; 4] = [
+            br#"{"TableName":5,"Key":{}}"#,
+            br#"{"TableName":"t","Key":{"pk":{"S":5}}}"#,
+            br#"{"TableName":"t","Key":{"pk":"a"}}"#,
+            br#"{"TableName":"t","Key":{"pk":{"L":[{"N":1}]}}}"#,
+        ];
+        for body in [&br#"{"TableName":"#[..], b"[]", b""].into_iter().chain(wrong_types) {
+            let resp = unreadable("dynamodb", "GetItem", &headers, body).expect("refused");
+            assert_eq!(resp.status().as_u16(), 400);
+            let body = axum::body::to_bytes(resp.into_body(), 1 << 16).await.unwrap();
+            assert_eq!(error_code(&body), SERIALIZATION);
+        }
+        let good = br#"{"TableName":"t","Key":{"pk":{"S":"a"},"n":{"L":[{"N":"1"},{"NULL":true}]}}}"#;
+        assert!(unreadable("dynamodb", "GetItem", &headers, good).is_none());
+        assert!(unreadable("s3", "GetObject", &HeaderMap::new(), b"<xml/>").is_none());
     }
 
     #[tokio::test]

@@ -40,15 +40,23 @@ fn credentials() -> Credentials {
     Credentials::new("test", "test", None, None, "local-aws")
 }
 
-/// The state table: hash key `pk`, on-demand, TTL on `expires_at`, point-in-time recovery.
-pub async fn state_table(moto_url: &str, region: &str, table: &str) -> Result<(), Error> {
+/// The state table's TTL attribute (epoch seconds), as the template names it.
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+
+/// A DynamoDB client of moto's.
+pub(crate) fn dynamodb(moto_url: &str, region: &str) -> aws_sdk_dynamodb::Client {
     let conf = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region.to_owned()))
         .endpoint_url(moto_url)
         .credentials_provider(credentials())
         .build();
-    let ddb = aws_sdk_dynamodb::Client::from_conf(conf);
+    aws_sdk_dynamodb::Client::from_conf(conf)
+}
+
+/// The state table: hash key `pk`, on-demand, TTL on [`TTL_ATTRIBUTE`], point-in-time recovery.
+pub async fn state_table(moto_url: &str, region: &str, table: &str) -> Result<(), Error> {
+    let ddb = dynamodb(moto_url, region);
     let what = format!("DynamoDB table {table}");
     let fail = |e: aws_sdk_dynamodb::Error| setup_err(&what, aws_sdk_dynamodb::error::DisplayErrorContext(e));
     let created = ddb
@@ -81,7 +89,7 @@ pub async fn state_table(moto_url: &str, region: &str, table: &str) -> Result<()
         .table_name(table)
         .time_to_live_specification(
             TimeToLiveSpecification::builder()
-                .attribute_name("expires_at")
+                .attribute_name(TTL_ATTRIBUTE)
                 .enabled(true)
                 .build()
                 .map_err(|e| setup_err(&what, e))?,

@@ -142,6 +142,7 @@ impl Stack {
             provision::topics(&url, &opts.twin).await?;
             stack.twin.use_dead_letter_queues(&url).await?;
             stack.twin.use_s3(&url);
+            stack.twin.expire_items(&url, &opts.state_table_name);
         }
         let handlers_moto = match stack.moto_url.clone() {
             Some(url) if opts.proxy_moto => Some(stack.twin.proxy_moto(&url).await?),

@@ -4,8 +4,9 @@
 //! `:chunk-signature`) whose payload is an `AudioEvent` message; an envelope with an empty payload
 //! ends the stream. The answer is an event stream of `TranscriptEvent`s (one partial, one final
 //! result) or an in-stream exception. The headers are validated as the service does: the model's
-//! constraints first (`validate`: encoding, sample rate, language codes, lengths and patterns), then
-//! the rules between them (exactly one language setting, language options). What the twin "hears"
+//! constraints of every header first (`validate`: encoding, sample rate, language codes, names,
+//! lengths and patterns), then the rules between them that the API reference states (exactly one
+//! language setting, two to five language options, PII and channel settings in pairs). What the twin "hears"
 //! is what a test registered for the audio's SHA-256; unregistered audio is silence (no results).
 
 use std::collections::BTreeSet;
@@ -68,13 +69,24 @@ pub fn validate(headers: &HeaderMap) -> Result<Session, ApiError> {
         })
         .unwrap_or_default();
     let preferred = h("x-amzn-transcribe-preferred-language");
+    pairing_rules(&h)?;
     if code.is_some() {
         if !options.is_empty() || preferred.is_some() {
             return Err(bad("LanguageOptions and PreferredLanguage need IdentifyLanguage"));
         }
     } else {
-        if options.len() < 2 {
-            return Err(bad("Language identification needs at least two LanguageOptions"));
+        if !(2..=5).contains(&options.len()) {
+            return Err(bad("Language identification needs two to five LanguageOptions"));
+        }
+        if preferred.is_some() && !identify {
+            return Err(bad("PreferredLanguage needs IdentifyLanguage"));
+        }
+        if h("x-amzn-transcribe-language-model-name").is_some()
+            || h("x-amzn-transcribe-content-redaction-type").is_some()
+        {
+            return Err(bad(
+                "Language identification cannot be combined with a custom language model or content redaction",
+            ));
         }
         let languages_supported = crate::validate::enum_values("transcribe", "LanguageCode");
         let mut languages = BTreeSet::new();
@@ -101,6 +113,29 @@ pub fn validate(headers: &HeaderMap) -> Result<Session, ApiError> {
         media_encoding: encoding,
         sample_rate: rate,
     })
+}
+
+/// The rules between the other settings that the API reference states (each answered with
+/// BadRequestException): PII identification or redaction, not both, and entity types only with one
+/// of them; channel identification always with its number of channels, which must be 2.
+fn pairing_rules(h: &impl Fn(&str) -> Option<String>) -> Result<(), ApiError> {
+    let identification = h("x-amzn-transcribe-content-identification-type").is_some();
+    let redaction = h("x-amzn-transcribe-content-redaction-type").is_some();
+    if identification && redaction {
+        return Err(bad("Set ContentIdentificationType or ContentRedactionType, not both"));
+    }
+    if h("x-amzn-transcribe-pii-entity-types").is_some() && !identification && !redaction {
+        return Err(bad(
+            "PiiEntityTypes needs ContentIdentificationType or ContentRedactionType",
+        ));
+    }
+    let channel_identification = h("x-amzn-transcribe-enable-channel-identification").is_some_and(|v| v == "true");
+    match h("x-amzn-transcribe-number-of-channels") {
+        None if channel_identification => Err(bad("EnableChannelIdentification needs NumberOfChannels")),
+        Some(_) if !channel_identification => Err(bad("NumberOfChannels needs EnableChannelIdentification")),
+        Some(n) if n.trim() != "2" => Err(bad("NumberOfChannels must be 2")),
+        _ => Ok(()),
+    }
 }
 
 fn string_header(name: &'static str, value: impl Into<String>) -> Header {

@@ -369,6 +369,17 @@ impl Twin {
         Ok(())
     }
 
+    /// Deletes the items of moto's `table` once their TTL has passed, as DynamoDB may ([`crate::ttl`]).
+    pub fn expire_items(&self, moto_url: &str, table: &str) {
+        let client = crate::provision::dynamodb(moto_url, &self.shared.cfg.region);
+        tokio::spawn(crate::ttl::expire(
+            client,
+            table.to_owned(),
+            crate::provision::TTL_ATTRIBUTE.to_owned(),
+            self.shared.shutdown.subscribe(),
+        ));
+    }
+
     /// Where `GetWhatsAppMessageMedia` writes and `PostWhatsAppMessageMedia` reads (moto's S3).
     pub fn use_s3(&self, s3_endpoint: &str) {
         self.shared.media().set_s3_endpoint(s3_endpoint);

@@ -13,9 +13,12 @@
 //!
 //! A pattern must match the whole value, as AWS applies them (Lambda refuses the function name
 //! `my function` although `my` alone matches its pattern); botocore's models leave the anchors out.
-//! JSON types are left to each operation's own parsing (a string where a number belongs is a
-//! serialization error there). Messages name the member and the constraint, never the value: values
-//! are tokens, phone numbers and message text.
+//! A JSON body is deserialized before it is validated: a member whose JSON type is not its shape's
+//! (a string where the model has a list or a number, an object where it has a string, a null in a
+//! list, a blob that is not base64) fails the request with 400 `SerializationException`, as the
+//! restJson1 protocol answers malformed input (Smithy's restJson1 malformed-request tests); the
+//! constraints are checked only on a body that deserializes. Messages name the member and the
+//! constraint, never the value: values are tokens, phone numbers and message text.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
@@ -172,16 +175,10 @@ fn code(service: &str) -> &'static str {
 /// Checks `input` against every modeled constraint of `service`'s `operation`; an operation the
 /// models do not describe passes.
 pub(crate) fn check(service: &str, operation: &str, input: &Input) -> Result<(), ApiError> {
-    let Some(svc) = LOADED.models.services.get(service) else {
+    let Some((svc, input_shape, shape)) = input_of(service, operation) else {
         return Ok(());
     };
-    let Some((input_shape, shape)) = svc
-        .operations
-        .get(operation)
-        .and_then(|s| Some((s, svc.shapes.get(s)?)))
-    else {
-        return Ok(());
-    };
+    deserializes(svc, shape, input.body)?;
     // The members wherever they are bound, as one object the walker checks like any structure.
     let members = shape
         .members
@@ -202,6 +199,34 @@ pub(crate) fn check(service: &str, operation: &str, input: &Input) -> Result<(),
         code(service),
         format!("{n} validation error{plural} detected: {}", problems.join("; ")),
     ))
+}
+
+/// The model of `service`'s `operation`, the name of its input shape and that shape.
+fn input_of<'m>(service: &str, operation: &str) -> Option<(&'m Service, &'m str, &'m Shape)> {
+    let svc = LOADED.models.services.get(service)?;
+    let input_shape = svc.operations.get(operation)?;
+    Some((svc, input_shape.as_str(), svc.shapes.get(input_shape)?))
+}
+
+/// Whether the JSON body's members have their shapes' JSON types (`SerializationException` if not).
+fn deserializes(svc: &Service, input: &Shape, body: &Value) -> Result<(), ApiError> {
+    let body_members = input.members.iter().filter(|(_, m)| m.location.is_none());
+    match body_members
+        .filter_map(|(name, m)| Some((name, m, body.get(m.name.as_deref().unwrap_or(name))?)))
+        .find_map(|(name, m, v)| mistyped(svc, &m.shape, v, &camel(name)))
+    {
+        Some(problem) => Err(ApiError::new("SerializationException", problem)),
+        None => Ok(()),
+    }
+}
+
+/// Checks only that `body` deserializes into `service`'s `operation` input: for the operations moto
+/// serves, whose constraints are moto's to check.
+pub(crate) fn check_types(service: &str, operation: &str, body: &Value) -> Result<(), ApiError> {
+    match input_of(service, operation) {
+        Some((svc, _, shape)) => deserializes(svc, shape, body),
+        None => Ok(()),
+    }
 }
 
 /// Header, label and query values are text; numbers and booleans are checked as such.
@@ -266,13 +291,16 @@ fn walk(svc: &Service, name: &str, value: &Value, path: &str, problems: &mut Vec
                 ));
             }
         }
-        ("blob", Value::String(s)) => match base64::engine::general_purpose::STANDARD.decode(s) {
-            Ok(bytes) => lengths(shape, bytes.len(), path, problems),
-            Err(_) => problems.push(problem(path, "Member must be base64-encoded")),
-        },
+        ("blob", Value::String(s)) => {
+            if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(s) {
+                lengths(shape, bytes.len(), path, problems);
+            }
+        }
         ("integer" | "long", Value::Number(n)) => {
             bounds(shape, n.as_i64().unwrap_or(i64::MAX), "value", path, problems);
         }
+        // A header or query value that is not a number (`typed` converts those that are).
+        ("integer" | "long", Value::String(_)) => problems.push(problem(path, "Member must be an integer")),
         ("boolean", Value::String(s)) if s != "true" && s != "false" => {
             problems.push(problem(path, "Member must be true or false"));
         }
@@ -311,6 +339,64 @@ fn walk(svc: &Service, name: &str, value: &Value, path: &str, problems: &mut Vec
             }
         }
         _ => {}
+    }
+}
+
+/// Whether `value` is the JSON a restJson1 body carries for a shape of `kind`.
+fn fits(kind: &str, value: &Value) -> bool {
+    match kind {
+        "string" => value.is_string(),
+        "blob" => value
+            .as_str()
+            .is_some_and(|s| base64::engine::general_purpose::STANDARD.decode(s).is_ok()),
+        "integer" => value.as_i64().is_some_and(|n| i32::try_from(n).is_ok()),
+        "long" => value.is_i64(),
+        "float" | "double" => value.is_number() || matches!(value.as_str(), Some("NaN" | "Infinity" | "-Infinity")),
+        "boolean" => value.is_boolean(),
+        "timestamp" => value.is_number() || value.is_string(),
+        "list" => value.is_array(),
+        "map" | "structure" => value.is_object(),
+        _ => true,
+    }
+}
+
+/// The first member of a JSON body (at `path`) whose JSON type is not its shape's, as AWS's
+/// deserializer reports it; `None` when the body deserializes.
+fn mistyped(svc: &Service, name: &str, value: &Value, path: &str) -> Option<String> {
+    let shape = svc.shapes.get(name)?;
+    if !fits(&shape.kind, value) {
+        let expected = match shape.kind.as_str() {
+            "blob" => "a base64-encoded string",
+            "integer" => "a 32-bit integer",
+            "long" => "an integer",
+            "float" | "double" | "timestamp" => "a number",
+            "boolean" => "a boolean",
+            "list" => "an array",
+            "map" | "structure" => "an object",
+            _ => "a string",
+        };
+        return Some(format!("Value at '{path}' is not {expected}"));
+    }
+    // Lists and maps are dense: a null entry does not deserialize.
+    let entry = |shape: &Option<String>, v: &Value, path: String| match v {
+        Value::Null => Some(format!("Value at '{path}' must not be null")),
+        v => mistyped(svc, shape.as_deref()?, v, &path),
+    };
+    match value {
+        Value::Array(items) if shape.kind == "list" => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| entry(&shape.member, item, format!("{path}.{}.member", i + 1))),
+        Value::Object(entries) if shape.kind == "map" => entries
+            .values()
+            .find_map(|v| entry(&shape.value, v, format!("{path}.value"))),
+        Value::Object(fields) => shape.members.iter().find_map(|(name, member)| {
+            let v = fields
+                .get(member.name.as_deref().unwrap_or(name))
+                .filter(|v| !v.is_null())?;
+            mistyped(svc, &member.shape, v, &format!("{path}.{}", camel(name)))
+        }),
+        _ => None,
     }
 }
 

@@ -473,3 +473,222 @@ async fn error_bodies_use_each_services_message_member() {
         .expect("DescribeInstance");
     assert!(instance.instance().unwrap().tags().is_none());
 }
+
+/// Asserts that a raw request is refused as undeserializable, naming `member` when given.
+async fn assert_unreadable(url: &str, request: &str, headers: &[(&str, &str)], body: &str, member: &str) {
+    let (status, code, answer) = raw(url, request, headers, body).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (400, "SerializationException"),
+        "{request} {body}: {answer}"
+    );
+    let message = answer["Message"].as_str().or(answer["message"].as_str()).unwrap_or("");
+    assert!(message.contains(member), "'{member}' in {answer}");
+}
+
+#[tokio::test]
+async fn a_body_member_of_the_wrong_json_type_does_not_deserialize() {
+    let twin = twin().await;
+    let url = twin.url();
+    let cfg = TwinConfig::default();
+    let bearer = [("x-amz-bearer", "token")];
+    // Connect: a string where the model has a structure.
+    let mut start = json!({ "InstanceId": cfg.instance_id, "ContactFlowId": cfg.contact_flow_id,
+        "ParticipantDetails": "Sheena" });
+    assert_unreadable(
+        &url,
+        "PUT /contact/chat",
+        &[],
+        &start.to_string(),
+        "'participantDetails'",
+    )
+    .await;
+    start["ParticipantDetails"] = json!({ "DisplayName": "Sheena" });
+    // Text, a fraction and a number beyond 32 bits where the model has an integer.
+    for duration in [json!("60"), json!(60.5), json!(1_u64 << 40)] {
+        start["ChatDurationInMinutes"] = duration;
+        let body = start.to_string();
+        assert_unreadable(&url, "PUT /contact/chat", &[], &body, "'chatDurationInMinutes'").await;
+    }
+    // Connect Participant: a number where the model has a string, a string where it has a list, a
+    // null inside a list, an object where it has a boolean.
+    let message = r#"{"ContentType":"text/plain","Content":5}"#;
+    assert_unreadable(&url, "/participant/message", &bearer, message, "'content'").await;
+    let connection = r#"{"Type":"WEBSOCKET"}"#;
+    assert_unreadable(&url, "/participant/connection", &bearer, connection, "'type'").await;
+    let complete = r#"{"AttachmentIds":[null],"ClientToken":"c"}"#;
+    assert_unreadable(
+        &url,
+        "/participant/complete-attachment-upload",
+        &bearer,
+        complete,
+        "'attachmentIds.1.member'",
+    )
+    .await;
+    let connection = r#"{"Type":["WEBSOCKET"],"ConnectParticipant":{}}"#;
+    assert_unreadable(
+        &url,
+        "/participant/connection",
+        &bearer,
+        connection,
+        "'connectParticipant'",
+    )
+    .await;
+    // End User Messaging Social: an object, then text that is not base64, where the model has a blob;
+    // a string where it has a boolean (an operation served outside the table).
+    let mut send = json!({ "originationPhoneNumberId": "phone-number-id-0", "message": { "text": "hi" },
+        "metaApiVersion": "v20.0" });
+    assert_unreadable(&url, "/v1/whatsapp/send", &[], &send.to_string(), "'message'").await;
+    send["message"] = json!("not base64!");
+    assert_unreadable(&url, "/v1/whatsapp/send", &[], &send.to_string(), "'message'").await;
+    let media = json!({ "originationPhoneNumberId": "phone-number-id-0", "mediaId": "1234",
+        "metadataOnly": "true" });
+    assert_unreadable(
+        &url,
+        "/v1/whatsapp/media/get",
+        &[],
+        &media.to_string(),
+        "'metadataOnly'",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_a_json_object_does_not_deserialize() {
+    let twin = twin().await;
+    let url = twin.url();
+    let bearer = [("x-amz-bearer", "token")];
+    for (request, headers) in [
+        ("PUT /contact/chat", &[][..]),
+        ("/contact/stop", &[]),
+        ("/participant/message", &bearer),
+        ("/participant/connection", &bearer),
+        ("/v1/whatsapp/send", &[]),
+        ("/v1/whatsapp/media", &[]),
+    ] {
+        for body in [r#"{"ContentType":"#, "[]", r#""text""#] {
+            assert_unreadable(&url, request, headers, body, "").await;
+        }
+    }
+}
+
+/// StartStreamTranscription's headers: `media-encoding=ogg-opus sample-rate=16000` and the given
+/// `name=value` pairs (short names, without `x-amzn-transcribe-`), which replace those.
+fn transcribe_headers(given: &str) -> Vec<(String, String)> {
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for pair in format!("media-encoding=ogg-opus sample-rate=16000 {given}").split_whitespace() {
+        let (name, value) = pair.split_once('=').expect("name=value");
+        let name = format!("x-amzn-transcribe-{name}");
+        headers.retain(|(n, _)| *n != name);
+        headers.push((name, value.to_owned()));
+    }
+    headers
+}
+
+#[tokio::test]
+async fn every_modeled_transcribe_header_and_the_rules_between_them_are_checked() {
+    let twin = twin().await;
+    let url = twin.url();
+    let refused = [
+        ("language-code=en-US sample-rate=7999", "'mediaSampleRateHertz'"),
+        (
+            "language-code=en-US sample-rate=16k",
+            "'mediaSampleRateHertz' failed to satisfy constraint: Member must be an integer",
+        ),
+        ("language-code=en-US media-encoding=mp3", "'mediaEncoding'"),
+        ("language-code=xx-XX", "'languageCode'"),
+        ("language-code=en-US vocabulary-name=my+vocabulary", "'vocabularyName'"),
+        ("language-code=en-US vocabulary-filter-name=", "'vocabularyFilterName'"),
+        (
+            "language-code=en-US vocabulary-filter-method=hide",
+            "'vocabularyFilterMethod'",
+        ),
+        ("language-code=en-US language-model-name=", "'languageModelName'"),
+        ("language-code=en-US session-id=session-1", "'sessionId'"),
+        ("language-code=en-US show-speaker-label=yes", "'showSpeakerLabel'"),
+        (
+            "language-code=en-US partial-results-stability=max",
+            "'partialResultsStability'",
+        ),
+        (
+            "language-code=en-US content-redaction-type=ALL",
+            "'contentRedactionType'",
+        ),
+        (
+            "language-code=en-US content-identification-type=ALL",
+            "'contentIdentificationType'",
+        ),
+        ("language-code=en-US pii-entity-types=name", "'piiEntityTypes'"),
+        ("language-code=en-US number-of-channels=1", "'numberOfChannels'"),
+        (
+            "identify-multiple-languages=true language-options=en-US,es-US vocabulary-names=a+b",
+            "'vocabularyNames'",
+        ),
+        (
+            "identify-multiple-languages=true language-options=en-US,es-US vocabulary-filter-names=a+b",
+            "'vocabularyFilterNames'",
+        ),
+        // The rules between members.
+        ("", "exactly one of LanguageCode"),
+        (
+            "language-code=en-US identify-language=true",
+            "exactly one of LanguageCode",
+        ),
+        ("identify-language=true", "two to five LanguageOptions"),
+        (
+            "identify-language=true language-options=en-US,es-US,fr-FR,de-DE,it-IT,ja-JP",
+            "two to five LanguageOptions",
+        ),
+        (
+            "identify-language=true language-options=en-US,en-GB",
+            "one dialect per language",
+        ),
+        (
+            "identify-language=true language-options=en-US,es-US preferred-language=fr-FR",
+            "must be one of the LanguageOptions",
+        ),
+        (
+            "identify-multiple-languages=true language-options=en-US,es-US preferred-language=en-US",
+            "PreferredLanguage needs IdentifyLanguage",
+        ),
+        (
+            "identify-language=true language-options=en-US,es-US language-model-name=model",
+            "custom language model",
+        ),
+        (
+            "language-code=en-US content-identification-type=PII content-redaction-type=PII",
+            "not both",
+        ),
+        ("language-code=en-US pii-entity-types=NAME", "PiiEntityTypes needs"),
+        ("language-code=en-US number-of-channels=2", "NumberOfChannels needs"),
+        (
+            "language-code=en-US enable-channel-identification=true",
+            "needs NumberOfChannels",
+        ),
+        (
+            "language-code=en-US enable-channel-identification=true number-of-channels=3",
+            "must be 2",
+        ),
+    ];
+    for (given, expected) in refused {
+        let headers = transcribe_headers(given);
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let (status, code, body) = raw(&url, "/stream-transcription", &headers, "").await;
+        assert_eq!((status, code.as_str()), (400, "BadRequestException"), "{given}: {body}");
+        let message = body["Message"].as_str().unwrap_or("");
+        assert!(message.contains(expected), "{expected} for {given} in {message}");
+    }
+    for given in [
+        "language-code=en-US",
+        "language-code=en-US media-encoding=g711-ulaw sample-rate=8000",
+        "identify-language=true language-options=en-US,es-US preferred-language=es-US",
+        "language-code=en-US content-redaction-type=PII pii-entity-types=NAME,PHONE",
+        "language-code=en-US enable-channel-identification=true number-of-channels=2",
+        "language-code=en-US vocabulary-name=products session-id=0f8fad5b-d9cb-469f-a165-70867728950e",
+    ] {
+        let headers = transcribe_headers(given);
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let (status, _, body) = raw(&url, "/stream-transcription", &headers, "").await;
+        assert_ne!(status, 400, "{given}: {body}");
+    }
+}

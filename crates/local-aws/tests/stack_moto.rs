@@ -84,3 +84,51 @@ async fn stack_creates_table_and_bucket_and_cleans_up() {
         assert!(!alive(&pid) || zombie, "moto {pid} still running");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_whose_ttl_has_passed_are_deleted_as_dynamodb_may() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let Some(opts) = support::moto_options() else { return };
+    let table = opts.state_table_name.clone();
+    let stack = Stack::start(opts).await.expect("stack starts");
+    let ddb = dynamodb(stack.moto_url().unwrap());
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    for (pk, expires_at) in [("expired", now_s - 1), ("current", now_s + 3600)] {
+        ddb.put_item()
+            .table_name(&table)
+            .item("pk", AttributeValue::S(pk.into()))
+            .item("expires_at", AttributeValue::N(expires_at.to_string()))
+            .send()
+            .await
+            .unwrap();
+    }
+    ddb.put_item()
+        .table_name(&table)
+        .item("pk", AttributeValue::S("no ttl".into()))
+        .send()
+        .await
+        .unwrap();
+    let present = async |pk: &str| {
+        let got = ddb
+            .get_item()
+            .table_name(&table)
+            .key("pk", AttributeValue::S(pk.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        got.item().is_some()
+    };
+    let started = std::time::Instant::now();
+    while present("expired").await {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the expired item is deleted"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(present("current").await && present("no ttl").await);
+}

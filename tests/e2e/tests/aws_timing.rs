@@ -1,7 +1,9 @@
 //! Issue #20: the bridge under AWS's real timing, on a twin that keeps AWS's proportions of time
 //! (`StackOptions::aws_proportions`: function timeouts, Lambda's retries a minute and two minutes
-//! apart, all divided by 30). A handler killed in the middle of an invocation, a DynamoDB answer lost
-//! after the write took effect, and a chat's items delivered concurrently and out of order.
+//! apart, all divided by 30, or 120 where a 6 h maximum event age must pass). A handler killed in the
+//! middle of an invocation or hung past its timeout, a DynamoDB answer lost after the write took
+//! effect, a chat's items delivered concurrently and out of order, and events redelivered shortly
+//! before their maximum age.
 
 use e2e::{TestStack, Twin, customer_texts};
 use serde_json::{Value, json};
@@ -357,4 +359,184 @@ async fn a_long_message_whose_second_part_failed_resends_only_that_part() {
     let parts = |start: &str| texts.iter().filter(|text| text.starts_with(start)).count();
     assert_eq!((parts("aaa"), parts("bbb")), (1, 1), "each part once");
     assert_eq!(dead_letters(twin).await, 0);
+}
+
+/// The outcomes (`ok`) of the invocations of `function` handed out at least `after` after the twin's
+/// clock read `since_us`, once there is one and all have finished (or a minute more has passed).
+async fn invocations_after(twin: &Twin, function: &str, since_us: u64, after: Duration) -> Vec<Option<bool>> {
+    let from = since_us + after.as_micros() as u64;
+    let started = Instant::now();
+    loop {
+        let invocations = twin
+            .get(&format!("/invocations?since_us={from}&function={function}"))
+            .await;
+        let outcomes: Vec<Option<bool>> = invocations
+            .as_array()
+            .expect("invocations")
+            .iter()
+            .map(|i| i["ok"].as_bool())
+            .collect();
+        let finished = !outcomes.is_empty() && outcomes.iter().all(Option::is_some);
+        if finished || started.elapsed() > after + Duration::from_secs(60) {
+            return outcomes;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Every event published from now on is delivered a second time (same SNS message) `before` ahead of
+/// `function`'s maximum event age, as Lambda's queue may redeliver one it already handled; returns
+/// when that copy comes, counted from the publish.
+async fn redeliver_before_maximum_age(twin: &Twin, function: &str, before: Duration) -> Duration {
+    let age = twin.get("/config").await["maximum_event_age_ms"][function]
+        .as_u64()
+        .expect("maximum event age");
+    let after = Duration::from_millis(age) - before;
+    twin.post(
+        "/sns",
+        json!({"duplicate_rate": 1.0, "duplicate_after_ms": after.as_millis() as u64}),
+    )
+    .await;
+    after
+}
+
+fn clock_us(clock: &Value) -> u64 {
+    clock["now_us"].as_u64().expect("twin clock")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_message_redelivered_at_the_maximum_event_age_reaches_connect_once() {
+    // WhatsappHandler's 6 h maximum age would be 12 min at 30; 120 makes it 3 min (its timeout 2.5 s).
+    let stack = TestStack::start_with(|o| o.twin = o.twin.clone().with_aws_time_scale(120)).await;
+    let twin = stack.twin();
+    let customer = "14255550310";
+    twin.customer_texts(customer, "hello").await;
+    twin.settle().await;
+    let copy_after = redeliver_before_maximum_age(twin, "WhatsappHandler", Duration::from_secs(10)).await;
+    let since = clock_us(&twin.get("/clock").await);
+    let (_, first) = twin.customer_texts(customer, "order 6620 is late").await;
+    assert!(first.ok, "{first:?}");
+    let sends = twin.calls_to("SendMessage").await;
+    let copies = invocations_after(twin, "WhatsappHandler", since, copy_after - Duration::from_secs(1)).await;
+    twin.settle().await;
+    // Known by its done claim, not only by SendMessage's ClientToken, which AWS does not promise to
+    // remember for six hours.
+    assert_eq!(
+        twin.calls_to("SendMessage").await,
+        sends,
+        "the redelivered message is recognised as done before it is sent again"
+    );
+    assert_eq!(
+        copies,
+        [Some(true)],
+        "the copy reached WhatsappHandler shortly before the maximum age, and was handled"
+    );
+    let said = customer_texts(&twin.contacts_of(customer).await[0]);
+    assert_eq!(
+        said,
+        ["hello", "order 6620 is late"],
+        "the redelivered message is recognised as done: Connect has it once"
+    );
+    // ConnectHandler, whose 30 s timeout is 250 ms at this scale, has no part in this message.
+    let lost = twin.get("/dlq").await;
+    let lost: Vec<&Value> = lost
+        .as_array()
+        .expect("dead letters")
+        .iter()
+        .filter(|entry| entry["function"] == "WhatsappHandler")
+        .collect();
+    assert!(lost.is_empty(), "{lost:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_message_redelivered_at_the_maximum_event_age_reaches_the_customer_once() {
+    // ConnectHandler's 1 h maximum age is 2 min at 30.
+    let stack = TestStack::start_with(|o| o.twin = o.twin.clone().with_aws_time_scale(SCALE)).await;
+    let twin = stack.twin();
+    let customer = "14255550311";
+    let contact = chat_with_agent(twin, customer).await;
+    let copy_after = redeliver_before_maximum_age(twin, "ConnectHandler", Duration::from_secs(5)).await;
+    let since = clock_us(&twin.get("/clock").await);
+    let delivered = twin.agent_says(&contact, "your parcel left the depot").await;
+    assert!(delivered.iter().all(|d| d.ok), "{delivered:?}");
+    let copies = invocations_after(twin, "ConnectHandler", since, copy_after - Duration::from_secs(1)).await;
+    twin.settle().await;
+    assert!(
+        !copies.is_empty() && copies.iter().all(|ok| *ok == Some(true)),
+        "the copy reached ConnectHandler shortly before the maximum age, and was handled: {copies:?}"
+    );
+    let copies_read = twin
+        .texts_to(customer)
+        .await
+        .iter()
+        .filter(|text| *text == "your parcel left the depot")
+        .count();
+    assert_eq!(
+        copies_read, 1,
+        "the redelivered item is recognised as done: the customer reads it once"
+    );
+    assert_eq!(dead_letters(twin).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "fails on the bridge: a message waits up to WAIT_FOR_TURN (15 s, not capped by the time its \
+            invocation has left) behind an earlier one whose hung invocation keeps its lease alive"]
+async fn a_message_whose_invocation_hung_past_its_timeout_reaches_connect_once_on_lambdas_retry() {
+    // Two instances, as Lambda starts another while one is busy.
+    let stack = TestStack::start_with(|o| {
+        o.twin = o.twin.clone().with_aws_time_scale(SCALE);
+        o.concurrency = 2;
+    })
+    .await;
+    let twin = stack.twin();
+    let customer = "14255550312";
+    chat_with_agent(twin, customer).await;
+    let timeout = Duration::from_millis(
+        twin.get("/config").await["function_timeouts_ms"]["WhatsappHandler"]
+            .as_u64()
+            .expect("timeout"),
+    );
+    // The first attempt's send to Connect answers only after the function's timeout: Lambda kills it.
+    let hang = timeout + Duration::from_secs(5);
+    twin.fault(json!({"service": "connectparticipant", "operation": "SendMessage",
+        "latency_ms": hang.as_millis() as u64, "times": 1}))
+        .await;
+    let delivery = {
+        let twin = twin.clone();
+        let started = Instant::now();
+        tokio::spawn(async move { (twin.customer_texts(customer, "order 7731").await.1, started.elapsed()) })
+    };
+    until_fired(twin).await;
+    // The customer writes on while the first invocation hangs.
+    let started = Instant::now();
+    let (_, next) = twin.customer_texts(customer, "hello, still there?").await;
+    let held = started.elapsed();
+    let (hung, delivered_after) = delivery.await.expect("delivery task");
+    assert!(
+        hung.error.as_deref().is_some_and(|e| e.contains("Task timed out")),
+        "the first attempt is killed at its timeout: {hung:?}"
+    );
+    // Lambda's retry comes a scaled minute (2 s) after the timeout.
+    assert!(
+        delivered_after < timeout + Duration::from_secs(10),
+        "delivered {delivered_after:?} after it was sent"
+    );
+
+    until_customer_said(twin, customer, 3, Duration::from_secs(30)).await;
+    // The hung send is still applied by Connect when its latency is over.
+    tokio::time::sleep(hang.saturating_sub(delivered_after) + Duration::from_secs(1)).await;
+    twin.settle().await;
+    let said = customer_texts(&twin.contacts_of(customer).await[0]);
+    for text in ["order 7731", "hello, still there?"] {
+        assert_eq!(
+            said.iter().filter(|t| *t == text).count(),
+            1,
+            "{text} reaches the agent once: {said:?}"
+        );
+    }
+    assert_eq!(dead_letters(twin).await, 0, "nothing is dead-lettered");
+    assert!(
+        next.ok && held < Duration::from_secs(5),
+        "the next message waited {held:?} behind one whose invocation hangs: {next:?}"
+    );
 }

@@ -52,8 +52,6 @@ struct Operation {
     method: Method,
     path: &'static str,
     handler: Handler,
-    /// Error code for malformed input of this service.
-    invalid_input: &'static str,
 }
 
 const OPERATIONS: &[Operation] = &[
@@ -63,7 +61,6 @@ const OPERATIONS: &[Operation] = &[
         method: Method::PUT,
         path: "/contact/chat",
         handler: connect::start_chat_contact,
-        invalid_input: "InvalidParameterException",
     },
     Operation {
         service: "connect",
@@ -71,7 +68,6 @@ const OPERATIONS: &[Operation] = &[
         method: Method::POST,
         path: "/contact/start-streaming",
         handler: connect::start_contact_streaming,
-        invalid_input: "InvalidParameterException",
     },
     Operation {
         service: "connect",
@@ -79,7 +75,6 @@ const OPERATIONS: &[Operation] = &[
         method: Method::POST,
         path: "/contact/stop",
         handler: connect::stop_contact,
-        invalid_input: "InvalidParameterException",
     },
     Operation {
         service: "connectparticipant",
@@ -87,7 +82,6 @@ const OPERATIONS: &[Operation] = &[
         method: Method::POST,
         path: "/participant/connection",
         handler: participant::create_participant_connection,
-        invalid_input: "ValidationException",
     },
     Operation {
         service: "connectparticipant",
@@ -95,7 +89,6 @@ const OPERATIONS: &[Operation] = &[
         method: Method::POST,
         path: "/participant/message",
         handler: participant::send_message,
-        invalid_input: "ValidationException",
     },
     Operation {
         service: "connectparticipant",
@@ -103,7 +96,6 @@ const OPERATIONS: &[Operation] = &[
         method: Method::POST,
         path: "/participant/event",
         handler: participant::send_event,
-        invalid_input: "ValidationException",
     },
     Operation {
         service: "connectparticipant",
@@ -111,7 +103,6 @@ const OPERATIONS: &[Operation] = &[
         method: Method::POST,
         path: "/participant/disconnect",
         handler: participant::disconnect_participant,
-        invalid_input: "ValidationException",
     },
     Operation {
         service: "connectparticipant",
@@ -119,7 +110,6 @@ const OPERATIONS: &[Operation] = &[
         method: Method::POST,
         path: "/participant/transcript",
         handler: participant::get_transcript,
-        invalid_input: "ValidationException",
     },
     Operation {
         service: "connectparticipant",
@@ -127,7 +117,6 @@ const OPERATIONS: &[Operation] = &[
         method: Method::POST,
         path: "/participant/start-attachment-upload",
         handler: participant::start_attachment_upload,
-        invalid_input: "ValidationException",
     },
     Operation {
         service: "connectparticipant",
@@ -135,7 +124,6 @@ const OPERATIONS: &[Operation] = &[
         method: Method::POST,
         path: "/participant/complete-attachment-upload",
         handler: participant::complete_attachment_upload,
-        invalid_input: "ValidationException",
     },
     Operation {
         service: "connectparticipant",
@@ -143,7 +131,6 @@ const OPERATIONS: &[Operation] = &[
         method: Method::POST,
         path: "/participant/attachment",
         handler: participant::get_attachment,
-        invalid_input: "ValidationException",
     },
     Operation {
         service: "socialmessaging",
@@ -151,7 +138,6 @@ const OPERATIONS: &[Operation] = &[
         method: Method::POST,
         path: "/v1/whatsapp/send",
         handler: social::send_whatsapp_message,
-        invalid_input: "ValidationException",
     },
 ];
 
@@ -241,7 +227,7 @@ async fn serve(
     };
     let result = match action.error.clone() {
         Some(err) => Err(err),
-        None => parse_body(&body, op).and_then(|body| {
+        None => parse_body(&body).and_then(|body| {
             let req = AwsRequest {
                 headers,
                 body,
@@ -274,14 +260,15 @@ async fn serve(
     request_id_header(resp)
 }
 
-/// restJson1 bodies are JSON objects; an empty body means "no members".
-fn parse_body(body: &[u8], op: &Operation) -> Result<Value, ApiError> {
+/// restJson1 bodies are JSON objects; an empty body means "no members". Anything else does not
+/// deserialize, which restJson1 answers with `SerializationException` whatever the service.
+fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
     if body.is_empty() {
         return Ok(json!({}));
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(v) if v.is_object() => Ok(v),
-        Ok(_) => Err(ApiError::new(op.invalid_input, "Body must be a JSON object")),
+        Ok(_) => Err(ApiError::new("SerializationException", "Body must be a JSON object")),
         Err(e) => Err(ApiError::new(
             "SerializationException",
             format!("Body is not JSON: {e}"),
@@ -354,20 +341,8 @@ async fn serve_async(
     request_id_header(resp)
 }
 
-fn json_body(body: &[u8]) -> Result<Value, ApiError> {
-    let op = Operation {
-        service: "socialmessaging",
-        name: "",
-        method: Method::POST,
-        path: "",
-        handler: |_, _| Ok(Value::Null),
-        invalid_input: "ValidationException",
-    };
-    parse_body(body, &op)
-}
-
 async fn get_media(shared: &Arc<Shared>, body: &[u8]) -> Result<Value, ApiError> {
-    let body = json_body(body)?;
+    let body = parse_body(body)?;
     crate::validate::check_body("socialmessaging", "GetWhatsAppMessageMedia", &body)?;
     let plan = crate::media::plan_get_media(&shared.cfg, &shared.media(), &body)?;
     match plan {
@@ -387,7 +362,7 @@ async fn get_media(shared: &Arc<Shared>, body: &[u8]) -> Result<Value, ApiError>
 }
 
 async fn post_media(shared: &Arc<Shared>, body: &[u8]) -> Result<Value, ApiError> {
-    let body = json_body(body)?;
+    let body = parse_body(body)?;
     crate::validate::check_body("socialmessaging", "PostWhatsAppMessageMedia", &body)?;
     let (endpoint, bucket, key) = crate::media::plan_post_media(&shared.cfg, &shared.media(), &body)?;
     let (mime, bytes) = crate::media::s3_get(&endpoint, &bucket, &key)
