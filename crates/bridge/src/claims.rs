@@ -102,6 +102,15 @@ pub fn time_left(now_ms: i64) -> Option<Duration> {
     Some(Duration::from_millis(u64::try_from(deadline - now_ms).unwrap_or(0)))
 }
 
+/// What an invocation keeps, after any wait, to do its work and answer before Lambda kills it.
+const AFTER_A_WAIT: Duration = Duration::from_secs(2);
+
+/// `wait`, cut so that the current invocation still has [`AFTER_A_WAIT`] after it: a wait that outlived
+/// its invocation would turn a slow neighbour into a timeout of its own.
+pub fn bounded_wait(wait: Duration) -> Duration {
+    time_left(now_ms()).map_or(wait, |left| wait.min(left.saturating_sub(AFTER_A_WAIT)))
+}
+
 /// Which hold a claim is taken with (see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hold {
@@ -250,7 +259,7 @@ where
     F: FnMut(i64) -> Fut,
     Fut: std::future::Future<Output = PortResult<(Claim, T)>>,
 {
-    let deadline = Instant::now() + WAIT_FOR_HOLDER;
+    let deadline = Instant::now() + bounded_wait(WAIT_FOR_HOLDER);
     let mut poll = FIRST_POLL;
     loop {
         match attempt(now_ms()).await? {
@@ -287,6 +296,21 @@ mod tests {
         assert_eq!(far, LEASE_MS);
         let past = within_deadline(now - 10_000, async { lease_ms(now) }).await;
         assert_eq!(past, 1_000);
+    }
+
+    #[tokio::test]
+    async fn no_wait_outlives_its_invocation() {
+        let wait = Duration::from_secs(15);
+        assert_eq!(bounded_wait(wait), wait, "outside an invocation");
+        let long = within_deadline(now_ms() + 300_000, async { bounded_wait(wait) }).await;
+        assert_eq!(long, wait);
+        let short = within_deadline(now_ms() + 10_000, async { bounded_wait(wait) }).await;
+        assert!(
+            short <= Duration::from_secs(8),
+            "{short:?}: two seconds are kept to answer"
+        );
+        let over = within_deadline(now_ms() + 1_000, async { bounded_wait(wait) }).await;
+        assert_eq!(over, Duration::ZERO);
     }
 
     #[tokio::test]

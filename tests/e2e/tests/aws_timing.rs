@@ -479,8 +479,6 @@ async fn an_agent_message_redelivered_at_the_maximum_event_age_reaches_the_custo
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails on the bridge: a message waits up to WAIT_FOR_TURN (15 s, not capped by the time its \
-            invocation has left) behind an earlier one whose hung invocation keeps its lease alive"]
 async fn a_message_whose_invocation_hung_past_its_timeout_reaches_connect_once_on_lambdas_retry() {
     // Two instances, as Lambda starts another while one is busy.
     let stack = TestStack::start_with(|o| {
@@ -535,8 +533,10 @@ async fn a_message_whose_invocation_hung_past_its_timeout_reaches_connect_once_o
         );
     }
     assert_eq!(dead_letters(twin).await, 0, "nothing is dead-lettered");
+    // It waits for the hung message's turn at most 5 s (then goes: the hung one is alive, renewing
+    // its hold, and may hang until its timeout).
     assert!(
-        next.ok && held < Duration::from_secs(5),
+        next.ok && held < Duration::from_secs(7),
         "the next message waited {held:?} behind one whose invocation hangs: {next:?}"
     );
 }

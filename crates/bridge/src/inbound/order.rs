@@ -12,8 +12,10 @@ use crate::ports::{
 use crate::telemetry::now_ms;
 use std::time::{Duration, Instant};
 
-/// How long a message waits for earlier messages of its conversation before going anyway.
-pub(super) const WAIT_FOR_TURN: Duration = Duration::from_secs(15);
+/// How long a message waits for earlier messages of its conversation before going anyway: an earlier
+/// one is in the chat within a few hundred milliseconds, and one whose invocation is stuck (alive, so
+/// its lease is renewed) must not hold the conversation back for longer than this.
+pub(super) const WAIT_FOR_TURN: Duration = Duration::from_secs(5);
 
 pub(super) const POLL_TURN: Duration = Duration::from_millis(25);
 
@@ -67,14 +69,15 @@ pub(super) fn went_into_an_earlier_chat(view: &ConversationView, tag: &str, firs
 impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge<S, C, P, W> {
     /// Waits while an earlier message of the same conversation is still being bridged, so messages that
     /// arrive together reach the agent in the order the customer sent them. Bounded: a delivery that
-    /// crashed stops counting after its lease, and nobody waits longer than `WAIT_FOR_TURN`.
+    /// crashed stops counting after its lease, and nobody waits longer than `WAIT_FOR_TURN`, nor past
+    /// what its own invocation needs to deliver before its timeout.
     pub(super) async fn wait_for_turn(
         &self,
         key: &ConversationKey,
         me: &Inflight,
         mut view: ConversationView,
     ) -> PortResult<ConversationView> {
-        let deadline = Instant::now() + WAIT_FOR_TURN;
+        let deadline = Instant::now() + claims::bounded_wait(WAIT_FOR_TURN);
         let mut poll = POLL_TURN;
         loop {
             let now = now_ms();
