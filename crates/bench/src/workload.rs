@@ -67,12 +67,11 @@ impl Case {
         match self {
             // claim ∥ conversation read → SendMessage.
             Case::InboundText => 2,
-            // claim ∥ read (the registration, which takes the start lock) → StartChatContact → contact
-            // mapping ∥ StartContactStreaming → CreateParticipantConnection (after streaming: the flow's
-            // greeting, sent once the customer connects, must be streamed) → conversation active (its
+            // claim ∥ read (the registration, which takes the start lock) → StartChatContact (streaming
+            // from the start) → contact mapping ∥ CreateParticipantConnection → conversation active (its
             // answer says whether an earlier message registered during the start; that one goes first)
-            // → SendMessage (alone, it needs no write after: the fast hold).
-            Case::InboundTextNewChat => 6,
+            // → SendMessage.
+            Case::InboundTextNewChat => 5,
             // claim that reads the contact mapping → SendWhatsAppMessage → claim done (WhatsApp has no
             // idempotency key: only after the send may a redelivery find the item done).
             Case::AgentText => 3,

@@ -37,9 +37,9 @@ pub const TYPING_GAP_MS: i64 = 5_000;
 /// The longest the completing write after a WhatsApp send is retried, inside Lambda's deadline.
 const FINISH_BUDGET: Duration = Duration::from_secs(10);
 const FINISH_FIRST_PAUSE: Duration = Duration::from_millis(50);
-/// The invocation that starts a chat writes its contact mapping alongside `StartContactStreaming` (one
-/// round trip less per chat start), so the chat's first streamed items may arrive a moment before the
-/// mapping does. An item this recent that finds no mapping looks again for a while before it is taken
+/// The invocation that starts a chat writes its contact mapping after `StartChatContact`, beside the
+/// customer's connection (one round trip less per chat start), while the chat streams from its first
+/// item: the chat's first streamed items may arrive a moment before the mapping does. An item this recent that finds no mapping looks again for a while before it is taken
 /// for another integration's; an older one is dropped at once.
 const MAPPING_GRACE: Duration = Duration::from_secs(2);
 const MAPPING_FIRST_PAUSE: Duration = Duration::from_millis(50);
@@ -249,7 +249,7 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
         let Some(me) = &taken.me else {
             return Ok(());
         };
-        let deadline = Instant::now() + WAIT_FOR_TURN;
+        let deadline = Instant::now() + claims::bounded_wait(WAIT_FOR_TURN);
         let mut poll = POLL_TURN;
         let mut in_flight = std::borrow::Cow::Borrowed(&taken.in_flight);
         loop {

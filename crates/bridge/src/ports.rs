@@ -499,14 +499,9 @@ pub struct StartedChat {
     pub participant_token: ParticipantToken,
 }
 
-/// Amazon Connect (SigV4 API): starting chats and streaming them to our topic.
+/// Amazon Connect (SigV4 API): starting chats that stream to our topic from their first item.
 pub trait ContactCenter: Send + Sync {
     fn start_chat(&self, request: &ChatRequest) -> impl Future<Output = PortResult<StartedChat>> + Send;
-    fn start_streaming(
-        &self,
-        contact_id: &ContactId,
-        client_token: &str,
-    ) -> impl Future<Output = PortResult<()>> + Send;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

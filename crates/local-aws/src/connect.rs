@@ -1392,6 +1392,54 @@ mod tests {
         assert_eq!(s.contacts().count(), 2);
     }
 
+    /// A chat started with an initial message and streaming: the customer's message is the first item,
+    /// streamed like any other, before the flow greets (once the customer connects); a start retried
+    /// with the same client token returns the same chat without the message twice.
+    #[test]
+    fn an_initial_message_comes_first_streamed_and_once() {
+        let mut s = sim();
+        let cfg = TwinConfig::default();
+        let request = || StartChatContactRequest {
+            instance_id: Some(cfg.instance_id.clone()),
+            contact_flow_id: Some(cfg.contact_flow_id.clone()),
+            participant_details: Some(NameOnly {
+                display_name: Some("Sheena".into()),
+            }),
+            client_token: Some("tok".into()),
+            supported_messaging_content_types: Some(vec!["text/plain".into()]),
+            chat_streaming_configuration: Some(StreamingConfiguration {
+                streaming_endpoint_arn: Some(TOPIC.into()),
+            }),
+            initial_message: Some(ChatMessage {
+                content_type: Some("text/plain".into()),
+                content: Some("where is my order?".into()),
+            }),
+            ..Default::default()
+        };
+        let first = s.start_chat_contact(request(), T0).unwrap();
+        let again = s.start_chat_contact(request(), T0 + 1_000).unwrap();
+        assert_eq!(first, again);
+        s.create_participant_connection(
+            first["ParticipantToken"].as_str(),
+            CreateParticipantConnectionRequest {
+                types: Some(vec!["CONNECTION_CREDENTIALS".into()]),
+                connect_participant: Some(true),
+            },
+            T0,
+        )
+        .unwrap();
+        let items: Vec<Value> = s
+            .take_stream()
+            .iter()
+            .map(|event| serde_json::from_str(&event.message).unwrap())
+            .collect();
+        let roles: Vec<&str> = items.iter().map(|i| i["ParticipantRole"].as_str().unwrap()).collect();
+        assert_eq!(roles, ["CUSTOMER", "CUSTOMER", "SYSTEM"], "{items:#?}");
+        assert_eq!(items[0]["Content"], "where is my order?");
+        assert_eq!(items[1]["ContentType"], CT_JOINED);
+        assert_eq!(items[2]["DisplayName"], "SYSTEM_MESSAGE");
+    }
+
     #[test]
     fn start_chat_validation() {
         let mut s = sim();

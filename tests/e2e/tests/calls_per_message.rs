@@ -293,8 +293,8 @@ async fn a_text_that_starts_a_chat_alone_is_marked_done_after_its_send_and_the_n
     assert_eq!(
         whatsapp_calls_since(twin, since).await,
         [
+            // The chat streams from its start: no StartContactStreaming.
             "connect.StartChatContact",
-            "connect.StartContactStreaming",
             "connectparticipant.CreateParticipantConnection",
             "connectparticipant.SendMessage",
             // The registration (with the start lock) and the claim; the contact mapping; the activation;

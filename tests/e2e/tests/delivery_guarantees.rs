@@ -442,7 +442,7 @@ async fn concurrent_duplicates_race_on_the_claim_and_deliver_once() {
     }
 }
 
-/// The invocation that starts a chat writes the contact mapping alongside `StartContactStreaming`, so
+/// The invocation that starts a chat writes the contact mapping after `StartChatContact`, so
 /// the chat's first streamed item may reach ConnectHandler a moment before the mapping: it waits for
 /// it instead of dropping the item as someone else's.
 #[tokio::test]
@@ -490,7 +490,7 @@ async fn an_item_streamed_before_its_chat_mapping_lands_still_reaches_the_custom
 }
 
 /// The invocation holding a conversation's start lock dies mid-start (its chat exists, its streaming
-/// call never answers). Its hold lapses within seconds (no heartbeat renews it), so Lambda's retry takes
+/// connection call never answers). Its hold lapses within seconds (no heartbeat renews it), so Lambda's retry takes
 /// the message over; whichever of the opener's retry and the conversation's next message (which waits
 /// for the start) gets the lock finishes that same start (the client token is the conversation's
 /// generation, not the opener's), so the customer has one chat, both messages in order, and nothing is
@@ -500,7 +500,7 @@ async fn a_start_whose_opener_died_is_finished_once_and_loses_nothing() {
     let stack = TestStack::start_with(|o| o.concurrency = 3).await;
     let twin = stack.twin();
     let customer = "3168000001";
-    twin.fault(json!({"service": "connect", "operation": "StartContactStreaming", "latency_ms": 120_000, "times": 1}))
+    twin.fault(json!({"service": "connectparticipant", "operation": "CreateParticipantConnection", "latency_ms": 120_000, "times": 1}))
         .await;
     // Both messages carry the same WhatsApp second, so which goes first is up to EUM's arrival order,
     // which the opener's redeliveries (registering after the second message) must keep.
@@ -511,7 +511,7 @@ async fn a_start_whose_opener_died_is_finished_once_and_loses_nothing() {
         let (twin, message) = (twin.clone(), text("first, opener died"));
         tokio::spawn(async move { twin.customer_sends(customer, message).await })
     };
-    // The chat is started; the opener is now waiting on its streaming call (and wrote the mapping beside it).
+    // The chat is started; the opener is now waiting on its connection call (and wrote the mapping beside it).
     while twin.calls_to("StartChatContact").await == 0 {
         assert!(
             opener_sent.elapsed() < Duration::from_secs(10),

@@ -18,8 +18,10 @@ use std::collections::BTreeSet;
 fn iam_actions(operation: &str) -> Option<&'static [&'static str]> {
     Some(match operation {
         // Amazon Connect
-        "StartChatContact" => &["connect:StartChatContact"],
-        "StartContactStreaming" => &["connect:StartContactStreaming"],
+        // The start carries the chat's streaming configuration. The service authorization reference
+        // does not say whether Connect authorises that part as StartContactStreaming; a missing grant
+        // would silently stream nothing, so the role keeps both.
+        "StartChatContact" => &["connect:StartChatContact", "connect:StartContactStreaming"],
         "StopContact" => &["connect:StopContact"],
         // Connect Participant Service: X-Amz-Bearer tokens, no SigV4
         "CreateParticipantConnection"

@@ -1,4 +1,5 @@
-//! Amazon Connect (start and stream chats) and the Connect Participant Service (act as the customer).
+//! Amazon Connect (start chats that stream to our topic) and the Connect Participant Service (act as the
+//! customer).
 
 use super::{Boxed, classify, missing};
 use crate::config::Config;
@@ -57,7 +58,15 @@ impl ContactCenter for ConnectCenter {
             .participant_details(participant)
             .set_attributes(Some(request.attributes.clone()))
             .chat_duration_in_minutes(self.chat_duration_minutes)
-            .client_token(&request.client_token);
+            .client_token(&request.client_token)
+            // Streamed from the start: no item (the customer's first message, the flow's greeting) goes to
+            // nobody, and there is no separate StartContactStreaming call to wait for.
+            .chat_streaming_configuration(
+                ChatStreamingConfiguration::builder()
+                    .streaming_endpoint_arn(&self.stream_topic_arn)
+                    .build()
+                    .map_err(|e| invalid(OP, e))?,
+            );
         for content_type in SUPPORTED_CONTENT_TYPES {
             call = call.supported_messaging_content_types(*content_type);
         }
@@ -82,25 +91,6 @@ impl ContactCenter for ConnectCenter {
                 out.participant_token().ok_or_else(|| missing(OP, "ParticipantToken"))?,
             ),
         })
-    }
-
-    async fn start_streaming(&self, contact_id: &ContactId, client_token: &str) -> PortResult<()> {
-        const OP: &str = "StartContactStreaming";
-        let streaming = ChatStreamingConfiguration::builder()
-            .streaming_endpoint_arn(&self.stream_topic_arn)
-            .build()
-            .map_err(|e| invalid(OP, e))?;
-        self.client
-            .start_contact_streaming()
-            .instance_id(&self.instance_id)
-            .contact_id(contact_id.as_str())
-            .chat_streaming_configuration(streaming)
-            .client_token(client_token)
-            .send()
-            .boxed()
-            .await
-            .map_err(|e| classify(OP, e, false))?;
-        Ok(())
     }
 }
 

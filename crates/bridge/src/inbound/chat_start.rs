@@ -1,6 +1,6 @@
 //! One chat per conversation: the start lock decides which message starts it (the others wait for it),
-//! and the start itself (`StartChatContact`, streaming, the contact mapping, the customer's connection,
-//! the activation).
+//! and the start itself (`StartChatContact`, streaming to our topic from its first item, the contact
+//! mapping beside the customer's connection, the activation).
 
 use super::InboundBridge;
 use super::hold::Claimed;
@@ -106,7 +106,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
     /// Returns the conversation's active chat, starting one (or waiting for another invocation's start).
     pub(super) async fn ensure_chat(&self, claimed: &Claimed<'_>, mut view: ConversationView) -> PortResult<ChatReady> {
         let (key, me) = (claimed.key, claimed.me);
-        let deadline = Instant::now() + WAIT_FOR_START;
+        let deadline = Instant::now() + claims::bounded_wait(WAIT_FOR_START);
         let mut waited = false;
         loop {
             if Instant::now() > deadline {
@@ -211,7 +211,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             .await?;
         let ttl = i64::from(self.config.chat_duration_minutes) * 60 + STATE_RETENTION_S;
         // Side by side: an item streamed before the mapping lands waits for it in ConnectHandler (see
-        // `crate::outbound`); the customer connects (and the flow greets) only once both are done.
+        // `crate::outbound`).
         let contact = ContactRecord {
             initial_contact_id: started.contact_id.clone(),
             phone_number_id: key.phone_number_id.clone(),
@@ -219,13 +219,12 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             phone: message.phone.clone(),
             origination_id: origination.clone(),
         };
-        let stream_token = format!("{client_token}-stream");
-        let (streaming, mapped) = tokio::join!(
-            self.center.start_streaming(&started.contact_id, &stream_token),
+        let (connection, mapped) = tokio::join!(
+            self.participant.connect(&started.participant_token),
             behind(self.store.put_contact(&contact, ttl))
         );
-        mapped.and(streaming)?;
-        let connection = self.participant.connect(&started.participant_token).await?;
+        mapped?;
+        let connection = connection?;
         let chat = ActiveChat {
             contact_id: started.contact_id,
             participant_token: started.participant_token,
