@@ -164,6 +164,13 @@ async fn attachments_upload_with_exact_headers_and_download() {
     assert_eq!(early.into_service_error().meta().code(), Some("ValidationException"));
     let bare = http.put(meta.url().unwrap()).body(pdf.clone()).send().await.unwrap();
     assert_eq!(bare.status().as_u16(), 403);
+    // S3 takes a PUT only with its Content-Length: a chunked body is refused whatever its headers.
+    let chunks = futures_util::stream::iter([Ok::<_, std::io::Error>(pdf.clone())]);
+    let mut chunked = http.put(meta.url().unwrap()).body(reqwest::Body::wrap_stream(chunks));
+    for (k, v) in &headers {
+        chunked = chunked.header(k, v);
+    }
+    assert_eq!(chunked.send().await.unwrap().status().as_u16(), 411);
     let mut put = http.put(meta.url().unwrap()).body(pdf.clone());
     for (k, v) in &headers {
         put = put.header(k, v);

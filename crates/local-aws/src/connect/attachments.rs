@@ -229,6 +229,13 @@ impl ConnectSim {
         if now > rec.upload_expires_ms {
             return Err(refused(403, "AccessDenied: Request has expired"));
         }
+        // S3 (which the upload URL is) takes a PUT only with its length: a chunked body has none.
+        if !headers.contains_key("content-length") {
+            return Err(refused(
+                411,
+                "MissingContentLength: You must provide the Content-Length HTTP header.",
+            ));
+        }
         for (name, value) in &rec.headers {
             match headers.get(&name.to_ascii_lowercase()) {
                 Some(v) if v == value => {}
