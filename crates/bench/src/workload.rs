@@ -57,6 +57,29 @@ impl Case {
         }
     }
 
+    /// The call whose answer puts the message where it is going: into the chat (the customer's text),
+    /// the file into the chat (media), or on WhatsApp (the agent's).
+    pub fn delivering_call(self) -> &'static str {
+        match self {
+            Case::InboundText | Case::InboundTextNewChat => "connectparticipant.SendMessage",
+            Case::AgentText | Case::AgentInteractive => "socialmessaging.SendWhatsAppMessage",
+            Case::InboundImage | Case::VoiceNote => "connectparticipant.CompleteAttachmentUpload",
+        }
+    }
+
+    /// Of [`Case::dependent_rounds`], those up to and including the delivering call's.
+    pub fn delivery_rounds(self) -> u32 {
+        match self {
+            // The completing write and the transcript come after.
+            Case::InboundImage => 4,
+            Case::VoiceNote => 5,
+            // The done mark after the send is not on the message's way.
+            Case::AgentText => 2,
+            Case::AgentInteractive => 3,
+            Case::InboundText | Case::InboundTextNewChat => self.dependent_rounds(),
+        }
+    }
+
     pub fn is_media(self) -> bool {
         matches!(self, Case::InboundImage | Case::VoiceNote)
     }
@@ -143,6 +166,18 @@ pub struct Sample {
     /// Inside the handler time, how long the handler was runnable but waiting for a CPU (`None` when
     /// the twin could not read it from the kernel).
     pub queued_us: Option<u64>,
+    /// From the event handed out to the answer of the case's delivering call (`None`: it made none).
+    pub delivery: Option<Delivery>,
+}
+
+/// The part of a sample up to the message's delivery.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery {
+    pub us: u64,
+    /// Of which at least one call was in flight.
+    pub aws_wait_us: u64,
+    /// Calls one after another up to and including the delivering one.
+    pub chain: usize,
 }
 
 impl Sample {
@@ -156,7 +191,7 @@ impl Sample {
         self.handler_us.saturating_sub(self.aws_wait_us)
     }
 
-    fn of(inv: Invocation, added_latency_us: u64) -> Result<Self, String> {
+    fn of(inv: Invocation, added_latency_us: u64, case: Case) -> Result<Self, String> {
         if inv.ok != Some(true) {
             return Err("the handler did not succeed".into());
         }
@@ -173,6 +208,25 @@ impl Sample {
             .filter(|c| c.service == "transcribe")
             .map(|c| (c.end_us - c.start_us).saturating_sub(added_latency_us))
             .sum();
+        let delivered = calls
+            .iter()
+            .filter(|c| c.label() == case.delivering_call())
+            .map(|c| c.end_us)
+            .min();
+        let delivery = delivered.map(|at| {
+            let before: Vec<Span> = calls.iter().filter(|c| c.end_us <= at).map(Call::span).collect();
+            Delivery {
+                us: at.saturating_sub(inv.handed_out_us),
+                aws_wait_us: covered(
+                    &before,
+                    Span {
+                        start: inv.handed_out_us,
+                        end: at,
+                    },
+                ),
+                chain: sequential_chain(&before),
+            }
+        });
         Ok(Self {
             handler_us: end.saturating_sub(inv.handed_out_us),
             aws_wait_us: covered(&before_response, window),
@@ -180,6 +234,7 @@ impl Sample {
             calls,
             streaming_us,
             queued_us: inv.queued_us,
+            delivery,
         })
     }
 }
@@ -365,7 +420,7 @@ impl Workload {
             let since = self.clock().await;
             self.cause(case).await?;
             let inv = self.invocation(case.function(), since).await?;
-            samples.push(Sample::of(inv, self.added_latency_us).map_err(|e| format!("{}: {e}", case.name()))?);
+            samples.push(Sample::of(inv, self.added_latency_us, case).map_err(|e| format!("{}: {e}", case.name()))?);
         }
         Ok(samples)
     }
@@ -413,7 +468,7 @@ impl Workload {
         };
         let since = self.clock().await;
         self.cause(case).await?;
-        let first = Sample::of(self.invocation(function, since).await?, 0)?;
+        let first = Sample::of(self.invocation(function, since).await?, 0, case)?;
         let polled = process.first_poll_us.unwrap_or(process.spawned_us);
         Ok(ColdStart {
             to_first_poll_us: polled - process.spawned_us,
@@ -524,10 +579,19 @@ mod tests {
                 },
             ],
         };
-        let s = Sample::of(inv, 0).unwrap();
+        let inv_clone = inv.clone();
+        let s = Sample::of(inv, 0, Case::InboundText).unwrap();
         assert_eq!(
             (s.handler_us, s.aws_wait_us, s.overhead_us(), s.chain, s.queued_us),
             (100, 71, 29, 2, Some(12))
         );
+        let delivery = s.delivery.expect("SendMessage delivers an inbound text");
+        assert_eq!(
+            (delivery.us, delivery.aws_wait_us, delivery.chain),
+            (90, 71, 2),
+            "up to SendMessage's answer"
+        );
+        let agent = Sample::of(inv_clone, 0, Case::AgentText).unwrap();
+        assert!(agent.delivery.is_none(), "no WhatsApp send: nothing delivered");
     }
 }

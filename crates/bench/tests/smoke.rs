@@ -79,6 +79,18 @@ fn smoke_run_measures_every_case_with_plausible_numbers() {
             "{name}: {seq} sequential calls in {slow} µs"
         );
         assert!(num(c, &["latency", "floor_us"]) >= 40_000, "{name}");
+        // Every event delivers its message, no later than the handler answers, and at 20 ms per call
+        // no sooner than its delivery's floor of two rounds.
+        assert_eq!(
+            num(c, &["delivery_us", "n"]),
+            num(c, &["handler_us", "n"]),
+            "{name}: {c}"
+        );
+        assert!(
+            num(c, &["delivery_us", "max"]) <= num(c, &["handler_us", "max"]),
+            "{name}: {c}"
+        );
+        assert!(num(c, &["latency", "delivery_us", "min"]) >= 40_000, "{name}: {c}");
     }
 
     let cold = results["cold_start"].as_array().unwrap();
