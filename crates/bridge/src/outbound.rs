@@ -23,7 +23,8 @@ use crate::ports::{
     Claim, ContactRecord, ItemClaim, ItemInFlight, Participant, PortResult, SentRecord, StateStore, Whatsapp,
 };
 use crate::ports::{Conversation, ConversationState};
-use crate::rich::interactive::{Menu, WhatsappMessage};
+use crate::rich::menu::Menu;
+use crate::rich::message::WhatsappMessage;
 use crate::sns;
 use crate::telemetry::{Direction, log_outcome, log_rejection, now_ms};
 use crate::translate::{OutboundPlan, OutboundRules, plan_outbound_with};

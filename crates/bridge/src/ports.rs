@@ -8,7 +8,7 @@ use crate::error::PortError;
 use crate::ids::{
     ConnectionToken, ContactId, ConversationKey, CustomerId, ItemId, OriginationId, ParticipantToken, PhoneNumberId,
 };
-use crate::rich::interactive::Menu;
+use crate::rich::menu::Menu;
 use crate::whatsapp::OutgoingMessage;
 use std::collections::HashMap;
 use std::future::Future;

@@ -5,7 +5,9 @@
 
 use crate::config::ReadReceipts;
 use crate::connect_stream::{INTERACTIVE, ItemType, Role, StreamItem, Visibility};
-use crate::rich::interactive::{self, Answer, Menu, RenderOptions, WhatsappMessage};
+use crate::rich::interactive::{self, RenderOptions};
+use crate::rich::menu::{self, Answer, Menu};
+use crate::rich::message::WhatsappMessage;
 use crate::rich::notices::{Notice, Notices};
 use crate::rich::text::{Unit, truncate};
 use crate::rich::{markdown, render, split};
@@ -37,7 +39,7 @@ pub fn plan_inbound(content: &Content) -> InboundPlan {
             content_type: if content_type == TEXT_PLAIN {
                 TEXT_PLAIN
             } else {
-                interactive::INTERACTIVE_RESPONSE
+                menu::INTERACTIVE_RESPONSE
             },
             content,
         },
@@ -115,7 +117,7 @@ pub fn plan_message(content: &Content, context: Option<&MessageContext>, state: 
             return InboundAction::EndChat;
         }
     }
-    if let Some(answer) = interactive::answer(state.menu, content) {
+    if let Some(answer) = menu::answer(state.menu, content) {
         return match answer {
             Answer::Connect(message) => InboundAction::Send {
                 content_type: message.content_type,
@@ -326,7 +328,7 @@ pub fn plan_outbound_with(item: &StreamItem, rules: &OutboundRules) -> OutboundP
 
 /// The text that names a sent message to the agent (its body, or an interactive message's body).
 fn summary_of(message: &WhatsappMessage) -> String {
-    use crate::rich::interactive::InteractiveBody;
+    use crate::rich::message::InteractiveBody;
     match message {
         WhatsappMessage::Text { text } => text.body.clone(),
         WhatsappMessage::Interactive {
@@ -545,10 +547,7 @@ mod tests {
         assert_eq!(connect_parts(TEXT_PLAIN, "short", limit), ["short"]);
         // Interactive answers are bounded by their own (larger) limit and never cut.
         let answer = "x".repeat(2000);
-        assert_eq!(
-            connect_parts(interactive::INTERACTIVE_RESPONSE, &answer, limit),
-            [answer]
-        );
+        assert_eq!(connect_parts(menu::INTERACTIVE_RESPONSE, &answer, limit), [answer]);
     }
 
     #[test]

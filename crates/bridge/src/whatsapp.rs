@@ -618,7 +618,7 @@ pub enum OutgoingBody {
         text: TextBody,
     },
     Interactive {
-        interactive: crate::rich::interactive::InteractiveBody,
+        interactive: crate::rich::message::InteractiveBody,
     },
 }
 
@@ -646,8 +646,8 @@ impl OutgoingMessage {
     }
 
     /// A message rendered by [`crate::rich`] (text or interactive).
-    pub fn rich(to: &CustomerId, message: &crate::rich::interactive::WhatsappMessage) -> Self {
-        use crate::rich::interactive::WhatsappMessage;
+    pub fn rich(to: &CustomerId, message: &crate::rich::message::WhatsappMessage) -> Self {
+        use crate::rich::message::WhatsappMessage;
         let body = match message {
             WhatsappMessage::Text { text } => OutgoingBody::Text {
                 text: TextBody {

@@ -12,7 +12,7 @@ use crate::ports::{
     ActiveChat, ContactCenter, Conversation, ConversationState, ConversationView, Participant, PortResult, Said,
     StateStore, Whatsapp,
 };
-use crate::rich::{interactive, notices::Notice};
+use crate::rich::{menu, notices::Notice};
 use crate::rounds::behind;
 use crate::telemetry::now_ms;
 use crate::translate::{InboundAction, InboundState, TEXT_PLAIN, plan_message};
@@ -107,7 +107,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         let action = plan_message(&self.planned(&message.content), message.context.as_ref(), &state);
         // An answer spends the menu, so a number typed later is just a number.
         let answered = view.menu.is_some()
-            && interactive::answer(view.menu.as_ref(), &message.content).is_some()
+            && menu::answer(view.menu.as_ref(), &message.content).is_some()
             && !matches!(action, InboundAction::Page(_));
         let lapsed = lapsed_registrations(&view, me, now_ms());
         if !extended
