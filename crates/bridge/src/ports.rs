@@ -9,7 +9,7 @@ use crate::ids::{
     ConnectionToken, ContactId, ConversationKey, CustomerId, ItemId, OriginationId, ParticipantToken, PhoneNumberId,
 };
 use crate::rich::menu::Menu;
-use crate::whatsapp::OutgoingMessage;
+use crate::whatsapp::outgoing::OutgoingMessage;
 use std::collections::HashMap;
 use std::future::Future;
 

@@ -7,6 +7,7 @@ use super::order::{lapsed_registrations, waits_for_earlier, went_into_an_earlier
 use super::{InboundBridge, Outcome};
 use crate::claims::Hold;
 use crate::config::ReadReceipts;
+use crate::content_type::TEXT_PLAIN;
 use crate::ids::{ContactId, OriginationId, short_hash};
 use crate::ports::{
     ActiveChat, ContactCenter, Conversation, ConversationState, ConversationView, Participant, PortResult, Said,
@@ -15,8 +16,9 @@ use crate::ports::{
 use crate::rich::{menu, notices::Notice};
 use crate::rounds::behind;
 use crate::telemetry::now_ms;
-use crate::translate::{InboundAction, InboundState, TEXT_PLAIN, plan_message};
-use crate::whatsapp::{Content, Media, OutgoingMessage};
+use crate::translate::{InboundAction, InboundState, plan_message};
+use crate::whatsapp::outgoing::OutgoingMessage;
+use crate::whatsapp::{Content, Media};
 use std::borrow::Cow;
 use std::time::Duration;
 
@@ -277,7 +279,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 }
             }
             InboundAction::Page(page) => {
-                let outgoing = OutgoingMessage::rich(message.reply_to(), &page);
+                let outgoing = OutgoingMessage::new(message.reply_to(), page);
                 self.say(claimed, Said::MenuPage, &outgoing).await?;
                 Ok(Outcome::Paged)
             }

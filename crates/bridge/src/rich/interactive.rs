@@ -9,14 +9,14 @@
 //! Everything is pure; the bridge stores the menu and sends what comes out.
 
 use super::menu::{ConnectMessage, Menu, MenuOption, MenuStyle};
-use super::message::{
-    BodyText, ButtonAction, ButtonReply, Header, InteractiveBody, ListAction, MediaLink, ReplyButton, Row, Section,
-    WhatsappMessage,
-};
 use super::slot_time::SlotTime;
 use super::template::{Carousel, Element, Picker, Template, TimePicker, TimeSlot, parse};
 use super::text::{Unit, fit, one_line, truncate};
 use crate::error::Rejection;
+use crate::whatsapp::outgoing::{
+    BodyText, ButtonAction, ButtonReply, Header, InteractiveBody, ListAction, MediaLink, OutgoingBody, ReplyButton,
+    Row, Section,
+};
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -51,7 +51,7 @@ const PAGE_OPTIONS: usize = limits::LIST_ROWS - 1;
 /// A rendered template: the message for the customer and, when it offers options, its menu.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rendered {
-    pub message: WhatsappMessage,
+    pub message: OutgoingBody,
     pub menu: Option<Menu>,
 }
 
@@ -124,7 +124,7 @@ pub fn render(template: &Template, options: &RenderOptions) -> Option<Rendered> 
         Template::TimePicker(t) => Some(render_time_picker(t, options)),
         Template::Carousel(c) => Some(render_carousel(c, options)),
         Template::Unknown { title, .. } => title.as_ref().map(|title| Rendered {
-            message: WhatsappMessage::text(fit(title, limits::TEXT_BODY)),
+            message: OutgoingBody::text(fit(title, limits::TEXT_BODY)),
             menu: None,
         }),
     }
@@ -335,7 +335,7 @@ fn present(prompt: Prompt, choices: Vec<Choice>, options: &RenderOptions) -> Ren
             prompt.body
         };
         return Rendered {
-            message: WhatsappMessage::text(fit(&body, limits::TEXT_BODY)),
+            message: OutgoingBody::text(fit(&body, limits::TEXT_BODY)),
             menu: None,
         };
     }
@@ -381,7 +381,7 @@ fn present(prompt: Prompt, choices: Vec<Choice>, options: &RenderOptions) -> Ren
                 },
             })
             .collect();
-        WhatsappMessage::Interactive {
+        OutgoingBody::Interactive {
             interactive: InteractiveBody::Button {
                 header: prompt.image.map(|link| Header::Image {
                     image: MediaLink { link },
@@ -396,7 +396,7 @@ fn present(prompt: Prompt, choices: Vec<Choice>, options: &RenderOptions) -> Ren
         list_page(&body, &prompt.button, &choices, &menu.options, None)
     } else if prompt.overflow == Overflow::Numbered {
         menu.style = MenuStyle::Numbered;
-        WhatsappMessage::text(numbered_text(&body, &choices, options))
+        OutgoingBody::text(numbered_text(&body, &choices, options))
     } else {
         menu.pages = pages(&body, &prompt.button, &choices, &menu, options);
         menu.pages[0].clone()
@@ -458,7 +458,7 @@ fn list_page(
     choices: &[Choice],
     options: &[MenuOption],
     more: Option<MoreRow>,
-) -> WhatsappMessage {
+) -> OutgoingBody {
     let mut sections: Vec<(Option<String>, Vec<Row>)> = Vec::new();
     for (choice, option) in choices.iter().zip(options) {
         match sections.last_mut() {
@@ -486,7 +486,7 @@ fn list_page(
             rows,
         })
         .collect();
-    WhatsappMessage::Interactive {
+    OutgoingBody::Interactive {
         interactive: InteractiveBody::List {
             header: None,
             body: BodyText {
@@ -501,7 +501,7 @@ fn list_page(
 }
 
 /// Lists of nine options and a "More options" row each, the last holding up to ten.
-fn pages(body: &str, button: &str, choices: &[Choice], menu: &Menu, options: &RenderOptions) -> Vec<WhatsappMessage> {
+fn pages(body: &str, button: &str, choices: &[Choice], menu: &Menu, options: &RenderOptions) -> Vec<OutgoingBody> {
     let mut bounds = Vec::new();
     let mut start = 0;
     while choices.len() - start > limits::LIST_ROWS {

@@ -2,10 +2,10 @@
 //! widget would.
 
 use super::*;
-use crate::connect_stream::INTERACTIVE;
+use crate::content_type::INTERACTIVE;
 use crate::rich::menu::{Answer, answer};
-use crate::rich::message::MessageText;
 use crate::rich::text::ELLIPSIS;
+use crate::whatsapp::outgoing::MessageText;
 use crate::whatsapp::{Content, InteractiveReply};
 use serde_json::json;
 use unicode_segmentation::UnicodeSegmentation;
@@ -30,14 +30,14 @@ fn rendered(content: &str) -> Rendered {
 }
 
 /// Every WhatsApp limit a message must respect for Meta to accept it.
-fn assert_valid(message: &WhatsappMessage) {
+fn assert_valid(message: &OutgoingBody) {
     let len = |s: &str| Unit::Utf16.measure(s);
     match message {
-        WhatsappMessage::Text { text } => {
+        OutgoingBody::Text { text } => {
             assert!(!text.body.trim().is_empty());
             assert!(len(&text.body) <= limits::TEXT_BODY);
         }
-        WhatsappMessage::Interactive {
+        OutgoingBody::Interactive {
             interactive: InteractiveBody::Button { header, body, action },
         } => {
             assert!(!body.text.trim().is_empty() && len(&body.text) <= limits::BUTTON_BODY);
@@ -52,7 +52,7 @@ fn assert_valid(message: &WhatsappMessage) {
                 assert!(len(text) <= limits::HEADER_TEXT);
             }
         }
-        WhatsappMessage::Interactive {
+        OutgoingBody::Interactive {
             interactive: InteractiveBody::List { header, body, action },
         } => {
             assert!(
@@ -82,21 +82,22 @@ fn assert_valid(message: &WhatsappMessage) {
                 }
             }
         }
+        other => panic!("rendering sends no files: {other:?}"),
     }
 }
 
-fn list_rows(message: &WhatsappMessage) -> Vec<Row> {
+fn list_rows(message: &OutgoingBody) -> Vec<Row> {
     match message {
-        WhatsappMessage::Interactive {
+        OutgoingBody::Interactive {
             interactive: InteractiveBody::List { action, .. },
         } => action.sections.iter().flat_map(|s| s.rows.clone()).collect(),
         other => panic!("not a list: {other:?}"),
     }
 }
 
-fn list_sections(message: &WhatsappMessage) -> Vec<(Option<String>, Vec<String>)> {
+fn list_sections(message: &OutgoingBody) -> Vec<(Option<String>, Vec<String>)> {
     match message {
-        WhatsappMessage::Interactive {
+        OutgoingBody::Interactive {
             interactive: InteractiveBody::List { action, .. },
         } => action
             .sections
@@ -107,12 +108,13 @@ fn list_sections(message: &WhatsappMessage) -> Vec<(Option<String>, Vec<String>)
     }
 }
 
-fn body_of(message: &WhatsappMessage) -> &str {
+fn body_of(message: &OutgoingBody) -> &str {
     match message {
-        WhatsappMessage::Text { text } => &text.body,
-        WhatsappMessage::Interactive {
+        OutgoingBody::Text { text } => &text.body,
+        OutgoingBody::Interactive {
             interactive: InteractiveBody::Button { body, .. } | InteractiveBody::List { body, .. },
         } => &body.text,
+        other => panic!("rendering sends no files: {other:?}"),
     }
 }
 
@@ -185,23 +187,24 @@ fn assert_every_option_answers(rendered: &Rendered, expected: impl Fn(usize) -> 
     for page in &pages {
         assert_valid(page);
         let ids: Vec<(String, String)> = match page {
-            WhatsappMessage::Interactive {
+            OutgoingBody::Interactive {
                 interactive: InteractiveBody::Button { action, .. },
             } => action
                 .buttons
                 .iter()
                 .map(|b| (b.reply.id.clone(), b.reply.title.clone()))
                 .collect(),
-            WhatsappMessage::Interactive { .. } => list_rows(page).into_iter().map(|r| (r.id, r.title)).collect(),
-            WhatsappMessage::Text { .. } => (1..=menu.options.len())
+            OutgoingBody::Interactive { .. } => list_rows(page).into_iter().map(|r| (r.id, r.title)).collect(),
+            OutgoingBody::Text { .. } => (1..=menu.options.len())
                 .map(|n| (n.to_string(), String::new()))
                 .collect(),
+            other => panic!("rendering sends no files: {other:?}"),
         };
         for (id, title) in ids {
             if id.contains(".more") {
                 continue;
             }
-            let content = if matches!(page, WhatsappMessage::Text { .. }) {
+            let content = if matches!(page, OutgoingBody::Text { .. }) {
                 Content::Text { body: id }
             } else {
                 list_tap(&id, &title)
@@ -446,7 +449,7 @@ fn images_become_button_headers_only() {
         .to_string()
     };
     let buttons = rendered(&content(2));
-    let WhatsappMessage::Interactive {
+    let OutgoingBody::Interactive {
         interactive: InteractiveBody::Button { header, .. },
     } = &buttons.message
     else {
@@ -673,10 +676,10 @@ fn templates_without_options() {
     assert_eq!(r.menu, None);
     assert_eq!(
         r.message,
-        WhatsappMessage::Text {
+        OutgoingBody::Text {
             text: MessageText {
                 body: "Read more\n\n🔗 Docs: https://example.com/docs".into(),
-                preview_url: true
+                preview_url: Some(true)
             }
         }
     );
@@ -686,10 +689,7 @@ fn templates_without_options() {
         None
     );
     let titled = json!({"templateType": "Fancy", "data": {"content": {"title": "Hello there"}}});
-    assert_eq!(
-        rendered(&titled.to_string()).message,
-        WhatsappMessage::text("Hello there")
-    );
+    assert_eq!(rendered(&titled.to_string()).message, OutgoingBody::text("Hello there"));
 }
 
 #[test]

@@ -4,13 +4,10 @@
 //! WhatsApp titles are short while Lex matches the *full* option title, so the menu records what each
 //! button, row or number stands for: the exact message Connect's own widget would have sent.
 
-use super::message::WhatsappMessage;
-use crate::translate::TEXT_PLAIN;
+use crate::content_type::{INTERACTIVE_RESPONSE, TEXT_PLAIN};
+use crate::whatsapp::outgoing::OutgoingBody;
 use crate::whatsapp::{Content, InteractiveReply};
 use serde::{Deserialize, Serialize};
-
-/// Content type of the reply Connect's widget sends for ListPicker pagination.
-pub const INTERACTIVE_RESPONSE: &str = "application/vnd.amazonaws.connect.message.interactive.response";
 
 /// A message for Connect, as `SendMessage` takes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,7 +51,7 @@ pub struct Menu {
     pub options: Vec<MenuOption>,
     /// Every page when the options were paged (`pages[0]` is the one sent first), else empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub pages: Vec<WhatsappMessage>,
+    pub pages: Vec<OutgoingBody>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,7 +72,7 @@ impl Menu {
     }
 
     /// The page a "More options" row with this id opens.
-    pub fn page_for(&self, id: &str) -> Option<&WhatsappMessage> {
+    pub fn page_for(&self, id: &str) -> Option<&OutgoingBody> {
         let page = id
             .strip_prefix(&self.key)?
             .strip_prefix(".more")?
@@ -95,7 +92,7 @@ pub enum Answer {
     /// Send this to Connect as the customer's message.
     Connect(ConnectMessage),
     /// The customer asked for the next page of options: send it to them; Connect hears nothing.
-    Page(WhatsappMessage),
+    Page(OutgoingBody),
 }
 
 /// What the customer's message means for the menu they were shown, or `None` when it is no answer

@@ -3,7 +3,7 @@
 //! [`crate::translate`] decides *whether* something crosses the bridge; this module decides *how it
 //! looks* when it does, as pure functions over typed values so every rule is unit-tested without I/O:
 //! - [`template`]: the wire format of Connect's interactive templates;
-//! - [`interactive`]: those templates → WhatsApp buttons, lists or numbered texts ([`message`]);
+//! - [`interactive`]: those templates → WhatsApp buttons, lists or numbered texts;
 //! - [`menu`]: what a rendered template's options stand for, kept until the customer answers, and their
 //!   taps back into exactly what Connect's own chat widget would have sent;
 //! - [`markdown`]: agent markdown → WhatsApp's own formatting marks;
@@ -16,7 +16,6 @@
 pub mod interactive;
 pub mod markdown;
 pub mod menu;
-pub mod message;
 pub mod notices;
 pub mod render;
 mod slot_time;
