@@ -7,7 +7,8 @@ use bridge::connect_stream::parse_item;
 use bridge::ids::CustomerId;
 use bridge::sns::notifications;
 use bridge::translate::{InboundAction, InboundState, OutboundPlan, OutboundRules, plan_message, plan_outbound_with};
-use bridge::whatsapp::{Inbound, OutgoingMessage, parse_eum};
+use bridge::whatsapp::outgoing::OutgoingMessage;
+use bridge::whatsapp::{Inbound, parse_eum};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 
@@ -65,7 +66,7 @@ fn outbound(event: &str, rules: &OutboundRules, to: &CustomerId) -> Vec<Vec<u8>>
     for notification in notifications(&event).expect("an SNS event").into_iter().flatten() {
         let Ok(item) = parse_item(&notification) else { continue };
         if let OutboundPlan::Send { messages, .. } = plan_outbound_with(&item, rules) {
-            blobs.extend(messages.iter().map(|m| OutgoingMessage::rich(to, m).to_json()));
+            blobs.extend(messages.into_iter().map(|m| OutgoingMessage::new(to, m).to_json()));
         }
     }
     blobs

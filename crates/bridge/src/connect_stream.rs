@@ -4,13 +4,11 @@
 //! body has the content, the attributes have `MessageVisibility` (the forwarding rule needs it) and a
 //! copy of the role, which some events omit in the body.
 
+use crate::content_type::EVENT_PREFIX;
 use crate::error::{Rejection, describe_json_error};
 use crate::ids::{ContactId, ItemId};
 use crate::sns::Notification;
 use serde::Deserialize;
-
-pub const EVENT_PREFIX: &str = "application/vnd.amazonaws.connect.event.";
-pub const INTERACTIVE: &str = "application/vnd.amazonaws.connect.message.interactive";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ItemType {

@@ -14,6 +14,7 @@ pub mod claims;
 pub mod config;
 pub mod connect_stream;
 pub mod connection;
+pub mod content_type;
 pub mod error;
 pub mod ids;
 pub mod inbound;

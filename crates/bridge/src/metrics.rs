@@ -8,12 +8,37 @@
 //! contact and message ids never become dimensions, so the number of metrics (each one billed) stays
 //! bounded whatever the traffic. The metric names are what `template.yaml`'s dashboard and alarms read.
 
-use crate::telemetry::Direction;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use std::io::Write;
 use std::sync::OnceLock;
 use std::time::Duration;
+
+/// Which way a message crosses the bridge: a dimension of every metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// WhatsApp → Connect.
+    Inbound,
+    /// Connect → WhatsApp.
+    Outbound,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Inbound => "inbound",
+            Direction::Outbound => "outbound",
+        }
+    }
+}
+
+/// Epoch milliseconds: the documents' timestamp, and the clock of every service.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
 
 pub const NAMESPACE: &str = "WhatsAppConnectBridge";
 
@@ -260,7 +285,7 @@ impl Serialize for Directive {
 
 /// Writes `metric`'s document as one line on stdout, where Lambda hands it to CloudWatch Logs.
 pub fn record(metric: &Metric<'_>) {
-    let doc = document(metric, function_name(), crate::telemetry::now_ms());
+    let doc = document(metric, function_name(), now_ms());
     let Ok(mut line) = serde_json::to_vec(&doc) else {
         return;
     };

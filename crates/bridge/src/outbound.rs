@@ -23,11 +23,12 @@ use crate::ports::{
     Claim, ContactRecord, ItemClaim, ItemInFlight, Participant, PortResult, SentRecord, StateStore, Whatsapp,
 };
 use crate::ports::{Conversation, ConversationState};
-use crate::rich::interactive::{Menu, WhatsappMessage};
+use crate::rich::menu::Menu;
 use crate::sns;
 use crate::telemetry::{Direction, log_outcome, log_rejection, now_ms};
 use crate::translate::{OutboundPlan, OutboundRules, plan_outbound_with};
-use crate::whatsapp::OutgoingMessage;
+use crate::whatsapp::outgoing::OutgoingBody;
+use crate::whatsapp::outgoing::OutgoingMessage;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -154,7 +155,7 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
     async fn send(
         &self,
         item: &StreamItem,
-        messages: &[WhatsappMessage],
+        messages: &[OutgoingBody],
         menu: Option<&Menu>,
         summary: &str,
     ) -> PortResult<Outcome> {
@@ -324,7 +325,7 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
         &self,
         item: &StreamItem,
         contact: &ContactRecord,
-        (messages, menu): (&[WhatsappMessage], Option<&Menu>),
+        (messages, menu): (&[OutgoingBody], Option<&Menu>),
         summary: &str,
         sent: &mut Vec<SentRecord>,
     ) -> PortResult<()> {
@@ -333,7 +334,7 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
             self.store.save_menu(&key, &item.initial_contact_id, menu).await?;
         }
         for message in messages {
-            let outgoing = OutgoingMessage::rich(contact.reply_to(), message);
+            let outgoing = OutgoingMessage::new(contact.reply_to(), message.clone());
             let wa_message_id = self.whatsapp.send(&contact.origination_id, &outgoing).await?;
             sent.push(SentRecord {
                 wa_message_id,

@@ -8,8 +8,8 @@ use crate::error::PortError;
 use crate::ids::{
     ConnectionToken, ContactId, ConversationKey, CustomerId, ItemId, OriginationId, ParticipantToken, PhoneNumberId,
 };
-use crate::rich::interactive::Menu;
-use crate::whatsapp::OutgoingMessage;
+use crate::rich::menu::Menu;
+use crate::whatsapp::outgoing::OutgoingMessage;
 use std::collections::HashMap;
 use std::future::Future;
 

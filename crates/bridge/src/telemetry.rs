@@ -8,26 +8,12 @@
 
 use crate::error::{PortError, Rejection};
 use crate::metrics::{self, Disposition, Metric};
+// Both are metrics' own (a dimension, the documents' timestamp), so metrics needs nothing from here;
+// the services keep finding them where they always have.
+pub use crate::metrics::{Direction, now_ms};
 use std::time::Duration;
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::EnvFilter;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// WhatsApp → Connect.
-    Inbound,
-    /// Connect → WhatsApp.
-    Outbound,
-}
-
-impl Direction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::Inbound => "inbound",
-            Direction::Outbound => "outbound",
-        }
-    }
-}
 
 /// The span `lambda_runtime` opens around every invocation (its `requestId` field). The log lines do
 /// not print spans, and Lambda ties each line to its request anyway, so recording it was pure cost:
@@ -74,13 +60,6 @@ pub fn init() {
     if let Err(problem) = level {
         tracing::warn!(problem, "log level not understood");
     }
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }
 
 /// The outcomes that mean the message reached the other side (docs/troubleshooting.md); every other

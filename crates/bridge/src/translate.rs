@@ -4,11 +4,14 @@
 //! *look* once they cross (markdown, menus, notices, readable renderings) lives in [`crate::rich`].
 
 use crate::config::ReadReceipts;
-use crate::connect_stream::{INTERACTIVE, ItemType, Role, StreamItem, Visibility};
-use crate::rich::interactive::{self, Answer, Menu, RenderOptions, WhatsappMessage};
+use crate::connect_stream::{ItemType, Role, StreamItem, Visibility};
+use crate::content_type::{INTERACTIVE, INTERACTIVE_RESPONSE, TEXT_MARKDOWN, TEXT_PLAIN};
+use crate::rich::interactive::{self, RenderOptions};
+use crate::rich::menu::{self, Answer, Menu};
 use crate::rich::notices::{Notice, Notices};
 use crate::rich::text::{Unit, truncate};
 use crate::rich::{markdown, render, split};
+use crate::whatsapp::outgoing::OutgoingBody;
 use crate::whatsapp::{Content, InteractiveReply, MessageContext};
 
 /// What to do with a customer's WhatsApp message, judged on its content alone (before any state is
@@ -24,9 +27,6 @@ pub enum InboundPlan {
     Skip { reason: &'static str },
 }
 
-pub const TEXT_PLAIN: &str = "text/plain";
-pub const TEXT_MARKDOWN: &str = "text/markdown";
-
 /// Connect refuses empty content, and WhatsApp bodies are never longer than this many bytes of text.
 pub const MAX_INBOUND_TEXT_BYTES: usize = 16 * 1024;
 
@@ -37,7 +37,7 @@ pub fn plan_inbound(content: &Content) -> InboundPlan {
             content_type: if content_type == TEXT_PLAIN {
                 TEXT_PLAIN
             } else {
-                interactive::INTERACTIVE_RESPONSE
+                INTERACTIVE_RESPONSE
             },
             content,
         },
@@ -75,7 +75,7 @@ pub enum InboundAction {
         content: String,
     },
     /// The customer asked for the next page of a menu: send it to them, Connect hears nothing.
-    Page(WhatsappMessage),
+    Page(OutgoingBody),
     /// The customer typed the end keyword.
     EndChat,
     Skip {
@@ -115,7 +115,7 @@ pub fn plan_message(content: &Content, context: Option<&MessageContext>, state: 
             return InboundAction::EndChat;
         }
     }
-    if let Some(answer) = interactive::answer(state.menu, content) {
+    if let Some(answer) = menu::answer(state.menu, content) {
         return match answer {
             Answer::Connect(message) => InboundAction::Send {
                 content_type: message.content_type,
@@ -177,7 +177,7 @@ pub enum OutboundPlan {
     /// Send to the customer, in order. `menu` is kept (before sending) for the customer's answer;
     /// `summary` names the message to the agent if WhatsApp later reports it failed.
     Send {
-        messages: Vec<WhatsappMessage>,
+        messages: Vec<OutgoingBody>,
         menu: Option<Menu>,
         summary: String,
     },
@@ -201,7 +201,7 @@ pub fn plan_outbound(item: &StreamItem) -> OutboundPlan {
 fn notice(rules: &OutboundRules, notice: Notice, item: &StreamItem) -> OutboundPlan {
     match rules.notices.render(notice, item.display_name.as_deref()) {
         Some(text) => OutboundPlan::Send {
-            messages: vec![WhatsappMessage::text(text.clone())],
+            messages: vec![OutgoingBody::text(text.clone())],
             menu: None,
             summary: text,
         },
@@ -289,7 +289,7 @@ pub fn plan_outbound_with(item: &StreamItem, rules: &OutboundRules) -> OutboundP
                     let parts = text_parts(&item.content_type, body);
                     OutboundPlan::Send {
                         summary: parts.first().cloned().unwrap_or_default(),
-                        messages: parts.into_iter().map(WhatsappMessage::text).collect(),
+                        messages: parts.into_iter().map(OutgoingBody::text).collect(),
                         menu: None,
                     }
                 }
@@ -325,14 +325,8 @@ pub fn plan_outbound_with(item: &StreamItem, rules: &OutboundRules) -> OutboundP
 }
 
 /// The text that names a sent message to the agent (its body, or an interactive message's body).
-fn summary_of(message: &WhatsappMessage) -> String {
-    use crate::rich::interactive::InteractiveBody;
-    match message {
-        WhatsappMessage::Text { text } => text.body.clone(),
-        WhatsappMessage::Interactive {
-            interactive: InteractiveBody::Button { body, .. } | InteractiveBody::List { body, .. },
-        } => body.text.clone(),
-    }
+fn summary_of(message: &OutgoingBody) -> String {
+    message.body_text().unwrap_or_default().to_owned()
 }
 
 #[cfg(test)]
@@ -362,7 +356,7 @@ mod tests {
             OutboundPlan::Send { messages, .. } => messages
                 .iter()
                 .map(|m| match m {
-                    WhatsappMessage::Text { text } => text.body.clone(),
+                    OutgoingBody::Text { text } => text.body.clone(),
                     other => panic!("not text: {other:?}"),
                 })
                 .collect(),
@@ -545,10 +539,7 @@ mod tests {
         assert_eq!(connect_parts(TEXT_PLAIN, "short", limit), ["short"]);
         // Interactive answers are bounded by their own (larger) limit and never cut.
         let answer = "x".repeat(2000);
-        assert_eq!(
-            connect_parts(interactive::INTERACTIVE_RESPONSE, &answer, limit),
-            [answer]
-        );
+        assert_eq!(connect_parts(INTERACTIVE_RESPONSE, &answer, limit), [answer]);
     }
 
     #[test]

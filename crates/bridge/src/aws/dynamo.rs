@@ -27,7 +27,7 @@ use crate::ports::{
     Inflight, ItemClaim, ItemInFlight, ItemTerms, MediaAftermath, MessageClaim, Opener, PortResult, Progress, Renewal,
     Said, SentRecord, StartLock, StateStore, Step,
 };
-use crate::rich::interactive::Menu;
+use crate::rich::menu::Menu;
 use crate::rounds::behind;
 use crate::telemetry::now_ms;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;

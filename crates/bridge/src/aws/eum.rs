@@ -12,7 +12,7 @@ use super::{Boxed, Resend, classify, missing, resend};
 use crate::ids::OriginationId;
 use crate::metrics::{self, Metric};
 use crate::ports::{PortResult, Whatsapp};
-use crate::whatsapp::{OutgoingMessage, read_mark_json};
+use crate::whatsapp::outgoing::{OutgoingMessage, ReadMark};
 use aws_sdk_socialmessaging::primitives::Blob;
 use std::time::Duration;
 
@@ -51,7 +51,7 @@ impl Whatsapp for EumSender {
         self.client
             .send_whats_app_message()
             .origination_phone_number_id(from.as_str())
-            .message(Blob::new(read_mark_json(wamid, typing)))
+            .message(Blob::new(ReadMark::new(wamid, typing).to_json()))
             .meta_api_version(&self.meta_api_version)
             .send()
             .boxed()

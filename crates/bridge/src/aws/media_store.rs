@@ -8,11 +8,11 @@ use crate::media::budget;
 use crate::media::handler::BoxFuture;
 use crate::media::ports::{Capped, Chunks, FileStream, MediaInfo, ObjectStore, StoredObject, WhatsappMedia};
 use crate::ports::PortResult;
+use crate::whatsapp::outgoing::OutgoingMessage;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_socialmessaging::primitives::Blob;
 use aws_sdk_socialmessaging::types::S3File;
 use futures_util::StreamExt;
-use serde_json::Value;
 
 pub struct S3Store {
     client: aws_sdk_s3::Client,
@@ -267,8 +267,14 @@ impl WhatsappMedia for EumMedia {
         out.media_id().map(str::to_owned).ok_or_else(|| missing(OP, "mediaId"))
     }
 
-    async fn send_body(&self, from: &OriginationId, body: &Value) -> PortResult<String> {
-        send_message(&self.sends, from, Blob::new(body.to_string()), &self.meta_api_version).await
+    async fn send_body(&self, from: &OriginationId, body: &OutgoingMessage) -> PortResult<String> {
+        send_message(
+            &self.sends,
+            from,
+            Blob::new(body.to_sorted_json()),
+            &self.meta_api_version,
+        )
+        .await
     }
 }
 

@@ -7,16 +7,18 @@ use super::order::{lapsed_registrations, waits_for_earlier, went_into_an_earlier
 use super::{InboundBridge, Outcome};
 use crate::claims::Hold;
 use crate::config::ReadReceipts;
+use crate::content_type::TEXT_PLAIN;
 use crate::ids::{ContactId, OriginationId, short_hash};
 use crate::ports::{
     ActiveChat, ContactCenter, Conversation, ConversationState, ConversationView, Participant, PortResult, Said,
     StateStore, Whatsapp,
 };
-use crate::rich::{interactive, notices::Notice};
+use crate::rich::{menu, notices::Notice};
 use crate::rounds::behind;
 use crate::telemetry::now_ms;
-use crate::translate::{InboundAction, InboundState, TEXT_PLAIN, plan_message};
-use crate::whatsapp::{Content, Media, OutgoingMessage};
+use crate::translate::{InboundAction, InboundState, plan_message};
+use crate::whatsapp::outgoing::OutgoingMessage;
+use crate::whatsapp::{Content, Media};
 use std::borrow::Cow;
 use std::time::Duration;
 
@@ -107,7 +109,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         let action = plan_message(&self.planned(&message.content), message.context.as_ref(), &state);
         // An answer spends the menu, so a number typed later is just a number.
         let answered = view.menu.is_some()
-            && interactive::answer(view.menu.as_ref(), &message.content).is_some()
+            && menu::answer(view.menu.as_ref(), &message.content).is_some()
             && !matches!(action, InboundAction::Page(_));
         let lapsed = lapsed_registrations(&view, me, now_ms());
         if !extended
@@ -277,7 +279,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 }
             }
             InboundAction::Page(page) => {
-                let outgoing = OutgoingMessage::rich(message.reply_to(), &page);
+                let outgoing = OutgoingMessage::new(message.reply_to(), page);
                 self.say(claimed, Said::MenuPage, &outgoing).await?;
                 Ok(Outcome::Paged)
             }

@@ -4,6 +4,7 @@
 
 use super::InboundBridge;
 use super::hold::Claimed;
+use crate::content_type::TEXT_PLAIN;
 use crate::ids::short_hash;
 use crate::media::handler::MediaHandler;
 use crate::media::service::{InboundOutcome, InboundRequest};
@@ -11,8 +12,8 @@ use crate::ports::{
     ContactCenter, Conversation, ConversationState, MediaAftermath, Participant, PortResult, Said, StateStore, Step,
     Whatsapp,
 };
-use crate::translate::TEXT_PLAIN;
-use crate::whatsapp::{Media, OutgoingMessage};
+use crate::whatsapp::Media;
+use crate::whatsapp::outgoing::OutgoingMessage;
 
 /// What a customer's file came to, as a retry needs it: the texts for the chat, then what the customer is
 /// told (a notice about the file, and their transcript if it is echoed).

@@ -1,8 +1,9 @@
 //! Values the inbound stages' unit tests share.
 
+use crate::content_type::TEXT_PLAIN;
 use crate::ids::{ConnectionToken, ContactId, ConversationKey, CustomerId, ParticipantToken, PhoneNumberId};
 use crate::ports::{ActiveChat, Conversation, ConversationState, Inflight};
-use crate::translate::{InboundAction, TEXT_PLAIN};
+use crate::translate::InboundAction;
 
 pub fn conversation(state: ConversationState, activated_ms: i64) -> Conversation {
     Conversation {

@@ -18,7 +18,8 @@ use crate::ports::{
 use crate::rounds::behind;
 use crate::telemetry::now_ms;
 use crate::translate::{InboundAction, InboundState, plan_message, quotable, quoted_wamid};
-use crate::whatsapp::{CustomerMessage, OutgoingMessage};
+use crate::whatsapp::CustomerMessage;
+use crate::whatsapp::outgoing::OutgoingMessage;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};

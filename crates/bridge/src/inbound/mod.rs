@@ -22,7 +22,6 @@ mod order;
 mod status;
 
 use hold::OpenChats;
-pub use status::{DELIVERED_EVENT, READ_EVENT};
 
 use crate::config::Config;
 use crate::error::{EventTally, Rejection, RetryableFailure};

@@ -2,17 +2,12 @@
 //! they came from, `failed` a note to the agent naming it. Statuses never open a chat.
 
 use super::InboundBridge;
+use crate::content_type::{DELIVERED_EVENT, READ_EVENT, TEXT_PLAIN};
 use crate::ids::{ContactId, ConversationKey, short_hash};
 use crate::ports::{ContactCenter, ConversationState, Participant, PortResult, StateStore, Whatsapp};
 use crate::rich::render;
 use crate::rounds::behind;
-use crate::translate::TEXT_PLAIN;
 use crate::whatsapp::StatusUpdate;
-
-/// Connect's receipt events for what the agent sent.
-pub const DELIVERED_EVENT: &str = "application/vnd.amazonaws.connect.event.message.delivered";
-
-pub const READ_EVENT: &str = "application/vnd.amazonaws.connect.event.message.read";
 
 impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge<S, C, P, W> {
     /// A status of a message the bridge sent: `delivered`/`read` become Connect receipts on the item it

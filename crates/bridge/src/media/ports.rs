@@ -6,7 +6,7 @@ use super::handler::BoxFuture;
 use crate::error::{FailureKind, PortError};
 use crate::ids::{ConnectionToken, OriginationId};
 use crate::ports::PortResult;
-use serde_json::Value;
+use crate::whatsapp::outgoing::OutgoingMessage;
 use std::collections::BTreeMap;
 use std::future::Future;
 
@@ -40,8 +40,12 @@ pub trait WhatsappMedia: Send + Sync {
         key: &str,
     ) -> impl Future<Output = PortResult<String>> + Send;
 
-    /// `SendWhatsAppMessage` with a complete Meta message body; returns the message id.
-    fn send_body(&self, from: &OriginationId, body: &Value) -> impl Future<Output = PortResult<String>> + Send;
+    /// `SendWhatsAppMessage` with a message to the customer; returns the message id.
+    fn send_body(
+        &self,
+        from: &OriginationId,
+        body: &OutgoingMessage,
+    ) -> impl Future<Output = PortResult<String>> + Send;
 }
 
 /// A body read no further than a size limit: files larger than the bridge takes are refused from

@@ -35,8 +35,9 @@ use crate::ids::{ConnectionToken, CustomerId, OriginationId};
 use crate::ports::PortResult;
 use crate::rounds::behind;
 use crate::telemetry::now_ms;
+use crate::whatsapp::outgoing::{MediaObject, MessageText, OutgoingBody, OutgoingMessage};
 use crate::whatsapp::{Media, MediaKind};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::future::Future;
 use std::time::Duration;
 
@@ -584,14 +585,18 @@ where
             Capped::Over { size } => return self.refuse_outbound(req, size, limit).await,
         };
         let size = body.len();
-        let (kind, file_name) = match policy::outbound_action(req.content_type, size, req.name) {
-            OutboundAction::TooLarge { limit } => return self.refuse_outbound(req, size, limit).await,
-            OutboundAction::Image => ("image", None),
-            OutboundAction::Video => ("video", None),
-            OutboundAction::Audio => ("audio", None),
-            OutboundAction::Document { file_name } => ("document", Some(file_name)),
-        };
-        let content_type = if kind == "document" && essence(req.content_type).is_empty() {
+        let (body_of, file_name): (fn(MediaObject) -> OutgoingBody, _) =
+            match policy::outbound_action(req.content_type, size, req.name) {
+                OutboundAction::TooLarge { limit } => return self.refuse_outbound(req, size, limit).await,
+                OutboundAction::Image => (|image| OutgoingBody::Image { image }, None),
+                OutboundAction::Video => (|video| OutgoingBody::Video { video }, None),
+                OutboundAction::Audio => (|audio| OutgoingBody::Audio { audio }, None),
+                OutboundAction::Document { file_name } => {
+                    (|document| OutgoingBody::Document { document }, Some(file_name))
+                }
+            };
+        // Only documents have a file name.
+        let content_type = if file_name.is_some() && essence(req.content_type).is_empty() {
             "application/octet-stream".to_owned()
         } else {
             essence(req.content_type)
@@ -607,15 +612,18 @@ where
             .whatsapp
             .upload_from_bucket(req.origination, &self.settings.bucket, &key)
             .await?;
-        let mut object = json!({ "id": media_id });
-        if let Some(name) = &file_name {
-            object["filename"] = json!(name);
-        }
-        let message = self.to_customer(&req, kind, object);
+        let media = MediaObject {
+            id: media_id,
+            filename: file_name,
+        };
+        let message = OutgoingMessage::new(req.to, body_of(media));
         // WhatsApp holds the file now (a retry uploads a new copy): deleted beside the send.
         let sent = self.whatsapp.send_body(req.origination, &message);
         let message_id = tokio::join!(sent, behind(self.discard(&key))).0?;
-        Ok(OutboundOutcome::Sent { message, message_id })
+        Ok(OutboundOutcome::Sent {
+            message: serde_json::to_value(&message).unwrap_or_default(),
+            message_id,
+        })
     }
 
     /// Tells the agent, then the customer, that an agent's file is too large to send. The note goes
@@ -635,24 +643,21 @@ where
              You may ask them for another way to receive it.",
             req.name
         );
-        let body = self.to_customer(&req, "text", json!({ "body": notice }));
-        let notice_id = self.whatsapp.send_body(req.origination, &body).await?;
+        let body = OutgoingBody::Text {
+            text: MessageText {
+                body: notice.clone(),
+                preview_url: None,
+            },
+        };
+        let notice_id = self
+            .whatsapp
+            .send_body(req.origination, &OutgoingMessage::new(req.to, body))
+            .await?;
         Ok(OutboundOutcome::TooLarge {
             size,
             limit,
             notice,
             notice_id,
-        })
-    }
-
-    /// A Meta message body of `kind` to the request's customer.
-    fn to_customer(&self, req: &OutboundRequest<'_>, kind: &str, object: Value) -> Value {
-        json!({
-            "messaging_product": "whatsapp",
-            "recipient_type": "individual",
-            req.to.address_field(): req.to.as_str(),
-            "type": kind,
-            kind: object,
         })
     }
 }

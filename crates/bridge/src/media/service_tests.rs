@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::media::ports::{Chunks, MediaInfo, StoredObject, UploadTicket};
+use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -128,8 +129,8 @@ impl WhatsappMedia for Wa<'_> {
         up.push((key.to_owned(), obj.content_type.unwrap_or_default()));
         Ok(format!("m{}", up.len()))
     }
-    async fn send_body(&self, _: &OriginationId, body: &Value) -> PortResult<String> {
-        self.sent.lock().unwrap().push(body.clone());
+    async fn send_body(&self, _: &OriginationId, body: &OutgoingMessage) -> PortResult<String> {
+        self.sent.lock().unwrap().push(serde_json::to_value(body).unwrap());
         Ok("wamid.out".into())
     }
 }

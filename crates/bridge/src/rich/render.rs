@@ -267,7 +267,7 @@ pub fn delivery_failure(errors: &[WhatsappError], quoted: Option<&str>) -> Strin
 }
 
 /// The agent-facing text for content that is not plain text nor a tap on a menu, or `None` for those
-/// (text goes as it is; taps go through [`crate::rich::interactive::answer`]). `quoted` is the text of
+/// (text goes as it is; taps go through [`crate::rich::menu::answer`]). `quoted` is the text of
 /// the message a reaction points at, when the bridge knows it. Media get no size here: the bridge
 /// knows it only after downloading, and then calls [`media`] itself.
 pub fn describe(content: &Content, quoted: Option<&str>) -> Option<String> {
