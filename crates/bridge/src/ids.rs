@@ -196,16 +196,11 @@ impl ConversationKey {
 }
 
 impl CustomerId {
-    /// A phone number (`wa_id`, digits only) rather than a business-scoped user id (`US.1349…`).
+    /// A phone number (`wa_id`, digits only) rather than a business-scoped user id (`US.1349…`). The
+    /// Cloud API addresses a message to a phone number in `to`, to a user id (the customer hid their
+    /// number) in `recipient`, as Meta's username support asks.
     pub fn is_phone(&self) -> bool {
         self.as_str().chars().all(|c| c.is_ascii_digit())
-    }
-
-    /// The Cloud API field that addresses a message to this customer: a phone number goes in `to`, a
-    /// business-scoped user id (the customer hid their number) in `recipient`, as Meta's username
-    /// support asks.
-    pub fn address_field(&self) -> &'static str {
-        if self.is_phone() { "to" } else { "recipient" }
     }
 }
 

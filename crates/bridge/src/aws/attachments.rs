@@ -8,7 +8,7 @@ use super::{Boxed, classify, missing};
 use crate::error::{FailureKind, PortError};
 use crate::ids::ConnectionToken;
 use crate::media::budget;
-use crate::media::handler::BoxFuture;
+use crate::media::ports::BoxFuture;
 use crate::media::ports::{Capped, ChatAttachments, Chunks, FileStream, UploadTicket};
 use crate::ports::PortResult;
 use std::time::Duration;

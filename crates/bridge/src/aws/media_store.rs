@@ -5,7 +5,7 @@ use super::eum::send_message;
 use super::{Boxed, classify, missing};
 use crate::ids::OriginationId;
 use crate::media::budget;
-use crate::media::handler::BoxFuture;
+use crate::media::ports::BoxFuture;
 use crate::media::ports::{Capped, Chunks, FileStream, MediaInfo, ObjectStore, StoredObject, WhatsappMedia};
 use crate::ports::PortResult;
 use crate::whatsapp::outgoing::OutgoingMessage;

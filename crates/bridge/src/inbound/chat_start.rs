@@ -3,7 +3,7 @@
 //! mapping beside the customer's connection, the activation).
 
 use super::InboundBridge;
-use super::hold::Claimed;
+use super::claimed::Claimed;
 use crate::claims::{self};
 use crate::error::{FailureKind, PortError};
 use crate::ids::{ContactId, ConversationKey};

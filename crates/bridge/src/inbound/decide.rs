@@ -1,8 +1,9 @@
 //! What a claimed message becomes, and carrying it out: the fast path (one `SendMessage` into the open
 //! chat) or the exclusive path (a chat start, a menu page, media, a reaction note, the end keyword).
 
+use super::claimed::Claimed;
 use super::deliver::message_token;
-use super::hold::{Claimed, Settle};
+use super::hold::Settle;
 use super::order::{lapsed_registrations, waits_for_earlier, went_into_an_earlier_chat};
 use super::{InboundBridge, Outcome};
 use crate::claims::Hold;

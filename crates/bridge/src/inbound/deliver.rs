@@ -3,7 +3,7 @@
 //! reconnecting with the participant token when the connection token is refused.
 
 use super::InboundBridge;
-use super::hold::Claimed;
+use super::claimed::Claimed;
 use crate::connection;
 use crate::error::{FailureKind, PortError};
 use crate::ids::{ContactId, ConversationKey, short_hash};

@@ -3,7 +3,7 @@
 //! retry neither fetches, converts and transcribes it again nor says it twice.
 
 use super::InboundBridge;
-use super::hold::Claimed;
+use super::claimed::Claimed;
 use crate::content_type::TEXT_PLAIN;
 use crate::ids::short_hash;
 use crate::media::handler::MediaHandler;

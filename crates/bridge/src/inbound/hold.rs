@@ -7,13 +7,13 @@
 //! recorded of its progress. See [`crate::claims`] for the holds themselves.
 
 use super::chat_start::{START_LOCK_MS, unused_start_lock};
+use super::claimed::Claimed;
 use super::{InboundBridge, Outcome};
 use crate::claims::{self, Heartbeat, Hold};
 use crate::error::{FailureKind, PortError};
 use crate::ids::{ConversationKey, OriginationId, short_hash};
 use crate::ports::{
-    Claim, ContactCenter, Finished, Inflight, Participant, PortResult, Progress, Renewal, Said, StateStore, Step,
-    Whatsapp,
+    Claim, ContactCenter, Finished, Inflight, Participant, PortResult, Said, StateStore, Step, Whatsapp,
 };
 use crate::rounds::behind;
 use crate::telemetry::now_ms;
@@ -21,7 +21,7 @@ use crate::translate::{InboundAction, InboundState, plan_message, quotable, quot
 use crate::whatsapp::CustomerMessage;
 use crate::whatsapp::outgoing::OutgoingMessage;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Mutex, PoisonError};
 
 /// The conversations this process last saw with an open chat: a hint for choosing a claim's hold
@@ -59,42 +59,6 @@ impl OpenChats {
 
     pub(super) fn closed(&self, key: &ConversationKey) {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).remove(key);
-    }
-}
-
-/// A customer message this invocation holds.
-pub(super) struct Claimed<'a> {
-    pub(super) key: &'a ConversationKey,
-    /// The business number's EUM id, which answers go out from.
-    pub(super) origination: &'a OriginationId,
-    pub(super) message: &'a CustomerMessage,
-    pub(super) me: &'a Inflight,
-    pub(super) hold: Hold,
-    /// Taken over from a fast holder that went quiet: when the message was first taken.
-    pub(super) replay_of: Option<i64>,
-    /// This invocation, as the claim names it.
-    pub(super) owner: &'a str,
-    /// Keeps the hold alive while it is exclusive.
-    pub(super) heartbeat: &'a Heartbeat,
-    /// What an earlier attempt at the message did before it failed.
-    pub(super) progress: Progress,
-    /// The message holds the conversation's start lock and has not started the chat yet: the heartbeat
-    /// keeps the lock too.
-    pub(super) opening: AtomicBool,
-}
-
-impl Claimed<'_> {
-    /// The message's hold, held exclusively until `until_ms`.
-    pub(super) fn renewal(&self, until_ms: i64) -> Renewal<'_> {
-        Renewal {
-            source: "wa",
-            id: self.message.wamid.as_str(),
-            key: self.key,
-            tag: &self.me.tag,
-            owner: self.owner,
-            until_ms,
-            opening: self.opening.load(Ordering::Relaxed),
-        }
     }
 }
 

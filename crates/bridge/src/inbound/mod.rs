@@ -12,6 +12,7 @@
 //! back here too and reach the agent as Connect receipts, or as a note when a message failed.
 
 mod chat_start;
+mod claimed;
 mod decide;
 mod deliver;
 mod files;

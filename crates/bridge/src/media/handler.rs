@@ -1,13 +1,9 @@
 //! The media service behind one object-safe interface, so the handlers' services can hold it as an
 //! optional `Arc<dyn MediaHandler>` without growing more type parameters.
 
-use super::ports::{ChatAttachments, ObjectStore, Transcriber, WhatsappMedia};
+use super::ports::{BoxFuture, ChatAttachments, ObjectStore, Transcriber, WhatsappMedia};
 use super::service::{InboundOutcome, InboundRequest, MediaService, MediaSettings, OutboundOutcome, OutboundRequest};
 use crate::ports::PortResult;
-use std::future::Future;
-use std::pin::Pin;
-
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 pub trait MediaHandler: Send + Sync {
     fn settings(&self) -> &MediaSettings;

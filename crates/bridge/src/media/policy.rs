@@ -224,7 +224,7 @@ impl<'a> InboundMedia<'a> {
 
 /// What to do with a customer's media so the agent sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InboundAction {
+pub enum InboundFileAction {
     /// Upload the bytes unchanged with this Connect content type.
     Attach { content_type: &'static str },
     /// Ogg/Opus audio: convert with `convert::ogg_opus_to_wav`, then ask again with the WAV's size.
@@ -242,8 +242,8 @@ pub enum InboundAction {
 /// A conversion's output can be larger than its input (PCM is ten times Opus), so after converting
 /// call this again with the output's type ([`WAV_MIME`](crate::media::convert::WAV_MIME) /
 /// [`PNG_MIME`](crate::media::convert::PNG_MIME)) and size: the answer is then
-/// [`InboundAction::Attach`] or [`InboundAction::TooLarge`].
-pub fn inbound_action(media: &InboundMedia<'_>, limits: &ConnectLimits) -> InboundAction {
+/// [`InboundFileAction::Attach`] or [`InboundFileAction::TooLarge`].
+pub fn inbound_action(media: &InboundMedia<'_>, limits: &ConnectLimits) -> InboundFileAction {
     let mime = canonical_mime(media.mime_type, media.filename).or(match media.kind {
         // Both kinds have exactly one format on WhatsApp, so a missing label is no mystery.
         MediaKind::Sticker => Some("image/webp"),
@@ -251,32 +251,32 @@ pub fn inbound_action(media: &InboundMedia<'_>, limits: &ConnectLimits) -> Inbou
         _ => None,
     });
     let Some(mime) = mime else {
-        return InboundAction::NotAccepted;
+        return InboundFileAction::NotAccepted;
     };
     if mime == "audio/ogg" {
         // The input bound is WhatsApp's own audio limit: nothing larger arrives as audio, and a
         // bigger Ogg file would decode past anything Connect can take anyway. The WAV's own size
         // is checked when the caller asks again after converting.
         return if media.size > WHATSAPP_AUDIO_MAX_BYTES {
-            InboundAction::TooLarge {
+            InboundFileAction::TooLarge {
                 limit: WHATSAPP_AUDIO_MAX_BYTES,
             }
         } else {
-            InboundAction::ConvertToWav
+            InboundFileAction::ConvertToWav
         };
     }
     if !is_deliverable(mime) {
-        return InboundAction::NotAccepted;
+        return InboundFileAction::NotAccepted;
     }
     if media.size > limits.max_bytes {
-        return InboundAction::TooLarge {
+        return InboundFileAction::TooLarge {
             limit: limits.max_bytes,
         };
     }
     if mime == "image/webp" {
-        InboundAction::ConvertToPng
+        InboundFileAction::ConvertToPng
     } else {
-        InboundAction::Attach { content_type: mime }
+        InboundFileAction::Attach { content_type: mime }
     }
 }
 
@@ -290,7 +290,7 @@ fn is_deliverable(mime: &str) -> bool {
 ///
 /// `action` is the decision for that media; pass `None` when a conversion failed. Returns `None`
 /// when the action delivers the media itself.
-pub fn describe_for_agent(media: &InboundMedia<'_>, action: Option<InboundAction>) -> Option<String> {
+pub fn describe_for_agent(media: &InboundMedia<'_>, action: Option<InboundFileAction>) -> Option<String> {
     let what = match (media.kind, media.filename.and_then(sanitize_file_name)) {
         (MediaKind::Document, Some(name)) => format!("a document \"{name}\""),
         (MediaKind::Document, None) => "a document".to_owned(),
@@ -304,17 +304,19 @@ pub fn describe_for_agent(media: &InboundMedia<'_>, action: Option<InboundAction
     let mime = media.mime_type.split(';').next().unwrap_or_default().trim();
     let type_label = if mime.is_empty() { "unknown format" } else { mime };
     match action {
-        Some(InboundAction::TooLarge { limit }) => Some(format!(
+        Some(InboundFileAction::TooLarge { limit }) => Some(format!(
             "The customer sent {what} ({size}), larger than the {} this chat can show.",
             human_size(limit)
         )),
-        Some(InboundAction::NotAccepted) => Some(format!(
+        Some(InboundFileAction::NotAccepted) => Some(format!(
             "The customer sent {what} ({type_label}, {size}) in a format this chat cannot show."
         )),
         None => Some(format!(
             "The customer sent {what} ({type_label}, {size}) that could not be converted for this chat."
         )),
-        Some(InboundAction::Attach { .. } | InboundAction::ConvertToWav | InboundAction::ConvertToPng) => None,
+        Some(InboundFileAction::Attach { .. } | InboundFileAction::ConvertToWav | InboundFileAction::ConvertToPng) => {
+            None
+        }
     }
 }
 
@@ -330,7 +332,7 @@ fn human_size(bytes: u64) -> String {
 
 /// How an agent's attachment goes to WhatsApp.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OutboundAction {
+pub enum OutboundFileAction {
     Image,
     Video,
     Audio,
@@ -349,7 +351,7 @@ pub enum OutboundAction {
 /// The richest WhatsApp type that takes the file wins; a file that is the wrong type or too big for
 /// it (a 7 MB photo, a .mov video, a WAV recording) still goes, as a document up to 100 MB, because
 /// a file the customer has to open beats one they never get.
-pub fn outbound_action(mime: &str, size: u64, name: &str) -> OutboundAction {
+pub fn outbound_action(mime: &str, size: u64, name: &str) -> OutboundFileAction {
     let canonical = canonical_mime(mime, Some(name));
     let native = canonical.and_then(lookup).and_then(|t| t.whatsapp);
     match native {
@@ -357,15 +359,15 @@ pub fn outbound_action(mime: &str, size: u64, name: &str) -> OutboundAction {
             if size <= whatsapp_max_bytes(kind, false) =>
         {
             match kind {
-                MediaKind::Image => OutboundAction::Image,
-                MediaKind::Video => OutboundAction::Video,
-                _ => OutboundAction::Audio,
+                MediaKind::Image => OutboundFileAction::Image,
+                MediaKind::Video => OutboundFileAction::Video,
+                _ => OutboundFileAction::Audio,
             }
         }
-        _ if size > WHATSAPP_DOCUMENT_MAX_BYTES => OutboundAction::TooLarge {
+        _ if size > WHATSAPP_DOCUMENT_MAX_BYTES => OutboundFileAction::TooLarge {
             limit: WHATSAPP_DOCUMENT_MAX_BYTES,
         },
-        _ => OutboundAction::Document {
+        _ => OutboundFileAction::Document {
             file_name: sanitize_file_name(name)
                 .map(|name| with_extension(name, canonical))
                 .unwrap_or_else(|| generated_name("attachment", None, canonical)),
@@ -522,7 +524,7 @@ mod tests {
         }
     }
 
-    fn decide(media: InboundMedia<'_>) -> InboundAction {
+    fn decide(media: InboundMedia<'_>) -> InboundFileAction {
         inbound_action(&media, &ConnectLimits::default())
     }
 
@@ -593,26 +595,26 @@ mod tests {
             voice: true,
             ..inbound(MediaKind::Audio, "audio/ogg; codecs=opus", 40_000)
         };
-        assert_eq!(decide(voice), InboundAction::ConvertToWav);
+        assert_eq!(decide(voice), InboundFileAction::ConvertToWav);
         assert_eq!(
             decide(inbound(MediaKind::Audio, "audio/ogg", 40_000)),
-            InboundAction::ConvertToWav
+            InboundFileAction::ConvertToWav
         );
         let unlabelled = InboundMedia {
             voice: true,
             ..inbound(MediaKind::Audio, "", 40_000)
         };
-        assert_eq!(decide(unlabelled), InboundAction::ConvertToWav);
+        assert_eq!(decide(unlabelled), InboundFileAction::ConvertToWav);
         // Size of the Ogg input is bounded by WhatsApp's audio limit, not Connect's.
         assert_eq!(
             decide(inbound(MediaKind::Audio, "audio/ogg", 17 * MB)),
-            InboundAction::TooLarge {
+            InboundFileAction::TooLarge {
                 limit: WHATSAPP_AUDIO_MAX_BYTES
             }
         );
         assert_eq!(
             decide(inbound(MediaKind::Audio, "audio/ogg", 16 * MB)),
-            InboundAction::ConvertToWav
+            InboundFileAction::ConvertToWav
         );
     }
 
@@ -620,19 +622,19 @@ mod tests {
     fn stickers_and_webp_images_are_converted_to_png() {
         assert_eq!(
             decide(inbound(MediaKind::Sticker, "image/webp", 30_000)),
-            InboundAction::ConvertToPng
+            InboundFileAction::ConvertToPng
         );
         assert_eq!(
             decide(inbound(MediaKind::Sticker, "", 30_000)),
-            InboundAction::ConvertToPng
+            InboundFileAction::ConvertToPng
         );
         assert_eq!(
             decide(inbound(MediaKind::Image, "image/webp", 30_000)),
-            InboundAction::ConvertToPng
+            InboundFileAction::ConvertToPng
         );
         assert_eq!(
             decide(inbound(MediaKind::Sticker, "image/webp", 21 * MB)),
-            InboundAction::TooLarge {
+            InboundFileAction::TooLarge {
                 limit: CONNECT_DEFAULT_MAX_BYTES
             }
         );
@@ -652,12 +654,12 @@ mod tests {
         for (kind, mime, content_type) in cases {
             assert_eq!(
                 decide(inbound(kind, mime, 20 * MB)),
-                InboundAction::Attach { content_type },
+                InboundFileAction::Attach { content_type },
                 "{mime}"
             );
             assert_eq!(
                 decide(inbound(kind, mime, 20 * MB + 1)),
-                InboundAction::TooLarge {
+                InboundFileAction::TooLarge {
                     limit: CONNECT_DEFAULT_MAX_BYTES
                 },
                 "{mime}"
@@ -667,7 +669,7 @@ mod tests {
         let big_pdf = inbound(MediaKind::Document, "application/pdf", 50 * MB);
         assert_eq!(
             inbound_action(&big_pdf, &raised),
-            InboundAction::Attach {
+            InboundFileAction::Attach {
                 content_type: "application/pdf"
             }
         );
@@ -681,7 +683,7 @@ mod tests {
         };
         assert_eq!(
             decide(media),
-            InboundAction::Attach {
+            InboundFileAction::Attach {
                 content_type: "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
             }
         );
@@ -698,8 +700,8 @@ mod tests {
             (MediaKind::Document, ""),
         ] {
             let media = inbound(kind, mime, 50 * MB);
-            assert_eq!(decide(media), InboundAction::NotAccepted, "{mime}");
-            let text = describe_for_agent(&media, Some(InboundAction::NotAccepted)).unwrap();
+            assert_eq!(decide(media), InboundFileAction::NotAccepted, "{mime}");
+            let text = describe_for_agent(&media, Some(InboundFileAction::NotAccepted)).unwrap();
             assert!(text.contains("cannot show") && text.contains("50.0 MB"), "{text}");
         }
     }
@@ -723,7 +725,7 @@ mod tests {
             describe_for_agent(&document, Some(too_large)).unwrap(),
             "The customer sent a document \"passwdfdp.exe\" (25.0 MB), larger than the 20.0 MB this chat can show."
         );
-        assert_eq!(describe_for_agent(&voice, Some(InboundAction::ConvertToWav)), None);
+        assert_eq!(describe_for_agent(&voice, Some(InboundFileAction::ConvertToWav)), None);
         let photo = inbound(MediaKind::Image, "image/jpeg", 10);
         assert_eq!(describe_for_agent(&photo, Some(decide(photo))), None);
     }
@@ -731,16 +733,16 @@ mod tests {
     #[test]
     fn after_conversion_the_output_is_checked_against_the_limit() {
         let wav = inbound(MediaKind::Audio, WAV_MIME, 3 * MB);
-        assert_eq!(decide(wav), InboundAction::Attach { content_type: WAV_MIME });
+        assert_eq!(decide(wav), InboundFileAction::Attach { content_type: WAV_MIME });
         let long_wav = inbound(MediaKind::Audio, WAV_MIME, 25 * MB);
         assert_eq!(
             decide(long_wav),
-            InboundAction::TooLarge {
+            InboundFileAction::TooLarge {
                 limit: CONNECT_DEFAULT_MAX_BYTES
             }
         );
         let png = inbound(MediaKind::Sticker, PNG_MIME, 200_000);
-        assert_eq!(decide(png), InboundAction::Attach { content_type: PNG_MIME });
+        assert_eq!(decide(png), InboundFileAction::Attach { content_type: PNG_MIME });
     }
 
     #[test]
@@ -807,20 +809,29 @@ mod tests {
 
     #[test]
     fn agent_attachments_use_the_richest_whatsapp_type_that_fits() {
-        assert_eq!(outbound_action("image/jpeg", 5 * MB, "a.jpg"), OutboundAction::Image);
-        assert_eq!(outbound_action("image/png", 100, "a.png"), OutboundAction::Image);
-        assert_eq!(outbound_action("video/mp4", 16 * MB, "clip.mp4"), OutboundAction::Video);
-        assert_eq!(outbound_action("audio/mpeg", 1_000, "song.mp3"), OutboundAction::Audio);
+        assert_eq!(
+            outbound_action("image/jpeg", 5 * MB, "a.jpg"),
+            OutboundFileAction::Image
+        );
+        assert_eq!(outbound_action("image/png", 100, "a.png"), OutboundFileAction::Image);
+        assert_eq!(
+            outbound_action("video/mp4", 16 * MB, "clip.mp4"),
+            OutboundFileAction::Video
+        );
+        assert_eq!(
+            outbound_action("audio/mpeg", 1_000, "song.mp3"),
+            OutboundFileAction::Audio
+        );
         // Over the image limit: still delivered, as a document.
         assert_eq!(
             outbound_action("image/jpeg", 5 * MB + 1, "scan.jpg"),
-            OutboundAction::Document {
+            OutboundFileAction::Document {
                 file_name: "scan.jpg".to_owned()
             }
         );
         assert_eq!(
             outbound_action("video/mp4", 16 * MB + 1, "long.mp4"),
-            OutboundAction::Document {
+            OutboundFileAction::Document {
                 file_name: "long.mp4".to_owned()
             }
         );
@@ -843,7 +854,7 @@ mod tests {
         for (mime, name, expected) in cases {
             assert_eq!(
                 outbound_action(mime, 20 * MB, name),
-                OutboundAction::Document {
+                OutboundFileAction::Document {
                     file_name: expected.to_owned()
                 },
                 "{mime} {name}"
@@ -851,13 +862,13 @@ mod tests {
         }
         assert_eq!(
             outbound_action("application/pdf", 100 * MB + 1, "huge.pdf"),
-            OutboundAction::TooLarge {
+            OutboundFileAction::TooLarge {
                 limit: WHATSAPP_DOCUMENT_MAX_BYTES
             }
         );
         assert_eq!(
             outbound_action("image/png", 101 * MB, "huge.png"),
-            OutboundAction::TooLarge {
+            OutboundFileAction::TooLarge {
                 limit: WHATSAPP_DOCUMENT_MAX_BYTES
             }
         );

@@ -2,13 +2,16 @@
 //! Participant attachment API and Transcribe streaming. The AWS adapters are in `crate::aws`
 //! (`media_store`, `attachments`, `transcribe`); the service's tests use in-memory fakes.
 
-use super::handler::BoxFuture;
 use crate::error::{FailureKind, PortError};
 use crate::ids::{ConnectionToken, OriginationId};
 use crate::ports::PortResult;
 use crate::whatsapp::outgoing::OutgoingMessage;
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::pin::Pin;
+
+/// A boxed future, for traits that must stay object-safe (a file's chunks, the media handler).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Type and size of a WhatsApp media object, as EUM reports them.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -24,14 +24,14 @@
 
 use super::budget::AFTER_TRANSCRIPTION;
 use super::convert::{self, PNG_MIME, WAV_MIME};
-use super::policy::{self, ConnectLimits, InboundAction, InboundMedia, OutboundAction};
+use super::policy::{self, ConnectLimits, InboundFileAction, InboundMedia, OutboundFileAction};
 use super::ports::{
     Capped, ChatAttachments, FileStream, NewAttachment, ObjectStore, StoredObject, TranscribeLanguage, Transcriber,
     WhatsappMedia,
 };
 use crate::claims;
 use crate::error::{FailureKind, PortError};
-use crate::ids::{ConnectionToken, CustomerId, OriginationId};
+use crate::ids::{ConnectionToken, CustomerId, OriginationId, short_hash};
 use crate::ports::PortResult;
 use crate::rounds::behind;
 use crate::telemetry::now_ms;
@@ -303,8 +303,8 @@ where
             customer_notice: None,
         };
         let limit = match action {
-            InboundAction::TooLarge { limit } => return Ok(too_large(outcome, facts, limit)),
-            InboundAction::NotAccepted => {
+            InboundFileAction::TooLarge { limit } => return Ok(too_large(outcome, facts, limit)),
+            InboundFileAction::NotAccepted => {
                 outcome.agent_note = policy::describe_for_agent(&facts, Some(action));
                 outcome.customer_notice =
                     Some("Sorry, we could not pass this kind of file on to the agent.".to_owned());
@@ -312,8 +312,8 @@ where
             }
             // What a voice note may weigh is WhatsApp's audio limit (it becomes a smaller WAV, which
             // is checked again); every other file is attached at most as large as it arrives.
-            InboundAction::ConvertToWav => policy::WHATSAPP_AUDIO_MAX_BYTES,
-            InboundAction::Attach { .. } | InboundAction::ConvertToPng => self.settings.limits.max_bytes,
+            InboundFileAction::ConvertToWav => policy::WHATSAPP_AUDIO_MAX_BYTES,
+            InboundFileAction::Attach { .. } | InboundFileAction::ConvertToPng => self.settings.limits.max_bytes,
         };
         let key = self.copy_in(req).await?;
         // Once read, the copy has served its purpose (a retry copies the file again): it is deleted
@@ -356,7 +356,7 @@ where
         &self,
         req: InboundRequest<'_>,
         facts: InboundMedia<'_>,
-        action: InboundAction,
+        action: InboundFileAction,
         object: StoredObject,
         key: &str,
         mut outcome: InboundOutcome,
@@ -369,7 +369,7 @@ where
             media.filename.as_deref(),
             &media.id,
         );
-        if let InboundAction::Attach { content_type } = action {
+        if let InboundFileAction::Attach { content_type } = action {
             let file = NewAttachment {
                 name,
                 content_type: content_type.to_owned(),
@@ -379,7 +379,7 @@ where
         }
         let bytes = object.body.read_all().await?;
         let converting = async {
-            if media.kind == MediaKind::Audio && action == InboundAction::ConvertToWav && media.voice {
+            if media.kind == MediaKind::Audio && action == InboundFileAction::ConvertToWav && media.voice {
                 outcome.transcript = self.transcribe(&bytes).await;
             }
             self.convert(action, &name, bytes).await
@@ -406,12 +406,12 @@ where
     /// A voice note to WAV (and its playing time), a sticker to PNG.
     async fn convert(
         &self,
-        action: InboundAction,
+        action: InboundFileAction,
         name: &str,
         bytes: Vec<u8>,
     ) -> PortResult<Result<(NewAttachment, Option<Duration>), convert::ConvertError>> {
         Ok(match action {
-            InboundAction::ConvertToWav => {
+            InboundFileAction::ConvertToWav => {
                 let max_duration = self.settings.limits.max_wav_duration();
                 off_runtime(move || convert::ogg_opus_to_wav_capped(&bytes, max_duration))
                     .await?
@@ -587,11 +587,11 @@ where
         let size = body.len();
         let (body_of, file_name): (fn(MediaObject) -> OutgoingBody, _) =
             match policy::outbound_action(req.content_type, size, req.name) {
-                OutboundAction::TooLarge { limit } => return self.refuse_outbound(req, size, limit).await,
-                OutboundAction::Image => (|image| OutgoingBody::Image { image }, None),
-                OutboundAction::Video => (|video| OutgoingBody::Video { video }, None),
-                OutboundAction::Audio => (|audio| OutgoingBody::Audio { audio }, None),
-                OutboundAction::Document { file_name } => {
+                OutboundFileAction::TooLarge { limit } => return self.refuse_outbound(req, size, limit).await,
+                OutboundFileAction::Image => (|image| OutgoingBody::Image { image }, None),
+                OutboundFileAction::Video => (|video| OutgoingBody::Video { video }, None),
+                OutboundFileAction::Audio => (|audio| OutgoingBody::Audio { audio }, None),
+                OutboundFileAction::Document { file_name } => {
                     (|document| OutgoingBody::Document { document }, Some(file_name))
                 }
             };
@@ -668,7 +668,7 @@ fn too_large(mut outcome: InboundOutcome, facts: InboundMedia<'_>, limit: u64) -
         size: facts.size,
         limit,
     };
-    outcome.agent_note = policy::describe_for_agent(&facts, Some(InboundAction::TooLarge { limit }));
+    outcome.agent_note = policy::describe_for_agent(&facts, Some(InboundFileAction::TooLarge { limit }));
     outcome.customer_notice = Some(format!(
         "Sorry, your file is too large to pass on (the limit is {} MB). Could you send a smaller one?",
         limit / policy::MB
@@ -691,15 +691,6 @@ async fn off_runtime<T: Send + 'static>(
 fn with_extension(name: &str, ext: &str) -> String {
     let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
     format!("{stem}.{ext}")
-}
-
-/// A short stable digest for client tokens (Connect allows 500 characters; wamids are long).
-fn short_hash(s: &str) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(s.as_bytes())[..12]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 #[cfg(test)]

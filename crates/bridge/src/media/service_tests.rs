@@ -23,7 +23,7 @@ struct Store(
 struct Pieces(std::collections::VecDeque<Vec<u8>>);
 
 impl Chunks for Pieces {
-    fn next_chunk(&mut self) -> crate::media::handler::BoxFuture<'_, Option<PortResult<Vec<u8>>>> {
+    fn next_chunk(&mut self) -> crate::media::ports::BoxFuture<'_, Option<PortResult<Vec<u8>>>> {
         Box::pin(std::future::ready(self.0.pop_front().map(Ok)))
     }
 }
@@ -592,7 +592,7 @@ async fn agent_files_go_by_media_id() {
 async fn a_file_that_runs_past_its_announced_length_is_not_passed_on() {
     struct Longer;
     impl Chunks for Longer {
-        fn next_chunk(&mut self) -> crate::media::handler::BoxFuture<'_, Option<PortResult<Vec<u8>>>> {
+        fn next_chunk(&mut self) -> crate::media::ports::BoxFuture<'_, Option<PortResult<Vec<u8>>>> {
             Box::pin(std::future::ready(Some(Ok(vec![0; 1000]))))
         }
     }

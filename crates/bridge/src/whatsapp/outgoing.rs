@@ -14,7 +14,7 @@ use serde_json::Value;
 pub struct OutgoingMessage {
     messaging_product: &'static str,
     recipient_type: &'static str,
-    /// One of the two is set: see [`CustomerId::address_field`].
+    /// One of the two is set: see [`CustomerId::is_phone`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
