@@ -15,6 +15,10 @@
 //! changes a conversation's chat is conditional on what it changes: the activation on holding the start
 //! lock, a new connection token and the end on the chat being the one it read. So concurrent invocations
 //! cannot both start a chat or overwrite each other's tokens. Items carry `expires_at` for DynamoDB's TTL.
+//!
+//! Longer than a file should be, for a reason: it is the one adapter of [`StateStore`], whose methods
+//! must live in one `impl` block, and each method is a single conditional write whose expression, names
+//! and values read best together. The item layouts and their parsing sit above it.
 
 use super::{Boxed, classify};
 use crate::error::{FailureKind, PortError};
