@@ -15,6 +15,8 @@ pub mod config;
 pub mod connect_stream;
 pub mod connection;
 pub mod error;
+#[cfg(any(test, feature = "fakes"))]
+pub mod fakes;
 pub mod ids;
 pub mod inbound;
 #[cfg(feature = "aws")]

@@ -1,0 +1,276 @@
+//! WhatsappHandler's service (`InboundBridge`) on the in-memory fakes, through its Lambda entry: the
+//! hard paths of a chat's life that otherwise only the end-to-end scenarios reach. A dead holder is
+//! set up as the state it leaves behind (a claim and a registration whose leases run out in a few
+//! hundred milliseconds), so each test takes milliseconds; only the fast hold's extension needs a send
+//! slower than half of the real fast lease.
+
+mod services;
+
+use bridge::claims::FAST_LEASE_MS;
+use bridge::config::Config;
+use bridge::fakes::{FakeConnect, FakeStateStore, FakeWhatsapp, Fault};
+use bridge::ids::short_hash;
+use bridge::ids::{ConversationKey, CustomerId, PhoneNumberId};
+use bridge::inbound::InboundBridge;
+use bridge::ports::{Claim, ClaimTerms, ConversationState, Inflight, StateStore};
+use bridge::telemetry::now_ms;
+use serde_json::{Value, json};
+use services::{BUSINESS_NUMBER, CUSTOMER, invocation, sns};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The service and the fakes it runs on (clones: what the service does shows in them).
+struct Inbound {
+    store: FakeStateStore,
+    connect: FakeConnect,
+    whatsapp: FakeWhatsapp,
+    service: InboundBridge<FakeStateStore, FakeConnect, FakeConnect, FakeWhatsapp>,
+}
+
+impl Inbound {
+    fn new() -> Self {
+        let (store, connect, whatsapp) = Default::default();
+        let service = InboundBridge::new(
+            config(),
+            FakeStateStore::clone(&store),
+            FakeConnect::clone(&connect),
+            FakeConnect::clone(&connect),
+            FakeWhatsapp::clone(&whatsapp),
+        );
+        Self {
+            store,
+            connect,
+            whatsapp,
+            service,
+        }
+    }
+
+    /// The customer's text `wamid` delivered in an invocation of its own; `at_s`: WhatsApp's timestamp.
+    async fn text(&self, wamid: &str, body: &str, at_s: i64) {
+        invocation(self.service.handle(&customer_text(wamid, body, at_s)))
+            .await
+            .unwrap_or_else(|e| panic!("{wamid} bridged: {e}"));
+    }
+
+    /// The texts of each chat Connect started, oldest chat first.
+    fn chats(&self) -> Vec<Vec<String>> {
+        let chats = self.connect.chats();
+        chats
+            .iter()
+            .map(|c| c.texts().into_iter().map(str::to_owned).collect())
+            .collect()
+    }
+
+    /// What an invocation that died holding `wamid` leaves behind: its claim (fast or exclusive) and its
+    /// registration, both running out in `lease_ms`, and with `opening` the start lock its registration
+    /// took while no chat was active.
+    async fn died_holding(&self, wamid: &str, at_s: i64, fast: bool, lease_ms: i64, opening: bool) -> i64 {
+        let now = now_ms();
+        let terms = ClaimTerms {
+            now_ms: now,
+            lease_ms,
+            fast,
+            owner: "an-invocation-that-died",
+            summary: None,
+        };
+        assert_eq!(
+            self.store.claim("wa", wamid, &terms).await.unwrap().claim,
+            Claim::Acquired
+        );
+        let registration = Inflight {
+            tag: format!("q_{}", short_hash(wamid)),
+            timestamp: at_s,
+            received_ns: now * 1_000_000,
+            until_ms: now + lease_ms,
+        };
+        let opener = opening.then_some(now + lease_ms);
+        let key = conversation_key();
+        self.store
+            .register(&key, &registration, wamid, None, opener)
+            .await
+            .unwrap();
+        now
+    }
+}
+
+fn config() -> Config {
+    Config::from_lookup(|name| {
+        let value = match name {
+            "CONNECT_INSTANCE_ID" => "5d1f0a3c-8e2b-4c6d-9f1a-2b3c4d5e6f70",
+            "CONNECT_CONTACT_FLOW_ID" => "9e8d7c6b-5a49-4382-b1c0-f9e8d7c6b5a4",
+            "CONNECT_STREAM_TOPIC_ARN" => "arn:aws:sns:us-east-1:123456789012:connect-chat-stream",
+            "STATE_TABLE_NAME" => "whatsapp-bridge-state",
+            "CUSTOMER_HASH_KEY" => "k3y0f7h1s7es7d3pl0ym3n7abcdefghij",
+            _ => return None,
+        };
+        Some(value.to_owned())
+    })
+    .expect("a valid configuration")
+}
+
+fn conversation_key() -> ConversationKey {
+    ConversationKey::new(
+        PhoneNumberId::parse(BUSINESS_NUMBER).unwrap(),
+        CustomerId::parse(CUSTOMER).unwrap(),
+    )
+}
+
+/// EUM's event for a customer's text `wamid`, sent at `timestamp` (Unix seconds).
+fn customer_text(wamid: &str, body: &str, timestamp: i64) -> Value {
+    let entry = json!({"id": "102290129340398", "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550783881", "phone_number_id": BUSINESS_NUMBER},
+        "contacts": [{"profile": {"name": "Sheena"}, "wa_id": CUSTOMER}],
+        "messages": [{"from": CUSTOMER, "id": wamid, "timestamp": timestamp.to_string(), "type": "text",
+            "text": {"body": body}}]}}]});
+    sns(json!({
+        "context": {"MetaWabaIds": [], "MetaPhoneNumberIds": [{"metaPhoneNumberId": BUSINESS_NUMBER,
+            "arn": "arn:aws:social-messaging:us-east-1:123456789012:phone-number-id/976c72a700aac43eaf573ae050b1e2f3"}]},
+        "whatsAppWebhookEntry": entry.to_string(),
+        "aws_account_id": "123456789012",
+        "message_timestamp": "2025-11-11T06:51:23.476795989Z"
+    })
+    .to_string(),
+        &[],
+    )
+}
+
+fn now_s() -> i64 {
+    now_ms() / 1000
+}
+
+#[tokio::test]
+async fn a_chat_that_is_gone_is_reopened_and_the_message_goes_into_the_new_chat() {
+    let inbound = Inbound::new();
+    let t = now_s();
+    inbound.text("wamid.first", "first", t - 2).await;
+    let first = inbound.connect.chats()[0].contact_id.clone();
+    // The agent left meanwhile: Connect refuses the chat's connection and participant tokens alike.
+    inbound.connect.end_chat(&first);
+
+    inbound.text("wamid.second", "second", t - 1).await;
+
+    assert_eq!(inbound.chats(), [vec!["first"], vec!["second"]]);
+    let chats = inbound.connect.chats();
+    assert_eq!(
+        chats[1].request.related_contact_id.as_ref(),
+        Some(&first),
+        "the new chat is linked to the one that ended"
+    );
+    let conversation = inbound
+        .store
+        .load_conversation(&conversation_key())
+        .await
+        .unwrap()
+        .conversation
+        .unwrap();
+    assert!(matches!(&conversation.state, ConversationState::Active(chat) if chat.contact_id == chats[1].contact_id));
+    assert_eq!(conversation.generation, 2);
+    assert!(inbound.store.is_done("wa", "wamid.second"));
+    let read: Vec<_> = inbound.whatsapp.read().into_iter().map(|(wamid, _)| wamid).collect();
+    assert!(
+        read.contains(&"wamid.second".to_owned()),
+        "blue ticks once it is in the chat"
+    );
+}
+
+#[tokio::test]
+async fn a_message_taken_over_from_a_quiet_fast_holder_is_not_sent_into_a_chat_started_since() {
+    let inbound = Inbound::new();
+    let t = now_s();
+    inbound.text("wamid.first", "first", t - 3).await;
+    // The next message's fast holder went quiet right after its claim: it sent the message into the
+    // first chat, or died doing so.
+    inbound.died_holding("wamid.quiet", t - 2, true, 200, false).await;
+    let first = inbound.connect.chats()[0].contact_id.clone();
+    inbound.connect.end_chat(&first);
+    // A later message finds the chat gone and starts a new one (after waiting for the quiet one's turn).
+    inbound.text("wamid.third", "third", t - 1).await;
+    assert_eq!(inbound.chats(), [vec!["first"], vec!["third"]]);
+
+    // Lambda's retry of the quiet message takes it over: it is settled, not sent into the new chat.
+    inbound.text("wamid.quiet", "quiet", t - 2).await;
+
+    assert_eq!(inbound.chats(), [vec!["first"], vec!["third"]]);
+    assert!(inbound.store.is_done("wa", "wamid.quiet"));
+}
+
+#[tokio::test]
+async fn a_message_taken_over_from_a_quiet_fast_holder_goes_into_the_same_chat_once() {
+    let inbound = Inbound::new();
+    let t = now_s();
+    inbound.text("wamid.first", "first", t - 2).await;
+    inbound.died_holding("wamid.quiet", t - 1, true, 100, false).await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+
+    // The chat is the one the holder sent into, if it did: the same client token, deduplicated.
+    inbound.text("wamid.quiet", "quiet", t - 1).await;
+    inbound.text("wamid.quiet", "quiet", t - 1).await;
+
+    assert_eq!(inbound.chats(), [vec!["first", "quiet"]]);
+    assert!(inbound.store.is_done("wa", "wamid.quiet"));
+}
+
+#[tokio::test]
+async fn a_dead_openers_start_lock_is_taken_over_once_its_hold_ran_out() {
+    let inbound = Inbound::new();
+    let t = now_s();
+    // The customer's first message took the start lock, then its invocation died before any chat.
+    inbound.died_holding("wamid.opener", t - 2, false, 300, true).await;
+    let view = inbound.store.load_conversation(&conversation_key()).await.unwrap();
+    assert_eq!(
+        view.opener.map(|o| o.tag),
+        Some(format!("q_{}", short_hash("wamid.opener")))
+    );
+
+    inbound.text("wamid.next", "next", t - 1).await;
+    assert_eq!(inbound.chats(), [vec!["next"]], "the next message starts the chat");
+    // Lambda's retry of the dead opener's message goes into that chat: one chat, nothing lost.
+    inbound.text("wamid.opener", "opener", t - 2).await;
+
+    assert_eq!(inbound.chats(), [vec!["next", "opener"]]);
+    let view = inbound.store.load_conversation(&conversation_key()).await.unwrap();
+    assert_eq!(
+        view.opener.map(|o| o.tag),
+        Some(format!("q_{}", short_hash("wamid.next")))
+    );
+    assert_eq!(view.conversation.map(|c| c.generation), Some(1));
+}
+
+#[tokio::test]
+async fn a_fast_send_that_outlasts_half_the_fast_lease_extends_the_hold() {
+    let inbound = Arc::new(Inbound::new());
+    let t = now_s();
+    inbound.text("wamid.first", "first", t - 2).await;
+    // Into the chat this process saw open: the fast hold; its one SendMessage answers slowly.
+    let slow = Duration::from_millis(FAST_LEASE_MS as u64);
+    inbound.connect.faults().next("send_message", Fault::Slow(slow));
+    let started = now_ms();
+    let send = tokio::spawn({
+        let inbound = Arc::clone(&inbound);
+        async move { inbound.text("wamid.slow", "slow", t - 1).await }
+    });
+    // Well after half the fast lease: a redelivery that looks when the fast lease would have run out
+    // finds the message held, not free to replay.
+    tokio::time::sleep(slow * 3 / 4).await;
+    let redelivery = ClaimTerms {
+        now_ms: started + FAST_LEASE_MS + 100,
+        lease_ms: 3_000,
+        fast: false,
+        owner: "a-redelivery",
+        summary: None,
+    };
+    assert_eq!(
+        inbound
+            .store
+            .claim("wa", "wamid.slow", &redelivery)
+            .await
+            .unwrap()
+            .claim,
+        Claim::Busy
+    );
+    send.await.unwrap();
+
+    assert_eq!(inbound.chats(), [vec!["first", "slow"]]);
+    assert!(inbound.store.is_done("wa", "wamid.slow"));
+}
