@@ -1,21 +1,28 @@
 //! WhatsappHandler's service (`InboundBridge`) on the in-memory fakes, through its Lambda entry: the
 //! hard paths of a chat's life that otherwise only the end-to-end scenarios reach. A dead holder is
 //! set up as the state it leaves behind (a claim and a registration whose leases run out in a few
-//! hundred milliseconds), so each test takes milliseconds; only the fast hold's extension needs a send
-//! slower than half of the real fast lease.
-
+//! hundred milliseconds), and a retry after a failure finds the failed attempt's claim lapsed
+//! (`FakeStateStore::lapse`), so each test takes milliseconds; only the fast hold's extension needs a
+//! send slower than half of the real fast lease.
 mod services;
 
 use bridge::claims::FAST_LEASE_MS;
 use bridge::config::Config;
-use bridge::fakes::{FakeConnect, FakeStateStore, FakeWhatsapp, Fault};
+use bridge::fakes::{
+    FakeAttachments, FakeConnect, FakeObjectStore, FakeStateStore, FakeTranscriber, FakeWhatsapp, FakeWhatsappMedia,
+    Fault,
+};
 use bridge::ids::short_hash;
 use bridge::ids::{ConversationKey, CustomerId, PhoneNumberId};
 use bridge::inbound::InboundBridge;
+use bridge::media::handler::MediaBridge;
+use bridge::media::service::MediaSettings;
+use bridge::outbound::OutboundBridge;
 use bridge::ports::{Claim, ClaimTerms, ConversationState, Inflight, StateStore};
 use bridge::telemetry::now_ms;
+use bridge::translate::OutboundRules;
 use serde_json::{Value, json};
-use services::{BUSINESS_NUMBER, CUSTOMER, invocation, sns};
+use services::{BUSINESS_NUMBER, CUSTOMER, agent_message, invocation, sns};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -61,10 +68,13 @@ impl Inbound {
             .collect()
     }
 
-    /// What an invocation that died holding `wamid` leaves behind: its claim (fast or exclusive) and its
-    /// registration, both running out in `lease_ms`, and with `opening` the start lock its registration
-    /// took while no chat was active.
-    async fn died_holding(&self, wamid: &str, at_s: i64, fast: bool, lease_ms: i64, opening: bool) -> i64 {
+    /// What an invocation that died holding `wamid` (sent at `at_s`) leaves behind.
+    async fn died_holding(&self, wamid: &str, at_s: i64, left: Left) {
+        let Left {
+            fast,
+            lease_ms,
+            opening,
+        } = left;
         let now = now_ms();
         let terms = ClaimTerms {
             now_ms: now,
@@ -89,7 +99,6 @@ impl Inbound {
             .register(&key, &registration, wamid, None, opener)
             .await
             .unwrap();
-        now
     }
 }
 
@@ -117,22 +126,39 @@ fn conversation_key() -> ConversationKey {
 
 /// EUM's event for a customer's text `wamid`, sent at `timestamp` (Unix seconds).
 fn customer_text(wamid: &str, body: &str, timestamp: i64) -> Value {
+    customer_message(wamid, timestamp, "text", json!({"body": body}))
+}
+
+/// EUM's event for a customer's message `wamid` of type `kind`, sent at `timestamp` (Unix seconds).
+fn customer_message(wamid: &str, timestamp: i64, kind: &str, content: Value) -> Value {
+    let mut message = json!({"from": CUSTOMER, "id": wamid, "timestamp": timestamp.to_string(), "type": kind});
+    message[kind] = content;
     let entry = json!({"id": "102290129340398", "changes": [{"field": "messages", "value": {
         "messaging_product": "whatsapp",
         "metadata": {"display_phone_number": "15550783881", "phone_number_id": BUSINESS_NUMBER},
         "contacts": [{"profile": {"name": "Sheena"}, "wa_id": CUSTOMER}],
-        "messages": [{"from": CUSTOMER, "id": wamid, "timestamp": timestamp.to_string(), "type": "text",
-            "text": {"body": body}}]}}]});
-    sns(json!({
-        "context": {"MetaWabaIds": [], "MetaPhoneNumberIds": [{"metaPhoneNumberId": BUSINESS_NUMBER,
-            "arn": "arn:aws:social-messaging:us-east-1:123456789012:phone-number-id/976c72a700aac43eaf573ae050b1e2f3"}]},
-        "whatsAppWebhookEntry": entry.to_string(),
-        "aws_account_id": "123456789012",
-        "message_timestamp": "2025-11-11T06:51:23.476795989Z"
-    })
-    .to_string(),
+        "messages": [message]}}]});
+    sns(
+        json!({
+            "context": {"MetaWabaIds": [], "MetaPhoneNumberIds": [{"metaPhoneNumberId": BUSINESS_NUMBER,
+                "arn": "arn:aws:social-messaging:us-east-1:123456789012:phone-number-id/976c72a700aac43eaf573ae050b1e2f3"}]},
+            "whatsAppWebhookEntry": entry.to_string(),
+            "aws_account_id": "123456789012",
+            "message_timestamp": "2025-11-11T06:51:23.476795989Z"
+        })
+        .to_string(),
         &[],
     )
+}
+
+const VOICE: &[u8] = include_bytes!("../../../tests/media/voice-note.ogg");
+
+/// What a dead holder left: its claim (fast or exclusive) and its registration, both running out in
+/// `lease_ms`, and with `opening` the start lock its registration took while no chat was active.
+struct Left {
+    fast: bool,
+    lease_ms: i64,
+    opening: bool,
 }
 
 fn now_s() -> i64 {
@@ -181,7 +207,12 @@ async fn a_message_taken_over_from_a_quiet_fast_holder_is_not_sent_into_a_chat_s
     inbound.text("wamid.first", "first", t - 3).await;
     // The next message's fast holder went quiet right after its claim: it sent the message into the
     // first chat, or died doing so.
-    inbound.died_holding("wamid.quiet", t - 2, true, 200, false).await;
+    let left = Left {
+        fast: true,
+        lease_ms: 200,
+        opening: false,
+    };
+    inbound.died_holding("wamid.quiet", t - 2, left).await;
     let first = inbound.connect.chats()[0].contact_id.clone();
     inbound.connect.end_chat(&first);
     // A later message finds the chat gone and starts a new one (after waiting for the quiet one's turn).
@@ -200,7 +231,12 @@ async fn a_message_taken_over_from_a_quiet_fast_holder_goes_into_the_same_chat_o
     let inbound = Inbound::new();
     let t = now_s();
     inbound.text("wamid.first", "first", t - 2).await;
-    inbound.died_holding("wamid.quiet", t - 1, true, 100, false).await;
+    let left = Left {
+        fast: true,
+        lease_ms: 100,
+        opening: false,
+    };
+    inbound.died_holding("wamid.quiet", t - 1, left).await;
     tokio::time::sleep(Duration::from_millis(150)).await;
 
     // The chat is the one the holder sent into, if it did: the same client token, deduplicated.
@@ -216,7 +252,12 @@ async fn a_dead_openers_start_lock_is_taken_over_once_its_hold_ran_out() {
     let inbound = Inbound::new();
     let t = now_s();
     // The customer's first message took the start lock, then its invocation died before any chat.
-    inbound.died_holding("wamid.opener", t - 2, false, 300, true).await;
+    let left = Left {
+        fast: false,
+        lease_ms: 300,
+        opening: true,
+    };
+    inbound.died_holding("wamid.opener", t - 2, left).await;
     let view = inbound.store.load_conversation(&conversation_key()).await.unwrap();
     assert_eq!(
         view.opener.map(|o| o.tag),
@@ -273,4 +314,114 @@ async fn a_fast_send_that_outlasts_half_the_fast_lease_extends_the_hold() {
 
     assert_eq!(inbound.chats(), [vec!["first", "slow"]]);
     assert!(inbound.store.is_done("wa", "wamid.slow"));
+}
+
+#[tokio::test]
+async fn a_retry_after_a_failure_neither_transcribes_a_voice_note_again_nor_repeats_what_the_customer_was_told() {
+    let inbound = Inbound::new();
+    let bucket = FakeObjectStore::default();
+    let attachments = FakeAttachments::default();
+    let transcriber = FakeTranscriber::hearing("hello there");
+    let media = MediaBridge {
+        whatsapp: FakeWhatsappMedia::new(&bucket, &[("2754859441498128", "audio/ogg; codecs=opus", VOICE)]),
+        store: bucket,
+        attachments: attachments.clone(),
+        transcriber: transcriber.clone(),
+        settings: MediaSettings::from_lookup(|name| (name == "MEDIA_BUCKET_NAME").then(|| "media".to_owned())).unwrap(),
+    };
+    let Inbound {
+        store,
+        connect,
+        whatsapp,
+        service,
+    } = inbound;
+    let service = service.with_media(Arc::new(media));
+    let voice = customer_message(
+        "wamid.voice",
+        now_s() - 1,
+        "audio",
+        json!({"mime_type": "audio/ogg; codecs=opus", "id": "2754859441498128", "voice": true}),
+    );
+    // The file, its transcript and the customer's echo of it all went out; the completing write failed.
+    store.faults().next("complete", Fault::throttled("TransactWriteItems"));
+    assert!(invocation(service.handle(&voice)).await.is_err(), "retried by Lambda");
+    assert_eq!(whatsapp.sent().len(), 1);
+    store.lapse("wa", "wamid.voice");
+
+    invocation(service.handle(&voice)).await.unwrap();
+
+    assert!(store.is_done("wa", "wamid.voice"));
+    assert_eq!(transcriber.heard().len(), 1, "transcribed once");
+    assert_eq!(attachments.attached().len(), 1, "attached once");
+    let told: Vec<_> = whatsapp
+        .sent()
+        .iter()
+        .filter_map(|s| s.text().map(str::to_owned))
+        .collect();
+    assert_eq!(told, ["🎤 \"hello there\""], "the customer hears their transcript once");
+    let chat = &connect.chats()[0];
+    assert!(
+        chat.texts().iter().any(|t| t.contains("hello there")),
+        "{:?}",
+        chat.texts()
+    );
+    let unique: std::collections::HashSet<_> = chat.texts().into_iter().collect();
+    assert_eq!(unique.len(), chat.texts().len(), "nothing twice in the chat");
+}
+
+#[tokio::test]
+async fn a_retry_after_a_failure_does_not_send_a_menu_page_again() {
+    let inbound = Inbound::new();
+    let t = now_s();
+    inbound.text("wamid.hi", "hi", t - 2).await;
+    let contact = inbound.connect.chats()[0].contact_id.clone();
+    // The agent's list has more options than a WhatsApp list holds: its first page goes out.
+    let elements: Vec<_> = (1..=15).map(|n| json!({"title": format!("Option {n}")})).collect();
+    let list = json!({"templateType": "ListPicker", "version": "1.0", "data": {
+        "replyMessage": {"title": "Thanks"},
+        "content": {"title": "Which one?", "elements": elements}}});
+    let outbound = OutboundBridge::new(
+        OutboundRules::default(),
+        inbound.store.clone(),
+        inbound.whatsapp.clone(),
+        inbound.connect.clone(),
+    );
+    let event = agent_message(
+        contact.as_str(),
+        "item-list",
+        "application/vnd.amazonaws.connect.message.interactive",
+        &list.to_string(),
+        now_ms() - 10_000,
+    );
+    invocation(outbound.handle(&event)).await.unwrap();
+    let first_page = inbound.whatsapp.sent()[0].message.clone();
+    let rows = first_page
+        .pointer("/interactive/action/sections/0/rows")
+        .and_then(Value::as_array)
+        .unwrap();
+    let more = rows.last().unwrap()["id"].as_str().unwrap().to_owned();
+
+    // The customer asks for more; the page goes out, the completing write fails.
+    let ask = customer_message(
+        "wamid.more",
+        t - 1,
+        "interactive",
+        json!({"type": "list_reply", "list_reply": {"id": more, "title": "More options"}}),
+    );
+    inbound
+        .store
+        .faults()
+        .next("complete", Fault::throttled("TransactWriteItems"));
+    assert!(
+        invocation(inbound.service.handle(&ask)).await.is_err(),
+        "retried by Lambda"
+    );
+    assert_eq!(inbound.whatsapp.sent().len(), 2, "the next page went out");
+    inbound.store.lapse("wa", "wamid.more");
+
+    invocation(inbound.service.handle(&ask)).await.unwrap();
+
+    assert_eq!(inbound.whatsapp.sent().len(), 2, "not again");
+    assert!(inbound.store.is_done("wa", "wamid.more"));
+    assert_eq!(inbound.chats(), [vec!["hi"]], "the agent hears nothing of it");
 }

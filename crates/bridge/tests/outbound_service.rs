@@ -12,8 +12,7 @@ use bridge::outbound::OutboundBridge;
 use bridge::ports::{ContactRecord, StateStore};
 use bridge::telemetry::now_ms;
 use bridge::translate::OutboundRules;
-use serde_json::{Value, json};
-use services::{BUSINESS_NUMBER, CUSTOMER, invocation, sns};
+use services::{BUSINESS_NUMBER, CUSTOMER, agent_message, invocation};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,7 +51,7 @@ impl Outbound {
 
     /// The agent's text `id`, received by Connect at `at_ms`, delivered in an invocation of its own.
     async fn agent_says(&self, id: &str, text: &str, at_ms: i64) -> Result<(), String> {
-        let event = agent_text(CONTACT, id, text, at_ms);
+        let event = agent_message(CONTACT, id, "text/plain", text, at_ms);
         invocation(self.service.handle(&event)).await.map_err(|e| e.to_string())
     }
 
@@ -63,27 +62,6 @@ impl Outbound {
             .filter_map(|s| s.text().map(str::to_owned))
             .collect()
     }
-}
-
-/// Connect's streamed event for an agent's text `id` in the chat `contact_id`, received at `at_ms`.
-fn agent_text(contact_id: &str, id: &str, text: &str, at_ms: i64) -> Value {
-    let at = chrono::DateTime::from_timestamp_millis(at_ms).unwrap();
-    sns(
-        json!({
-            "AbsoluteTime": at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
-            "Content": text,
-            "ContentType": "text/plain",
-            "Id": id,
-            "Type": "MESSAGE",
-            "ParticipantId": "0f1e2d3c-4b5a-4968-8776-655443322110",
-            "DisplayName": "Ana",
-            "ParticipantRole": "AGENT",
-            "InitialContactId": contact_id,
-            "ContactId": contact_id
-        })
-        .to_string(),
-        &[("MessageVisibility", "ALL")],
-    )
 }
 
 impl Outbound {

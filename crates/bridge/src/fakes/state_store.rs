@@ -186,6 +186,17 @@ impl FakeStateStore {
             .is_some_and(|c| c.done)
     }
 
+    /// Ends a message's claim lease now, as if its holder had died and the lease run out: time passes
+    /// for the claim without the test waiting for it.
+    pub fn lapse(&self, source: &str, id: &str) {
+        let mut table = self.table.lock().unwrap();
+        if let Some(claim) = table.claims.get_mut(&(source.to_owned(), id.to_owned()))
+            && !claim.done
+        {
+            claim.lease_until = Some(0);
+        }
+    }
+
     fn with<T>(&self, work: impl FnOnce(&mut Table) -> T) -> T {
         work(&mut self.table.lock().unwrap())
     }

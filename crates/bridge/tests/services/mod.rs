@@ -32,6 +32,27 @@ pub fn sns(message: String, attributes: &[(&str, &str)]) -> Value {
     }]})
 }
 
+/// Connect's streamed event for an agent's message `id` in the chat `contact_id`, received at `at_ms`.
+pub fn agent_message(contact_id: &str, id: &str, content_type: &str, content: &str, at_ms: i64) -> Value {
+    let at = chrono::DateTime::from_timestamp_millis(at_ms).unwrap();
+    sns(
+        json!({
+            "AbsoluteTime": at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+            "Content": content,
+            "ContentType": content_type,
+            "Id": id,
+            "Type": "MESSAGE",
+            "ParticipantId": "0f1e2d3c-4b5a-4968-8776-655443322110",
+            "DisplayName": "Ana",
+            "ParticipantRole": "AGENT",
+            "InitialContactId": contact_id,
+            "ContactId": contact_id
+        })
+        .to_string(),
+        &[("MessageVisibility", "ALL")],
+    )
+}
+
 /// Runs `work` as one Lambda invocation: its claims name it, so two invocations of a test are two owners.
 pub async fn invocation<F: Future>(work: F) -> F::Output {
     bridge::claims::within_deadline(bridge::telemetry::now_ms() + 60_000, work).await
