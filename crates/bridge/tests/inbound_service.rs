@@ -3,7 +3,8 @@
 //! set up as the state it leaves behind (a claim and a registration whose leases run out in a few
 //! hundred milliseconds), and a retry after a failure finds the failed attempt's claim lapsed
 //! (`FakeStateStore::lapse`), so each test takes milliseconds; only the fast hold's extension needs a
-//! send slower than half of the real fast lease.
+//! send that outlasts the real fast lease (that test takes 3 s).
+
 mod services;
 
 use bridge::claims::FAST_LEASE_MS;
@@ -283,33 +284,26 @@ async fn a_fast_send_that_outlasts_half_the_fast_lease_extends_the_hold() {
     let inbound = Arc::new(Inbound::new());
     let t = now_s();
     inbound.text("wamid.first", "first", t - 2).await;
-    // Into the chat this process saw open: the fast hold; its one SendMessage answers slowly.
-    let slow = Duration::from_millis(FAST_LEASE_MS as u64);
-    inbound.connect.faults().next("send_message", Fault::Slow(slow));
-    let started = now_ms();
+    // Into the chat this process saw open: the fast hold; its one SendMessage takes twice the lease.
+    let lease = Duration::from_millis(FAST_LEASE_MS as u64);
+    inbound.connect.faults().next("send_message", Fault::Slow(lease * 2));
     let send = tokio::spawn({
         let inbound = Arc::clone(&inbound);
         async move { inbound.text("wamid.slow", "slow", t - 1).await }
     });
-    // Well after half the fast lease: a redelivery that looks when the fast lease would have run out
-    // finds the message held, not free to replay.
-    tokio::time::sleep(slow * 3 / 4).await;
+    // Half a lease after the hold was extended (at half the fast lease), half a lease before the send
+    // answers: a redelivery that looks once the fast lease is surely over finds the message held, not
+    // free to replay.
+    tokio::time::sleep(lease).await;
     let redelivery = ClaimTerms {
-        now_ms: started + FAST_LEASE_MS + 100,
+        now_ms: now_ms() + FAST_LEASE_MS,
         lease_ms: 3_000,
         fast: false,
         owner: "a-redelivery",
         summary: None,
     };
-    assert_eq!(
-        inbound
-            .store
-            .claim("wa", "wamid.slow", &redelivery)
-            .await
-            .unwrap()
-            .claim,
-        Claim::Busy
-    );
+    let claim = inbound.store.claim("wa", "wamid.slow", &redelivery).await.unwrap();
+    assert_eq!(claim.claim, Claim::Busy);
     send.await.unwrap();
 
     assert_eq!(inbound.chats(), [vec!["first", "slow"]]);

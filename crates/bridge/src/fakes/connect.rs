@@ -20,7 +20,7 @@ pub struct Chat {
     pub contact_id: ContactId,
     pub request: ChatRequest,
     pub(super) participant_token: ParticipantToken,
-    /// The connection tokens it handed out (the last one is current).
+    /// The connection tokens it handed out.
     pub(super) connections: Vec<String>,
     /// What the customer side sent into it: (content type, content, client token).
     pub messages: Vec<(String, String, String)>,

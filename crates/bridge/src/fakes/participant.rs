@@ -1,8 +1,8 @@
 //! The Participant Service in memory: the customer's side of [`FakeConnect`]'s chats.
 //!
-//! A token of a chat that ended is refused with AccessDenied ([`FailureKind::ChatGone`]), and so is a
-//! connection token replaced by a newer connection, as the service does. Messages are idempotent by
-//! client token within a chat.
+//! Once a chat ended, its participant and connection tokens are refused with AccessDenied
+//! ([`FailureKind::ChatGone`]), as the service does; until then every connection token it issued for the
+//! chat is good (a day, as the service says). Messages are idempotent by client token within a chat.
 
 use super::FakeConnect;
 use super::connect::Chat;
@@ -19,7 +19,7 @@ fn gone(operation: &'static str) -> PortError {
 }
 
 impl FakeConnect {
-    /// Does `work` on the live chat whose current connection `token` is.
+    /// Does `work` on the live chat `token` is a connection of.
     fn on_connection<T>(
         &self,
         operation: &'static str,
@@ -29,7 +29,7 @@ impl FakeConnect {
         let mut chats = self.chats.lock().unwrap();
         let chat = chats
             .iter_mut()
-            .find(|c| !c.ended && c.connections.last().map(String::as_str) == Some(token.expose()))
+            .find(|c| !c.ended && c.connections.iter().any(|issued| issued == token.expose()))
             .ok_or_else(|| gone(operation))?;
         Ok(work(chat))
     }
