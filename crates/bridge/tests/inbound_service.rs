@@ -280,6 +280,25 @@ async fn a_dead_openers_start_lock_is_taken_over_once_its_hold_ran_out() {
 }
 
 #[tokio::test]
+async fn a_message_whose_completing_write_lost_its_answer_is_a_duplicate_on_the_retry() {
+    let inbound = Inbound::new();
+    // The write landed; its answer did not (the SDK gave up): the invocation fails and Lambda retries.
+    inbound
+        .store
+        .faults()
+        .next("complete", Fault::timeout("TransactWriteItems"));
+    let event = customer_text("wamid.once", "once", now_s() - 1);
+    assert!(invocation(inbound.service.handle(&event)).await.is_err());
+    assert!(inbound.store.is_done("wa", "wamid.once"));
+
+    invocation(inbound.service.handle(&event)).await.unwrap();
+
+    assert_eq!(inbound.chats(), [vec!["once"]], "one chat, the message once");
+    let view = inbound.store.load_conversation(&conversation_key()).await.unwrap();
+    assert!(view.inflight.is_empty(), "the redelivery leaves no registration behind");
+}
+
+#[tokio::test]
 async fn a_fast_send_that_outlasts_half_the_fast_lease_extends_the_hold() {
     let inbound = Arc::new(Inbound::new());
     let t = now_s();

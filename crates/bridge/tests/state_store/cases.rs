@@ -199,7 +199,22 @@ pub async fn a_claim_is_held_by_its_owner_until_its_lease_ends_and_a_quiet_fast_
         Claim::Busy,
         "another invocation's renewal does not shorten the lease"
     );
+    let registration = Inflight {
+        tag: "q_held".into(),
+        timestamp: now / 1000,
+        received_ns: now * 1_000_000,
+        until_ms: now + 3_000,
+    };
+    store
+        .register(key, &registration, "wamid.held", None, None)
+        .await
+        .unwrap();
     renew("a", now + 90_000).await;
+    let view = store.load_conversation(key).await.unwrap();
+    let until: Vec<_> = view.inflight.iter().map(|i| i.until_ms).collect();
+    assert_eq!(until, [now + 90_000], "the registration is held as long as the claim");
+    store.unregister(key, "q_held").await.unwrap();
+    assert!(store.load_conversation(key).await.unwrap().inflight.is_empty());
     assert_eq!(
         claim("wamid.held", message_terms(now + 70_000, 60_000, false, "c")).await,
         Claim::Busy,
