@@ -16,6 +16,8 @@ pub mod connect_stream;
 pub mod connection;
 pub mod content_type;
 pub mod error;
+#[cfg(any(test, feature = "fakes"))]
+pub mod fakes;
 pub mod ids;
 pub mod inbound;
 #[cfg(feature = "aws")]

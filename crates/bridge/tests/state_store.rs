@@ -1,21 +1,30 @@
-//! The DynamoDB adapter against moto, for what the end-to-end scenarios cannot reach in their time:
-//! a bridged Connect item stays known for an hour or two, then is removed from the contact mapping by
-//! the next item's completing write, so a long chat's mapping does not grow without bound (an earlier
-//! release's done claims are read and removed alike); a start lock whose holder died is taken over once
-//! its hold ran out, and only then; and a message's claim is its owner's alone to renew, release, or
-//! take again.
+//! The state store's contract, and the DynamoDB adapter against moto beyond it.
+//!
+//! Each case of the contract is a function generic over [`StateStore`], run once on the in-memory fake
+//! (`bridge::fakes::FakeStateStore`) and once on the DynamoDB adapter against moto: the adapter is the
+//! truth, so a case that passes on moto and fails on the fake shows a bug in the fake. The cases: a start
+//! lock whose holder died is taken over once its hold ran out, and only then, and stays with its chat;
+//! a message's claim is its owner's alone to renew, record on, release or take again, and a fast one
+//! that went quiet is replayed; a Connect item's claim on its contact mapping, with what a failed
+//! attempt sent; and the conversation's chat, menu and typing slot.
+//!
+//! The moto-only tests reach what the port does not show: a bridged Connect item stays known for an
+//! hour or two, then is removed from the contact mapping by the next item's completing write (an earlier
+//! release's done claims are read and removed alike), and a done claim keeps no record of its steps.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use bridge::aws::DynamoStore;
-use bridge::ids::{
-    ConnectionToken, ContactId, ConversationKey, CustomerId, ItemId, OriginationId, ParticipantToken, PhoneNumberId,
-};
+use bridge::fakes::FakeStateStore;
+use bridge::ids::{ContactId, ConversationKey, CustomerId, ItemId, OriginationId, PhoneNumberId};
 use bridge::ports::{
-    ActiveChat, Claim, ClaimTerms, ContactRecord, ConversationState, ConversationView, Inflight, ItemTerms,
-    MediaAftermath, Opener, Renewal, Said, SentRecord, StartLock, StateStore, Step,
+    Claim, ClaimTerms, ContactRecord, ItemTerms, MediaAftermath, Renewal, Said, SentRecord, StateStore, Step,
 };
+use cases::*;
 use local_aws::{Stack, StackOptions};
 use std::collections::HashMap;
+
+#[path = "state_store/cases.rs"]
+mod cases;
 
 const TABLE: &str = "whatsapp-bridge-state";
 
@@ -251,150 +260,6 @@ async fn bridged_items_are_found_for_an_hour_or_two_then_leave_the_contact_mappi
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_start_lock_rides_on_the_registration_stays_with_its_chat_and_is_taken_over_only_after_its_hold() {
-    let stack = Stack::start(StackOptions::default().without_handlers()).await.unwrap();
-    let store = DynamoStore::new(client(stack.moto_url().unwrap()), TABLE.into());
-    let key = ConversationKey::new(
-        PhoneNumberId::parse("106540352242922").unwrap(),
-        CustomerId::parse("14255550150").unwrap(),
-    );
-    let now = bridge::telemetry::now_ms();
-    let register = |tag: &'static str, opener_until: Option<i64>| {
-        let store = &store;
-        let key = &key;
-        async move {
-            let me = Inflight {
-                tag: tag.into(),
-                timestamp: now / 1000,
-                received_ns: now * 1_000_000,
-                until_ms: now + 60_000,
-            };
-            store
-                .register(key, &me, &format!("wamid.{tag}"), None, opener_until)
-                .await
-                .unwrap()
-        }
-    };
-    let holder = |view: &ConversationView| view.opener.as_ref().map(|o| o.tag.clone());
-
-    // The first message to register takes the lock; the next (even one that may open a chat) does not.
-    let first = register("q_first", Some(now + 1_000)).await;
-    assert_eq!(holder(&first).as_deref(), Some("q_first"));
-    assert!(first.conversation.is_none(), "no chat yet");
-    let second = register("q_second", Some(now + 30_000)).await;
-    assert_eq!(holder(&second).as_deref(), Some("q_first"));
-    let second_opener = Opener {
-        tag: "q_second".into(),
-        until_ms: now + 30_000,
-    };
-    assert!(
-        store
-            .take_start_lock(&key, &second_opener, now)
-            .await
-            .unwrap()
-            .is_none(),
-        "the first holder's hold is running"
-    );
-    // The first holder died: after its hold, the lock is taken over, and the dead start cannot activate.
-    let taken = store
-        .take_start_lock(&key, &second_opener, now + 2_000)
-        .await
-        .unwrap()
-        .expect("taken over");
-    assert_eq!(holder(&taken).as_deref(), Some("q_second"));
-    // Its holder's heartbeat keeps it; the dead holder's renewal (a beat in flight as it died) does not.
-    let renew = |tag, until_ms| {
-        let renewal = Renewal {
-            source: "wa",
-            id: "wamid.unclaimed",
-            key: &key,
-            tag,
-            owner: "owner",
-            until_ms,
-            opening: true,
-        };
-        let store = &store;
-        async move { store.extend(&renewal).await.unwrap() }
-    };
-    let until = || async { store.load_conversation(&key).await.unwrap().opener.map(|o| o.until_ms) };
-    renew("q_first", now + 90_000).await;
-    assert_eq!(until().await, Some(now + 30_000), "only the holder renews the lock");
-    renew("q_second", now + 45_000).await;
-    assert_eq!(until().await, Some(now + 45_000), "renewed by its holder");
-    let chat = ActiveChat {
-        contact_id: ContactId::parse("contact-1").unwrap(),
-        participant_token: ParticipantToken::new("pt"),
-        connection_token: ConnectionToken::new("ct"),
-        connection_expires_at: now / 1000 + 3600,
-    };
-    let lock = |tag: &str| StartLock {
-        key: key.clone(),
-        tag: tag.into(),
-        generation: 1,
-    };
-    assert!(store.activate(&lock("q_first"), &chat, 3600).await.is_err());
-    let active = store.activate(&lock("q_second"), &chat, 3600).await.unwrap();
-    assert!(matches!(
-        active.conversation.as_ref().map(|c| &c.state),
-        Some(ConversationState::Active(c)) if *c == chat
-    ));
-    assert_eq!(active.conversation.as_ref().map(|c| c.generation), Some(1));
-    assert_eq!(
-        active.inflight.len(),
-        2,
-        "who else is in flight comes with the activation"
-    );
-
-    // While the chat is active the lock stays with it: nobody takes it, by registering or otherwise.
-    let later = register("q_later", Some(now + 30_000)).await;
-    assert_eq!(holder(&later).as_deref(), Some("q_second"));
-    let later_opener = Opener {
-        tag: "q_later".into(),
-        until_ms: now + 30_000,
-    };
-    assert!(
-        store
-            .take_start_lock(&key, &later_opener, now + 60_000)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    // A holder that opened a chat has nothing to give back.
-    store.abandon_start(&lock("q_second"), false).await.unwrap();
-    assert_eq!(
-        holder(&store.load_conversation(&key).await.unwrap()).as_deref(),
-        Some("q_second")
-    );
-
-    // The chat's end frees it for the next message, which gives it back when it opens no chat.
-    assert!(store.mark_ended(&key, &chat.contact_id, "item-end").await.unwrap());
-    assert!(
-        !store.mark_ended(&key, &chat.contact_id, "item-other").await.unwrap(),
-        "a second end event finds it ended"
-    );
-    assert_eq!(holder(&store.load_conversation(&key).await.unwrap()), None);
-    let next = register("q_next", Some(now + 30_000)).await;
-    assert_eq!(holder(&next).as_deref(), Some("q_next"));
-    assert!(
-        store.mark_ended(&key, &chat.contact_id, "item-end").await.unwrap(),
-        "a retry of the event that ended it (its notice may not have gone out)"
-    );
-    assert_eq!(
-        holder(&store.load_conversation(&key).await.unwrap()).as_deref(),
-        Some("q_next"),
-        "and it writes nothing: the next chat's start lock stays"
-    );
-    store.abandon_start(&lock("q_next"), false).await.unwrap();
-    let view = store.load_conversation(&key).await.unwrap();
-    assert_eq!(holder(&view), None);
-    assert_eq!(
-        view.conversation.map(|c| c.generation),
-        Some(1),
-        "an unused lock consumes no generation"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claim_is_its_owners_to_take_again_renew_and_release() {
     let opts = StackOptions::default().without_handlers();
     let stack = Stack::start(opts).await.unwrap();
@@ -527,3 +392,31 @@ const HOUR_MS: i64 = 3_600_000;
 fn hash(item_id: &str) -> String {
     bridge::ids::short_hash(item_id)
 }
+
+/// Runs each contract case on the fake and on the adapter against moto (each with a fresh table).
+macro_rules! contract {
+    ($($case:ident),* $(,)?) => {$(
+        mod $case {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn fake() {
+                super::$case(&super::FakeStateStore::default()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn dynamodb() {
+                let opts = super::StackOptions::default().without_handlers();
+                let stack = super::Stack::start(opts).await.unwrap();
+                let store = super::DynamoStore::new(super::client(stack.moto_url().unwrap()), super::TABLE.into());
+                super::$case(&store).await;
+            }
+        }
+    )*};
+}
+
+contract!(
+    the_start_lock_rides_on_the_registration_stays_with_its_chat_and_is_taken_over_only_after_its_hold,
+    a_claim_is_held_by_its_owner_until_its_lease_ends_and_a_quiet_fast_holder_is_replayed,
+    what_an_attempt_recorded_survives_its_release_and_goes_with_completion,
+    a_connect_item_is_claimed_on_its_mapping_with_what_a_failed_attempt_sent,
+    a_chats_connection_menu_and_typing_slot_belong_to_it_until_it_ends,
+);

@@ -1,228 +1,13 @@
 //! The media service's tests, on in-memory fakes of its ports.
 
 use super::*;
-use crate::media::ports::{Chunks, MediaInfo, StoredObject, UploadTicket};
+use crate::fakes::{FakeAttachments, FakeObjectStore, FakeTranscriber, FakeWhatsappMedia, Fault, Pieces};
+use crate::media::ports::Chunks;
 use serde_json::json;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 const VOICE: &[u8] = include_bytes!("../../../../tests/media/voice-note.ogg");
 const STICKER: &[u8] = include_bytes!("../../../../tests/media/sticker.webp");
-
-/// The bucket: `bucket/key` → (content type, bytes); `.1` makes deletes fail; `.2` counts the chunks
-/// each put arrived in.
-#[derive(Default)]
-struct Store(
-    Mutex<BTreeMap<String, (String, Vec<u8>)>>,
-    AtomicBool,
-    Mutex<Vec<usize>>,
-);
-
-/// A file as a source of three chunks, the way a download arrives.
-struct Pieces(std::collections::VecDeque<Vec<u8>>);
-
-impl Chunks for Pieces {
-    fn next_chunk(&mut self) -> crate::media::ports::BoxFuture<'_, Option<PortResult<Vec<u8>>>> {
-        Box::pin(std::future::ready(self.0.pop_front().map(Ok)))
-    }
-}
-
-fn pieces(bytes: &[u8]) -> FileStream {
-    let chunks = bytes.chunks(bytes.len().div_ceil(3).max(1)).map(<[u8]>::to_vec);
-    FileStream::new(bytes.len() as u64, Pieces(chunks.collect()))
-}
-
-/// A file's bytes and the number of chunks they came in.
-async fn gather(mut body: FileStream) -> PortResult<(Vec<u8>, usize)> {
-    let (mut bytes, mut chunks) = (Vec::new(), 0);
-    while let Some(chunk) = body.next_chunk().await {
-        bytes.extend(chunk?);
-        chunks += 1;
-    }
-    Ok((bytes, chunks))
-}
-
-impl ObjectStore for Store {
-    async fn put(&self, bucket: &str, key: &str, ct: &str, body: FileStream) -> PortResult<()> {
-        let (bytes, chunks) = gather(body).await?;
-        self.2.lock().unwrap().push(chunks);
-        self.0
-            .lock()
-            .unwrap()
-            .insert(format!("{bucket}/{key}"), (ct.to_owned(), bytes));
-        Ok(())
-    }
-    async fn get(&self, bucket: &str, key: &str, max_bytes: u64) -> PortResult<Option<Capped<StoredObject>>> {
-        Ok(self.0.lock().unwrap().get(&format!("{bucket}/{key}")).map(|(ct, b)| {
-            if b.len() as u64 > max_bytes {
-                Capped::Over { size: b.len() as u64 }
-            } else {
-                Capped::Within(StoredObject {
-                    content_type: Some(ct.clone()),
-                    body: pieces(b),
-                })
-            }
-        }))
-    }
-    async fn delete(&self, bucket: &str, key: &str) -> PortResult<()> {
-        if self.1.load(Ordering::SeqCst) {
-            return Err(PortError::new(FailureKind::Transient, "DeleteObject", "AccessDenied"));
-        }
-        self.0.lock().unwrap().remove(&format!("{bucket}/{key}"));
-        Ok(())
-    }
-    async fn list(&self, bucket: &str, prefix: &str) -> PortResult<Vec<String>> {
-        let full = format!("{bucket}/{prefix}");
-        Ok(self
-            .0
-            .lock()
-            .unwrap()
-            .keys()
-            .filter(|k| k.starts_with(&full))
-            .map(|k| k[bucket.len() + 1..].to_owned())
-            .collect())
-    }
-}
-
-/// EUM: media by id; `suffix` imitates the AWS sample's `<prefix><id>.<ext>` naming.
-struct Wa<'a> {
-    media: HashMap<String, (String, Vec<u8>)>,
-    store: &'a Store,
-    suffix: &'static str,
-    /// The metadata says 0 bytes, whatever the file holds.
-    understate: bool,
-    uploaded: Mutex<Vec<(String, String)>>,
-    sent: Mutex<Vec<Value>>,
-}
-
-impl WhatsappMedia for Wa<'_> {
-    async fn media_info(&self, _: &OriginationId, id: &str) -> PortResult<MediaInfo> {
-        let (mime, b) = self
-            .media
-            .get(id)
-            .ok_or_else(|| PortError::new(FailureKind::Rejected, "Get", "404"))?;
-        Ok(MediaInfo {
-            mime_type: mime.clone(),
-            size: if self.understate { 0 } else { b.len() as u64 },
-        })
-    }
-    async fn copy_to_bucket(
-        &self,
-        from: &OriginationId,
-        id: &str,
-        bucket: &str,
-        prefix: &str,
-    ) -> PortResult<MediaInfo> {
-        let info = self.media_info(from, id).await?;
-        let (mime, b) = self.media[id].clone();
-        self.store
-            .put(bucket, &format!("{prefix}{id}{}", self.suffix), &mime, b.into())
-            .await?;
-        Ok(info)
-    }
-    async fn upload_from_bucket(&self, _: &OriginationId, bucket: &str, key: &str) -> PortResult<String> {
-        let Some(Capped::Within(obj)) = self.store.get(bucket, key, u64::MAX).await? else {
-            panic!("object in bucket")
-        };
-        let mut up = self.uploaded.lock().unwrap();
-        up.push((key.to_owned(), obj.content_type.unwrap_or_default()));
-        Ok(format!("m{}", up.len()))
-    }
-    async fn send_body(&self, _: &OriginationId, body: &OutgoingMessage) -> PortResult<String> {
-        self.sent.lock().unwrap().push(serde_json::to_value(body).unwrap());
-        Ok("wamid.out".into())
-    }
-}
-
-/// (name, content type, bytes)
-type File = (String, String, Vec<u8>);
-
-#[derive(Default)]
-struct Chat {
-    refuse: Mutex<Option<FailureKind>>,
-    attached: Mutex<Vec<File>>,
-    pending: Mutex<HashMap<String, File>>,
-    files: HashMap<String, Vec<u8>>,
-    /// The chunks each PUT arrived in.
-    chunks: Mutex<Vec<usize>>,
-    /// Texts in the chat: (text, client token); `refuse_texts` makes sending them fail.
-    texts: Mutex<Vec<(String, String)>>,
-    refuse_texts: AtomicBool,
-}
-
-impl ChatAttachments for Chat {
-    async fn start_upload(
-        &self,
-        _: &ConnectionToken,
-        name: &str,
-        ct: &str,
-        size: u64,
-        _: &str,
-    ) -> PortResult<UploadTicket> {
-        if let Some(kind) = *self.refuse.lock().unwrap() {
-            return Err(PortError::new(kind, "StartAttachmentUpload", "ValidationException"));
-        }
-        let id = format!("att{}", self.pending.lock().unwrap().len());
-        self.pending
-            .lock()
-            .unwrap()
-            .insert(id.clone(), (name.to_owned(), ct.to_owned(), vec![0; size as usize]));
-        Ok(UploadTicket {
-            attachment_id: id.clone(),
-            url: format!("http://upload/{id}"),
-            headers: BTreeMap::from([("Content-Type".to_owned(), ct.to_owned())]),
-        })
-    }
-    async fn put_file(&self, t: &UploadTicket, body: FileStream) -> PortResult<()> {
-        let (bytes, chunks) = gather(body).await?;
-        self.chunks.lock().unwrap().push(chunks);
-        let mut p = self.pending.lock().unwrap();
-        let entry = p.get_mut(&t.attachment_id).unwrap();
-        assert_eq!(t.headers["Content-Type"], entry.1, "PUT with the ticket's headers");
-        assert_eq!(entry.2.len(), bytes.len(), "declared size");
-        entry.2 = bytes;
-        Ok(())
-    }
-    async fn complete(&self, _: &ConnectionToken, id: &str, _: &str) -> PortResult<()> {
-        let e = self.pending.lock().unwrap().remove(id).unwrap();
-        self.attached.lock().unwrap().push(e);
-        Ok(())
-    }
-    async fn send_text(&self, _: &ConnectionToken, text: &str, client_token: &str) -> PortResult<()> {
-        if self.refuse_texts.load(Ordering::SeqCst) {
-            return Err(PortError::new(
-                FailureKind::Transient,
-                "SendMessage",
-                "ThrottlingException",
-            ));
-        }
-        self.texts
-            .lock()
-            .unwrap()
-            .push((text.to_owned(), client_token.to_owned()));
-        Ok(())
-    }
-    async fn download(&self, _: &ConnectionToken, id: &str, max_bytes: u64) -> PortResult<Capped<FileStream>> {
-        let bytes = &self.files[id];
-        Ok(if bytes.len() as u64 > max_bytes {
-            Capped::Over {
-                size: bytes.len() as u64,
-            }
-        } else {
-            Capped::Within(pieces(bytes))
-        })
-    }
-}
-
-struct Ears(Result<String, PortError>);
-
-impl Transcriber for Ears {
-    async fn transcribe_ogg_opus(&self, audio: &[u8], _: &TranscribeLanguage) -> PortResult<String> {
-        assert!(audio.starts_with(b"OggS"), "the original Ogg/Opus goes to Transcribe");
-        self.0.clone()
-    }
-}
 
 fn settings() -> MediaSettings {
     MediaSettings::from_lookup(|k| (k == "MEDIA_BUCKET_NAME").then(|| "bucket".to_owned())).unwrap()
@@ -242,37 +27,28 @@ fn media(kind: MediaKind, id: &str, mime: &str) -> Media {
 }
 
 struct World {
-    store: Store,
-    chat: Chat,
-    ears: Ears,
+    store: FakeObjectStore,
+    chat: FakeAttachments,
+    ears: FakeTranscriber,
     settings: MediaSettings,
 }
 
 impl World {
     fn new() -> Self {
         Self {
-            store: Store::default(),
-            chat: Chat::default(),
-            ears: Ears(Ok("hello there".into())),
+            store: FakeObjectStore::default(),
+            chat: FakeAttachments::default(),
+            ears: FakeTranscriber::hearing("hello there"),
             settings: settings(),
         }
     }
 
-    fn wa(&self, files: &[(&str, &str, &[u8])], suffix: &'static str) -> Wa<'_> {
-        Wa {
-            media: files
-                .iter()
-                .map(|(id, m, b)| ((*id).to_owned(), ((*m).to_owned(), b.to_vec())))
-                .collect(),
-            store: &self.store,
-            suffix,
-            understate: false,
-            uploaded: Mutex::default(),
-            sent: Mutex::default(),
-        }
+    /// EUM with the customers' `files`, naming its copies in the bucket `<prefix><id><suffix>`.
+    fn wa(&self, files: &[(&str, &str, &[u8])], suffix: &'static str) -> FakeWhatsappMedia {
+        FakeWhatsappMedia::new(&self.store, files).naming_copies(suffix)
     }
 
-    async fn inbound(&self, wa: &Wa<'_>, m: &Media) -> InboundOutcome {
+    async fn inbound(&self, wa: &FakeWhatsappMedia, m: &Media) -> InboundOutcome {
         let service = MediaService {
             whatsapp: wa,
             store: &self.store,
@@ -310,25 +86,22 @@ async fn photo_with_caption_is_attached_then_captioned() {
         ("photo-111.jpg", "image/jpeg")
     );
     assert_eq!(out.chat_texts(), vec!["my receipt".to_owned()]);
-    assert_eq!(w.chat.attached.lock().unwrap()[0].2, b"\xFF\xD8jpeg");
-    assert_eq!(
-        *w.chat.chunks.lock().unwrap(),
-        [3],
-        "passed on as it was read, not gathered"
-    );
+    assert_eq!(w.chat.attached()[0].2, b"\xFF\xD8jpeg");
+    assert_eq!(w.chat.put_chunks(), [3], "passed on as it was read, not gathered");
     assert!(out.customer_notice.is_none());
-    assert!(w.store.0.lock().unwrap().is_empty(), "deleted once in the chat");
+    assert!(w.store.is_empty(), "deleted once in the chat");
 }
 
 #[tokio::test]
 async fn a_failed_delete_is_no_failure_of_the_message() {
     let w = World::new();
-    w.store.1.store(true, Ordering::SeqCst);
+    let refused = PortError::new(FailureKind::Transient, "DeleteObject", "AccessDenied");
+    w.store.faults().always("delete", Fault::Fail(refused));
     let wa = w.wa(&[("112", "image/jpeg", b"\xFF\xD8jpeg")], ".jpg");
     let out = w.inbound(&wa, &media(MediaKind::Image, "112", "image/jpeg")).await;
     assert!(matches!(out.delivery, Delivery::Attached(_)), "{out:?}");
     // Left under the conversation's prefix, named as EUM names it, for the lifecycle rule.
-    let keys: Vec<String> = w.store.0.lock().unwrap().keys().cloned().collect();
+    let keys = w.store.keys();
     assert_eq!(
         keys,
         vec!["bucket/inbound/106540352242922/14255550150/wamid.ABC_/112.jpg".to_owned()]
@@ -339,20 +112,21 @@ async fn a_failed_delete_is_no_failure_of_the_message() {
 async fn a_file_larger_than_its_metadata_says_is_refused_at_the_limit_and_not_kept() {
     let mut w = World::new();
     w.settings.limits.max_bytes = 10;
-    let mut wa = w.wa(
-        &[("445", "application/pdf", b"%PDF-1.4 much larger than ten bytes")],
-        ".pdf",
-    );
-    wa.understate = true;
+    let wa = w
+        .wa(
+            &[("445", "application/pdf", b"%PDF-1.4 much larger than ten bytes")],
+            ".pdf",
+        )
+        .understating_sizes();
     let mut m = media(MediaKind::Document, "445", "application/pdf");
     m.filename = Some("scan.pdf".into());
     let out = w.inbound(&wa, &m).await;
     assert_eq!(out.delivery, Delivery::TooLarge { size: 35, limit: 10 }, "{out:?}");
-    assert!(w.chat.attached.lock().unwrap().is_empty());
+    assert!(w.chat.attached().is_empty());
     let note = out.agent_note.as_deref().unwrap();
     assert!(note.contains("scan.pdf") && note.contains("larger"), "{note}");
     assert!(out.customer_notice.unwrap().contains("too large"));
-    assert!(w.store.0.lock().unwrap().is_empty(), "the copy is deleted");
+    assert!(w.store.is_empty(), "the copy is deleted");
 }
 
 #[tokio::test]
@@ -371,17 +145,18 @@ async fn voice_note_becomes_wav_and_transcript_even_with_the_samples_key_naming(
     assert!((secs - 3.0).abs() < 0.15, "{secs}");
     assert_eq!(out.chat_texts(), vec!["🎤 Transcription: hello there".to_owned()]);
     assert_eq!(out.transcript_text(), Some("hello there"));
-    assert!(w.chat.attached.lock().unwrap()[0].2.starts_with(b"RIFF"));
+    assert!(w.chat.attached()[0].2.starts_with(b"RIFF"));
+    assert!(
+        w.ears.heard()[0].starts_with(b"OggS"),
+        "the original Ogg/Opus goes to Transcribe"
+    );
 }
 
 #[tokio::test]
 async fn transcription_failure_still_attaches_the_audio() {
-    let mut w = World::new();
-    w.ears = Ears(Err(PortError::new(
-        FailureKind::Transient,
-        "StartStreamTranscription",
-        "timeout",
-    )));
+    let w = World::new();
+    let timeout = PortError::new(FailureKind::Transient, "StartStreamTranscription", "timeout");
+    w.ears.faults().always("transcribe", Fault::Fail(timeout));
     let wa = w.wa(&[("333", "audio/ogg", VOICE)], "");
     let mut m = media(MediaKind::Audio, "333", "audio/ogg");
     m.voice = true;
@@ -465,7 +240,7 @@ async fn too_large_is_not_downloaded_and_both_sides_are_told() {
     m.filename = Some("contract.pdf".into());
     let out = w.inbound(&wa, &m).await;
     assert!(matches!(out.delivery, Delivery::TooLarge { limit: 10, .. }));
-    assert!(w.store.0.lock().unwrap().is_empty(), "nothing copied");
+    assert!(w.store.is_empty(), "nothing copied");
     assert!(out.agent_note.as_deref().unwrap().contains("contract.pdf"));
     assert!(out.customer_notice.is_some());
 }
@@ -479,13 +254,14 @@ async fn sticker_becomes_png() {
         panic!("{out:?}")
     };
     assert_eq!(f.content_type, "image/png");
-    assert!(w.chat.attached.lock().unwrap()[0].2.starts_with(b"\x89PNG"));
+    assert!(w.chat.attached()[0].2.starts_with(b"\x89PNG"));
 }
 
 #[tokio::test]
 async fn refused_upload_and_unknown_types_come_back_as_notes() {
     let w = World::new();
-    *w.chat.refuse.lock().unwrap() = Some(FailureKind::Rejected);
+    let refused = |kind| Fault::Fail(PortError::new(kind, "StartAttachmentUpload", "ValidationException"));
+    w.chat.faults().always("start_upload", refused(FailureKind::Rejected));
     let wa = w.wa(
         &[("666", "application/pdf", b"%PDF"), ("777", "application/zip", b"PK")],
         "",
@@ -495,14 +271,14 @@ async fn refused_upload_and_unknown_types_come_back_as_notes() {
         .await;
     assert!(matches!(out.delivery, Delivery::UploadRefused { .. }));
     assert!(out.agent_note.unwrap().starts_with("[file: "));
-    assert!(w.store.0.lock().unwrap().is_empty(), "the copy is deleted");
+    assert!(w.store.is_empty(), "the copy is deleted");
     let out = w
         .inbound(&wa, &media(MediaKind::Document, "777", "application/zip"))
         .await;
     assert!(matches!(out.delivery, Delivery::NotAccepted { .. }));
     assert!(out.agent_note.is_some() && out.customer_notice.is_some());
     // A transient failure is the caller's to retry.
-    *w.chat.refuse.lock().unwrap() = Some(FailureKind::Transient);
+    w.chat.faults().always("start_upload", refused(FailureKind::Transient));
     let service = MediaService {
         whatsapp: &wa,
         store: &w.store,
@@ -524,7 +300,13 @@ async fn refused_upload_and_unknown_types_come_back_as_notes() {
     assert!(r.unwrap_err().is_retryable());
 }
 
-async fn try_outbound(w: &World, wa: &Wa<'_>, id: &str, name: &str, ct: &str) -> PortResult<OutboundOutcome> {
+async fn try_outbound(
+    w: &World,
+    wa: &FakeWhatsappMedia,
+    id: &str,
+    name: &str,
+    ct: &str,
+) -> PortResult<OutboundOutcome> {
     let service = MediaService {
         whatsapp: wa,
         store: &w.store,
@@ -546,18 +328,16 @@ async fn try_outbound(w: &World, wa: &Wa<'_>, id: &str, name: &str, ct: &str) ->
         .await
 }
 
-async fn outbound(w: &World, wa: &Wa<'_>, id: &str, name: &str, ct: &str) -> OutboundOutcome {
+async fn outbound(w: &World, wa: &FakeWhatsappMedia, id: &str, name: &str, ct: &str) -> OutboundOutcome {
     try_outbound(w, wa, id, name, ct).await.unwrap()
 }
 
 #[tokio::test]
 async fn agent_files_go_by_media_id() {
-    let mut w = World::new();
-    w.chat.files = HashMap::from([
-        ("a1".to_owned(), b"\x89PNGimage".to_vec()),
-        ("a2".to_owned(), b"%PDF-1.4".to_vec()),
-        ("a3".to_owned(), b"PK zip".to_vec()),
-    ]);
+    let w = World::new();
+    w.chat.add_file("a1", b"\x89PNGimage");
+    w.chat.add_file("a2", b"%PDF-1.4");
+    w.chat.add_file("a3", b"PK zip");
     let wa = w.wa(&[], "");
     let OutboundOutcome::Sent { message, .. } = outbound(&w, &wa, "a1", "map.png", "image/png").await else {
         panic!()
@@ -576,16 +356,12 @@ async fn agent_files_go_by_media_id() {
         panic!()
     };
     assert_eq!(message["type"], "document");
-    assert_eq!(wa.sent.lock().unwrap().len(), 3);
-    let up = wa.uploaded.lock().unwrap();
+    assert_eq!(wa.sent().len(), 3);
+    let up = wa.uploaded();
     assert!(up[0].0.starts_with("outbound/c1/a1/"));
     assert_eq!(up[1].1, "application/pdf");
-    assert!(w.store.0.lock().unwrap().is_empty(), "deleted once WhatsApp has them");
-    assert_eq!(
-        *w.store.2.lock().unwrap(),
-        [3, 3, 3],
-        "passed on as downloaded, not gathered"
-    );
+    assert!(w.store.is_empty(), "deleted once WhatsApp has them");
+    assert_eq!(w.store.put_chunks(), [3, 3, 3], "passed on as downloaded, not gathered");
 }
 
 #[tokio::test]
@@ -612,21 +388,21 @@ async fn a_file_that_runs_past_its_announced_length_is_not_passed_on() {
 async fn an_agent_file_over_the_limit_is_not_fetched_and_both_sides_are_told() {
     let mut w = World::new();
     w.settings.limits.max_bytes = 10;
-    w.chat.files = HashMap::from([("a9".to_owned(), b"%PDF-1.4 more than ten bytes".to_vec())]);
+    w.chat.add_file("a9", b"%PDF-1.4 more than ten bytes");
     let wa = w.wa(&[], "");
     let out = outbound(&w, &wa, "a9", "manual.pdf", "application/pdf").await;
     let OutboundOutcome::TooLarge { limit, notice, .. } = out else {
         panic!("{out:?}")
     };
     assert_eq!(limit, 10);
-    let notes = w.chat.texts.lock().unwrap();
+    let notes = w.chat.texts();
     assert_eq!(notes.len(), 1, "one note: {notes:?}");
     assert!(
         notes[0].0.contains("manual.pdf") && notes[0].0.contains("not sent"),
         "{notes:?}"
     );
-    assert!(wa.uploaded.lock().unwrap().is_empty() && w.store.0.lock().unwrap().is_empty());
-    let sent = wa.sent.lock().unwrap();
+    assert!(wa.uploaded().is_empty() && w.store.is_empty());
+    let sent = wa.sent();
     assert_eq!(sent.len(), 1, "one notice: {sent:?}");
     assert_eq!(sent[0]["type"], "text");
     assert_eq!(sent[0]["to"], "14255550150");
@@ -641,17 +417,17 @@ async fn an_agent_file_over_the_limit_is_not_fetched_and_both_sides_are_told() {
 async fn a_failed_note_about_a_file_too_large_leaves_the_customer_untold_until_the_retry() {
     let mut w = World::new();
     w.settings.limits.max_bytes = 10;
-    w.chat.files = HashMap::from([("a9".to_owned(), b"%PDF-1.4 more than ten bytes".to_vec())]);
-    w.chat.refuse_texts.store(true, Ordering::SeqCst);
+    w.chat.add_file("a9", b"%PDF-1.4 more than ten bytes");
+    w.chat.faults().always("send_text", Fault::throttled("SendMessage"));
     let wa = w.wa(&[], "");
     let failed = try_outbound(&w, &wa, "a9", "manual.pdf", "application/pdf").await;
     assert!(failed.unwrap_err().is_retryable());
-    assert!(wa.sent.lock().unwrap().is_empty(), "the customer is not told yet");
-    w.chat.refuse_texts.store(false, Ordering::SeqCst);
+    assert!(wa.sent().is_empty(), "the customer is not told yet");
+    w.chat.faults().clear("send_text");
     let out = outbound(&w, &wa, "a9", "manual.pdf", "application/pdf").await;
     assert!(matches!(out, OutboundOutcome::TooLarge { .. }), "{out:?}");
-    assert_eq!(wa.sent.lock().unwrap().len(), 1, "told once");
-    assert_eq!(w.chat.texts.lock().unwrap().len(), 1);
+    assert_eq!(wa.sent().len(), 1, "told once");
+    assert_eq!(w.chat.texts().len(), 1);
 }
 
 #[test]

@@ -1,0 +1,97 @@
+//! The Participant Service in memory: the customer's side of [`FakeConnect`]'s chats.
+//!
+//! Once a chat ended, its participant and connection tokens are refused with AccessDenied
+//! ([`FailureKind::ChatGone`]), as the service does; until then every connection token it issued for the
+//! chat is good (a day, as the service says). Messages are idempotent by client token within a chat.
+
+use super::FakeConnect;
+use super::connect::Chat;
+use crate::error::{FailureKind, PortError};
+use crate::ids::{ConnectionToken, ItemId, ParticipantToken};
+use crate::ports::{Connection, Participant, PortResult};
+use crate::telemetry::now_ms;
+
+/// How long a connection token is good for.
+const CONNECTION_TTL_S: i64 = 24 * 3600;
+
+fn gone(operation: &'static str) -> PortError {
+    PortError::new(FailureKind::ChatGone, operation, "AccessDeniedException")
+}
+
+impl FakeConnect {
+    /// Does `work` on the live chat `token` is a connection of.
+    fn on_connection<T>(
+        &self,
+        operation: &'static str,
+        token: &ConnectionToken,
+        work: impl FnOnce(&mut Chat) -> T,
+    ) -> PortResult<T> {
+        let mut chats = self.chats.lock().unwrap();
+        let chat = chats
+            .iter_mut()
+            .find(|c| !c.ended && c.connections.iter().any(|issued| issued == token.expose()))
+            .ok_or_else(|| gone(operation))?;
+        Ok(work(chat))
+    }
+}
+
+impl Participant for FakeConnect {
+    async fn connect(&self, token: &ParticipantToken) -> PortResult<Connection> {
+        let answer = self.faults.enter("connect").await?;
+        let connected = {
+            let mut chats = self.chats.lock().unwrap();
+            match chats.iter_mut().find(|c| !c.ended && &c.participant_token == token) {
+                Some(chat) => {
+                    let connection = format!("{}-connection-{}", chat.contact_id, chat.connections.len() + 1);
+                    chat.connections.push(connection.clone());
+                    Ok(Connection {
+                        connection_token: ConnectionToken::new(connection),
+                        expires_at: now_ms() / 1000 + CONNECTION_TTL_S,
+                    })
+                }
+                None => Err(gone("CreateParticipantConnection")),
+            }
+        };
+        answer.give(connected)
+    }
+
+    async fn send_message(
+        &self,
+        token: &ConnectionToken,
+        content_type: &str,
+        content: &str,
+        client_token: &str,
+    ) -> PortResult<ItemId> {
+        let answer = self.faults.enter("send_message").await?;
+        let sent = self.on_connection("SendMessage", token, |chat| {
+            let position = chat.messages.iter().position(|(_, _, t)| t == client_token);
+            let n = position.unwrap_or_else(|| {
+                chat.messages
+                    .push((content_type.to_owned(), content.to_owned(), client_token.to_owned()));
+                chat.messages.len() - 1
+            });
+            ItemId::parse(&format!("{}-item-{}", chat.contact_id, n + 1)).expect("an item id")
+        });
+        answer.give(sent)
+    }
+
+    async fn send_event(
+        &self,
+        token: &ConnectionToken,
+        content_type: &str,
+        content: &str,
+        _client_token: &str,
+    ) -> PortResult<()> {
+        let answer = self.faults.enter("send_event").await?;
+        let sent = self.on_connection("SendEvent", token, |chat| {
+            chat.events.push((content_type.to_owned(), content.to_owned()));
+        });
+        answer.give(sent)
+    }
+
+    async fn disconnect(&self, token: &ConnectionToken, _client_token: &str) -> PortResult<()> {
+        let answer = self.faults.enter("disconnect").await?;
+        let done = self.on_connection("DisconnectParticipant", token, |chat| chat.ended = true);
+        answer.give(done)
+    }
+}
