@@ -34,7 +34,7 @@ struct Options {
     /// Where to write the results [default: <target>/bench/results.json].
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Events per text case [default: 200; smoke 2].
+    /// Events per text case [default: 100; smoke 2].
     #[arg(long)]
     events: Option<usize>,
     /// Events per media case [default: 30; smoke 1].
@@ -83,7 +83,7 @@ impl Options {
         let pick =
             |given: Option<usize>, full: usize, smoke: usize| given.unwrap_or(if self.smoke { smoke } else { full });
         Counts {
-            events: pick(self.events, 200, 2).max(1),
+            events: pick(self.events, 100, 2).max(1),
             media_events: pick(self.media_events, 30, 1).max(1),
             latency_events: pick(self.latency_events, 20, 1).max(1),
             starts: pick(self.starts, 20, 2).max(1),

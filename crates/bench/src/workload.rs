@@ -74,9 +74,9 @@ impl Case {
             Case::InboundImage => 4,
             Case::VoiceNote => 5,
             // The done mark after the send is not on the message's way.
-            Case::AgentText => 2,
+            Case::AgentText | Case::InboundText => 2,
             Case::AgentInteractive => 3,
-            Case::InboundText | Case::InboundTextNewChat => self.dependent_rounds(),
+            Case::InboundTextNewChat => 5,
         }
     }
 
@@ -88,13 +88,14 @@ impl Case {
     /// answer (or must be ordered after it) waits for it; everything else could run alongside.
     pub fn dependent_rounds(self) -> u32 {
         match self {
-            // claim ∥ conversation read → SendMessage.
-            Case::InboundText => 2,
+            // claim ∥ conversation read → SendMessage → done mark (after the send, so that the next
+            // message, on whichever instance, need not wait for the fast hold to lapse).
+            Case::InboundText => 3,
             // claim ∥ read (the registration, which takes the start lock) → StartChatContact (streaming
             // from the start) → contact mapping ∥ CreateParticipantConnection → conversation active (its
             // answer says whether an earlier message registered during the start; that one goes first)
-            // → SendMessage.
-            Case::InboundTextNewChat => 5,
+            // → SendMessage → done mark.
+            Case::InboundTextNewChat => 6,
             // claim that reads the contact mapping → SendWhatsAppMessage → claim done (WhatsApp has no
             // idempotency key: only after the send may a redelivery find the item done).
             Case::AgentText => 3,
@@ -178,6 +179,8 @@ pub struct Delivery {
     pub aws_wait_us: u64,
     /// Calls one after another up to and including the delivering one.
     pub chain: usize,
+    /// When the delivering call was answered (the twin's clock).
+    pub at_us: u64,
 }
 
 impl Sample {
@@ -225,6 +228,7 @@ impl Sample {
                     },
                 ),
                 chain: sequential_chain(&before),
+                at_us: at,
             }
         });
         Ok(Self {
