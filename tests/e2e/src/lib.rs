@@ -211,6 +211,28 @@ impl Twin {
         self.post("/faults", fault).await;
     }
 
+    /// How many events are in the dead-letter queues.
+    pub async fn dead_letters(&self) -> usize {
+        self.get("/dlq").await.as_array().map_or(0, Vec::len)
+    }
+
+    /// Waits until every fault rule has fired its `times`.
+    pub async fn until_faults_fired(&self) {
+        let started = std::time::Instant::now();
+        while self
+            .get("/faults")
+            .await
+            .as_array()
+            .is_some_and(|rules| !rules.is_empty())
+        {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "the fault never fired"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// Waits until no delivery is queued, running or waiting for a retry.
     pub async fn settle(&self) {
         self.post("/wait-idle?timeout_ms=120000", json!({})).await;

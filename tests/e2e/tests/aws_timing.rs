@@ -21,20 +21,6 @@ async fn contact_of(twin: &Twin, customer: &str) -> String {
         .to_owned()
 }
 
-/// Waits until every fault rule has fired its `times`.
-async fn until_fired(twin: &Twin) {
-    let started = Instant::now();
-    while twin
-        .get("/faults")
-        .await
-        .as_array()
-        .is_some_and(|rules| !rules.is_empty())
-    {
-        assert!(started.elapsed() < Duration::from_secs(30), "the fault never fired");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// A customer in a chat an agent has joined; returns the contact id.
 async fn chat_with_agent(twin: &Twin, customer: &str) -> String {
     twin.customer_texts(customer, "hello").await;
@@ -43,10 +29,6 @@ async fn chat_with_agent(twin: &Twin, customer: &str) -> String {
         .await;
     twin.settle().await;
     contact
-}
-
-async fn dead_letters(twin: &Twin) -> usize {
-    twin.get("/dlq").await.as_array().map_or(0, Vec::len)
 }
 
 /// Waits until the contact's transcript has `count` customer messages (or `limit` passes).
@@ -79,7 +61,7 @@ async fn a_message_whose_invocation_was_killed_reaches_connect_once_and_holds_th
         let started = Instant::now();
         tokio::spawn(async move { (twin.customer_texts(customer, "order 4411").await.1, started.elapsed()) })
     };
-    until_fired(twin).await;
+    twin.until_faults_fired().await;
     let started = Instant::now();
     let (_, next) = twin.customer_texts(customer, "are you there?").await;
     let held = started.elapsed();
@@ -111,7 +93,7 @@ async fn a_message_whose_invocation_was_killed_reaches_connect_once_and_holds_th
         1,
         "{said:?}"
     );
-    assert_eq!(dead_letters(twin).await, 0, "nothing is dead-lettered");
+    assert_eq!(twin.dead_letters().await, 0, "nothing is dead-lettered");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -137,7 +119,7 @@ async fn an_invocation_whose_claim_answer_was_lost_does_not_wait_for_itself() {
     );
     twin.settle().await;
     assert_eq!(customer_texts(&twin.contacts_of(customer).await[0]), ["hello, anyone?"]);
-    assert_eq!(dead_letters(twin).await, 0);
+    assert_eq!(twin.dead_letters().await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -315,7 +297,7 @@ async fn an_ending_notice_whose_send_failed_is_said_on_lambdas_retry() {
         .filter(|text| text.starts_with("This chat has ended"))
         .count();
     assert_eq!(said, 1, "the customer is told once that the chat ended");
-    assert_eq!(dead_letters(twin).await, 0);
+    assert_eq!(twin.dead_letters().await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -337,7 +319,7 @@ async fn the_end_keywords_confirmation_whose_send_failed_is_said_on_lambdas_retr
         .filter(|text| text.starts_with("You've ended the chat"))
         .count();
     assert_eq!(said, 1, "the customer is told once that they ended the chat");
-    assert_eq!(dead_letters(twin).await, 0);
+    assert_eq!(twin.dead_letters().await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -358,7 +340,7 @@ async fn a_long_message_whose_second_part_failed_resends_only_that_part() {
     let texts = twin.texts_to(customer).await;
     let parts = |start: &str| texts.iter().filter(|text| text.starts_with(start)).count();
     assert_eq!((parts("aaa"), parts("bbb")), (1, 1), "each part once");
-    assert_eq!(dead_letters(twin).await, 0);
+    assert_eq!(twin.dead_letters().await, 0);
 }
 
 /// The outcomes (`ok`) of the invocations of `function` handed out at least `after` after the twin's
@@ -475,7 +457,7 @@ async fn an_agent_message_redelivered_at_the_maximum_event_age_reaches_the_custo
         copies_read, 1,
         "the redelivered item is recognised as done: the customer reads it once"
     );
-    assert_eq!(dead_letters(twin).await, 0);
+    assert_eq!(twin.dead_letters().await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -504,7 +486,7 @@ async fn a_message_whose_invocation_hung_past_its_timeout_reaches_connect_once_o
         let started = Instant::now();
         tokio::spawn(async move { (twin.customer_texts(customer, "order 7731").await.1, started.elapsed()) })
     };
-    until_fired(twin).await;
+    twin.until_faults_fired().await;
     // The customer writes on while the first invocation hangs.
     let started = Instant::now();
     let (_, next) = twin.customer_texts(customer, "hello, still there?").await;
@@ -532,7 +514,7 @@ async fn a_message_whose_invocation_hung_past_its_timeout_reaches_connect_once_o
             "{text} reaches the agent once: {said:?}"
         );
     }
-    assert_eq!(dead_letters(twin).await, 0, "nothing is dead-lettered");
+    assert_eq!(twin.dead_letters().await, 0, "nothing is dead-lettered");
     // It waits for the hung message's turn at most 5 s (then goes: the hung one is alive, renewing
     // its hold, and may hang until its timeout).
     assert!(

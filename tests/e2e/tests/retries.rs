@@ -4,27 +4,9 @@
 //! died while it started the conversation's chat holds the start lock for seconds, not for as long as a
 //! chat start may take.
 
-use e2e::{TestStack, Twin, customer_texts, transcript_texts};
+use e2e::{TestStack, customer_texts, transcript_texts};
 use serde_json::json;
 use std::time::{Duration, Instant};
-
-async fn dead_letters(twin: &Twin) -> usize {
-    twin.get("/dlq").await.as_array().map_or(0, Vec::len)
-}
-
-/// Waits until every fault rule has fired its `times`.
-async fn until_fired(twin: &Twin) {
-    let started = Instant::now();
-    while twin
-        .get("/faults")
-        .await
-        .as_array()
-        .is_some_and(|rules| !rules.is_empty())
-    {
-        assert!(started.elapsed() < Duration::from_secs(30), "the fault never fired");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_voice_note_retried_after_its_echo_is_neither_transcribed_nor_echoed_again() {
@@ -77,7 +59,7 @@ async fn a_voice_note_retried_after_its_echo_is_neither_transcribed_nor_echoed_a
         .filter(|file| file["content_type"] == "audio/wav")
         .count();
     assert_eq!(wavs, 1, "the recording is attached once");
-    assert_eq!(dead_letters(twin).await, 0);
+    assert_eq!(twin.dead_letters().await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,7 +74,7 @@ async fn a_chat_start_whose_invocation_died_holds_the_customers_next_message_for
         let twin = twin.clone();
         tokio::spawn(async move { twin.customer_texts(customer, "my parcel never came").await.1 })
     };
-    until_fired(twin).await;
+    twin.until_faults_fired().await;
     let started = Instant::now();
     let (_, next) = twin.customer_texts(customer, "order 5120").await;
     let held = started.elapsed();
@@ -119,5 +101,5 @@ async fn a_chat_start_whose_invocation_died_holds_the_customers_next_message_for
     let mut said = transcript_texts(&contacts[0], "CUSTOMER");
     said.sort();
     assert_eq!(said, ["my parcel never came", "order 5120"], "each message once");
-    assert_eq!(dead_letters(twin).await, 0);
+    assert_eq!(twin.dead_letters().await, 0);
 }
