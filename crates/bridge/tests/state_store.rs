@@ -273,17 +273,24 @@ async fn a_claim_is_its_owners_to_take_again_renew_and_release() {
         owner,
         summary: None,
     };
-    let lease = || async {
-        let out = dynamodb
+    // The claim's item as stored.
+    let stored = || async {
+        dynamodb
             .get_item()
             .table_name(TABLE)
             .key("pk", AttributeValue::S("msg#wa#wamid.owned".into()))
             .consistent_read(true)
             .send()
             .await
-            .unwrap();
-        out.item()
-            .and_then(|item| item.get("lease_until")?.as_n().ok()?.parse::<i64>().ok())
+            .unwrap()
+            .item
+            .unwrap_or_default()
+    };
+    let lease = || async {
+        stored()
+            .await
+            .get("lease_until")
+            .and_then(|v| v.as_n().ok()?.parse::<i64>().ok())
     };
 
     assert_eq!(
@@ -357,15 +364,7 @@ async fn a_claim_is_its_owners_to_take_again_renew_and_release() {
     store.complete("wa", "wamid.owned", None).await.unwrap();
     let done = store.claim("wa", "wamid.owned", &terms("c")).await.unwrap();
     assert_eq!(done.claim, Claim::Done);
-    let kept = dynamodb
-        .get_item()
-        .table_name(TABLE)
-        .key("pk", AttributeValue::S("msg#wa#wamid.owned".into()))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap();
-    let kept = kept.item().unwrap();
+    let kept = stored().await;
     assert!(
         !kept.contains_key("media") && !kept.contains_key("said"),
         "a done message keeps no record of its steps (nor the customer's words in it)"
