@@ -12,6 +12,7 @@ use crate::ports::{
     ContactCenter, Conversation, ConversationState, MediaAftermath, Participant, PortResult, Said, StateStore, Step,
     Whatsapp,
 };
+use crate::rounds::behind;
 use crate::whatsapp::Media;
 use crate::whatsapp::outgoing::OutgoingMessage;
 
@@ -59,7 +60,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                     prefix: &prefix,
                     wamid: message.wamid.as_str(),
                 };
-                let aftermath = match media.inbound(request).await {
+                match media.inbound(request).await {
                     Ok(outcome) => aftermath_of(&outcome, media.settings().echo_transcript),
                     Err(e) if e.is_retryable() => return Err(e),
                     // WhatsApp no longer has the file (or refuses it): the description is in; say so once.
@@ -73,15 +74,25 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                             customer_texts: Vec::new(),
                         }
                     }
-                };
-                self.remember(claimed, Step::Media(&aftermath)).await;
-                aftermath
+                }
             }
         };
-        for (i, text) in aftermath.chat_texts.iter().enumerate() {
-            let client_token = short_hash(&format!("{}#{}#media{i}", message.wamid, chat.contact_id));
-            self.send(key, &chat, TEXT_PLAIN, text, &client_token).await?;
-        }
+        let chat_texts = async {
+            for (i, text) in aftermath.chat_texts.iter().enumerate() {
+                let client_token = short_hash(&format!("{}#{}#media{i}", message.wamid, chat.contact_id));
+                self.send(key, &chat, TEXT_PLAIN, text, &client_token).await?;
+            }
+            PortResult::Ok(())
+        };
+        // Recorded beside the chat texts (which Connect deduplicates anyway), not before them: one round
+        // less, and still before anything is said to the customer.
+        let record = async {
+            if claimed.progress.media.is_none() {
+                self.remember(claimed, Step::Media(&aftermath)).await;
+            }
+        };
+        let (sent, ()) = tokio::join!(chat_texts, behind(record));
+        sent?;
         for (i, text) in aftermath.customer_texts.iter().enumerate() {
             let outgoing = OutgoingMessage::text(message.reply_to(), text.clone());
             self.say(claimed, Said::MediaReply(i), &outgoing).await?;
