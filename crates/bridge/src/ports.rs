@@ -46,6 +46,27 @@ pub struct Conversation {
     /// While ended: the source message or Connect item whose event ended the chat (see
     /// [`StateStore::mark_ended`]).
     pub ended_by: Option<String>,
+    /// While active: the customer's text the chat was started with, if any.
+    pub opened_with: Option<OpenedWith>,
+}
+
+/// The customer's text a chat was started with (`StartChatContact`'s `InitialMessage`), and the messages
+/// that may have put it there: a delivery of one of those into the chat does not send that text again.
+/// More than one when the start was taken over from messages whose starts may have landed (see
+/// [`ConversationView::tried`]); the chat holds the text of at most one of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedWith {
+    /// Their registration tags.
+    pub tags: Vec<String>,
+    /// [`crate::ids::short_hash`] of the text as it went in (the first part of a long one).
+    pub digest: String,
+}
+
+impl OpenedWith {
+    /// Whether the message `tag`, whose first part into the chat is `first_part`, is in already.
+    pub fn holds(&self, tag: &str, first_part: &str) -> bool {
+        self.tags.iter().any(|t| t == tag) && self.digest == crate::ids::short_hash(first_part)
+    }
 }
 
 /// A customer message being bridged right now. Every in-flight message of a conversation is registered
@@ -100,6 +121,10 @@ pub struct ConversationView {
     pub inflight: Vec<Inflight>,
     /// The menu of the last interactive message sent to the customer, until they answer it.
     pub menu: Option<Menu>,
+    /// While no chat is active: the other messages that held the start lock for the next chat and gave it
+    /// back or lost it, whose `StartChatContact` (same client token, maybe with their text) may have
+    /// landed. The next start cannot tell from Connect's answer whose text the chat holds.
+    pub tried: Vec<String>,
 }
 
 /// What completing an inbound message also writes on its conversation, in the same write.
@@ -342,25 +367,30 @@ pub trait StateStore: Send + Sync {
 
     /// Takes the start lock for `opener` while no chat is active and nobody holds it (or its holder's
     /// hold ended at `now_ms`); returns the conversation then. `Ok(None)`: somebody else got there first.
+    /// `replaced`, the holder whose hold ended, joins [`ConversationView::tried`].
     fn take_start_lock(
         &self,
         key: &ConversationKey,
         opener: &Opener,
         now_ms: i64,
+        replaced: Option<&str>,
     ) -> impl Future<Output = PortResult<Option<ConversationView>>> + Send;
 
-    /// Turns a held start lock into an active chat; returns the conversation as it is then, so the
-    /// messages that registered during the start are known without another read.
+    /// Turns a held start lock into an active chat, which was `opened_with` a customer's text or not;
+    /// returns the conversation as it is then, so the messages that registered during the start are
+    /// known without another read. The chat's [`ConversationView::tried`] is spent.
     fn activate(
         &self,
         lock: &StartLock,
         chat: &ActiveChat,
+        opened_with: Option<&OpenedWith>,
         ttl_s: i64,
     ) -> impl Future<Output = PortResult<ConversationView>> + Send;
 
     /// Gives a start lock back unless its chat is active: after a failed start, or when its message
-    /// needed no chat after all, so the next message need not wait for it to expire. `retire` consumes
-    /// the lock's generation: the chat it started is unusable, the retry needs a new one.
+    /// needed no chat after all, so the next message need not wait for it to expire; its holder joins
+    /// [`ConversationView::tried`]. `retire` consumes the lock's generation: the chat it started is
+    /// unusable, the retry needs a new one (and no earlier attempt is in doubt).
     fn abandon_start(&self, lock: &StartLock, retire: bool) -> impl Future<Output = PortResult<()>> + Send;
 
     /// Stores a refreshed connection token, if the conversation is still on that contact.
@@ -491,6 +521,9 @@ pub struct ChatRequest {
     /// Connect persistent chat (`FROM_SEGMENT` of the related contact); Connect takes either this or
     /// `RelatedContactId`, never both.
     pub persistent: bool,
+    /// The customer's first text, in the chat as its first item when the call returns
+    /// (`InitialMessage`): (content type, content).
+    pub initial_message: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -529,6 +562,13 @@ pub trait Participant: Send + Sync {
         content: &str,
         client_token: &str,
     ) -> impl Future<Output = PortResult<()>> + Send;
+    /// The texts the customer side sent into the chat `contact_id` (not those of the chats it continues),
+    /// oldest first, from the first page of its transcript.
+    fn sent_texts(
+        &self,
+        token: &ConnectionToken,
+        contact_id: &ContactId,
+    ) -> impl Future<Output = PortResult<Vec<String>>> + Send;
     /// The customer leaves the chat, which ends it.
     fn disconnect(&self, token: &ConnectionToken, client_token: &str) -> impl Future<Output = PortResult<()>> + Send;
 }

@@ -438,3 +438,92 @@ async fn a_retry_after_a_failure_does_not_send_a_menu_page_again() {
     assert!(inbound.store.is_done("wa", "wamid.more"));
     assert_eq!(inbound.chats(), [vec!["hi"]], "the agent hears nothing of it");
 }
+
+#[tokio::test]
+async fn a_new_chats_first_text_goes_in_with_its_start_and_a_long_ones_rest_follows() {
+    let inbound = Inbound::new();
+    inbound.text("wamid.hi", "hi", now_s() - 1).await;
+
+    assert_eq!(inbound.chats(), [vec!["hi"]]);
+    let chat = &inbound.connect.chats()[0];
+    assert_eq!(
+        chat.request.initial_message,
+        Some(("text/plain".to_owned(), "hi".to_owned()))
+    );
+    assert_eq!(inbound.connect.faults().calls("send_message"), 0, "in with the start");
+    assert!(inbound.store.is_done("wa", "wamid.hi"));
+
+    // Longer than Connect takes in one message: the first part starts the chat, the rest follows.
+    let inbound = Inbound::new();
+    let long = format!("{} {}", "a".repeat(1000), "b".repeat(500));
+    inbound.text("wamid.long", &long, now_s() - 1).await;
+
+    let parts = inbound.chats().remove(0);
+    assert_eq!(parts.len(), 2);
+    assert_eq!(parts.concat().replace(' ', ""), long.replace(' ', ""));
+    assert_eq!(inbound.connect.faults().calls("send_message"), 1);
+}
+
+#[tokio::test]
+async fn a_start_that_landed_without_its_answer_and_was_taken_over_puts_each_text_in_once() {
+    let inbound = Inbound::new();
+    let t = now_s();
+    // The first message's start lands with its text, but the answer is lost: it fails and is retried.
+    inbound
+        .connect
+        .faults()
+        .next("start_chat", Fault::timeout("StartChatContact"));
+    let first = customer_text("wamid.a", "a", t - 2);
+    assert!(invocation(inbound.service.handle(&first)).await.is_err());
+    // The next message takes the lock for the same chat: Connect hands it that chat, with the first
+    // message's text in, whatever its own start carries.
+    inbound.text("wamid.b", "b", t - 1).await;
+    assert_eq!(inbound.chats(), [vec!["a", "b"]]);
+    // The first message's retry finds its text in the chat it started.
+    invocation(inbound.service.handle(&first)).await.unwrap();
+
+    assert_eq!(inbound.chats(), [vec!["a", "b"]], "one chat, each text once");
+    assert!(inbound.store.is_done("wa", "wamid.a"));
+    assert!(inbound.store.is_done("wa", "wamid.b"));
+}
+
+#[tokio::test]
+async fn a_start_that_failed_before_it_landed_is_not_taken_for_one_that_did() {
+    let inbound = Inbound::new();
+    let t = now_s();
+    inbound
+        .connect
+        .faults()
+        .next("start_chat", Fault::throttled("StartChatContact"));
+    let first = customer_text("wamid.a", "a", t - 2);
+    assert!(invocation(inbound.service.handle(&first)).await.is_err());
+    inbound.text("wamid.b", "b", t - 1).await;
+    assert_eq!(
+        inbound.chats(),
+        [vec!["b"]],
+        "the next message's chat holds only its own text"
+    );
+
+    invocation(inbound.service.handle(&first)).await.unwrap();
+
+    assert_eq!(inbound.chats(), [vec!["b", "a"]], "nothing lost");
+}
+
+#[tokio::test]
+async fn an_opener_retried_after_its_text_went_in_does_not_send_it_again() {
+    let inbound = Inbound::new();
+    // The chat started with the text and became active; the completing write failed.
+    inbound
+        .store
+        .faults()
+        .next("complete", Fault::throttled("TransactWriteItems"));
+    let event = customer_text("wamid.once", "once", now_s() - 1);
+    assert!(invocation(inbound.service.handle(&event)).await.is_err());
+    assert!(!inbound.store.is_done("wa", "wamid.once"));
+
+    invocation(inbound.service.handle(&event)).await.unwrap();
+
+    assert_eq!(inbound.chats(), [vec!["once"]]);
+    assert_eq!(inbound.connect.faults().calls("send_message"), 0);
+    assert!(inbound.store.is_done("wa", "wamid.once"));
+}

@@ -284,7 +284,7 @@ async fn whatsapp_calls_since(twin: &Twin, since_us: u64) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn a_text_that_starts_a_chat_alone_is_marked_done_after_its_send_and_the_next_follows_at_once() {
+async fn a_text_that_starts_a_chat_alone_goes_in_with_the_start_and_the_next_follows_at_once() {
     let stack = proxied_stack().await;
     let twin = stack.twin();
     let since = twin.get("/clock").await["now_us"].as_u64().unwrap();
@@ -293,12 +293,12 @@ async fn a_text_that_starts_a_chat_alone_is_marked_done_after_its_send_and_the_n
     assert_eq!(
         whatsapp_calls_since(twin, since).await,
         [
-            // The chat streams from its start: no StartContactStreaming.
+            // The chat streams from its start (no StartContactStreaming) and starts with the text (its
+            // InitialMessage: no SendMessage).
             "connect.StartChatContact",
             "connectparticipant.CreateParticipantConnection",
-            "connectparticipant.SendMessage",
             // The registration (with the start lock) and the claim; the contact mapping; the activation;
-            // after the send, the claim done and the registration removed.
+            // then the claim done and the registration removed.
             "dynamodb.PutItem",
             "dynamodb.TransactWriteItems",
             "dynamodb.UpdateItem",

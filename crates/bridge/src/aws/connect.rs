@@ -6,8 +6,10 @@ use crate::config::Config;
 use crate::error::{FailureKind, PortError};
 use crate::ids::{ConnectionToken, ContactId, ItemId, ParticipantToken};
 use crate::ports::{ChatRequest, Connection, ContactCenter, Participant, PortResult, StartedChat};
-use aws_sdk_connect::types::{ChatStreamingConfiguration, ParticipantDetails, PersistentChat, RehydrationType};
-use aws_sdk_connectparticipant::types::ConnectionType;
+use aws_sdk_connect::types::{
+    ChatMessage, ChatStreamingConfiguration, ParticipantDetails, PersistentChat, RehydrationType,
+};
+use aws_sdk_connectparticipant::types::{ChatItemType, ConnectionType, ParticipantRole, ScanDirection, SortKey};
 use aws_smithy_types::date_time::{DateTime, Format};
 
 /// Content types the customer side may send; interactive ones let flows show pickers to the bridge.
@@ -82,6 +84,15 @@ impl ContactCenter for ConnectCenter {
             }
             Some(previous) => call = call.related_contact_id(previous.as_str()),
             None => {}
+        }
+        if let Some((content_type, content)) = &request.initial_message {
+            call = call.initial_message(
+                ChatMessage::builder()
+                    .content_type(content_type)
+                    .content(content)
+                    .build()
+                    .map_err(|e| invalid(OP, e))?,
+            );
         }
         let out = call.send().boxed().await.map_err(|e| classify(OP, e, false))?;
         let contact_id = out.contact_id().ok_or_else(|| missing(OP, "ContactId"))?;
@@ -176,6 +187,32 @@ impl Participant for ParticipantService {
             .await
             .map_err(|e| classify(OP, e, true))?;
         Ok(())
+    }
+
+    async fn sent_texts(&self, token: &ConnectionToken, contact_id: &ContactId) -> PortResult<Vec<String>> {
+        const OP: &str = "GetTranscript";
+        // Oldest first: a chat just started holds a join, maybe a greeting, and the customer's first text.
+        let out = self
+            .client
+            .get_transcript()
+            .connection_token(token.expose())
+            .scan_direction(ScanDirection::Forward)
+            .sort_order(SortKey::Ascending)
+            .max_results(100)
+            .send()
+            .boxed()
+            .await
+            .map_err(|e| classify(OP, e, true))?;
+        Ok(out
+            .transcript()
+            .iter()
+            .filter(|item| {
+                item.r#type() == Some(&ChatItemType::Message)
+                    && item.participant_role() == Some(&ParticipantRole::Customer)
+                    && item.contact_id().is_none_or(|c| c == contact_id.as_str())
+            })
+            .filter_map(|item| item.content().map(str::to_owned))
+            .collect())
     }
 
     async fn disconnect(&self, token: &ConnectionToken, client_token: &str) -> PortResult<()> {

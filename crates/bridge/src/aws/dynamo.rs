@@ -28,8 +28,8 @@ use crate::ids::{
 };
 use crate::ports::{
     ActiveChat, Claim, ClaimTerms, ContactRecord, Conversation, ConversationState, ConversationView, Finished,
-    Inflight, ItemClaim, ItemInFlight, ItemTerms, MediaAftermath, MessageClaim, Opener, PortResult, Progress, Renewal,
-    Said, SentRecord, StartLock, StateStore, Step,
+    Inflight, ItemClaim, ItemInFlight, ItemTerms, MediaAftermath, MessageClaim, OpenedWith, Opener, PortResult,
+    Progress, Renewal, Said, SentRecord, StartLock, StateStore, Step,
 };
 use crate::rich::menu::Menu;
 use crate::rounds::behind;
@@ -130,6 +130,27 @@ const INFLIGHT_PREFIX: &str = "q_";
 /// The conversation's start lock (see [`Opener`]).
 const OPENER: &str = "opener";
 
+/// The messages whose starts of the next chat may have landed (see [`ConversationView::tried`]): a
+/// string set, absent when empty.
+const TRIED: &str = "tried";
+/// The active chat's [`OpenedWith`].
+const OPENED_WITH: &str = "opened_with";
+
+fn opened_with_entry(opened_with: &OpenedWith) -> AttributeValue {
+    AttributeValue::M(HashMap::from([
+        ("tags".to_owned(), AttributeValue::Ss(opened_with.tags.clone())),
+        ("digest".to_owned(), s(&opened_with.digest)),
+    ]))
+}
+
+fn parse_opened_with(item: &Item) -> Option<OpenedWith> {
+    let entry = item.get(OPENED_WITH)?.as_m().ok()?;
+    Some(OpenedWith {
+        tags: entry.get("tags")?.as_ss().ok()?.clone(),
+        digest: get_s(entry, "digest")?.to_owned(),
+    })
+}
+
 fn opener_entry(opener: &Opener) -> AttributeValue {
     AttributeValue::M(HashMap::from([
         ("tag".to_owned(), s(&opener.tag)),
@@ -168,6 +189,11 @@ fn parse_view(key: &ConversationKey, item: Option<&Item>) -> ConversationView {
         inflight,
         // A menu that no longer parses (an older release's) is as good as none.
         menu: get_s(item, "menu").and_then(|m| serde_json::from_str::<Menu>(m).ok()),
+        tried: item
+            .get(TRIED)
+            .and_then(|v| v.as_ss().ok())
+            .cloned()
+            .unwrap_or_default(),
     }
 }
 
@@ -201,6 +227,10 @@ fn parse_conversation(key: &ConversationKey, item: &Item) -> Option<Conversation
         ended_by: match state {
             ConversationState::Ended => get_s(item, "ended_by").map(str::to_owned),
             ConversationState::Active(_) => None,
+        },
+        opened_with: match state {
+            ConversationState::Active(_) => parse_opened_with(item),
+            ConversationState::Ended => None,
         },
         state,
         previous_contact_id: contact_id,
@@ -510,13 +540,21 @@ impl StateStore for DynamoStore {
         key: &ConversationKey,
         opener: &Opener,
         now_ms: i64,
+        replaced: Option<&str>,
     ) -> PortResult<Option<ConversationView>> {
-        let result = self
+        let call = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(conversation_pk(key)))
-            .update_expression("SET #opener = :opener")
+            .key("pk", s(conversation_pk(key)));
+        let call = match replaced {
+            Some(replaced) => call
+                .update_expression("SET #opener = :opener ADD #tried :replaced")
+                .expression_attribute_names("#tried", TRIED)
+                .expression_attribute_values(":replaced", AttributeValue::Ss(vec![replaced.to_owned()])),
+            None => call.update_expression("SET #opener = :opener"),
+        };
+        let result = call
             .condition_expression(
                 "(attribute_not_exists(#state) OR #state <> :active) AND (attribute_not_exists(#opener) OR \
                  #opener.#until < :now OR #opener.#tag = :tag)",
@@ -541,19 +579,32 @@ impl StateStore for DynamoStore {
         }
     }
 
-    async fn activate(&self, lock: &StartLock, chat: &ActiveChat, ttl_s: i64) -> PortResult<ConversationView> {
+    async fn activate(
+        &self,
+        lock: &StartLock,
+        chat: &ActiveChat,
+        opened_with: Option<&OpenedWith>,
+        ttl_s: i64,
+    ) -> PortResult<ConversationView> {
+        const SET: &str = "SET #state = :active, generation = :g, contact_id = :contact, participant_token = :pt, \
+                           connection_token = :ct, connection_expires_at = :exp, activated_ms = :now, \
+                           expires_at = :ttl";
         let now = now_ms();
-        let out = self
+        let call = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(conversation_pk(&lock.key)))
-            // The lock stays with the chat: while it is active, no registration takes it.
-            .update_expression(
-                "SET #state = :active, generation = :g, \
-                 contact_id = :contact, participant_token = :pt, connection_token = :ct, \
-                 connection_expires_at = :exp, activated_ms = :now, expires_at = :ttl",
-            )
+            .expression_attribute_names("#tried", TRIED)
+            .expression_attribute_names("#opened", OPENED_WITH);
+        // The lock stays with the chat: while it is active, no registration takes it.
+        let call = match opened_with {
+            Some(opened_with) => call
+                .update_expression(format!("{SET}, #opened = :opened REMOVE #tried"))
+                .expression_attribute_values(":opened", opened_with_entry(opened_with)),
+            None => call.update_expression(format!("{SET} REMOVE #tried, #opened")),
+        };
+        let out = call
             .condition_expression("#opener.#tag = :tag")
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#opener", OPENER)
@@ -586,13 +637,15 @@ impl StateStore for DynamoStore {
             .expression_attribute_names("#opener", OPENER)
             .expression_attribute_names("#tag", "tag")
             .expression_attribute_values(":active", s("active"))
-            .expression_attribute_values(":tag", s(&lock.tag));
+            .expression_attribute_values(":tag", s(&lock.tag))
+            .expression_attribute_names("#tried", TRIED);
         let call = if retire {
-            call.update_expression("SET generation = :g, #state = :ended REMOVE #opener")
+            call.update_expression("SET generation = :g, #state = :ended REMOVE #opener, #tried")
                 .expression_attribute_values(":g", n(lock.generation))
                 .expression_attribute_values(":ended", s("ended"))
         } else {
-            call.update_expression("REMOVE #opener")
+            call.update_expression("REMOVE #opener ADD #tried :me")
+                .expression_attribute_values(":me", AttributeValue::Ss(vec![lock.tag.clone()]))
         };
         let result = call.send().boxed().await.map_err(|e| classify("UpdateItem", e, false));
         tolerate_conflict(result)

@@ -22,7 +22,8 @@ pub struct Chat {
     pub(super) participant_token: ParticipantToken,
     /// The connection tokens it handed out.
     pub(super) connections: Vec<String>,
-    /// What the customer side sent into it: (content type, content, client token).
+    /// What the customer side sent into it: (content type, content, client token), the initial message
+    /// first (with no client token).
     pub messages: Vec<(String, String, String)>,
     /// Events (receipts) the customer side sent: (content type, content).
     pub events: Vec<(String, String)>,
@@ -69,12 +70,18 @@ impl ContactCenter for FakeConnect {
                 },
                 None => {
                     let n = chats.len() + 1;
+                    // The initial message is the chat's first item, once: a retry gets the chat as it is.
+                    let messages = request
+                        .initial_message
+                        .iter()
+                        .map(|(content_type, content)| (content_type.clone(), content.clone(), String::new()))
+                        .collect();
                     let chat = Chat {
                         contact_id: ContactId::parse(&format!("contact-{n}")).expect("a contact id"),
                         request: request.clone(),
                         participant_token: ParticipantToken::new(format!("participant-{n}")),
                         connections: Vec::new(),
-                        messages: Vec::new(),
+                        messages,
                         events: Vec::new(),
                         ended: false,
                     };

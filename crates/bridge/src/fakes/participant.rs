@@ -7,7 +7,7 @@
 use super::FakeConnect;
 use super::connect::Chat;
 use crate::error::{FailureKind, PortError};
-use crate::ids::{ConnectionToken, ItemId, ParticipantToken};
+use crate::ids::{ConnectionToken, ContactId, ItemId, ParticipantToken};
 use crate::ports::{Connection, Participant, PortResult};
 use crate::telemetry::now_ms;
 
@@ -87,6 +87,16 @@ impl Participant for FakeConnect {
             chat.events.push((content_type.to_owned(), content.to_owned()));
         });
         answer.give(sent)
+    }
+
+    async fn sent_texts(&self, token: &ConnectionToken, contact_id: &ContactId) -> PortResult<Vec<String>> {
+        let answer = self.faults.enter("sent_texts").await?;
+        let texts = self.on_connection("GetTranscript", token, |chat| {
+            let own = &chat.contact_id == contact_id;
+            let texts = chat.messages.iter().map(|(_, content, _)| content.clone());
+            texts.filter(|_| own).collect()
+        });
+        answer.give(texts)
     }
 
     async fn disconnect(&self, token: &ConnectionToken, _client_token: &str) -> PortResult<()> {

@@ -11,8 +11,8 @@ use crate::error::{FailureKind, PortError};
 use crate::ids::{ContactId, ConversationKey, ItemId, short_hash};
 use crate::ports::{
     ActiveChat, Claim, ClaimTerms, ContactRecord, Conversation, ConversationState, ConversationView, Finished,
-    Inflight, ItemClaim, ItemInFlight, ItemTerms, MediaAftermath, MessageClaim, Opener, PortResult, Progress, Renewal,
-    Said, SentRecord, StartLock, StateStore, Step,
+    Inflight, ItemClaim, ItemInFlight, ItemTerms, MediaAftermath, MessageClaim, OpenedWith, Opener, PortResult,
+    Progress, Renewal, Said, SentRecord, StartLock, StateStore, Step,
 };
 use crate::rich::menu::Menu;
 use crate::telemetry::now_ms;
@@ -49,6 +49,8 @@ struct ConversationItem {
     activated_ms: i64,
     ended_by: Option<String>,
     opener: Option<Opener>,
+    tried: BTreeSet<String>,
+    opened_with: Option<OpenedWith>,
     inflight: BTreeMap<String, Inflight>,
     menu: Option<Menu>,
     last_wamid: Option<String>,
@@ -113,6 +115,10 @@ impl ConversationItem {
                     ConversationState::Ended => self.ended_by.clone(),
                     ConversationState::Active(_) => None,
                 },
+                opened_with: match state {
+                    ConversationState::Active(_) => self.opened_with.clone(),
+                    ConversationState::Ended => None,
+                },
                 state,
                 previous_contact_id: self.contact_id.clone(),
                 activated_ms: self.activated_ms,
@@ -123,6 +129,7 @@ impl ConversationItem {
             opener: self.opener.clone(),
             inflight: self.inflight.values().cloned().collect(),
             menu: self.menu.clone(),
+            tried: self.tried.iter().cloned().collect(),
         }
     }
 }
@@ -286,6 +293,7 @@ impl StateStore for FakeStateStore {
         key: &ConversationKey,
         opener: &Opener,
         now_ms: i64,
+        replaced: Option<&str>,
     ) -> PortResult<Option<ConversationView>> {
         self.call("take_start_lock", |t| {
             let c = t.conversations.entry(key.clone()).or_default();
@@ -297,12 +305,19 @@ impl StateStore for FakeStateStore {
                 return Ok(None);
             }
             c.opener = Some(opener.clone());
+            c.tried.extend(replaced.map(str::to_owned));
             Ok(Some(c.view(key)))
         })
         .await
     }
 
-    async fn activate(&self, lock: &StartLock, chat: &ActiveChat, _ttl_s: i64) -> PortResult<ConversationView> {
+    async fn activate(
+        &self,
+        lock: &StartLock,
+        chat: &ActiveChat,
+        opened_with: Option<&OpenedWith>,
+        _ttl_s: i64,
+    ) -> PortResult<ConversationView> {
         self.call("activate", |t| {
             let c = t
                 .conversations
@@ -314,6 +329,8 @@ impl StateStore for FakeStateStore {
             c.contact_id = Some(chat.contact_id.clone());
             c.chat = Some(chat.clone());
             c.activated_ms = now_ms();
+            c.opened_with = opened_with.cloned();
+            c.tried.clear();
             Ok(c.view(&lock.key))
         })
         .await
@@ -332,6 +349,9 @@ impl StateStore for FakeStateStore {
             if retire {
                 c.generation = Some(lock.generation);
                 c.active = Some(false);
+                c.tried.clear();
+            } else {
+                c.tried.insert(lock.tag.clone());
             }
             Ok(())
         })

@@ -1,15 +1,25 @@
 //! One chat per conversation: the start lock decides which message starts it (the others wait for it),
 //! and the start itself (`StartChatContact`, streaming to our topic from its first item, the contact
 //! mapping beside the customer's connection, the activation).
+//!
+//! A text that starts the chat goes in with it, as `StartChatContact`'s `InitialMessage`: it is in the
+//! chat when that call returns, two rounds after the event instead of five. Connect answers a start
+//! retried under the same client token with the chat as it is, whatever the retry carries, so a
+//! message may only rely on that when no other message held the lock for the same chat and may have
+//! started it first ([`ConversationView::tried`]); otherwise it starts without its text, reads which
+//! customer text the chat holds, and records it with the messages that may have put it there
+//! ([`OpenedWith`]), which then do not send it again. Nor when an earlier message of the customer is
+//! in flight: that one goes first.
 
 use super::InboundBridge;
 use super::claimed::Claimed;
+use super::order::waits_for_earlier;
 use crate::claims::{self};
 use crate::error::{FailureKind, PortError};
-use crate::ids::{ContactId, ConversationKey};
+use crate::ids::{ContactId, ConversationKey, short_hash};
 use crate::ports::{
-    ActiveChat, ChatRequest, ContactCenter, ContactRecord, Conversation, ConversationState, ConversationView, Opener,
-    Participant, PortResult, StartLock, StateStore, Whatsapp,
+    ActiveChat, ChatRequest, ContactCenter, ContactRecord, Conversation, ConversationState, ConversationView,
+    OpenedWith, Opener, Participant, PortResult, StartLock, StateStore, Whatsapp,
 };
 use crate::rounds::behind;
 use crate::telemetry::now_ms;
@@ -40,6 +50,25 @@ pub(super) struct ChatReady {
     pub(super) after_start: bool,
     /// The conversation as this delivery's start left it (who else is in flight), when it started the chat.
     pub(super) view: Option<ConversationView>,
+    /// The customer's text the chat was started with, and whose it may be.
+    pub(super) opened_with: Option<OpenedWith>,
+}
+
+/// A chat start as the message holding the lock makes it.
+pub(super) struct Start<'a> {
+    pub(super) lock: StartLock,
+    /// The conversation's previous chat, linked to the new one.
+    pub(super) previous: Option<ContactId>,
+    /// The message's (content type, first part), to start the chat with.
+    pub(super) initial: Option<(&'a str, &'a str)>,
+    /// The messages whose starts of this chat may have landed (see [`ConversationView::tried`]).
+    pub(super) tried: Vec<String>,
+}
+
+/// Whether the message `me` may start its chat with its text: nobody else may have started that chat
+/// with theirs, and no earlier message of the customer is waiting to go first.
+pub(super) fn may_start_with_text(view: &ConversationView, me: &crate::ports::Inflight, now_ms: i64) -> bool {
+    view.tried.iter().all(|tag| *tag == me.tag) && !waits_for_earlier(view, me, now_ms)
 }
 
 /// What a message that needs a chat does, given its conversation as read.
@@ -103,8 +132,14 @@ pub(super) fn participant_name(message: &CustomerMessage) -> String {
 }
 
 impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge<S, C, P, W> {
-    /// Returns the conversation's active chat, starting one (or waiting for another invocation's start).
-    pub(super) async fn ensure_chat(&self, claimed: &Claimed<'_>, mut view: ConversationView) -> PortResult<ChatReady> {
+    /// Returns the conversation's active chat, starting one (or waiting for another invocation's start),
+    /// with the message's `initial` text in it if it can.
+    pub(super) async fn ensure_chat(
+        &self,
+        claimed: &Claimed<'_>,
+        mut view: ConversationView,
+        initial: Option<(&str, &str)>,
+    ) -> PortResult<ChatReady> {
         let (key, me) = (claimed.key, claimed.me);
         let deadline = Instant::now() + claims::bounded_wait(WAIT_FOR_START);
         let mut waited = false;
@@ -122,6 +157,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                         chat,
                         opened: false,
                         after_start: waited,
+                        opened_with: view.conversation.as_ref().and_then(|c| c.opened_with.clone()),
                         // The read that found the chat active also shows who else is in flight.
                         view: waited.then_some(view),
                     });
@@ -137,7 +173,13 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                         tag: me.tag.clone(),
                         until_ms: now_ms() + START_LOCK_MS,
                     };
-                    view = match self.store.take_start_lock(key, &opener, now_ms()).await? {
+                    // A holder whose hold ran out may have started the chat before it died.
+                    let replaced = view
+                        .opener
+                        .as_ref()
+                        .map(|o| o.tag.as_str())
+                        .filter(|tag| *tag != me.tag);
+                    view = match self.store.take_start_lock(key, &opener, now_ms(), replaced).await? {
                         Some(view) => {
                             claimed.opening.store(true, Ordering::Relaxed);
                             view
@@ -148,19 +190,25 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 }
                 StartRight::Open(lock) => lock,
             };
-            let previous = view.conversation.and_then(|c| c.previous_contact_id);
-            let chat = self.open_chat(&lock, claimed, previous).await;
+            let start = Start {
+                initial: initial.filter(|_| may_start_with_text(&view, me, now_ms())),
+                tried: std::mem::take(&mut view.tried),
+                previous: view.conversation.and_then(|c| c.previous_contact_id),
+                lock,
+            };
+            let chat = self.open_chat(&start, claimed).await;
             // Started or given back: either way nobody need be kept waiting for it any more.
             claimed.opening.store(false, Ordering::Relaxed);
             if let Err(e) = &chat {
                 // A chat that is gone right after its start (e.g. the flow ended it) must not be handed
                 // back by Connect on the retry: its generation is retired.
-                self.give_back(Some(&lock), e.is_chat_gone()).await;
+                self.give_back(Some(&start.lock), e.is_chat_gone()).await;
             }
             return chat.map(|(chat, view)| ChatReady {
                 chat,
                 opened: true,
                 after_start: true,
+                opened_with: view.conversation.as_ref().and_then(|c| c.opened_with.clone()),
                 view: Some(view),
             });
         }
@@ -178,10 +226,10 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
 
     pub(super) async fn open_chat(
         &self,
-        lock: &StartLock,
+        start: &Start<'_>,
         claimed: &Claimed<'_>,
-        previous: Option<ContactId>,
     ) -> PortResult<(ActiveChat, ConversationView)> {
+        let (lock, previous) = (&start.lock, start.previous.clone());
         let (key, origination, message) = (&lock.key, claimed.origination, claimed.message);
         let display_name = participant_name(message);
         let mut attributes = HashMap::from([
@@ -207,6 +255,9 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 client_token: client_token.clone(),
                 related_contact_id: previous,
                 persistent: self.config.persistent_chat,
+                initial_message: start
+                    .initial
+                    .map(|(content_type, content)| (content_type.to_owned(), content.to_owned())),
             })
             .await?;
         let ttl = i64::from(self.config.chat_duration_minutes) * 60 + STATE_RETENTION_S;
@@ -231,7 +282,25 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             connection_token: connection.connection_token,
             connection_expires_at: connection.expires_at,
         };
-        let view = self.store.activate(lock, &chat, ttl).await?;
+        let opened_with = match start.initial {
+            Some((_, text)) => Some(OpenedWith {
+                tags: vec![claimed.me.tag.clone()],
+                digest: short_hash(text),
+            }),
+            // Another message's start may have landed first, with its text: the chat tells which.
+            None if !start.tried.is_empty() => {
+                let texts = self
+                    .participant
+                    .sent_texts(&chat.connection_token, &chat.contact_id)
+                    .await?;
+                texts.first().map(|text| OpenedWith {
+                    tags: start.tried.clone(),
+                    digest: short_hash(text),
+                })
+            }
+            None => None,
+        };
+        let view = self.store.activate(lock, &chat, opened_with.as_ref(), ttl).await?;
         crate::metrics::record(&crate::metrics::Metric::ChatStarted);
         Ok((chat, view))
     }

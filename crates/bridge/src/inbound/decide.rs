@@ -28,13 +28,15 @@ pub(super) const READ_MARK_BUDGET: Duration = Duration::from_millis(1500);
 
 /// The fast path: a text (or anything else that reaches the agent as one SendMessage) into the chat that
 /// is open, answering no menu. Connect deduplicates the send by its client token, so the message needs no
-/// write after it. Media (whose file and notices follow), new chats, menu answers and everything the
-/// customer does rather than says take the exclusive path.
+/// write after it. Media (whose file and notices follow), new chats, menu answers, everything the
+/// customer does rather than says, and a message the chat may have been started with (`tag`'s, see
+/// [`crate::ports::OpenedWith`]) take the exclusive path.
 pub(super) fn fast_lane<'a>(
     action: &'a InboundAction,
     content: &Content,
     answered: bool,
     conversation: Option<&'a Conversation>,
+    tag: &str,
 ) -> Option<(&'a ActiveChat, &'a str, &'a str)> {
     let InboundAction::Send {
         content_type,
@@ -45,12 +47,18 @@ pub(super) fn fast_lane<'a>(
     };
     let Some(Conversation {
         state: ConversationState::Active(chat),
+        opened_with,
         ..
     }) = conversation
     else {
         return None;
     };
-    (!answered && !matches!(content, Content::Media(_))).then_some((chat, content_type.as_str(), text.as_str()))
+    let maybe_in = opened_with.as_ref().is_some_and(|o| o.tags.iter().any(|t| t == tag));
+    (!answered && !maybe_in && !matches!(content, Content::Media(_))).then_some((
+        chat,
+        content_type.as_str(),
+        text.as_str(),
+    ))
 }
 
 /// The chat that the customer message `wamid` (the end keyword) ended, when the conversation is still
@@ -115,7 +123,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         let lapsed = lapsed_registrations(&view, me, now_ms());
         if !extended
             && let Some((chat, content_type, content)) =
-                fast_lane(&action, &message.content, answered, view.conversation.as_ref())
+                fast_lane(&action, &message.content, answered, view.conversation.as_ref(), &me.tag)
         {
             match self.fast_send(claimed, chat, (content_type, content)).await {
                 Ok(held) => {
@@ -179,7 +187,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         let (key, origination, message) = (claimed.key, claimed.origination, claimed.message);
         let client_token = message_token(message, &chat.contact_id);
         let guarded = async {
-            let send = self.send(key, chat, content_type, content, &client_token);
+            let send = self.send(key, chat, content_type, content, &client_token, 0);
             tokio::pin!(send);
             let half = u64::try_from((claimed.me.until_ms - now_ms()) / 2).unwrap_or(0);
             match tokio::time::timeout(Duration::from_millis(half), &mut send).await {
@@ -266,7 +274,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                     return Ok(Outcome::Skipped("reaction_no_chat"));
                 };
                 let client_token = message_token(message, &chat.contact_id);
-                match self.send(key, &chat, TEXT_PLAIN, &content, &client_token).await {
+                match self.send(key, &chat, TEXT_PLAIN, &content, &client_token, 0).await {
                     Ok(()) => Ok(Outcome::Noted {
                         contact_id: chat.contact_id,
                     }),
@@ -349,22 +357,37 @@ mod tests {
         let text = Content::Text { body: "hi".into() };
         let open = active(10);
         let hi = send("hi");
-        let (chat, content_type, content) = fast_lane(&hi, &text, false, Some(&open)).unwrap();
+        let (chat, content_type, content) = fast_lane(&hi, &text, false, Some(&open), "q_me").unwrap();
         assert_eq!(
             (chat.contact_id.as_str(), content_type, content),
             ("contact-1", TEXT_PLAIN, "hi")
         );
 
         assert!(
-            fast_lane(&send("hi"), &text, true, Some(&open)).is_none(),
+            fast_lane(&send("hi"), &text, true, Some(&open), "q_me").is_none(),
             "a menu answer spends the menu"
         );
-        assert!(fast_lane(&send("hi"), &text, false, None).is_none(), "no chat yet");
+        assert!(
+            fast_lane(&send("hi"), &text, false, None, "q_me").is_none(),
+            "no chat yet"
+        );
         let ended = conversation(ConversationState::Ended, 10);
-        assert!(fast_lane(&send("hi"), &text, false, Some(&ended)).is_none());
+        assert!(fast_lane(&send("hi"), &text, false, Some(&ended), "q_me").is_none());
         let skip = InboundAction::Skip { reason: "x" };
-        assert!(fast_lane(&skip, &text, false, Some(&open)).is_none());
-        assert!(fast_lane(&InboundAction::EndChat, &text, false, Some(&open)).is_none());
+        assert!(fast_lane(&skip, &text, false, Some(&open), "q_me").is_none());
+        assert!(fast_lane(&InboundAction::EndChat, &text, false, Some(&open), "q_me").is_none());
+        let opened = Conversation {
+            opened_with: Some(crate::ports::OpenedWith {
+                tags: vec!["q_me".into(), "q_other".into()],
+                digest: short_hash("hi"),
+            }),
+            ..open.clone()
+        };
+        assert!(
+            fast_lane(&hi, &text, false, Some(&opened), "q_me").is_none(),
+            "the chat may have been started with it: the exclusive path finds out"
+        );
+        assert!(fast_lane(&hi, &text, false, Some(&opened), "q_later").is_some());
     }
 
     #[test]
@@ -383,6 +406,6 @@ mod tests {
             })
             .unwrap();
         assert!(matches!(message.content, Content::Media(_)));
-        assert!(fast_lane(&send("[image]"), &message.content, false, Some(&active(1))).is_none());
+        assert!(fast_lane(&send("[image]"), &message.content, false, Some(&active(1)), "q_me").is_none());
     }
 }

@@ -5,11 +5,12 @@
 use super::InboundBridge;
 use super::claimed::Claimed;
 use crate::connection;
+use crate::content_type::{TEXT_MARKDOWN, TEXT_PLAIN};
 use crate::error::{FailureKind, PortError};
 use crate::ids::{ContactId, ConversationKey, short_hash};
 use crate::ports::{ActiveChat, ContactCenter, ConversationView, Participant, PortResult, StateStore, Whatsapp};
 use crate::translate::connect_parts;
-use crate::whatsapp::CustomerMessage;
+use crate::whatsapp::{Content, CustomerMessage};
 
 /// Where a message went.
 pub(super) struct Delivered {
@@ -34,11 +35,22 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         mut view: ConversationView,
     ) -> PortResult<Delivered> {
         let (key, me, message) = (claimed.key, claimed.me, claimed.message);
+        let parts = connect_parts(content_type, content, self.config.connect_text_limit);
+        // A text can start the chat it needs, in it when the start returns; a file's description cannot:
+        // the file follows it.
+        let is_text =
+            [TEXT_PLAIN, TEXT_MARKDOWN].contains(&content_type) && !matches!(message.content, Content::Media(_));
+        let initial = parts
+            .first()
+            .filter(|_| is_text)
+            .map(|first| (content_type, first.as_str()));
         // Twice at most: the chat we knew, then the one we open when it turns out to be over.
         for _ in 0..3 {
-            let ready = self.ensure_chat(claimed, std::mem::take(&mut view)).await?;
+            let ready = self.ensure_chat(claimed, std::mem::take(&mut view), initial).await?;
             let (chat, opened) = (ready.chat, ready.opened);
-            if ready.after_start {
+            // In since the start: the rest follows at once, before any later message.
+            let first_in = initial.is_some_and(|(_, first)| ready.opened_with.is_some_and(|o| o.holds(&me.tag, first)));
+            if ready.after_start && !first_in {
                 // Messages that arrived while the chat was starting have registered by now; the
                 // earliest goes first, whichever of them happened to start the chat.
                 let view = match ready.view {
@@ -48,7 +60,10 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 self.wait_for_turn(key, me, view).await?;
             }
             let client_token = message_token(message, &chat.contact_id);
-            match self.send(key, &chat, content_type, content, &client_token).await {
+            match self
+                .send(key, &chat, content_type, content, &client_token, usize::from(first_in))
+                .await
+            {
                 Ok(()) => {
                     return Ok(Delivered {
                         contact_id: chat.contact_id,
@@ -74,7 +89,8 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
 
     /// Sends with the stored connection token, reconnecting once with the participant token if needed.
     /// A text longer than Connect accepts goes as several messages, each with its own client token, so a
-    /// retry after a partial send completes the message without repeating the parts already in.
+    /// retry after a partial send completes the message without repeating the parts already in; the
+    /// first `skip` are in already (the chat was started with them).
     pub(super) async fn send(
         &self,
         key: &ConversationKey,
@@ -82,7 +98,12 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         content_type: &str,
         content: &str,
         client_token: &str,
+        skip: usize,
     ) -> PortResult<()> {
+        let parts = connect_parts(content_type, content, self.config.connect_text_limit);
+        if parts.len() <= skip {
+            return Ok(());
+        }
         let fresh = connection::is_fresh(chat);
         let mut chat = if fresh {
             chat.clone()
@@ -90,10 +111,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             self.reconnect(key, chat).await?
         };
         let mut may_reconnect = fresh;
-        for (i, part) in connect_parts(content_type, content, self.config.connect_text_limit)
-            .iter()
-            .enumerate()
-        {
+        for (i, part) in parts.iter().enumerate().skip(skip) {
             let token = if i == 0 {
                 client_token.to_owned()
             } else {

@@ -80,7 +80,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         let chat_texts = async {
             for (i, text) in aftermath.chat_texts.iter().enumerate() {
                 let client_token = short_hash(&format!("{}#{}#media{i}", message.wamid, chat.contact_id));
-                self.send(key, &chat, TEXT_PLAIN, text, &client_token).await?;
+                self.send(key, &chat, TEXT_PLAIN, text, &client_token, 0).await?;
             }
             PortResult::Ok(())
         };

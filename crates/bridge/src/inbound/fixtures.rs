@@ -16,6 +16,7 @@ pub fn conversation(state: ConversationState, activated_ms: i64) -> Conversation
         previous_contact_id: None,
         activated_ms,
         ended_by: None,
+        opened_with: None,
     }
 }
 

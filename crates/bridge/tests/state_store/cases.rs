@@ -7,7 +7,7 @@ use bridge::ids::{
 };
 use bridge::ports::{
     ActiveChat, Claim, ClaimTerms, ContactRecord, ConversationState, ConversationView, Finished, Inflight, ItemTerms,
-    MediaAftermath, Opener, Renewal, Said, SentRecord, StartLock, StateStore, Step,
+    MediaAftermath, OpenedWith, Opener, Renewal, Said, SentRecord, StartLock, StateStore, Step,
 };
 use bridge::rich::menu::Menu;
 
@@ -53,19 +53,22 @@ pub async fn the_start_lock_rides_on_the_registration_stays_with_its_chat_and_is
     };
     assert!(
         store
-            .take_start_lock(&key, &second_opener, now)
+            .take_start_lock(&key, &second_opener, now, Some("q_first"))
             .await
             .unwrap()
             .is_none(),
         "the first holder's hold is running"
     );
+    assert!(store.load_conversation(&key).await.unwrap().tried.is_empty());
     // The first holder died: after its hold, the lock is taken over, and the dead start cannot activate.
+    // Its start may have landed: it is remembered as tried.
     let taken = store
-        .take_start_lock(&key, &second_opener, now + 2_000)
+        .take_start_lock(&key, &second_opener, now + 2_000, Some("q_first"))
         .await
         .unwrap()
         .expect("taken over");
     assert_eq!(holder(&taken).as_deref(), Some("q_second"));
+    assert_eq!(taken.tried, ["q_first"]);
     // Its holder's heartbeat keeps it; the dead holder's renewal (a beat in flight as it died) does not.
     let renew = |tag, until_ms| {
         let renewal = Renewal {
@@ -96,12 +99,35 @@ pub async fn the_start_lock_rides_on_the_registration_stays_with_its_chat_and_is
         tag: tag.into(),
         generation: 1,
     };
-    assert!(store.activate(&lock("q_first"), &chat, 3600).await.is_err());
-    let active = store.activate(&lock("q_second"), &chat, 3600).await.unwrap();
+    assert!(store.activate(&lock("q_first"), &chat, None, 3600).await.is_err());
+    // A start given back is tried too; taking the lock again adds nobody.
+    store.abandon_start(&lock("q_second"), false).await.unwrap();
+    let given_back = store.load_conversation(&key).await.unwrap();
+    assert_eq!(
+        (given_back.opener, given_back.tried),
+        (None, vec!["q_first".to_owned(), "q_second".to_owned()])
+    );
+    let retaken = store
+        .take_start_lock(&key, &second_opener, now + 2_000, None)
+        .await
+        .unwrap();
+    assert_eq!(retaken.map(|view| view.tried.len()), Some(2));
+    // The chat holds one of their texts: the activation records it, and what was tried is spent.
+    let opened_with = OpenedWith {
+        tags: vec!["q_first".into(), "q_second".into()],
+        digest: "d1".into(),
+    };
+    let active = store
+        .activate(&lock("q_second"), &chat, Some(&opened_with), 3600)
+        .await
+        .unwrap();
     assert!(matches!(
         active.conversation.as_ref().map(|c| &c.state),
         Some(ConversationState::Active(c)) if *c == chat
     ));
+    assert!(active.tried.is_empty());
+    let stored = store.load_conversation(&key).await.unwrap();
+    assert_eq!(stored.conversation.and_then(|c| c.opened_with), Some(opened_with));
     assert_eq!(active.conversation.as_ref().map(|c| c.generation), Some(1));
     assert_eq!(
         active.inflight.len(),
@@ -118,17 +144,16 @@ pub async fn the_start_lock_rides_on_the_registration_stays_with_its_chat_and_is
     };
     assert!(
         store
-            .take_start_lock(&key, &later_opener, now + 60_000)
+            .take_start_lock(&key, &later_opener, now + 60_000, Some("q_second"))
             .await
             .unwrap()
             .is_none()
     );
     // A holder that opened a chat has nothing to give back.
     store.abandon_start(&lock("q_second"), false).await.unwrap();
-    assert_eq!(
-        holder(&store.load_conversation(&key).await.unwrap()).as_deref(),
-        Some("q_second")
-    );
+    let kept = store.load_conversation(&key).await.unwrap();
+    assert_eq!(holder(&kept).as_deref(), Some("q_second"));
+    assert!(kept.tried.is_empty());
 
     // The chat's end frees it for the next message, which gives it back when it opens no chat.
     assert!(store.mark_ended(&key, &chat.contact_id, "item-end").await.unwrap());
@@ -487,20 +512,23 @@ pub async fn a_chats_connection_menu_and_typing_slot_belong_to_it_until_it_ends(
         tag: "q_1".into(),
         generation,
     };
-    // A start that failed for good retires its generation and frees the lock.
+    // A start that failed for good retires its generation and frees the lock; what was tried for it is
+    // no longer in doubt.
+    store.abandon_start(&lock(1), false).await.unwrap();
+    let relock = Opener {
+        tag: "q_1".into(),
+        until_ms: now + 60_000,
+    };
+    assert!(store.take_start_lock(&key, &relock, now, None).await.unwrap().is_some());
     store.abandon_start(&lock(1), true).await.unwrap();
     let retired = store.load_conversation(&key).await.unwrap();
-    assert_eq!(retired.opener, None);
+    assert_eq!((retired.opener.clone(), retired.tried.clone()), (None, vec![]));
     let conversation = retired.conversation.expect("a retired start is remembered");
     assert_eq!(
         (conversation.generation, &conversation.state),
         (1, &ConversationState::Ended)
     );
-    let opener = Opener {
-        tag: "q_1".into(),
-        until_ms: now + 60_000,
-    };
-    assert!(store.take_start_lock(&key, &opener, now).await.unwrap().is_some());
+    assert!(store.take_start_lock(&key, &relock, now, None).await.unwrap().is_some());
     let chat = |contact: &str, connection: &str| ActiveChat {
         contact_id: ContactId::parse(contact).unwrap(),
         participant_token: ParticipantToken::new("pt"),
@@ -508,7 +536,7 @@ pub async fn a_chats_connection_menu_and_typing_slot_belong_to_it_until_it_ends(
         connection_expires_at: now / 1000 + 3600,
     };
     let active = store
-        .activate(&lock(2), &chat("contact-1", "ct-1"), 3600)
+        .activate(&lock(2), &chat("contact-1", "ct-1"), None, 3600)
         .await
         .unwrap();
     let state = |view: &ConversationView| view.conversation.as_ref().map(|c| c.state.clone());
