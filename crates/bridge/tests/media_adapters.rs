@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use twin::{Adapters, CUSTOMER, ORIGINATION, VOICE, b64, control, customer_sends, open_chat, sha};
 
 // Each test file uses part of it.
-#[allow(dead_code)]
+#[allow(dead_code, unused_macros)]
 mod twin;
 
 /// The attachments of the contact's transcript.
@@ -30,7 +30,7 @@ async fn media_both_ways_through_the_twin() {
     let a = Adapters::new(&url, stack.moto_url().unwrap());
     let service = a.service();
     let origination = OriginationId::parse(ORIGINATION).unwrap();
-    let (contact, token) = open_chat(&url).await;
+    let (contact, token) = open_chat(stack.twin()).await;
 
     // A photo with a caption.
     let jpeg = b"\xFF\xD8\xFF\xE0 photo bytes".to_vec();

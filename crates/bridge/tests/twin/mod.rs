@@ -1,17 +1,19 @@
 //! What the tests of the AWS adapters on the local twin share: the stack (skipped without moto), SDK
-//! clients pointed at it, the bridge's adapters built on them, the twin's control API, a customer's
-//! media and an open chat.
+//! clients and the bridge's configuration pointed at it, the media adapters built on them, the twin's
+//! control API, a customer's media and an open chat; and [`contract!`], which runs a port contract's
+//! cases on both backends.
 
-use aws_sdk_connect::types::{ChatStreamingConfiguration, ParticipantDetails};
-use aws_sdk_connectparticipant::types::ConnectionType;
 use base64::Engine;
-use bridge::aws::{EumMedia, ParticipantAttachments, S3Store, TranscribeStreaming};
+use bridge::aws::{ConnectCenter, EumMedia, ParticipantAttachments, ParticipantService, S3Store, TranscribeStreaming};
+use bridge::config::Config;
 use bridge::ids::ConnectionToken;
 use bridge::media::service::{MediaService, MediaSettings};
+use bridge::ports::{ChatRequest, ContactCenter, Participant};
 use bridge::whatsapp::{Media, MediaKind};
-use local_aws::{Stack, StackOptions, TwinConfig};
+use local_aws::{Stack, StackOptions, Twin};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 
 pub const ORIGINATION: &str = "phone-number-id-976c72a700aac43eaf573ae050b1e2f3";
 pub const CUSTOMER: &str = "14255550150";
@@ -32,24 +34,23 @@ pub async fn stack() -> Option<Stack> {
         echo_logs: false,
         ..StackOptions::default().without_handlers()
     };
-    if !opts.moto_bin.exists() {
-        eprintln!(
-            "skipping: {} missing (run scripts/setup-venv.sh)",
-            opts.moto_bin.display()
-        );
-        return None;
+    if opts.moto_bin.exists() {
+        return Some(Stack::start(opts).await.unwrap());
     }
-    Some(Stack::start(opts).await.unwrap())
+    let moto = opts.moto_bin.display();
+    eprintln!("skipping: {moto} missing (run scripts/setup-venv.sh)");
+    None
 }
 
+/// The SDK configuration of every client here: the twin (or moto) at `url`, with any credentials.
 pub fn sdk_config(url: &str) -> aws_config::SdkConfig {
+    use aws_sdk_connect::config::{Credentials, Region, SharedCredentialsProvider};
+    let credentials = Credentials::new("test", "test", None, None, "twin");
     aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
+        .region(Region::new("us-east-1"))
         .endpoint_url(url)
-        .credentials_provider(aws_sdk_connect::config::SharedCredentialsProvider::new(
-            aws_sdk_connect::config::Credentials::new("test", "test", None, None, "test"),
-        ))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
         .build()
 }
 
@@ -102,13 +103,14 @@ impl Adapters {
 
 /// A call of the twin's control API (`/_twin…`), which must succeed; its answer.
 pub async fn control(url: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-    let mut req = reqwest::Client::new().request(method, format!("{url}/_twin{path}"));
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.expect("control call");
-    assert!(resp.status().is_success(), "{path}: {}", resp.status());
-    resp.json().await.unwrap_or(Value::Null)
+    let request = reqwest::Client::new().request(method, format!("{url}/_twin{path}"));
+    let request = match body {
+        Some(body) => request.json(&body),
+        None => request,
+    };
+    let answer = request.send().await.expect("control call");
+    assert!(answer.status().is_success(), "{path}: {}", answer.status());
+    answer.json().await.unwrap_or(Value::Null)
 }
 
 /// The customer sends media through the twin; returns the Meta media object the bridge would get.
@@ -134,47 +136,63 @@ pub async fn customer_sends(url: &str, kind: &str, object: Value) -> Media {
     media
 }
 
-/// A chat started and joined as the customer, outside the bridge's own adapters: its contact id and
-/// the customer's connection token.
-pub async fn open_chat(url: &str) -> (String, ConnectionToken) {
-    let cfg = TwinConfig::default();
-    let shared = sdk_config(url);
-    let started = aws_sdk_connect::Client::new(&shared)
-        .start_chat_contact()
-        .instance_id(&cfg.instance_id)
-        .contact_flow_id(&cfg.contact_flow_id)
-        .participant_details(ParticipantDetails::builder().display_name("Diego").build().unwrap())
-        .chat_streaming_configuration(
-            ChatStreamingConfiguration::builder()
-                .streaming_endpoint_arn(&cfg.connect_stream_topic_arn)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let conn = aws_sdk_connectparticipant::Client::new(&shared)
-        .create_participant_connection()
-        .participant_token(started.participant_token().unwrap())
-        .r#type(ConnectionType::ConnectionCredentials)
-        .connect_participant(true)
-        .send()
-        .await
-        .unwrap();
-    (
-        started.contact_id().unwrap().to_owned(),
-        ConnectionToken::new(conn.connection_credentials().unwrap().connection_token().unwrap()),
-    )
+/// What the bridge asks `StartChatContact` for, with `client_token`.
+pub fn chat_request(client_token: &str) -> ChatRequest {
+    ChatRequest {
+        display_name: "Diego".into(),
+        attributes: HashMap::from([("CustomerId".to_owned(), CUSTOMER.to_owned())]),
+        client_token: client_token.into(),
+        related_contact_id: None,
+        persistent: false,
+    }
+}
+
+/// The bridge's configuration as the handlers get it from this twin.
+pub fn config(twin: &Twin) -> Config {
+    let env: HashMap<String, String> = twin
+        .handler_env(None, "whatsapp-bridge-state", BUCKET, &[])
+        .into_iter()
+        .collect();
+    Config::from_lookup(|name| env.get(name).cloned()).unwrap()
+}
+
+/// A chat started and joined as the customer: its contact id and the customer's connection token.
+pub async fn open_chat(twin: &Twin) -> (String, ConnectionToken) {
+    let shared = sdk_config(&twin.url());
+    let center = ConnectCenter::new(aws_sdk_connect::Client::new(&shared), &config(twin));
+    let started = center.start_chat(&chat_request("open-chat")).await.unwrap();
+    let participant = ParticipantService::new(aws_sdk_connectparticipant::Client::new(&shared));
+    let connection = participant.connect(&started.participant_token).await.unwrap();
+    (started.contact_id.as_str().to_owned(), connection.connection_token)
 }
 
 /// The contact's transcript as `GET /_twin/contacts` shows it.
 pub async fn transcript(url: &str, contact: &str) -> Vec<Value> {
     let contacts = control(url, reqwest::Method::GET, "/contacts", None).await;
-    contacts
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["contact_id"] == contact)
+    let mut contacts = contacts.as_array().unwrap().iter();
+    let found = contacts.find(|c| c["contact_id"] == contact);
+    found
         .and_then(|c| c["transcript"].as_array().cloned())
         .unwrap_or_default()
+}
+
+/// Runs each case of a port contract (a function of `cases`, given a backend) on the fakes and on the
+/// adapters against the twin, as two tests named after it: `fake` builds the fakes' backend, `twin` an
+/// `Option` of the twin's (`None` where it cannot start, and the case is skipped).
+macro_rules! contract {
+    (fake: $fake:expr, twin: $twin:expr, cases: $($case:ident),* $(,)?) => {$(
+        mod $case {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn fake() {
+                super::cases::$case(&$fake).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn twin() {
+                if let Some(backend) = $twin {
+                    super::cases::$case(&backend).await;
+                }
+            }
+        }
+    )*};
 }
