@@ -34,11 +34,13 @@ pub async fn stack() -> Option<Stack> {
         echo_logs: false,
         ..StackOptions::default().without_handlers()
     };
-    if opts.moto_bin.exists() {
+    // The launcher is in the repository; what it runs is the venv's Python (`scripts/moto-server`).
+    let python = local_aws::stack::repo_root().join(".venv/bin/python");
+    if opts.moto_bin.exists() && python.exists() {
         return Some(Stack::start(opts).await.unwrap());
     }
-    let moto = opts.moto_bin.display();
-    eprintln!("skipping: {moto} missing (run scripts/setup-venv.sh)");
+    let python = python.display();
+    eprintln!("skipping: {python} missing (run scripts/setup-venv.sh)");
     None
 }
 
