@@ -3,160 +3,19 @@
 //! failure, an attachment-upload refusal, and an agent's PDF sent by media id. Skipped (with a
 //! note) without `.venv`.
 
-use aws_sdk_connect::types::{ChatStreamingConfiguration, ParticipantDetails};
-use aws_sdk_connectparticipant::types::ConnectionType;
-use base64::Engine;
-use bridge::aws::{EumMedia, ParticipantAttachments, S3Store, TranscribeStreaming};
-use bridge::ids::{ConnectionToken, CustomerId, OriginationId};
-use bridge::media::service::{
-    Delivery, InboundRequest, MediaService, MediaSettings, OutboundOutcome, OutboundRequest, Transcript,
-};
-use bridge::whatsapp::{Media, MediaKind};
-use local_aws::{Stack, StackOptions, TwinConfig};
+use bridge::ids::{CustomerId, OriginationId};
+use bridge::media::service::{Delivery, InboundRequest, OutboundOutcome, OutboundRequest, Transcript};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use twin::{Adapters, CUSTOMER, ORIGINATION, VOICE, b64, control, customer_sends, open_chat, sha};
 
-const ORIGINATION: &str = "phone-number-id-976c72a700aac43eaf573ae050b1e2f3";
-const VOICE: &[u8] = include_bytes!("../../../tests/media/voice-note.ogg");
+// Each test file uses part of it.
+#[allow(dead_code, unused_macros)]
+mod twin;
 
-fn sha(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn sdk_config(url: &str) -> aws_config::SdkConfig {
-    aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(url)
-        .credentials_provider(aws_sdk_connect::config::SharedCredentialsProvider::new(
-            aws_sdk_connect::config::Credentials::new("test", "test", None, None, "test"),
-        ))
-        .build()
-}
-
-struct Adapters {
-    eum: EumMedia,
-    s3: S3Store,
-    attachments: ParticipantAttachments,
-    transcribe: TranscribeStreaming,
-    settings: MediaSettings,
-}
-
-impl Adapters {
-    fn new(twin: &str, moto: &str) -> Self {
-        let t = sdk_config(twin);
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&sdk_config(moto))
-                .force_path_style(true)
-                .build(),
-        );
-        Self {
-            eum: EumMedia::new(
-                aws_sdk_socialmessaging::Client::new(&t),
-                aws_sdk_socialmessaging::Client::new(&t),
-                "v20.0".into(),
-            ),
-            s3: S3Store::new(s3),
-            attachments: ParticipantAttachments::new(aws_sdk_connectparticipant::Client::new(&t)),
-            // Four times real time keeps the test short; the twin accepts it.
-            transcribe: TranscribeStreaming::new(aws_sdk_transcribestreaming::Client::new(&t), 4.0),
-            settings: MediaSettings::from_lookup(|k| match k {
-                "MEDIA_BUCKET_NAME" => Some("whatsapp-bridge-media".into()),
-                "TRANSCRIBE_LANGUAGE_OPTIONS" => Some("en-US,es-US".into()),
-                _ => None,
-            })
-            .unwrap(),
-        }
-    }
-
-    fn service(&self) -> MediaService<'_, EumMedia, S3Store, ParticipantAttachments, TranscribeStreaming> {
-        MediaService {
-            whatsapp: &self.eum,
-            store: &self.s3,
-            attachments: &self.attachments,
-            transcriber: &self.transcribe,
-            settings: &self.settings,
-        }
-    }
-}
-
-async fn control(url: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-    let mut req = reqwest::Client::new().request(method, format!("{url}/_twin{path}"));
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.expect("control call");
-    assert!(resp.status().is_success(), "{path}: {}", resp.status());
-    resp.json().await.unwrap_or(Value::Null)
-}
-
-/// The customer sends media through the twin; returns the Meta media object the bridge would get.
-async fn customer_sends(url: &str, kind: &str, object: Value) -> Media {
-    control(
-        url,
-        reqwest::Method::POST,
-        "/customers/14255550150/messages",
-        Some(json!({"type": kind, kind: object})),
-    )
-    .await;
-    let published = control(url, reqwest::Method::GET, "/sns/published", None).await;
-    let header = &published.as_array().unwrap().last().unwrap()["message"];
-    let entry: Value = serde_json::from_str(header["whatsAppWebhookEntry"].as_str().unwrap()).unwrap();
-    let mut media: Media = serde_json::from_value(entry["changes"][0]["value"]["messages"][0][kind].clone()).unwrap();
-    media.kind = match kind {
-        "image" => MediaKind::Image,
-        "audio" => MediaKind::Audio,
-        "video" => MediaKind::Video,
-        "sticker" => MediaKind::Sticker,
-        _ => MediaKind::Document,
-    };
-    media
-}
-
-async fn open_chat(url: &str) -> (String, ConnectionToken) {
-    let cfg = TwinConfig::default();
-    let shared = sdk_config(url);
-    let started = aws_sdk_connect::Client::new(&shared)
-        .start_chat_contact()
-        .instance_id(&cfg.instance_id)
-        .contact_flow_id(&cfg.contact_flow_id)
-        .participant_details(ParticipantDetails::builder().display_name("Diego").build().unwrap())
-        .chat_streaming_configuration(
-            ChatStreamingConfiguration::builder()
-                .streaming_endpoint_arn(&cfg.connect_stream_topic_arn)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let conn = aws_sdk_connectparticipant::Client::new(&shared)
-        .create_participant_connection()
-        .participant_token(started.participant_token().unwrap())
-        .r#type(ConnectionType::ConnectionCredentials)
-        .connect_participant(true)
-        .send()
-        .await
-        .unwrap();
-    (
-        started.contact_id().unwrap().to_owned(),
-        ConnectionToken::new(conn.connection_credentials().unwrap().connection_token().unwrap()),
-    )
-}
-
-/// The attachments of the contact's transcript as `GET /_twin/contacts` shows them.
+/// The attachments of the contact's transcript.
 async fn attachments(url: &str, contact: &str) -> Vec<Value> {
-    let contacts = control(url, reqwest::Method::GET, "/contacts", None).await;
-    let c = contacts
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["contact_id"] == contact)
-        .unwrap()
-        .clone();
-    c["transcript"]
-        .as_array()
-        .unwrap()
+    twin::transcript(url, contact)
+        .await
         .iter()
         .flat_map(|i| i["attachments"].as_array().cloned().unwrap_or_default())
         .collect()
@@ -164,24 +23,14 @@ async fn attachments(url: &str, contact: &str) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media_both_ways_through_the_twin() {
-    let opts = StackOptions {
-        echo_logs: false,
-        ..StackOptions::default().without_handlers()
-    };
-    if !opts.moto_bin.exists() {
-        eprintln!(
-            "skipping: {} missing (run scripts/setup-venv.sh)",
-            opts.moto_bin.display()
-        );
+    let Some(stack) = twin::stack().await else {
         return;
-    }
-    let stack = Stack::start(opts).await.unwrap();
+    };
     let url = stack.url();
     let a = Adapters::new(&url, stack.moto_url().unwrap());
     let service = a.service();
     let origination = OriginationId::parse(ORIGINATION).unwrap();
-    let (contact, token) = open_chat(&url).await;
-    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let (contact, token) = open_chat(stack.twin()).await;
 
     // A photo with a caption.
     let jpeg = b"\xFF\xD8\xFF\xE0 photo bytes".to_vec();
@@ -304,7 +153,7 @@ async fn media_both_ways_through_the_twin() {
         .unwrap()
         .clone();
     let att = &msg["Attachments"][0];
-    let customer = CustomerId::parse("14255550150").unwrap();
+    let customer = CustomerId::parse(CUSTOMER).unwrap();
     let out = service
         .deliver_outbound(OutboundRequest {
             token: &token,

@@ -1,7 +1,10 @@
 //! The Participant Service's attachment API in memory: uploads checked against their ticket and
-//! declared size, the agents' files to download, and the notes sent into the chat.
+//! declared size (a PUT that breaks it is refused, as S3 refuses it), every file of the chat (the
+//! agents' and the completed uploads) to download, and the notes sent into the chat, once per client
+//! token.
 
 use super::{Faults, gather, in_chunks};
+use crate::error::{FailureKind, PortError};
 use crate::ids::ConnectionToken;
 use crate::media::ports::{Capped, ChatAttachments, FileStream, UploadTicket};
 use crate::ports::PortResult;
@@ -11,18 +14,33 @@ use std::sync::{Arc, Mutex};
 /// A file in the chat: (name, content type, bytes).
 pub type File = (String, String, Vec<u8>);
 
+/// An upload started: what its ticket declared, and the bytes once they were PUT.
+struct Upload {
+    name: String,
+    content_type: String,
+    size: usize,
+    bytes: Option<Vec<u8>>,
+}
+
 /// A chat's attachments; clones share them.
 #[derive(Clone, Default)]
 pub struct FakeAttachments {
-    /// The agents' files, by attachment id.
+    /// Every file in the chat (the agents' and the uploads completed), by attachment id.
     files: Arc<Mutex<HashMap<String, Vec<u8>>>>,
-    pending: Arc<Mutex<HashMap<String, File>>>,
+    /// Uploads not completed yet, by attachment id; `started` counts them all, for their ids.
+    pending: Arc<Mutex<HashMap<String, Upload>>>,
+    started: Arc<Mutex<usize>>,
     attached: Arc<Mutex<Vec<File>>>,
     /// How many chunks each PUT's body arrived in.
     put_chunks: Arc<Mutex<Vec<usize>>>,
     /// (text, client token) of each note.
     texts: Arc<Mutex<Vec<(String, String)>>>,
     faults: Arc<Faults>,
+}
+
+/// A refusal of a call as the Participant Service (or S3 behind its upload URL) answers it.
+fn refused(operation: &'static str, detail: &str) -> PortError {
+    PortError::new(FailureKind::Rejected, operation, detail)
 }
 
 impl FakeAttachments {
@@ -64,10 +82,18 @@ impl ChatAttachments for FakeAttachments {
         _client_token: &str,
     ) -> PortResult<UploadTicket> {
         let answer = self.faults.enter("start_upload").await?;
-        let mut pending = self.pending.lock().unwrap();
-        let id = format!("att{}", pending.len());
-        let declared = vec![0; usize::try_from(size).expect("a size that fits in memory")];
-        pending.insert(id.clone(), (name.to_owned(), content_type.to_owned(), declared));
+        let id = {
+            let mut started = self.started.lock().unwrap();
+            *started += 1;
+            format!("att{started}")
+        };
+        let upload = Upload {
+            name: name.to_owned(),
+            content_type: content_type.to_owned(),
+            size: usize::try_from(size).expect("a size that fits in memory"),
+            bytes: None,
+        };
+        self.pending.lock().unwrap().insert(id.clone(), upload);
         answer.give(Ok(UploadTicket {
             attachment_id: id.clone(),
             url: format!("http://upload/{id}"),
@@ -76,35 +102,52 @@ impl ChatAttachments for FakeAttachments {
     }
 
     async fn put_file(&self, ticket: &UploadTicket, body: FileStream) -> PortResult<()> {
+        const OP: &str = "AttachmentUpload";
         let answer = self.faults.enter("put_file").await?;
         let (bytes, chunks) = gather(body).await?;
         self.put_chunks.lock().unwrap().push(chunks);
         let mut pending = self.pending.lock().unwrap();
-        let entry = pending.get_mut(&ticket.attachment_id).expect("a started upload");
-        assert_eq!(ticket.headers["Content-Type"], entry.1, "PUT with the ticket's headers");
-        assert_eq!(entry.2.len(), bytes.len(), "the declared size");
-        entry.2 = bytes;
+        let upload = pending
+            .get_mut(&ticket.attachment_id)
+            .ok_or_else(|| refused(OP, "HTTP 403"))?;
+        // The presigned URL is signed for the ticket's headers and declared size, as S3 checks them.
+        if ticket.headers.get("Content-Type") != Some(&upload.content_type) {
+            return Err(refused(OP, "HTTP 403"));
+        }
+        if bytes.len() != upload.size {
+            return Err(refused(OP, "HTTP 400"));
+        }
+        upload.bytes = Some(bytes);
         answer.give(Ok(()))
     }
 
     async fn complete(&self, _token: &ConnectionToken, attachment_id: &str, _client_token: &str) -> PortResult<()> {
         let answer = self.faults.enter("complete").await?;
-        let file = self
-            .pending
+        let mut pending = self.pending.lock().unwrap();
+        let Some(Upload {
+            name,
+            content_type,
+            bytes: Some(bytes),
+            ..
+        }) = pending.remove(attachment_id)
+        else {
+            return Err(refused("CompleteAttachmentUpload", "ValidationException"));
+        };
+        self.files
             .lock()
             .unwrap()
-            .remove(attachment_id)
-            .expect("a started upload");
-        self.attached.lock().unwrap().push(file);
+            .insert(attachment_id.to_owned(), bytes.clone());
+        self.attached.lock().unwrap().push((name, content_type, bytes));
         answer.give(Ok(()))
     }
 
     async fn send_text(&self, _token: &ConnectionToken, text: &str, client_token: &str) -> PortResult<()> {
         let answer = self.faults.enter("send_text").await?;
-        self.texts
-            .lock()
-            .unwrap()
-            .push((text.to_owned(), client_token.to_owned()));
+        let mut texts = self.texts.lock().unwrap();
+        // SendMessage: a client token already used in the chat sends nothing new.
+        if !texts.iter().any(|(_, t)| t == client_token) {
+            texts.push((text.to_owned(), client_token.to_owned()));
+        }
         answer.give(Ok(()))
     }
 
@@ -116,7 +159,9 @@ impl ChatAttachments for FakeAttachments {
     ) -> PortResult<Capped<FileStream>> {
         let answer = self.faults.enter("download").await?;
         let files = self.files.lock().unwrap();
-        let bytes = files.get(attachment_id).expect("an agent's file in the chat");
+        let bytes = files
+            .get(attachment_id)
+            .ok_or_else(|| refused("GetAttachment", "ValidationException"))?;
         let body = if bytes.len() as u64 > max_bytes {
             Capped::Over {
                 size: bytes.len() as u64,

@@ -25,8 +25,8 @@ pub struct Chat {
     /// What the customer side sent into it: (content type, content, client token), the initial message
     /// first (with no client token).
     pub messages: Vec<(String, String, String)>,
-    /// Events (receipts) the customer side sent: (content type, content).
-    pub events: Vec<(String, String)>,
+    /// Events (receipts) the customer side sent: (content type, content, client token).
+    pub events: Vec<(String, String, String)>,
     /// Over: its tokens are refused with AccessDenied.
     pub ended: bool,
 }

@@ -17,6 +17,9 @@
 //!   [`FakeObjectStore`] as EUM names the copies), [`FakeAttachments`] (a chat's attachments, checking
 //!   each upload against its ticket) and [`FakeTranscriber`]. Bodies are handed over in chunks, as the
 //!   adapters stream them, so a test can tell a file passed on as read from one gathered first.
+//! - The contract tests `tests/chat_ports.rs` (Connect, Participant, WhatsApp) and `tests/media_ports.rs`
+//!   (the media ports) hold these fakes to the AWS adapters on the local twin, as `tests/state_store.rs`
+//!   holds the state store.
 //!
 //! Every fake takes [`Faults`]: a test scripts the next calls of an operation to fail, to answer
 //! slowly, or to take effect and lose the answer (the SDK's timeout after the write landed), or makes

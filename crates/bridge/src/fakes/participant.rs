@@ -2,7 +2,8 @@
 //!
 //! Once a chat ended, its participant and connection tokens are refused with AccessDenied
 //! ([`FailureKind::ChatGone`]), as the service does; until then every connection token it issued for the
-//! chat is good (a day, as the service says). Messages are idempotent by client token within a chat.
+//! chat is good (a day, as the service says). Messages and events (receipts) are idempotent by client token
+//! within a chat, as the service promises.
 
 use super::FakeConnect;
 use super::connect::Chat;
@@ -80,11 +81,14 @@ impl Participant for FakeConnect {
         token: &ConnectionToken,
         content_type: &str,
         content: &str,
-        _client_token: &str,
+        client_token: &str,
     ) -> PortResult<()> {
         let answer = self.faults.enter("send_event").await?;
         let sent = self.on_connection("SendEvent", token, |chat| {
-            chat.events.push((content_type.to_owned(), content.to_owned()));
+            if !chat.events.iter().any(|(_, _, t)| t == client_token) {
+                chat.events
+                    .push((content_type.to_owned(), content.to_owned(), client_token.to_owned()));
+            }
         });
         answer.give(sent)
     }

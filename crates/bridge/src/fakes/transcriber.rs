@@ -16,8 +16,13 @@ pub struct FakeTranscriber {
 impl FakeTranscriber {
     pub fn hearing(transcript: &str) -> Self {
         let fake = Self::default();
-        *fake.transcript.lock().unwrap() = transcript.to_owned();
+        fake.now_hearing(transcript);
         fake
+    }
+
+    /// Hears `transcript` from now on.
+    pub fn now_hearing(&self, transcript: &str) {
+        *self.transcript.lock().unwrap() = transcript.to_owned();
     }
 
     pub fn faults(&self) -> &Faults {

@@ -4,6 +4,7 @@
 use super::{FakeObjectStore, Faults};
 use crate::error::{FailureKind, PortError};
 use crate::ids::OriginationId;
+use crate::media::policy::extension;
 use crate::media::ports::{Capped, MediaInfo, ObjectStore, WhatsappMedia};
 use crate::ports::PortResult;
 use crate::whatsapp::outgoing::OutgoingMessage;
@@ -11,14 +12,17 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// EUM's media API; clones share what was uploaded and sent.
+/// The customers' files: media id → (MIME type, bytes).
+type Files = HashMap<String, (String, Vec<u8>)>;
+
+/// EUM's media API; clones share the customers' files and what was uploaded and sent.
 #[derive(Clone)]
 pub struct FakeWhatsappMedia {
-    /// Media id → (MIME type, bytes).
-    files: HashMap<String, (String, Vec<u8>)>,
+    files: Arc<Mutex<Files>>,
     bucket: FakeObjectStore,
-    /// What EUM appends to the destination key after the media id (the AWS sample's `<prefix><id>.<ext>`).
-    suffix: &'static str,
+    /// What EUM appends to the destination key after the media id; `None`: as EUM does, the usual
+    /// extension of the file's type (`<prefix><id>.jpg`).
+    suffix: Option<&'static str>,
     /// The metadata says 0 bytes, whatever the file holds.
     understate: bool,
     /// (key, content type) of each upload from the bucket.
@@ -31,12 +35,14 @@ impl FakeWhatsappMedia {
     /// The customers' `files` (media id, MIME type, bytes), copied into `bucket` on request.
     pub fn new(bucket: &FakeObjectStore, files: &[(&str, &str, &[u8])]) -> Self {
         Self {
-            files: files
-                .iter()
-                .map(|(id, mime, bytes)| ((*id).to_owned(), ((*mime).to_owned(), bytes.to_vec())))
-                .collect(),
+            files: Arc::new(Mutex::new(
+                files
+                    .iter()
+                    .map(|(id, mime, bytes)| ((*id).to_owned(), ((*mime).to_owned(), bytes.to_vec())))
+                    .collect(),
+            )),
             bucket: bucket.clone(),
-            suffix: "",
+            suffix: None,
             understate: false,
             uploaded: Arc::default(),
             sent: Arc::default(),
@@ -44,9 +50,17 @@ impl FakeWhatsappMedia {
         }
     }
 
-    /// Copies are named `<prefix><id><suffix>`.
+    /// A customer's file, sent after the fake was made.
+    pub fn add_file(&self, media_id: &str, mime: &str, bytes: &[u8]) {
+        self.files
+            .lock()
+            .unwrap()
+            .insert(media_id.to_owned(), (mime.to_owned(), bytes.to_vec()));
+    }
+
+    /// Copies are named `<prefix><id><suffix>` instead of as EUM names them.
     pub fn naming_copies(mut self, suffix: &'static str) -> Self {
-        self.suffix = suffix;
+        self.suffix = Some(suffix);
         self
     }
 
@@ -76,6 +90,8 @@ impl WhatsappMedia for FakeWhatsappMedia {
         let answer = self.faults.enter("media_info").await?;
         let info = self
             .files
+            .lock()
+            .unwrap()
             .get(media_id)
             .map(|(mime, bytes)| MediaInfo {
                 mime_type: mime.clone(),
@@ -93,8 +109,12 @@ impl WhatsappMedia for FakeWhatsappMedia {
         prefix: &str,
     ) -> PortResult<MediaInfo> {
         let info = self.media_info(from, media_id).await?;
-        let (mime, bytes) = self.files[media_id].clone();
-        let key = format!("{prefix}{media_id}{}", self.suffix);
+        let (mime, bytes) = self.files.lock().unwrap()[media_id].clone();
+        let suffix = match self.suffix {
+            Some(suffix) => suffix.to_owned(),
+            None => extension(&mime).map(|e| format!(".{e}")).unwrap_or_default(),
+        };
+        let key = format!("{prefix}{media_id}{suffix}");
         self.bucket.put(bucket, &key, &mime, bytes.into()).await?;
         Ok(info)
     }

@@ -428,11 +428,16 @@ fn generated_name(stem: &str, media_id: Option<&str>, mime: Option<&'static str>
         name.push('-');
         name.push_str(&id);
     }
-    if let Some(extension) = mime.and_then(lookup).map(|t| t.extensions[0]) {
+    if let Some(extension) = mime.and_then(extension) {
         name.push('.');
         name.push_str(extension);
     }
     name
+}
+
+/// The usual extension of a MIME type this module knows (`jpg` for `image/jpeg`), without the dot.
+pub fn extension(mime: &str) -> Option<&'static str> {
+    canonical_mime(mime, None).and_then(lookup).map(|t| t.extensions[0])
 }
 
 /// Makes the name's extension agree with the type being uploaded: kept when it already does,
