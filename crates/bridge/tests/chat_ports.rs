@@ -6,7 +6,8 @@
 //! passes there and fails on a fake shows a bug in the fake. What the ports do not answer (what a chat
 //! holds, what went to WhatsApp) each backend shows through [`Observe`], the fakes with their accessors
 //! and the twin with its control API. The cases: the same client token gets the same chat, another a new
-//! one; a message is sent once per client token within its chat; a receipt is recorded once per
+//! one; a chat started with the customer's text holds it once, whatever a retried start carries, and
+//! shows it among the customer's texts; a message is sent once per client token within its chat; a receipt is recorded once per
 //! client token; a chat the customer left or the agent ended refuses its participant and connection
 //! tokens as gone; a message to WhatsApp gets an id, and read marks go with or without the typing
 //! indicator.
@@ -206,6 +207,7 @@ contract!(
     fake: super::Fakes::backend(),
     twin: Some(super::OnTwin::backend().await),
     cases: the_same_client_token_gets_the_same_chat_and_another_a_new_one,
+    a_chat_started_with_a_text_holds_it_once_whatever_a_retry_carries,
     a_message_is_sent_once_per_client_token_within_its_chat,
     a_receipt_is_recorded_once_per_client_token,
     a_chat_the_customer_left_refuses_its_tokens_as_gone,

@@ -6,7 +6,7 @@ use super::{Backend, Held, Observe};
 use bridge::content_type::{DELIVERED_EVENT, READ_EVENT, TEXT_PLAIN};
 use bridge::error::FailureKind;
 use bridge::ids::{ConnectionToken, ContactId, CustomerId, ItemId, OriginationId, ParticipantToken};
-use bridge::ports::{ContactCenter, Participant, PortResult, StartedChat, Whatsapp};
+use bridge::ports::{ChatRequest, ContactCenter, Participant, PortResult, StartedChat, Whatsapp};
 use bridge::whatsapp::outgoing::OutgoingMessage;
 
 type Chat<'a, C, P, W, O> = &'a Backend<C, P, W, O>;
@@ -64,6 +64,41 @@ pub async fn the_same_client_token_gets_the_same_chat_and_another_a_new_one(
     let next = b.center.start_chat(&chat_request("conversation-1#2")).await.unwrap();
     assert_ne!(next.contact_id, first.contact_id);
     assert_eq!(b.seen.chats().await.len(), 2);
+}
+
+pub async fn a_chat_started_with_a_text_holds_it_once_whatever_a_retry_carries(
+    b: Chat<'_, impl ContactCenter, impl Participant, impl Whatsapp, impl Observe>,
+) {
+    let with = |text: &str| ChatRequest {
+        initial_message: Some((TEXT_PLAIN.to_owned(), text.to_owned())),
+        ..chat_request("conversation-1#1")
+    };
+    let started = b.center.start_chat(&with("Hi, my order")).await.unwrap();
+    // A retry under the same client token, even carrying another text, gets the chat as it is.
+    let again = b.center.start_chat(&with("Hello?")).await.unwrap();
+    assert_eq!(again, started);
+    let token = b
+        .participant
+        .connect(&started.participant_token)
+        .await
+        .unwrap()
+        .connection_token;
+    say(b, &token, "It is late", "t1").await.unwrap();
+    assert_eq!(texts(b, &started.contact_id).await, ["Hi, my order", "It is late"]);
+    assert_eq!(
+        b.participant.sent_texts(&token, &started.contact_id).await.unwrap(),
+        ["Hi, my order", "It is late"],
+        "the customer's texts, as the chat's transcript shows them"
+    );
+    // Started without one, a chat holds no text of the customer's until they send one.
+    let (empty, empty_token) = connected(b, "conversation-2#1").await;
+    assert!(
+        b.participant
+            .sent_texts(&empty_token, &empty.contact_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn a_message_is_sent_once_per_client_token_within_its_chat(

@@ -146,6 +146,7 @@ pub fn chat_request(client_token: &str) -> ChatRequest {
         client_token: client_token.into(),
         related_contact_id: None,
         persistent: false,
+        initial_message: None,
     }
 }
 
