@@ -61,7 +61,9 @@ impl Case {
     /// the file into the chat (media), or on WhatsApp (the agent's).
     pub fn delivering_call(self) -> &'static str {
         match self {
-            Case::InboundText | Case::InboundTextNewChat => "connectparticipant.SendMessage",
+            Case::InboundText => "connectparticipant.SendMessage",
+            // The text is the chat's InitialMessage.
+            Case::InboundTextNewChat => "connect.StartChatContact",
             Case::AgentText | Case::AgentInteractive => "socialmessaging.SendWhatsAppMessage",
             Case::InboundImage | Case::VoiceNote => "connectparticipant.CompleteAttachmentUpload",
         }
@@ -76,7 +78,7 @@ impl Case {
             // The done mark after the send is not on the message's way.
             Case::AgentText | Case::InboundText => 2,
             Case::AgentInteractive => 3,
-            Case::InboundTextNewChat => 5,
+            Case::InboundTextNewChat => 3,
         }
     }
 
@@ -91,10 +93,10 @@ impl Case {
             // claim ∥ conversation read → SendMessage → done mark (after the send, so that the next
             // message, on whichever instance, need not wait for the fast hold to lapse).
             Case::InboundText => 3,
-            // claim ∥ read (the registration, which takes the start lock) → StartChatContact (streaming
-            // from the start) → contact mapping ∥ CreateParticipantConnection → conversation active (its
-            // answer says whether an earlier message registered during the start; that one goes first)
-            // → SendMessage → done mark.
+            // claim ∥ read (the registration, which takes the start lock) → the conversation read again
+            // (an earlier message of a burst may have registered since; it goes first) →
+            // StartChatContact (streaming from the start, the text its InitialMessage) → contact mapping
+            // ∥ CreateParticipantConnection → conversation active → done mark.
             Case::InboundTextNewChat => 6,
             // claim that reads the contact mapping → SendWhatsAppMessage → claim done (WhatsApp has no
             // idempotency key: only after the send may a redelivery find the item done).

@@ -60,6 +60,15 @@ impl Inbound {
             .unwrap_or_else(|e| panic!("{wamid} bridged: {e}"));
     }
 
+    /// The customer's text `wamid`, whose invocation fails with `fault` on its chat start; returns its
+    /// event, for Lambda's retry.
+    async fn start_fails(&self, wamid: &str, body: &str, at_s: i64, fault: Fault) -> Value {
+        self.connect.faults().next("start_chat", fault);
+        let event = customer_text(wamid, body, at_s);
+        assert!(invocation(self.service.handle(&event)).await.is_err());
+        event
+    }
+
     /// The texts of each chat Connect started, oldest chat first.
     fn chats(&self) -> Vec<Vec<String>> {
         let chats = self.connect.chats();
@@ -469,12 +478,9 @@ async fn a_start_that_landed_without_its_answer_and_was_taken_over_puts_each_tex
     let inbound = Inbound::new();
     let t = now_s();
     // The first message's start lands with its text, but the answer is lost: it fails and is retried.
-    inbound
-        .connect
-        .faults()
-        .next("start_chat", Fault::timeout("StartChatContact"));
-    let first = customer_text("wamid.a", "a", t - 2);
-    assert!(invocation(inbound.service.handle(&first)).await.is_err());
+    let first = inbound
+        .start_fails("wamid.a", "a", t - 2, Fault::timeout("StartChatContact"))
+        .await;
     // The next message takes the lock for the same chat: Connect hands it that chat, with the first
     // message's text in, whatever its own start carries.
     inbound.text("wamid.b", "b", t - 1).await;
@@ -491,12 +497,9 @@ async fn a_start_that_landed_without_its_answer_and_was_taken_over_puts_each_tex
 async fn a_start_that_failed_before_it_landed_is_not_taken_for_one_that_did() {
     let inbound = Inbound::new();
     let t = now_s();
-    inbound
-        .connect
-        .faults()
-        .next("start_chat", Fault::throttled("StartChatContact"));
-    let first = customer_text("wamid.a", "a", t - 2);
-    assert!(invocation(inbound.service.handle(&first)).await.is_err());
+    let first = inbound
+        .start_fails("wamid.a", "a", t - 2, Fault::throttled("StartChatContact"))
+        .await;
     inbound.text("wamid.b", "b", t - 1).await;
     assert_eq!(
         inbound.chats(),

@@ -297,8 +297,10 @@ async fn a_text_that_starts_a_chat_alone_goes_in_with_the_start_and_the_next_fol
             // InitialMessage: no SendMessage).
             "connect.StartChatContact",
             "connectparticipant.CreateParticipantConnection",
-            // The registration (with the start lock) and the claim; the contact mapping; the activation;
-            // then the claim done and the registration removed.
+            // The registration (with the start lock) and the claim; the conversation read again before
+            // the start (whether an earlier message registered since); the contact mapping; the
+            // activation; then the claim done and the registration removed.
+            "dynamodb.GetItem",
             "dynamodb.PutItem",
             "dynamodb.TransactWriteItems",
             "dynamodb.UpdateItem",

@@ -3,13 +3,13 @@
 //! mapping beside the customer's connection, the activation).
 //!
 //! A text that starts the chat goes in with it, as `StartChatContact`'s `InitialMessage`: it is in the
-//! chat when that call returns, two rounds after the event instead of five. Connect answers a start
+//! chat when that call returns, three rounds after the event instead of five. Connect answers a start
 //! retried under the same client token with the chat as it is, whatever the retry carries, so a
 //! message may only rely on that when no other message held the lock for the same chat and may have
 //! started it first ([`ConversationView::tried`]); otherwise it starts without its text, reads which
 //! customer text the chat holds, and records it with the messages that may have put it there
 //! ([`OpenedWith`]), which then do not send it again. Nor when an earlier message of the customer is
-//! in flight: that one goes first.
+//! in flight, as the conversation read again just before the start shows: that one goes first.
 
 use super::InboundBridge;
 use super::claimed::Claimed;
@@ -190,8 +190,17 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 }
                 StartRight::Open(lock) => lock,
             };
+            // Messages sent together register moments apart, in any order: one more read lets an earlier
+            // one that registered after this one's registration go first.
+            let initial = match initial {
+                Some(text) if may_start_with_text(&view, me, now_ms()) => {
+                    let now = self.store.load_conversation(key).await?;
+                    may_start_with_text(&now, me, now_ms()).then_some(text)
+                }
+                _ => None,
+            };
             let start = Start {
-                initial: initial.filter(|_| may_start_with_text(&view, me, now_ms())),
+                initial,
                 tried: std::mem::take(&mut view.tried),
                 previous: view.conversation.and_then(|c| c.previous_contact_id),
                 lock,
