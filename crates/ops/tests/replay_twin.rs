@@ -88,13 +88,19 @@ impl Control {
         self.call(reqwest::Method::DELETE, path, None).await
     }
 
-    /// SendMessage fails for good, so every attempt of an inbound text fails after the chat opened.
-    async fn break_send_message(&self) {
-        self.post(
-            "/faults",
-            json!({"service":"connectparticipant","operation":"SendMessage","error":"InternalServerException","times":1000}),
-        )
-        .await;
+    /// Connect takes no customer text for good: a chat's first text goes in with StartChatContact and
+    /// the next ones with SendMessage, so both fail and every attempt of an inbound text fails.
+    async fn break_delivery(&self) {
+        for (service, operation, error) in [
+            ("connect", "StartChatContact", "InternalServiceException"),
+            ("connectparticipant", "SendMessage", "InternalServerException"),
+        ] {
+            self.post(
+                "/faults",
+                json!({"service": service, "operation": operation, "error": error, "times": 1000}),
+            )
+            .await;
+        }
     }
 
     /// The customer's texts in all their contacts' transcripts.
@@ -158,7 +164,7 @@ async fn run_replay_binary(queue_url: &str, moto: &str, twin: &str) -> (i32, Str
     .await
 }
 
-/// The customer texts while SendMessage is broken; the event must end dead-lettered.
+/// The customer texts while delivery is broken; the event must end dead-lettered.
 async fn text_until_dead_lettered(control: &Control, body: &str) {
     let out = control
         .post(
@@ -193,7 +199,7 @@ async fn dead_lettered_text_is_replayed_exactly_once() {
     assert!(config["dead_letter_queues"]["ConnectHandler"].is_string(), "{config}");
 
     // 1. A permanent fault: the text is retried by Lambda and dead-lettered.
-    control.break_send_message().await;
+    control.break_delivery().await;
     text_until_dead_lettered(&control, "hi").await;
     let list = control.get("/dlq").await;
     assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
@@ -259,7 +265,7 @@ async fn dead_lettered_text_is_replayed_exactly_once() {
     assert_eq!(invokes[0]["status"], 200);
 
     // 4. The binary: a second text dead-lettered; replaying while still broken leaves it ...
-    control.break_send_message().await;
+    control.break_delivery().await;
     text_until_dead_lettered(&control, "are you there?").await;
     assert_eq!(queue_depth(&sqs, &queue).await, 1);
     let (code, stdout) = run_replay_binary(&queue, &moto, &twin_url).await;
