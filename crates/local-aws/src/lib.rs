@@ -36,6 +36,7 @@ pub mod transcribe;
 mod ttl;
 pub mod twin;
 mod validate;
+mod webhooks;
 
 pub use config::{BusinessNumber, TwinConfig};
 pub use error::{ApiError, Error};

@@ -40,6 +40,7 @@ pub(crate) struct Shared {
     calls: Mutex<Vec<Value>>,
     faults: Mutex<Faults>,
     media: Mutex<MediaState>,
+    webhooks: Mutex<crate::webhooks::Webhooks>,
     pub sns: Arc<Sns>,
     pub registry: Arc<ChildRegistry>,
     pub shutdown: watch::Sender<bool>,
@@ -70,6 +71,10 @@ impl Shared {
 
     pub fn media(&self) -> MutexGuard<'_, MediaState> {
         lock(&self.media)
+    }
+
+    pub(crate) fn webhooks(&self) -> MutexGuard<'_, crate::webhooks::Webhooks> {
+        lock(&self.webhooks)
     }
 
     /// Runs a simulation transition and publishes what it streamed before releasing the lock,
@@ -173,6 +178,7 @@ impl Twin {
             calls: Mutex::new(Vec::new()),
             faults: Mutex::new(Faults::default()),
             media: Mutex::new(MediaState::default()),
+            webhooks: Mutex::default(),
             sns: Sns::new(cfg.clone(), whatsapp, connect),
             registry: Arc::new(ChildRegistry::default()),
             shutdown,
@@ -180,23 +186,26 @@ impl Twin {
             timings: Default::default(),
             cfg,
         });
-        let app =
-            Router::new()
-                .nest(
-                    "/_twin",
-                    crate::control::router().merge(crate::measure::router()).layer(
-                        axum::middleware::from_fn_with_state(shared.clone(), crate::control::hold_until_ready),
-                    ),
-                )
-                .fallback(crate::aws::entry)
-                // A 16 MB WhatsApp video arrives base64-encoded in a control call and leaves as a
-                // 16 MB attachment upload: far above axum's 2 MB default.
-                .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-                .layer(axum::middleware::from_fn_with_state(
-                    shared.clone(),
-                    crate::measure::time_calls,
-                ))
-                .with_state(shared.clone());
+        let app = Router::new()
+            .nest(
+                "/_twin",
+                crate::control::router()
+                    .merge(crate::measure::router())
+                    .merge(crate::webhooks::router())
+                    .layer(axum::middleware::from_fn_with_state(
+                        shared.clone(),
+                        crate::control::hold_until_ready,
+                    )),
+            )
+            .fallback(crate::aws::entry)
+            // A 16 MB WhatsApp video arrives base64-encoded in a control call and leaves as a
+            // 16 MB attachment upload: far above axum's 2 MB default.
+            .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .layer(axum::middleware::from_fn_with_state(
+                shared.clone(),
+                crate::measure::time_calls,
+            ))
+            .with_state(shared.clone());
         let mut stop = shared.shutdown.subscribe();
         tokio::spawn(async move {
             let served = axum::serve(
