@@ -12,6 +12,7 @@
 //! second invocation owing the same event after a crash, and an operator's `replay` of a dead letter all
 //! carry the same id, so the bot drops whichever copy comes second.
 
+pub mod delivery;
 pub mod signature;
 
 use super::lifecycle::Event;
