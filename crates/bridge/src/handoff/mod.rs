@@ -16,6 +16,7 @@
 
 pub mod context;
 pub mod lifecycle;
+pub mod message;
 
 use serde::{Deserialize, Serialize};
 
