@@ -16,6 +16,7 @@
 
 pub mod context;
 pub mod lifecycle;
+pub mod message;
 pub mod webhook;
 
 use serde::{Deserialize, Serialize};
