@@ -18,6 +18,7 @@ pub mod content_type;
 pub mod error;
 #[cfg(any(test, feature = "fakes"))]
 pub mod fakes;
+pub mod handoff;
 pub mod ids;
 pub mod inbound;
 #[cfg(feature = "aws")]

@@ -1,0 +1,39 @@
+//! Handoffs: a bot platform hands a conversation to an Amazon Connect agent through the HTTP API
+//! (`HandoffApi`), relays the customer's messages to the agent and the agent's back, and takes the
+//! conversation over again when the handoff ends.
+//!
+//! This module is the handoff channel's domain, pure and unit-tested like [`crate::translate`]:
+//! - [`lifecycle`]: a handoff's states and the transitions Connect's stream and the API cause, with the
+//!   events each one owes the bot;
+//! - [`context`]: what the agent sees of the bot's conversation (the reason, the history as a
+//!   conversation, a summary in contact attributes);
+//! - [`request`]: the API's requests parsed into valid values, and its errors;
+//! - [`webhook`]: the events sent back to the bot, enveloped, sequenced and signed per Standard Webhooks.
+//!
+//! The vocabulary: a *client* is a bot platform's deployment calling the API with its own key; a
+//! *handoff* is one conversation of a client handed to Connect (one chat contact, or a chain of them
+//! while it is transferred); the *user* is the person the bot talks to, the customer of the chat.
+
+pub mod context;
+pub mod lifecycle;
+
+use serde::{Deserialize, Serialize};
+
+/// Who said something in the bot's conversation before the handoff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Speaker {
+    /// The person the bot talks to (the chat's customer).
+    User,
+    Bot,
+}
+
+/// One message of the bot's conversation so far, as the agent is shown it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub speaker: Speaker,
+    /// What it said: its text, or a short description of what it was (a file, a card, a choice).
+    pub text: String,
+    /// When it was said (RFC 3339), if the bot told.
+    pub at: Option<String>,
+}
