@@ -17,6 +17,8 @@
 pub mod context;
 pub mod lifecycle;
 
+pub mod request;
+
 use serde::{Deserialize, Serialize};
 
 /// Who said something in the bot's conversation before the handoff.
