@@ -16,7 +16,7 @@
 
 pub mod context;
 pub mod lifecycle;
-
+pub mod openapi;
 pub mod request;
 
 use serde::{Deserialize, Serialize};

@@ -26,6 +26,8 @@ pub use create::{
 };
 pub use response::{HandoffCreated, HandoffView, TranscriptItem, TranscriptPage, TranscriptParticipant};
 
+pub(super) use actions::{EndBody, MessageBody, TransferBody, UpdateBody};
+pub(super) use create::CreateHandoffBody;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
