@@ -75,6 +75,8 @@ impl ErrorCode {
     }
 }
 
+const FIELD_MAX_CHARS: usize = 128;
+
 /// An error answer, serialised as `{"code": ..., "message": ...}`. Its status follows from its code and
 /// its message is built here from fixed words and field paths, so no request value can end up in it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -96,8 +98,18 @@ impl ApiError {
     }
 
     /// 400 naming the field (a path into the body, a header or a query parameter) and what is wrong.
+    /// A path may hold the body's own keys, so it is cut to 128 characters and stripped of control
+    /// characters: a crafted key must not fill the answer or forge lines in a log.
     pub fn invalid(field: &str, problem: &'static str) -> Self {
-        Self::new(ErrorCode::InvalidRequest, format!("{field}: {problem}"))
+        let mut shown: String = field
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(FIELD_MAX_CHARS)
+            .collect();
+        if field.chars().filter(|c| !c.is_control()).nth(FIELD_MAX_CHARS).is_some() {
+            shown.push('…');
+        }
+        Self::new(ErrorCode::InvalidRequest, format!("{shown}: {problem}"))
     }
 
     pub fn unauthorized() -> Self {
@@ -480,9 +492,9 @@ fn serde_problem(prefix: &str, error: &serde_path_to_error::Error<serde_json::Er
         path = join(&path, quoted.as_deref().unwrap_or_default());
         "is required"
     } else if message.starts_with("unknown field") {
-        // The path already ends with an unknown key (serde_path_to_error records it as it is read).
-        if let Some(name) = quoted.as_deref().filter(|name| !path.ends_with(name)) {
-            path = join(&path, name);
+        // serde_path_to_error records the unknown key itself as the path's last segment.
+        if path.is_empty() {
+            path = quoted.unwrap_or_default();
         }
         "is not a known field"
     } else if message.starts_with("duplicate field") {
@@ -731,6 +743,9 @@ mod tests {
             (r#"{"n": 1, "list": [], "typo": 1}"#, "typo: is not a known field"),
             (r#"{"n": 1, "n": 2, "list": []}"#, "n: appears twice"),
         ];
+        let long_key = format!("{{\"n\": 1, \"list\": [], \"{}\\u0007\": 1}}", "k".repeat(500));
+        let error = decode::<Probe>(long_key.as_bytes()).unwrap_err();
+        assert_eq!(error.message(), format!("{}…: is not a known field", "k".repeat(128)));
         for (body, expected) in cases {
             let error = decode::<Probe>(body.as_bytes()).unwrap_err();
             assert_eq!(error.message(), expected, "{body}");
