@@ -7,8 +7,12 @@
 //!   events each one owes the bot;
 //! - [`context`]: what the agent sees of the bot's conversation (the reason, the history as a
 //!   conversation, a summary in contact attributes);
-//! - [`request`]: the API's requests parsed into valid values, and its errors;
-//! - [`webhook`]: the events sent back to the bot, enveloped, sequenced and signed per Standard Webhooks.
+//! - [`request`]: the API's routes and requests parsed into valid values, and its errors; [`openapi`]:
+//!   the OpenAPI 3.1 document generated from them;
+//! - [`message`]: the chat's items as the bot receives them (text, markdown, Connect's interactive
+//!   templates as a neutral choice, files) and the bot's messages as the customer side sends them;
+//! - [`webhook`]: the events sent back to the bot, enveloped, sequenced and signed per Standard Webhooks,
+//!   and when a failed delivery is tried again.
 //!
 //! The vocabulary: a *client* is a bot platform's deployment calling the API with its own key; a
 //! *handoff* is one conversation of a client handed to Connect (one chat contact, or a chain of them
@@ -17,6 +21,8 @@
 pub mod context;
 pub mod lifecycle;
 pub mod message;
+pub mod openapi;
+pub mod request;
 pub mod webhook;
 
 use serde::{Deserialize, Serialize};
