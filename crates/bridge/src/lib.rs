@@ -31,5 +31,7 @@ pub mod rich;
 pub mod rounds;
 pub mod sns;
 pub mod telemetry;
+#[cfg(test)]
+mod test_fixtures;
 pub mod translate;
 pub mod whatsapp;

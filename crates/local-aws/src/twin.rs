@@ -122,6 +122,16 @@ pub struct TwinOptions {
     pub echo_logs: bool,
 }
 
+impl TwinOptions {
+    /// On a free port, without echoing handler output: what tests start.
+    pub fn quiet() -> Self {
+        Self {
+            port: 0,
+            echo_logs: false,
+        }
+    }
+}
+
 impl Default for TwinOptions {
     fn default() -> Self {
         Self {

@@ -96,15 +96,7 @@ async fn sent_texts(url: &str, text: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_or_slow_answer_still_took_effect() {
-    let twin = Twin::start(
-        TwinConfig::default(),
-        TwinOptions {
-            port: 0,
-            echo_logs: false,
-        },
-    )
-    .await
-    .unwrap();
+    let twin = Twin::start(TwinConfig::default(), TwinOptions::quiet()).await.unwrap();
     let url = twin.url();
     let client = social(&url);
 

@@ -15,10 +15,7 @@ use serde_json::{Value, json};
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:connect-chat-stream";
 
 async fn twin() -> Twin {
-    let options = TwinOptions {
-        port: 0,
-        echo_logs: false,
-    };
+    let options = TwinOptions::quiet();
     Twin::start(TwinConfig::default(), options).await.expect("twin starts")
 }
 

@@ -163,15 +163,7 @@ async fn start_as(concurrency: usize, role: &str) -> Twin {
 }
 
 async fn start_with(cfg: TwinConfig, concurrency: usize, role: &str) -> Twin {
-    let twin = Twin::start(
-        cfg,
-        TwinOptions {
-            port: 0,
-            echo_logs: false,
-        },
-    )
-    .await
-    .unwrap();
+    let twin = Twin::start(cfg, TwinOptions::quiet()).await.unwrap();
     let script = handler_script();
     let env = twin.handler_env(None, "table", "bucket", &[(ROLE_ENV.into(), role.into())]);
     twin.start_handlers(HandlerOptions {

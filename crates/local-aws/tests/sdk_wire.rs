@@ -14,15 +14,9 @@ const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:connect-chat-stream";
 const PHONE: &str = "phone-number-id-976c72a700aac43eaf573ae050b1e2f3";
 
 async fn twin() -> Twin {
-    Twin::start(
-        TwinConfig::default(),
-        TwinOptions {
-            port: 0,
-            echo_logs: false,
-        },
-    )
-    .await
-    .expect("twin starts")
+    Twin::start(TwinConfig::default(), TwinOptions::quiet())
+        .await
+        .expect("twin starts")
 }
 
 fn creds() -> Credentials {

@@ -50,15 +50,7 @@ async fn set_up(url: &str, client: &str, setup: Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deliveries_are_checked_answered_as_scripted_and_listed() {
-    let twin = Twin::start(
-        TwinConfig::default(),
-        TwinOptions {
-            port: 0,
-            echo_logs: false,
-        },
-    )
-    .await
-    .unwrap();
+    let twin = Twin::start(TwinConfig::default(), TwinOptions::quiet()).await.unwrap();
     let url = twin.url();
     let body = r#"{"type":"handoff.created","timestamp":"2026-12-07T12:00:00Z","data":{"sequence":1}}"#;
 

@@ -11,14 +11,7 @@ use serde_json::json;
 use unicode_segmentation::UnicodeSegmentation;
 
 fn fixture(name: &str) -> String {
-    let raw = match name {
-        "listpicker" => include_str!("../../../../tests/fixtures/connect-stream-interactive-listpicker.json"),
-        "panel" => include_str!("../../../../tests/fixtures/connect-stream-interactive-panel.json"),
-        "quickreply" => include_str!("../../../../tests/fixtures/connect-stream-interactive-quickreply.json"),
-        "timepicker" => include_str!("../../../../tests/fixtures/connect-stream-interactive-timepicker.json"),
-        "carousel" => include_str!("../../../../tests/fixtures/connect-stream-interactive-carousel.json"),
-        other => panic!("no fixture {other}"),
-    };
+    let raw = crate::test_fixtures::connect_stream(name);
     let outer: Value = serde_json::from_str(raw).unwrap();
     let message: Value = serde_json::from_str(outer["Records"][0]["Sns"]["Message"].as_str().unwrap()).unwrap();
     assert_eq!(message["ContentType"], INTERACTIVE);
