@@ -129,6 +129,22 @@ impl Lifecycle {
         }
     }
 
+    /// Numbers an event for the bot that moves nothing (an agent's message, typing) from the same
+    /// counter as the moves, so the bot can order them all: the state with the number taken, and the
+    /// number. `None` once the handoff is over: the conversation is the bot's again, and an item that
+    /// Connect streams late is not passed on.
+    pub fn number(&self) -> Option<(Lifecycle, u64)> {
+        if self.status.is_over() {
+            return None;
+        }
+        let next = Lifecycle {
+            sequence: self.sequence + 1,
+            ..self.clone()
+        };
+        let sequence = next.sequence;
+        Some((next, sequence))
+    }
+
     /// Applies `input`: the state after it and the events it owes (none when it changes nothing).
     pub fn apply(&self, input: Input) -> Result<Moved, Refusal> {
         let mut next = self.clone();
@@ -343,6 +359,20 @@ mod tests {
             assert_eq!(moved.lifecycle, failed);
             assert!(moved.events.is_empty());
         }
+    }
+
+    #[test]
+    fn messages_and_typing_are_numbered_between_the_moves_until_the_handoff_is_over() {
+        let (joined, _) = run(vec![joined("Ana")]);
+        let (numbered, n) = joined.number().expect("open");
+        assert_eq!(n, 3, "after created (1) and agent_joined (2)");
+        let ended = numbered
+            .apply(Input::ChatEnded {
+                reason: EndReason::AgentEnded,
+            })
+            .unwrap();
+        assert_eq!(ended.events[0].0, 4);
+        assert_eq!(ended.lifecycle.number(), None, "a late item is not passed on");
     }
 
     #[test]
