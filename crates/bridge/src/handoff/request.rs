@@ -267,6 +267,19 @@ impl HandoffId {
         (body.len() == 26 && body.chars().all(crockford)).then(|| Self(raw.to_owned()))
     }
 
+    /// The id of a handoff created at `now_ms`, with the low 80 bits of `random` (which the caller draws
+    /// from the system's generator): a ULID, so ids sort by creation to the millisecond, and two made in
+    /// the same millisecond differ by their random part.
+    pub fn mint(now_ms: u64, random: u128) -> Self {
+        const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+        let value = (u128::from(now_ms & 0xFFFF_FFFF_FFFF) << 80) | (random & ((1 << 80) - 1));
+        let body: String = (0..26)
+            .rev()
+            .map(|i| char::from(ALPHABET[((value >> (i * 5)) & 31) as usize]))
+            .collect();
+        Self(format!("{HANDOFF_ID_PREFIX}{body}"))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -594,6 +607,26 @@ mod tests {
         }
         let error = find_route("GET", "/v1/handoffs/ho_nope").unwrap_err();
         assert_eq!(error.status(), 404);
+    }
+
+    #[test]
+    fn minted_ids_parse_and_sort_by_creation() {
+        assert_eq!(HandoffId::mint(0, 0).as_str(), "ho_00000000000000000000000000");
+        // The ULID specification's largest timestamp, and every random bit set.
+        let last = HandoffId::mint((1 << 48) - 1, u128::MAX);
+        assert_eq!(last.as_str(), "ho_7zzzzzzzzzzzzzzzzzzzzzzzzz");
+        let ids: Vec<HandoffId> = [
+            (1_796_640_000_000, u128::MAX),
+            (1_796_640_000_001, 0),
+            (1_796_640_000_001, 7),
+        ]
+        .into_iter()
+        .map(|(at, random)| HandoffId::mint(at, random))
+        .collect();
+        for id in &ids {
+            assert_eq!(HandoffId::parse(id.as_str()).as_ref(), Some(id));
+        }
+        assert!(ids[0].as_str() < ids[1].as_str() && ids[1].as_str() < ids[2].as_str());
     }
 
     #[test]
