@@ -111,6 +111,14 @@ pub fn bounded_wait(wait: Duration) -> Duration {
     time_left(now_ms()).map_or(wait, |left| wait.min(left.saturating_sub(AFTER_A_WAIT)))
 }
 
+/// What is left at `now_ms` of a `window` that opened at `since_ms` (epoch ms): an order window, in which
+/// an earlier message that SNS and Lambda deliver later than this one still goes first. A time stamped
+/// ahead of this clock (clock skew) leaves the whole window, no more.
+pub fn window_left(window: Duration, since_ms: i64, now_ms: i64) -> Duration {
+    let age_ms = u64::try_from(now_ms.saturating_sub(since_ms)).unwrap_or(0);
+    window.saturating_sub(Duration::from_millis(age_ms))
+}
+
 /// Which hold a claim is taken with (see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hold {
@@ -283,6 +291,25 @@ where
 mod tests {
     use super::*;
     use std::sync::Mutex as StdMutex;
+
+    #[test]
+    fn an_order_window_counts_from_the_time_it_opened() {
+        const WINDOW: Duration = Duration::from_millis(400);
+        let at = 1_000_000;
+        assert_eq!(window_left(WINDOW, at, at), WINDOW);
+        assert_eq!(window_left(WINDOW, at, at + 100), WINDOW - Duration::from_millis(100));
+        assert_eq!(
+            window_left(WINDOW, at, at + 10_000),
+            Duration::ZERO,
+            "a late delivery waits no more"
+        );
+        assert_eq!(
+            window_left(WINDOW, at + 60_000, at),
+            WINDOW,
+            "clock skew: the window, no more"
+        );
+        assert_eq!(window_left(WINDOW, i64::MIN, i64::MAX), Duration::ZERO);
+    }
 
     #[tokio::test]
     async fn leases_end_with_the_invocation() {

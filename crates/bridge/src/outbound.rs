@@ -233,7 +233,7 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
     async fn take(&self, item: &StreamItem) -> PortResult<Option<ItemClaim>> {
         let now = now_ms();
         let at_ms = item.absolute_time_ms.unwrap_or(now);
-        tokio::time::sleep(order_window_left(at_ms, now)).await;
+        tokio::time::sleep(claims::window_left(ORDER_WINDOW, at_ms, now)).await;
         let taken = until_mapped(
             item.absolute_time_ms,
             || claims::claim_item(&self.store, &item.initial_contact_id, &item.id, at_ms),
@@ -437,13 +437,6 @@ fn earliest_blocking(in_flight: &[ItemInFlight], me: &ItemInFlight, now_ms: i64)
         .min()
 }
 
-/// How long an item received at `at_ms` waits at `now_ms` before it is claimed (see [`ORDER_WINDOW`]).
-fn order_window_left(at_ms: i64, now_ms: i64) -> Duration {
-    let age_ms = u64::try_from(now_ms.saturating_sub(at_ms)).unwrap_or(0);
-    // An item stamped ahead of this clock (clock skew) waits the window, no more.
-    ORDER_WINDOW.saturating_sub(Duration::from_millis(age_ms))
-}
-
 /// Looks the chat of an item streamed at `streamed_ms` up until `mapped` says it was found, for as long as
 /// the item is recent enough to belong to a chat whose mapping is still being written (see [`MAPPING_GRACE`]).
 async fn until_mapped<T, Fut>(
@@ -525,27 +518,6 @@ mod tests {
             "same millisecond: the id decides, the same way for every item"
         );
         assert_eq!(earliest_blocking(&[in_flight("i_zz", 500, live)], &me, now), None);
-    }
-
-    #[test]
-    fn an_item_is_claimed_once_the_order_window_after_its_time_has_passed() {
-        let at = 1_000_000;
-        assert_eq!(order_window_left(at, at), ORDER_WINDOW);
-        assert_eq!(
-            order_window_left(at, at + 100),
-            ORDER_WINDOW - Duration::from_millis(100)
-        );
-        assert_eq!(
-            order_window_left(at, at + 10_000),
-            Duration::ZERO,
-            "a late delivery waits no more"
-        );
-        assert_eq!(
-            order_window_left(at + 60_000, at),
-            ORDER_WINDOW,
-            "clock skew: the window, no more"
-        );
-        assert_eq!(order_window_left(i64::MIN, i64::MAX), Duration::ZERO);
     }
 
     #[test]

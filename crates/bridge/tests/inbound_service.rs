@@ -139,8 +139,20 @@ fn customer_text(wamid: &str, body: &str, timestamp: i64) -> Value {
     customer_message(wamid, timestamp, "text", json!({"body": body}))
 }
 
-/// EUM's event for a customer's message `wamid` of type `kind`, sent at `timestamp` (Unix seconds).
+/// EUM's event for a customer's message `wamid` of type `kind`, sent at `timestamp` (Unix seconds) and
+/// received by EUM long ago.
 fn customer_message(wamid: &str, timestamp: i64, kind: &str, content: Value) -> Value {
+    received_message(wamid, timestamp, "2025-11-11T06:51:23.476795989Z", kind, content)
+}
+
+/// EUM's event for a customer's text `wamid`, sent at `timestamp` and received by EUM just now.
+fn fresh_text(wamid: &str, body: &str, timestamp: i64) -> Value {
+    let received = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+    received_message(wamid, timestamp, &received, "text", json!({"body": body}))
+}
+
+/// EUM's event for a customer's message, with EUM's `message_timestamp` (RFC 3339).
+fn received_message(wamid: &str, timestamp: i64, received: &str, kind: &str, content: Value) -> Value {
     let mut message = json!({"from": CUSTOMER, "id": wamid, "timestamp": timestamp.to_string(), "type": kind});
     message[kind] = content;
     let entry = json!({"id": "102290129340398", "changes": [{"field": "messages", "value": {
@@ -154,7 +166,7 @@ fn customer_message(wamid: &str, timestamp: i64, kind: &str, content: Value) -> 
                 "arn": "arn:aws:social-messaging:us-east-1:123456789012:phone-number-id/976c72a700aac43eaf573ae050b1e2f3"}]},
             "whatsAppWebhookEntry": entry.to_string(),
             "aws_account_id": "123456789012",
-            "message_timestamp": "2025-11-11T06:51:23.476795989Z"
+            "message_timestamp": received
         })
         .to_string(),
         &[],
@@ -529,4 +541,25 @@ async fn an_opener_retried_after_its_text_went_in_does_not_send_it_again() {
     assert_eq!(inbound.chats(), [vec!["once"]]);
     assert_eq!(inbound.connect.faults().calls("send_message"), 0);
     assert!(inbound.store.is_done("wa", "wamid.once"));
+}
+
+#[tokio::test]
+async fn an_earlier_message_that_arrives_moments_after_the_chat_starting_one_still_goes_first() {
+    let inbound = Arc::new(Inbound::new());
+    let t = now_s();
+    // EUM received both at once; SNS and Lambda hand the later one to the handler first.
+    let (earlier, later) = (fresh_text("wamid.m0", "m0", t - 1), fresh_text("wamid.m1", "m1", t));
+    let first = {
+        let inbound = Arc::clone(&inbound);
+        tokio::spawn(async move { invocation(inbound.service.handle(&later)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    invocation(inbound.service.handle(&earlier)).await.unwrap();
+    first.await.unwrap().unwrap();
+
+    assert_eq!(
+        inbound.chats(),
+        [vec!["m0", "m1"]],
+        "in the order the customer sent them"
+    );
 }

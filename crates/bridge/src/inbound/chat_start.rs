@@ -3,13 +3,15 @@
 //! mapping beside the customer's connection, the activation).
 //!
 //! A text that starts the chat goes in with it, as `StartChatContact`'s `InitialMessage`: it is in the
-//! chat when that call returns, three rounds after the event instead of five. Connect answers a start
+//! chat when that call returns, not three dependent calls later. Connect answers a start
 //! retried under the same client token with the chat as it is, whatever the retry carries, so a
 //! message may only rely on that when no other message held the lock for the same chat and may have
 //! started it first ([`ConversationView::tried`]); otherwise it starts without its text, reads which
 //! customer text the chat holds, and records it with the messages that may have put it there
 //! ([`OpenedWith`]), which then do not send it again. Nor when an earlier message of the customer is
-//! in flight, as the conversation read again just before the start shows: that one goes first.
+//! in flight, as the conversation read again just before the start shows: that one goes first. That
+//! read waits until [`START_ORDER_WINDOW`] after EUM received the message, so an earlier message that
+//! SNS and Lambda hand over a moment later has registered by then.
 
 use super::InboundBridge;
 use super::claimed::Claimed;
@@ -37,6 +39,13 @@ pub(super) const START_LOCK_MS: i64 = claims::HEARTBEAT_LEASE_MS;
 pub(super) const WAIT_FOR_START: Duration = Duration::from_secs(20);
 
 pub(super) const POLL_START: Duration = Duration::from_millis(100);
+
+/// How long after EUM received it a message may start its chat with its text: the order window of a
+/// chat's first messages. SNS and Lambda hand a burst's messages to the handler in any order and
+/// moments apart (tens of milliseconds for warm invocations); an earlier message handed over up to
+/// this much later registers before the start and goes first. A start without a text gave the same
+/// protection by its later rounds (four dependent calls between registration and the send).
+pub(super) const START_ORDER_WINDOW: Duration = Duration::from_millis(100);
 
 /// Keep state a week past the longest chat, so a returning customer is recognised.
 pub(super) const STATE_RETENTION_S: i64 = 7 * 24 * 3600;
@@ -190,10 +199,12 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 }
                 StartRight::Open(lock) => lock,
             };
-            // Messages sent together register moments apart, in any order: one more read lets an earlier
-            // one that registered after this one's registration go first.
+            // Messages sent together register moments apart, in any order: one more read, once the
+            // order window has passed, lets an earlier one that registered after this one go first.
             let initial = match initial {
                 Some(text) if may_start_with_text(&view, me, now_ms()) => {
+                    let received_ms = me.received_ns / 1_000_000;
+                    tokio::time::sleep(claims::window_left(START_ORDER_WINDOW, received_ms, now_ms())).await;
                     let now = self.store.load_conversation(key).await?;
                     may_start_with_text(&now, me, now_ms()).then_some(text)
                 }
