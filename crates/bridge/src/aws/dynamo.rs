@@ -20,6 +20,7 @@
 //! must live in one `impl` block, and each method is a single conditional write whose expression, names
 //! and values read best together. The item layouts and their parsing sit above it.
 
+use super::items::{Item, corrupt, get_n, get_s, n, s};
 use super::{Boxed, classify};
 use crate::error::{FailureKind, PortError};
 use crate::ids::{
@@ -39,8 +40,6 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use std::collections::HashMap;
-
-type Item = HashMap<String, AttributeValue>;
 
 /// Claims are kept long enough to cover Lambda's retries and a dead-letter replay days later.
 const CLAIM_RETENTION_S: i64 = 14 * 24 * 3600;
@@ -76,30 +75,6 @@ fn sent_pk(wa_message_id: &str) -> String {
 
 fn claim_pk(source: &str, id: &str) -> String {
     format!("msg#{source}#{id}")
-}
-
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-fn n(value: impl ToString) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
-}
-
-fn get_n(item: &Item, name: &str) -> Option<i64> {
-    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
-}
-
-fn corrupt(operation: &'static str, what: &str) -> PortError {
-    PortError::new(
-        FailureKind::Rejected,
-        operation,
-        format!("stored item is corrupt: {what}"),
-    )
 }
 
 /// A conditional write that lost because the item already moved on is not a failure for these callers.

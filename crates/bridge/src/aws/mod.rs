@@ -8,6 +8,8 @@ mod attachments;
 mod connect;
 mod dynamo;
 mod eum;
+mod handoff_store;
+mod items;
 mod media_store;
 mod transcribe;
 
@@ -15,6 +17,7 @@ pub use attachments::ParticipantAttachments;
 pub use connect::{ConnectCenter, ParticipantService};
 pub use dynamo::DynamoStore;
 pub use eum::EumSender;
+pub use handoff_store::DynamoHandoffStore;
 pub use media_store::{EumMedia, S3Store};
 pub use transcribe::TranscribeStreaming;
 

@@ -27,6 +27,7 @@
 
 mod attachments;
 mod connect;
+mod handoff_store;
 mod object_store;
 mod participant;
 mod state_store;
@@ -36,6 +37,7 @@ mod whatsapp_media;
 
 pub use attachments::{FakeAttachments, File};
 pub use connect::{Chat, FakeConnect};
+pub use handoff_store::FakeHandoffStore;
 pub use object_store::FakeObjectStore;
 pub use state_store::FakeStateStore;
 pub use transcriber::FakeTranscriber;

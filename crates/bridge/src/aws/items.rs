@@ -1,0 +1,31 @@
+//! Reading and writing DynamoDB attribute maps: the small helpers both table adapters share.
+
+use crate::error::{FailureKind, PortError};
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub(crate) fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub(crate) fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+pub(crate) fn get_n(item: &Item, name: &str) -> Option<i64> {
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
+}
+
+pub(crate) fn corrupt(operation: &'static str, what: &str) -> PortError {
+    PortError::new(
+        FailureKind::Rejected,
+        operation,
+        format!("stored item is corrupt: {what}"),
+    )
+}
