@@ -12,3 +12,5 @@ pub const EVENT_PREFIX: &str = "application/vnd.amazonaws.connect.event.";
 /// Connect's receipt events for what the agent sent.
 pub const DELIVERED_EVENT: &str = "application/vnd.amazonaws.connect.event.message.delivered";
 pub const READ_EVENT: &str = "application/vnd.amazonaws.connect.event.message.read";
+/// A participant is typing.
+pub const TYPING_EVENT: &str = "application/vnd.amazonaws.connect.event.typing";

@@ -524,6 +524,18 @@ pub struct ChatRequest {
     /// The customer's first text, in the chat as its first item when the call returns
     /// (`InitialMessage`): (content type, content).
     pub initial_message: Option<(String, String)>,
+    /// The flow the chat starts in; the deployment's (`CONNECT_CONTACT_FLOW_ID`) when `None`.
+    pub contact_flow_id: Option<String>,
+}
+
+/// A custom bot participant to add to a chat (`CreateParticipant` with `CUSTOM_BOT`): it says a
+/// handoff's bot messages, so the agent reads the bot's conversation as one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BotRequest {
+    pub contact_id: ContactId,
+    pub display_name: String,
+    /// The same token adds the same participant (a retried create replays into the same chat).
+    pub client_token: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -535,6 +547,9 @@ pub struct StartedChat {
 /// Amazon Connect (SigV4 API): starting chats that stream to our topic from their first item.
 pub trait ContactCenter: Send + Sync {
     fn start_chat(&self, request: &ChatRequest) -> impl Future<Output = PortResult<StartedChat>> + Send;
+    /// Adds a custom bot participant to a chat: its participant token, to connect with like the
+    /// customer's.
+    fn add_bot(&self, request: &BotRequest) -> impl Future<Output = PortResult<ParticipantToken>> + Send;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,9 +5,10 @@ use super::{Boxed, classify, missing};
 use crate::config::Config;
 use crate::error::{FailureKind, PortError};
 use crate::ids::{ConnectionToken, ContactId, ItemId, ParticipantToken};
-use crate::ports::{ChatRequest, Connection, ContactCenter, Participant, PortResult, StartedChat};
+use crate::ports::{BotRequest, ChatRequest, Connection, ContactCenter, Participant, PortResult, StartedChat};
 use aws_sdk_connect::types::{
-    ChatMessage, ChatStreamingConfiguration, ParticipantDetails, PersistentChat, RehydrationType,
+    ChatMessage, ChatStreamingConfiguration, ParticipantDetails, ParticipantDetailsToAdd, PersistentChat,
+    RehydrationType,
 };
 use aws_sdk_connectparticipant::types::{ChatItemType, ConnectionType, ParticipantRole, ScanDirection, SortKey};
 use aws_smithy_types::date_time::{DateTime, Format};
@@ -56,7 +57,7 @@ impl ContactCenter for ConnectCenter {
             .client
             .start_chat_contact()
             .instance_id(&self.instance_id)
-            .contact_flow_id(&self.contact_flow_id)
+            .contact_flow_id(request.contact_flow_id.as_deref().unwrap_or(&self.contact_flow_id))
             .participant_details(participant)
             .set_attributes(Some(request.attributes.clone()))
             .chat_duration_in_minutes(self.chat_duration_minutes)
@@ -102,6 +103,30 @@ impl ContactCenter for ConnectCenter {
                 out.participant_token().ok_or_else(|| missing(OP, "ParticipantToken"))?,
             ),
         })
+    }
+
+    async fn add_bot(&self, request: &BotRequest) -> PortResult<ParticipantToken> {
+        const OP: &str = "CreateParticipant";
+        let details = ParticipantDetailsToAdd::builder()
+            .participant_role(aws_sdk_connect::types::ParticipantRole::CustomBot)
+            .display_name(&request.display_name)
+            .build();
+        let out = self
+            .client
+            .create_participant()
+            .instance_id(&self.instance_id)
+            .contact_id(request.contact_id.as_str())
+            .client_token(&request.client_token)
+            .participant_details(details)
+            .send()
+            .boxed()
+            .await
+            .map_err(|e| classify(OP, e, false))?;
+        let token = out
+            .participant_credentials()
+            .and_then(|c| c.participant_token())
+            .ok_or_else(|| missing(OP, "ParticipantCredentials.ParticipantToken"))?;
+        Ok(ParticipantToken::new(token))
     }
 }
 
@@ -180,7 +205,8 @@ impl Participant for ParticipantService {
             .send_event()
             .connection_token(token.expose())
             .content_type(content_type)
-            .content(content)
+            // Content is 1 to 1024 characters when given; typing carries none.
+            .set_content(Some(content.to_owned()).filter(|c| !c.is_empty()))
             .client_token(client_token)
             .send()
             .boxed()

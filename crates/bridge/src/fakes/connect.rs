@@ -2,8 +2,9 @@
 //! [`super::participant`] for the customer's side of the same chats).
 
 use super::Faults;
+use crate::error::{FailureKind, PortError};
 use crate::ids::{ContactId, ParticipantToken};
-use crate::ports::{ChatRequest, ContactCenter, PortResult, StartedChat};
+use crate::ports::{BotRequest, ChatRequest, ContactCenter, PortResult, StartedChat};
 use std::sync::{Arc, Mutex};
 
 /// Connect's chats; clones share them. Implements both Connect ports, so a chat the participant side
@@ -14,17 +15,28 @@ pub struct FakeConnect {
     pub(super) faults: Arc<Faults>,
 }
 
+/// Who of the bridge's participants said something in a chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Speaker {
+    Customer,
+    Bot,
+}
+
 /// One chat as Connect holds it.
 #[derive(Debug, Clone)]
 pub struct Chat {
     pub contact_id: ContactId,
     pub request: ChatRequest,
     pub(super) participant_token: ParticipantToken,
-    /// The connection tokens it handed out.
-    pub(super) connections: Vec<String>,
+    /// Its custom bot participant: (client token, participant token).
+    pub(super) bot: Option<(String, ParticipantToken)>,
+    /// The connection tokens it handed out, and to whom.
+    pub(super) connections: Vec<(String, Speaker)>,
     /// What the customer side sent into it: (content type, content, client token), the initial message
     /// first (with no client token).
     pub messages: Vec<(String, String, String)>,
+    /// Who said each message, customer's and bot's, oldest first: (who, content).
+    pub said: Vec<(Speaker, String)>,
     /// Events (receipts) the customer side sent: (content type, content, client token).
     pub events: Vec<(String, String, String)>,
     /// Over: its tokens are refused with AccessDenied.
@@ -71,17 +83,23 @@ impl ContactCenter for FakeConnect {
                 None => {
                     let n = chats.len() + 1;
                     // The initial message is the chat's first item, once: a retry gets the chat as it is.
-                    let messages = request
+                    let messages: Vec<_> = request
                         .initial_message
                         .iter()
                         .map(|(content_type, content)| (content_type.clone(), content.clone(), String::new()))
+                        .collect();
+                    let said = messages
+                        .iter()
+                        .map(|(_, c, _)| (Speaker::Customer, c.clone()))
                         .collect();
                     let chat = Chat {
                         contact_id: ContactId::parse(&format!("contact-{n}")).expect("a contact id"),
                         request: request.clone(),
                         participant_token: ParticipantToken::new(format!("participant-{n}")),
+                        bot: None,
                         connections: Vec::new(),
                         messages,
+                        said,
                         events: Vec::new(),
                         ended: false,
                     };
@@ -95,5 +113,40 @@ impl ContactCenter for FakeConnect {
             }
         };
         answer.give(Ok(started))
+    }
+
+    /// One bot per chat, as Connect allows: the same client token gets it again, another is refused,
+    /// and so is a chat that is over.
+    async fn add_bot(&self, request: &BotRequest) -> PortResult<ParticipantToken> {
+        let answer = self.faults.enter("add_bot").await?;
+        let added = {
+            let mut chats = self.chats.lock().unwrap();
+            match chats.iter_mut().find(|c| c.contact_id == request.contact_id) {
+                None => Err(PortError::new(
+                    FailureKind::Rejected,
+                    "CreateParticipant",
+                    "ResourceNotFoundException",
+                )),
+                Some(chat) if chat.ended => Err(PortError::new(
+                    FailureKind::Rejected,
+                    "CreateParticipant",
+                    "InvalidRequestException",
+                )),
+                Some(chat) => match &chat.bot {
+                    Some((token, participant)) if *token == request.client_token => Ok(participant.clone()),
+                    Some(_) => Err(PortError::new(
+                        FailureKind::Rejected,
+                        "CreateParticipant",
+                        "ServiceQuotaExceededException",
+                    )),
+                    None => {
+                        let participant = ParticipantToken::new(format!("bot-{}", chat.contact_id));
+                        chat.bot = Some((request.client_token.clone(), participant.clone()));
+                        Ok(participant)
+                    }
+                },
+            }
+        };
+        answer.give(added)
     }
 }

@@ -36,7 +36,7 @@ mod whatsapp;
 mod whatsapp_media;
 
 pub use attachments::{FakeAttachments, File};
-pub use connect::{Chat, FakeConnect};
+pub use connect::{Chat, FakeConnect, Speaker};
 pub use handoff_store::FakeHandoffStore;
 pub use object_store::FakeObjectStore;
 pub use state_store::FakeStateStore;

@@ -6,7 +6,7 @@
 //! within a chat, as the service promises.
 
 use super::FakeConnect;
-use super::connect::Chat;
+use super::connect::{Chat, Speaker};
 use crate::error::{FailureKind, PortError};
 use crate::ids::{ConnectionToken, ContactId, ItemId, ParticipantToken};
 use crate::ports::{Connection, Participant, PortResult};
@@ -25,14 +25,18 @@ impl FakeConnect {
         &self,
         operation: &'static str,
         token: &ConnectionToken,
-        work: impl FnOnce(&mut Chat) -> T,
+        work: impl FnOnce(&mut Chat, Speaker) -> T,
     ) -> PortResult<T> {
         let mut chats = self.chats.lock().unwrap();
-        let chat = chats
+        let (chat, speaker) = chats
             .iter_mut()
-            .find(|c| !c.ended && c.connections.iter().any(|issued| issued == token.expose()))
+            .filter(|c| !c.ended)
+            .find_map(|c| {
+                let speaker = c.connections.iter().find(|(issued, _)| issued == token.expose())?.1;
+                Some((c, speaker))
+            })
             .ok_or_else(|| gone(operation))?;
-        Ok(work(chat))
+        Ok(work(chat, speaker))
     }
 }
 
@@ -41,10 +45,19 @@ impl Participant for FakeConnect {
         let answer = self.faults.enter("connect").await?;
         let connected = {
             let mut chats = self.chats.lock().unwrap();
-            match chats.iter_mut().find(|c| !c.ended && &c.participant_token == token) {
-                Some(chat) => {
+            let speaker_of = |c: &Chat| match &c.bot {
+                _ if &c.participant_token == token => Some(Speaker::Customer),
+                Some((_, bot)) if bot == token => Some(Speaker::Bot),
+                _ => None,
+            };
+            match chats
+                .iter_mut()
+                .filter(|c| !c.ended)
+                .find_map(|c| Some((speaker_of(c)?, c)))
+            {
+                Some((speaker, chat)) => {
                     let connection = format!("{}-connection-{}", chat.contact_id, chat.connections.len() + 1);
-                    chat.connections.push(connection.clone());
+                    chat.connections.push((connection.clone(), speaker));
                     Ok(Connection {
                         connection_token: ConnectionToken::new(connection),
                         expires_at: now_ms() / 1000 + CONNECTION_TTL_S,
@@ -64,11 +77,12 @@ impl Participant for FakeConnect {
         client_token: &str,
     ) -> PortResult<ItemId> {
         let answer = self.faults.enter("send_message").await?;
-        let sent = self.on_connection("SendMessage", token, |chat| {
+        let sent = self.on_connection("SendMessage", token, |chat, speaker| {
             let position = chat.messages.iter().position(|(_, _, t)| t == client_token);
             let n = position.unwrap_or_else(|| {
                 chat.messages
                     .push((content_type.to_owned(), content.to_owned(), client_token.to_owned()));
+                chat.said.push((speaker, content.to_owned()));
                 chat.messages.len() - 1
             });
             ItemId::parse(&format!("{}-item-{}", chat.contact_id, n + 1)).expect("an item id")
@@ -84,7 +98,7 @@ impl Participant for FakeConnect {
         client_token: &str,
     ) -> PortResult<()> {
         let answer = self.faults.enter("send_event").await?;
-        let sent = self.on_connection("SendEvent", token, |chat| {
+        let sent = self.on_connection("SendEvent", token, |chat, _| {
             if !chat.events.iter().any(|(_, _, t)| t == client_token) {
                 chat.events
                     .push((content_type.to_owned(), content.to_owned(), client_token.to_owned()));
@@ -95,17 +109,20 @@ impl Participant for FakeConnect {
 
     async fn sent_texts(&self, token: &ConnectionToken, contact_id: &ContactId) -> PortResult<Vec<String>> {
         let answer = self.faults.enter("sent_texts").await?;
-        let texts = self.on_connection("GetTranscript", token, |chat| {
+        let texts = self.on_connection("GetTranscript", token, |chat, _| {
             let own = &chat.contact_id == contact_id;
-            let texts = chat.messages.iter().map(|(_, content, _)| content.clone());
-            texts.filter(|_| own).collect()
+            let texts = chat.said.iter().filter(|(speaker, _)| *speaker == Speaker::Customer);
+            texts.map(|(_, content)| content.clone()).filter(|_| own).collect()
         });
         answer.give(texts)
     }
 
     async fn disconnect(&self, token: &ConnectionToken, _client_token: &str) -> PortResult<()> {
         let answer = self.faults.enter("disconnect").await?;
-        let done = self.on_connection("DisconnectParticipant", token, |chat| chat.ended = true);
+        // The customer leaving ends the chat; a bot leaving does not.
+        let done = self.on_connection("DisconnectParticipant", token, |chat, speaker| {
+            chat.ended |= speaker == Speaker::Customer;
+        });
         answer.give(done)
     }
 }

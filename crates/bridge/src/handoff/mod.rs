@@ -11,6 +11,8 @@
 //!   the OpenAPI 3.1 document generated from them;
 //! - [`message`]: the chat's items as the bot receives them (text, markdown, Connect's interactive
 //!   templates as a neutral choice, files) and the bot's messages as the customer side sends them;
+//! - [`service`]: what the `HandoffApi` function does with a request, over the store and Connect's
+//!   ports (the one part here that does I/O, like [`crate::media::service`]);
 //! - [`store`]: the port that keeps a handoff's record (created once per idempotency key, its chat
 //!   attached once, each move written over the one it followed);
 //! - [`webhook`]: the events sent back to the bot, enveloped, sequenced and signed per Standard Webhooks,
@@ -25,6 +27,7 @@ pub mod lifecycle;
 pub mod message;
 pub mod openapi;
 pub mod request;
+pub mod service;
 pub mod store;
 pub mod webhook;
 

@@ -147,6 +147,7 @@ pub fn chat_request(client_token: &str) -> ChatRequest {
         related_contact_id: None,
         persistent: false,
         initial_message: None,
+        contact_flow_id: None,
     }
 }
 

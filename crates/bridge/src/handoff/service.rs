@@ -1,0 +1,438 @@
+//! The Handoff API's service: what `HandoffApi` does with a request once API Gateway and the authorizer
+//! have let it through, over the handoff store and the two Connect ports.
+//!
+//! A request is parsed whole before anything acts on it ([`parse_request`]), so a bad one changes
+//! nothing. A client sees only its own handoffs: another client's id answers 404, exactly as an unknown
+//! one, so ids reveal nothing.
+//!
+//! **Create** is safe to retry at any point. The record is written first, under the idempotency key's
+//! client token, which is also `StartChatContact`'s: a retry finds the record, gets the same chat back
+//! from Connect, attaches it again and replays the bot's conversation again, each message under a
+//! client token of its own that Connect deduplicates. So a create that died half-way is finished by its
+//! retry, and one that finished answers the same. A key reused with another body is refused (409).
+//!
+//! **The agent sees the bot's conversation as one** (see [`super::context`]): the chat's custom bot
+//! participant says the opening (title and reason) and the bot's messages, the customer's participant
+//! says the user's, in their order, while the contact waits in the queue.
+//!
+//! A handoff that is over refuses the bot's messages and typing with 409 `handoff_ended`; ending it again
+//! answers as done.
+
+use super::Speaker;
+use super::context::{Brief, ReplayLimits, agent_context};
+use super::lifecycle::{EndReason, Input, Refusal, Status};
+use super::openapi;
+use super::request::{
+    ApiError, ApiRequest, End, HandoffCreated, HandoffId, HandoffView, MessageContent, NewHandoff, NewMessage,
+    RawRequest, parse_request,
+};
+use super::store::{Created, HandoffRecord, HandoffStore, NewRecord, Written};
+use crate::content_type::{TEXT_MARKDOWN, TEXT_PLAIN, TYPING_EVENT};
+use crate::error::{FailureKind, PortError};
+use crate::ids::short_hash;
+use crate::ports::{ActiveChat, BotRequest, ChatRequest, ContactCenter, Participant};
+use crate::rich::split::Limit;
+use crate::telemetry::now_ms;
+use crate::translate::connect_parts;
+use chrono::{DateTime, SecondsFormat};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::hash::BuildHasher;
+
+/// What a deployment's handoffs share.
+#[derive(Debug, Clone)]
+pub struct HandoffSettings {
+    /// The flow a handoff's chat starts in unless the request names one (the stack's handoff flow).
+    pub contact_flow_id: String,
+    /// The name the agent sees on the bot's messages.
+    pub bot_name: String,
+    pub replay: ReplayLimits,
+    /// The longest text one Connect chat message may carry.
+    pub text_limit: Limit,
+}
+
+/// What the function answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiResponse {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    /// JSON, when there is a body.
+    pub body: Option<String>,
+}
+
+impl ApiResponse {
+    fn json(status: u16, body: &impl Serialize) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: Some(serde_json::to_string(body).unwrap_or_default()),
+        }
+    }
+
+    fn empty(status: u16) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    fn error(error: &ApiError) -> Self {
+        let headers = error
+            .retry_after()
+            .map(|secs| vec![("Retry-After", secs.to_string())])
+            .unwrap_or_default();
+        Self {
+            status: error.status(),
+            headers,
+            body: Some(error.body()),
+        }
+    }
+}
+
+pub struct HandoffService<H, C, P> {
+    store: H,
+    center: C,
+    participant: P,
+    settings: HandoffSettings,
+}
+
+impl<H: HandoffStore, C: ContactCenter, P: Participant> HandoffService<H, C, P> {
+    pub fn new(store: H, center: C, participant: P, settings: HandoffSettings) -> Self {
+        Self {
+            store,
+            center,
+            participant,
+            settings,
+        }
+    }
+
+    /// Serves one request of `client` (the authorizer's answer).
+    pub async fn handle(&self, client: &str, raw: RawRequest<'_>) -> ApiResponse {
+        match self.serve(client, raw).await {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::info!(status = error.status(), code = ?error.code(), "request refused");
+                ApiResponse::error(&error)
+            }
+        }
+    }
+
+    async fn serve(&self, client: &str, raw: RawRequest<'_>) -> Result<ApiResponse, ApiError> {
+        match parse_request(raw)? {
+            ApiRequest::Create(new) => {
+                let digest = short_hash(&String::from_utf8_lossy(raw.body));
+                self.create(client, &new, digest).await
+            }
+            ApiRequest::Get(id) => {
+                let record = self.own(client, &id).await?;
+                Ok(ApiResponse::json(200, &view(&record)))
+            }
+            ApiRequest::Message(id, message) => self.message(client, &id, &message).await,
+            ApiRequest::Typing(id) => self.typing(client, &id).await,
+            ApiRequest::End(id, end) => self.end(client, &id, &end).await,
+            ApiRequest::OpenApi => Ok(ApiResponse::json(200, &openapi::document())),
+            ApiRequest::Update(..) | ApiRequest::Transcript(..) | ApiRequest::Transfer(..) => {
+                Err(ApiError::conflict("not available in this release"))
+            }
+        }
+    }
+
+    /// The handoff `id` if it is `client`'s; 404 otherwise, whether it exists or not.
+    async fn own(&self, client: &str, id: &HandoffId) -> Result<HandoffRecord, ApiError> {
+        match self.store.load(id).await.map_err(failed)? {
+            Some(record) if record.client == client => Ok(record),
+            _ => Err(ApiError::not_found()),
+        }
+    }
+
+    async fn create(&self, client: &str, new: &NewHandoff, digest: String) -> Result<ApiResponse, ApiError> {
+        let client_token = new.idempotency_key.client_token(client);
+        let fresh = HandoffRecord::new(NewRecord {
+            id: HandoffId::mint(u64::try_from(now_ms()).unwrap_or(0), random_bits()),
+            client: client.to_owned(),
+            external_conversation_id: new.external_conversation_id.clone(),
+            client_token: client_token.clone(),
+            request_digest: digest,
+            now_ms: now_ms(),
+        });
+        let record = match self.store.create(&fresh).await.map_err(failed)? {
+            Created::New => fresh,
+            Created::Existing(found) if found.request_digest != fresh.request_digest => {
+                return Err(ApiError::conflict("the Idempotency-Key was used for another request"));
+            }
+            Created::Existing(found) => *found,
+        };
+        if record.lifecycle.status == Status::Failed {
+            return Ok(ApiResponse::json(202, &created(&record)));
+        }
+        let context = agent_context(
+            Brief {
+                title: &new.title,
+                reason: &new.reason,
+                history: &new.history,
+                routing: &chat_attributes(&record, new),
+            },
+            self.settings.replay,
+        );
+        let started = self
+            .center
+            .start_chat(&ChatRequest {
+                display_name: new.user.name.clone(),
+                attributes: context.attributes.into_iter().collect(),
+                client_token: client_token.clone(),
+                related_contact_id: None,
+                persistent: false,
+                initial_message: None,
+                contact_flow_id: Some(
+                    new.routing
+                        .contact_flow_id
+                        .as_ref()
+                        .map_or(self.settings.contact_flow_id.clone(), |id| id.as_str().to_owned()),
+                ),
+            })
+            .await;
+        let started = match started {
+            Ok(started) => started,
+            Err(e) if e.kind == FailureKind::Rejected => {
+                tracing::warn!(error = %e, "Connect refused the handoff's chat");
+                let failed_record = self.settle(&record, Input::StartRefused).await?;
+                return Ok(ApiResponse::json(202, &created(&failed_record)));
+            }
+            Err(e) => return Err(failed(e)),
+        };
+        let connection = self
+            .participant
+            .connect(&started.participant_token)
+            .await
+            .map_err(failed)?;
+        let chat = ActiveChat {
+            contact_id: started.contact_id,
+            participant_token: started.participant_token,
+            connection_token: connection.connection_token,
+            connection_expires_at: connection.expires_at,
+        };
+        if self.store.attach_chat(&record.id, &chat).await.map_err(failed)? == Written::Stale {
+            return Err(failed(PortError::new(
+                FailureKind::Conflict,
+                "UpdateItem",
+                "the handoff has another chat",
+            )));
+        }
+        let opening = [(Speaker::Bot, context.opening)];
+        let said = opening.into_iter().chain(context.replay);
+        self.replay(&chat, &client_token, said).await.map_err(failed)?;
+        let record = HandoffRecord {
+            chat: Some(chat),
+            ..record
+        };
+        Ok(ApiResponse::json(202, &created(&record)))
+    }
+
+    /// Says the bot's conversation into the chat: the bot's messages by the chat's custom bot
+    /// participant, the user's by the customer's, each under a client token derived from the create's.
+    async fn replay(
+        &self,
+        chat: &ActiveChat,
+        client_token: &str,
+        said: impl Iterator<Item = (Speaker, String)>,
+    ) -> Result<(), PortError> {
+        let bot = BotRequest {
+            contact_id: chat.contact_id.clone(),
+            display_name: self.settings.bot_name.clone(),
+            client_token: format!("{client_token}-bot"),
+        };
+        let bot_token = self.center.add_bot(&bot).await?;
+        let bot = self.participant.connect(&bot_token).await?;
+        for (n, (speaker, text)) in said.enumerate() {
+            let connection = match speaker {
+                Speaker::Bot => &bot.connection_token,
+                Speaker::User => &chat.connection_token,
+            };
+            for (part, content) in connect_parts(TEXT_PLAIN, &text, self.settings.text_limit)
+                .iter()
+                .enumerate()
+            {
+                let token = short_hash(&format!("{client_token}#replay#{n}#{part}"));
+                self.participant
+                    .send_message(connection, TEXT_PLAIN, content, &token)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies `input` to the handoff, reading it again whenever another writer moved it first.
+    async fn settle(&self, record: &HandoffRecord, input: Input) -> Result<HandoffRecord, ApiError> {
+        let mut current = record.clone();
+        loop {
+            let moved = match current.lifecycle.apply(input.clone()) {
+                Ok(moved) if moved.lifecycle == current.lifecycle => return Ok(current),
+                Ok(moved) => current.moved(moved.lifecycle, now_ms()),
+                Err(Refusal::Over) => return Err(ApiError::handoff_ended()),
+            };
+            match self.store.advance(&current, &moved).await.map_err(failed)? {
+                Written::Done => return Ok(moved),
+                Written::Stale => {
+                    current = self
+                        .store
+                        .load(&record.id)
+                        .await
+                        .map_err(failed)?
+                        .ok_or_else(ApiError::not_found)?;
+                }
+            }
+        }
+    }
+
+    /// A live handoff's chat, for the bot's messages and typing: 409 once it is over.
+    async fn live_chat(&self, client: &str, id: &HandoffId) -> Result<ActiveChat, ApiError> {
+        let record = self.own(client, id).await?;
+        record
+            .lifecycle
+            .apply(Input::FromBot)
+            .map_err(|Refusal::Over| ApiError::handoff_ended())?;
+        record
+            .chat
+            .ok_or_else(|| ApiError::conflict("the handoff's chat is not started yet; retry its create"))
+    }
+
+    async fn message(&self, client: &str, id: &HandoffId, message: &NewMessage) -> Result<ApiResponse, ApiError> {
+        let chat = self.live_chat(client, id).await?;
+        let (content_type, text) = match &message.content {
+            MessageContent::Text(text) => (TEXT_PLAIN, text),
+            MessageContent::Markdown(markdown) => (TEXT_MARKDOWN, markdown),
+            MessageContent::File { .. } | MessageContent::OptionChosen(_) => {
+                return Err(ApiError::conflict("not available in this release"));
+            }
+        };
+        let base = format!("{id}#{}", message.client_message_id.as_str());
+        for (part, content) in connect_parts(content_type, text, self.settings.text_limit)
+            .iter()
+            .enumerate()
+        {
+            let token = short_hash(&format!("{base}#{part}"));
+            self.participant
+                .send_message(&chat.connection_token, content_type, content, &token)
+                .await
+                .map_err(|e| self.chat_failure(e))?;
+        }
+        Ok(ApiResponse::empty(202))
+    }
+
+    async fn typing(&self, client: &str, id: &HandoffId) -> Result<ApiResponse, ApiError> {
+        let chat = self.live_chat(client, id).await?;
+        // Typing is momentary: no client token to deduplicate on, a repeat shows the same.
+        let token = short_hash(&format!("{id}#typing#{}", now_ms()));
+        self.participant
+            .send_event(&chat.connection_token, TYPING_EVENT, "", &token)
+            .await
+            .map_err(|e| self.chat_failure(e))?;
+        Ok(ApiResponse::empty(204))
+    }
+
+    async fn end(&self, client: &str, id: &HandoffId, _end: &End) -> Result<ApiResponse, ApiError> {
+        let record = self.own(client, id).await?;
+        if record.lifecycle.status.is_over() {
+            return match record.lifecycle.ended_by {
+                Some(EndReason::Api) => Ok(ApiResponse::empty(202)),
+                _ => Err(ApiError::handoff_ended()),
+            };
+        }
+        if let Some(chat) = &record.chat {
+            let token = short_hash(&format!("{id}#end"));
+            match self.participant.disconnect(&chat.connection_token, &token).await {
+                Ok(()) => {}
+                // Already over on Connect's side: the stream's chat.ended tells why.
+                Err(e) if e.kind == FailureKind::ChatGone => {}
+                Err(e) => return Err(failed(e)),
+            }
+        }
+        self.settle(&record, Input::ChatEnded { reason: EndReason::Api })
+            .await?;
+        Ok(ApiResponse::empty(202))
+    }
+
+    fn chat_failure(&self, e: PortError) -> ApiError {
+        match e.kind {
+            FailureKind::ChatGone => ApiError::handoff_ended(),
+            _ => failed(e),
+        }
+    }
+}
+
+/// A port's failure as the API answers it: throttled or briefly unavailable is 429 with a pause, the
+/// rest 500 (never with details). The one-line reason is logged, nothing of the request.
+fn failed(e: PortError) -> ApiError {
+    tracing::warn!(error = %e, "handoff request failed");
+    match e.kind {
+        FailureKind::Transient | FailureKind::Conflict => ApiError::rate_limited(1),
+        _ => ApiError::internal(),
+    }
+}
+
+/// 80 random bits for a handoff id: std's per-process random keys, hashed with a count.
+fn random_bits() -> u128 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let state = std::collections::hash_map::RandomState::new();
+    let n = COUNT.fetch_add(1, Ordering::Relaxed);
+    (u128::from(state.hash_one((n, 1u8))) << 64) | u128::from(state.hash_one((n, 2u8)))
+}
+
+/// The attributes the chat starts with besides the summary: which handoff it is, the bot's routing
+/// asks (read by the handoff flow), and the bot's own attributes.
+fn chat_attributes(record: &HandoffRecord, new: &NewHandoff) -> BTreeMap<String, String> {
+    let mut attributes = new.routing.attributes.as_map().clone();
+    attributes.extend([
+        ("Channel".to_owned(), "Handoff".to_owned()),
+        ("HandoffId".to_owned(), record.id.to_string()),
+        ("HandoffClient".to_owned(), record.client.clone()),
+        (
+            "HandoffConversationId".to_owned(),
+            record.external_conversation_id.clone(),
+        ),
+    ]);
+    if let Some(queue) = &new.routing.queue_id {
+        attributes.insert("HandoffQueueId".to_owned(), queue.as_str().to_owned());
+    }
+    if let Some(priority) = new.routing.priority {
+        attributes.insert("HandoffPriority".to_owned(), priority.get().to_string());
+    }
+    attributes
+}
+
+fn rfc3339(ms: i64) -> String {
+    DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn contact_id(record: &HandoffRecord) -> String {
+    record
+        .chat
+        .as_ref()
+        .map(|chat| chat.contact_id.as_str().to_owned())
+        .unwrap_or_default()
+}
+
+fn created(record: &HandoffRecord) -> HandoffCreated {
+    HandoffCreated {
+        handoff_id: record.id.clone(),
+        contact_id: contact_id(record),
+        status: record.lifecycle.status,
+    }
+}
+
+fn view(record: &HandoffRecord) -> HandoffView {
+    HandoffView {
+        handoff_id: record.id.clone(),
+        contact_id: contact_id(record),
+        external_conversation_id: record.external_conversation_id.clone(),
+        status: record.lifecycle.status,
+        agent: record.lifecycle.agent.clone(),
+        created_at: rfc3339(record.created_ms),
+        agent_joined_at: record.agent_joined_ms.map(rfc3339),
+        ended_at: record.ended_ms.map(rfc3339),
+    }
+}

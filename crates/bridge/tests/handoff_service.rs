@@ -1,0 +1,291 @@
+//! The Handoff API's service (`HandoffService`) on the in-memory fakes, through its requests as API
+//! Gateway hands them over: the agent reads the bot's conversation in order; a retried create makes no
+//! second chat and says nothing twice, even when the first attempt died half-way; a key reused for
+//! another request, another client's handoff and a bad request change nothing; the bot's messages go
+//! in once per `client_message_id`; an ended handoff refuses them; a start Connect refuses fails the
+//! handoff.
+
+use bridge::fakes::{FakeConnect, FakeHandoffStore, Fault, Speaker};
+use bridge::handoff::context::ReplayLimits;
+use bridge::handoff::request::{HandoffId, RawRequest};
+use bridge::handoff::service::{ApiResponse, HandoffService, HandoffSettings};
+use bridge::handoff::store::HandoffStore;
+use bridge::rich::split::Limit;
+use bridge::rich::text::Unit;
+use serde_json::{Value, json};
+
+const CLIENT: &str = "acme-bot";
+
+struct Api {
+    store: FakeHandoffStore,
+    connect: FakeConnect,
+    service: HandoffService<FakeHandoffStore, FakeConnect, FakeConnect>,
+}
+
+impl Api {
+    fn new() -> Self {
+        let (store, connect) = (FakeHandoffStore::default(), FakeConnect::default());
+        let settings = HandoffSettings {
+            contact_flow_id: "handoff-flow".into(),
+            bot_name: "Acme assistant".into(),
+            replay: ReplayLimits::default(),
+            text_limit: Limit::new(1024, Unit::Chars),
+        };
+        let service = HandoffService::new(store.clone(), connect.clone(), connect.clone(), settings);
+        Self {
+            store,
+            connect,
+            service,
+        }
+    }
+
+    async fn call(&self, client: &str, method: &str, path: &str, key: Option<&str>, body: &Value) -> ApiResponse {
+        let body = if body.is_null() {
+            String::new()
+        } else {
+            body.to_string()
+        };
+        let raw = RawRequest {
+            method,
+            path,
+            query: &[],
+            content_type: Some("application/json"),
+            idempotency_key: key,
+            body: body.as_bytes(),
+        };
+        self.service.handle(client, raw).await
+    }
+
+    async fn create(&self, key: &str, body: &Value) -> ApiResponse {
+        self.call(CLIENT, "POST", "/v1/handoffs", Some(key), body).await
+    }
+
+    /// Creates a handoff; its id.
+    async fn handed_off(&self) -> String {
+        let created = self.create("key-1", &handoff()).await;
+        assert_eq!(created.status, 202, "{created:?}");
+        json_of(&created)["handoff_id"].as_str().unwrap().to_owned()
+    }
+
+    /// What the bridge's participants said in the one chat, in order.
+    fn said(&self) -> Vec<(Speaker, String)> {
+        let chats = self.connect.chats();
+        assert_eq!(chats.len(), 1, "one chat");
+        chats[0].said.clone()
+    }
+}
+
+fn json_of(response: &ApiResponse) -> Value {
+    serde_json::from_str(response.body.as_deref().unwrap_or("null")).unwrap()
+}
+
+fn said(source: &str, text: &str) -> Value {
+    json!({"source": {"type": source}, "type": "text", "payload": {"text": text}})
+}
+
+fn handoff() -> Value {
+    json!({
+        "external_conversation_id": "conv-42",
+        "user": {"id": "u-1", "name": "Ana Souza"},
+        "title": "Refund request",
+        "description": "Asks for a refund the bot cannot grant",
+        "message_history": [said("user", "I want my money back"), said("bot", "I can't do refunds"),
+                            said("user", "Then a human, please")],
+        "routing": {"queue_id": "8f2c3c5e-1d5b-4c1e-9a3f-2b7d6e5f4a3c", "priority": 2,
+                    "attributes": {"Tier": "gold"}},
+    })
+}
+
+fn message(id: &str, text: &str) -> Value {
+    json!({"client_message_id": id, "type": "text", "text": text})
+}
+
+#[tokio::test]
+async fn the_agent_reads_the_bots_conversation_in_order_after_its_reason() {
+    let api = Api::new();
+    let created = api.create("key-1", &handoff()).await;
+
+    assert_eq!(created.status, 202);
+    let body = json_of(&created);
+    assert_eq!(body["status"], "queued");
+    assert_eq!(body["contact_id"], "contact-1");
+    assert!(HandoffId::parse(body["handoff_id"].as_str().unwrap()).is_some());
+    assert_eq!(
+        api.said(),
+        [
+            (
+                Speaker::Bot,
+                "Refund request\nAsks for a refund the bot cannot grant".to_owned()
+            ),
+            (Speaker::Customer, "I want my money back".to_owned()),
+            (Speaker::Bot, "I can't do refunds".to_owned()),
+            (Speaker::Customer, "Then a human, please".to_owned()),
+        ]
+    );
+    let request = &api.connect.chats()[0].request;
+    assert_eq!(request.display_name, "Ana Souza");
+    assert_eq!(request.contact_flow_id.as_deref(), Some("handoff-flow"));
+    let attribute = |key: &str| request.attributes.get(key).map(String::as_str);
+    assert_eq!(attribute("HandoffId"), body["handoff_id"].as_str());
+    assert_eq!(
+        attribute("HandoffQueueId"),
+        Some("8f2c3c5e-1d5b-4c1e-9a3f-2b7d6e5f4a3c")
+    );
+    assert_eq!(attribute("HandoffPriority"), Some("2"));
+    assert_eq!(attribute("Tier"), Some("gold"));
+    assert_eq!(attribute("HandoffLastUserMessage"), Some("Then a human, please"));
+}
+
+#[tokio::test]
+async fn a_retried_create_makes_no_second_chat_and_says_nothing_twice() {
+    let api = Api::new();
+    // The first attempt dies in the middle of the replay.
+    api.connect
+        .faults()
+        .next("send_message", Fault::Slow(std::time::Duration::ZERO));
+    api.connect
+        .faults()
+        .next("send_message", Fault::throttled("SendMessage"));
+    let failed = api.create("key-1", &handoff()).await;
+    assert_eq!(failed.status, 429, "a retry can fix it: {failed:?}");
+    assert_eq!(failed.headers, [("Retry-After", "1".to_owned())]);
+
+    let retried = api.create("key-1", &handoff()).await;
+    let again = api.create("key-1", &handoff()).await;
+
+    assert_eq!(retried.status, 202);
+    assert_eq!(json_of(&again), json_of(&retried), "the same handoff");
+    assert_eq!(api.said().len(), 4, "each message once: {:?}", api.said());
+    assert_eq!(api.store.handoffs().len(), 1);
+}
+
+#[tokio::test]
+async fn a_key_reused_for_another_request_is_refused() {
+    let api = Api::new();
+    api.handed_off().await;
+    let mut other = handoff();
+    other["title"] = json!("Something else");
+
+    let reused = api.create("key-1", &other).await;
+
+    assert_eq!(reused.status, 409);
+    assert_eq!(json_of(&reused)["code"], "conflict");
+    assert_eq!(api.connect.chats().len(), 1);
+}
+
+#[tokio::test]
+async fn another_clients_handoff_is_not_found_and_untouched() {
+    let api = Api::new();
+    let id = api.handed_off().await;
+    let path = format!("/v1/handoffs/{id}");
+
+    let theirs = api.call("other-bot", "GET", &path, None, &Value::Null).await;
+    let message = api
+        .call(
+            "other-bot",
+            "POST",
+            &format!("{path}/messages"),
+            None,
+            &message("m-1", "hi"),
+        )
+        .await;
+    let end = api
+        .call("other-bot", "POST", &format!("{path}/end"), None, &Value::Null)
+        .await;
+
+    assert_eq!((theirs.status, message.status, end.status), (404, 404, 404));
+    assert_eq!(api.said().len(), 4, "nothing said");
+    let own = api.call(CLIENT, "GET", &path, None, &Value::Null).await;
+    assert_eq!(json_of(&own)["status"], "queued", "not ended");
+}
+
+#[tokio::test]
+async fn a_bad_request_starts_no_chat() {
+    let api = Api::new();
+    let mut bad = handoff();
+    bad["user"]["phone"] = json!("5551234");
+
+    let refused = api.create("key-1", &bad).await;
+    let no_key = api.call(CLIENT, "POST", "/v1/handoffs", None, &handoff()).await;
+
+    assert_eq!(refused.status, 400);
+    assert_eq!(json_of(&refused)["code"], "invalid_request");
+    assert_eq!(no_key.status, 400);
+    assert!(api.connect.chats().is_empty());
+    assert!(api.store.handoffs().is_empty());
+}
+
+#[tokio::test]
+async fn the_bots_messages_go_in_once_each_until_the_handoff_ends() {
+    let api = Api::new();
+    let id = api.handed_off().await;
+    let path = |tail: &str| format!("/v1/handoffs/{id}{tail}");
+
+    let sent = api
+        .call(
+            CLIENT,
+            "POST",
+            &path("/messages"),
+            None,
+            &message("m-1", "Still there?"),
+        )
+        .await;
+    let resent = api
+        .call(
+            CLIENT,
+            "POST",
+            &path("/messages"),
+            None,
+            &message("m-1", "Still there?"),
+        )
+        .await;
+    let typing = api.call(CLIENT, "POST", &path("/typing"), None, &Value::Null).await;
+    assert_eq!((sent.status, resent.status, typing.status), (202, 202, 204));
+    assert_eq!(
+        api.said().last().unwrap(),
+        &(Speaker::Customer, "Still there?".to_owned())
+    );
+    assert_eq!(api.said().len(), 5, "once per client_message_id");
+    assert_eq!(api.connect.chats()[0].events.len(), 1, "typing");
+
+    let ended = api
+        .call(CLIENT, "POST", &path("/end"), None, &json!({"reason": "resolved"}))
+        .await;
+    assert_eq!(ended.status, 202);
+    assert!(api.connect.chats()[0].ended, "the customer side left the chat");
+    let view = json_of(&api.call(CLIENT, "GET", &path(""), None, &Value::Null).await);
+    assert_eq!(view["status"], "ended");
+    assert!(view["ended_at"].is_string());
+
+    let late = api
+        .call(CLIENT, "POST", &path("/messages"), None, &message("m-2", "hello?"))
+        .await;
+    assert_eq!(late.status, 409);
+    assert_eq!(json_of(&late)["code"], "handoff_ended");
+    let again = api.call(CLIENT, "POST", &path("/end"), None, &Value::Null).await;
+    assert_eq!(again.status, 202, "ending again is answered as done");
+}
+
+#[tokio::test]
+async fn a_start_connect_refuses_fails_the_handoff() {
+    let api = Api::new();
+    api.connect.faults().next(
+        "start_chat",
+        Fault::Fail(bridge::error::PortError::new(
+            bridge::error::FailureKind::Rejected,
+            "StartChatContact",
+            "ResourceNotFoundException",
+        )),
+    );
+
+    let created = api.create("key-1", &handoff()).await;
+
+    assert_eq!(created.status, 202);
+    assert_eq!(json_of(&created)["status"], "failed");
+    let id = HandoffId::parse(json_of(&created)["handoff_id"].as_str().unwrap()).unwrap();
+    let stored = api.store.load(&id).await.unwrap().unwrap();
+    assert!(stored.ended_ms.is_some());
+    let retried = api.create("key-1", &handoff()).await;
+    assert_eq!(json_of(&retried)["status"], "failed", "a retry does not try again");
+    assert!(api.connect.chats().is_empty());
+}
