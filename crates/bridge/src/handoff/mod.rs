@@ -11,6 +11,7 @@
 //!   the OpenAPI 3.1 document generated from them;
 //! - [`message`]: the chat's items as the bot receives them (text, markdown, Connect's interactive
 //!   templates as a neutral choice, files) and the bot's messages as the customer side sends them;
+//! - `gateway` (with the `aws` feature): API Gateway's HTTP API events in the service's terms;
 //! - [`service`]: what the `HandoffApi` function does with a request, over the store and Connect's
 //!   ports (the one part here that does I/O, like [`crate::media::service`]);
 //! - [`store`]: the port that keeps a handoff's record (created once per idempotency key, its chat
@@ -23,6 +24,8 @@
 //! while it is transferred); the *user* is the person the bot talks to, the customer of the chat.
 
 pub mod context;
+#[cfg(feature = "aws")]
+pub mod gateway;
 pub mod lifecycle;
 pub mod message;
 pub mod openapi;

@@ -51,6 +51,32 @@ pub struct HandoffSettings {
     pub text_limit: Limit,
 }
 
+impl HandoffSettings {
+    /// From the function's environment: `HANDOFF_CONTACT_FLOW_ID` (else `CONNECT_CONTACT_FLOW_ID`, the
+    /// flow WhatsApp chats start in) and `HANDOFF_BOT_NAME`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>, text_limit: Limit) -> Result<Self, String> {
+        let given = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let contact_flow_id = given("HANDOFF_CONTACT_FLOW_ID")
+            .or_else(|| given("CONNECT_CONTACT_FLOW_ID"))
+            .ok_or("HANDOFF_CONTACT_FLOW_ID (or CONNECT_CONTACT_FLOW_ID) is required")?;
+        let bot_name = given("HANDOFF_BOT_NAME").unwrap_or_else(|| DEFAULT_BOT_NAME.to_owned());
+        if bot_name.chars().count() > BOT_NAME_MAX_CHARS {
+            return Err(format!("HANDOFF_BOT_NAME is longer than {BOT_NAME_MAX_CHARS} characters"));
+        }
+        Ok(Self {
+            contact_flow_id,
+            bot_name,
+            replay: ReplayLimits::default(),
+            text_limit,
+        })
+    }
+}
+
+/// The name the agent sees on the bot's messages when the deployment names none.
+const DEFAULT_BOT_NAME: &str = "Bot";
+/// Connect's `DisplayName` of a participant: 1 to 256 characters.
+const BOT_NAME_MAX_CHARS: usize = 256;
+
 /// What the function answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiResponse {

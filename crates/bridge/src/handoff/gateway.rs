@@ -1,0 +1,168 @@
+//! API Gateway's HTTP API (payload format 2.0) in the service's terms: the request a route hands the
+//! `HandoffApi` function, and the answer it gives back. API Gateway has already run the authorizer,
+//! which names the client in its context (`client_id`); a request without one never reaches the
+//! service (401), so a route left without an authorizer by mistake serves nobody.
+
+use super::request::{ApiError, RawRequest};
+use super::service::ApiResponse;
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::encodings::Body;
+use aws_lambda_events::http::{HeaderMap, HeaderValue};
+use base64::Engine;
+
+/// A request as the function received it, owned, with the client the authorizer named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayRequest {
+    pub client: Option<String>,
+    method: String,
+    path: String,
+    query: Vec<(String, String)>,
+    content_type: Option<String>,
+    idempotency_key: Option<String>,
+    body: Vec<u8>,
+}
+
+impl GatewayRequest {
+    /// Reads API Gateway's event; a body that claims base64 and is not is a bad request.
+    pub fn read(event: &ApiGatewayV2httpRequest) -> Result<Self, ApiError> {
+        let header = |name: &str| {
+            event
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let body = event.body.as_deref().unwrap_or_default();
+        let body = if event.is_base64_encoded {
+            base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .map_err(|_| ApiError::invalid("body", "is not valid base64"))?
+        } else {
+            body.as_bytes().to_vec()
+        };
+        let authorizer = event.request_context.authorizer.as_ref();
+        // `fields` is the Lambda authorizer's context (`requestContext.authorizer.lambda`).
+        let client = authorizer
+            .and_then(|a| a.fields.get("client_id"))
+            .and_then(|id| id.as_str())
+            .map(str::to_owned);
+        let query = event
+            .query_string_parameters
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        Ok(Self {
+            client,
+            method: event.request_context.http.method.as_str().to_owned(),
+            path: event.raw_path.clone().unwrap_or_default(),
+            query,
+            content_type: header("content-type"),
+            idempotency_key: header("idempotency-key"),
+            body,
+        })
+    }
+
+    /// The query pairs borrowed, for [`GatewayRequest::raw`].
+    pub fn query_pairs(&self) -> Vec<(&str, &str)> {
+        self.query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    }
+
+    /// The request as the service parses it; `query` from [`GatewayRequest::query_pairs`].
+    pub fn raw<'a>(&'a self, query: &'a [(&'a str, &'a str)]) -> RawRequest<'a> {
+        RawRequest {
+            method: &self.method,
+            path: &self.path,
+            query,
+            content_type: self.content_type.as_deref(),
+            idempotency_key: self.idempotency_key.as_deref(),
+            body: &self.body,
+        }
+    }
+}
+
+/// The service's answer as API Gateway returns it, JSON with its extra headers.
+pub fn respond(response: ApiResponse) -> ApiGatewayV2httpResponse {
+    let mut headers = HeaderMap::new();
+    if response.body.is_some() {
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+    }
+    for (name, value) in response.headers {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    let mut answer = ApiGatewayV2httpResponse::default();
+    answer.status_code = i64::from(response.status);
+    answer.headers = headers;
+    answer.body = response.body.map(Body::Text);
+    answer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// An HTTP API event as the AWS docs show payload format 2.0, after a Lambda authorizer.
+    fn event(body: &str, base64: bool) -> ApiGatewayV2httpRequest {
+        serde_json::from_value(json!({
+            "version": "2.0",
+            "routeKey": "ANY /v1/{proxy+}",
+            "rawPath": "/v1/handoffs",
+            "rawQueryString": "limit=5",
+            "headers": {"content-type": "application/json", "idempotency-key": "k-1",
+                        "authorization": "Bearer wcb_secret"},
+            "queryStringParameters": {"limit": "5"},
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "api-id", "domainName": "id.execute-api.us-east-1.amazonaws.com",
+                "domainPrefix": "id", "requestId": "id", "routeKey": "ANY /v1/{proxy+}", "stage": "$default",
+                "time": "12/Mar/2020:19:03:58 +0000", "timeEpoch": 1_583_348_638_390_i64,
+                "http": {"method": "POST", "path": "/v1/handoffs", "protocol": "HTTP/1.1",
+                         "sourceIp": "192.0.2.1", "userAgent": "agent"},
+                "authorizer": {"lambda": {"client_id": "acme-bot"}}
+            },
+            "body": body,
+            "isBase64Encoded": base64
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_request_is_read_with_the_client_the_authorizer_named() {
+        let read = GatewayRequest::read(&event("{\"a\":1}", false)).unwrap();
+        assert_eq!(read.client.as_deref(), Some("acme-bot"));
+        let query = read.query_pairs();
+        let raw = read.raw(&query);
+        assert_eq!((raw.method, raw.path), ("POST", "/v1/handoffs"));
+        assert_eq!(raw.idempotency_key, Some("k-1"));
+        assert_eq!(raw.content_type, Some("application/json"));
+        assert_eq!(raw.query, [("limit", "5")]);
+        assert_eq!(raw.body, b"{\"a\":1}");
+
+        let encoded = GatewayRequest::read(&event("eyJhIjoxfQ==", true)).unwrap();
+        assert_eq!(encoded.body, b"{\"a\":1}");
+        let broken = GatewayRequest::read(&event("not base64!", true)).unwrap_err();
+        assert_eq!(broken.status(), 400);
+    }
+
+    #[test]
+    fn without_an_authorizer_no_client_is_named() {
+        let mut unauthorized = event("", false);
+        unauthorized.request_context.authorizer = None;
+        assert_eq!(GatewayRequest::read(&unauthorized).unwrap().client, None);
+    }
+
+    #[test]
+    fn an_answer_keeps_its_status_headers_and_json_body() {
+        let answer = respond(ApiResponse {
+            status: 429,
+            headers: vec![("Retry-After", "1".to_owned())],
+            body: Some("{\"code\":\"rate_limited\"}".to_owned()),
+        });
+        let wire = serde_json::to_value(&answer).unwrap();
+        assert_eq!(wire["statusCode"], 429);
+        assert_eq!(wire["headers"]["retry-after"], "1");
+        assert_eq!(wire["headers"]["content-type"], "application/json");
+        assert_eq!(wire["body"], "{\"code\":\"rate_limited\"}");
+    }
+}
