@@ -19,7 +19,9 @@ use crate::error::ApiError;
 use crate::time::iso_millis;
 
 mod attachments;
+mod custom_bot;
 pub use attachments::{AttachmentRecord, ItemAttachment};
+pub use custom_bot::{CreateParticipantRequest, CustomBots, ParticipantDetailsToAdd};
 
 pub const EVENT_PREFIX: &str = "application/vnd.amazonaws.connect.event.";
 pub const CT_JOINED: &str = "application/vnd.amazonaws.connect.event.participant.joined";
@@ -57,6 +59,7 @@ pub enum Role {
     Customer,
     Agent,
     System,
+    CustomBot,
 }
 
 impl Role {
@@ -65,6 +68,7 @@ impl Role {
             Role::Customer => "CUSTOMER",
             Role::Agent => "AGENT",
             Role::System => "SYSTEM",
+            Role::CustomBot => "CUSTOM_BOT",
         }
     }
 }
@@ -160,6 +164,7 @@ pub struct Contact {
     pub customer: Participant,
     pub participant_token: String,
     pub agent: Option<Participant>,
+    pub custom_bots: CustomBots,
     /// Stands in for the contact flow when it speaks (greeting).
     pub system_participant_id: String,
     pub supported_content_types: Vec<String>,
@@ -566,6 +571,7 @@ impl ConnectSim {
             customer: customer.clone(),
             participant_token: participant_token.clone(),
             agent: None,
+            custom_bots: CustomBots::default(),
             system_participant_id: new_id(),
             supported_content_types: supported,
             streaming_endpoint_arn: streaming_arn,
@@ -755,6 +761,9 @@ impl ConnectSim {
         if contact.state == ContactState::Ended {
             return Err(ApiError::access_denied("Chat has ended"));
         }
+        if token != contact.participant_token {
+            return self.connect_custom_bot(&contact_id, token, &types, req.connect_participant, now);
+        }
         let customer = contact.customer.clone();
         let system_id = contact.system_participant_id.clone();
         let out = self.connection_output(&contact_id, &customer.participant_id, &types, now);
@@ -802,7 +811,11 @@ impl ConnectSim {
         if c.customer.participant_id == participant_id {
             return Some(c.customer.clone());
         }
-        c.agent.as_ref().filter(|a| a.participant_id == participant_id).cloned()
+        c.agent
+            .as_ref()
+            .filter(|a| a.participant_id == participant_id)
+            .or_else(|| c.custom_bots.member(participant_id))
+            .cloned()
     }
 
     pub fn send_message(
@@ -935,6 +948,11 @@ impl ConnectSim {
         let who = self
             .participant(&contact_id, &participant_id)
             .ok_or_else(|| ApiError::access_denied("Participant is no longer in the chat"))?;
+        // A custom bot leaves alone; the chat goes on with the customer.
+        if who.role == Role::CustomBot {
+            self.custom_bot_leaves(&contact_id, now, true);
+            return Ok(json!({}));
+        }
         let left = Self::event_item(CT_LEFT, Some(&who), Visibility::All, now);
         self.push_item(&contact_id, left, true);
         self.end_contact(&contact_id, now, true);
@@ -1086,6 +1104,8 @@ impl ConnectSim {
                 }
                 let item = Self::event_item(CT_JOINED, Some(&p), visibility, now);
                 ids.push(self.push_item(contact_id, item, stream));
+                // Connect disconnects a custom participant when an agent joins.
+                ids.extend(self.custom_bot_leaves(contact_id, now, stream));
             }
             "message" => {
                 let content = action

@@ -689,3 +689,69 @@ async fn every_modeled_transcribe_header_and_the_rules_between_them_are_checked(
         assert_ne!(status, 400, "{given}: {body}");
     }
 }
+
+#[tokio::test]
+async fn create_participant_is_checked_against_its_model() {
+    use aws_sdk_connect::types::{ParticipantDetailsToAdd, ParticipantRole};
+    let chat = Chat::open().await;
+    let twin_cfg = TwinConfig::default();
+    let c = aws_sdk_connect::Client::new(&chat.cfg);
+    let bot = |role: &str, name: &str| {
+        c.create_participant()
+            .instance_id(&twin_cfg.instance_id)
+            .contact_id(&chat.contact)
+            .participant_details(
+                ParticipantDetailsToAdd::builder()
+                    .participant_role(ParticipantRole::from(role))
+                    .display_name(name)
+                    .build(),
+            )
+    };
+    let details = "participantDetails.displayName";
+    assert_invalid(
+        refused(bot("CUSTOM_BOT", "").send().await),
+        details,
+        "Member must have length greater than or equal to 1",
+    );
+    assert_invalid(
+        refused(bot("CUSTOM_BOT", &"b".repeat(257)).send().await),
+        details,
+        "Member must have length less than or equal to 256",
+    );
+    assert_invalid(
+        refused(bot("ROBOT", "Helper").send().await),
+        "participantDetails.participantRole",
+        "Member must satisfy enum value set",
+    );
+    assert_invalid(
+        refused(bot("CUSTOM_BOT", "Helper").client_token("t".repeat(501)).send().await),
+        "clientToken",
+        "Member must have length less than or equal to 500",
+    );
+    assert_invalid(
+        refused(bot("CUSTOM_BOT", "Helper").contact_id("c".repeat(257)).send().await),
+        "contactId",
+        "Member must have length less than or equal to 256",
+    );
+    let no_details = json!({ "InstanceId": twin_cfg.instance_id, "ContactId": chat.contact });
+    let (status, code, body) = raw(
+        &chat._twin.url(),
+        "/contact/create-participant",
+        &[],
+        &no_details.to_string(),
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (400, "ValidationException"), "{body}");
+    assert!(
+        body["Message"]
+            .as_str()
+            .unwrap()
+            .contains("'participantDetails' failed to satisfy constraint: Member must not be null"),
+        "{body}"
+    );
+    // At the limits, the request is the simulation's to judge: 256 characters are a name.
+    bot("CUSTOM_BOT", &"é".repeat(256))
+        .send()
+        .await
+        .expect("a 256-character DisplayName is accepted");
+}

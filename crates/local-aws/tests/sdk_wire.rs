@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use aws_sdk_connect::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_connect::types::{ChatStreamingConfiguration, ParticipantDetails};
+use aws_sdk_connect::types::{
+    ChatStreamingConfiguration, ParticipantDetails, ParticipantDetailsToAdd, ParticipantRole,
+};
 use aws_sdk_connectparticipant::types::ConnectionType;
 use aws_sdk_socialmessaging::primitives::Blob;
 use local_aws::{Twin, TwinConfig, TwinOptions};
@@ -531,4 +533,265 @@ async fn send_whatsapp_message_validation() {
     post(&url, "/reset", json!({})).await;
     assert_eq!(get(&url, "/whatsapp/sent").await, json!([]));
     assert_eq!(get(&url, "/calls").await, json!([]));
+}
+
+/// CreateParticipant of a CUSTOM_BOT named "Helper" on `contact`.
+fn create_bot(
+    url: &str,
+    contact: &str,
+) -> aws_sdk_connect::operation::create_participant::builders::CreateParticipantFluentBuilder {
+    connect(url)
+        .create_participant()
+        .instance_id(TwinConfig::default().instance_id)
+        .contact_id(contact)
+        .participant_details(
+            ParticipantDetailsToAdd::builder()
+                .participant_role(ParticipantRole::CustomBot)
+                .display_name("Helper")
+                .build(),
+        )
+}
+
+/// The bot's CreateParticipantConnection (ConnectParticipant, as the admin guide asks); returns
+/// its connection token.
+async fn connect_bot(url: &str, participant_token: &str) -> String {
+    participant(url)
+        .create_participant_connection()
+        .participant_token(participant_token)
+        .r#type(ConnectionType::ConnectionCredentials)
+        .connect_participant(true)
+        .send()
+        .await
+        .expect("the bot's CreateParticipantConnection")
+        .connection_credentials()
+        .and_then(|c| c.connection_token())
+        .unwrap()
+        .to_owned()
+}
+
+/// What was streamed for `contact`: (ContentType, ParticipantRole attribute, DisplayName, Content).
+async fn streamed(url: &str, contact: &str) -> Vec<(String, String, String, String)> {
+    let published = get(url, "/sns/published").await;
+    let text = |v: &Value| v.as_str().unwrap_or("").to_owned();
+    published
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["message"]["ContactId"] == contact)
+        .map(|p| {
+            let m = &p["message"];
+            (
+                text(&m["ContentType"]),
+                text(&p["attributes"]["ParticipantRole"]["Value"]),
+                text(&m["DisplayName"]),
+                text(&m["Content"]),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_custom_bot_speaks_in_the_chat_as_connect_streams_it() {
+    let twin = twin().await;
+    let url = twin.url();
+    let (contact, customer) = open_chat(&url, None).await;
+    let before = streamed(&url, &contact).await.len();
+
+    let created = create_bot(&url, &contact).client_token("bot-1").send().await.unwrap();
+    let again = create_bot(&url, &contact).client_token("bot-1").send().await.unwrap();
+    assert_eq!(created.participant_id(), again.participant_id());
+    let credentials = created.participant_credentials().unwrap();
+    assert_eq!(
+        credentials.participant_token(),
+        again.participant_credentials().unwrap().participant_token()
+    );
+    assert!(credentials.expiry().unwrap().ends_with('Z'));
+    let err = create_bot(&url, &contact)
+        .client_token("bot-2")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_service_error().unwrap().is_service_quota_exceeded_exception(),
+        "one custom bot at a time: {err:?}"
+    );
+
+    let bot = connect_bot(&url, credentials.participant_token().unwrap()).await;
+    let p = participant(&url);
+    for text in ["Hola, soy el asistente", "Le paso con un agente"] {
+        p.send_message()
+            .connection_token(&bot)
+            .content_type("text/plain")
+            .content(text)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    // Both sides read the bot's messages in the transcript.
+    for token in [&bot, &customer] {
+        let transcript = p.get_transcript().connection_token(token).send().await.unwrap();
+        let said: Vec<(Option<&str>, Option<&str>)> = transcript
+            .transcript()
+            .iter()
+            .filter(|i| i.participant_role() == Some(&aws_sdk_connectparticipant::types::ParticipantRole::CustomBot))
+            .map(|i| (i.display_name(), i.content()))
+            .collect();
+        assert_eq!(
+            said,
+            [
+                (Some("Helper"), None),
+                (Some("Helper"), Some("Hola, soy el asistente")),
+                (Some("Helper"), Some("Le paso con un agente")),
+            ]
+        );
+    }
+
+    // A bot may not read attachments: Connect answers AccessDenied before looking the id up.
+    let err = p
+        .get_attachment()
+        .connection_token(&bot)
+        .attachment_id("any")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.as_service_error().unwrap().is_access_denied_exception(), "{err:?}");
+
+    // The bot leaves; the customer's chat goes on.
+    p.disconnect_participant().connection_token(&bot).send().await.unwrap();
+    p.send_message()
+        .connection_token(&customer)
+        .content_type("text/plain")
+        .content("gracias")
+        .send()
+        .await
+        .expect("the chat outlives its bot");
+
+    let bot_role = |ct: &str, content: &str| {
+        (
+            ct.to_owned(),
+            "CUSTOM_BOT".to_owned(),
+            "Helper".to_owned(),
+            content.to_owned(),
+        )
+    };
+    let after = streamed(&url, &contact).await.split_off(before);
+    assert_eq!(
+        after,
+        [
+            bot_role("application/vnd.amazonaws.connect.event.participant.joined", ""),
+            bot_role("text/plain", "Hola, soy el asistente"),
+            bot_role("text/plain", "Le paso con un agente"),
+            bot_role("application/vnd.amazonaws.connect.event.participant.left", ""),
+            (
+                "text/plain".to_owned(),
+                "CUSTOMER".to_owned(),
+                "Sheena".to_owned(),
+                "gracias".to_owned()
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn connect_refuses_a_custom_bot_where_the_docs_say_so() {
+    let twin = twin().await;
+    let url = twin.url();
+    let (contact, customer) = open_chat(&url, None).await;
+
+    // Only CUSTOM_BOT is added to a chat this way; DisplayName is required.
+    let err = create_bot(&url, &contact)
+        .participant_details(
+            ParticipantDetailsToAdd::builder()
+                .participant_role(ParticipantRole::Agent)
+                .display_name("Ana")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_service_error().unwrap().is_invalid_request_exception(),
+        "{err:?}"
+    );
+    let err = create_bot(&url, &contact)
+        .participant_details(
+            ParticipantDetailsToAdd::builder()
+                .participant_role(ParticipantRole::CustomBot)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_service_error().unwrap().is_invalid_request_exception(),
+        "{err:?}"
+    );
+    let err = create_bot(&url, "00000000-0000-0000-0000-000000000000")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_service_error().unwrap().is_resource_not_found_exception(),
+        "{err:?}"
+    );
+
+    // An agent joining disconnects the bot, and no bot is added while the agent is there.
+    let created = create_bot(&url, &contact).send().await.unwrap();
+    let bot = connect_bot(
+        &url,
+        created.participant_credentials().unwrap().participant_token().unwrap(),
+    )
+    .await;
+    let before = streamed(&url, &contact).await.len();
+    let out = post(
+        &url,
+        &format!("/contacts/{contact}/agent"),
+        json!({"action":"join","display_name":"Ana"}),
+    )
+    .await;
+    assert_eq!(out["items"].as_array().unwrap().len(), 2);
+    let roles: Vec<(String, String)> = streamed(&url, &contact)
+        .await
+        .split_off(before)
+        .into_iter()
+        .map(|(ct, role, ..)| (ct, role))
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            (
+                "application/vnd.amazonaws.connect.event.participant.joined".to_owned(),
+                "AGENT".to_owned()
+            ),
+            (
+                "application/vnd.amazonaws.connect.event.participant.left".to_owned(),
+                "CUSTOM_BOT".to_owned()
+            ),
+        ]
+    );
+    let err = participant(&url)
+        .send_message()
+        .connection_token(&bot)
+        .content_type("text/plain")
+        .content("still here?")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.as_service_error().unwrap().is_access_denied_exception(), "{err:?}");
+    let err = create_bot(&url, &contact).send().await.unwrap_err();
+    assert!(err.as_service_error().unwrap().is_conflict_exception(), "{err:?}");
+
+    // Once the contact has ended, no bot.
+    participant(&url)
+        .disconnect_participant()
+        .connection_token(&customer)
+        .send()
+        .await
+        .unwrap();
+    let err = create_bot(&url, &contact).send().await.unwrap_err();
+    assert!(
+        err.as_service_error().unwrap().is_invalid_request_exception(),
+        "{err:?}"
+    );
 }

@@ -1,4 +1,4 @@
-//! Amazon Connect operations (StartChatContact, StartContactStreaming, StopContact).
+//! Amazon Connect operations (StartChatContact, StartContactStreaming, StopContact, CreateParticipant).
 //!
 //! Thin adapters: validate the request against the model, parse the restJson1 body into the
 //! simulation's request type, run the transition, and publish what it streamed while the
@@ -31,4 +31,11 @@ pub(crate) fn stop_contact(shared: &Arc<Shared>, req: &AwsRequest) -> Result<Val
     req.validate(SERVICE, "StopContact")?;
     let input = parse(&req.body, BAD)?;
     shared.with_sim(|sim| sim.stop_contact(input, req.now_ms))
+}
+
+/// CreateParticipant models no InvalidParameterException: its invalid input is InvalidRequestException.
+pub(crate) fn create_participant(shared: &Arc<Shared>, req: &AwsRequest) -> Result<Value, ApiError> {
+    req.validate(SERVICE, "CreateParticipant")?;
+    let input = parse(&req.body, "InvalidRequestException")?;
+    shared.with_sim(|sim| sim.create_participant(input, req.now_ms))
 }

@@ -77,6 +77,13 @@ const OPERATIONS: &[Operation] = &[
         handler: connect::stop_contact,
     },
     Operation {
+        service: "connect",
+        name: "CreateParticipant",
+        method: Method::POST,
+        path: "/contact/create-participant",
+        handler: connect::create_participant,
+    },
+    Operation {
         service: "connectparticipant",
         name: "CreateParticipantConnection",
         method: Method::POST,

@@ -3,7 +3,8 @@
 //! CreateParticipantConnection takes the participant token, the others a connection token; the
 //! simulation resolves both and answers every token problem with AccessDeniedException, as AWS
 //! does, once the request has passed the model's validation (a missing or over-long token is a
-//! ValidationException, as in AWS).
+//! ValidationException, as in AWS). A custom bot's session is a customer's, but for GetAttachment,
+//! which Connect refuses a CUSTOM_BOT participant.
 
 use std::sync::Arc;
 
@@ -72,5 +73,8 @@ pub(crate) fn get_attachment(shared: &Arc<Shared>, req: &AwsRequest) -> Result<V
     req.validate(SERVICE, "GetAttachment")?;
     let input = parse(&req.body, BAD)?;
     let base = base_url(req);
-    shared.with_sim(|sim| sim.get_attachment(req.bearer(), input, &base, req.now_ms))
+    shared.with_sim(|sim| {
+        sim.refuse_custom_bot_attachments(req.bearer(), req.now_ms)?;
+        sim.get_attachment(req.bearer(), input, &base, req.now_ms)
+    })
 }
