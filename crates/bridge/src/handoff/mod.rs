@@ -17,12 +17,15 @@
 //! - [`store`]: the port that keeps a handoff's record (created once per idempotency key, its chat
 //!   attached once, each move written over the one it followed);
 //! - [`webhook`]: the events sent back to the bot, enveloped, sequenced and signed per Standard Webhooks,
-//!   and when a failed delivery is tried again.
+//!   and when a failed delivery is tried again;
+//! - [`auth`]: who calls the API (clients by API key through the Lambda authorizer, or by IAM), key
+//!   rotation, and each client's request rate.
 //!
 //! The vocabulary: a *client* is a bot platform's deployment calling the API with its own key; a
 //! *handoff* is one conversation of a client handed to Connect (one chat contact, or a chain of them
 //! while it is transferred); the *user* is the person the bot talks to, the customer of the chat.
 
+pub mod auth;
 pub mod context;
 #[cfg(feature = "aws")]
 pub mod gateway;
