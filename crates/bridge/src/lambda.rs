@@ -1,15 +1,18 @@
-//! Wiring for the two handler binaries: read configuration once, build SDK clients once, serve events.
+//! Wiring for the handler binaries: read configuration once, build SDK clients once, serve events.
 
 use crate::aws::AwsClients;
 use crate::claims;
 use crate::config::Config;
 use crate::error::RetryableFailure;
+use crate::handoff::gateway;
+use crate::handoff::service::{HandoffService, HandoffSettings};
 use crate::inbound::InboundBridge;
 use crate::media::handler::{MediaBridge, MediaHandler};
 use crate::media::service::MediaSettings;
 use crate::outbound::OutboundBridge;
 use crate::rich::interactive::RenderOptions;
 use crate::translate::OutboundRules;
+use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 use std::future::Future;
@@ -98,4 +101,27 @@ pub async fn run_connect_handler() -> Result<(), Error> {
     };
     let bridge = &bridge;
     serve(move |event| Box::pin(async move { bridge.handle(&event).await })).await
+}
+
+/// HandoffApi: the Handoff API's requests (API Gateway HTTP API) → handoffs in Connect. Every request is
+/// answered, errors included: a failed invocation would reach the bot as API Gateway's bare 500.
+pub async fn run_handoff_api() -> Result<(), Error> {
+    let (config, clients) = setup().await?;
+    let settings = HandoffSettings::from_lookup(|k| std::env::var(k).ok(), config.connect_text_limit)
+        .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    let service = HandoffService::new(
+        clients.handoff_store(&config),
+        clients.contact_center(&config),
+        clients.participant(),
+        settings,
+    );
+    let service = &service;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<ApiGatewayV2httpRequest>| async move {
+            let deadline = i64::try_from(event.context.deadline).unwrap_or(i64::MAX);
+            let answer = claims::within_deadline(deadline, gateway::answer(service, &event.payload)).await;
+            Ok::<_, Error>(answer)
+        },
+    ))
+    .await
 }

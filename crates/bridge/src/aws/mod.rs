@@ -125,6 +125,10 @@ impl AwsClients {
         DynamoStore::new(self.dynamodb.clone(), config.table_name.clone())
     }
 
+    pub fn handoff_store(&self, config: &Config) -> DynamoHandoffStore {
+        DynamoHandoffStore::new(self.dynamodb.clone(), config.table_name.clone())
+    }
+
     pub fn contact_center(&self, config: &Config) -> ConnectCenter {
         ConnectCenter::new(self.connect.clone(), config)
     }

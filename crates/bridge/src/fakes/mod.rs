@@ -26,6 +26,7 @@
 //! every call fail until it says otherwise.
 
 mod attachments;
+mod client_store;
 mod connect;
 mod handoff_store;
 mod object_store;
@@ -36,6 +37,7 @@ mod whatsapp;
 mod whatsapp_media;
 
 pub use attachments::{FakeAttachments, File};
+pub use client_store::FakeClientStore;
 pub use connect::{Chat, FakeConnect, Speaker};
 pub use handoff_store::FakeHandoffStore;
 pub use object_store::FakeObjectStore;

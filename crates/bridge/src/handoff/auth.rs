@@ -25,6 +25,7 @@ pub mod authorizer;
 pub mod client;
 pub mod iam;
 pub mod key;
+pub mod store;
 pub mod throttle;
 
 pub use authorizer::{AuthorizerContext, AuthorizerEvent, AuthorizerResponse, Caller, RequestAuthorizer, authorize};

@@ -4,7 +4,9 @@
 //! service (401), so a route left without an authorizer by mistake serves nobody.
 
 use super::request::{ApiError, RawRequest};
-use super::service::ApiResponse;
+use super::service::{ApiResponse, HandoffService};
+use super::store::HandoffStore;
+use crate::ports::{ContactCenter, Participant};
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderMap, HeaderValue};
@@ -25,13 +27,7 @@ pub struct GatewayRequest {
 impl GatewayRequest {
     /// Reads API Gateway's event; a body that claims base64 and is not is a bad request.
     pub fn read(event: &ApiGatewayV2httpRequest) -> Result<Self, ApiError> {
-        let header = |name: &str| {
-            event
-                .headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
+        let header = |name: &str| event.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let body = event.body.as_deref().unwrap_or_default();
         let body = if event.is_base64_encoded {
             base64::engine::general_purpose::STANDARD
@@ -78,6 +74,26 @@ impl GatewayRequest {
             body: &self.body,
         }
     }
+}
+
+/// Serves one API Gateway event: the authorizer's client, then the service.
+pub async fn answer<H: HandoffStore, C: ContactCenter, P: Participant>(
+    service: &HandoffService<H, C, P>,
+    event: &ApiGatewayV2httpRequest,
+) -> ApiGatewayV2httpResponse {
+    let served = match GatewayRequest::read(event) {
+        Err(e) => ApiResponse::error(&e),
+        Ok(GatewayRequest { client: None, .. }) => {
+            tracing::warn!("a request reached the function without an authorizer's client");
+            ApiResponse::error(&ApiError::unauthorized())
+        }
+        Ok(request) => {
+            let query = request.query_pairs();
+            let client = request.client.as_deref().unwrap_or_default();
+            service.handle(client, request.raw(&query)).await
+        }
+    };
+    respond(served)
 }
 
 /// The service's answer as API Gateway returns it, JSON with its extra headers.

@@ -61,7 +61,9 @@ impl HandoffSettings {
             .ok_or("HANDOFF_CONTACT_FLOW_ID (or CONNECT_CONTACT_FLOW_ID) is required")?;
         let bot_name = given("HANDOFF_BOT_NAME").unwrap_or_else(|| DEFAULT_BOT_NAME.to_owned());
         if bot_name.chars().count() > BOT_NAME_MAX_CHARS {
-            return Err(format!("HANDOFF_BOT_NAME is longer than {BOT_NAME_MAX_CHARS} characters"));
+            return Err(format!(
+                "HANDOFF_BOT_NAME is longer than {BOT_NAME_MAX_CHARS} characters"
+            ));
         }
         Ok(Self {
             contact_flow_id,
@@ -103,7 +105,7 @@ impl ApiResponse {
         }
     }
 
-    fn error(error: &ApiError) -> Self {
+    pub fn error(error: &ApiError) -> Self {
         let headers = error
             .retry_after()
             .map(|secs| vec![("Retry-After", secs.to_string())])
