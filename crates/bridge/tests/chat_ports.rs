@@ -7,7 +7,9 @@
 //! holds, what went to WhatsApp) each backend shows through [`Observe`], the fakes with their accessors
 //! and the twin with its control API. The cases: the same client token gets the same chat, another a new
 //! one; a chat started with the customer's text holds it once, whatever a retried start carries, and
-//! shows it among the customer's texts; a message is sent once per client token within its chat; a receipt is recorded once per
+//! shows it among the customer's texts; a message is sent once per client token within its chat; a
+//! chat takes one custom bot participant, the same again for the same client token, whose messages are
+//! its own and not the customer's; a receipt is recorded once per
 //! client token; a chat the customer left or the agent ended refuses its participant and connection
 //! tokens as gone; a message to WhatsApp gets an id, and read marks go with or without the typing
 //! indicator.
@@ -34,6 +36,8 @@ struct Held {
     attributes: HashMap<String, String>,
     /// What the customer side sent into it: (content type, content), oldest first.
     messages: Vec<(String, String)>,
+    /// What its custom bot participant said, oldest first.
+    bot_messages: Vec<String>,
     /// The customer's receipts: (content type, item id), in no particular order.
     receipts: Vec<(String, String)>,
     ended: bool,
@@ -89,6 +93,7 @@ impl Observe for Fakes {
             contact_id: chat.contact_id,
             attributes: chat.request.attributes,
             messages: chat.messages.into_iter().map(|(t, c, _)| (t, c)).collect(),
+            bot_messages: chat.bot_messages.into_iter().map(|(_, c, _)| c).collect(),
             receipts: chat
                 .events
                 .into_iter()
@@ -165,6 +170,11 @@ fn held(contact: &Value) -> Held {
             .filter(|item| item["role"] == "CUSTOMER" && item["type"] == "MESSAGE")
             .map(|item| (field(item, "content_type"), field(item, "content")))
             .collect(),
+        bot_messages: items
+            .iter()
+            .filter(|item| item["role"] == "CUSTOM_BOT" && item["type"] == "MESSAGE")
+            .map(|item| field(item, "content"))
+            .collect(),
         receipts,
         ended: contact["state"] == "ended",
     }
@@ -213,4 +223,5 @@ contract!(
     a_chat_the_customer_left_refuses_its_tokens_as_gone,
     a_chat_the_agent_ended_refuses_its_tokens_as_gone,
     a_message_to_whatsapp_gets_an_id_and_read_marks_go_with_or_without_typing,
+    a_chats_one_custom_bot_speaks_once_per_client_token,
 );

@@ -35,6 +35,8 @@ pub struct Chat {
     /// What the customer side sent into it: (content type, content, client token), the initial message
     /// first (with no client token).
     pub messages: Vec<(String, String, String)>,
+    /// What its custom bot participant sent into it, as `messages`.
+    pub bot_messages: Vec<(String, String, String)>,
     /// Who said each message, customer's and bot's, oldest first: (who, content).
     pub said: Vec<(Speaker, String)>,
     /// Events (receipts) the customer side sent: (content type, content, client token).
@@ -99,6 +101,7 @@ impl ContactCenter for FakeConnect {
                         bot: None,
                         connections: Vec::new(),
                         messages,
+                        bot_messages: Vec::new(),
                         said,
                         events: Vec::new(),
                         ended: false,

@@ -78,14 +78,18 @@ impl Participant for FakeConnect {
     ) -> PortResult<ItemId> {
         let answer = self.faults.enter("send_message").await?;
         let sent = self.on_connection("SendMessage", token, |chat, speaker| {
-            let position = chat.messages.iter().position(|(_, _, t)| t == client_token);
+            // Client tokens are per participant, as the service keeps them.
+            let (own, kind) = match speaker {
+                Speaker::Customer => (&mut chat.messages, "item"),
+                Speaker::Bot => (&mut chat.bot_messages, "bot-item"),
+            };
+            let position = own.iter().position(|(_, _, t)| t == client_token);
             let n = position.unwrap_or_else(|| {
-                chat.messages
-                    .push((content_type.to_owned(), content.to_owned(), client_token.to_owned()));
+                own.push((content_type.to_owned(), content.to_owned(), client_token.to_owned()));
                 chat.said.push((speaker, content.to_owned()));
-                chat.messages.len() - 1
+                own.len() - 1
             });
-            ItemId::parse(&format!("{}-item-{}", chat.contact_id, n + 1)).expect("an item id")
+            ItemId::parse(&format!("{}-{kind}-{}", chat.contact_id, n + 1)).expect("an item id")
         });
         answer.give(sent)
     }

@@ -6,7 +6,7 @@ use super::{Backend, Held, Observe};
 use bridge::content_type::{DELIVERED_EVENT, READ_EVENT, TEXT_PLAIN};
 use bridge::error::FailureKind;
 use bridge::ids::{ConnectionToken, ContactId, CustomerId, ItemId, OriginationId, ParticipantToken};
-use bridge::ports::{ChatRequest, ContactCenter, Participant, PortResult, StartedChat, Whatsapp};
+use bridge::ports::{BotRequest, ChatRequest, ContactCenter, Participant, PortResult, StartedChat, Whatsapp};
 use bridge::whatsapp::outgoing::OutgoingMessage;
 
 type Chat<'a, C, P, W, O> = &'a Backend<C, P, W, O>;
@@ -215,5 +215,54 @@ pub async fn a_message_to_whatsapp_gets_an_id_and_read_marks_go_with_or_without_
     assert_eq!(
         seen.read,
         [read("wamid.customer-1", false), read("wamid.customer-2", true)]
+    );
+}
+
+pub async fn a_chats_one_custom_bot_speaks_once_per_client_token(
+    b: Chat<'_, impl ContactCenter, impl Participant, impl Whatsapp, impl Observe>,
+) {
+    let (started, _) = connected(b, "handoff-1").await;
+    let bot = BotRequest {
+        contact_id: started.contact_id.clone(),
+        display_name: "Acme assistant".into(),
+        client_token: "bot-1".into(),
+    };
+    let token = b.center.add_bot(&bot).await.unwrap();
+    assert_eq!(
+        b.center.add_bot(&bot).await.unwrap(),
+        token,
+        "the same client token: the same bot"
+    );
+    let another = BotRequest {
+        client_token: "bot-2".into(),
+        ..bot.clone()
+    };
+    assert_eq!(
+        b.center.add_bot(&another).await.unwrap_err().kind,
+        FailureKind::Rejected,
+        "one custom bot per chat"
+    );
+    let connection = b.participant.connect(&token).await.unwrap().connection_token;
+    for (text, client_token) in [
+        ("Refund request", "r-0"),
+        ("Refund request", "r-0"),
+        ("I can't refund", "r-1"),
+    ] {
+        b.participant
+            .send_message(&connection, TEXT_PLAIN, text, client_token)
+            .await
+            .unwrap();
+    }
+
+    let chat = held(b, &started.contact_id).await;
+    assert_eq!(chat.bot_messages, ["Refund request", "I can't refund"]);
+    assert!(chat.messages.is_empty(), "none of it is the customer's");
+    let unknown = BotRequest {
+        contact_id: ContactId::parse("no-such-contact").unwrap(),
+        ..bot
+    };
+    assert_eq!(
+        b.center.add_bot(&unknown).await.unwrap_err().kind,
+        FailureKind::Rejected
     );
 }
