@@ -19,7 +19,12 @@ fn read(path: &str) -> String {
 /// Every `"UPPER_CASE"` string literal in the configuration readers: the variables they look up.
 fn read_by_code() -> BTreeSet<String> {
     let mut names = BTreeSet::new();
-    for file in ["src/config.rs", "src/media/service.rs", "src/rich/notices.rs"] {
+    for file in [
+        "src/config.rs",
+        "src/media/service.rs",
+        "src/rich/notices.rs",
+        "src/handoff/service.rs",
+    ] {
         let source = read(file);
         // Tests set variables too; only the code above them counts.
         let code = source.split("#[cfg(test)]").next().unwrap();

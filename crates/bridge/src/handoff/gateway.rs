@@ -12,6 +12,9 @@ use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderMap, HeaderValue};
 use base64::Engine;
 
+/// Where the routes for AWS callers (`AWS_IAM` authorization) sit.
+const IAM_PREFIX: &str = "/iam";
+
 /// A request as the function received it, owned, with the client the authorizer named.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayRequest {
@@ -50,7 +53,17 @@ impl GatewayRequest {
         Ok(Self {
             client,
             method: event.request_context.http.method.as_str().to_owned(),
-            path: event.raw_path.clone().unwrap_or_default(),
+            // The SigV4 routes are the same API under `/iam` (API Gateway picks the authorization by route).
+            path: event
+                .raw_path
+                .as_deref()
+                .map(|path| {
+                    path.strip_prefix(IAM_PREFIX)
+                        .filter(|p| p.starts_with("/v1/"))
+                        .unwrap_or(path)
+                })
+                .unwrap_or_default()
+                .to_owned(),
             query,
             content_type: header("content-type"),
             idempotency_key: header("idempotency-key"),
@@ -154,6 +167,16 @@ mod tests {
         assert_eq!(raw.content_type, Some("application/json"));
         assert_eq!(raw.query, [("limit", "5")]);
         assert_eq!(raw.body, b"{\"a\":1}");
+
+        let mut signed = event("", false);
+        signed.raw_path = Some("/iam/v1/handoffs".into());
+        assert_eq!(
+            GatewayRequest::read(&signed).unwrap().path,
+            "/v1/handoffs",
+            "the IAM routes"
+        );
+        signed.raw_path = Some("/iam".into());
+        assert_eq!(GatewayRequest::read(&signed).unwrap().path, "/iam");
 
         let encoded = GatewayRequest::read(&event("eyJhIjoxfQ==", true)).unwrap();
         assert_eq!(encoded.body, b"{\"a\":1}");
