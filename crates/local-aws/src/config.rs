@@ -70,6 +70,14 @@ pub struct TwinConfig {
     /// goes to the on-failure destination (condition `EventAgeExceeded`).
     pub whatsapp_handler_event_age: Duration,
     pub connect_handler_event_age: Duration,
+    /// Lambda timeouts of the Handoff API's functions (not in `template.yaml` yet: the longest an
+    /// HTTP API integration can wait, and the authorizer's own limit).
+    pub handoff_api_timeout: Duration,
+    pub handoff_authorizer_timeout: Duration,
+    /// How long the HTTP API waits for its Lambda integration (AWS: 30 s, then 503) and for a
+    /// Lambda authorizer (AWS: 10 s), whatever the functions' own timeouts (`http_api`).
+    pub http_api_integration_timeout: Duration,
+    pub http_api_authorizer_timeout: Duration,
     /// Deliver a Connect contact's streamed items concurrently, each its own asynchronous
     /// invocation that waits for no earlier one, as SNS → Lambda can; `false` (the default) keeps
     /// them in publish order through a per-contact worker. `POST /_twin/sns` can change it.
@@ -86,12 +94,29 @@ pub const AWS_RETRY_DELAYS: [Duration; 2] = [Duration::from_secs(60), Duration::
 /// Lambda's default `MaximumEventAgeInSeconds` (6 hours, also the largest allowed).
 pub const AWS_MAXIMUM_EVENT_AGE: Duration = Duration::from_secs(6 * 3600);
 
+/// HTTP API quotas (API Gateway developer guide, "HTTP API quotas"): maximum integration timeout
+/// and timeout for a Lambda authorizer's response; neither can be raised.
+pub const AWS_HTTP_API_INTEGRATION_TIMEOUT: Duration = Duration::from_secs(30);
+pub const AWS_HTTP_API_AUTHORIZER_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl TwinConfig {
     /// The oldest event of `function` that Lambda still tries.
     pub fn maximum_event_age(&self, function: FunctionName) -> Duration {
         match function {
             FunctionName::WhatsappHandler => self.whatsapp_handler_event_age,
             FunctionName::ConnectHandler => self.connect_handler_event_age,
+            // Only ever invoked synchronously; Lambda's default if anything queued an event for them.
+            FunctionName::HandoffApi | FunctionName::HandoffAuthorizer => AWS_MAXIMUM_EVENT_AGE,
+        }
+    }
+
+    /// The Lambda timeout of `function`.
+    pub fn function_timeout(&self, function: FunctionName) -> Duration {
+        match function {
+            FunctionName::WhatsappHandler => self.whatsapp_handler_timeout,
+            FunctionName::ConnectHandler => self.connect_handler_timeout,
+            FunctionName::HandoffApi => self.handoff_api_timeout,
+            FunctionName::HandoffAuthorizer => self.handoff_authorizer_timeout,
         }
     }
 }
@@ -115,6 +140,10 @@ impl Default for TwinConfig {
             connect_handler_timeout: Duration::from_secs(30),
             whatsapp_handler_event_age: AWS_MAXIMUM_EVENT_AGE,
             connect_handler_event_age: Duration::from_secs(3600),
+            handoff_api_timeout: AWS_HTTP_API_INTEGRATION_TIMEOUT,
+            handoff_authorizer_timeout: AWS_HTTP_API_AUTHORIZER_TIMEOUT,
+            http_api_integration_timeout: AWS_HTTP_API_INTEGRATION_TIMEOUT,
+            http_api_authorizer_timeout: AWS_HTTP_API_AUTHORIZER_TIMEOUT,
             concurrent_stream: false,
             aws_time_scale: None,
         }
@@ -151,6 +180,10 @@ impl TwinConfig {
         let factor = factor.max(1);
         self.whatsapp_handler_timeout /= factor;
         self.connect_handler_timeout /= factor;
+        self.handoff_api_timeout /= factor;
+        self.handoff_authorizer_timeout /= factor;
+        self.http_api_integration_timeout /= factor;
+        self.http_api_authorizer_timeout /= factor;
         self.whatsapp_handler_event_age /= factor;
         self.connect_handler_event_age /= factor;
         self.retry_delays = AWS_RETRY_DELAYS.iter().map(|d| *d / factor).collect();

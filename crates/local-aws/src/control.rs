@@ -127,6 +127,14 @@ async fn config(State(s): St) -> Response {
             "WhatsappHandler": c.whatsapp_handler_timeout.as_millis() as u64,
             "ConnectHandler": c.connect_handler_timeout.as_millis() as u64,
         },
+        "http_api": {
+            "integration_timeout_ms": c.http_api_integration_timeout.as_millis() as u64,
+            "authorizer_timeout_ms": c.http_api_authorizer_timeout.as_millis() as u64,
+            "function_timeouts_ms": {
+                "HandoffApi": c.handoff_api_timeout.as_millis() as u64,
+                "HandoffAuthorizer": c.handoff_authorizer_timeout.as_millis() as u64,
+            },
+        },
         "maximum_event_age_ms": {
             "WhatsappHandler": c.whatsapp_handler_event_age.as_millis() as u64,
             "ConnectHandler": c.connect_handler_event_age.as_millis() as u64,

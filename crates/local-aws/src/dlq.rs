@@ -16,11 +16,13 @@ use crate::error::Error;
 use crate::lambda::{FunctionError, FunctionName};
 use crate::time::iso_millis;
 
-/// Name of a function's dead-letter queue in moto.
-pub fn queue_name(function: FunctionName) -> &'static str {
+/// Name of a function's dead-letter queue in moto; `None` for a function only ever invoked
+/// synchronously, which Lambda gives no on-failure destination.
+pub fn queue_name(function: FunctionName) -> Option<&'static str> {
     match function {
-        FunctionName::WhatsappHandler => "whatsapp-handler-dlq",
-        FunctionName::ConnectHandler => "connect-handler-dlq",
+        FunctionName::WhatsappHandler => Some("whatsapp-handler-dlq"),
+        FunctionName::ConnectHandler => Some("connect-handler-dlq"),
+        FunctionName::HandoffApi | FunctionName::HandoffAuthorizer => None,
     }
 }
 
@@ -76,7 +78,7 @@ impl DeadLetterQueues {
         let client = aws_sdk_sqs::Client::from_conf(conf);
         let mut urls = HashMap::new();
         for function in FunctionName::ALL {
-            let name = queue_name(function);
+            let Some(name) = queue_name(function) else { continue };
             let created = client
                 .create_queue()
                 .queue_name(name)
@@ -154,10 +156,11 @@ mod tests {
     }
 
     #[test]
-    fn queue_names_are_distinct() {
-        assert_ne!(
-            queue_name(FunctionName::WhatsappHandler),
-            queue_name(FunctionName::ConnectHandler)
-        );
+    fn queue_names_are_distinct_and_only_for_asynchronous_functions() {
+        let whatsapp = queue_name(FunctionName::WhatsappHandler);
+        assert!(whatsapp.is_some());
+        assert_ne!(whatsapp, queue_name(FunctionName::ConnectHandler));
+        assert_eq!(queue_name(FunctionName::HandoffApi), None);
+        assert_eq!(queue_name(FunctionName::HandoffAuthorizer), None);
     }
 }

@@ -40,20 +40,31 @@ const TIMED_OUT: &str = "Sandbox.Timedout";
 /// Not a Lambda error type: the twin runs no process for this function.
 pub const NO_PROCESS: &str = "LocalAws.NoHandlerProcess";
 
-/// The two functions of the bridge.
+/// The functions of the bridge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FunctionName {
     WhatsappHandler,
     ConnectHandler,
+    /// The Handoff API, invoked synchronously by the HTTP API front (`http_api`).
+    HandoffApi,
+    /// The HTTP API's Lambda authorizer.
+    HandoffAuthorizer,
 }
 
 impl FunctionName {
-    pub const ALL: [FunctionName; 2] = [FunctionName::WhatsappHandler, FunctionName::ConnectHandler];
+    pub const ALL: [FunctionName; 4] = [
+        FunctionName::WhatsappHandler,
+        FunctionName::ConnectHandler,
+        FunctionName::HandoffApi,
+        FunctionName::HandoffAuthorizer,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             FunctionName::WhatsappHandler => "WhatsappHandler",
             FunctionName::ConnectHandler => "ConnectHandler",
+            FunctionName::HandoffApi => "HandoffApi",
+            FunctionName::HandoffAuthorizer => "HandoffAuthorizer",
         }
     }
 

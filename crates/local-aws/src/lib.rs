@@ -11,8 +11,8 @@
 //! Layout: `connect` (Connect state machine, pure), `eum` (WhatsApp events and sends, pure),
 //! `faults`, `aws` (wire protocol, including Lambda Invoke), `sns` (delivery), `dlq` (on-failure
 //! records and their SQS queues), `lambda` (Runtime API and processes), `control` (`/_twin`),
-//! `twin` (server), `stack` (moto + twin + handlers), `measure` and `moto_proxy` (timings for the
-//! benchmark).
+//! `twin` (server), `http_api` (API Gateway's HTTP API in front of the Handoff API), `stack`
+//! (moto + twin + handlers), `measure` and `moto_proxy` (timings for the benchmark).
 
 mod aws;
 pub mod config;
@@ -22,6 +22,7 @@ pub mod dlq;
 pub mod error;
 pub mod eum;
 pub mod faults;
+mod http_api;
 pub mod lambda;
 pub mod measure;
 pub mod media;

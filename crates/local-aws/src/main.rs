@@ -19,6 +19,9 @@ USAGE: local-aws [OPTIONS]
   --no-moto                 do not use moto at all
   --whatsapp-handler PATH   WhatsappHandler binary (default target/debug/whatsapp-handler)
   --connect-handler PATH    ConnectHandler binary (default target/debug/connect-handler)
+  --handoff-api PATH        HandoffApi binary behind the HTTP API on /v1/ (default
+                            target/debug/handoff-api; not started if it is not built)
+  --handoff-authorizer PATH its Lambda authorizer (default target/debug/handoff-authorizer)
   --concurrency N           handler processes per function (default 1)
   --no-handlers             only serve the APIs; start no handler process
   --table NAME              DynamoDB table (default whatsapp-bridge-state)
@@ -62,6 +65,8 @@ fn parse_args() -> Result<StackOptions, String> {
             "--no-moto" => opts.no_moto = true,
             "--whatsapp-handler" => opts.whatsapp_handler = Some(PathBuf::from(value("--whatsapp-handler")?)),
             "--connect-handler" => opts.connect_handler = Some(PathBuf::from(value("--connect-handler")?)),
+            "--handoff-api" => opts.handoff_api = Some(PathBuf::from(value("--handoff-api")?)),
+            "--handoff-authorizer" => opts.handoff_authorizer = Some(PathBuf::from(value("--handoff-authorizer")?)),
             "--concurrency" => {
                 opts.concurrency = value("--concurrency")?
                     .parse()

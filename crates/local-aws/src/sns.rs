@@ -213,11 +213,11 @@ struct Job {
     busy: Busy,
 }
 
-/// The SNS topics and their Lambda subscriptions.
+/// The SNS topics and their Lambda subscriptions. It also holds the functions SNS does not invoke
+/// (the HTTP API's), so that every function is found by name in one place.
 pub struct Sns {
     cfg: TwinConfig,
-    whatsapp: Arc<Function>,
-    connect: Arc<Function>,
+    functions: HashMap<FunctionName, Arc<Function>>,
     pub tracker: Arc<Tracker>,
     options: Mutex<SnsOptions>,
     dlq: Mutex<Vec<DlqEntry>>,
@@ -229,12 +229,17 @@ pub struct Sns {
 }
 
 impl Sns {
-    pub fn new(cfg: TwinConfig, whatsapp: Arc<Function>, connect: Arc<Function>) -> Arc<Self> {
+    /// `functions`: one of each [`FunctionName`].
+    pub fn new(cfg: TwinConfig, functions: impl IntoIterator<Item = Arc<Function>>) -> Arc<Self> {
+        let functions: HashMap<FunctionName, Arc<Function>> = functions.into_iter().map(|f| (f.name, f)).collect();
+        assert!(
+            FunctionName::ALL.iter().all(|f| functions.contains_key(f)),
+            "Sns needs every function"
+        );
         Arc::new(Self {
             options: Mutex::new(SnsOptions::configured(&cfg)),
             cfg,
-            whatsapp,
-            connect,
+            functions,
             tracker: Arc::new(Tracker::default()),
             dlq: Mutex::new(Vec::new()),
             queues: Mutex::new(None),
@@ -245,10 +250,7 @@ impl Sns {
     }
 
     pub fn function(&self, name: FunctionName) -> &Arc<Function> {
-        match name {
-            FunctionName::WhatsappHandler => &self.whatsapp,
-            FunctionName::ConnectHandler => &self.connect,
-        }
+        &self.functions[&name]
     }
 
     pub fn set_options(&self, opts: SnsOptions) {
@@ -291,9 +293,9 @@ impl Sns {
 
     fn subscriber(&self, topic: &str) -> Option<&Arc<Function>> {
         if topic == self.cfg.eum_topic_arn {
-            Some(&self.whatsapp)
+            Some(self.function(FunctionName::WhatsappHandler))
         } else if topic == self.cfg.connect_stream_topic_arn {
-            Some(&self.connect)
+            Some(self.function(FunctionName::ConnectHandler))
         } else {
             None
         }

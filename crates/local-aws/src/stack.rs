@@ -35,7 +35,7 @@ pub fn debug_dir() -> PathBuf {
 }
 
 /// Everything `Stack::start` needs; `StackOptions::default()` runs the whole stack with the
-/// debug builds of both handlers.
+/// debug builds of the handlers (and of the Handoff API's functions, when they are built).
 #[derive(Debug, Clone)]
 pub struct StackOptions {
     /// Simulated services' configuration.
@@ -52,6 +52,11 @@ pub struct StackOptions {
     pub whatsapp_handler: Option<PathBuf>,
     /// ConnectHandler binary; `None` = no process.
     pub connect_handler: Option<PathBuf>,
+    /// HandoffApi and HandoffAuthorizer binaries, behind the HTTP API (`http_api`); `None`, or a
+    /// binary not built, = no process (requests to the API are then answered 500, as API Gateway
+    /// answers when it cannot invoke a function).
+    pub handoff_api: Option<PathBuf>,
+    pub handoff_authorizer: Option<PathBuf>,
     /// Processes per function.
     pub concurrency: usize,
     pub state_table_name: String,
@@ -76,6 +81,8 @@ impl Default for StackOptions {
             no_moto: false,
             whatsapp_handler: Some(debug.join("whatsapp-handler")),
             connect_handler: Some(debug.join("connect-handler")),
+            handoff_api: Some(debug.join("handoff-api")),
+            handoff_authorizer: Some(debug.join("handoff-authorizer")),
             concurrency: 1,
             state_table_name: "whatsapp-bridge-state".into(),
             media_bucket_name: "whatsapp-bridge-media".into(),
@@ -102,6 +109,8 @@ impl StackOptions {
     pub fn without_handlers(mut self) -> Self {
         self.whatsapp_handler = None;
         self.connect_handler = None;
+        self.handoff_api = None;
+        self.handoff_authorizer = None;
         self
     }
 }
@@ -154,20 +163,43 @@ impl Stack {
             &opts.media_bucket_name,
             &opts.extra_env,
         );
-        let started = stack
-            .twin
-            .start_handlers(HandlerOptions {
-                whatsapp_handler: opts.whatsapp_handler.clone(),
-                connect_handler: opts.connect_handler.clone(),
-                concurrency: opts.concurrency,
-                env,
-            })
-            .await;
+        let started = async {
+            stack.start_http_api(&opts, &env).await?;
+            stack
+                .twin
+                .start_handlers(HandlerOptions {
+                    whatsapp_handler: opts.whatsapp_handler.clone(),
+                    connect_handler: opts.connect_handler.clone(),
+                    concurrency: opts.concurrency,
+                    env,
+                })
+                .await
+        }
+        .await;
         if let Err(e) = started {
             stack.shutdown().await;
             return Err(e);
         }
         Ok(stack)
+    }
+
+    /// Starts the HTTP API's functions whose binaries are built: the Handoff API is newer than the
+    /// handlers, and a stack for anything else must not need it built.
+    async fn start_http_api(&self, opts: &StackOptions, env: &[(String, String)]) -> Result<(), Error> {
+        let functions = [
+            (FunctionName::HandoffApi, &opts.handoff_api),
+            (FunctionName::HandoffAuthorizer, &opts.handoff_authorizer),
+        ];
+        for (name, binary) in functions {
+            match binary {
+                Some(binary) if binary.is_file() => {
+                    self.twin.start_function(name, binary, opts.concurrency, env).await?;
+                }
+                Some(binary) => tracing::warn!("{name} not started: {} is not built", binary.display()),
+                None => {}
+            }
+        }
+        Ok(())
     }
 
     /// The twin's base URL (AWS endpoint and `/_twin` control API).

@@ -57,6 +57,23 @@ pub fn rfc3339_nanos(nanos: u64) -> String {
     format!("{}.{:09}Z", date_time(nanos / 1_000_000_000), nanos % 1_000_000_000)
 }
 
+/// `11/Nov/2025:07:30:00 +0000` — API Gateway's `requestContext.time` (common log format).
+pub fn clf_time(ms: u64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = ms / 1000;
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    format!(
+        "{d:02}/{}/{y:04}:{:02}:{:02}:{:02} +0000",
+        MONTHS[(m - 1) as usize],
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
 /// `2025/11/11` — the date prefix of a Lambda log stream name.
 pub fn log_stream_date(ms: u64) -> String {
     let (y, m, d) = civil_from_days((ms / 86_400_000) as i64);
@@ -77,5 +94,7 @@ mod tests {
         );
         assert_eq!(iso_millis(951_782_400_000), "2000-02-29T00:00:00.000Z");
         assert_eq!(log_stream_date(1_762_846_200_301), "2025/11/11");
+        // The example of API Gateway's payload format 2.0.
+        assert_eq!(clf_time(1_584_039_838_000), "12/Mar/2020:19:03:58 +0000");
     }
 }

@@ -6,7 +6,7 @@
 //! simulation lock is also what orders a contact's stream (see `connect`).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -41,6 +41,7 @@ pub(crate) struct Shared {
     faults: Mutex<Faults>,
     media: Mutex<MediaState>,
     webhooks: Mutex<crate::webhooks::Webhooks>,
+    iam_callers: Mutex<crate::http_api::IamCallers>,
     pub sns: Arc<Sns>,
     pub registry: Arc<ChildRegistry>,
     pub shutdown: watch::Sender<bool>,
@@ -75,6 +76,10 @@ impl Shared {
 
     pub(crate) fn webhooks(&self) -> MutexGuard<'_, crate::webhooks::Webhooks> {
         lock(&self.webhooks)
+    }
+
+    pub(crate) fn iam_callers(&self) -> MutexGuard<'_, crate::http_api::IamCallers> {
+        lock(&self.iam_callers)
     }
 
     /// Runs a simulation transition and publishes what it streamed before releasing the lock,
@@ -169,18 +174,14 @@ impl Twin {
     pub(crate) async fn launch(cfg: TwinConfig, opts: TwinOptions, ready: bool) -> Result<Twin, Error> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await?;
         let addr = listener.local_addr()?;
-        let whatsapp = Function::new(
-            FunctionName::WhatsappHandler,
-            cfg.function_arn(FunctionName::WhatsappHandler.as_str()),
-            cfg.whatsapp_handler_timeout,
-            opts.echo_logs,
-        );
-        let connect = Function::new(
-            FunctionName::ConnectHandler,
-            cfg.function_arn(FunctionName::ConnectHandler.as_str()),
-            cfg.connect_handler_timeout,
-            opts.echo_logs,
-        );
+        let functions = FunctionName::ALL.map(|name| {
+            Function::new(
+                name,
+                cfg.function_arn(name.as_str()),
+                cfg.function_timeout(name),
+                opts.echo_logs,
+            )
+        });
         let (shutdown, _) = watch::channel(false);
         let shared = Arc::new(Shared {
             sim: Mutex::new(ConnectSim::new(cfg.clone())),
@@ -189,7 +190,8 @@ impl Twin {
             faults: Mutex::new(Faults::default()),
             media: Mutex::new(MediaState::default()),
             webhooks: Mutex::default(),
-            sns: Sns::new(cfg.clone(), whatsapp, connect),
+            iam_callers: Mutex::default(),
+            sns: Sns::new(cfg.clone(), functions),
             registry: Arc::new(ChildRegistry::default()),
             shutdown,
             ready: watch::channel(ready).0,
@@ -202,6 +204,7 @@ impl Twin {
                 crate::control::router()
                     .merge(crate::measure::router())
                     .merge(crate::webhooks::router())
+                    .merge(crate::http_api::router())
                     .layer(axum::middleware::from_fn_with_state(
                         shared.clone(),
                         crate::control::hold_until_ready,
@@ -316,37 +319,53 @@ impl Twin {
         out
     }
 
-    /// Starts the handler processes (one Runtime API listener each).
+    /// Starts `concurrency` processes of `binary` as `name` (one Runtime API listener each), with
+    /// `env` (see [`Twin::handler_env`]) plus the function's name and log group. The HTTP API's
+    /// functions are started this way; [`Twin::start_handlers`] starts the SNS-fed ones.
+    pub async fn start_function(
+        &self,
+        name: FunctionName,
+        binary: &Path,
+        concurrency: usize,
+        env: &[(String, String)],
+    ) -> Result<(), Error> {
+        if !binary.is_file() {
+            return Err(Error::Handler(format!(
+                "{name}: {} does not exist (build it with `cargo build -p {}`)",
+                binary.display(),
+                binary.file_name().and_then(|s| s.to_str()).unwrap_or("?")
+            )));
+        }
+        let mut env = env.to_vec();
+        env.push(("AWS_LAMBDA_FUNCTION_NAME".into(), name.as_str().into()));
+        env.push(("AWS_LAMBDA_LOG_GROUP_NAME".into(), format!("/aws/lambda/{name}")));
+        self.shared
+            .sns
+            .function(name)
+            .start_processes(
+                ProcessSpec {
+                    binary: binary.to_owned(),
+                    concurrency: concurrency.max(1),
+                    env,
+                },
+                self.shared.registry.clone(),
+                self.shared.shutdown.subscribe(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Starts the handler processes (one Runtime API listener each); control calls are held until
+    /// every process started by then, these and [`Twin::start_function`]'s, has polled once.
     pub async fn start_handlers(&self, opts: HandlerOptions) -> Result<(), Error> {
         let pairs = [
             (FunctionName::WhatsappHandler, &opts.whatsapp_handler),
             (FunctionName::ConnectHandler, &opts.connect_handler),
         ];
         for (name, binary) in pairs {
-            let Some(binary) = binary else { continue };
-            if !binary.is_file() {
-                return Err(Error::Handler(format!(
-                    "{name}: {} does not exist (build it with `cargo build -p {}`)",
-                    binary.display(),
-                    binary.file_name().and_then(|s| s.to_str()).unwrap_or("?")
-                )));
+            if let Some(binary) = binary {
+                self.start_function(name, binary, opts.concurrency, &opts.env).await?;
             }
-            let mut env = opts.env.clone();
-            env.push(("AWS_LAMBDA_FUNCTION_NAME".into(), name.as_str().into()));
-            env.push(("AWS_LAMBDA_LOG_GROUP_NAME".into(), format!("/aws/lambda/{name}")));
-            self.shared
-                .sns
-                .function(name)
-                .start_processes(
-                    ProcessSpec {
-                        binary: binary.clone(),
-                        concurrency: opts.concurrency.max(1),
-                        env,
-                    },
-                    self.shared.registry.clone(),
-                    self.shared.shutdown.subscribe(),
-                )
-                .await?;
         }
         let shared = self.shared.clone();
         tokio::spawn(async move {

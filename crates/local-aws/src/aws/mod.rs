@@ -196,6 +196,9 @@ async fn serve(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Some(route) = crate::http_api::route(uri.path()) {
+        return crate::http_api::serve(&shared, &conn, route, &method, &uri, &headers, &body).await;
+    }
     if method == Method::POST
         && let Some(function) = invoke::function_in_path(&uri)
     {
