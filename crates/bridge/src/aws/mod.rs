@@ -5,6 +5,7 @@
 //! are classified here, once, into the few kinds the services decide on.
 
 mod attachments;
+mod client_store;
 mod connect;
 mod dynamo;
 mod eum;
@@ -14,6 +15,7 @@ mod media_store;
 mod transcribe;
 
 pub use attachments::ParticipantAttachments;
+pub use client_store::DynamoClientStore;
 pub use connect::{ConnectCenter, ParticipantService};
 pub use dynamo::DynamoStore;
 pub use eum::EumSender;
@@ -127,6 +129,10 @@ impl AwsClients {
 
     pub fn handoff_store(&self, config: &Config) -> DynamoHandoffStore {
         DynamoHandoffStore::new(self.dynamodb.clone(), config.table_name.clone())
+    }
+
+    pub fn client_store(&self, config: &Config) -> DynamoClientStore {
+        DynamoClientStore::new(self.dynamodb.clone(), config.table_name.clone())
     }
 
     pub fn contact_center(&self, config: &Config) -> ConnectCenter {

@@ -1,5 +1,5 @@
 //! Client records in memory, with the rules of the DynamoDB adapter: a principal acts as one client
-//! only, and requests are counted by [`throttle`] under one lock.
+//! only, and requests are counted by [`throttle`] under one lock, on clients that have a record.
 
 use super::Faults;
 use crate::error::{FailureKind, PortError};
@@ -49,6 +49,14 @@ impl ClientStore for FakeClientStore {
     async fn count_request(&self, record: &ClientRecord, now_ms: u64) -> PortResult<Throttle> {
         let answer = self.faults.enter("count_request").await?;
         let mut table = self.table.lock().unwrap();
+        // The counter lives on the client's item, which an update does not make up.
+        if !table.clients.contains_key(&record.id) {
+            return answer.give(Err(PortError::new(
+                FailureKind::Rejected,
+                "UpdateItem",
+                "no such client",
+            )));
+        }
         let decided = throttle(
             record.requests_per_second,
             table.windows.get(&record.id).copied(),

@@ -21,7 +21,8 @@ pub trait ClientStore: Send + Sync {
     fn client_of(&self, principal: &IamPrincipal) -> impl Future<Output = PortResult<Option<ClientRecord>>> + Send;
 
     /// Counts one request of `record`'s client at `now_ms` against its limit, as [`super::throttle()`]
-    /// decides; the count is stored only when the request is allowed.
+    /// decides; the count is stored only when the request is allowed. The counter is kept on the client's
+    /// record, so counting for a client without one fails (rejected) rather than making one up.
     fn count_request(&self, record: &ClientRecord, now_ms: u64) -> impl Future<Output = PortResult<Throttle>> + Send;
 
     /// Writes a client's record (added, a key rotated, disabled), with an entry for each of its IAM
