@@ -115,11 +115,11 @@ pub async fn run_handoff_api() -> Result<(), Error> {
         clients.participant(),
         settings,
     );
-    let service = &service;
+    let (service, clients) = (&service, &clients.client_store(&config));
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayV2httpRequest>| async move {
             let deadline = i64::try_from(event.context.deadline).unwrap_or(i64::MAX);
-            let answer = claims::within_deadline(deadline, gateway::answer(service, &event.payload)).await;
+            let answer = claims::within_deadline(deadline, gateway::answer(clients, service, &event.payload)).await;
             Ok::<_, Error>(answer)
         },
     ))

@@ -1,12 +1,21 @@
 //! API Gateway's HTTP API (payload format 2.0) in the service's terms: the request a route hands the
-//! `HandoffApi` function, and the answer it gives back. API Gateway has already run the authorizer,
-//! which names the client in its context (`client_id`); a request without one never reaches the
-//! service (401), so a route left without an authorizer by mistake serves nobody.
+//! `HandoffApi` function, who it comes from, and the answer it gives back.
+//!
+//! API Gateway has already authorized the request: on the key routes the Lambda authorizer names the
+//! client in its context, on the `/iam` routes AWS names the signing principal, which a client record
+//! must name. The function then reads the client's record (a client disabled since, or an IAM caller no
+//! client names, is refused 403), counts the request against the client's rate (429 with
+//! `Retry-After`), and only then lets the service act, as that client. A request with neither never
+//! reaches the service (401), so a route left without authorization by mistake serves nobody.
 
+use super::auth::store::ClientStore;
+use super::auth::{Caller, ClientRecord, Denial, RequestAuthorizer, Throttle};
 use super::request::{ApiError, RawRequest};
 use super::service::{ApiResponse, HandoffService};
 use super::store::HandoffStore;
+use crate::error::PortError;
 use crate::ports::{ContactCenter, Participant};
+use crate::telemetry::now_ms;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderMap, HeaderValue};
@@ -18,7 +27,7 @@ const IAM_PREFIX: &str = "/iam";
 /// A request as the function received it, owned, with the client the authorizer named.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayRequest {
-    pub client: Option<String>,
+    pub caller: Result<Caller, Denial>,
     method: String,
     path: String,
     query: Vec<(String, String)>,
@@ -39,19 +48,22 @@ impl GatewayRequest {
         } else {
             body.as_bytes().to_vec()
         };
-        let authorizer = event.request_context.authorizer.as_ref();
-        // `fields` is the Lambda authorizer's context (`requestContext.authorizer.lambda`).
-        let client = authorizer
-            .and_then(|a| a.fields.get("client_id"))
-            .and_then(|id| id.as_str())
-            .map(str::to_owned);
+        // Read again in the auth domain's terms: the Lambda authorizer's context or the IAM caller.
+        let caller = event
+            .request_context
+            .authorizer
+            .as_ref()
+            .and_then(|authorizer| serde_json::to_value(authorizer).ok())
+            .and_then(|authorizer| serde_json::from_value::<RequestAuthorizer>(authorizer).ok())
+            .ok_or(Denial::NoKey)
+            .and_then(|authorizer| authorizer.caller());
         let query = event
             .query_string_parameters
             .iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
         Ok(Self {
-            client,
+            caller,
             method: event.request_context.http.method.as_str().to_owned(),
             // The SigV4 routes are the same API under `/iam` (API Gateway picks the authorization by route).
             path: event
@@ -89,24 +101,60 @@ impl GatewayRequest {
     }
 }
 
-/// Serves one API Gateway event: the authorizer's client, then the service.
-pub async fn answer<H: HandoffStore, C: ContactCenter, P: Participant>(
+/// Serves one API Gateway event: who it is from, their rate, then the service.
+pub async fn answer<K: ClientStore, H: HandoffStore, C: ContactCenter, P: Participant>(
+    clients: &K,
     service: &HandoffService<H, C, P>,
     event: &ApiGatewayV2httpRequest,
 ) -> ApiGatewayV2httpResponse {
-    let served = match GatewayRequest::read(event) {
+    let served = match admit(clients, event).await {
         Err(e) => ApiResponse::error(&e),
-        Ok(GatewayRequest { client: None, .. }) => {
-            tracing::warn!("a request reached the function without an authorizer's client");
-            ApiResponse::error(&ApiError::unauthorized())
-        }
-        Ok(request) => {
+        Ok((request, record)) => {
             let query = request.query_pairs();
-            let client = request.client.as_deref().unwrap_or_default();
-            service.handle(client, request.raw(&query)).await
+            service.handle(record.id.as_str(), request.raw(&query)).await
         }
     };
     respond(served)
+}
+
+/// The request and its client's record, once the client may make it now.
+async fn admit<K: ClientStore>(
+    clients: &K,
+    event: &ApiGatewayV2httpRequest,
+) -> Result<(GatewayRequest, ClientRecord), ApiError> {
+    let request = GatewayRequest::read(event)?;
+    let refused = |denial: Denial| {
+        tracing::info!(reason = %denial, "request refused");
+        ApiError::from(denial)
+    };
+    let record = match request.caller.clone().map_err(refused)? {
+        Caller::Client(id) => clients
+            .load_client(&id)
+            .await
+            .map_err(unavailable)?
+            .ok_or(Denial::UnknownClient),
+        // AWS has authenticated the caller: it is known, just no client's.
+        Caller::Iam(principal) => clients
+            .client_of(&principal)
+            .await
+            .map_err(unavailable)?
+            .ok_or(Denial::UnmappedCaller),
+    };
+    let record = record.map_err(refused)?;
+    if record.disabled {
+        return Err(refused(Denial::Disabled));
+    }
+    match clients.count_request(&record, now_ms().max(0).unsigned_abs()).await {
+        Ok(Throttle::Allowed(_)) => Ok((request, record)),
+        Ok(limited @ Throttle::Limited { .. }) => Err(limited.into_result().unwrap_err()),
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
+/// The client store could not answer: the bot may retry in a moment.
+fn unavailable(e: PortError) -> ApiError {
+    tracing::warn!(error = %e, "client store failed");
+    ApiError::rate_limited(1)
 }
 
 /// The service's answer as API Gateway returns it, JSON with its extra headers.
@@ -130,6 +178,7 @@ pub fn respond(response: ApiResponse) -> ApiGatewayV2httpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::handoff::auth::ClientId;
     use serde_json::json;
 
     /// An HTTP API event as the AWS docs show payload format 2.0, after a Lambda authorizer.
@@ -159,7 +208,7 @@ mod tests {
     #[test]
     fn a_request_is_read_with_the_client_the_authorizer_named() {
         let read = GatewayRequest::read(&event("{\"a\":1}", false)).unwrap();
-        assert_eq!(read.client.as_deref(), Some("acme-bot"));
+        assert_eq!(read.caller, Ok(Caller::Client(ClientId::parse("acme-bot").unwrap())));
         let query = read.query_pairs();
         let raw = read.raw(&query);
         assert_eq!((raw.method, raw.path), ("POST", "/v1/handoffs"));
@@ -188,7 +237,7 @@ mod tests {
     fn without_an_authorizer_no_client_is_named() {
         let mut unauthorized = event("", false);
         unauthorized.request_context.authorizer = None;
-        assert_eq!(GatewayRequest::read(&unauthorized).unwrap().client, None);
+        assert_eq!(GatewayRequest::read(&unauthorized).unwrap().caller, Err(Denial::NoKey));
     }
 
     #[test]

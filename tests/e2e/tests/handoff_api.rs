@@ -1,0 +1,261 @@
+//! The Handoff API through the real binaries: the twin serves it as API Gateway's HTTP API would, with
+//! `HandoffAuthorizer` checking each request's key and `HandoffApi` acting in Connect; the client and
+//! its key come from the operator's `client` command. A bot hands off with a 12-message history and the
+//! agent reads reason, history and summary; the bot's messages and typing go in; the bot ends it and a
+//! late message is refused; a retried create opens no second chat; unauthenticated, wrong-key,
+//! foreign-client and malformed requests change nothing.
+
+use e2e::{TestStack, bin_dir, transcript_texts};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const TABLE: &str = "whatsapp-bridge-state";
+
+async fn stack() -> TestStack {
+    TestStack::start_with(|o| {
+        o.handoff_api = Some(bin_dir().join("handoff-api"));
+        o.handoff_authorizer = Some(bin_dir().join("handoff-authorizer"));
+    })
+    .await
+}
+
+/// `client add <id>` as an operator runs it; the key it prints.
+fn add_client(stack: &TestStack, id: &str) -> String {
+    let moto = stack.stack().moto_url().expect("moto");
+    let out = std::process::Command::new(bin_dir().join("client"))
+        .args(["add", id, "--rps", "50"])
+        .env("AWS_ENDPOINT_URL_DYNAMODB", moto)
+        .env("STATE_TABLE_NAME", TABLE)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .output()
+        .expect("client runs");
+    assert!(
+        out.status.success(),
+        "client add: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+struct Bot<'a> {
+    stack: &'a TestStack,
+    key: Option<String>,
+}
+
+impl Bot<'_> {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let url = format!("{}{path}", self.stack.twin().url());
+        let mut request = reqwest::Client::new().request(method.parse().unwrap(), url);
+        if let Some(key) = &self.key {
+            request = request.bearer_auth(key);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let answer = request.send().await.expect("the twin answers");
+        let status = answer.status();
+        let text = answer.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn create(&self, key: &str, body: &Value) -> (StatusCode, Value) {
+        self.call("POST", "/v1/handoffs", &[("idempotency-key", key)], Some(body.clone()))
+            .await
+    }
+}
+
+fn history(n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| {
+            let source = if i % 2 == 0 { "user" } else { "bot" };
+            json!({"source": {"type": source}, "type": "text", "payload": {"text": format!("{source} says {i}")}})
+        })
+        .collect()
+}
+
+fn handoff(history: Vec<Value>) -> Value {
+    json!({
+        "external_conversation_id": "botpress-conv-9",
+        "user": {"id": "u-9", "name": "Ana Souza"},
+        "title": "Refund request",
+        "description": "Asks for a refund the bot cannot grant",
+        "message_history": history,
+        "routing": {"priority": 2, "attributes": {"Tier": "gold"}},
+    })
+}
+
+async fn contacts(stack: &TestStack) -> Vec<Value> {
+    stack.twin().contacts().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_hands_off_talks_through_the_agents_chat_and_ends_it() {
+    let stack = stack().await;
+    let bot = Bot {
+        stack: &stack,
+        key: Some(add_client(&stack, "acme-bot")),
+    };
+
+    let (status, created) = bot.create("handoff-1", &handoff(history(12))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{created}");
+    assert_eq!(created["status"], "queued");
+    let id = created["handoff_id"].as_str().unwrap().to_owned();
+
+    let chats = contacts(&stack).await;
+    assert_eq!(chats.len(), 1, "one chat");
+    let chat = &chats[0];
+    assert_eq!(chat["contact_id"], created["contact_id"]);
+    let said_by_bot = transcript_texts(chat, "CUSTOM_BOT");
+    assert_eq!(
+        said_by_bot[0], "Refund request\nAsks for a refund the bot cannot grant",
+        "the reason first"
+    );
+    let expected_bot: Vec<String> = (0..12)
+        .filter(|i| i % 2 == 1)
+        .map(|i| format!("bot says {i}"))
+        .collect();
+    assert_eq!(said_by_bot[1..], expected_bot[..]);
+    let expected_user: Vec<String> = (0..12)
+        .filter(|i| i % 2 == 0)
+        .map(|i| format!("user says {i}"))
+        .collect();
+    assert_eq!(transcript_texts(chat, "CUSTOMER"), expected_user);
+    let order: Vec<&str> = chat["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|item| item["type"] == "MESSAGE" && item["role"] != "SYSTEM")
+        .filter_map(|item| item["content"].as_str())
+        .collect();
+    assert_eq!(
+        order[1..],
+        (0..12)
+            .map(|i| if i % 2 == 0 {
+                format!("user says {i}")
+            } else {
+                format!("bot says {i}")
+            })
+            .collect::<Vec<_>>()[..],
+        "as it was said"
+    );
+    assert_eq!(chat["attributes"]["HandoffTitle"], "Refund request");
+    assert_eq!(chat["attributes"]["HandoffLastUserMessage"], "user says 10");
+    assert_eq!(chat["attributes"]["HandoffPriority"], "2");
+    assert_eq!(chat["attributes"]["Tier"], "gold");
+
+    let (status, view) = bot.call("GET", &format!("/v1/handoffs/{id}"), &[], None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(view["external_conversation_id"], "botpress-conv-9");
+
+    let message = json!({"client_message_id": "m-1", "type": "text", "text": "Is anyone there?"});
+    for _ in 0..2 {
+        let (status, _) = bot
+            .call(
+                "POST",
+                &format!("/v1/handoffs/{id}/messages"),
+                &[],
+                Some(message.clone()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+    let (status, _) = bot.call("POST", &format!("/v1/handoffs/{id}/typing"), &[], None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let customer = transcript_texts(&contacts(&stack).await[0], "CUSTOMER");
+    assert_eq!(
+        customer.iter().filter(|t| *t == "Is anyone there?").count(),
+        1,
+        "once per client_message_id"
+    );
+
+    let (status, _) = bot
+        .call(
+            "POST",
+            &format!("/v1/handoffs/{id}/end"),
+            &[],
+            Some(json!({"reason": "resolved"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(contacts(&stack).await[0]["state"], "ended");
+    let (_, view) = bot.call("GET", &format!("/v1/handoffs/{id}"), &[], None).await;
+    assert_eq!(view["status"], "ended");
+    let late = json!({"client_message_id": "m-2", "type": "text", "text": "hello?"});
+    let (status, refused) = bot
+        .call("POST", &format!("/v1/handoffs/{id}/messages"), &[], Some(late))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(refused["code"], "handoff_ended");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_create_opens_no_second_chat() {
+    let stack = stack().await;
+    let bot = Bot {
+        stack: &stack,
+        key: Some(add_client(&stack, "acme-bot")),
+    };
+
+    let (first, created) = bot.create("handoff-1", &handoff(history(3))).await;
+    let (again, retried) = bot.create("handoff-1", &handoff(history(3))).await;
+
+    assert_eq!((first, again), (StatusCode::ACCEPTED, StatusCode::ACCEPTED));
+    assert_eq!(created, retried, "the same handoff");
+    let chats = contacts(&stack).await;
+    assert_eq!(chats.len(), 1);
+    assert_eq!(transcript_texts(&chats[0], "CUSTOM_BOT").len(), 2, "nothing said twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unauthenticated_foreign_and_malformed_requests_change_nothing() {
+    let stack = stack().await;
+    let acme = Bot {
+        stack: &stack,
+        key: Some(add_client(&stack, "acme-bot")),
+    };
+    let other = Bot {
+        stack: &stack,
+        key: Some(add_client(&stack, "other-bot")),
+    };
+    let (_, created) = acme.create("handoff-1", &handoff(history(2))).await;
+    let id = created["handoff_id"].as_str().unwrap();
+    let before = contacts(&stack).await;
+
+    let anonymous = Bot {
+        stack: &stack,
+        key: None,
+    };
+    let (status, _) = anonymous.create("handoff-2", &handoff(history(2))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "no key: API Gateway refuses");
+    let forged = Bot {
+        stack: &stack,
+        key: Some(format!("wcb_acme-bot_{}", "A".repeat(43))),
+    };
+    let (status, _) = forged.create("handoff-3", &handoff(history(2))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a wrong key");
+    let (status, _) = other.call("GET", &format!("/v1/handoffs/{id}"), &[], None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another client's handoff");
+    let (status, _) = other.call("POST", &format!("/v1/handoffs/{id}/end"), &[], None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let mut malformed = handoff(history(2));
+    malformed["user"]["phone"] = json!("5551234");
+    let (status, error) = acme.create("handoff-4", &malformed).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["code"], "invalid_request");
+    assert!(error["message"].as_str().unwrap().contains("user.phone"), "{error}");
+
+    assert_eq!(contacts(&stack).await, before, "no chat started or changed");
+}
