@@ -142,6 +142,35 @@ impl Twin {
         Invocation::from_json(&self.post(&format!("/invoke/{function}"), event).await)
     }
 
+    /// A call of the Handoff API the twin serves (API Gateway's HTTP API) with the client's `key`; the
+    /// status and the JSON answer (`Null` when there is none).
+    pub async fn handoff_api(
+        &self,
+        key: Option<&str>,
+        (method, path): (&str, &str),
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> (reqwest::StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method.parse().expect("a method"), format!("{}{path}", self.base));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let answer = request.send().await.expect("the twin answers");
+        let status = answer.status();
+        let text = answer.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
     pub async fn contacts(&self) -> Vec<Value> {
         self.get("/contacts").await.as_array().cloned().unwrap_or_default()
     }
@@ -303,6 +332,9 @@ impl TestStack {
             moto_bin: repo_root().join("scripts/moto-server"),
             whatsapp_handler: Some(bins.join("whatsapp-handler")),
             connect_handler: Some(bins.join("connect-handler")),
+            // The Handoff API's functions only for the tests that call it (see `with_handoff_api`).
+            handoff_api: None,
+            handoff_authorizer: None,
             echo_logs: std::env::var_os("E2E_ECHO_LOGS").is_some(),
             // A moto server of one's own (e.g. to watch its request log while debugging).
             moto_url: std::env::var("E2E_MOTO_URL").ok(),
@@ -334,12 +366,48 @@ impl TestStack {
         &self.twin
     }
 
+    /// Adds the Handoff API's functions (`HandoffApi`, `HandoffAuthorizer`) to a stack's options.
+    pub fn with_handoff_api(options: &mut local_aws::StackOptions) {
+        let bins = bin_dir();
+        for (name, binary) in [
+            ("handoff-api", &mut options.handoff_api),
+            ("handoff-authorizer", &mut options.handoff_authorizer),
+        ] {
+            let path = bins.join(name);
+            assert!(
+                path.exists(),
+                "{name} is not built: run `cargo build --workspace --bins`"
+            );
+            *binary = Some(path);
+        }
+    }
+
     pub fn business_numbers(&self) -> Vec<local_aws::BusinessNumber> {
         self.stack.twin().config().business_numbers.clone()
     }
 
     pub fn stack(&self) -> &local_aws::Stack {
         &self.stack
+    }
+
+    /// A Handoff API client added as an operator adds it (`client add`, the `ops` binary); its key.
+    pub fn add_client(&self, id: &str) -> String {
+        let moto = self.stack.moto_url().expect("moto");
+        let out = std::process::Command::new(bin_dir().join("client"))
+            .args(["add", id, "--rps", "50"])
+            .env("AWS_ENDPOINT_URL_DYNAMODB", moto)
+            .env("STATE_TABLE_NAME", &self.state_table)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .output()
+            .expect("client runs");
+        assert!(
+            out.status.success(),
+            "client add: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("a key").trim().to_owned()
     }
 
     /// Calls moto's DynamoDB directly (its JSON protocol) on the bridge's state table, to look at or

@@ -5,40 +5,15 @@
 //! late message is refused; a retried create opens no second chat; unauthenticated, wrong-key,
 //! foreign-client and malformed requests change nothing.
 
-use e2e::{TestStack, bin_dir, transcript_texts};
+use e2e::{TestStack, transcript_texts};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const TABLE: &str = "whatsapp-bridge-state";
-
 async fn stack() -> TestStack {
-    TestStack::start_with(|o| {
-        o.handoff_api = Some(bin_dir().join("handoff-api"));
-        o.handoff_authorizer = Some(bin_dir().join("handoff-authorizer"));
-    })
-    .await
+    TestStack::start_with(TestStack::with_handoff_api).await
 }
 
-/// `client add <id>` as an operator runs it; the key it prints.
-fn add_client(stack: &TestStack, id: &str) -> String {
-    let moto = stack.stack().moto_url().expect("moto");
-    let out = std::process::Command::new(bin_dir().join("client"))
-        .args(["add", id, "--rps", "50"])
-        .env("AWS_ENDPOINT_URL_DYNAMODB", moto)
-        .env("STATE_TABLE_NAME", TABLE)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .output()
-        .expect("client runs");
-    assert!(
-        out.status.success(),
-        "client add: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
+/// A bot: a client's key, calling the API the twin serves.
 struct Bot<'a> {
     stack: &'a TestStack,
     key: Option<String>,
@@ -52,23 +27,8 @@ impl Bot<'_> {
         headers: &[(&str, &str)],
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let url = format!("{}{path}", self.stack.twin().url());
-        let mut request = reqwest::Client::new().request(method.parse().unwrap(), url);
-        if let Some(key) = &self.key {
-            request = request.bearer_auth(key);
-        }
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        if let Some(body) = body {
-            request = request
-                .header("content-type", "application/json")
-                .body(body.to_string());
-        }
-        let answer = request.send().await.expect("the twin answers");
-        let status = answer.status();
-        let text = answer.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        let key = self.key.as_deref();
+        self.stack.twin().handoff_api(key, (method, path), headers, body).await
     }
 
     async fn create(&self, key: &str, body: &Value) -> (StatusCode, Value) {
@@ -106,7 +66,7 @@ async fn a_bot_hands_off_talks_through_the_agents_chat_and_ends_it() {
     let stack = stack().await;
     let bot = Bot {
         stack: &stack,
-        key: Some(add_client(&stack, "acme-bot")),
+        key: Some(stack.add_client("acme-bot")),
     };
 
     let (status, created) = bot.create("handoff-1", &handoff(history(12))).await;
@@ -199,6 +159,23 @@ async fn a_bot_hands_off_talks_through_the_agents_chat_and_ends_it() {
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(refused["code"], "handoff_ended");
+
+    // Neither function logs what was said, who said it, or the key.
+    let key = bot.key.as_deref().unwrap();
+    for function in ["HandoffApi", "HandoffAuthorizer"] {
+        let logs = stack.twin().logs(function).await.join("\n");
+        assert!(!logs.is_empty(), "{function} logged nothing");
+        for secret in [
+            "Ana Souza",
+            "user says",
+            "bot says",
+            "Is anyone there?",
+            "Refund request",
+            key,
+        ] {
+            assert!(!logs.contains(secret), "{function} logged something private");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -206,7 +183,7 @@ async fn a_retried_create_opens_no_second_chat() {
     let stack = stack().await;
     let bot = Bot {
         stack: &stack,
-        key: Some(add_client(&stack, "acme-bot")),
+        key: Some(stack.add_client("acme-bot")),
     };
 
     let (first, created) = bot.create("handoff-1", &handoff(history(3))).await;
@@ -224,11 +201,11 @@ async fn unauthenticated_foreign_and_malformed_requests_change_nothing() {
     let stack = stack().await;
     let acme = Bot {
         stack: &stack,
-        key: Some(add_client(&stack, "acme-bot")),
+        key: Some(stack.add_client("acme-bot")),
     };
     let other = Bot {
         stack: &stack,
-        key: Some(add_client(&stack, "other-bot")),
+        key: Some(stack.add_client("other-bot")),
     };
     let (_, created) = acme.create("handoff-1", &handoff(history(2))).await;
     let id = created["handoff_id"].as_str().unwrap();

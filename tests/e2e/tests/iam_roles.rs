@@ -73,9 +73,6 @@ const ROLES: &[(&str, &str)] = &[
     ("HandoffAuthorizer", "HandoffAuthorizerRole"),
 ];
 
-/// The functions a WhatsApp conversation runs through.
-const WHATSAPP_ROLES: &[(&str, &str)] = &[ROLES[0], ROLES[1]];
-
 /// `start_chat_contact` → `StartChatContact`.
 fn operation_name(sdk_method: &str) -> String {
     sdk_method
@@ -196,6 +193,7 @@ async fn each_role_grants_exactly_what_its_function_calls() {
     let stack = TestStack::start_with(|o| {
         o.proxy_moto = true;
         o.extra_env.push(("TRANSCRIBE_STREAM_SPEED".to_owned(), "8".to_owned()));
+        TestStack::with_handoff_api(o);
     })
     .await;
     common::whole_conversation(&stack).await;
@@ -218,7 +216,31 @@ async fn each_role_grants_exactly_what_its_function_calls() {
         "delivered on Lambda's retry"
     );
 
-    for (function, role) in WHATSAPP_ROLES {
+    // A bot's handoff: created with a history, a message, typing, the end.
+    let key = stack.add_client("acme-bot");
+    let handoff = json!({"external_conversation_id": "c-1", "user": {"id": "u-1", "name": "Ana"},
+                         "title": "Refund", "description": "Asks for a refund",
+                         "message_history": [{"source": {"type": "bot"}, "type": "text", "payload": {"text": "Hi"}}]});
+    let api = |method, path: String, headers: &'static [(&'static str, &'static str)], body| {
+        let (twin, key) = (twin.clone(), key.clone());
+        async move { twin.handoff_api(Some(&key), (method, &path), headers, body).await }
+    };
+    let (status, created) = api(
+        "POST",
+        "/v1/handoffs".into(),
+        &[("idempotency-key", "h-1")],
+        Some(handoff),
+    )
+    .await;
+    assert_eq!(status, 202, "{created}");
+    let id = created["handoff_id"].as_str().unwrap();
+    let message = json!({"client_message_id": "m-1", "type": "text", "text": "Hello?"});
+    for (path, body) in [("messages", Some(message)), ("typing", None), ("end", None)] {
+        let (status, _) = api("POST", format!("/v1/handoffs/{id}/{path}"), &[], body).await;
+        assert!(status.is_success(), "{path}: {status}");
+    }
+
+    for (function, role) in ROLES {
         let invocations = twin.get(&format!("/invocations?function={function}")).await;
         let operations: Vec<String> = invocations
             .as_array()
