@@ -4,6 +4,7 @@ use crate::aws::AwsClients;
 use crate::claims;
 use crate::config::Config;
 use crate::error::RetryableFailure;
+use crate::handoff::auth::AuthorizerEvent;
 use crate::handoff::gateway;
 use crate::handoff::service::{HandoffService, HandoffSettings};
 use crate::inbound::InboundBridge;
@@ -126,9 +127,6 @@ pub async fn run_handoff_api() -> Result<(), Error> {
     .await
 }
 
-use crate::handoff::auth::store::ClientStore;
-use crate::handoff::auth::{AuthorizerEvent, AuthorizerResponse, authorize};
-
 /// HandoffAuthorizer: API Gateway's Lambda authorizer of the Handoff API's key routes (payload 2.0,
 /// simple responses). Every event is answered, a failure included: API Gateway does not retry an
 /// authorizer, and would answer a failed invocation 500.
@@ -138,99 +136,7 @@ pub async fn run_handoff_authorizer() -> Result<(), Error> {
     let store = &store;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<AuthorizerEvent>| async move {
         let now_ms = u64::try_from(crate::telemetry::now_ms()).unwrap_or(0);
-        Ok::<_, Error>(authorize_request(store, &event.payload, now_ms).await)
+        Ok::<_, Error>(gateway::authorize(store, &event.payload, now_ms).await)
     }))
     .await
-}
-
-/// Reads the one record the key names and decides, with one log line that names the denial or the
-/// client let through, and nothing of the key.
-async fn authorize_request(store: &impl ClientStore, event: &AuthorizerEvent, now_ms: u64) -> AuthorizerResponse {
-    let request_id = event.request_context.request_id.as_str();
-    let record = match event.api_key() {
-        Ok(key) => store.load_client(key.client_id()).await,
-        // Nothing to read: `authorize` finds the same denial in the headers.
-        Err(_) => Ok(None),
-    };
-    let response = match record {
-        Ok(record) => authorize(event, record.as_ref(), now_ms),
-        Err(e) => {
-            tracing::error!(request_id, error = %e, "client store unreadable: request refused");
-            // Refused as a key without a record is: the same bare denial.
-            return authorize(event, None, now_ms);
-        }
-    };
-    match (response.denial(), response.client_id()) {
-        (Some(denial), _) => tracing::info!(request_id, denial = ?denial, "request refused"),
-        (None, client) => tracing::info!(request_id, client = client.map(|c| c.as_str()), "request authorized"),
-    }
-    response
-}
-
-#[cfg(test)]
-mod authorizer_tests {
-    use super::{ClientStore, authorize_request};
-    use crate::error::{FailureKind, PortError};
-    use crate::fakes::{FakeClientStore, Fault};
-    use crate::handoff::auth::{ApiKey, AuthorizerEvent, ClientId, ClientRecord, StoredKey};
-    use serde_json::{Value, json};
-    use std::num::NonZeroU32;
-
-    const NOW_MS: u64 = 1_796_601_600_000;
-
-    fn event(key: &ApiKey) -> AuthorizerEvent {
-        serde_json::from_value(json!({
-            "version": "2.0",
-            "type": "REQUEST",
-            "routeArn": "arn:aws:execute-api:us-east-1:123456789012:abcdef123/$default/POST/handoffs",
-            "routeKey": "POST /handoffs",
-            "headers": {"authorization": format!("Bearer {}", key.reveal())},
-            "requestContext": {
-                "requestId": "req-1",
-                "http": {"method": "POST", "path": "/handoffs"},
-                "timeEpoch": NOW_MS
-            }
-        }))
-        .unwrap()
-    }
-
-    async fn answer(store: &FakeClientStore, key: &ApiKey) -> Value {
-        serde_json::to_value(authorize_request(store, &event(key), NOW_MS).await).unwrap()
-    }
-
-    #[tokio::test]
-    async fn the_record_the_key_names_decides_and_a_store_failure_refuses() {
-        let acme = ClientId::parse("acme-bot").unwrap();
-        let key = ApiKey::mint(&acme, &[7; 32]);
-        let store = FakeClientStore::default();
-        assert_eq!(
-            answer(&store, &key).await,
-            json!({"isAuthorized": false}),
-            "no record yet"
-        );
-        store
-            .put_client(&ClientRecord {
-                id: acme,
-                keys: vec![StoredKey {
-                    hash: key.hash(),
-                    created_ms: NOW_MS,
-                    expires_ms: None,
-                }],
-                iam_principals: vec![],
-                requests_per_second: NonZeroU32::new(5).unwrap(),
-                disabled: false,
-            })
-            .await
-            .unwrap();
-        assert_eq!(
-            answer(&store, &key).await,
-            json!({"isAuthorized": true, "context": {"client_id": "acme-bot"}})
-        );
-        store.faults().next(
-            "load_client",
-            Fault::Fail(PortError::new(FailureKind::Transient, "GetItem", "timeout")),
-        );
-        assert_eq!(answer(&store, &key).await, json!({"isAuthorized": false}));
-        assert_eq!(store.faults().calls("load_client"), 3);
-    }
 }

@@ -11,6 +11,9 @@ pub fn connect_stream(name: &str) -> &'static str {
         "typing" => include_str!("../../../tests/fixtures/connect-stream-typing.json"),
         "receipt" => include_str!("../../../tests/fixtures/connect-stream-receipt-read-UNVERIFIED.json"),
         "chat-ended" => include_str!("../../../tests/fixtures/connect-stream-chat-ended.json"),
+        "participant-joined" => include_str!("../../../tests/fixtures/connect-stream-participant-joined.json"),
+        "participant-left" => include_str!("../../../tests/fixtures/connect-stream-participant-left.json"),
+        "transfer-succeeded" => include_str!("../../../tests/fixtures/connect-stream-transfer-succeeded.json"),
         "listpicker" => include_str!("../../../tests/fixtures/connect-stream-interactive-listpicker.json"),
         "panel" => include_str!("../../../tests/fixtures/connect-stream-interactive-panel.json"),
         "quickreply" => include_str!("../../../tests/fixtures/connect-stream-interactive-quickreply.json"),
@@ -18,4 +21,14 @@ pub fn connect_stream(name: &str) -> &'static str {
         "carousel" => include_str!("../../../tests/fixtures/connect-stream-interactive-carousel.json"),
         other => panic!("no fixture {other}"),
     }
+}
+
+/// Connect's stream item `name` (see [`connect_stream`]), parsed.
+pub fn stream_item(name: &str) -> crate::connect_stream::StreamItem {
+    let event: serde_json::Value = serde_json::from_str(connect_stream(name)).expect("a fixture");
+    let notification = crate::sns::notifications(&event)
+        .expect("an SNS event")
+        .remove(0)
+        .expect("a notification");
+    crate::connect_stream::parse_item(&notification).expect("a stream item")
 }

@@ -6,7 +6,7 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use bridge::fakes::{FakeClientStore, FakeConnect, FakeHandoffStore};
 use bridge::handoff::auth::store::ClientStore;
 use bridge::handoff::auth::{ClientId, ClientRecord, IamPrincipal};
-use bridge::handoff::context::ReplayLimits;
+use bridge::handoff::context::RetellLimits;
 use bridge::handoff::gateway::answer;
 use bridge::handoff::service::{HandoffService, HandoffSettings};
 use bridge::rich::split::Limit;
@@ -27,7 +27,7 @@ impl Door {
         let settings = HandoffSettings {
             contact_flow_id: "handoff-flow".into(),
             bot_name: "Bot".into(),
-            replay: ReplayLimits::default(),
+            retell: RetellLimits::default(),
             text_limit: Limit::new(1024, Unit::Chars),
         };
         let service = HandoffService::new(

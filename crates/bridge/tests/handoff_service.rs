@@ -6,7 +6,7 @@
 //! handoff.
 
 use bridge::fakes::{FakeConnect, FakeHandoffStore, Fault, Speaker};
-use bridge::handoff::context::ReplayLimits;
+use bridge::handoff::context::RetellLimits;
 use bridge::handoff::request::{HandoffId, RawRequest};
 use bridge::handoff::service::{ApiResponse, HandoffService, HandoffSettings};
 use bridge::handoff::store::HandoffStore;
@@ -28,7 +28,7 @@ impl Api {
         let settings = HandoffSettings {
             contact_flow_id: "handoff-flow".into(),
             bot_name: "Acme assistant".into(),
-            replay: ReplayLimits::default(),
+            retell: RetellLimits::default(),
             text_limit: Limit::new(1024, Unit::Chars),
         };
         let service = HandoffService::new(store.clone(), connect.clone(), connect.clone(), settings);
@@ -139,7 +139,7 @@ async fn the_agent_reads_the_bots_conversation_in_order_after_its_reason() {
 #[tokio::test]
 async fn a_retried_create_makes_no_second_chat_and_says_nothing_twice() {
     let api = Api::new();
-    // The first attempt dies in the middle of the replay.
+    // The first attempt dies in the middle of the retelling.
     api.connect
         .faults()
         .next("send_message", Fault::Slow(std::time::Duration::ZERO));

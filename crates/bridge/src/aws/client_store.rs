@@ -22,7 +22,7 @@
 //!
 //! Reads are strongly consistent, so a key revoked or a client disabled is refused on the next request.
 
-use super::items::{Item, corrupt, get_n, get_s, n, s};
+use super::items::{Item, corrupt, get_item, get_n, get_s, n, s};
 use super::{Boxed, classify};
 use crate::error::{FailureKind, PortError};
 use crate::handoff::auth::store::ClientStore;
@@ -175,17 +175,7 @@ impl DynamoClientStore {
     }
 
     async fn get(&self, pk: String) -> PortResult<Option<Item>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .consistent_read(true)
-            .send()
-            .boxed()
-            .await
-            .map_err(|e| classify("GetItem", e, false))?;
-        Ok(out.item)
+        get_item(&self.client, &self.table, pk, true).await
     }
 
     /// An update of the client's counter, with the item as it became, or as it was when the condition

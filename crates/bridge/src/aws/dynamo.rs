@@ -20,7 +20,7 @@
 //! must live in one `impl` block, and each method is a single conditional write whose expression, names
 //! and values read best together. The item layouts and their parsing sit above it.
 
-use super::items::{Item, corrupt, get_n, get_s, n, s};
+use super::items::{Item, corrupt, get_item, get_n, get_s, n, s};
 use super::{Boxed, classify};
 use crate::error::{FailureKind, PortError};
 use crate::ids::{
@@ -361,16 +361,7 @@ impl DynamoStore {
 
     /// Reads one item by key; used for the write-once items (contact mapping, sent-message map).
     async fn get(&self, pk: String) -> PortResult<Option<Item>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .send()
-            .boxed()
-            .await
-            .map_err(|e| classify("GetItem", e, false))?;
-        Ok(out.item)
+        get_item(&self.client, &self.table, pk, false).await
     }
 }
 

@@ -12,7 +12,7 @@
 //! an event advances. Both items live [`HANDOFF_RETENTION_S`] after the create, for a bot that reads a
 //! transcript or retries a create days later.
 
-use super::items::{Item, corrupt, get_n, get_s, n, s};
+use super::items::{Item, corrupt, get_item, get_n, get_s, n, s};
 use super::{Boxed, classify};
 use crate::error::{FailureKind, PortError};
 use crate::handoff::lifecycle::{EndReason, Lifecycle, Status};
@@ -41,17 +41,7 @@ impl DynamoHandoffStore {
     }
 
     async fn get(&self, pk: String) -> PortResult<Option<Item>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .consistent_read(true)
-            .send()
-            .boxed()
-            .await
-            .map_err(|e| classify("GetItem", e, false))?;
-        Ok(out.item)
+        get_item(&self.client, &self.table, pk, true).await
     }
 }
 

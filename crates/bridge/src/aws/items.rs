@@ -1,6 +1,8 @@
-//! Reading and writing DynamoDB attribute maps: the small helpers both table adapters share.
+//! Reading and writing DynamoDB attribute maps: the small helpers the table adapters share.
 
+use super::{Boxed, classify};
 use crate::error::{FailureKind, PortError};
+use crate::ports::PortResult;
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 
@@ -28,4 +30,23 @@ pub(crate) fn corrupt(operation: &'static str, what: &str) -> PortError {
         operation,
         format!("stored item is corrupt: {what}"),
     )
+}
+
+/// Reads one item by key (`consistent`: a strongly consistent read, for what a write just changed).
+pub(crate) async fn get_item(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    pk: String,
+    consistent: bool,
+) -> PortResult<Option<Item>> {
+    let out = client
+        .get_item()
+        .table_name(table)
+        .key("pk", s(pk))
+        .consistent_read(consistent)
+        .send()
+        .boxed()
+        .await
+        .map_err(|e| classify("GetItem", e, false))?;
+    Ok(out.item)
 }

@@ -10,13 +10,18 @@
 //!   contract test `tests/state_store.rs` runs the same cases against it and the adapter on moto: where
 //!   they differ, the fake is wrong.
 //! - [`FakeConnect`] is Amazon Connect for both of its ports ([`crate::ports::ContactCenter`] and
-//!   [`crate::ports::Participant`]): chats started by client token, connections, and what went into
-//!   each chat; a test can end a chat, after which its tokens are refused with AccessDenied as Connect does.
+//!   [`crate::ports::Participant`]): chats started by client token, their custom bot participant,
+//!   connections, and what the customer and the bot said in each chat; a test can end a chat, after
+//!   which its tokens are refused with AccessDenied as Connect does.
 //! - [`FakeWhatsapp`] records what was sent to customers, as the JSON EUM would receive.
 //! - The media service's ports: [`FakeWhatsappMedia`] (EUM's media API, copying into a
 //!   [`FakeObjectStore`] as EUM names the copies), [`FakeAttachments`] (a chat's attachments, checking
 //!   each upload against its ticket) and [`FakeTranscriber`]. Bodies are handed over in chunks, as the
 //!   adapters stream them, so a test can tell a file passed on as read from one gathered first.
+//! - The Handoff API's stores: [`FakeHandoffStore`] (a handoff created once per idempotency key, its chat
+//!   attached once, each move written over the sequence it followed) and [`FakeClientStore`] (clients,
+//!   their IAM principals, their request counters), held to their DynamoDB adapters by
+//!   `tests/handoff_store.rs` and `tests/client_store.rs`.
 //! - The contract tests `tests/chat_ports.rs` (Connect, Participant, WhatsApp) and `tests/media_ports.rs`
 //!   (the media ports) hold these fakes to the AWS adapters on the local twin, as `tests/state_store.rs`
 //!   holds the state store.

@@ -5,11 +5,11 @@
 //!
 //! The bot's messages are said by a custom bot participant (`CreateParticipant` with `CUSTOM_BOT`):
 //! Connect allows one per contact, only while no agent (or Lex bot) is on it, and disconnects it when an
-//! agent joins: the replay happens while the contact waits in the queue.
+//! agent joins: the retelling happens while the contact waits in the queue.
 //!
-//! A long history is not replayed message by message (the agent would scroll past dozens of items
+//! A long history is not retold message by message (the agent would scroll past dozens of items
 //! before the customer's question): the whole of it goes as a text file, and only its last messages are
-//! replayed. Contact attributes are limited to 32 KB in all, so the summary takes what the routing
+//! retold. Contact attributes are limited to 32 KB in all, so the summary takes what the routing
 //! attributes leave, cut at a character boundary.
 
 use super::{HistoryEntry, Speaker};
@@ -18,16 +18,16 @@ use std::collections::BTreeMap;
 /// Connect's limit on a contact's attributes, keys and values together.
 pub const ATTRIBUTES_MAX_BYTES: usize = 32 * 1024;
 
-/// When the history is replayed in full, and how much of it otherwise.
+/// When the history is retold in full, and how much of it otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReplayLimits {
-    /// At most this many messages are replayed.
+pub struct RetellLimits {
+    /// At most this many messages are retold.
     pub messages: usize,
     /// Nor more characters than this in all.
     pub chars: usize,
 }
 
-impl Default for ReplayLimits {
+impl Default for RetellLimits {
     fn default() -> Self {
         Self {
             messages: 20,
@@ -52,18 +52,18 @@ pub struct Brief<'a> {
 pub struct AgentContext {
     /// Said first, by the bot participant.
     pub opening: String,
-    /// The history to replay, oldest first.
-    pub replay: Vec<(Speaker, String)>,
-    /// The whole history as a text file, when it is longer than what is replayed.
+    /// The history to retell, oldest first.
+    pub retold: Vec<(Speaker, String)>,
+    /// The whole history as a text file, when it is longer than what is retold.
     pub transcript: Option<String>,
     /// The contact's attributes: the routing attributes and the summary.
     pub attributes: BTreeMap<String, String>,
 }
 
 /// The context of a handoff for its agent.
-pub fn agent_context(brief: Brief<'_>, limits: ReplayLimits) -> AgentContext {
-    let replay = replayed(brief.history, limits);
-    let skipped = brief.history.len() - replay.len();
+pub fn agent_context(brief: Brief<'_>, limits: RetellLimits) -> AgentContext {
+    let retold = retold(brief.history, limits);
+    let skipped = brief.history.len() - retold.len();
     let opening = if skipped == 0 {
         format!("{}\n{}", brief.title, brief.reason)
     } else {
@@ -71,19 +71,19 @@ pub fn agent_context(brief: Brief<'_>, limits: ReplayLimits) -> AgentContext {
             "{}\n{}\n(The conversation so far is attached; its last {} messages follow.)",
             brief.title,
             brief.reason,
-            replay.len()
+            retold.len()
         )
     };
     AgentContext {
         opening,
-        replay: replay.iter().map(|e| (e.speaker, e.text.clone())).collect(),
+        retold: retold.iter().map(|e| (e.speaker, e.text.clone())).collect(),
         transcript: (skipped > 0).then(|| transcript(brief.history)),
         attributes: attributes(brief),
     }
 }
 
 /// The last messages of the history that fit the limits (all of them when they do).
-fn replayed(history: &[HistoryEntry], limits: ReplayLimits) -> &[HistoryEntry] {
+fn retold(history: &[HistoryEntry], limits: RetellLimits) -> &[HistoryEntry] {
     let mut chars = 0;
     let mut start = history.len();
     for (i, entry) in history.iter().enumerate().rev() {
@@ -177,20 +177,20 @@ mod tests {
     }
 
     #[test]
-    fn a_short_history_is_replayed_in_order_after_the_reason() {
+    fn a_short_history_is_retold_in_order_after_the_reason() {
         let history = [
             said(Speaker::User, "I want my money back"),
             said(Speaker::Bot, "Which order?"),
             said(Speaker::User, "#1234"),
         ];
         let routing = BTreeMap::new();
-        let context = agent_context(brief(&history, &routing), ReplayLimits::default());
+        let context = agent_context(brief(&history, &routing), RetellLimits::default());
         assert_eq!(
             context.opening,
             "Refund request\nThe customer asks for a refund the bot cannot grant"
         );
         assert_eq!(
-            context.replay,
+            context.retold,
             [
                 (Speaker::User, "I want my money back".to_owned()),
                 (Speaker::Bot, "Which order?".to_owned()),
@@ -203,7 +203,7 @@ mod tests {
     }
 
     #[test]
-    fn a_long_history_goes_as_a_file_and_only_its_end_is_replayed() {
+    fn a_long_history_goes_as_a_file_and_only_its_end_is_retold() {
         let history: Vec<HistoryEntry> = (0..30)
             .map(|i| {
                 said(
@@ -213,32 +213,32 @@ mod tests {
             })
             .collect();
         let routing = BTreeMap::new();
-        let limits = ReplayLimits {
+        let limits = RetellLimits {
             messages: 12,
             chars: 10_000,
         };
         let context = agent_context(brief(&history, &routing), limits);
-        assert_eq!(context.replay.len(), 12);
-        assert_eq!(context.replay[0].1, "message 18");
-        assert_eq!(context.replay[11].1, "message 29");
+        assert_eq!(context.retold.len(), 12);
+        assert_eq!(context.retold[0].1, "message 18");
+        assert_eq!(context.retold[11].1, "message 29");
         assert!(context.opening.ends_with("its last 12 messages follow.)"));
         let file = context.transcript.expect("the whole history attached");
         assert!(file.starts_with("[2026-12-07T10:00:00Z] User: message 0\n"));
         assert!(file.contains("Bot: message 29"));
 
         // The character budget cuts it as well.
-        let chars = ReplayLimits {
+        let chars = RetellLimits {
             messages: 100,
             chars: "message 29".len() * 3,
         };
-        assert_eq!(agent_context(brief(&history, &routing), chars).replay.len(), 3);
+        assert_eq!(agent_context(brief(&history, &routing), chars).retold.len(), 3);
     }
 
     #[test]
     fn the_summary_takes_only_what_the_routing_attributes_leave_of_32_kb() {
         let history = [said(Speaker::User, &"é".repeat(20_000))];
         let routing = BTreeMap::from([("Tier".to_owned(), "gold".to_owned())]);
-        let context = agent_context(brief(&history, &routing), ReplayLimits::default());
+        let context = agent_context(brief(&history, &routing), RetellLimits::default());
         let total: usize = context.attributes.iter().map(|(k, v)| k.len() + v.len()).sum();
         assert!(total <= ATTRIBUTES_MAX_BYTES, "{total}");
         assert_eq!(context.attributes["Tier"], "gold");

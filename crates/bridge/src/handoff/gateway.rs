@@ -7,9 +7,14 @@
 //! client names, is refused 403), counts the request against the client's rate (429 with
 //! `Retry-After`), and only then lets the service act, as that client. A request with neither never
 //! reaches the service (401), so a route left without authorization by mistake serves nobody.
+//!
+//! The authorizer itself ([`authorize`]) reads the one client record a key names and answers API
+//! Gateway's simple response; a record it cannot read refuses the request (API Gateway does not retry
+//! an authorizer).
 
+use super::auth::authorizer::authorize as decide;
 use super::auth::store::ClientStore;
-use super::auth::{Caller, ClientRecord, Denial, RequestAuthorizer, Throttle};
+use super::auth::{AuthorizerEvent, AuthorizerResponse, Caller, ClientRecord, Denial, RequestAuthorizer, Throttle};
 use super::request::{ApiError, RawRequest};
 use super::service::{ApiResponse, HandoffService};
 use super::store::HandoffStore;
@@ -157,6 +162,30 @@ fn unavailable(e: PortError) -> ApiError {
     ApiError::rate_limited(1)
 }
 
+/// The authorizer (`HandoffAuthorizer`): reads the one record the key names and decides, with one log line that names the denial or the
+/// client let through, and nothing of the key.
+pub async fn authorize(store: &impl ClientStore, event: &AuthorizerEvent, now_ms: u64) -> AuthorizerResponse {
+    let request_id = event.request_context.request_id.as_str();
+    let record = match event.api_key() {
+        Ok(key) => store.load_client(key.client_id()).await,
+        // Nothing to read: `authorize` finds the same denial in the headers.
+        Err(_) => Ok(None),
+    };
+    let response = match record {
+        Ok(record) => decide(event, record.as_ref(), now_ms),
+        Err(e) => {
+            tracing::error!(request_id, error = %e, "client store unreadable: request refused");
+            // Refused as a key without a record is: the same bare denial.
+            return decide(event, None, now_ms);
+        }
+    };
+    match (response.denial(), response.client_id()) {
+        (Some(denial), _) => tracing::info!(request_id, denial = ?denial, "request refused"),
+        (None, client) => tracing::info!(request_id, client = client.map(|c| c.as_str()), "request authorized"),
+    }
+    response
+}
+
 /// The service's answer as API Gateway returns it, JSON with its extra headers.
 pub fn respond(response: ApiResponse) -> ApiGatewayV2httpResponse {
     let mut headers = HeaderMap::new();
@@ -252,5 +281,73 @@ mod tests {
         assert_eq!(wire["headers"]["retry-after"], "1");
         assert_eq!(wire["headers"]["content-type"], "application/json");
         assert_eq!(wire["body"], "{\"code\":\"rate_limited\"}");
+    }
+}
+
+#[cfg(test)]
+mod authorizer_tests {
+    use super::{ClientStore, authorize};
+    use crate::error::{FailureKind, PortError};
+    use crate::fakes::{FakeClientStore, Fault};
+    use crate::handoff::auth::{ApiKey, AuthorizerEvent, ClientId, ClientRecord, StoredKey};
+    use serde_json::{Value, json};
+    use std::num::NonZeroU32;
+
+    const NOW_MS: u64 = 1_796_601_600_000;
+
+    fn event(key: &ApiKey) -> AuthorizerEvent {
+        serde_json::from_value(json!({
+            "version": "2.0",
+            "type": "REQUEST",
+            "routeArn": "arn:aws:execute-api:us-east-1:123456789012:abcdef123/$default/POST/handoffs",
+            "routeKey": "POST /handoffs",
+            "headers": {"authorization": format!("Bearer {}", key.reveal())},
+            "requestContext": {
+                "requestId": "req-1",
+                "http": {"method": "POST", "path": "/handoffs"},
+                "timeEpoch": NOW_MS
+            }
+        }))
+        .unwrap()
+    }
+
+    async fn answer(store: &FakeClientStore, key: &ApiKey) -> Value {
+        serde_json::to_value(authorize(store, &event(key), NOW_MS).await).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_record_the_key_names_decides_and_a_store_failure_refuses() {
+        let acme = ClientId::parse("acme-bot").unwrap();
+        let key = ApiKey::mint(&acme, &[7; 32]);
+        let store = FakeClientStore::default();
+        assert_eq!(
+            answer(&store, &key).await,
+            json!({"isAuthorized": false}),
+            "no record yet"
+        );
+        store
+            .put_client(&ClientRecord {
+                id: acme,
+                keys: vec![StoredKey {
+                    hash: key.hash(),
+                    created_ms: NOW_MS,
+                    expires_ms: None,
+                }],
+                iam_principals: vec![],
+                requests_per_second: NonZeroU32::new(5).unwrap(),
+                disabled: false,
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            answer(&store, &key).await,
+            json!({"isAuthorized": true, "context": {"client_id": "acme-bot"}})
+        );
+        store.faults().next(
+            "load_client",
+            Fault::Fail(PortError::new(FailureKind::Transient, "GetItem", "timeout")),
+        );
+        assert_eq!(answer(&store, &key).await, json!({"isAuthorized": false}));
+        assert_eq!(store.faults().calls("load_client"), 3);
     }
 }

@@ -11,6 +11,7 @@
 //!
 //! Each event owed gets the handoff's next sequence number, so the bot can order and deduplicate them.
 
+use crate::connect_stream::{ItemType, Role, StreamItem};
 use serde::{Deserialize, Serialize};
 
 /// Where a handoff stands, as `GET /v1/handoffs/{id}` shows it.
@@ -207,9 +208,54 @@ impl Lifecycle {
     }
 }
 
+/// What an item the handoff's chat streams means for the handoff: an agent joining or leaving, or the
+/// chat's end (`participant.autodisconnection`: Connect ended it for want of an answer). `None` for
+/// everything else, messages included.
+pub fn input_of(item: &StreamItem) -> Option<Input> {
+    if item.item_type != ItemType::Event {
+        return None;
+    }
+    match (item.event_name()?, &item.role) {
+        ("participant.joined", Some(Role::Agent)) => Some(Input::AgentJoined {
+            agent: item
+                .display_name
+                .clone()
+                .filter(|name| !name.trim().is_empty())
+                .unwrap_or_else(|| "Agent".to_owned()),
+        }),
+        ("participant.left", Some(Role::Agent)) => Some(Input::AgentLeft),
+        ("chat.ended", _) => Some(Input::ChatEnded {
+            reason: EndReason::AgentEnded,
+        }),
+        ("participant.autodisconnection", _) => Some(Input::ChatEnded {
+            reason: EndReason::IdleTimeout,
+        }),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_fixtures::stream_item;
+
+    #[test]
+    fn the_chats_agent_and_end_events_move_the_handoff_and_nothing_else_does() {
+        assert_eq!(
+            input_of(&stream_item("participant-joined")),
+            Some(Input::AgentJoined { agent: "Ana".into() })
+        );
+        assert_eq!(input_of(&stream_item("participant-left")), Some(Input::AgentLeft));
+        assert_eq!(
+            input_of(&stream_item("chat-ended")),
+            Some(Input::ChatEnded {
+                reason: EndReason::AgentEnded
+            })
+        );
+        for other in ["agent-message", "typing", "customer-echo", "system-message", "receipt"] {
+            assert_eq!(input_of(&stream_item(other)), None, "{other}");
+        }
+    }
 
     /// Applies the inputs in order; returns the state and every event owed.
     fn run(inputs: Vec<Input>) -> (Lifecycle, Vec<(u64, Event)>) {

@@ -200,8 +200,8 @@ pub enum Withheld {
     Event,
     /// The customer's own message, which the bot sent.
     CustomerEcho,
-    /// What the bridge's custom bot participant said: the bot's history, replayed for the agent.
-    OwnReplay,
+    /// What the bridge's custom bot participant said: the bot's history, retold for the agent.
+    OwnRetelling,
     /// A participant role this release does not know.
     UnknownSender,
     /// Shown to the agent only.
@@ -221,7 +221,7 @@ impl Withheld {
             Withheld::Receipt => "receipt",
             Withheld::Event => "event",
             Withheld::CustomerEcho => "customer_echo",
-            Withheld::OwnReplay => "own_replay",
+            Withheld::OwnRetelling => "own_retelling",
             Withheld::UnknownSender => "unknown_sender",
             Withheld::NotCustomerVisible => "not_customer_visible",
             Withheld::EmptyMessage => "empty_message",
@@ -336,7 +336,7 @@ fn sender(item: &StreamItem) -> Result<Sender, Withheld> {
         }),
         Some(Role::Customer) => Err(Withheld::CustomerEcho),
         // Connect allows one custom bot per contact, and on a handoff's contact it is the bridge's.
-        Some(Role::CustomBot) => Err(Withheld::OwnReplay),
+        Some(Role::CustomBot) => Err(Withheld::OwnRetelling),
         Some(Role::Other(_)) | None => Err(Withheld::UnknownSender),
     }
 }

@@ -2,19 +2,14 @@
 //! the chat receives them, answers to interactive messages equal to the WhatsApp path's.
 
 use super::*;
-use crate::connect_stream::{Attachment, parse_item};
+use crate::connect_stream::Attachment;
 use crate::content_type::INTERACTIVE_RESPONSE;
 use crate::ids::{ContactId, ItemId};
 use crate::translate::{InboundAction, InboundState, OutboundPlan, plan_message, plan_outbound};
 use crate::whatsapp::{Content as WhatsappContent, InteractiveReply};
 use serde_json::{Value, json};
 
-fn fixture(name: &str) -> StreamItem {
-    let raw = crate::test_fixtures::connect_stream(name);
-    let event: Value = serde_json::from_str(raw).unwrap();
-    let notification = crate::sns::notifications(&event).unwrap().remove(0).unwrap();
-    parse_item(&notification).unwrap()
-}
+use crate::test_fixtures::stream_item as fixture;
 
 /// An item said by `role`, for the cases no fixture covers.
 fn item(item_type: ItemType, content_type: &str, content: &str, role: Role) -> StreamItem {
@@ -131,11 +126,11 @@ fn what_the_bot_must_not_see_is_withheld_with_a_reason() {
     assert_eq!(withheld(&fixture("typing")), Some(Withheld::Event));
     assert_eq!(withheld(&fixture("chat-ended")), Some(Withheld::Event));
     assert_eq!(withheld(&fixture("customer-echo")), Some(Withheld::CustomerEcho));
-    let replayed = item(ItemType::Message, TEXT_PLAIN, "Which order?", Role::CustomBot);
-    assert_eq!(withheld(&replayed), Some(Withheld::OwnReplay));
+    let retold = item(ItemType::Message, TEXT_PLAIN, "Which order?", Role::CustomBot);
+    assert_eq!(withheld(&retold), Some(Withheld::OwnRetelling));
     let mut transcript = fixture("attachment");
     transcript.role = Some(Role::CustomBot);
-    assert_eq!(withheld(&transcript), Some(Withheld::OwnReplay));
+    assert_eq!(withheld(&transcript), Some(Withheld::OwnRetelling));
 
     let mut whisper = item(ItemType::Message, TEXT_PLAIN, "note", Role::Agent);
     whisper.visibility = Visibility::Agent;

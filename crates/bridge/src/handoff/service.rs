@@ -7,7 +7,7 @@
 //!
 //! **Create** is safe to retry at any point. The record is written first, under the idempotency key's
 //! client token, which is also `StartChatContact`'s: a retry finds the record, gets the same chat back
-//! from Connect, attaches it again and replays the bot's conversation again, each message under a
+//! from Connect, attaches it again and retells the bot's conversation again, each message under a
 //! client token of its own that Connect deduplicates. So a create that died half-way is finished by its
 //! retry, and one that finished answers the same. A key reused with another body is refused (409).
 //!
@@ -19,7 +19,7 @@
 //! answers as done.
 
 use super::Speaker;
-use super::context::{Brief, ReplayLimits, agent_context};
+use super::context::{Brief, RetellLimits, agent_context};
 use super::lifecycle::{EndReason, Input, Refusal, Status};
 use super::openapi;
 use super::request::{
@@ -46,7 +46,7 @@ pub struct HandoffSettings {
     pub contact_flow_id: String,
     /// The name the agent sees on the bot's messages.
     pub bot_name: String,
-    pub replay: ReplayLimits,
+    pub retell: RetellLimits,
     /// The longest text one Connect chat message may carry.
     pub text_limit: Limit,
 }
@@ -68,7 +68,7 @@ impl HandoffSettings {
         Ok(Self {
             contact_flow_id,
             bot_name,
-            replay: ReplayLimits::default(),
+            retell: RetellLimits::default(),
             text_limit,
         })
     }
@@ -201,7 +201,7 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant> HandoffService<H, C, P> 
                 history: &new.history,
                 routing: &chat_attributes(&record, new),
             },
-            self.settings.replay,
+            self.settings.retell,
         );
         let started = self
             .center
@@ -248,8 +248,8 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant> HandoffService<H, C, P> 
             )));
         }
         let opening = [(Speaker::Bot, context.opening)];
-        let said = opening.into_iter().chain(context.replay);
-        self.replay(&chat, &client_token, said).await.map_err(failed)?;
+        let said = opening.into_iter().chain(context.retold);
+        self.retell(&chat, &client_token, said).await.map_err(failed)?;
         let record = HandoffRecord {
             chat: Some(chat),
             ..record
@@ -259,7 +259,7 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant> HandoffService<H, C, P> 
 
     /// Says the bot's conversation into the chat: the bot's messages by the chat's custom bot
     /// participant, the user's by the customer's, each under a client token derived from the create's.
-    async fn replay(
+    async fn retell(
         &self,
         chat: &ActiveChat,
         client_token: &str,
@@ -281,7 +281,7 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant> HandoffService<H, C, P> 
                 .iter()
                 .enumerate()
             {
-                let token = short_hash(&format!("{client_token}#replay#{n}#{part}"));
+                let token = short_hash(&format!("{client_token}#retell#{n}#{part}"));
                 self.participant
                     .send_message(connection, TEXT_PLAIN, content, &token)
                     .await?;

@@ -76,7 +76,7 @@ pub enum TranscriptParticipant {
     /// The user, through the bot.
     Customer,
     Agent,
-    /// The bot's context replay, or the flow's messages.
+    /// The bot's conversation retold, or the flow's messages.
     Bot,
     System,
 }
