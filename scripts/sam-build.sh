@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Proves the deploy artifact on every commit: `sam build` of template.yaml, exactly as `sam deploy` uses
-# it (BuildMethod rust-cargolambda: cargo-lambda cross-compiles both handlers for arm64 with Zig), then
+# it (BuildMethod rust-cargolambda: cargo-lambda cross-compiles every function for arm64 with Zig), then
 # checks that each function's bootstrap is an arm64 Linux executable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +18,7 @@ if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx a
 fi
 # --no-cached: SAM's cache hashes every file under CodeUri (the workspace, target/ included).
 PATH="$PWD/$venv/bin:$PATH" sam build --beta-features --no-cached
-for fn in WhatsappHandler ConnectHandler; do
+for fn in WhatsappHandler ConnectHandler HandoffApi HandoffAuthorizer; do
   bin=.aws-sam/build/$fn/bootstrap
   # ELF magic, then e_machine (bytes 18-19, little-endian) 0xB7 = AArch64.
   header=$(od -An -tx1 -N20 "$bin" | tr -d ' \n')
