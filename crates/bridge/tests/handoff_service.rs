@@ -289,3 +289,40 @@ async fn a_start_connect_refuses_fails_the_handoff() {
     assert_eq!(json_of(&retried)["status"], "failed", "a retry does not try again");
     assert!(api.connect.chats().is_empty());
 }
+
+#[tokio::test]
+async fn a_create_retried_after_the_handoff_ended_answers_it_as_it_is() {
+    let api = Api::new();
+    let id = api.handed_off().await;
+    let ended = api
+        .call(CLIENT, "POST", &format!("/v1/handoffs/{id}/end"), None, &Value::Null)
+        .await;
+    assert_eq!(ended.status, 202);
+
+    let retried = api.create("key-1", &handoff()).await;
+
+    assert_eq!(retried.status, 202, "{retried:?}");
+    assert_eq!(json_of(&retried)["status"], "ended");
+    assert_eq!(json_of(&retried)["handoff_id"], id.as_str());
+    assert_eq!(api.connect.chats().len(), 1);
+}
+
+#[tokio::test]
+async fn a_retelling_cut_short_by_the_chat_leaves_the_handoff_started() {
+    let api = Api::new();
+    // An agent took the contact before the bot participant could be added: Connect refuses it.
+    api.connect.faults().next(
+        "add_bot",
+        Fault::Fail(bridge::error::PortError::new(
+            bridge::error::FailureKind::Rejected,
+            "CreateParticipant",
+            "ConflictException",
+        )),
+    );
+
+    let created = api.create("key-1", &handoff()).await;
+
+    assert_eq!(created.status, 202, "the chat is the agent's: {created:?}");
+    assert_eq!(json_of(&created)["status"], "queued");
+    assert_eq!(json_of(&created)["contact_id"], "contact-1");
+}

@@ -13,7 +13,9 @@
 //!
 //! **The agent sees the bot's conversation as one** (see [`super::context`]): the chat's custom bot
 //! participant says the opening (title and reason) and the bot's messages, the customer's participant
-//! says the user's, in their order, while the contact waits in the queue.
+//! says the user's, in their order, while the contact waits in the queue. An agent who takes the chat
+//! first stops the retelling (Connect allows no bot participant beside an agent); the handoff is
+//! started all the same.
 //!
 //! A handoff that is over refuses the bot's messages and typing with 409 `handoff_ended`; ending it again
 //! answers as done.
@@ -191,7 +193,9 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant> HandoffService<H, C, P> 
             }
             Created::Existing(found) => *found,
         };
-        if record.lifecycle.status == Status::Failed {
+        // A retry after an agent took the chat, or after the end, changes nothing: the handoff is
+        // answered as it is (its chat could not take the bot participant any more, or is gone).
+        if record.lifecycle.status != Status::Queued {
             return Ok(ApiResponse::json(202, &created(&record)));
         }
         let context = agent_context(
@@ -249,7 +253,14 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant> HandoffService<H, C, P> 
         }
         let opening = [(Speaker::Bot, context.opening)];
         let said = opening.into_iter().chain(context.retold);
-        self.retell(&chat, &client_token, said).await.map_err(failed)?;
+        match self.retell(&chat, &client_token, said).await {
+            Ok(()) => {}
+            // A retry can finish a retelling a throttle or a timeout cut short.
+            Err(e) if e.is_retryable() => return Err(failed(e)),
+            // The chat took an agent first (the bot participant is refused, or disconnected as the
+            // agent joins) or ended: the handoff is started all the same, the agent has the chat.
+            Err(e) => tracing::warn!(error = %e, "the retelling stopped short"),
+        }
         let record = HandoffRecord {
             chat: Some(chat),
             ..record
