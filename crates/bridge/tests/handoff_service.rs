@@ -271,11 +271,7 @@ async fn a_start_connect_refuses_fails_the_handoff() {
     let api = Api::new();
     api.connect.faults().next(
         "start_chat",
-        Fault::Fail(bridge::error::PortError::new(
-            bridge::error::FailureKind::Rejected,
-            "StartChatContact",
-            "ResourceNotFoundException",
-        )),
+        Fault::rejected("StartChatContact", "ResourceNotFoundException"),
     );
 
     let created = api.create("key-1", &handoff()).await;
@@ -311,14 +307,9 @@ async fn a_create_retried_after_the_handoff_ended_answers_it_as_it_is() {
 async fn a_retelling_cut_short_by_the_chat_leaves_the_handoff_started() {
     let api = Api::new();
     // An agent took the contact before the bot participant could be added: Connect refuses it.
-    api.connect.faults().next(
-        "add_bot",
-        Fault::Fail(bridge::error::PortError::new(
-            bridge::error::FailureKind::Rejected,
-            "CreateParticipant",
-            "ConflictException",
-        )),
-    );
+    api.connect
+        .faults()
+        .next("add_bot", Fault::rejected("CreateParticipant", "ConflictException"));
 
     let created = api.create("key-1", &handoff()).await;
 

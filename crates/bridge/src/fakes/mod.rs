@@ -76,6 +76,11 @@ impl Fault {
         Fault::Fail(PortError::new(FailureKind::Transient, operation, "ThrottlingException"))
     }
 
+    /// A call the service refused for good (`code`, e.g. `ConflictException`): a retry cannot help.
+    pub fn rejected(operation: &'static str, code: &'static str) -> Self {
+        Fault::Fail(PortError::new(FailureKind::Rejected, operation, code))
+    }
+
     /// A call whose answer was lost after it landed.
     pub fn timeout(operation: &'static str) -> Self {
         Fault::LoseAnswer(PortError::new(FailureKind::Transient, operation, "timeout"))
