@@ -287,6 +287,52 @@ where
     }
 }
 
+/// The invocation that starts a chat writes its contact mapping after `StartChatContact` (WhatsApp:
+/// beside the customer's connection, one round trip less per chat start; a handoff: as its chat is
+/// attached), while the chat streams from its first item: the chat's first streamed items may arrive a
+/// moment before the mapping does. An item this recent that finds no mapping looks again for a while
+/// before it is taken for another integration's; an older one is dropped at once.
+pub const MAPPING_GRACE: Duration = Duration::from_secs(2);
+const MAPPING_FIRST_PAUSE: Duration = Duration::from_millis(50);
+
+/// Looks the chat of an item streamed at `streamed_ms` up until `mapped` says it was found, for as long as
+/// the item is recent enough to belong to a chat whose mapping is still being written (see [`MAPPING_GRACE`]).
+pub async fn until_mapped<T, Fut>(
+    streamed_ms: Option<i64>,
+    lookup: impl Fn() -> Fut,
+    mapped: impl Fn(&T) -> bool,
+) -> PortResult<T>
+where
+    Fut: Future<Output = PortResult<T>>,
+{
+    let Some(left) = mapping_grace_left(streamed_ms, now_ms()) else {
+        return lookup().await;
+    };
+    let deadline = Instant::now() + left;
+    let mut pause = MAPPING_FIRST_PAUSE;
+    loop {
+        let found = lookup().await?;
+        let now = Instant::now();
+        if mapped(&found) || now >= deadline {
+            return Ok(found);
+        }
+        // The last look falls on the deadline itself, not a pause short of it.
+        tokio::time::sleep(pause.min(deadline - now)).await;
+        pause = backoff(pause);
+    }
+}
+
+/// How much longer an item streamed at `streamed_ms` may wait for its chat's mapping at `now_ms`: the
+/// grace counts from the item's time, not from when this invocation got it, so a redelivered or queued
+/// item of a chat that is not ours does not wait a whole grace again. `None`: no wait (too old, or no time).
+fn mapping_grace_left(streamed_ms: Option<i64>, now_ms: i64) -> Option<Duration> {
+    // An item stamped ahead of this clock (clock skew) is as new as can be: the whole grace.
+    let age_ms = u64::try_from(now_ms.saturating_sub(streamed_ms?)).unwrap_or(0);
+    MAPPING_GRACE
+        .checked_sub(Duration::from_millis(age_ms))
+        .filter(|left| !left.is_zero())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -446,5 +492,69 @@ mod tests {
             never = heartbeat.keep(renew) => match never {},
         }
         assert_eq!(*order.lock().unwrap(), ["renewal landed", "paused"]);
+    }
+
+    #[test]
+    fn the_mapping_grace_counts_from_the_items_time() {
+        let now = 1_762_846_200_000;
+        assert_eq!(mapping_grace_left(Some(now), now), Some(MAPPING_GRACE));
+        assert_eq!(
+            mapping_grace_left(Some(now - 1_500), now),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(mapping_grace_left(Some(now - 2_000), now), None);
+        assert_eq!(mapping_grace_left(Some(now - 60_000), now), None);
+        assert_eq!(mapping_grace_left(None, now), None);
+        assert_eq!(mapping_grace_left(Some(now + 5_000), now), Some(MAPPING_GRACE));
+        assert_eq!(mapping_grace_left(Some(i64::MIN), now), None);
+        assert_eq!(mapping_grace_left(Some(i64::MAX), i64::MIN), Some(MAPPING_GRACE));
+    }
+
+    fn streamed_ago(ms: i64) -> Option<i64> {
+        Some(now_ms() - ms)
+    }
+
+    /// An item of a chat that is not ours: how many looks it took, when the last one was, and how long
+    /// it took in all.
+    async fn looks_for_unmapped(streamed_ms: Option<i64>) -> (usize, Duration, Duration) {
+        let looks = std::sync::Mutex::new(Vec::new());
+        let started = Instant::now();
+        let found: Option<()> = until_mapped(
+            streamed_ms,
+            || async {
+                looks.lock().unwrap().push(started.elapsed());
+                Ok(None)
+            },
+            Option::is_some,
+        )
+        .await
+        .unwrap();
+        assert_eq!(found, None);
+        let looks = looks.into_inner().unwrap();
+        (looks.len(), *looks.last().unwrap(), started.elapsed())
+    }
+
+    #[tokio::test]
+    async fn an_unmapped_item_waits_only_for_what_is_left_of_its_grace() {
+        // 200 ms left: looks at 0, 50, 150 and 200 ms (the last on the deadline, not at 150), not 2 s more.
+        let (_, last, took) = looks_for_unmapped(streamed_ago(1_800)).await;
+        assert!(last >= Duration::from_millis(190), "last look at {last:?}");
+        assert!(took < Duration::from_secs(1), "{took:?}");
+
+        let (looks, _, _) = looks_for_unmapped(streamed_ago(10_000)).await;
+        assert_eq!(looks, 1);
+    }
+
+    #[tokio::test]
+    async fn a_recent_item_stops_looking_once_its_mapping_lands() {
+        let looks = std::sync::atomic::AtomicUsize::new(0);
+        let found = until_mapped(
+            streamed_ago(0),
+            || async { Ok((looks.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= 2).then_some(())) },
+            Option::is_some,
+        )
+        .await
+        .unwrap();
+        assert_eq!((found, looks.into_inner()), (Some(()), 3));
     }
 }

@@ -1,12 +1,14 @@
 //! Wiring for the handler binaries: read configuration once, build SDK clients once, serve events.
 
-use crate::aws::AwsClients;
+use crate::aws::{AwsClients, HandoffChannel, HttpPoster};
 use crate::claims;
 use crate::config::Config;
 use crate::error::RetryableFailure;
 use crate::handoff::auth::AuthorizerEvent;
+use crate::handoff::dispatch::Dispatcher;
 use crate::handoff::gateway;
-use crate::handoff::service::{HandoffService, HandoffSettings};
+use crate::handoff::relay::HandoffRelay;
+use crate::handoff::service::{HandoffPorts, HandoffService, HandoffSettings};
 use crate::inbound::InboundBridge;
 use crate::media::handler::{MediaBridge, MediaHandler};
 use crate::media::service::MediaSettings;
@@ -14,6 +16,7 @@ use crate::outbound::OutboundBridge;
 use crate::rich::interactive::RenderOptions;
 use crate::translate::OutboundRules;
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 use std::future::Future;
@@ -100,8 +103,29 @@ pub async fn run_connect_handler() -> Result<(), Error> {
         Some(m) => bridge.with_media(m),
         None => bridge,
     };
-    let bridge = &bridge;
-    serve(move |event| Box::pin(async move { bridge.handle(&event).await })).await
+    // Without the handoff channel's settings, every chat is WhatsApp's.
+    let relay = match HandoffChannel::from_lookup(|k| std::env::var(k).ok()) {
+        Ok(handoffs) => Some((
+            HandoffRelay::new(clients.handoff_store(&config), clients.delivery_queue(&handoffs)),
+            handoffs.stream_topic_arn,
+        )),
+        Err(e) => {
+            tracing::info!(reason = %e, "handoff chats are not relayed");
+            None
+        }
+    };
+    let (bridge, relay) = (&bridge, &relay);
+    serve(move |event| {
+        Box::pin(async move {
+            match relay {
+                Some((relay, topic)) if crate::sns::topic_of(&event) == Some(topic.as_str()) => {
+                    relay.handle(&event).await
+                }
+                _ => bridge.handle(&event).await,
+            }
+        })
+    })
+    .await
 }
 
 /// HandoffApi: the Handoff API's requests (API Gateway HTTP API) → handoffs in Connect. Every request is
@@ -110,10 +134,15 @@ pub async fn run_handoff_api() -> Result<(), Error> {
     let (config, clients) = setup().await?;
     let settings = HandoffSettings::from_lookup(|k| std::env::var(k).ok(), config.connect_text_limit)
         .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    let handoffs = HandoffChannel::from_lookup(|k| std::env::var(k).ok())
+        .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
     let service = HandoffService::new(
-        clients.handoff_store(&config),
-        clients.contact_center(&config),
-        clients.participant(),
+        HandoffPorts {
+            store: clients.handoff_store(&config),
+            center: clients.handoff_center(&config, &handoffs),
+            participant: clients.participant(),
+            queue: clients.delivery_queue(&handoffs),
+        },
         settings,
     );
     let (service, clients) = (&service, &clients.client_store(&config));
@@ -137,6 +166,28 @@ pub async fn run_handoff_authorizer() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<AuthorizerEvent>| async move {
         let now_ms = u64::try_from(crate::telemetry::now_ms()).unwrap_or(0);
         Ok::<_, Error>(gateway::authorize(store, &event.payload, now_ms).await)
+    }))
+    .await
+}
+
+/// WebhookSender: the delivery queue's kicks (SQS, partial batch responses) → each handoff's events to
+/// its client's webhook. A kick that fails is reported on its own, so SQS offers it again after its
+/// visibility timeout and the batch's others are not repeated.
+pub async fn run_webhook_sender() -> Result<(), Error> {
+    let (config, clients) = setup().await?;
+    let handoffs = HandoffChannel::from_lookup(|k| std::env::var(k).ok())
+        .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    let dispatcher = Dispatcher {
+        outbox: clients.handoff_store(&config),
+        endpoints: clients.client_store(&config),
+        poster: HttpPoster::new()?,
+        queue: clients.delivery_queue(&handoffs),
+    };
+    let dispatcher = &dispatcher;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        let deadline = i64::try_from(event.context.deadline).unwrap_or(i64::MAX);
+        let answer = claims::within_deadline(deadline, crate::handoff::kicks::serve(dispatcher, &event.payload)).await;
+        Ok::<_, Error>(answer)
     }))
     .await
 }

@@ -38,12 +38,6 @@ pub const TYPING_GAP_MS: i64 = 5_000;
 /// The longest the completing write after a WhatsApp send is retried, inside Lambda's deadline.
 const FINISH_BUDGET: Duration = Duration::from_secs(10);
 const FINISH_FIRST_PAUSE: Duration = Duration::from_millis(50);
-/// The invocation that starts a chat writes its contact mapping after `StartChatContact`, beside the
-/// customer's connection (one round trip less per chat start), while the chat streams from its first
-/// item: the chat's first streamed items may arrive a moment before the mapping does. An item this recent that finds no mapping looks again for a while before it is taken
-/// for another integration's; an older one is dropped at once.
-const MAPPING_GRACE: Duration = Duration::from_secs(2);
-const MAPPING_FIRST_PAUSE: Duration = Duration::from_millis(50);
 /// How much later than a later item of its chat an item may reach this handler and still go first: what
 /// SNS and Lambda's queue add to one delivery and not the other, with margin. Every item going to
 /// WhatsApp is claimed no sooner than this after Connect received it (less what its delivery took).
@@ -234,7 +228,7 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
         let now = now_ms();
         let at_ms = item.absolute_time_ms.unwrap_or(now);
         tokio::time::sleep(claims::window_left(ORDER_WINDOW, at_ms, now)).await;
-        let taken = until_mapped(
+        let taken = claims::until_mapped(
             item.absolute_time_ms,
             || claims::claim_item(&self.store, &item.initial_contact_id, &item.id, at_ms),
             |taken| taken.contact.is_some(),
@@ -275,7 +269,7 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
 
     /// Whom the item's chat belongs to; `None`: not a chat of ours.
     async fn contact(&self, item: &StreamItem) -> PortResult<Option<ContactRecord>> {
-        until_mapped(
+        claims::until_mapped(
             item.absolute_time_ms,
             || self.store.load_contact(&item.initial_contact_id),
             Option::is_some,
@@ -437,44 +431,6 @@ fn earliest_blocking(in_flight: &[ItemInFlight], me: &ItemInFlight, now_ms: i64)
         .min()
 }
 
-/// Looks the chat of an item streamed at `streamed_ms` up until `mapped` says it was found, for as long as
-/// the item is recent enough to belong to a chat whose mapping is still being written (see [`MAPPING_GRACE`]).
-async fn until_mapped<T, Fut>(
-    streamed_ms: Option<i64>,
-    lookup: impl Fn() -> Fut,
-    mapped: impl Fn(&T) -> bool,
-) -> PortResult<T>
-where
-    Fut: Future<Output = PortResult<T>>,
-{
-    let Some(left) = mapping_grace_left(streamed_ms, now_ms()) else {
-        return lookup().await;
-    };
-    let deadline = Instant::now() + left;
-    let mut pause = MAPPING_FIRST_PAUSE;
-    loop {
-        let found = lookup().await?;
-        let now = Instant::now();
-        if mapped(&found) || now >= deadline {
-            return Ok(found);
-        }
-        // The last look falls on the deadline itself, not a pause short of it.
-        tokio::time::sleep(pause.min(deadline - now)).await;
-        pause = claims::backoff(pause);
-    }
-}
-
-/// How much longer an item streamed at `streamed_ms` may wait for its chat's mapping at `now_ms`: the
-/// grace counts from the item's time, not from when this invocation got it, so a redelivered or queued
-/// item of a chat that is not ours does not wait a whole grace again. `None`: no wait (too old, or no time).
-fn mapping_grace_left(streamed_ms: Option<i64>, now_ms: i64) -> Option<Duration> {
-    // An item stamped ahead of this clock (clock skew) is as new as can be: the whole grace.
-    let age_ms = u64::try_from(now_ms.saturating_sub(streamed_ms?)).unwrap_or(0);
-    MAPPING_GRACE
-        .checked_sub(Duration::from_millis(age_ms))
-        .filter(|left| !left.is_zero())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -518,69 +474,5 @@ mod tests {
             "same millisecond: the id decides, the same way for every item"
         );
         assert_eq!(earliest_blocking(&[in_flight("i_zz", 500, live)], &me, now), None);
-    }
-
-    #[test]
-    fn the_mapping_grace_counts_from_the_items_time() {
-        let now = 1_762_846_200_000;
-        assert_eq!(mapping_grace_left(Some(now), now), Some(MAPPING_GRACE));
-        assert_eq!(
-            mapping_grace_left(Some(now - 1_500), now),
-            Some(Duration::from_millis(500))
-        );
-        assert_eq!(mapping_grace_left(Some(now - 2_000), now), None);
-        assert_eq!(mapping_grace_left(Some(now - 60_000), now), None);
-        assert_eq!(mapping_grace_left(None, now), None);
-        assert_eq!(mapping_grace_left(Some(now + 5_000), now), Some(MAPPING_GRACE));
-        assert_eq!(mapping_grace_left(Some(i64::MIN), now), None);
-        assert_eq!(mapping_grace_left(Some(i64::MAX), i64::MIN), Some(MAPPING_GRACE));
-    }
-
-    fn streamed_ago(ms: i64) -> Option<i64> {
-        Some(now_ms() - ms)
-    }
-
-    /// An item of a chat that is not ours: how many looks it took, when the last one was, and how long
-    /// it took in all.
-    async fn looks_for_unmapped(streamed_ms: Option<i64>) -> (usize, Duration, Duration) {
-        let looks = std::sync::Mutex::new(Vec::new());
-        let started = Instant::now();
-        let found: Option<()> = until_mapped(
-            streamed_ms,
-            || async {
-                looks.lock().unwrap().push(started.elapsed());
-                Ok(None)
-            },
-            Option::is_some,
-        )
-        .await
-        .unwrap();
-        assert_eq!(found, None);
-        let looks = looks.into_inner().unwrap();
-        (looks.len(), *looks.last().unwrap(), started.elapsed())
-    }
-
-    #[tokio::test]
-    async fn an_unmapped_item_waits_only_for_what_is_left_of_its_grace() {
-        // 200 ms left: looks at 0, 50, 150 and 200 ms (the last on the deadline, not at 150), not 2 s more.
-        let (_, last, took) = looks_for_unmapped(streamed_ago(1_800)).await;
-        assert!(last >= Duration::from_millis(190), "last look at {last:?}");
-        assert!(took < Duration::from_secs(1), "{took:?}");
-
-        let (looks, _, _) = looks_for_unmapped(streamed_ago(10_000)).await;
-        assert_eq!(looks, 1);
-    }
-
-    #[tokio::test]
-    async fn a_recent_item_stops_looking_once_its_mapping_lands() {
-        let looks = std::sync::atomic::AtomicUsize::new(0);
-        let found = until_mapped(
-            streamed_ago(0),
-            || async { Ok((looks.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= 2).then_some(())) },
-            Option::is_some,
-        )
-        .await
-        .unwrap();
-        assert_eq!((found, looks.into_inner()), (Some(()), 3));
     }
 }

@@ -53,6 +53,11 @@ pub fn parsed<T>(event: &Value, direction: Direction, parse: impl Fn(&Notificati
         .collect()
 }
 
+/// The topic an SNS event's notification came from (SNS invokes a function with one at a time).
+pub fn topic_of(event: &Value) -> Option<&str> {
+    event.get("Records")?.get(0)?.get("Sns")?.get("TopicArn")?.as_str()
+}
+
 fn notification(record: &Value) -> Result<Notification, Rejection> {
     // Read in place: the record is not copied into a new tree first.
     let record = SnsRecord::deserialize(record).map_err(|e| {

@@ -3,12 +3,12 @@
 //! make it. Unauthorized, unknown, disabled and over-rate callers change nothing.
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use bridge::fakes::{FakeClientStore, FakeConnect, FakeHandoffStore};
+use bridge::fakes::{FakeClientStore, FakeConnect, FakeDeliveryQueue, FakeHandoffStore};
 use bridge::handoff::auth::store::ClientStore;
 use bridge::handoff::auth::{ClientId, ClientRecord, IamPrincipal};
 use bridge::handoff::context::RetellLimits;
 use bridge::handoff::gateway::answer;
-use bridge::handoff::service::{HandoffService, HandoffSettings};
+use bridge::handoff::service::{HandoffPorts, HandoffService, HandoffSettings};
 use bridge::rich::split::Limit;
 use bridge::rich::text::Unit;
 use serde_json::{Value, json};
@@ -18,7 +18,7 @@ struct Door {
     clients: FakeClientStore,
     handoffs: FakeHandoffStore,
     connect: FakeConnect,
-    service: HandoffService<FakeHandoffStore, FakeConnect, FakeConnect>,
+    service: HandoffService<FakeHandoffStore, FakeConnect, FakeConnect, FakeDeliveryQueue>,
 }
 
 impl Door {
@@ -31,9 +31,12 @@ impl Door {
             text_limit: Limit::new(1024, Unit::Chars),
         };
         let service = HandoffService::new(
-            FakeHandoffStore::clone(&handoffs),
-            FakeConnect::clone(&connect),
-            FakeConnect::clone(&connect),
+            HandoffPorts {
+                store: FakeHandoffStore::clone(&handoffs),
+                center: FakeConnect::clone(&connect),
+                participant: FakeConnect::clone(&connect),
+                queue: FakeDeliveryQueue::default(),
+            },
             settings,
         );
         let door = Self {

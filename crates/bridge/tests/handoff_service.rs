@@ -5,10 +5,10 @@
 //! in once per `client_message_id`; an ended handoff refuses them; a start Connect refuses fails the
 //! handoff.
 
-use bridge::fakes::{FakeConnect, FakeHandoffStore, Fault, Speaker};
+use bridge::fakes::{FakeConnect, FakeDeliveryQueue, FakeHandoffStore, Fault, Speaker};
 use bridge::handoff::context::RetellLimits;
 use bridge::handoff::request::{HandoffId, RawRequest};
-use bridge::handoff::service::{ApiResponse, HandoffService, HandoffSettings};
+use bridge::handoff::service::{ApiResponse, HandoffPorts, HandoffService, HandoffSettings};
 use bridge::handoff::store::HandoffStore;
 use bridge::rich::split::Limit;
 use bridge::rich::text::Unit;
@@ -19,7 +19,8 @@ const CLIENT: &str = "acme-bot";
 struct Api {
     store: FakeHandoffStore,
     connect: FakeConnect,
-    service: HandoffService<FakeHandoffStore, FakeConnect, FakeConnect>,
+    queue: FakeDeliveryQueue,
+    service: HandoffService<FakeHandoffStore, FakeConnect, FakeConnect, FakeDeliveryQueue>,
 }
 
 impl Api {
@@ -31,10 +32,18 @@ impl Api {
             retell: RetellLimits::default(),
             text_limit: Limit::new(1024, Unit::Chars),
         };
-        let service = HandoffService::new(store.clone(), connect.clone(), connect.clone(), settings);
+        let queue = FakeDeliveryQueue::default();
+        let ports = HandoffPorts {
+            store: store.clone(),
+            center: connect.clone(),
+            participant: connect.clone(),
+            queue: queue.clone(),
+        };
+        let service = HandoffService::new(ports, settings);
         Self {
             store,
             connect,
+            queue,
             service,
         }
     }
@@ -65,6 +74,25 @@ impl Api {
         let created = self.create("key-1", &handoff()).await;
         assert_eq!(created.status, 202, "{created:?}");
         json_of(&created)["handoff_id"].as_str().unwrap().to_owned()
+    }
+
+    /// The events handoff `id` owes the bot: sequence and type.
+    fn owed(&self, id: &str) -> Vec<(u64, String)> {
+        let id = HandoffId::parse(id).unwrap();
+        self.store
+            .events(&id)
+            .into_iter()
+            .map(|(sequence, envelope)| (sequence, envelope.kind.type_name().to_owned()))
+            .collect()
+    }
+
+    /// How many times the delivery of handoff `id` was kicked.
+    fn kicks(&self, id: &str) -> usize {
+        self.queue
+            .kicks()
+            .iter()
+            .filter(|(kicked, _)| kicked.as_str() == id)
+            .count()
     }
 
     /// What the bridge's participants said in the one chat, in order.
@@ -264,6 +292,12 @@ async fn the_bots_messages_go_in_once_each_until_the_handoff_ends() {
     assert_eq!(json_of(&late)["code"], "handoff_ended");
     let again = api.call(CLIENT, "POST", &path("/end"), None, &Value::Null).await;
     assert_eq!(again.status, 202, "ending again is answered as done");
+    assert_eq!(
+        api.owed(&id),
+        [(1, "handoff.created".to_owned()), (2, "handoff.ended".to_owned())],
+        "the bot's own messages owe it nothing; its end is confirmed"
+    );
+    assert_eq!(api.kicks(&id), 2, "each owed event kicks the delivery");
 }
 
 #[tokio::test]
@@ -284,6 +318,9 @@ async fn a_start_connect_refuses_fails_the_handoff() {
     let retried = api.create("key-1", &handoff()).await;
     assert_eq!(json_of(&retried)["status"], "failed", "a retry does not try again");
     assert!(api.connect.chats().is_empty());
+    let id = id.as_str().to_owned();
+    assert_eq!(api.owed(&id), [(2, "handoff.failed".to_owned())], "no handoff.created");
+    assert_eq!(api.kicks(&id), 1);
 }
 
 #[tokio::test]

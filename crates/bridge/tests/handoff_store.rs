@@ -1,10 +1,13 @@
 //! The handoff store's contract: each case runs on the in-memory fake (`bridge::fakes::FakeHandoffStore`)
 //! and on the DynamoDB adapter against moto, which is the truth. The cases: a retried create finds the
 //! handoff its key made and makes no second one; a handoff's chat is attached once; a move is written only
-//! over the sequence number it was computed from, and keeps the first agent's time and the end's.
+//! over the sequence number it was computed from, and keeps the first agent's time and the end's; a move
+//! writes the events it owes and is written once per item; attaching the chat maps its contact and owes
+//! `handoff.created`; one drainer at a time holds a handoff's delivery, gives it back only when caught up.
 
 use bridge::aws::DynamoHandoffStore;
 use bridge::fakes::FakeHandoffStore;
+use bridge::handoff::outbox::Outbox;
 use bridge::handoff::store::HandoffStore;
 use local_aws::Stack;
 
@@ -36,10 +39,13 @@ async fn on_moto() -> Option<Backend<DynamoHandoffStore>> {
 }
 
 mod cases {
-    use super::{Backend, HandoffStore};
+    use super::{Backend, HandoffStore, Outbox};
     use bridge::handoff::lifecycle::{EndReason, Input, Status};
+    use bridge::handoff::moves::{Change, Planned, envelope, plan};
+    use bridge::handoff::outbox::{Lease, Progress, Taken};
     use bridge::handoff::request::HandoffId;
-    use bridge::handoff::store::{Created, HandoffRecord, NewRecord, Written};
+    use bridge::handoff::store::{Created, HandoffRecord, NewRecord, Owed, Step, Written};
+    use bridge::handoff::webhook::Payload;
     use bridge::ids::{ConnectionToken, ContactId, ParticipantToken};
     use bridge::ports::ActiveChat;
     use bridge::telemetry::now_ms;
@@ -65,6 +71,27 @@ mod cases {
         }
     }
 
+    fn created(record: &HandoffRecord) -> Owed {
+        Owed {
+            sequence: 1,
+            envelope: envelope(record, 1, chrono::DateTime::default(), Payload::Created),
+        }
+    }
+
+    fn planned(from: &HandoffRecord, change: Change, at: i64) -> Planned {
+        plan(from, &change, at).unwrap().unwrap()
+    }
+
+    async fn advance<S: HandoffStore>(store: &S, from: &HandoffRecord, moved: &Planned, item: Option<&str>) -> Written {
+        let step = Step {
+            from,
+            moved: &moved.0,
+            owed: &moved.1,
+            item,
+        };
+        store.advance(step).await.unwrap()
+    }
+
     pub async fn a_retried_create_finds_the_handoff_its_key_made<S: HandoffStore>(backend: &Backend<S>) {
         let store = &backend.store;
         let first = record("token-a", 1);
@@ -85,22 +112,31 @@ mod cases {
         assert_eq!(store.load(&unknown).await.unwrap(), None);
     }
 
-    pub async fn a_handoffs_chat_is_attached_once<S: HandoffStore>(backend: &Backend<S>) {
+    pub async fn a_handoffs_chat_is_attached_once<S: HandoffStore + Outbox>(backend: &Backend<S>) {
         let store = &backend.store;
         let handoff = record("token-c", 5);
         store.create(&handoff).await.unwrap();
 
         assert_eq!(
-            store.attach_chat(&handoff.id, &chat("contact-1", "c1")).await.unwrap(),
+            store
+                .attach_chat(&handoff.id, &chat("contact-1", "c1"), &created(&handoff))
+                .await
+                .unwrap(),
             Written::Done
         );
         assert_eq!(
-            store.attach_chat(&handoff.id, &chat("contact-1", "c2")).await.unwrap(),
+            store
+                .attach_chat(&handoff.id, &chat("contact-1", "c2"), &created(&handoff))
+                .await
+                .unwrap(),
             Written::Done,
             "the same chat again (a retried create): its latest tokens"
         );
         assert_eq!(
-            store.attach_chat(&handoff.id, &chat("contact-2", "c3")).await.unwrap(),
+            store
+                .attach_chat(&handoff.id, &chat("contact-2", "c3"), &created(&handoff))
+                .await
+                .unwrap(),
             Written::Stale,
             "never a second chat"
         );
@@ -110,43 +146,138 @@ mod cases {
 
         let unknown = HandoffId::mint(1, 6);
         assert_eq!(
-            store.attach_chat(&unknown, &chat("contact-3", "c4")).await.unwrap(),
+            store
+                .attach_chat(&unknown, &chat("contact-3", "c4"), &created(&handoff))
+                .await
+                .unwrap(),
             Written::Stale
         );
         assert_eq!(store.load(&unknown).await.unwrap(), None, "nothing made up");
+        let contact = ContactId::parse("contact-1").unwrap();
+        assert_eq!(store.find_by_contact(&contact).await.unwrap(), Some(handoff.id.clone()));
+        let other = ContactId::parse("contact-2").unwrap();
+        assert_eq!(
+            store.find_by_contact(&other).await.unwrap(),
+            None,
+            "the refused chat is not mapped"
+        );
+        let owed = store
+            .event(&handoff.id, 1)
+            .await
+            .unwrap()
+            .expect("handoff.created owed");
+        assert_eq!(owed, created(&handoff).envelope);
     }
 
-    pub async fn a_move_is_written_only_over_the_sequence_it_was_computed_from<S: HandoffStore>(backend: &Backend<S>) {
+    pub async fn a_move_is_written_only_over_the_sequence_it_was_computed_from<S: HandoffStore + Outbox>(
+        backend: &Backend<S>,
+    ) {
         let store = &backend.store;
         let created = record("token-d", 7);
         store.create(&created).await.unwrap();
-        let apply = |from: &HandoffRecord, input: Input, at: i64| {
-            from.moved(from.lifecycle.apply(input).unwrap().lifecycle, at)
-        };
 
-        let joined = apply(&created, Input::AgentJoined { agent: "Ana".into() }, 2_000);
-        assert_eq!(store.advance(&created, &joined).await.unwrap(), Written::Done);
-        let refused = apply(&created, Input::StartRefused, 2_100);
+        let joined = planned(
+            &created,
+            Change::Move(Input::AgentJoined { agent: "Ana".into() }),
+            2_000,
+        );
+        assert_eq!(advance(store, &created, &joined, Some("item-1")).await, Written::Done);
+        let refused = planned(&created, Change::Move(Input::StartRefused), 2_100);
         assert_eq!(
-            store.advance(&created, &refused).await.unwrap(),
+            advance(store, &created, &refused, Some("item-2")).await,
             Written::Stale,
             "computed from a record that moved on"
         );
-        assert_eq!(store.load(&created.id).await.unwrap(), Some(joined.clone()));
+        assert_eq!(store.load(&created.id).await.unwrap(), Some(joined.0.clone()));
+        let again = planned(&joined.0, Change::Move(Input::AgentLeft), 2_200);
+        assert_eq!(
+            advance(store, &joined.0, &again, Some("item-1")).await,
+            Written::Seen,
+            "the same item streamed twice moves nothing"
+        );
 
-        let ended = apply(
-            &joined,
-            Input::ChatEnded {
+        let ended = planned(
+            &joined.0,
+            Change::Move(Input::ChatEnded {
                 reason: EndReason::AgentEnded,
-            },
+            }),
             3_000,
         );
-        assert_eq!(store.advance(&joined, &ended).await.unwrap(), Written::Done);
+        assert_eq!(advance(store, &joined.0, &ended, None).await, Written::Done);
         let stored = store.load(&created.id).await.unwrap().unwrap();
-        assert_eq!(stored, ended);
+        assert_eq!(stored, ended.0);
         assert_eq!(stored.lifecycle.status, Status::Ended);
         assert_eq!(stored.lifecycle.agent, None, "the agent is gone with the end");
         assert_eq!((stored.agent_joined_ms, stored.ended_ms), (Some(2_000), Some(3_000)));
+        for (sequence, owed) in [(2, &joined.1[0]), (3, &ended.1[0])] {
+            assert_eq!(
+                store.event(&created.id, sequence).await.unwrap().as_ref(),
+                Some(&owed.envelope)
+            );
+        }
+        assert_eq!(store.event(&created.id, 4).await.unwrap(), None);
+    }
+
+    pub async fn one_drainer_holds_a_delivery_and_gives_it_back_only_when_caught_up<S: HandoffStore + Outbox>(
+        backend: &Backend<S>,
+    ) {
+        let store = &backend.store;
+        let handoff = record("token-e", 8);
+        store.create(&handoff).await.unwrap();
+        let now = now_ms();
+        let lease = |owner, at: i64| Lease {
+            owner,
+            now_ms: at,
+            until_ms: at + 30_000,
+        };
+        let Taken::Held(delivery) = store.take(&handoff.id, lease("a", now)).await.unwrap() else {
+            panic!("free");
+        };
+        assert_eq!(
+            (delivery.client.as_str(), delivery.delivered, delivery.owed),
+            ("acme-bot", 0, 1)
+        );
+        assert_eq!(store.take(&handoff.id, lease("b", now)).await.unwrap(), Taken::Busy);
+        assert!(
+            !store.record(&handoff.id, "b", Progress::Through(1)).await.unwrap(),
+            "not b's"
+        );
+        let postponed = Progress::Postponed {
+            attempts: 2,
+            first_attempt_ms: now,
+            not_before_ms: now + 10_000,
+        };
+        assert!(store.record(&handoff.id, "a", postponed).await.unwrap());
+        let Taken::Held(renewed) = store.take(&handoff.id, lease("a", now)).await.unwrap() else {
+            panic!("a renews its own");
+        };
+        assert_eq!(
+            (renewed.attempts, renewed.first_attempt_ms, renewed.not_before_ms),
+            (2, Some(now), Some(now + 10_000))
+        );
+        assert!(store.record(&handoff.id, "a", Progress::Through(1)).await.unwrap());
+
+        // A move lands while `a` drains: it cannot give the delivery back as caught up through 1.
+        let joined = planned(&handoff, Change::Move(Input::AgentJoined { agent: "Ana".into() }), now);
+        assert_eq!(advance(store, &handoff, &joined, None).await, Written::Done);
+        assert!(!store.release(&handoff.id, "a", Some(1)).await.unwrap(), "more is owed");
+        assert!(store.record(&handoff.id, "a", Progress::Through(2)).await.unwrap());
+        assert!(store.release(&handoff.id, "a", Some(2)).await.unwrap());
+        let Taken::Held(after) = store.take(&handoff.id, lease("b", now)).await.unwrap() else {
+            panic!("given back");
+        };
+        assert_eq!(
+            (after.delivered, after.owed, after.attempts, after.not_before_ms),
+            (2, 2, 0, None)
+        );
+        assert_eq!(store.take(&handoff.id, lease("a", now)).await.unwrap(), Taken::Busy);
+        assert_eq!(
+            store.take(&handoff.id, lease("a", now + 31_000)).await.unwrap(),
+            Taken::Held(after),
+            "a lease that ended is taken over"
+        );
+        let unknown = HandoffId::mint(1, 9);
+        assert_eq!(store.take(&unknown, lease("a", now)).await.unwrap(), Taken::Unknown);
     }
 }
 
@@ -157,4 +288,5 @@ contract!(
     a_retried_create_finds_the_handoff_its_key_made,
     a_handoffs_chat_is_attached_once,
     a_move_is_written_only_over_the_sequence_it_was_computed_from,
+    one_drainer_holds_a_delivery_and_gives_it_back_only_when_caught_up,
 );

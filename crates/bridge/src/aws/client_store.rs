@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | client | `client#<client id>` | `keys` (a list of maps `{hash, created_ms, expires_ms?}`: each key's SHA-256 in lowercase hex, never the key), `iam` (the IAM principals acting as the client, in their printed form), `rps` (requests per second), `disabled`; the request counter `win` (epoch s its window started) and `cnt` |
 //! | IAM principal | `principal#<printed principal>` | `client`: the one client the principal acts as |
+//! | webhook | `webhook#<client id>` | `url`, and `secrets` (a list of maps `{secret, expires_ms?}`, newest last): only `WebhookSender` and operators read it |
 //!
 //! A client and its principals' items are written in one transaction: each principal's item only if it
 //! is new or already this client's, so two clients never share a principal; the items of principals the
@@ -27,6 +28,8 @@ use super::{Boxed, classify};
 use crate::error::{FailureKind, PortError};
 use crate::handoff::auth::store::ClientStore;
 use crate::handoff::auth::{ClientId, ClientRecord, IamPrincipal, KeyHash, StoredKey, Throttle, Window, throttle};
+use crate::handoff::dispatch::EndpointStore;
+use crate::handoff::webhook::endpoint::{StoredSecret, WebhookEndpoint, WebhookUrl};
 use crate::ports::PortResult;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -385,5 +388,62 @@ impl ClientStore for DynamoClientStore {
             Ok(_) => Ok(()),
             Err(err) => Err(put_conflict(&err).unwrap_or_else(|| classify("TransactWriteItems", err, false))),
         }
+    }
+}
+
+fn webhook_pk(client: &str) -> String {
+    format!("webhook#{client}")
+}
+
+fn parse_secret(value: &AttributeValue) -> Option<StoredSecret> {
+    let map = value.as_m().ok()?;
+    Some(StoredSecret {
+        secret: get_s(map, "secret")?.to_owned(),
+        expires_ms: get_n(map, "expires_ms").and_then(|at| u64::try_from(at).ok()),
+    })
+}
+
+impl EndpointStore for DynamoClientStore {
+    async fn load_webhook(&self, client: &str) -> PortResult<Option<WebhookEndpoint>> {
+        const OP: &str = "GetItem";
+        let Some(item) = self.get(webhook_pk(client)).await? else {
+            return Ok(None);
+        };
+        let url = get_s(&item, "url")
+            .and_then(|url| WebhookUrl::parse(url).ok())
+            .ok_or_else(|| corrupt(OP, "url"))?;
+        let secrets = item
+            .get("secrets")
+            .and_then(|v| v.as_l().ok())
+            .ok_or_else(|| corrupt(OP, "secrets"))?
+            .iter()
+            .map(|v| parse_secret(v).ok_or_else(|| corrupt(OP, "secrets")))
+            .collect::<PortResult<Vec<_>>>()?;
+        Ok(Some(WebhookEndpoint { url, secrets }))
+    }
+
+    async fn put_webhook(&self, client: &str, endpoint: &WebhookEndpoint) -> PortResult<()> {
+        let secrets = endpoint
+            .secrets
+            .iter()
+            .map(|kept| {
+                let mut map = Item::from([("secret".to_owned(), s(&kept.secret))]);
+                if let Some(at) = kept.expires_ms {
+                    map.insert("expires_ms".to_owned(), n(at));
+                }
+                AttributeValue::M(map)
+            })
+            .collect();
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(webhook_pk(client)))
+            .item("url", s(endpoint.url.as_str()))
+            .item("secrets", AttributeValue::L(secrets))
+            .send()
+            .boxed()
+            .await
+            .map_err(|e| classify("PutItem", e, false))?;
+        Ok(())
     }
 }

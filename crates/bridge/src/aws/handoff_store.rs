@@ -5,30 +5,38 @@
 //! |---|---|---|
 //! | handoff | `handoff#<handoff id>` | the client, the bot's conversation id, the create's client token and request digest, the chat (contact id, participant and connection tokens), the lifecycle (`status`, `agent`, `ever_joined`, `ended_by`, `seq`) and its times |
 //! | idempotency key | `hkey#<client token>` | the handoff created under it |
+//! | handoff contact | `hcontact#<contact id>` | the handoff whose chat it is (`handoff_id`), for ConnectHandler |
+//! | handoff item | `hitem#<handoff id>#<Connect item id>` | that the item moved the handoff (kept an hour) |
+//! | handoff event | `hevent#<handoff id>#<sequence>` | an event owed to the bot: its `type` (`kind`) and `body` |
 //!
 //! The create writes both in one transaction, each conditional on not existing, and asks for the key's
 //! item back when its condition fails: a retried create learns its handoff from the failed write itself.
 //! Every move is conditional on `seq`, the lifecycle's sequence number, which each move that owes the bot
-//! an event advances. Both items live [`HANDOFF_RETENTION_S`] after the create, for a bot that reads a
-//! transcript or retries a create days later.
+//! an event advances, and writes the events it owes and the item that caused it (conditional on not
+//! existing: a duplicate) in the same transaction. Attaching the chat writes the contact's item and
+//! `handoff.created` with it. The items live [`HANDOFF_RETENTION_S`] after the create, for a bot that
+//! reads a transcript or retries a create days later. The delivery's state is on the handoff's item (see
+//! `crate::aws::handoff_outbox`).
 
-use super::items::{Item, corrupt, get_item, get_n, get_s, n, s};
-use super::{Boxed, classify};
-use crate::error::{FailureKind, PortError};
+use super::classify;
+use super::items::{
+    Item, TransactError, cancellation, check_failed, corrupt, get_item, get_n, get_s, invalid, n, s, transact,
+};
 use crate::handoff::lifecycle::{EndReason, Lifecycle, Status};
 use crate::handoff::request::HandoffId;
-use crate::handoff::store::{Created, HandoffRecord, HandoffStore, Written};
+use crate::handoff::store::{Created, HandoffRecord, HandoffStore, Owed, Step, Written};
 use crate::ids::{ConnectionToken, ContactId, ParticipantToken};
 use crate::ports::{ActiveChat, PortResult};
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+use crate::telemetry::now_ms;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// Handoffs and their keys are kept 30 days after the create.
 pub const HANDOFF_RETENTION_S: i64 = 30 * 24 * 3600;
+/// An item that moved a handoff is remembered this long: Connect's stream and Lambda's retries
+/// redeliver within minutes.
+const ITEM_RETENTION_S: i64 = 3600;
 
 pub struct DynamoHandoffStore {
     client: aws_sdk_dynamodb::Client,
@@ -40,13 +48,33 @@ impl DynamoHandoffStore {
         Self { client, table }
     }
 
-    async fn get(&self, pk: String) -> PortResult<Option<Item>> {
+    pub(crate) async fn get(&self, pk: String) -> PortResult<Option<Item>> {
         get_item(&self.client, &self.table, pk, true).await
+    }
+
+    pub(crate) fn client(&self) -> &aws_sdk_dynamodb::Client {
+        &self.client
+    }
+
+    pub(crate) fn table(&self) -> &str {
+        &self.table
     }
 }
 
-fn handoff_pk(id: &HandoffId) -> String {
+pub(crate) fn handoff_pk(id: &HandoffId) -> String {
     format!("handoff#{id}")
+}
+
+pub(crate) fn event_pk(id: &HandoffId, sequence: u64) -> String {
+    format!("hevent#{id}#{sequence}")
+}
+
+fn contact_pk(contact_id: &ContactId) -> String {
+    format!("hcontact#{contact_id}")
+}
+
+fn retained(created_ms: i64) -> AttributeValue {
+    n(created_ms / 1000 + HANDOFF_RETENTION_S)
 }
 
 fn key_pk(client_token: &str) -> String {
@@ -158,37 +186,56 @@ fn put(table: &str, item: Item, on_conflict: ReturnValuesOnConditionCheckFailure
         .condition_expression("attribute_not_exists(pk)")
         .return_values_on_condition_check_failure(on_conflict)
         .build()
-        .map_err(|e| PortError::new(FailureKind::Rejected, "TransactWriteItems", e.to_string()))?;
+        .map_err(invalid)?;
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
-/// The idempotency key's item as the failed create found it, when its condition is what failed.
-fn claimed_key(err: &SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>) -> Option<Item> {
-    let SdkError::ServiceError(service) = err else {
-        return None;
-    };
-    let TransactWriteItemsError::TransactionCanceledException(cancelled) = service.err() else {
-        return None;
-    };
-    // The key is the transaction's second item.
-    let reason = cancelled.cancellation_reasons().get(1)?;
-    (reason.code() == Some("ConditionalCheckFailed"))
-        .then(|| reason.item().cloned())
-        .flatten()
+/// An item written whatever was there (the same content again on a retry).
+fn overwrite(table: &str, item: Item) -> PortResult<TransactWriteItem> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .build()
+        .map_err(invalid)?;
+    Ok(TransactWriteItem::builder().put(put).build())
 }
 
-/// A conditional update that lost is `Stale`; any other failure is the caller's.
-fn written(
-    result: Result<(), SdkError<UpdateItemError, aws_sdk_dynamodb::config::http::HttpResponse>>,
-) -> PortResult<Written> {
-    match result {
-        Ok(()) => Ok(Written::Done),
-        Err(SdkError::ServiceError(service))
-            if matches!(service.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
-        {
-            Ok(Written::Stale)
-        }
-        Err(e) => Err(classify("UpdateItem", e, false)),
+/// The outbox's items for `owed`.
+fn event_items(table: &str, record: &HandoffRecord, owed: &[Owed]) -> PortResult<Vec<TransactWriteItem>> {
+    owed.iter()
+        .map(|event| {
+            overwrite(
+                table,
+                Item::from([
+                    ("pk".to_owned(), s(event_pk(&record.id, event.sequence))),
+                    ("kind".to_owned(), s(event.envelope.kind.type_name())),
+                    ("body".to_owned(), s(&event.envelope.body)),
+                    ("expires_at".to_owned(), retained(record.created_ms)),
+                ]),
+            )
+        })
+        .collect()
+}
+
+/// The idempotency key's item as the failed create found it, when its condition is what failed.
+fn claimed_key(err: &TransactError) -> Option<Item> {
+    // The key is the transaction's second item.
+    let reasons = cancellation(err)?;
+    check_failed(reasons, 1).then(|| reasons[1].item().cloned()).flatten()
+}
+
+/// What a move's transaction came to: its first item (the handoff's update) failing its condition is
+/// `Stale`, its second (the item that caused it, or the contact's mapping) `Seen`; any other failure
+/// is the caller's.
+fn written(result: Result<(), TransactError>) -> PortResult<Written> {
+    let err = match result {
+        Ok(()) => return Ok(Written::Done),
+        Err(err) => err,
+    };
+    match cancellation(&err) {
+        Some(reasons) if check_failed(reasons, 0) => Ok(Written::Stale),
+        Some(reasons) if check_failed(reasons, 1) => Ok(Written::Seen),
+        _ => Err(classify("TransactWriteItems", err, false)),
     }
 }
 
@@ -197,10 +244,7 @@ impl HandoffStore for DynamoHandoffStore {
         let key = Item::from([
             ("pk".to_owned(), s(key_pk(&record.client_token))),
             ("handoff_id".to_owned(), s(record.id.as_str())),
-            (
-                "expires_at".to_owned(),
-                n(record.created_ms / 1000 + HANDOFF_RETENTION_S),
-            ),
+            ("expires_at".to_owned(), retained(record.created_ms)),
         ]);
         let items = vec![
             put(
@@ -210,15 +254,8 @@ impl HandoffStore for DynamoHandoffStore {
             )?,
             put(&self.table, key, ReturnValuesOnConditionCheckFailure::AllOld)?,
         ];
-        let sent = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .boxed()
-            .await;
-        let err = match sent {
-            Ok(_) => return Ok(Created::New),
+        let err = match transact(&self.client, items).await {
+            Ok(()) => return Ok(Created::New),
             Err(err) => err,
         };
         let Some(claimed) = claimed_key(&err) else {
@@ -240,10 +277,11 @@ impl HandoffStore for DynamoHandoffStore {
             .transpose()
     }
 
-    async fn attach_chat(&self, id: &HandoffId, chat: &ActiveChat) -> PortResult<Written> {
-        let mut update = self
-            .client
-            .update_item()
+    async fn attach_chat(&self, id: &HandoffId, chat: &ActiveChat, created: &Owed) -> PortResult<Written> {
+        let Some(record) = self.load(id).await? else {
+            return Ok(Written::Stale);
+        };
+        let mut update = Update::builder()
             .table_name(&self.table)
             .key("pk", s(handoff_pk(id)))
             .update_expression("SET #contact = :contact, #ptok = :ptok, #ctok = :ctok, #cexp = :cexp")
@@ -253,14 +291,33 @@ impl HandoffStore for DynamoHandoffStore {
                 .expression_attribute_names(format!("#{name}"), name)
                 .expression_attribute_values(format!(":{name}"), value);
         }
-        written(update.send().boxed().await.map(drop))
+        let mapping = Item::from([
+            ("pk".to_owned(), s(contact_pk(&chat.contact_id))),
+            ("handoff_id".to_owned(), s(id.as_str())),
+            ("expires_at".to_owned(), retained(record.created_ms)),
+        ]);
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .update(update.build().map_err(invalid)?)
+                .build(),
+            overwrite(&self.table, mapping)?,
+        ];
+        items.extend(event_items(&self.table, &record, std::slice::from_ref(created))?);
+        written(transact(&self.client, items).await)
     }
 
-    async fn advance(&self, from: &HandoffRecord, moved: &HandoffRecord) -> PortResult<Written> {
+    async fn find_by_contact(&self, initial_contact_id: &ContactId) -> PortResult<Option<HandoffId>> {
+        let item = self.get(contact_pk(initial_contact_id)).await?;
+        Ok(item
+            .as_ref()
+            .and_then(|item| get_s(item, "handoff_id"))
+            .and_then(HandoffId::parse))
+    }
+
+    async fn advance(&self, step: Step<'_>) -> PortResult<Written> {
+        let (from, moved) = (step.from, step.moved);
         let (mut sets, mut removes) = (Vec::new(), Vec::new());
-        let mut update = self
-            .client
-            .update_item()
+        let mut update = Update::builder()
             .table_name(&self.table)
             .key("pk", s(handoff_pk(&from.id)))
             .condition_expression("#seq = :from")
@@ -280,6 +337,16 @@ impl HandoffStore for DynamoHandoffStore {
         if !removes.is_empty() {
             expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
         }
-        written(update.update_expression(expression).send().boxed().await.map(drop))
+        let update = update.update_expression(expression).build().map_err(invalid)?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        if let Some(item) = step.item {
+            let seen = Item::from([
+                ("pk".to_owned(), s(format!("hitem#{}#{item}", from.id))),
+                ("expires_at".to_owned(), n(now_ms() / 1000 + ITEM_RETENTION_S)),
+            ]);
+            items.push(put(&self.table, seen, ReturnValuesOnConditionCheckFailure::None)?);
+        }
+        items.extend(event_items(&self.table, from, step.owed)?);
+        written(transact(&self.client, items).await)
     }
 }

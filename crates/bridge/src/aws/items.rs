@@ -1,9 +1,13 @@
-//! Reading and writing DynamoDB attribute maps: the small helpers the table adapters share.
+//! Reading and writing DynamoDB attribute maps and transactions: the small helpers the table adapters
+//! share.
 
 use super::{Boxed, classify};
 use crate::error::{FailureKind, PortError};
 use crate::ports::PortResult;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, TransactWriteItem};
 use std::collections::HashMap;
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
@@ -49,4 +53,44 @@ pub(crate) async fn get_item(
         .await
         .map_err(|e| classify("GetItem", e, false))?;
     Ok(out.item)
+}
+
+pub(crate) type TransactError = SdkError<TransactWriteItemsError, HttpResponse>;
+
+/// Writes `items` in one transaction.
+pub(crate) async fn transact(
+    client: &aws_sdk_dynamodb::Client,
+    items: Vec<TransactWriteItem>,
+) -> Result<(), TransactError> {
+    client
+        .transact_write_items()
+        .set_transact_items(Some(items))
+        .send()
+        .boxed()
+        .await
+        .map(drop)
+}
+
+/// Why each item of a cancelled transaction failed, in the transaction's order; `None` when it was not
+/// cancelled (another failure).
+pub(crate) fn cancellation(err: &TransactError) -> Option<&[CancellationReason]> {
+    let SdkError::ServiceError(service) = err else {
+        return None;
+    };
+    match service.err() {
+        TransactWriteItemsError::TransactionCanceledException(cancelled) => Some(cancelled.cancellation_reasons()),
+        _ => None,
+    }
+}
+
+/// Whether the transaction's item `index` is what failed its condition.
+pub(crate) fn check_failed(reasons: &[CancellationReason], index: usize) -> bool {
+    reasons
+        .get(index)
+        .is_some_and(|reason| reason.code() == Some("ConditionalCheckFailed"))
+}
+
+/// A transaction item that could not be built (a missing required field: a bug, not the input).
+pub(crate) fn invalid(e: impl std::fmt::Display) -> PortError {
+    PortError::new(FailureKind::Rejected, "TransactWriteItems", e.to_string())
 }

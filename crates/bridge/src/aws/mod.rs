@@ -9,10 +9,12 @@ mod client_store;
 mod connect;
 mod dynamo;
 mod eum;
+mod handoff_outbox;
 mod handoff_store;
 mod items;
 mod media_store;
 mod transcribe;
+mod webhooks;
 
 pub use attachments::ParticipantAttachments;
 pub use client_store::DynamoClientStore;
@@ -22,6 +24,7 @@ pub use eum::EumSender;
 pub use handoff_store::DynamoHandoffStore;
 pub use media_store::{EumMedia, S3Store};
 pub use transcribe::TranscribeStreaming;
+pub use webhooks::{HttpPoster, SqsDeliveryQueue};
 
 use crate::config::Config;
 use crate::error::{FailureKind, PortError};
@@ -34,6 +37,34 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
+
+/// Where the handoff channel's chats stream and its events queue: `HANDOFF_STREAM_TOPIC_ARN`,
+/// `WEBHOOK_QUEUE_URL`, `WEBHOOK_DEAD_LETTER_QUEUE_URL`.
+#[derive(Debug, Clone)]
+pub struct HandoffChannel {
+    pub stream_topic_arn: String,
+    pub queue_url: String,
+    pub dead_letter_url: String,
+}
+
+impl HandoffChannel {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let required = |name: &str| {
+            lookup(name)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| format!("{name} is required"))
+        };
+        let stream_topic_arn = required("HANDOFF_STREAM_TOPIC_ARN")?;
+        if !stream_topic_arn.starts_with("arn:") || !stream_topic_arn.contains(":sns:") {
+            return Err("HANDOFF_STREAM_TOPIC_ARN must be an SNS topic ARN".to_owned());
+        }
+        Ok(Self {
+            stream_topic_arn,
+            queue_url: required("WEBHOOK_QUEUE_URL")?,
+            dead_letter_url: required("WEBHOOK_DEAD_LETTER_QUEUE_URL")?,
+        })
+    }
+}
 
 /// Every client the handlers use, built from one SDK configuration.
 pub struct AwsClients {
@@ -49,6 +80,8 @@ pub struct AwsClients {
     pub s3: aws_sdk_s3::Client,
     /// Without the 10 s attempt timeout: a voice note streams at its own speed.
     pub transcribe: aws_sdk_transcribestreaming::Client,
+    /// The webhook delivery queue.
+    pub sqs: aws_sdk_sqs::Client,
 }
 
 impl AwsClients {
@@ -83,6 +116,7 @@ impl AwsClients {
                     .build(),
             ),
             dynamodb: aws_sdk_dynamodb::Client::new(&shared),
+            sqs: aws_sdk_sqs::Client::new(&shared),
             s3: aws_sdk_s3::Client::from_conf(
                 aws_sdk_s3::config::Builder::from(&shared)
                     .force_path_style(true)
@@ -137,6 +171,24 @@ impl AwsClients {
 
     pub fn contact_center(&self, config: &Config) -> ConnectCenter {
         ConnectCenter::new(self.connect.clone(), config)
+    }
+
+    /// Connect for the Handoff API: its chats stream to the handoff topic, so ConnectHandler tells them
+    /// from WhatsApp's by the topic they come from.
+    pub fn handoff_center(&self, config: &Config, handoffs: &HandoffChannel) -> ConnectCenter {
+        let config = Config {
+            stream_topic_arn: handoffs.stream_topic_arn.clone(),
+            ..config.clone()
+        };
+        ConnectCenter::new(self.connect.clone(), &config)
+    }
+
+    pub fn delivery_queue(&self, handoffs: &HandoffChannel) -> SqsDeliveryQueue {
+        SqsDeliveryQueue::new(
+            self.sqs.clone(),
+            handoffs.queue_url.clone(),
+            handoffs.dead_letter_url.clone(),
+        )
     }
 
     pub fn participant(&self) -> ParticipantService {

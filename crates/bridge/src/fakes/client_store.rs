@@ -5,6 +5,8 @@ use super::Faults;
 use crate::error::{FailureKind, PortError};
 use crate::handoff::auth::store::ClientStore;
 use crate::handoff::auth::{ClientId, ClientRecord, IamPrincipal, Throttle, Window, throttle};
+use crate::handoff::dispatch::EndpointStore;
+use crate::handoff::webhook::endpoint::WebhookEndpoint;
 use crate::ports::PortResult;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,6 +22,7 @@ pub struct FakeClientStore {
 struct Table {
     clients: HashMap<ClientId, ClientRecord>,
     windows: HashMap<ClientId, Window>,
+    webhooks: HashMap<String, WebhookEndpoint>,
 }
 
 impl FakeClientStore {
@@ -85,5 +88,23 @@ impl ClientStore for FakeClientStore {
             Ok(())
         };
         answer.give(put)
+    }
+}
+
+impl EndpointStore for FakeClientStore {
+    async fn load_webhook(&self, client: &str) -> PortResult<Option<WebhookEndpoint>> {
+        let answer = self.faults.enter("load_webhook").await?;
+        let found = self.table.lock().unwrap().webhooks.get(client).cloned();
+        answer.give(Ok(found))
+    }
+
+    async fn put_webhook(&self, client: &str, endpoint: &WebhookEndpoint) -> PortResult<()> {
+        let answer = self.faults.enter("put_webhook").await?;
+        self.table
+            .lock()
+            .unwrap()
+            .webhooks
+            .insert(client.to_owned(), endpoint.clone());
+        answer.give(Ok(()))
     }
 }

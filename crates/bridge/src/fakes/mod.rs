@@ -21,7 +21,9 @@
 //! - The Handoff API's stores: [`FakeHandoffStore`] (a handoff created once per idempotency key, its chat
 //!   attached once, each move written over the sequence it followed) and [`FakeClientStore`] (clients,
 //!   their IAM principals, their request counters), held to their DynamoDB adapters by
-//!   `tests/handoff_store.rs` and `tests/client_store.rs`.
+//!   `tests/handoff_store.rs` and `tests/client_store.rs`; the handoff store also keeps each handoff's
+//!   outbox and its delivery lease. [`FakeDeliveryQueue`] keeps the kicks and dead letters SQS would,
+//!   and [`FakePoster`] is a bot's webhook endpoint answering as scripted.
 //! - The contract tests `tests/chat_ports.rs` (Connect, Participant, WhatsApp) and `tests/media_ports.rs`
 //!   (the media ports) hold these fakes to the AWS adapters on the local twin, as `tests/state_store.rs`
 //!   holds the state store.
@@ -38,6 +40,7 @@ mod object_store;
 mod participant;
 mod state_store;
 mod transcriber;
+mod webhooks;
 mod whatsapp;
 mod whatsapp_media;
 
@@ -48,6 +51,7 @@ pub use handoff_store::FakeHandoffStore;
 pub use object_store::FakeObjectStore;
 pub use state_store::FakeStateStore;
 pub use transcriber::FakeTranscriber;
+pub use webhooks::{FakeDeliveryQueue, FakePoster, Posting};
 pub use whatsapp::{FakeWhatsapp, Sent};
 pub use whatsapp_media::FakeWhatsappMedia;
 

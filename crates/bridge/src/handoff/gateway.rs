@@ -15,6 +15,7 @@
 use super::auth::authorizer::authorize as decide;
 use super::auth::store::ClientStore;
 use super::auth::{AuthorizerEvent, AuthorizerResponse, Caller, ClientRecord, Denial, RequestAuthorizer, Throttle};
+use super::dispatch::DeliveryQueue;
 use super::request::{ApiError, RawRequest};
 use super::service::{ApiResponse, HandoffService};
 use super::store::HandoffStore;
@@ -107,9 +108,9 @@ impl GatewayRequest {
 }
 
 /// Serves one API Gateway event: who it is from, their rate, then the service.
-pub async fn answer<K: ClientStore, H: HandoffStore, C: ContactCenter, P: Participant>(
+pub async fn answer<K: ClientStore, H: HandoffStore, C: ContactCenter, P: Participant, Q: DeliveryQueue>(
     clients: &K,
-    service: &HandoffService<H, C, P>,
+    service: &HandoffService<H, C, P, Q>,
     event: &ApiGatewayV2httpRequest,
 ) -> ApiGatewayV2httpResponse {
     let served = match admit(clients, event).await {

@@ -15,7 +15,11 @@
 //! - [`service`]: what the `HandoffApi` function does with a request, over the store and Connect's
 //!   ports (the one part here that does I/O, like [`crate::media::service`]);
 //! - [`store`]: the port that keeps a handoff's record (created once per idempotency key, its chat
-//!   attached once, each move written over the one it followed);
+//!   attached once, each move written over the one it followed, with the events it owes);
+//! - [`moves`]: what a change owes the bot, and the write loop the API and the relay share;
+//! - [`relay`]: ConnectHandler's side: the items of a handoff's chat as the handoff's changes;
+//! - [`outbox`], [`dispatch`] and [`kicks`]: `WebhookSender`'s side: each handoff's events delivered in order,
+//!   retried on their schedule, dead-lettered when given up;
 //! - [`webhook`]: the events sent back to the bot, enveloped, sequenced and signed per Standard Webhooks,
 //!   and when a failed delivery is tried again;
 //! - [`auth`]: who calls the API (clients by API key through the Lambda authorizer, or by IAM), key
@@ -27,11 +31,16 @@
 
 pub mod auth;
 pub mod context;
+pub mod dispatch;
 #[cfg(feature = "aws")]
 pub mod gateway;
+pub mod kicks;
 pub mod lifecycle;
 pub mod message;
+pub mod moves;
 pub mod openapi;
+pub mod outbox;
+pub mod relay;
 pub mod request;
 pub mod service;
 pub mod store;

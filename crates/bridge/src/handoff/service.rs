@@ -22,13 +22,16 @@
 
 use super::Speaker;
 use super::context::{Brief, RetellLimits, agent_context};
+use super::dispatch::DeliveryQueue;
 use super::lifecycle::{EndReason, Input, Refusal, Status};
+use super::moves::{Change, Settled, envelope, settle};
 use super::openapi;
 use super::request::{
     ApiError, ApiRequest, End, HandoffCreated, HandoffId, HandoffView, MessageContent, NewHandoff, NewMessage,
     RawRequest, parse_request,
 };
-use super::store::{Created, HandoffRecord, HandoffStore, NewRecord, Written};
+use super::store::{Created, HandoffRecord, HandoffStore, NewRecord, Owed, Written};
+use super::webhook::Payload;
 use crate::content_type::{TEXT_MARKDOWN, TEXT_PLAIN, TYPING_EVENT};
 use crate::error::{FailureKind, PortError};
 use crate::ids::short_hash;
@@ -120,19 +123,30 @@ impl ApiResponse {
     }
 }
 
-pub struct HandoffService<H, C, P> {
+/// The service's ports.
+pub struct HandoffPorts<H, C, P, Q> {
+    pub store: H,
+    pub center: C,
+    pub participant: P,
+    /// Kicks the delivery of the events a request owes the bot.
+    pub queue: Q,
+}
+
+pub struct HandoffService<H, C, P, Q> {
     store: H,
     center: C,
     participant: P,
+    queue: Q,
     settings: HandoffSettings,
 }
 
-impl<H: HandoffStore, C: ContactCenter, P: Participant> HandoffService<H, C, P> {
-    pub fn new(store: H, center: C, participant: P, settings: HandoffSettings) -> Self {
+impl<H: HandoffStore, C: ContactCenter, P: Participant, Q: DeliveryQueue> HandoffService<H, C, P, Q> {
+    pub fn new(ports: HandoffPorts<H, C, P, Q>, settings: HandoffSettings) -> Self {
         Self {
-            store,
-            center,
-            participant,
+            store: ports.store,
+            center: ports.center,
+            participant: ports.participant,
+            queue: ports.queue,
             settings,
         }
     }
@@ -244,13 +258,29 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant> HandoffService<H, C, P> 
             connection_token: connection.connection_token,
             connection_expires_at: connection.expires_at,
         };
-        if self.store.attach_chat(&record.id, &chat).await.map_err(failed)? == Written::Stale {
+        let created_event = Owed {
+            sequence: 1,
+            envelope: envelope(
+                &record,
+                1,
+                DateTime::from_timestamp_millis(now_ms()).unwrap_or_default(),
+                Payload::Created,
+            ),
+        };
+        if self
+            .store
+            .attach_chat(&record.id, &chat, &created_event)
+            .await
+            .map_err(failed)?
+            != Written::Done
+        {
             return Err(failed(PortError::new(
                 FailureKind::Conflict,
                 "UpdateItem",
                 "the handoff has another chat",
             )));
         }
+        self.kick(&record.id).await?;
         let opening = [(Speaker::Bot, context.opening)];
         let said = opening.into_iter().chain(context.retold);
         match self.retell(&chat, &client_token, said).await {
@@ -301,27 +331,26 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant> HandoffService<H, C, P> 
         Ok(())
     }
 
-    /// Applies `input` to the handoff, reading it again whenever another writer moved it first.
+    /// Applies `input` to the handoff (see [`settle`]) and kicks the delivery of what it owes.
     async fn settle(&self, record: &HandoffRecord, input: Input) -> Result<HandoffRecord, ApiError> {
-        let mut current = record.clone();
-        loop {
-            let moved = match current.lifecycle.apply(input.clone()) {
-                Ok(moved) if moved.lifecycle == current.lifecycle => return Ok(current),
-                Ok(moved) => current.moved(moved.lifecycle, now_ms()),
-                Err(Refusal::Over) => return Err(ApiError::handoff_ended()),
-            };
-            match self.store.advance(&current, &moved).await.map_err(failed)? {
-                Written::Done => return Ok(moved),
-                Written::Stale => {
-                    current = self
-                        .store
-                        .load(&record.id)
-                        .await
-                        .map_err(failed)?
-                        .ok_or_else(ApiError::not_found)?;
-                }
+        match settle(&self.store, record, &Change::Move(input), None)
+            .await
+            .map_err(failed)?
+        {
+            Settled::Written { record, .. } => {
+                self.kick(&record.id).await?;
+                Ok(record)
             }
+            Settled::Unchanged(record) => Ok(record),
+            Settled::Refused(Refusal::Over) => Err(ApiError::handoff_ended()),
+            Settled::Duplicate | Settled::Unknown => Err(ApiError::not_found()),
         }
+    }
+
+    /// Asks `WebhookSender` to deliver what the handoff owes. A kick that fails fails the request: the
+    /// bot's retry writes nothing twice and kicks again.
+    async fn kick(&self, id: &HandoffId) -> Result<(), ApiError> {
+        self.queue.kick(id, std::time::Duration::ZERO).await.map_err(failed)
     }
 
     /// A live handoff's chat, for the bot's messages and typing: 409 once it is over.

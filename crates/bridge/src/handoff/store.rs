@@ -15,9 +15,18 @@
 //!   on the sequence number it was computed from; a writer that lost the race reads the record again and
 //!   applies its input to what won, so concurrent events (Connect's stream and the API) each count once
 //!   and the events owed to the bot are numbered without gaps.
+//! - **An event owed is never lost nor owed twice.** Each move writes the events it owes (see
+//!   [`Owed`]) in the same transaction as the sequence number they take, into the handoff's outbox,
+//!   from where `WebhookSender` delivers them in order (see [`super::outbox`]); a move caused by an
+//!   item of the chat also claims the item, so Connect streaming it twice owes the bot nothing more.
+//!
+//! A handoff's chat is found from the items Connect streams by its contact: attaching the chat also
+//! maps the contact to the handoff.
 
 use super::lifecycle::{Lifecycle, Status};
 use super::request::HandoffId;
+use super::webhook::Envelope;
+use crate::ids::ContactId;
 use crate::ports::{ActiveChat, PortResult};
 use std::future::Future;
 
@@ -104,6 +113,26 @@ pub enum Written {
     Done,
     /// The record had moved on (another chat attached, another move written): read it again.
     Stale,
+    /// The chat's item that caused the move was written before (Connect streamed it twice).
+    Seen,
+}
+
+/// An event owed to the bot, kept in the handoff's outbox until it is delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owed {
+    /// Its place in the handoff (the lifecycle's sequence number it took).
+    pub sequence: u64,
+    pub envelope: Envelope,
+}
+
+/// One move of a handoff: the record it was computed from, the record after it, the events it owes,
+/// and the chat's item that caused it, if one did (claimed by its id with the move).
+#[derive(Debug, Clone, Copy)]
+pub struct Step<'a> {
+    pub from: &'a HandoffRecord,
+    pub moved: &'a HandoffRecord,
+    pub owed: &'a [Owed],
+    pub item: Option<&'a str>,
 }
 
 /// DynamoDB (or memory): handoff records and their idempotency keys.
@@ -114,13 +143,26 @@ pub trait HandoffStore: Send + Sync {
     /// The handoff `id`, if it exists (whichever client it belongs to: the caller checks).
     fn load(&self, id: &HandoffId) -> impl Future<Output = PortResult<Option<HandoffRecord>>> + Send;
 
-    /// Attaches the started chat to handoff `id`, unless another chat is attached already (`Stale`);
-    /// attaching the same contact again (a retried create) writes the latest tokens.
-    fn attach_chat(&self, id: &HandoffId, chat: &ActiveChat) -> impl Future<Output = PortResult<Written>> + Send;
+    /// Attaches the started chat to handoff `id`, maps its contact to the handoff and owes `created`
+    /// (`handoff.created`, sequence 1), unless another chat is attached already (`Stale`); attaching
+    /// the same contact again (a retried create) writes the latest tokens.
+    fn attach_chat(
+        &self,
+        id: &HandoffId,
+        chat: &ActiveChat,
+        created: &Owed,
+    ) -> impl Future<Output = PortResult<Written>> + Send;
 
-    /// Writes `moved` (a move of `from`'s lifecycle, see [`HandoffRecord::moved`]) if the stored
-    /// record is still at `from`'s sequence number, else `Stale`.
-    fn advance(&self, from: &HandoffRecord, moved: &HandoffRecord) -> impl Future<Output = PortResult<Written>> + Send;
+    /// The handoff whose chat is the contact `initial_contact_id`, if any.
+    fn find_by_contact(
+        &self,
+        initial_contact_id: &ContactId,
+    ) -> impl Future<Output = PortResult<Option<HandoffId>>> + Send;
+
+    /// Writes `step.moved` (a move of `step.from`'s lifecycle, see [`HandoffRecord::moved`]) with the
+    /// events it owes, if the stored record is still at `from`'s sequence number (else `Stale`) and
+    /// its item was not written before (else `Seen`).
+    fn advance(&self, step: Step<'_>) -> impl Future<Output = PortResult<Written>> + Send;
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 //! carry the same id, so the bot drops whichever copy comes second.
 
 pub mod delivery;
+pub mod endpoint;
 pub mod signature;
 
 use super::lifecycle::Event;
@@ -47,6 +48,22 @@ impl EventKind {
             EventKind::Ended => "handoff.ended",
             EventKind::Failed => "handoff.failed",
         }
+    }
+
+    /// The kind whose `type` is `name`.
+    pub fn from_type_name(name: &str) -> Option<Self> {
+        [
+            EventKind::Created,
+            EventKind::AgentJoined,
+            EventKind::Message,
+            EventKind::Typing,
+            EventKind::AgentLeft,
+            EventKind::Transferred,
+            EventKind::Ended,
+            EventKind::Failed,
+        ]
+        .into_iter()
+        .find(|kind| kind.type_name() == name)
     }
 
     /// Whether it changes where the handoff stands (as opposed to a message or typing within it).
