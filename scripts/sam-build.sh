@@ -18,7 +18,7 @@ if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx a
 fi
 # --no-cached: SAM's cache hashes every file under CodeUri (the workspace, target/ included).
 PATH="$PWD/$venv/bin:$PATH" sam build --beta-features --no-cached
-for fn in WhatsappHandler ConnectHandler HandoffApi HandoffAuthorizer; do
+for fn in WhatsappHandler ConnectHandler HandoffApi HandoffAuthorizer WebhookSender; do
   bin=.aws-sam/build/$fn/bootstrap
   # ELF magic, then e_machine (bytes 18-19, little-endian) 0xB7 = AArch64.
   header=$(od -An -tx1 -N20 "$bin" | tr -d ' \n')

@@ -201,6 +201,34 @@ fn is_meta_version(v: &str) -> bool {
     major_ok && minor_ok && rest.split('.').count() <= 2
 }
 
+/// Where the handoff channel's chats stream and its events queue: `HANDOFF_STREAM_TOPIC_ARN`,
+/// `WEBHOOK_QUEUE_URL`, `WEBHOOK_DEAD_LETTER_QUEUE_URL`.
+#[derive(Debug, Clone)]
+pub struct HandoffChannel {
+    pub stream_topic_arn: String,
+    pub queue_url: String,
+    pub dead_letter_url: String,
+}
+
+impl HandoffChannel {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let required = |name: &str| {
+            lookup(name)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| format!("{name} is required"))
+        };
+        let stream_topic_arn = required("HANDOFF_STREAM_TOPIC_ARN")?;
+        if !stream_topic_arn.starts_with("arn:") || !stream_topic_arn.contains(":sns:") {
+            return Err("HANDOFF_STREAM_TOPIC_ARN must be an SNS topic ARN".to_owned());
+        }
+        Ok(Self {
+            stream_topic_arn,
+            queue_url: required("WEBHOOK_QUEUE_URL")?,
+            dead_letter_url: required("WEBHOOK_DEAD_LETTER_QUEUE_URL")?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,5 +321,38 @@ mod tests {
         let c = Config::from_lookup(lookup(&pairs)).unwrap();
         assert!(c.serves(&PhoneNumberId::parse("222").unwrap()));
         assert!(!c.serves(&PhoneNumberId::parse("333").unwrap()));
+    }
+
+    #[test]
+    fn the_handoff_channel_needs_its_topic_and_both_queues() {
+        let env = |missing: &'static str| {
+            move |name: &str| {
+                (name != missing).then(|| match name {
+                    "HANDOFF_STREAM_TOPIC_ARN" => "arn:aws:sns:us-east-1:123456789012:handoffs".to_owned(),
+                    _ => format!("https://sqs.us-east-1.amazonaws.com/123456789012/{name}"),
+                })
+            }
+        };
+        let channel = HandoffChannel::from_lookup(env("")).unwrap();
+        assert!(channel.queue_url.ends_with("WEBHOOK_QUEUE_URL"));
+        for missing in [
+            "HANDOFF_STREAM_TOPIC_ARN",
+            "WEBHOOK_QUEUE_URL",
+            "WEBHOOK_DEAD_LETTER_QUEUE_URL",
+        ] {
+            let refused = HandoffChannel::from_lookup(env(missing)).unwrap_err();
+            assert!(refused.contains(missing), "{refused}");
+        }
+        let not_a_topic = |name: &str| {
+            Some(
+                if name == "HANDOFF_STREAM_TOPIC_ARN" {
+                    "handoffs"
+                } else {
+                    "q"
+                }
+                .to_owned(),
+            )
+        };
+        assert!(HandoffChannel::from_lookup(not_a_topic).is_err());
     }
 }

@@ -1,8 +1,8 @@
 //! Wiring for the handler binaries: read configuration once, build SDK clients once, serve events.
 
-use crate::aws::{AwsClients, HandoffChannel, HttpPoster};
+use crate::aws::{AwsClients, HttpPoster};
 use crate::claims;
-use crate::config::Config;
+use crate::config::{Config, HandoffChannel};
 use crate::error::RetryableFailure;
 use crate::handoff::auth::AuthorizerEvent;
 use crate::handoff::dispatch::Dispatcher;

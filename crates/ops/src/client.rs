@@ -10,6 +10,8 @@
 
 use bridge::handoff::auth::store::ClientStore;
 use bridge::handoff::auth::{ApiKey, ClientId, ClientRecord, IamPrincipal, StoredKey};
+use bridge::handoff::dispatch::EndpointStore;
+use bridge::handoff::webhook::endpoint::{WebhookEndpoint, WebhookUrl};
 use chrono::{DateTime, SecondsFormat};
 use std::fmt::Write;
 use std::num::NonZeroU32;
@@ -21,8 +23,61 @@ pub enum ClientError {
     Exists(ClientId),
     #[error("no client {0}")]
     Unknown(ClientId),
+    #[error("client {0} has no webhook (set-webhook gives it one)")]
+    NoWebhook(ClientId),
     #[error("{0}")]
     Store(#[from] bridge::error::PortError),
+}
+
+/// A new webhook signing secret from `random`: `whsec_` and the bytes in base64, as Standard Webhooks
+/// writes them.
+fn mint_secret(random: &[u8; 32]) -> String {
+    use base64::Engine;
+    format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(random))
+}
+
+/// Points the client's events at `url`. A client without a webhook gets a new secret, minted from
+/// `random` and returned to be shown once; one with a webhook keeps its secrets (`None`).
+pub async fn set_webhook(
+    store: &(impl ClientStore + EndpointStore),
+    id: &ClientId,
+    url: WebhookUrl,
+    random: &[u8; 32],
+) -> Result<Option<String>, ClientError> {
+    if store.load_client(id).await?.is_none() {
+        return Err(ClientError::Unknown(id.clone()));
+    }
+    let (endpoint, minted) = match store.load_webhook(id.as_str()).await? {
+        Some(kept) => (WebhookEndpoint { url, ..kept }, None),
+        None => {
+            let secret = mint_secret(random);
+            let endpoint = WebhookEndpoint::new(url, &secret).expect("a minted secret is valid");
+            (endpoint, Some(secret))
+        }
+    };
+    store.put_webhook(id.as_str(), &endpoint).await?;
+    Ok(minted)
+}
+
+/// A new signing secret for the client's webhook, minted from `random` and returned to be shown once;
+/// deliveries carry a signature by the old one too for `overlap_ms` (0: no longer at all).
+pub async fn rotate_secret(
+    store: &impl EndpointStore,
+    id: &ClientId,
+    overlap_ms: u64,
+    now_ms: u64,
+    random: &[u8; 32],
+) -> Result<String, ClientError> {
+    let endpoint = store
+        .load_webhook(id.as_str())
+        .await?
+        .ok_or_else(|| ClientError::NoWebhook(id.clone()))?;
+    let secret = mint_secret(random);
+    let rotated = endpoint
+        .rotated(&secret, now_ms, overlap_ms)
+        .expect("a minted secret is valid");
+    store.put_webhook(id.as_str(), &rotated).await?;
+    Ok(secret)
 }
 
 /// A new client: `rps` requests per second, acting for `principals` on the IAM routes, with one key

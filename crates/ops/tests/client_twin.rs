@@ -159,3 +159,41 @@ async fn an_operator_adds_rotates_disables_and_shows_a_client() {
         None
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_gives_a_client_a_webhook_and_rotates_its_secret() {
+    use bridge::handoff::dispatch::EndpointStore;
+    let stack = start_stack().await;
+    let moto = stack.moto_url().expect("moto runs").to_owned();
+    let store = DynamoClientStore::new(aws_sdk_dynamodb::Client::new(&sdk_config(&moto)), TABLE.into());
+    let url = "https://bot.example.com/connect-events";
+
+    let (code, _) = client(&moto, &["set-webhook", "ghost-bot", "--url", url]).await;
+    assert_eq!(code, 1, "no such client");
+    let (code, _) = client(&moto, &["add", "acme-bot"]).await;
+    assert_eq!(code, 0);
+    let (code, _) = client(&moto, &["rotate-secret", "acme-bot"]).await;
+    assert_eq!(code, 1, "no webhook to rotate");
+    let (code, first) = client(&moto, &["set-webhook", "acme-bot", "--url", url]).await;
+    assert_eq!(code, 0);
+    let first = first.trim().to_owned();
+    assert!(first.starts_with("whsec_"), "the secret, alone: {first}");
+    let endpoint = store.load_webhook("acme-bot").await.unwrap().expect("a webhook");
+    assert_eq!(endpoint.url.as_str(), url);
+    endpoint.signing_at(now_ms()).expect("signs with the printed secret");
+
+    let moved = "https://bot.example.com/v2/connect-events";
+    let (code, stdout) = client(&moto, &["set-webhook", "acme-bot", "--url", moved]).await;
+    assert_eq!((code, stdout.as_str()), (0, ""), "a new URL keeps the secret");
+    let (code, second) = client(&moto, &["rotate-secret", "acme-bot", "--overlap-hours", "1"]).await;
+    assert_eq!(code, 0);
+    let endpoint = store.load_webhook("acme-bot").await.unwrap().unwrap();
+    assert_eq!(endpoint.url.as_str(), moved);
+    let secrets: Vec<&str> = endpoint.secrets.iter().map(|s| s.secret.as_str()).collect();
+    assert_eq!(
+        secrets,
+        [first.as_str(), second.trim()],
+        "the old one signs through the overlap"
+    );
+    assert!(endpoint.secrets[0].expires_ms.is_some());
+}

@@ -71,6 +71,7 @@ const ROLES: &[(&str, &str)] = &[
     ("ConnectHandler", "ConnectHandlerRole"),
     ("HandoffApi", "HandoffApiRole"),
     ("HandoffAuthorizer", "HandoffAuthorizerRole"),
+    ("WebhookSender", "WebhookSenderRole"),
 ];
 
 /// `start_chat_contact` → `StartChatContact`.

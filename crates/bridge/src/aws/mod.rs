@@ -26,7 +26,7 @@ pub use media_store::{EumMedia, S3Store};
 pub use transcribe::TranscribeStreaming;
 pub use webhooks::{HttpPoster, SqsDeliveryQueue};
 
-use crate::config::Config;
+use crate::config::{Config, HandoffChannel};
 use crate::error::{FailureKind, PortError};
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
@@ -37,34 +37,6 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
-
-/// Where the handoff channel's chats stream and its events queue: `HANDOFF_STREAM_TOPIC_ARN`,
-/// `WEBHOOK_QUEUE_URL`, `WEBHOOK_DEAD_LETTER_QUEUE_URL`.
-#[derive(Debug, Clone)]
-pub struct HandoffChannel {
-    pub stream_topic_arn: String,
-    pub queue_url: String,
-    pub dead_letter_url: String,
-}
-
-impl HandoffChannel {
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let required = |name: &str| {
-            lookup(name)
-                .filter(|v| !v.trim().is_empty())
-                .ok_or_else(|| format!("{name} is required"))
-        };
-        let stream_topic_arn = required("HANDOFF_STREAM_TOPIC_ARN")?;
-        if !stream_topic_arn.starts_with("arn:") || !stream_topic_arn.contains(":sns:") {
-            return Err("HANDOFF_STREAM_TOPIC_ARN must be an SNS topic ARN".to_owned());
-        }
-        Ok(Self {
-            stream_topic_arn,
-            queue_url: required("WEBHOOK_QUEUE_URL")?,
-            dead_letter_url: required("WEBHOOK_DEAD_LETTER_QUEUE_URL")?,
-        })
-    }
-}
 
 /// Every client the handlers use, built from one SDK configuration.
 pub struct AwsClients {

@@ -15,8 +15,14 @@ use std::time::Duration;
 /// Kicks and dead letters, oldest first; clones share them.
 #[derive(Clone, Default)]
 pub struct FakeDeliveryQueue {
-    state: Arc<Mutex<(Vec<(HandoffId, Duration)>, Vec<DeadLetter>)>>,
+    state: Arc<Mutex<Queued>>,
     faults: Arc<Faults>,
+}
+
+#[derive(Default)]
+struct Queued {
+    kicks: Vec<(HandoffId, Duration)>,
+    dead_letters: Vec<DeadLetter>,
 }
 
 impl FakeDeliveryQueue {
@@ -25,24 +31,24 @@ impl FakeDeliveryQueue {
     }
 
     pub fn kicks(&self) -> Vec<(HandoffId, Duration)> {
-        self.state.lock().unwrap().0.clone()
+        self.state.lock().unwrap().kicks.clone()
     }
 
     pub fn dead_letters(&self) -> Vec<DeadLetter> {
-        self.state.lock().unwrap().1.clone()
+        self.state.lock().unwrap().dead_letters.clone()
     }
 }
 
 impl DeliveryQueue for FakeDeliveryQueue {
     async fn kick(&self, id: &HandoffId, delay: Duration) -> PortResult<()> {
         let answer = self.faults.enter("kick").await?;
-        self.state.lock().unwrap().0.push((id.clone(), delay));
+        self.state.lock().unwrap().kicks.push((id.clone(), delay));
         answer.give(Ok(()))
     }
 
     async fn dead_letter(&self, letter: &DeadLetter) -> PortResult<()> {
         let answer = self.faults.enter("dead_letter").await?;
-        self.state.lock().unwrap().1.push(letter.clone());
+        self.state.lock().unwrap().dead_letters.push(letter.clone());
         answer.give(Ok(()))
     }
 }

@@ -33,6 +33,8 @@ use std::time::Duration;
 pub const LEASE: Duration = Duration::from_secs(30);
 /// One attempt's timeout: Standard Webhooks asks endpoints to answer quickly and do their work later.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// What an invocation keeps after an attempt, to record it and kick the rest.
+const FINISH: Duration = Duration::from_secs(5);
 /// SQS delays a message at most this long; a longer wait is a chain of kicks.
 pub const MAX_KICK_DELAY: Duration = Duration::from_secs(900);
 
@@ -133,7 +135,7 @@ impl<O: Outbox, E: EndpointStore, P: Poster, Q: DeliveryQueue> Dispatcher<O, E, 
                 self.outbox.release(id, &owner, None).await?;
                 return Ok(Drained::NotDue);
             }
-            if claims::time_left(now).is_some_and(|left| left < LEASE) {
+            if claims::time_left(now).is_some_and(|left| left < ATTEMPT_TIMEOUT + FINISH) {
                 self.queue.kick(id, Duration::ZERO).await?;
                 self.outbox.release(id, &owner, None).await?;
                 return Ok(Drained::Continued { sent });

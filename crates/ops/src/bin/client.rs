@@ -1,13 +1,15 @@
-//! `client`: adds the Handoff API's clients, rotates their keys, disables and shows them.
+//! `client`: adds the Handoff API's clients, rotates their keys, sets their webhooks, disables and
+//! shows them.
 //!
 //! A thin command line over [`ops::client`] and the bridge's DynamoDB client store: credentials,
 //! Region and endpoints come from the standard AWS configuration chain (`AWS_PROFILE`, `AWS_REGION`,
-//! `AWS_ENDPOINT_URL_DYNAMODB`). Arguments are parsed by hand, as in `replay`. A new key is printed
-//! alone on stdout, so it can be piped straight into a secret store; everything else goes to stderr.
+//! `AWS_ENDPOINT_URL_DYNAMODB`). Arguments are parsed by hand, as in `replay`. A new key or webhook
+//! secret is printed alone on stdout, so it can be piped straight into a secret store; everything else goes to stderr.
 
 use aws_config::{BehaviorVersion, Region};
 use bridge::aws::DynamoClientStore;
 use bridge::handoff::auth::{ClientId, IamPrincipal};
+use bridge::handoff::webhook::endpoint::WebhookUrl;
 use ops::client::{self, ClientError};
 use std::num::NonZeroU32;
 
@@ -21,6 +23,13 @@ USAGE: client [--table NAME] [--region REGION] COMMAND <id> [OPTIONS]
   rotate-key <id> [--overlap-hours H]
                          a new key (printed once); the client's other keys keep working for
                          H hours (default 24), and 0 revokes them at once
+  set-webhook <id> --url URL
+                         where the client's events go (https; http only to localhost); a client
+                         without a webhook gets a signing secret (printed once), one with a webhook
+                         keeps its secrets
+  rotate-secret <id> [--overlap-hours H]
+                         a new webhook signing secret (printed once); deliveries are signed with the
+                         old one too for H hours (default 24)
   disable <id>           every request of the client refused (403); keys and handoffs kept
   enable <id>            the client's requests accepted again
   show <id>              status, rate, keys (their hashes' first 8 hex digits) and IAM principals
@@ -33,7 +42,7 @@ USAGE: client [--table NAME] [--region REGION] COMMAND <id> [OPTIONS]
   --region REGION        default: the AWS configuration
   -h, --help             this help
 
-A new key goes to stdout alone, on one line, and is never shown again: the table keeps only its
+A new key or secret goes to stdout alone, on one line, and is never shown again: the table keeps only its
 SHA-256. Changes apply on the next request (the authorizer caches nothing).
 Exit code 0: done; 1: nothing changed (no such client, one already there, the table failed);
 2: bad arguments.
@@ -52,6 +61,12 @@ enum Command {
     RotateKey {
         overlap_hours: u64,
     },
+    SetWebhook {
+        url: WebhookUrl,
+    },
+    RotateSecret {
+        overlap_hours: u64,
+    },
     Disable,
     Enable,
     Show,
@@ -67,7 +82,7 @@ struct Args {
 
 /// What was asked for; `Ok(None)` for `--help`.
 fn parse_args(raw: impl IntoIterator<Item = String>) -> Result<Option<Args>, String> {
-    let (mut table, mut region, mut rps, mut overlap_hours) = (None, None, None, None);
+    let (mut table, mut region, mut rps, mut overlap_hours, mut url) = (None, None, None, None, None);
     let mut principals = Vec::new();
     let mut positional = Vec::new();
     let mut raw = raw.into_iter();
@@ -95,6 +110,10 @@ fn parse_args(raw: impl IntoIterator<Item = String>) -> Result<Option<Args>, Str
                 let h = value("--overlap-hours")?;
                 overlap_hours = Some(h.parse().map_err(|_| "--overlap-hours: a whole number of hours")?);
             }
+            "--url" => {
+                let raw = value("--url")?;
+                url = Some(WebhookUrl::parse(&raw).map_err(|e| format!("--url: {e}"))?);
+            }
             "--iam-principal" => {
                 let arn = value("--iam-principal")?;
                 let principal = IamPrincipal::parse(&arn)
@@ -116,6 +135,12 @@ fn parse_args(raw: impl IntoIterator<Item = String>) -> Result<Option<Args>, Str
         "rotate-key" => Command::RotateKey {
             overlap_hours: overlap_hours.unwrap_or(DEFAULT_OVERLAP_HOURS),
         },
+        "set-webhook" => Command::SetWebhook {
+            url: url.take().ok_or("set-webhook needs --url")?,
+        },
+        "rotate-secret" => Command::RotateSecret {
+            overlap_hours: overlap_hours.unwrap_or(DEFAULT_OVERLAP_HOURS),
+        },
         "disable" => Command::Disable,
         "enable" => Command::Enable,
         "show" => Command::Show,
@@ -124,8 +149,11 @@ fn parse_args(raw: impl IntoIterator<Item = String>) -> Result<Option<Args>, Str
     if adds && !matches!(command, Command::Add { .. }) {
         return Err("--rps and --iam-principal go with add".into());
     }
-    if overlap_hours.is_some() && !matches!(command, Command::RotateKey { .. }) {
-        return Err("--overlap-hours goes with rotate-key".into());
+    if overlap_hours.is_some() && !matches!(command, Command::RotateKey { .. } | Command::RotateSecret { .. }) {
+        return Err("--overlap-hours goes with rotate-key and rotate-secret".into());
+    }
+    if url.is_some() {
+        return Err("--url goes with set-webhook".into());
     }
     Ok(Some(Args {
         command,
@@ -162,6 +190,19 @@ async fn run(store: &DynamoClientStore, args: Args) -> Result<(), ClientError> {
             eprintln!(
                 "client {id} has a new key, above, shown only this once; its other keys work {overlap_hours} h more"
             );
+        }
+        Command::SetWebhook { url } => match client::set_webhook(store, id, url, &random_bytes()).await? {
+            Some(secret) => {
+                println!("{secret}");
+                eprintln!("client {id}'s events go to the webhook; its signing secret is above, shown only this once");
+            }
+            None => eprintln!("client {id}'s events go to the new URL, signed with the same secrets"),
+        },
+        Command::RotateSecret { overlap_hours } => {
+            let overlap_ms = overlap_hours.saturating_mul(HOUR_MS);
+            let secret = client::rotate_secret(store, id, overlap_ms, now_ms(), &random_bytes()).await?;
+            println!("{secret}");
+            eprintln!("client {id}'s webhook has a new secret, above; the old one also signs for {overlap_hours} h");
         }
         Command::Disable | Command::Enable => {
             let disabled = args.command == Command::Disable;
@@ -237,6 +278,17 @@ mod tests {
             (Command::RotateKey { overlap_hours: 0 }, Some("eu-west-1"))
         );
         assert_eq!(parse("show acme-bot").unwrap().unwrap().command, Command::Show);
+        let hook = parse("set-webhook acme-bot --url https://bot.example.com/h")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            hook.command,
+            Command::SetWebhook {
+                url: WebhookUrl::parse("https://bot.example.com/h").unwrap()
+            }
+        );
+        let secret = parse("rotate-secret acme-bot --overlap-hours 2").unwrap().unwrap();
+        assert_eq!(secret.command, Command::RotateSecret { overlap_hours: 2 });
         assert_eq!(parse("show acme-bot --help").unwrap(), None);
     }
 
@@ -256,6 +308,9 @@ mod tests {
             "rotate-key acme-bot --overlap-hours -1",
             "delete acme-bot",
             "show acme-bot --force",
+            "set-webhook acme-bot",
+            "set-webhook acme-bot --url http://bot.example.com/h",
+            "show acme-bot --url https://bot.example.com/h",
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
