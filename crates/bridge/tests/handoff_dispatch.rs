@@ -114,9 +114,10 @@ impl Rig {
 }
 
 fn message(id: &str) -> Change {
-    Change::Messages(vec![
-        json!({"message_id": id, "content": {"type": "text", "text": "hi"}}),
-    ])
+    Change::Messages {
+        messages: vec![json!({"message_id": id, "content": {"type": "text", "text": "hi"}})],
+        offered: None,
+    }
 }
 
 fn joined() -> Change {

@@ -354,3 +354,55 @@ async fn a_retelling_cut_short_by_the_chat_leaves_the_handoff_started() {
     assert_eq!(json_of(&created)["status"], "queued");
     assert_eq!(json_of(&created)["contact_id"], "contact-1");
 }
+
+/// The chat's interactive list, as the relay keeps it for the handoff: what the bot was shown.
+async fn offer_list(api: &Api, id: &str) -> bridge::handoff::message::OfferedChoice {
+    use bridge::handoff::moves::{Change, Settled, settle};
+    let path = format!(
+        "{}/../../tests/fixtures/connect-stream-interactive-listpicker.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let notification = bridge::sns::notifications(&event).unwrap().remove(0).unwrap();
+    let item = bridge::connect_stream::parse_item(&notification).unwrap();
+    let for_bot = bridge::handoff::message::for_bot(&item).unwrap();
+    let offered = for_bot.offered.clone().expect("a list offers a choice");
+    let id = HandoffId::parse(id).unwrap();
+    let record = api.store.load(&id).await.unwrap().unwrap();
+    let change = Change::Messages {
+        messages: for_bot
+            .messages
+            .iter()
+            .map(|m| serde_json::to_value(m).unwrap())
+            .collect(),
+        offered: Some(Box::new(offered.clone())),
+    };
+    let written = settle(&api.store, &record, &change, None).await.unwrap();
+    assert!(matches!(written, Settled::Written { .. }), "{written:?}");
+    offered
+}
+
+#[tokio::test]
+async fn the_bot_answers_the_agents_list_by_option_id_as_connects_widget_would() {
+    let api = Api::new();
+    let id = api.handed_off().await;
+    let path = format!("/v1/handoffs/{id}/messages");
+    let answer = |option: &str| {
+        let client_message_id = format!("a-{}", option.len());
+        json!({"client_message_id": client_message_id, "type": "option", "option_id": option})
+    };
+
+    let early = api.call(CLIENT, "POST", &path, None, &answer("opt-1")).await;
+    assert_eq!(early.status, 400, "nothing offered yet: {early:?}");
+    assert!(json_of(&early)["message"].as_str().unwrap().starts_with("option_id"));
+
+    let offered = offer_list(&api, &id).await;
+    let chosen = &offered.choice.options[1];
+    let answered = api.call(CLIENT, "POST", &path, None, &answer(&chosen.id)).await;
+    assert_eq!(answered.status, 202, "{answered:?}");
+    let reply = &offered.menu.option(&chosen.id).unwrap().reply;
+    assert_eq!(api.said().last().unwrap(), &(Speaker::Customer, reply.content.clone()));
+
+    let unknown = api.call(CLIENT, "POST", &path, None, &answer("no-such-option")).await;
+    assert_eq!(unknown.status, 400);
+}

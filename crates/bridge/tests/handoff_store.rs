@@ -88,6 +88,7 @@ mod cases {
             moved: &moved.0,
             owed: &moved.1,
             item,
+            offered: None,
         };
         store.advance(step).await.unwrap()
     }
@@ -218,6 +219,35 @@ mod cases {
         assert_eq!(store.event(&created.id, 4).await.unwrap(), None);
     }
 
+    pub async fn the_last_choice_offered_is_kept_with_its_message<S: HandoffStore>(backend: &Backend<S>) {
+        let store = &backend.store;
+        let handoff = record("token-f", 10);
+        store.create(&handoff).await.unwrap();
+        assert_eq!(store.load_offered(&handoff.id).await.unwrap(), None);
+        let path = format!(
+            "{}/../../tests/fixtures/connect-stream-interactive-listpicker.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let notification = bridge::sns::notifications(&event).unwrap().remove(0).unwrap();
+        let item = bridge::connect_stream::parse_item(&notification).unwrap();
+        let for_bot = bridge::handoff::message::for_bot(&item).unwrap();
+        let change = Change::Messages {
+            messages: vec![serde_json::to_value(&for_bot.messages[0]).unwrap()],
+            offered: for_bot.offered.clone().map(Box::new),
+        };
+        let listed = plan(&handoff, &change, 2_000).unwrap().unwrap();
+        let step = Step {
+            from: &handoff,
+            moved: &listed.0,
+            owed: &listed.1,
+            item: Some("list-item"),
+            offered: for_bot.offered.as_ref(),
+        };
+        assert_eq!(store.advance(step).await.unwrap(), Written::Done);
+        assert_eq!(store.load_offered(&handoff.id).await.unwrap(), for_bot.offered);
+    }
+
     pub async fn one_drainer_holds_a_delivery_and_gives_it_back_only_when_caught_up<S: HandoffStore + Outbox>(
         backend: &Backend<S>,
     ) {
@@ -289,4 +319,5 @@ contract!(
     a_handoffs_chat_is_attached_once,
     a_move_is_written_only_over_the_sequence_it_was_computed_from,
     one_drainer_holds_a_delivery_and_gives_it_back_only_when_caught_up,
+    the_last_choice_offered_is_kept_with_its_message,
 );

@@ -16,13 +16,15 @@
 //! existing: a duplicate) in the same transaction. Attaching the chat writes the contact's item and
 //! `handoff.created` with it. The items live [`HANDOFF_RETENTION_S`] after the create, for a bot that
 //! reads a transcript or retries a create days later. The delivery's state is on the handoff's item (see
-//! `crate::aws::handoff_outbox`).
+//! `crate::aws::handoff_outbox`), and so is `offered`: the chat's last interactive message as the bot
+//! was shown it, with its menu (JSON), which the bot answers by option id.
 
 use super::classify;
 use super::items::{
     Item, TransactError, cancellation, check_failed, corrupt, get_item, get_n, get_s, invalid, n, s, transact,
 };
 use crate::handoff::lifecycle::{EndReason, Lifecycle, Status};
+use crate::handoff::message::OfferedChoice;
 use crate::handoff::request::HandoffId;
 use crate::handoff::store::{Created, HandoffRecord, HandoffStore, Owed, Step, Written};
 use crate::ids::{ConnectionToken, ContactId, ParticipantToken};
@@ -306,6 +308,15 @@ impl HandoffStore for DynamoHandoffStore {
         written(transact(&self.client, items).await)
     }
 
+    async fn load_offered(&self, id: &HandoffId) -> PortResult<Option<OfferedChoice>> {
+        let Some(item) = self.get(handoff_pk(id)).await? else {
+            return Ok(None);
+        };
+        get_s(&item, "offered")
+            .map(|json| serde_json::from_str(json).map_err(|_| corrupt("GetItem", "offered")))
+            .transpose()
+    }
+
     async fn find_by_contact(&self, initial_contact_id: &ContactId) -> PortResult<Option<HandoffId>> {
         let item = self.get(contact_pk(initial_contact_id)).await?;
         Ok(item
@@ -332,6 +343,12 @@ impl HandoffStore for DynamoHandoffStore {
                 }
                 None => removes.push(format!("#{name}")),
             }
+        }
+        if let Some(offered) = step.offered {
+            sets.push("#offered = :offered".to_owned());
+            update = update
+                .expression_attribute_names("#offered", "offered")
+                .expression_attribute_values(":offered", s(serde_json::to_string(offered).map_err(invalid)?));
         }
         let mut expression = format!("SET {}", sets.join(", "));
         if !removes.is_empty() {

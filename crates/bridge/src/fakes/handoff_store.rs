@@ -4,6 +4,7 @@
 //! it was computed from and only once per item, and a delivery is held by one drainer at a time.
 
 use super::Faults;
+use crate::handoff::message::OfferedChoice;
 use crate::handoff::outbox::{Delivery, Lease, Outbox, Progress, Taken};
 use crate::handoff::request::HandoffId;
 use crate::handoff::store::{Created, HandoffRecord, HandoffStore, Owed, Step, Written};
@@ -31,6 +32,7 @@ struct Table {
     items: HashSet<(HandoffId, String)>,
     events: HashMap<(HandoffId, u64), Envelope>,
     deliveries: HashMap<HandoffId, Cursor>,
+    offered: HashMap<HandoffId, OfferedChoice>,
 }
 
 /// A handoff's delivery state.
@@ -140,12 +142,27 @@ impl HandoffStore for FakeHandoffStore {
                     record.ended_ms = step.moved.ended_ms;
                     table.items.extend(item);
                     keep(table, id, step.owed);
+                    if let Some(offered) = step.offered {
+                        table.offered.insert(id.clone(), offered.clone());
+                    }
                     Written::Done
                 }
             }
             _ => Written::Stale,
         };
         answer.give(Ok(written))
+    }
+
+    async fn load_offered(&self, id: &HandoffId) -> PortResult<Option<OfferedChoice>> {
+        self.offered_of(id).await
+    }
+}
+
+impl FakeHandoffStore {
+    async fn offered_of(&self, id: &HandoffId) -> PortResult<Option<OfferedChoice>> {
+        let answer = self.faults.enter("load_offered").await?;
+        let found = self.table.lock().unwrap().offered.get(id).cloned();
+        answer.give(Ok(found))
     }
 }
 

@@ -7,6 +7,7 @@
 //! wrote them; a writer that lost the race plans its change again over what won.
 
 use super::lifecycle::{Input, Refusal};
+use super::message::OfferedChoice;
 use super::request::HandoffId;
 use super::store::{HandoffRecord, HandoffStore, Owed, Step, Written};
 use super::webhook::{Envelope, Occurrence, Payload};
@@ -19,8 +20,12 @@ use serde_json::Value;
 pub enum Change {
     /// A move of its lifecycle.
     Move(Input),
-    /// Messages of the chat for the bot (each a `handoff.message`'s fields, see `handoff::message`).
-    Messages(Vec<Value>),
+    /// Messages of the chat for the bot (each a `handoff.message`'s fields, see `handoff::message`),
+    /// and the choice among them the bot may answer by option id (kept in place of any older one).
+    Messages {
+        messages: Vec<Value>,
+        offered: Option<Box<OfferedChoice>>,
+    },
     /// The agent is typing.
     Typing,
 }
@@ -49,7 +54,7 @@ pub fn plan(record: &HandoffRecord, change: &Change, at_ms: i64) -> Result<Optio
                 .collect();
             Ok(Some((record.moved(moved.lifecycle, at_ms), events)))
         }
-        Change::Messages(messages) => {
+        Change::Messages { messages, .. } => {
             let mut lifecycle = record.lifecycle.clone();
             let mut events = Vec::with_capacity(messages.len());
             for message in messages {
@@ -113,11 +118,16 @@ pub async fn settle(
             Ok(None) => return Ok(Settled::Unchanged(current)),
             Err(refusal) => return Ok(Settled::Refused(refusal)),
         };
+        let offered = match change {
+            Change::Messages { offered, .. } => offered.as_deref(),
+            _ => None,
+        };
         let step = Step {
             from: &current,
             moved: &moved,
             owed: &owed,
             item: item.map(|(id, _)| id),
+            offered,
         };
         match store.advance(step).await? {
             Written::Done => {
@@ -168,7 +178,10 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(sequences(&owed), [2]);
-        let messages = Change::Messages(vec![json!({"message_id": "a"}), json!({"message_id": "b"})]);
+        let messages = Change::Messages {
+            messages: vec![json!({"message_id": "a"}), json!({"message_id": "b"})],
+            offered: None,
+        };
         let (said, owed) = plan(&joined, &messages, 3_000).unwrap().unwrap();
         assert_eq!(sequences(&owed), [3, 4]);
         let body: Value = serde_json::from_str(&owed[1].envelope.body).unwrap();
@@ -198,7 +211,11 @@ mod tests {
         .unwrap()
         .unwrap()
         .0;
-        assert_eq!(plan(&ended, &Change::Messages(vec![json!({})]), 3_000), Ok(None));
+        let late = Change::Messages {
+            messages: vec![json!({})],
+            offered: None,
+        };
+        assert_eq!(plan(&ended, &late, 3_000), Ok(None));
         assert_eq!(plan(&ended, &Change::Typing, 3_000), Ok(None));
         assert_eq!(plan(&ended, &Change::Move(Input::FromBot), 3_000), Err(Refusal::Over));
     }

@@ -91,7 +91,7 @@ impl<H: HandoffStore, Q: DeliveryQueue> HandoffRelay<H, Q> {
                 self.queue.kick(&id, Duration::ZERO).await?;
                 Ok(match change {
                     Change::Move(_) => "handoff_moved",
-                    Change::Messages(_) => "relayed_to_bot",
+                    Change::Messages { .. } => "relayed_to_bot",
                     Change::Typing => "typing_relayed",
                 })
             }
@@ -116,7 +116,10 @@ fn change_of(item: &StreamItem) -> Result<Change, &'static str> {
         .iter()
         .map(|message| serde_json::to_value(message).unwrap_or_default())
         .collect();
-    Ok(Change::Messages(messages))
+    Ok(Change::Messages {
+        messages,
+        offered: for_bot.offered.map(Box::new),
+    })
 }
 
 #[cfg(test)]
@@ -131,7 +134,7 @@ mod tests {
             change_of(&stream_item("participant-joined")),
             Ok(Change::Move(Input::AgentJoined { agent: "Ana".into() }))
         );
-        let Ok(Change::Messages(messages)) = change_of(&stream_item("agent-message")) else {
+        let Ok(Change::Messages { messages, .. }) = change_of(&stream_item("agent-message")) else {
             panic!("an agent's message is for the bot");
         };
         assert_eq!(messages.len(), 1);

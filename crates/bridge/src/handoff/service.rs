@@ -24,6 +24,7 @@ use super::Speaker;
 use super::context::{Brief, RetellLimits, agent_context};
 use super::dispatch::DeliveryQueue;
 use super::lifecycle::{EndReason, Input, Refusal, Status};
+use super::message::{BotContent, IntoChat, Invalid, into_chat};
 use super::moves::{Change, Settled, envelope, settle};
 use super::openapi;
 use super::request::{
@@ -36,6 +37,7 @@ use crate::content_type::{TEXT_MARKDOWN, TEXT_PLAIN, TYPING_EVENT};
 use crate::error::{FailureKind, PortError};
 use crate::ids::short_hash;
 use crate::ports::{ActiveChat, BotRequest, ChatRequest, ContactCenter, Participant};
+use crate::rich::menu::ConnectMessage;
 use crate::rich::split::Limit;
 use crate::telemetry::now_ms;
 use crate::translate::connect_parts;
@@ -367,18 +369,23 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant, Q: DeliveryQueue> Handof
 
     async fn message(&self, client: &str, id: &HandoffId, message: &NewMessage) -> Result<ApiResponse, ApiError> {
         let chat = self.live_chat(client, id).await?;
-        let (content_type, text) = match &message.content {
-            MessageContent::Text(text) => (TEXT_PLAIN, text),
-            MessageContent::Markdown(markdown) => (TEXT_MARKDOWN, markdown),
-            MessageContent::File { .. } | MessageContent::OptionChosen(_) => {
-                return Err(ApiError::conflict("not available in this release"));
-            }
-        };
         let base = format!("{id}#{}", message.client_message_id.as_str());
-        for (part, content) in connect_parts(content_type, text, self.settings.text_limit)
-            .iter()
-            .enumerate()
-        {
+        let parts: Vec<(String, String)> = match &message.content {
+            MessageContent::Text(text) => connect_parts(TEXT_PLAIN, text, self.settings.text_limit)
+                .into_iter()
+                .map(|part| (TEXT_PLAIN.to_owned(), part))
+                .collect(),
+            MessageContent::Markdown(markdown) => connect_parts(TEXT_MARKDOWN, markdown, self.settings.text_limit)
+                .into_iter()
+                .map(|part| (TEXT_MARKDOWN.to_owned(), part))
+                .collect(),
+            MessageContent::OptionChosen(option_id) => {
+                let reply = self.answer(id, option_id).await?;
+                vec![(reply.content_type, reply.content)]
+            }
+            MessageContent::File { .. } => return Err(ApiError::conflict("not available in this release")),
+        };
+        for (part, (content_type, content)) in parts.iter().enumerate() {
             let token = short_hash(&format!("{base}#{part}"));
             self.participant
                 .send_message(&chat.connection_token, content_type, content, &token)
@@ -386,6 +393,27 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant, Q: DeliveryQueue> Handof
                 .map_err(|e| self.chat_failure(e))?;
         }
         Ok(ApiResponse::empty(202))
+    }
+
+    /// What Connect receives for the option `option_id` of the chat's last interactive message: what
+    /// Connect's own chat widget sends for it.
+    async fn answer(&self, id: &HandoffId, option_id: &str) -> Result<ConnectMessage, ApiError> {
+        let offered = self.store.load_offered(id).await.map_err(failed)?;
+        let answer = BotContent::Answer {
+            option_id: option_id.to_owned(),
+        };
+        match into_chat(&answer, offered.as_ref()) {
+            Ok(IntoChat::Message(reply)) => Ok(reply),
+            Ok(IntoChat::Upload(_)) => Err(ApiError::internal()),
+            Err(Invalid::NothingToAnswer) => Err(ApiError::invalid(
+                "option_id",
+                "answers nothing: no interactive message waits for an answer",
+            )),
+            Err(_) => Err(ApiError::invalid(
+                "option_id",
+                "is no option of the last interactive message",
+            )),
+        }
     }
 
     async fn typing(&self, client: &str, id: &HandoffId) -> Result<ApiResponse, ApiError> {

@@ -24,6 +24,7 @@
 //! maps the contact to the handoff.
 
 use super::lifecycle::{Lifecycle, Status};
+use super::message::OfferedChoice;
 use super::request::HandoffId;
 use super::webhook::Envelope;
 use crate::ids::ContactId;
@@ -133,6 +134,8 @@ pub struct Step<'a> {
     pub moved: &'a HandoffRecord,
     pub owed: &'a [Owed],
     pub item: Option<&'a str>,
+    /// The choice the bot may now answer by option id, replacing any older one.
+    pub offered: Option<&'a OfferedChoice>,
 }
 
 /// DynamoDB (or memory): handoff records and their idempotency keys.
@@ -163,6 +166,9 @@ pub trait HandoffStore: Send + Sync {
     /// events it owes, if the stored record is still at `from`'s sequence number (else `Stale`) and
     /// its item was not written before (else `Seen`).
     fn advance(&self, step: Step<'_>) -> impl Future<Output = PortResult<Written>> + Send;
+
+    /// The last choice offered in handoff `id`'s chat, which the bot answers by option id.
+    fn load_offered(&self, id: &HandoffId) -> impl Future<Output = PortResult<Option<OfferedChoice>>> + Send;
 }
 
 #[cfg(test)]
