@@ -46,6 +46,9 @@ pub struct TwinConfig {
     pub contact_flow_id: String,
     /// SNS topic Connect streams to; only contacts streaming to this ARN reach ConnectHandler.
     pub connect_stream_topic_arn: String,
+    /// SNS topic Connect streams the Handoff API's chats to; also ConnectHandler's, so that a
+    /// handoff's items are told apart by topic without a second function.
+    pub handoff_stream_topic_arn: String,
     /// SNS topic of the EUM event destination; its events reach WhatsappHandler.
     pub eum_topic_arn: String,
     pub business_numbers: Vec<BusinessNumber>,
@@ -129,6 +132,7 @@ impl Default for TwinConfig {
             instance_id: "5d1f0a3c-8e2b-4c6d-9f1a-2b3c4d5e6f70".into(),
             contact_flow_id: "8a7b6c5d-4e3f-4a2b-9c1d-0e9f8a7b6c5d".into(),
             connect_stream_topic_arn: "arn:aws:sns:us-east-1:123456789012:connect-chat-stream".into(),
+            handoff_stream_topic_arn: "arn:aws:sns:us-east-1:123456789012:handoff-chat-stream".into(),
             eum_topic_arn: "arn:aws:sns:us-east-1:123456789012:whatsapp-eum-events".into(),
             business_numbers: default_business_numbers(),
             greeting: Some("Thanks for contacting us. An agent will be with you shortly.".into()),

@@ -116,6 +116,7 @@ async fn config(State(s): St) -> Response {
         "instance_id": c.instance_id,
         "contact_flow_id": c.contact_flow_id,
         "connect_stream_topic_arn": c.connect_stream_topic_arn,
+        "handoff_stream_topic_arn": c.handoff_stream_topic_arn,
         "eum_topic_arn": c.eum_topic_arn,
         "business_numbers": c.business_numbers,
         "greeting": c.greeting,
