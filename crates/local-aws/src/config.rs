@@ -77,6 +77,14 @@ pub struct TwinConfig {
     /// HTTP API integration can wait, and the authorizer's own limit).
     pub handoff_api_timeout: Duration,
     pub handoff_authorizer_timeout: Duration,
+    /// Lambda timeout of WebhookSender, fed by the webhook queue; Lambda refuses an event source
+    /// mapping whose function may run longer than the queue's visibility timeout.
+    pub webhook_sender_timeout: Duration,
+    /// The webhook queue's `VisibilityTimeout` (the template's 30 s; whole seconds, as SQS takes it)
+    /// and its redrive policy's `maxReceiveCount`: how long a message the sender failed stays hidden,
+    /// and after how many receives it goes to the queue's DLQ instead. Tests shorten the first.
+    pub webhook_queue_visibility_timeout: Duration,
+    pub webhook_queue_max_receive_count: u32,
     /// How long the HTTP API waits for its Lambda integration (AWS: 30 s, then 503) and for a
     /// Lambda authorizer (AWS: 10 s), whatever the functions' own timeouts (`http_api`).
     pub http_api_integration_timeout: Duration,
@@ -102,6 +110,11 @@ pub const AWS_MAXIMUM_EVENT_AGE: Duration = Duration::from_secs(6 * 3600);
 pub const AWS_HTTP_API_INTEGRATION_TIMEOUT: Duration = Duration::from_secs(30);
 pub const AWS_HTTP_API_AUTHORIZER_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The webhook queue's visibility timeout in the template, and WebhookSender's timeout: no longer,
+/// or Lambda would not map the queue to it.
+pub const WEBHOOK_QUEUE_VISIBILITY_TIMEOUT: Duration = Duration::from_secs(30);
+pub const WEBHOOK_SENDER_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl TwinConfig {
     /// The oldest event of `function` that Lambda still tries.
     pub fn maximum_event_age(&self, function: FunctionName) -> Duration {
@@ -109,7 +122,9 @@ impl TwinConfig {
             FunctionName::WhatsappHandler => self.whatsapp_handler_event_age,
             FunctionName::ConnectHandler => self.connect_handler_event_age,
             // Only ever invoked synchronously; Lambda's default if anything queued an event for them.
-            FunctionName::HandoffApi | FunctionName::HandoffAuthorizer => AWS_MAXIMUM_EVENT_AGE,
+            FunctionName::HandoffApi | FunctionName::HandoffAuthorizer | FunctionName::WebhookSender => {
+                AWS_MAXIMUM_EVENT_AGE
+            }
         }
     }
 
@@ -120,6 +135,7 @@ impl TwinConfig {
             FunctionName::ConnectHandler => self.connect_handler_timeout,
             FunctionName::HandoffApi => self.handoff_api_timeout,
             FunctionName::HandoffAuthorizer => self.handoff_authorizer_timeout,
+            FunctionName::WebhookSender => self.webhook_sender_timeout,
         }
     }
 }
@@ -146,6 +162,9 @@ impl Default for TwinConfig {
             connect_handler_event_age: Duration::from_secs(3600),
             handoff_api_timeout: AWS_HTTP_API_INTEGRATION_TIMEOUT,
             handoff_authorizer_timeout: AWS_HTTP_API_AUTHORIZER_TIMEOUT,
+            webhook_sender_timeout: WEBHOOK_SENDER_TIMEOUT,
+            webhook_queue_visibility_timeout: WEBHOOK_QUEUE_VISIBILITY_TIMEOUT,
+            webhook_queue_max_receive_count: 5,
             http_api_integration_timeout: AWS_HTTP_API_INTEGRATION_TIMEOUT,
             http_api_authorizer_timeout: AWS_HTTP_API_AUTHORIZER_TIMEOUT,
             concurrent_stream: false,
@@ -186,6 +205,7 @@ impl TwinConfig {
         self.connect_handler_timeout /= factor;
         self.handoff_api_timeout /= factor;
         self.handoff_authorizer_timeout /= factor;
+        self.webhook_sender_timeout /= factor;
         self.http_api_integration_timeout /= factor;
         self.http_api_authorizer_timeout /= factor;
         self.whatsapp_handler_event_age /= factor;

@@ -128,6 +128,13 @@ async fn config(State(s): St) -> Response {
             "WhatsappHandler": c.whatsapp_handler_timeout.as_millis() as u64,
             "ConnectHandler": c.connect_handler_timeout.as_millis() as u64,
         },
+        "webhook_queue": {
+            "url": s.webhook_queue().map(|q| q.url().to_owned()),
+            "dead_letter_queue_url": s.webhook_queue().map(|q| q.dlq_url().to_owned()),
+            "visibility_timeout_s": c.webhook_queue_visibility_timeout.as_secs(),
+            "max_receive_count": c.webhook_queue_max_receive_count,
+            "function_timeout_ms": c.webhook_sender_timeout.as_millis() as u64,
+        },
         "http_api": {
             "integration_timeout_ms": c.http_api_integration_timeout.as_millis() as u64,
             "authorizer_timeout_ms": c.http_api_authorizer_timeout.as_millis() as u64,
