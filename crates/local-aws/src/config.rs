@@ -80,9 +80,10 @@ pub struct TwinConfig {
     /// Lambda timeout of WebhookSender, fed by the webhook queue; Lambda refuses an event source
     /// mapping whose function may run longer than the queue's visibility timeout.
     pub webhook_sender_timeout: Duration,
-    /// The webhook queue's `VisibilityTimeout` (the template's 30 s; whole seconds, as SQS takes it)
-    /// and its redrive policy's `maxReceiveCount`: how long a message the sender failed stays hidden,
-    /// and after how many receives it goes to the queue's DLQ instead. Tests shorten the first.
+    /// The webhook queue's `VisibilityTimeout` (30 s, as the queue is to be deployed; whole seconds,
+    /// as SQS takes it) and its redrive policy's `maxReceiveCount`: how long a message the sender
+    /// failed stays hidden, and after how many receives it goes to the queue's DLQ instead. Tests
+    /// shorten the first.
     pub webhook_queue_visibility_timeout: Duration,
     pub webhook_queue_max_receive_count: u32,
     /// How long the HTTP API waits for its Lambda integration (AWS: 30 s, then 503) and for a
@@ -110,8 +111,8 @@ pub const AWS_MAXIMUM_EVENT_AGE: Duration = Duration::from_secs(6 * 3600);
 pub const AWS_HTTP_API_INTEGRATION_TIMEOUT: Duration = Duration::from_secs(30);
 pub const AWS_HTTP_API_AUTHORIZER_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The webhook queue's visibility timeout in the template, and WebhookSender's timeout: no longer,
-/// or Lambda would not map the queue to it.
+/// The webhook queue's visibility timeout as it is to be deployed, and WebhookSender's timeout: no
+/// longer, or Lambda would not map the queue to it.
 pub const WEBHOOK_QUEUE_VISIBILITY_TIMEOUT: Duration = Duration::from_secs(30);
 pub const WEBHOOK_SENDER_TIMEOUT: Duration = Duration::from_secs(30);
 

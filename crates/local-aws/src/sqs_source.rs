@@ -32,7 +32,8 @@ use crate::sns::Tracker;
 use crate::time::{iso_millis, now_ms};
 use crate::twin::Shared;
 
-/// Names of the webhook queue and of its dead-letter queue, as the template names them.
+/// Names of the webhook queue and of its dead-letter queue (not in `template.yaml` yet: the
+/// bridge side adds them with WebhookSender).
 pub const QUEUE_NAME: &str = "webhook-deliveries";
 pub const DLQ_NAME: &str = "webhook-deliveries-dlq";
 /// The event source mapping's `BatchSize` (Lambda's default for SQS, and ReceiveMessage's largest).
@@ -90,7 +91,7 @@ impl WebhookQueue {
             "maxReceiveCount": cfg.webhook_queue_max_receive_count,
         });
         // Set rather than given to CreateQueue: a queue a reused moto already has would make
-        // CreateQueue with other attributes fail, and this keeps its settings the template's.
+        // CreateQueue with other attributes fail, and this brings such a queue to these settings.
         client
             .set_queue_attributes()
             .queue_url(&url)
