@@ -46,6 +46,9 @@ pub struct TwinConfig {
     pub contact_flow_id: String,
     /// SNS topic Connect streams to; only contacts streaming to this ARN reach ConnectHandler.
     pub connect_stream_topic_arn: String,
+    /// SNS topic Connect streams the Handoff API's chats to; also ConnectHandler's, so that a
+    /// handoff's items are told apart by topic without a second function.
+    pub handoff_stream_topic_arn: String,
     /// SNS topic of the EUM event destination; its events reach WhatsappHandler.
     pub eum_topic_arn: String,
     pub business_numbers: Vec<BusinessNumber>,
@@ -74,6 +77,15 @@ pub struct TwinConfig {
     /// HTTP API integration can wait, and the authorizer's own limit).
     pub handoff_api_timeout: Duration,
     pub handoff_authorizer_timeout: Duration,
+    /// Lambda timeout of WebhookSender, fed by the webhook queue; Lambda refuses an event source
+    /// mapping whose function may run longer than the queue's visibility timeout.
+    pub webhook_sender_timeout: Duration,
+    /// The webhook queue's `VisibilityTimeout` (30 s, as the queue is to be deployed; whole seconds,
+    /// as SQS takes it) and its redrive policy's `maxReceiveCount`: how long a message the sender
+    /// failed stays hidden, and after how many receives it goes to the queue's DLQ instead. Tests
+    /// shorten the first.
+    pub webhook_queue_visibility_timeout: Duration,
+    pub webhook_queue_max_receive_count: u32,
     /// How long the HTTP API waits for its Lambda integration (AWS: 30 s, then 503) and for a
     /// Lambda authorizer (AWS: 10 s), whatever the functions' own timeouts (`http_api`).
     pub http_api_integration_timeout: Duration,
@@ -99,6 +111,11 @@ pub const AWS_MAXIMUM_EVENT_AGE: Duration = Duration::from_secs(6 * 3600);
 pub const AWS_HTTP_API_INTEGRATION_TIMEOUT: Duration = Duration::from_secs(30);
 pub const AWS_HTTP_API_AUTHORIZER_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The webhook queue's visibility timeout as it is to be deployed, and WebhookSender's timeout: no
+/// longer, or Lambda would not map the queue to it.
+pub const WEBHOOK_QUEUE_VISIBILITY_TIMEOUT: Duration = Duration::from_secs(30);
+pub const WEBHOOK_SENDER_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl TwinConfig {
     /// The oldest event of `function` that Lambda still tries.
     pub fn maximum_event_age(&self, function: FunctionName) -> Duration {
@@ -106,7 +123,9 @@ impl TwinConfig {
             FunctionName::WhatsappHandler => self.whatsapp_handler_event_age,
             FunctionName::ConnectHandler => self.connect_handler_event_age,
             // Only ever invoked synchronously; Lambda's default if anything queued an event for them.
-            FunctionName::HandoffApi | FunctionName::HandoffAuthorizer => AWS_MAXIMUM_EVENT_AGE,
+            FunctionName::HandoffApi | FunctionName::HandoffAuthorizer | FunctionName::WebhookSender => {
+                AWS_MAXIMUM_EVENT_AGE
+            }
         }
     }
 
@@ -117,6 +136,7 @@ impl TwinConfig {
             FunctionName::ConnectHandler => self.connect_handler_timeout,
             FunctionName::HandoffApi => self.handoff_api_timeout,
             FunctionName::HandoffAuthorizer => self.handoff_authorizer_timeout,
+            FunctionName::WebhookSender => self.webhook_sender_timeout,
         }
     }
 }
@@ -129,6 +149,7 @@ impl Default for TwinConfig {
             instance_id: "5d1f0a3c-8e2b-4c6d-9f1a-2b3c4d5e6f70".into(),
             contact_flow_id: "8a7b6c5d-4e3f-4a2b-9c1d-0e9f8a7b6c5d".into(),
             connect_stream_topic_arn: "arn:aws:sns:us-east-1:123456789012:connect-chat-stream".into(),
+            handoff_stream_topic_arn: "arn:aws:sns:us-east-1:123456789012:handoff-chat-stream".into(),
             eum_topic_arn: "arn:aws:sns:us-east-1:123456789012:whatsapp-eum-events".into(),
             business_numbers: default_business_numbers(),
             greeting: Some("Thanks for contacting us. An agent will be with you shortly.".into()),
@@ -142,6 +163,9 @@ impl Default for TwinConfig {
             connect_handler_event_age: Duration::from_secs(3600),
             handoff_api_timeout: AWS_HTTP_API_INTEGRATION_TIMEOUT,
             handoff_authorizer_timeout: AWS_HTTP_API_AUTHORIZER_TIMEOUT,
+            webhook_sender_timeout: WEBHOOK_SENDER_TIMEOUT,
+            webhook_queue_visibility_timeout: WEBHOOK_QUEUE_VISIBILITY_TIMEOUT,
+            webhook_queue_max_receive_count: 5,
             http_api_integration_timeout: AWS_HTTP_API_INTEGRATION_TIMEOUT,
             http_api_authorizer_timeout: AWS_HTTP_API_AUTHORIZER_TIMEOUT,
             concurrent_stream: false,
@@ -182,6 +206,7 @@ impl TwinConfig {
         self.connect_handler_timeout /= factor;
         self.handoff_api_timeout /= factor;
         self.handoff_authorizer_timeout /= factor;
+        self.webhook_sender_timeout /= factor;
         self.http_api_integration_timeout /= factor;
         self.http_api_authorizer_timeout /= factor;
         self.whatsapp_handler_event_age /= factor;

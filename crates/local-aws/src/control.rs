@@ -116,6 +116,7 @@ async fn config(State(s): St) -> Response {
         "instance_id": c.instance_id,
         "contact_flow_id": c.contact_flow_id,
         "connect_stream_topic_arn": c.connect_stream_topic_arn,
+        "handoff_stream_topic_arn": c.handoff_stream_topic_arn,
         "eum_topic_arn": c.eum_topic_arn,
         "business_numbers": c.business_numbers,
         "greeting": c.greeting,
@@ -126,6 +127,13 @@ async fn config(State(s): St) -> Response {
         "function_timeouts_ms": {
             "WhatsappHandler": c.whatsapp_handler_timeout.as_millis() as u64,
             "ConnectHandler": c.connect_handler_timeout.as_millis() as u64,
+        },
+        "webhook_queue": {
+            "url": s.webhook_queue().map(|q| q.url().to_owned()),
+            "dead_letter_queue_url": s.webhook_queue().map(|q| q.dlq_url().to_owned()),
+            "visibility_timeout_s": c.webhook_queue_visibility_timeout.as_secs(),
+            "max_receive_count": c.webhook_queue_max_receive_count,
+            "function_timeout_ms": c.webhook_sender_timeout.as_millis() as u64,
         },
         "http_api": {
             "integration_timeout_ms": c.http_api_integration_timeout.as_millis() as u64,

@@ -17,12 +17,13 @@ use crate::lambda::{FunctionError, FunctionName};
 use crate::time::iso_millis;
 
 /// Name of a function's dead-letter queue in moto; `None` for a function only ever invoked
-/// synchronously, which Lambda gives no on-failure destination.
+/// synchronously, which Lambda gives no on-failure destination (WebhookSender's failures stay in
+/// its source queue, whose redrive policy has a DLQ of its own: `sqs_source`).
 pub fn queue_name(function: FunctionName) -> Option<&'static str> {
     match function {
         FunctionName::WhatsappHandler => Some("whatsapp-handler-dlq"),
         FunctionName::ConnectHandler => Some("connect-handler-dlq"),
-        FunctionName::HandoffApi | FunctionName::HandoffAuthorizer => None,
+        FunctionName::HandoffApi | FunctionName::HandoffAuthorizer | FunctionName::WebhookSender => None,
     }
 }
 
@@ -162,5 +163,6 @@ mod tests {
         assert_ne!(whatsapp, queue_name(FunctionName::ConnectHandler));
         assert_eq!(queue_name(FunctionName::HandoffApi), None);
         assert_eq!(queue_name(FunctionName::HandoffAuthorizer), None);
+        assert_eq!(queue_name(FunctionName::WebhookSender), None);
     }
 }

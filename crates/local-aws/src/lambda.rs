@@ -49,14 +49,18 @@ pub enum FunctionName {
     HandoffApi,
     /// The HTTP API's Lambda authorizer.
     HandoffAuthorizer,
+    /// Sends the Handoff API's webhooks; fed by the webhook queue through an SQS event source
+    /// mapping (`sqs_source`).
+    WebhookSender,
 }
 
 impl FunctionName {
-    pub const ALL: [FunctionName; 4] = [
+    pub const ALL: [FunctionName; 5] = [
         FunctionName::WhatsappHandler,
         FunctionName::ConnectHandler,
         FunctionName::HandoffApi,
         FunctionName::HandoffAuthorizer,
+        FunctionName::WebhookSender,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -65,6 +69,7 @@ impl FunctionName {
             FunctionName::ConnectHandler => "ConnectHandler",
             FunctionName::HandoffApi => "HandoffApi",
             FunctionName::HandoffAuthorizer => "HandoffAuthorizer",
+            FunctionName::WebhookSender => "WebhookSender",
         }
     }
 

@@ -5,14 +5,16 @@
 //! chat transcripts, delivers SNS-shaped events to the *unmodified* handler binaries through the
 //! Lambda Runtime API (with Lambda's async retry/DLQ semantics), serves Lambda `Invoke` for the
 //! operator tools, and offers a control API under `/_twin` to play customer and agent, inject
-//! faults and inspect what happened. DynamoDB, S3 and the dead-letter SQS queues come from moto.
+//! faults and inspect what happened. DynamoDB, S3 and the SQS queues (dead letters, webhooks) come
+//! from moto.
 //! See `docs/local-twin.md` for the HTTP surface.
 //!
 //! Layout: `connect` (Connect state machine, pure), `eum` (WhatsApp events and sends, pure),
 //! `faults`, `aws` (wire protocol, including Lambda Invoke), `sns` (delivery), `dlq` (on-failure
-//! records and their SQS queues), `lambda` (Runtime API and processes), `control` (`/_twin`),
-//! `twin` (server), `http_api` (API Gateway's HTTP API in front of the Handoff API), `stack`
-//! (moto + twin + handlers), `measure` and `moto_proxy` (timings for the benchmark).
+//! records and their SQS queues), `sqs_source` (the webhook queue and its event source mapping),
+//! `lambda` (Runtime API and processes), `control` (`/_twin`), `twin` (server), `http_api` (API
+//! Gateway's HTTP API in front of the Handoff API), `stack` (moto + twin + handlers),
+//! `measure` and `moto_proxy` (timings for the benchmark).
 
 mod aws;
 pub mod config;
@@ -31,6 +33,7 @@ mod netio;
 pub mod provision;
 pub mod rng;
 pub mod sns;
+pub mod sqs_source;
 pub mod stack;
 pub mod time;
 pub mod transcribe;

@@ -22,6 +22,8 @@ USAGE: local-aws [OPTIONS]
   --handoff-api PATH        HandoffApi binary behind the HTTP API on /v1/ (default
                             target/debug/handoff-api; not started if it is not built)
   --handoff-authorizer PATH its Lambda authorizer (default target/debug/handoff-authorizer)
+  --webhook-sender PATH     WebhookSender binary, fed by the webhook SQS queue (default
+                            target/debug/webhook-sender; not started if it is not built)
   --concurrency N           handler processes per function (default 1)
   --no-handlers             only serve the APIs; start no handler process
   --table NAME              DynamoDB table (default whatsapp-bridge-state)
@@ -67,6 +69,7 @@ fn parse_args() -> Result<StackOptions, String> {
             "--connect-handler" => opts.connect_handler = Some(PathBuf::from(value("--connect-handler")?)),
             "--handoff-api" => opts.handoff_api = Some(PathBuf::from(value("--handoff-api")?)),
             "--handoff-authorizer" => opts.handoff_authorizer = Some(PathBuf::from(value("--handoff-authorizer")?)),
+            "--webhook-sender" => opts.webhook_sender = Some(PathBuf::from(value("--webhook-sender")?)),
             "--concurrency" => {
                 opts.concurrency = value("--concurrency")?
                     .parse()
@@ -155,6 +158,9 @@ async fn main() {
         if let Some(url) = stack.dlq_url(f) {
             println!("  {f} dead-letter queue: {url}");
         }
+    }
+    if let (Some(queue), Some(dlq)) = (stack.webhook_queue_url(), stack.webhook_dead_letter_queue_url()) {
+        println!("  webhook queue (WebhookSender): {queue}, its dead-letter queue: {dlq}");
     }
     println!(
         "  control API: {}/_twin (see docs/local-twin.md); Ctrl-C to stop",

@@ -1,6 +1,7 @@
 //! The bridge's resources in moto, configured as `template.yaml` configures them: the state table
 //! (on-demand, TTL on `expires_at`, point-in-time recovery), the media bucket (public access
-//! blocked, default encryption, media expiry) and the two SNS topics (publish policies, KMS key).
+//! blocked, default encryption, media expiry) and the SNS topics (publish policies, KMS key): EUM's,
+//! and the two Connect streams chats to (the bridge's and the Handoff API's).
 //!
 //! The handlers only need the table and the bucket to exist; the settings are here so that
 //! `ops doctor` reads real state and the local stack passes it as a correct deployment does. The
@@ -226,9 +227,9 @@ pub fn connect_topic_policy(topic_arn: &str, account_id: &str, instance_arn: &st
     })
 }
 
-/// The EUM and Connect topics of `cfg`, with the template's policies and KMS key. moto names a
-/// topic's ARN after its own account and the request's Region, so `cfg` must use moto's account
-/// (`123456789012`, the default); otherwise this fails rather than create topics nobody names.
+/// The EUM, Connect and handoff stream topics of `cfg`, with the template's policies and KMS key.
+/// moto names a topic's ARN after its own account and the request's Region, so `cfg` must use moto's
+/// account (`123456789012`, the default); otherwise this fails rather than create topics nobody names.
 pub async fn topics(moto_url: &str, cfg: &TwinConfig) -> Result<(), Error> {
     let conf = aws_sdk_sns::Config::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -243,7 +244,14 @@ pub async fn topics(moto_url: &str, cfg: &TwinConfig) -> Result<(), Error> {
     );
     let eum = eum_topic_policy(&cfg.eum_topic_arn, &cfg.account_id);
     let connect = connect_topic_policy(&cfg.connect_stream_topic_arn, &cfg.account_id, &instance_arn);
-    for (arn, policy) in [(&cfg.eum_topic_arn, eum), (&cfg.connect_stream_topic_arn, connect)] {
+    // Handoff chats are streamed by the same instance, so their topic admits the same publisher.
+    let handoff = connect_topic_policy(&cfg.handoff_stream_topic_arn, &cfg.account_id, &instance_arn);
+    let all = [
+        (&cfg.eum_topic_arn, eum),
+        (&cfg.connect_stream_topic_arn, connect),
+        (&cfg.handoff_stream_topic_arn, handoff),
+    ];
+    for (arn, policy) in all {
         let what = format!("SNS topic {arn}");
         let fail = |e: aws_sdk_sns::Error| setup_err(&what, aws_sdk_sns::error::DisplayErrorContext(e));
         let name = arn.rsplit(':').next().unwrap_or(arn);

@@ -294,7 +294,7 @@ impl Sns {
     fn subscriber(&self, topic: &str) -> Option<&Arc<Function>> {
         if topic == self.cfg.eum_topic_arn {
             Some(self.function(FunctionName::WhatsappHandler))
-        } else if topic == self.cfg.connect_stream_topic_arn {
+        } else if topic == self.cfg.connect_stream_topic_arn || topic == self.cfg.handoff_stream_topic_arn {
             Some(self.function(FunctionName::ConnectHandler))
         } else {
             None

@@ -1,8 +1,8 @@
 //! The whole offline stack: moto (DynamoDB + S3), the twin, and the handler processes.
 //!
 //! `Stack::start` does in one call what the end-to-end tests, the demo and the `local-aws` binary
-//! all need: start (or reuse) moto, create the bridge's table, bucket, topics and dead-letter
-//! queues, start the twin, spawn the handlers with Lambda's environment. Resources are created
+//! all need: start (or reuse) moto, create the bridge's table, bucket, topics, dead-letter queues
+//! and webhook queue, start the twin, spawn the handlers with Lambda's environment. Resources are created
 //! with the settings the CloudFormation template gives them (`provision`), so what the bridge and
 //! `ops doctor` find matches a deployment. Dropping the `Stack` kills every child process.
 
@@ -57,6 +57,9 @@ pub struct StackOptions {
     /// answers when it cannot invoke a function).
     pub handoff_api: Option<PathBuf>,
     pub handoff_authorizer: Option<PathBuf>,
+    /// WebhookSender binary, fed by the webhook queue through an SQS event source mapping
+    /// (`sqs_source`); `None`, or a binary not built, = no process (messages stay in the queue).
+    pub webhook_sender: Option<PathBuf>,
     /// Processes per function.
     pub concurrency: usize,
     pub state_table_name: String,
@@ -83,6 +86,7 @@ impl Default for StackOptions {
             connect_handler: Some(debug.join("connect-handler")),
             handoff_api: Some(debug.join("handoff-api")),
             handoff_authorizer: Some(debug.join("handoff-authorizer")),
+            webhook_sender: Some(debug.join("webhook-sender")),
             concurrency: 1,
             state_table_name: "whatsapp-bridge-state".into(),
             media_bucket_name: "whatsapp-bridge-media".into(),
@@ -111,6 +115,7 @@ impl StackOptions {
         self.connect_handler = None;
         self.handoff_api = None;
         self.handoff_authorizer = None;
+        self.webhook_sender = None;
         self
     }
 }
@@ -150,6 +155,7 @@ impl Stack {
             provision::media_bucket(&url, &opts.twin.region, &opts.media_bucket_name).await?;
             provision::topics(&url, &opts.twin).await?;
             stack.twin.use_dead_letter_queues(&url).await?;
+            stack.twin.use_webhook_queue(&url).await?;
             stack.twin.use_s3(&url);
             stack.twin.expire_items(&url, &opts.state_table_name);
         }
@@ -165,6 +171,7 @@ impl Stack {
         );
         let started = async {
             stack.start_http_api(&opts, &env).await?;
+            stack.start_webhook_sender(&opts, &env).await?;
             stack
                 .twin
                 .start_handlers(HandlerOptions {
@@ -200,6 +207,32 @@ impl Stack {
             }
         }
         Ok(())
+    }
+
+    /// Starts WebhookSender and its queue's pollers if its binary is built: like the Handoff API, it
+    /// is newer than the handlers, and a stack for anything else must not need it.
+    async fn start_webhook_sender(&self, opts: &StackOptions, env: &[(String, String)]) -> Result<(), Error> {
+        match &opts.webhook_sender {
+            Some(binary) if binary.is_file() => self.twin.start_webhook_sender(binary, opts.concurrency, env).await,
+            Some(binary) => {
+                tracing::warn!(
+                    "{} not started: {} is not built",
+                    FunctionName::WebhookSender,
+                    binary.display()
+                );
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// URLs of the webhook queue and of its dead-letter queue in moto (`None` with `no_moto`).
+    pub fn webhook_queue_url(&self) -> Option<String> {
+        self.twin.webhook_queue_url()
+    }
+
+    pub fn webhook_dead_letter_queue_url(&self) -> Option<String> {
+        self.twin.webhook_dead_letter_queue_url()
     }
 
     /// The twin's base URL (AWS endpoint and `/_twin` control API).

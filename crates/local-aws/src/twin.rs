@@ -24,6 +24,7 @@ use crate::lambda::{ChildRegistry, Function, FunctionName, ProcessSpec};
 use crate::media::MediaState;
 use crate::netio::{ConnHandle, KillableListener};
 use crate::sns::{Outcome, Sns};
+use crate::sqs_source::WebhookQueue;
 
 /// Largest request body the twin reads (Connect attachments may be up to 100 MB in AWS).
 const MAX_BODY_BYTES: usize = 160 * 1024 * 1024;
@@ -42,6 +43,8 @@ pub(crate) struct Shared {
     media: Mutex<MediaState>,
     webhooks: Mutex<crate::webhooks::Webhooks>,
     iam_callers: Mutex<crate::http_api::IamCallers>,
+    /// Set once moto is up (`Twin::use_webhook_queue`).
+    webhook_queue: Mutex<Option<Arc<WebhookQueue>>>,
     pub sns: Arc<Sns>,
     pub registry: Arc<ChildRegistry>,
     pub shutdown: watch::Sender<bool>,
@@ -78,6 +81,10 @@ impl Shared {
         lock(&self.webhooks)
     }
 
+    pub(crate) fn webhook_queue(&self) -> Option<Arc<WebhookQueue>> {
+        lock(&self.webhook_queue).clone()
+    }
+
     pub(crate) fn iam_callers(&self) -> MutexGuard<'_, crate::http_api::IamCallers> {
         lock(&self.iam_callers)
     }
@@ -102,7 +109,8 @@ impl Shared {
             .collect()
     }
 
-    /// Forgets contacts, sends, calls, faults, DLQ, logs and SNS options.
+    /// Forgets contacts, sends, calls, faults, DLQ, logs, SNS options and the webhook queue's batches
+    /// (not its messages).
     pub fn reset(&self) {
         self.sim().reset();
         self.sent().clear();
@@ -114,6 +122,9 @@ impl Shared {
         for f in FunctionName::ALL {
             self.sns.function(f).clear_logs();
             self.sns.function(f).timeline.clear_invocations();
+        }
+        if let Some(queue) = self.webhook_queue() {
+            queue.clear_batches();
         }
     }
 }
@@ -191,6 +202,7 @@ impl Twin {
             media: Mutex::new(MediaState::default()),
             webhooks: Mutex::default(),
             iam_callers: Mutex::default(),
+            webhook_queue: Mutex::default(),
             sns: Sns::new(cfg.clone(), functions),
             registry: Arc::new(ChildRegistry::default()),
             shutdown,
@@ -205,6 +217,7 @@ impl Twin {
                     .merge(crate::measure::router())
                     .merge(crate::webhooks::router())
                     .merge(crate::http_api::router())
+                    .merge(crate::sqs_source::router())
                     .layer(axum::middleware::from_fn_with_state(
                         shared.clone(),
                         crate::control::hold_until_ready,
@@ -284,10 +297,16 @@ impl Twin {
         if let Some(moto) = moto_url {
             set("AWS_ENDPOINT_URL_DYNAMODB", moto);
             set("AWS_ENDPOINT_URL_S3", moto);
+            set("AWS_ENDPOINT_URL_SQS", moto);
+        }
+        if let Some(queue) = self.shared.webhook_queue() {
+            set("WEBHOOK_QUEUE_URL", queue.url());
+            set("WEBHOOK_DEAD_LETTER_QUEUE_URL", queue.dlq_url());
         }
         set("CONNECT_INSTANCE_ID", &cfg.instance_id);
         set("CONNECT_CONTACT_FLOW_ID", &cfg.contact_flow_id);
         set("CONNECT_STREAM_TOPIC_ARN", &cfg.connect_stream_topic_arn);
+        set("HANDOFF_STREAM_TOPIC_ARN", &cfg.handoff_stream_topic_arn);
         set("STATE_TABLE_NAME", state_table_name);
         set("MEDIA_BUCKET_NAME", media_bucket_name);
         let ids: Vec<&str> = cfg
@@ -404,6 +423,71 @@ impl Twin {
     pub async fn use_dead_letter_queues(&self, sqs_endpoint: &str) -> Result<(), Error> {
         let queues = DeadLetterQueues::create(sqs_endpoint, &self.shared.cfg.region).await?;
         self.shared.sns.set_dead_letter_queues(queues);
+        Ok(())
+    }
+
+    /// Creates the webhook queue and its dead-letter queue at `sqs_endpoint` (moto); call it before
+    /// [`Twin::handler_env`], which then names them.
+    pub async fn use_webhook_queue(&self, sqs_endpoint: &str) -> Result<(), Error> {
+        let queue = WebhookQueue::create(sqs_endpoint, &self.shared.cfg).await?;
+        *lock(&self.shared.webhook_queue) = Some(Arc::new(queue));
+        Ok(())
+    }
+
+    /// URLs of the webhook queue and of its dead-letter queue (`None` until
+    /// [`Twin::use_webhook_queue`]).
+    pub fn webhook_queue_url(&self) -> Option<String> {
+        self.shared.webhook_queue().map(|q| q.url().to_owned())
+    }
+
+    pub fn webhook_dead_letter_queue_url(&self) -> Option<String> {
+        self.shared.webhook_queue().map(|q| q.dlq_url().to_owned())
+    }
+
+    /// Pauses or resumes the webhook queue's event source mapping (its `Enabled`); `false` if the
+    /// twin has no webhook queue.
+    pub fn set_webhook_mapping_enabled(&self, enabled: bool) -> bool {
+        self.shared.webhook_queue().map(|q| q.set_enabled(enabled)).is_some()
+    }
+
+    /// The batches the event source mapping handed WebhookSender, oldest first (see `sqs_source`).
+    pub fn webhook_batches(&self) -> Vec<Value> {
+        self.shared.webhook_queue().map(|q| q.batches()).unwrap_or_default()
+    }
+
+    /// Starts WebhookSender's processes and the event source mapping that feeds it the webhook
+    /// queue: one poller per process. Refused, as Lambda refuses the mapping, when the function's
+    /// timeout exceeds the queue's visibility timeout; without a queue the function only runs.
+    pub async fn start_webhook_sender(
+        &self,
+        binary: &Path,
+        concurrency: usize,
+        env: &[(String, String)],
+    ) -> Result<(), Error> {
+        let cfg = &self.shared.cfg;
+        if cfg.webhook_sender_timeout > cfg.webhook_queue_visibility_timeout {
+            return Err(Error::Setup {
+                what: format!("event source mapping of {}", crate::sqs_source::QUEUE_NAME),
+                message: format!(
+                    "the queue's visibility timeout ({:?}) is less than WebhookSender's timeout ({:?})",
+                    cfg.webhook_queue_visibility_timeout, cfg.webhook_sender_timeout
+                ),
+            });
+        }
+        let name = FunctionName::WebhookSender;
+        self.start_function(name, binary, concurrency, env).await?;
+        let Some(queue) = self.shared.webhook_queue() else {
+            tracing::warn!("{name} started without a webhook queue (no moto): nothing will invoke it");
+            return Ok(());
+        };
+        for _ in 0..concurrency.max(1) {
+            tokio::spawn(crate::sqs_source::poll(
+                queue.clone(),
+                self.shared.sns.function(name).clone(),
+                self.shared.sns.tracker.clone(),
+                self.shared.shutdown.subscribe(),
+            ));
+        }
         Ok(())
     }
 

@@ -335,6 +335,7 @@ impl TestStack {
             // The Handoff API's functions only for the tests that call it (see `with_handoff_api`).
             handoff_api: None,
             handoff_authorizer: None,
+            webhook_sender: None,
             echo_logs: std::env::var_os("E2E_ECHO_LOGS").is_some(),
             // A moto server of one's own (e.g. to watch its request log while debugging).
             moto_url: std::env::var("E2E_MOTO_URL").ok(),
@@ -366,7 +367,8 @@ impl TestStack {
         &self.twin
     }
 
-    /// Adds the Handoff API's functions (`HandoffApi`, `HandoffAuthorizer`) to a stack's options.
+    /// Adds the Handoff API's functions (`HandoffApi`, `HandoffAuthorizer`) to a stack's options, and
+    /// `WebhookSender` (fed by the webhook queue) when it is built.
     pub fn with_handoff_api(options: &mut local_aws::StackOptions) {
         let bins = bin_dir();
         for (name, binary) in [
@@ -379,6 +381,11 @@ impl TestStack {
                 "{name} is not built: run `cargo build --workspace --bins`"
             );
             *binary = Some(path);
+        }
+        // Not required: the sender is newer than the API, and the API's tests run without it.
+        let sender = bins.join("webhook-sender");
+        if sender.exists() {
+            options.webhook_sender = Some(sender);
         }
     }
 
