@@ -84,6 +84,10 @@ impl Twin {
         self.call(reqwest::Method::DELETE, path, None).await
     }
 
+    pub async fn put(&self, path: &str, body: Value) -> Value {
+        self.call(reqwest::Method::PUT, path, Some(body)).await
+    }
+
     /// The customer sends a WhatsApp message (Meta inbound shape without from/id/timestamp).
     /// Returns the wamid and the WhatsappHandler's outcome.
     pub async fn customer_sends(&self, wa_id: &str, message: Value) -> (String, Invocation) {
@@ -399,9 +403,19 @@ impl TestStack {
 
     /// A Handoff API client added as an operator adds it (`client add`, the `ops` binary); its key.
     pub fn add_client(&self, id: &str) -> String {
+        self.operator_client(&["add", id, "--rps", "50"])
+    }
+
+    /// Points `id`'s events at `url` as an operator does (`client set-webhook`); the signing secret.
+    pub fn set_webhook(&self, id: &str, url: &str) -> String {
+        self.operator_client(&["set-webhook", id, "--url", url])
+    }
+
+    /// Runs the `client` operator command on the state table; what it printed on stdout.
+    fn operator_client(&self, args: &[&str]) -> String {
         let moto = self.stack.moto_url().expect("moto");
         let out = std::process::Command::new(bin_dir().join("client"))
-            .args(["add", id, "--rps", "50"])
+            .args(args)
             .env("AWS_ENDPOINT_URL_DYNAMODB", moto)
             .env("STATE_TABLE_NAME", &self.state_table)
             .env("AWS_REGION", "us-east-1")
@@ -411,10 +425,10 @@ impl TestStack {
             .expect("client runs");
         assert!(
             out.status.success(),
-            "client add: {}",
+            "client {args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        String::from_utf8(out.stdout).expect("a key").trim().to_owned()
+        String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
     }
 
     /// Calls moto's DynamoDB directly (its JSON protocol) on the bridge's state table, to look at or
