@@ -276,3 +276,24 @@ async fn a_second_drainer_leaves_the_handoff_to_the_one_holding_it() {
     let unknown = HandoffId::mint(1, 2);
     assert_eq!(rig.dispatcher.drain(&unknown).await.unwrap(), Drained::UnknownHandoff);
 }
+
+#[tokio::test]
+async fn a_replayed_dead_letter_is_sent_again_under_its_webhook_id() {
+    let rig = Rig::new(true).await;
+    let handoff = rig.handoff().await;
+    rig.change(&handoff, vec![joined()]).await;
+    rig.poster.answer([OK, Answer::Status(400)]);
+    rig.dispatcher.drain(&handoff.id).await.unwrap();
+    let letter = rig.queue.dead_letters().pop().expect("dead-lettered");
+
+    rig.poster.answer([Answer::Status(503)]);
+    let refused = rig.dispatcher.resend(&letter.client, &letter.envelope).await.unwrap();
+    let taken = rig.dispatcher.resend(&letter.client, &letter.envelope).await.unwrap();
+
+    assert_eq!((refused, taken), (false, true));
+    let postings = rig.poster.postings();
+    let last = postings.last().unwrap();
+    assert_eq!(last.body, letter.envelope.body, "the exact body");
+    assert_eq!(last.headers.id, postings[1].headers.id, "the same webhook-id");
+    assert!(!rig.dispatcher.resend("ghost-bot", &letter.envelope).await.unwrap());
+}

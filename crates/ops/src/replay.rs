@@ -8,7 +8,12 @@
 //! * an **SNS notification** a subscription could not deliver (`RedrivePolicy`, the
 //!   `<Topic>SubscriptionDlq` queues). It names no function, and it is the notification, not the
 //!   Lambda event, so it is wrapped into the event SNS would have sent;
-//! * a bare **Lambda event** (what a function's legacy `DeadLetterConfig` queue holds).
+//! * a bare **Lambda event** (what a function's legacy `DeadLetterConfig` queue holds);
+//! * a **webhook delivery message** (`WebhookDeadLetterQueue`): a kick SQS redrove after WebhookSender
+//!   failed it five times, or a handoff's event WebhookSender gave up on (`"dead_letter":
+//!   "webhook_event"`). Either goes back to WebhookSender as the SQS event it reads, which drains the
+//!   handoff again or sends the event once more; a partial batch failure in its answer counts as a
+//!   failure, so the message stays.
 //!
 //! Safety rules, because a replay that deletes a message is the last copy of that customer's
 //! message going away: a message is deleted only after a synchronous `Invoke` returned without a
@@ -32,6 +37,8 @@ const VISIBILITY_TIMEOUT_SECS: i32 = 300;
 const WAIT_TIME_SECS: i32 = 1;
 /// SQS's maximum per ReceiveMessage.
 const BATCH: usize = 10;
+/// The `messageId` of a replayed webhook delivery message, which a partial batch failure names.
+const REPLAYED_MESSAGE_ID: &str = "replayed";
 /// Error texts are cut here so one line stays one line.
 const MAX_ERROR_CHARS: usize = 300;
 
@@ -73,6 +80,11 @@ pub enum DeadLetter {
     },
     /// A Lambda event as is.
     Event(Value),
+    /// A webhook delivery message, wrapped into the SQS event WebhookSender reads.
+    Webhook {
+        description: String,
+        event: Value,
+    },
 }
 
 impl DeadLetter {
@@ -80,7 +92,7 @@ impl DeadLetter {
     pub fn event(&self) -> &Value {
         match self {
             DeadLetter::Invocation(r) => &r.event,
-            DeadLetter::Sns { event, .. } | DeadLetter::Event(event) => event,
+            DeadLetter::Sns { event, .. } | DeadLetter::Event(event) | DeadLetter::Webhook { event, .. } => event,
         }
     }
 
@@ -99,6 +111,7 @@ impl DeadLetter {
                 topic_arn, message_id, ..
             } => format!("SNS message {message_id} from {topic_arn}"),
             DeadLetter::Event(_) => "Lambda event".to_owned(),
+            DeadLetter::Webhook { description, .. } => description.clone(),
         }
     }
 }
@@ -136,6 +149,23 @@ pub fn parse(body: &str) -> Result<DeadLetter, String> {
     }
     if o.get("Records").is_some_and(Value::is_array) {
         return Ok(DeadLetter::Event(Value::Object(o)));
+    }
+    if let Some(handoff) = str_field(&o, "handoff_id") {
+        let description = match (str_field(&o, "type"), o.get("sequence").and_then(Value::as_u64)) {
+            (Some(kind), Some(sequence)) => format!(
+                "{kind} #{sequence} of handoff {handoff}, given up on ({})",
+                str_field(&o, "reason").unwrap_or("?")
+            ),
+            _ => format!("webhook delivery kick of handoff {handoff}"),
+        };
+        let event = json!({"Records": [{
+            "messageId": REPLAYED_MESSAGE_ID,
+            "body": body,
+            "attributes": {},
+            "messageAttributes": {},
+            "eventSource": "aws:sqs",
+        }]});
+        return Ok(DeadLetter::Webhook { description, event });
     }
     Err("neither a Lambda destination record, an SNS notification nor a Lambda event".into())
 }
@@ -398,6 +428,19 @@ fn function_error_text(payload: &[u8]) -> String {
         .unwrap_or_else(|| String::from_utf8_lossy(payload).into_owned())
 }
 
+/// Whether a function's answer is a partial batch response naming a failure (an SQS-fed function's
+/// way of failing one message without an error).
+fn reports_batch_failure(payload: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(payload)
+        .ok()
+        .and_then(|v| {
+            v.get("batchItemFailures")
+                .and_then(Value::as_array)
+                .map(|a| !a.is_empty())
+        })
+        .unwrap_or(false)
+}
+
 /// Handles one message: parse, pick the function, invoke, delete on success.
 async fn replay_one<Q: Queue, L: Invoker>(queue: &Q, lambda: &L, opts: &Options, msg: &Received) -> MessageReport {
     let mut report = MessageReport {
@@ -438,6 +481,9 @@ async fn replay_one<Q: Queue, L: Invoker>(queue: &Q, lambda: &L, opts: &Options,
             "function error ({kind}): {}; left in the queue",
             clip(&function_error_text(&payload))
         )),
+        Ok(Invoked { payload, .. }) if reports_batch_failure(&payload) => {
+            Outcome::Failed("the function reported it failed again; left in the queue".into())
+        }
         Ok(_) => match queue.delete(&msg.receipt).await {
             Ok(()) => Outcome::Replayed,
             Err(e) => Outcome::Failed(format!(
@@ -873,6 +919,12 @@ mod tests {
                     payload: br#"{"errorType":"Error","errorMessage":"still failing"}"#.to_vec(),
                 });
             }
+            if text.contains("endpoint still down") {
+                return Ok(Invoked {
+                    function_error: None,
+                    payload: br#"{"batchItemFailures":[{"itemIdentifier":"replayed"}]}"#.to_vec(),
+                });
+            }
             Ok(Invoked {
                 function_error: None,
                 payload: b"null".to_vec(),
@@ -932,6 +984,45 @@ mod tests {
         let calls = lambda.calls.lock().unwrap();
         assert_eq!(calls.len(), 3);
         assert_eq!(calls[0], (ARN.to_owned(), event_with("ok")));
+    }
+
+    #[tokio::test]
+    async fn webhook_dead_letters_go_back_to_webhook_sender_as_the_sqs_event_it_reads() {
+        let handoff = "ho_01jehz3k5q8v0w2x4y6z8a0b2c";
+        let letter = |body: &str| {
+            json!({"dead_letter": "webhook_event", "client": "acme-bot", "handoff_id": handoff, "sequence": 4,
+                   "webhook_id": "msg_1", "type": "handoff.message", "reason": "rejected", "body": body})
+            .to_string()
+        };
+        let kick = json!({"handoff_id": handoff}).to_string();
+        let queue = FakeQueue::with(&[letter("{}"), kick.clone(), letter("endpoint still down")]);
+        let lambda = FakeLambda::default();
+        let opts = Options {
+            function_name: Some("WebhookSender".into()),
+            ..Options::default()
+        };
+        let (summary, lines) = run_with(&queue, &lambda, &opts).await;
+        assert_eq!(summary.line(), "replayed 2, failed 1, skipped 0");
+        assert!(
+            lines[0].contains("handoff.message #4 of handoff ho_") && lines[0].contains("(rejected)"),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[1].contains("kick of handoff"), "{}", lines[1]);
+        assert!(
+            lines[2].contains("FAILED") && lines[2].contains("failed again"),
+            "{}",
+            lines[2]
+        );
+        assert_eq!(queue.ids(), vec!["m2"], "what the endpoint still refuses stays");
+        let calls = lambda.calls.lock().unwrap();
+        let record = &calls[1].1["Records"][0];
+        assert_eq!(
+            (record["eventSource"].as_str(), record["body"].as_str()),
+            (Some("aws:sqs"), Some(kick.as_str()))
+        );
+        let typed: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_value(calls[0].1.clone()).unwrap();
+        assert_eq!(typed.records[0].message_id.as_deref(), Some("replayed"));
     }
 
     #[tokio::test]

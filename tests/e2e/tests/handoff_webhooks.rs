@@ -264,3 +264,41 @@ async fn a_webhook_that_fails_three_times_then_recovers_loses_nothing_and_keeps_
         "the same webhook-id on every attempt"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_the_endpoint_refused_goes_on_again_with_replay() {
+    let bot = Bot::start(json!({"fail_times": 1, "fail_status": 400})).await;
+    let (id, contact) = bot.hand_off().await;
+    bot.agent(&contact, json!({"action": "join", "display_name": "Ana"}))
+        .await;
+    let deliveries = bot.until_taken("handoff.agent_joined", Duration::from_secs(20)).await;
+    assert_eq!(deliveries[0]["answered"], 400, "handoff.created refused for good");
+    assert_eq!(deliveries[0]["body"]["type"], "handoff.created");
+    let refused_id = deliveries[0]["webhook_id"].clone();
+
+    // The operator replays the dead-letter queue to WebhookSender.
+    let stack = bot.stack.stack();
+    let out = std::process::Command::new(e2e::bin_dir().join("replay"))
+        .args([
+            "--queue-url",
+            &stack.webhook_dead_letter_queue_url().expect("the webhook DLQ"),
+        ])
+        .args(["--function-name", "WebhookSender"])
+        .env("AWS_ENDPOINT_URL_SQS", stack.moto_url().expect("moto"))
+        .env("AWS_ENDPOINT_URL_LAMBDA", stack.url())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .output()
+        .expect("replay runs");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{report}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(report.contains("replayed 1, failed 0, skipped 0"), "{report}");
+
+    let taken = bot.taken().await;
+    let again = taken.last().unwrap();
+    assert_eq!(again["body"]["type"], "handoff.created");
+    assert_eq!(again["webhook_id"], refused_id, "the same event, under its id");
+    assert_eq!(again["signature_valid"], true);
+    assert_eq!(again["body"]["data"]["handoff_id"], id.as_str());
+}

@@ -176,6 +176,33 @@ impl<O: Outbox, E: EndpointStore, P: Poster, Q: DeliveryQueue> Dispatcher<O, E, 
         }
     }
 
+    /// Sends an event given up on again (an operator's `replay` of its dead letter): once, outside the
+    /// handoff's order (its later events went on), signed anew under its own `webhook-id`. `true`: the
+    /// endpoint took it.
+    pub async fn resend(&self, client: &str, envelope: &Envelope) -> PortResult<bool> {
+        let Some(endpoint) = self.endpoints.load_webhook(client).await? else {
+            tracing::warn!("replayed event of a client without a webhook; left in the queue");
+            return Ok(false);
+        };
+        let now = now_ms();
+        let Ok(secrets) = endpoint.signing_at(u64::try_from(now).unwrap_or(0)) else {
+            tracing::warn!("the client's webhook secret is unusable; replay left in the queue");
+            return Ok(false);
+        };
+        let headers = sign(
+            &Content {
+                id: envelope.id.as_str(),
+                timestamp_s: now / 1000,
+                body: envelope.body.as_bytes(),
+            },
+            &secrets,
+        );
+        let posted = self.poster.post(&endpoint.url, &headers, &envelope.body).await;
+        let taken = classify(posted.answer) == Verdict::Delivered;
+        tracing::info!(kind = envelope.kind.type_name(), taken, answer = ?posted.answer, "replayed webhook event");
+        Ok(taken)
+    }
+
     /// One attempt at event `sequence`, and what follows from its answer.
     async fn attempt(
         &self,

@@ -14,7 +14,8 @@ replay — re-deliver dead-lettered events to the bridge's Lambda functions
 USAGE: replay --queue-url URL [--function-name NAME] [--max N] [--dry-run] [--region REGION]
 
   --queue-url URL        the dead-letter queue (stack outputs *DlqUrl)
-  --function-name NAME   function for messages that name none (the *SubscriptionDlq queues);
+  --function-name NAME   function for messages that name none (the *SubscriptionDlq queues, and
+                         WebhookDeadLetterQueue: WebhookSender's name);
                          for Lambda destination records only a filter: others are skipped
   --max N                stop after N messages
   --dry-run              receive and report, but neither invoke nor delete
