@@ -108,7 +108,7 @@ struct WireItem {
     absolute_time: Option<String>,
 }
 
-fn role(raw: &str) -> Role {
+pub fn role(raw: &str) -> Role {
     match raw {
         "AGENT" => Role::Agent,
         "CUSTOMER" => Role::Customer,

@@ -586,6 +586,40 @@ pub trait Participant: Send + Sync {
     ) -> impl Future<Output = PortResult<Vec<String>>> + Send;
     /// The customer leaves the chat, which ends it.
     fn disconnect(&self, token: &ConnectionToken, client_token: &str) -> impl Future<Output = PortResult<()>> + Send;
+    /// A page of the chat's transcript, oldest first: its messages and attachments (not its events).
+    fn transcript(
+        &self,
+        token: &ConnectionToken,
+        page: &PageRequest,
+    ) -> impl Future<Output = PortResult<TranscriptChunk>> + Send;
+}
+
+/// Which page of a transcript.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    /// At most this many items (Connect's limit is 100).
+    pub max: u8,
+    /// The token of the page before, as Connect gave it.
+    pub next_token: Option<String>,
+}
+
+/// One message or attachment of a chat's transcript.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatItem {
+    pub id: String,
+    pub role: Option<crate::connect_stream::Role>,
+    pub display_name: Option<String>,
+    pub content_type: String,
+    pub content: Option<String>,
+    /// When Connect received it (its `AbsoluteTime`, RFC 3339).
+    pub at: String,
+}
+
+/// A page of a transcript, and the token of the next one (none: the last).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TranscriptChunk {
+    pub items: Vec<ChatItem>,
+    pub next_token: Option<String>,
 }
 
 /// AWS End User Messaging Social: sending to the customer on WhatsApp.

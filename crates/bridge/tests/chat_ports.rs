@@ -219,6 +219,7 @@ contract!(
     cases: the_same_client_token_gets_the_same_chat_and_another_a_new_one,
     a_chat_started_with_a_text_holds_it_once_whatever_a_retry_carries,
     a_message_is_sent_once_per_client_token_within_its_chat,
+    a_transcript_reads_in_pages_oldest_first,
     a_receipt_is_recorded_once_per_client_token,
     a_chat_the_customer_left_refuses_its_tokens_as_gone,
     a_chat_the_agent_ended_refuses_its_tokens_as_gone,

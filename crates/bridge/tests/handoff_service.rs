@@ -65,6 +65,18 @@ impl Api {
         self.service.handle(client, raw).await
     }
 
+    async fn get(&self, path: &str, query: &[(&str, &str)]) -> ApiResponse {
+        let raw = RawRequest {
+            method: "GET",
+            path,
+            query,
+            content_type: None,
+            idempotency_key: None,
+            body: b"",
+        };
+        self.service.handle(CLIENT, raw).await
+    }
+
     async fn create(&self, key: &str, body: &Value) -> ApiResponse {
         self.call(CLIENT, "POST", "/v1/handoffs", Some(key), body).await
     }
@@ -405,4 +417,39 @@ async fn the_bot_answers_the_agents_list_by_option_id_as_connects_widget_would()
 
     let unknown = api.call(CLIENT, "POST", &path, None, &answer("no-such-option")).await;
     assert_eq!(unknown.status, 400);
+}
+
+#[tokio::test]
+async fn the_transcript_reads_in_pages_while_the_handoff_lasts() {
+    let api = Api::new();
+    let id = api.handed_off().await;
+    let path = format!("/v1/handoffs/{id}/transcript");
+
+    let first = api.get(&path, &[("limit", "3")]).await;
+    assert_eq!(first.status, 200, "{first:?}");
+    let first = json_of(&first);
+    let participants: Vec<&str> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["participant"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        participants,
+        ["bot", "customer", "bot"],
+        "the reason, then the history as said"
+    );
+    let token = first["next_token"].as_str().expect("more");
+    let second = json_of(&api.get(&path, &[("next_token", token)]).await);
+    assert_eq!(second["items"].as_array().unwrap().len(), 1);
+    assert_eq!(second["items"][0]["content"], "Then a human, please");
+    assert!(second.get("next_token").is_none(), "the last page");
+
+    api.call(CLIENT, "POST", &format!("/v1/handoffs/{id}/end"), None, &Value::Null)
+        .await;
+    let after = api.get(&path, &[]).await;
+    assert_eq!(
+        (after.status, json_of(&after)["code"].as_str()),
+        (409, Some("handoff_ended"))
+    );
 }

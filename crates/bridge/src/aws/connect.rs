@@ -5,7 +5,10 @@ use super::{Boxed, classify, missing};
 use crate::config::Config;
 use crate::error::{FailureKind, PortError};
 use crate::ids::{ConnectionToken, ContactId, ItemId, ParticipantToken};
-use crate::ports::{BotRequest, ChatRequest, Connection, ContactCenter, Participant, PortResult, StartedChat};
+use crate::ports::{
+    BotRequest, ChatItem, ChatRequest, Connection, ContactCenter, PageRequest, Participant, PortResult, StartedChat,
+    TranscriptChunk,
+};
 use aws_sdk_connect::types::{
     ChatMessage, ChatStreamingConfiguration, ParticipantDetails, ParticipantDetailsToAdd, PersistentChat,
     RehydrationType,
@@ -239,6 +242,41 @@ impl Participant for ParticipantService {
             })
             .filter_map(|item| item.content().map(str::to_owned))
             .collect())
+    }
+
+    async fn transcript(&self, token: &ConnectionToken, page: &PageRequest) -> PortResult<TranscriptChunk> {
+        const OP: &str = "GetTranscript";
+        let out = self
+            .client
+            .get_transcript()
+            .connection_token(token.expose())
+            .scan_direction(ScanDirection::Forward)
+            .sort_order(SortKey::Ascending)
+            .max_results(i32::from(page.max))
+            .set_next_token(page.next_token.clone())
+            .send()
+            .boxed()
+            .await
+            .map_err(|e| classify(OP, e, true))?;
+        let items = out
+            .transcript()
+            .iter()
+            .filter(|item| matches!(item.r#type(), Some(ChatItemType::Message | ChatItemType::Attachment)))
+            .map(|item| ChatItem {
+                id: item.id().unwrap_or_default().to_owned(),
+                role: item
+                    .participant_role()
+                    .map(|role| crate::connect_stream::role(role.as_str())),
+                display_name: item.display_name().map(str::to_owned),
+                content_type: item.content_type().unwrap_or_default().to_owned(),
+                content: item.content().map(str::to_owned),
+                at: item.absolute_time().unwrap_or_default().to_owned(),
+            })
+            .collect();
+        Ok(TranscriptChunk {
+            items,
+            next_token: out.next_token().map(str::to_owned),
+        })
     }
 
     async fn disconnect(&self, token: &ConnectionToken, client_token: &str) -> PortResult<()> {

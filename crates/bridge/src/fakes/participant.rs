@@ -7,9 +7,10 @@
 
 use super::FakeConnect;
 use super::connect::{Chat, Speaker};
+use crate::connect_stream::Role;
 use crate::error::{FailureKind, PortError};
 use crate::ids::{ConnectionToken, ContactId, ItemId, ParticipantToken};
-use crate::ports::{Connection, Participant, PortResult};
+use crate::ports::{ChatItem, Connection, PageRequest, Participant, PortResult, TranscriptChunk};
 use crate::telemetry::now_ms;
 
 /// How long a connection token is good for.
@@ -119,6 +120,35 @@ impl Participant for FakeConnect {
             texts.map(|(_, content)| content.clone()).filter(|_| own).collect()
         });
         answer.give(texts)
+    }
+
+    async fn transcript(&self, token: &ConnectionToken, page: &PageRequest) -> PortResult<TranscriptChunk> {
+        let answer = self.faults.enter("transcript").await?;
+        // What the bridge's participants said, one item each; a page token is the next item's index.
+        let chunk = self.on_connection("GetTranscript", token, |chat, _| {
+            let start = page.next_token.as_deref().and_then(|t| t.parse().ok()).unwrap_or(0);
+            let end = (start + usize::from(page.max)).min(chat.said.len());
+            let items = chat.said[start.min(end)..end]
+                .iter()
+                .enumerate()
+                .map(|(i, (speaker, content))| ChatItem {
+                    id: format!("item-{}", start + i),
+                    role: Some(match speaker {
+                        Speaker::Customer => Role::Customer,
+                        Speaker::Bot => Role::CustomBot,
+                    }),
+                    display_name: None,
+                    content_type: "text/plain".to_owned(),
+                    content: Some(content.clone()),
+                    at: "2026-01-01T00:00:00.000Z".to_owned(),
+                })
+                .collect();
+            TranscriptChunk {
+                items,
+                next_token: (end < chat.said.len()).then(|| end.to_string()),
+            }
+        });
+        answer.give(chunk)
     }
 
     async fn disconnect(&self, token: &ConnectionToken, _client_token: &str) -> PortResult<()> {

@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// The display name Connect gives what a Lex bot says; a flow's own messages are `SYSTEM_MESSAGE`.
-const LEX_DISPLAY_NAME: &str = "BOT";
+pub(crate) const LEX_DISPLAY_NAME: &str = "BOT";
 /// What a bot can show for an interactive message with nothing readable in it.
 const UNREADABLE_CHOICE_TEXT: &str = "(An interactive message this channel cannot show.)";
 /// Connect leaves an attachment's name and type out at times; these are what the bridge says then.

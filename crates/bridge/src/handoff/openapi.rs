@@ -155,7 +155,7 @@ fn shape(operation: Operation) -> Shape {
         ),
         Operation::GetTranscript => shape(
             "getTranscript",
-            "The chat so far, a page at a time",
+            "The chat so far, a page at a time, while the handoff lasts (409 handoff_ended after)",
             None,
             ("200", "One page of the transcript", name(TranscriptPage::name())),
             false,

@@ -24,19 +24,20 @@ use super::Speaker;
 use super::context::{Brief, RetellLimits, agent_context};
 use super::dispatch::DeliveryQueue;
 use super::lifecycle::{EndReason, Input, Refusal, Status};
-use super::message::{BotContent, IntoChat, Invalid, into_chat};
+use super::message::{BotContent, IntoChat, Invalid, LEX_DISPLAY_NAME, into_chat};
 use super::moves::{Change, Settled, envelope, settle};
 use super::openapi;
 use super::request::{
     ApiError, ApiRequest, End, HandoffCreated, HandoffId, HandoffView, MessageContent, NewHandoff, NewMessage,
-    RawRequest, parse_request,
+    RawRequest, TranscriptItem, TranscriptPage, TranscriptParticipant, TranscriptQuery, parse_request,
 };
 use super::store::{Created, HandoffRecord, HandoffStore, NewRecord, Owed, Written};
 use super::webhook::Payload;
+use crate::connect_stream::Role;
 use crate::content_type::{TEXT_MARKDOWN, TEXT_PLAIN, TYPING_EVENT};
 use crate::error::{FailureKind, PortError};
 use crate::ids::short_hash;
-use crate::ports::{ActiveChat, BotRequest, ChatRequest, ContactCenter, Participant};
+use crate::ports::{ActiveChat, BotRequest, ChatItem, ChatRequest, ContactCenter, PageRequest, Participant};
 use crate::rich::menu::ConnectMessage;
 use crate::rich::split::Limit;
 use crate::telemetry::now_ms;
@@ -178,7 +179,8 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant, Q: DeliveryQueue> Handof
             ApiRequest::Typing(id) => self.typing(client, &id).await,
             ApiRequest::End(id, end) => self.end(client, &id, &end).await,
             ApiRequest::OpenApi => Ok(ApiResponse::json(200, &openapi::document())),
-            ApiRequest::Update(..) | ApiRequest::Transcript(..) | ApiRequest::Transfer(..) => {
+            ApiRequest::Transcript(id, query) => self.transcript(client, &id, &query).await,
+            ApiRequest::Update(..) | ApiRequest::Transfer(..) => {
                 Err(ApiError::conflict("not available in this release"))
             }
         }
@@ -449,11 +451,60 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant, Q: DeliveryQueue> Handof
         Ok(ApiResponse::empty(202))
     }
 
+    /// A page of the handoff's chat as Connect keeps it: the retold conversation, the user's and the
+    /// agent's messages. Read with the user's connection, so only while the handoff lasts (Connect
+    /// refuses an ended chat's tokens): afterwards 409, the bot has every message from its events.
+    async fn transcript(&self, client: &str, id: &HandoffId, query: &TranscriptQuery) -> Result<ApiResponse, ApiError> {
+        let record = self.own(client, id).await?;
+        let Some(chat) = record.chat.filter(|_| !record.lifecycle.status.is_over()) else {
+            return Err(ApiError::handoff_ended());
+        };
+        let page = PageRequest {
+            max: query.limit,
+            next_token: query.next_token.clone(),
+        };
+        let chunk = self
+            .participant
+            .transcript(&chat.connection_token, &page)
+            .await
+            .map_err(|e| self.chat_failure(e))?;
+        let items = chunk
+            .items
+            .into_iter()
+            .map(|item| TranscriptItem {
+                participant: participant_of(&item),
+                id: item.id,
+                content_type: item.content_type,
+                content: item.content,
+                created_at: item.at,
+            })
+            .collect();
+        Ok(ApiResponse::json(
+            200,
+            &TranscriptPage {
+                items,
+                next_token: chunk.next_token,
+            },
+        ))
+    }
+
     fn chat_failure(&self, e: PortError) -> ApiError {
         match e.kind {
             FailureKind::ChatGone => ApiError::handoff_ended(),
             _ => failed(e),
         }
+    }
+}
+
+/// Who said a transcript item, in the API's terms: the bridge's custom bot and a flow's Lex bot are the
+/// bot's side, Connect's flow messages the system's.
+fn participant_of(item: &ChatItem) -> TranscriptParticipant {
+    match &item.role {
+        Some(Role::Customer) => TranscriptParticipant::Customer,
+        Some(Role::Agent | Role::Supervisor) => TranscriptParticipant::Agent,
+        Some(Role::CustomBot) => TranscriptParticipant::Bot,
+        Some(Role::System) if item.display_name.as_deref() == Some(LEX_DISPLAY_NAME) => TranscriptParticipant::Bot,
+        Some(Role::System | Role::Other(_)) | None => TranscriptParticipant::System,
     }
 }
 

@@ -266,3 +266,36 @@ pub async fn a_chats_one_custom_bot_speaks_once_per_client_token(
         FailureKind::Rejected
     );
 }
+
+pub async fn a_transcript_reads_in_pages_oldest_first(
+    b: Chat<'_, impl ContactCenter, impl Participant, impl Whatsapp, impl Observe>,
+) {
+    use bridge::connect_stream::Role;
+    use bridge::ports::PageRequest;
+    let (_, token) = connected(b, "conversation-9#1").await;
+    for (n, text) in ["one", "two", "three"].iter().enumerate() {
+        say(b, &token, text, &format!("t{n}")).await.unwrap();
+    }
+    let mut page = PageRequest {
+        max: 2,
+        next_token: None,
+    };
+    let mut said = Vec::new();
+    for _ in 0..10 {
+        let chunk = b.participant.transcript(&token, &page).await.unwrap();
+        assert!(chunk.items.len() <= 2, "{chunk:?}");
+        said.extend(
+            chunk
+                .items
+                .into_iter()
+                .filter(|item| item.role == Some(Role::Customer))
+                .map(|item| (item.content_type, item.content.unwrap_or_default())),
+        );
+        match chunk.next_token {
+            Some(next) => page.next_token = Some(next),
+            None => break,
+        }
+    }
+    let plain = |text: &str| (TEXT_PLAIN.to_owned(), text.to_owned());
+    assert_eq!(said, [plain("one"), plain("two"), plain("three")]);
+}
