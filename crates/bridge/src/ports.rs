@@ -550,6 +550,13 @@ pub trait ContactCenter: Send + Sync {
     /// Adds a custom bot participant to a chat: its participant token, to connect with like the
     /// customer's.
     fn add_bot(&self, request: &BotRequest) -> impl Future<Output = PortResult<ParticipantToken>> + Send;
+    /// Sets contact attributes of the chat `contact_id` (merged into its others; Connect keeps 32 KB of
+    /// keys and values in all and refuses more).
+    fn update_attributes(
+        &self,
+        contact_id: &ContactId,
+        attributes: &HashMap<String, String>,
+    ) -> impl Future<Output = PortResult<()>> + Send;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

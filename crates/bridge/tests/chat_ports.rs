@@ -220,6 +220,7 @@ contract!(
     a_chat_started_with_a_text_holds_it_once_whatever_a_retry_carries,
     a_message_is_sent_once_per_client_token_within_its_chat,
     a_transcript_reads_in_pages_oldest_first,
+    contact_attributes_merge_within_32_kb,
     a_receipt_is_recorded_once_per_client_token,
     a_chat_the_customer_left_refuses_its_tokens_as_gone,
     a_chat_the_agent_ended_refuses_its_tokens_as_gone,

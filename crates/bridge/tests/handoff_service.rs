@@ -453,3 +453,34 @@ async fn the_transcript_reads_in_pages_while_the_handoff_lasts() {
         (409, Some("handoff_ended"))
     );
 }
+
+#[tokio::test]
+async fn the_bot_sets_contact_attributes_within_connects_32_kb() {
+    let api = Api::new();
+    let id = api.handed_off().await;
+    let path = format!("/v1/handoffs/{id}");
+
+    let set = api
+        .call(CLIENT, "PATCH", &path, None, &json!({"attributes": {"OrderId": "4512"}}))
+        .await;
+    assert_eq!(set.status, 204, "{set:?}");
+    let attributes = &api.connect.chats()[0].request.attributes;
+    assert_eq!(attributes["OrderId"], "4512");
+    assert_eq!(attributes["Tier"], "gold", "the others kept");
+
+    let reserved = api
+        .call(CLIENT, "PATCH", &path, None, &json!({"attributes": {"HandoffId": "x"}}))
+        .await;
+    assert_eq!(reserved.status, 400, "the bridge's own");
+    let big = "x".repeat(20_000);
+    let first = api
+        .call(CLIENT, "PATCH", &path, None, &json!({"attributes": {"Notes": big}}))
+        .await;
+    assert_eq!(first.status, 204);
+    let over = api
+        .call(CLIENT, "PATCH", &path, None, &json!({"attributes": {"MoreNotes": big}}))
+        .await;
+    assert_eq!(over.status, 400, "Connect's 32 KB in all: {over:?}");
+    assert_eq!(json_of(&over)["message"].as_str().unwrap().split(':').next(), Some("attributes"));
+    assert!(!api.connect.chats()[0].request.attributes.contains_key("MoreNotes"));
+}

@@ -14,7 +14,8 @@ import sys
 
 SERVED = {
     "connect/2017-08-08": ["StartChatContact", "StartContactStreaming", "StopContact",
-                           "DescribeInstance", "DescribeContactFlow", "CreateParticipant"],
+                           "DescribeInstance", "DescribeContactFlow", "CreateParticipant",
+                           "UpdateContactAttributes"],
     "connectparticipant/2018-09-07": ["CreateParticipantConnection", "SendMessage", "SendEvent",
                                       "DisconnectParticipant", "GetTranscript", "StartAttachmentUpload",
                                       "CompleteAttachmentUpload", "GetAttachment"],

@@ -255,6 +255,14 @@ pub struct StartContactStreamingRequest {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+pub struct UpdateContactAttributesRequest {
+    pub instance_id: Option<String>,
+    pub initial_contact_id: Option<String>,
+    pub attributes: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct StopContactRequest {
     pub instance_id: Option<String>,
     pub contact_id: Option<String>,
@@ -483,19 +491,7 @@ impl ConnectSim {
             return Err(ApiError::not_found(format!("Contact flow not found: {flow}")));
         }
         let attributes = req.attributes.unwrap_or_default();
-        let attr_bytes: usize = attributes.iter().map(|(k, v)| k.len() + v.len()).sum();
-        if attr_bytes > MAX_ATTRIBUTES_BYTES {
-            return Err(ApiError::new(
-                BAD,
-                format!("Attributes exceed {MAX_ATTRIBUTES_BYTES} bytes"),
-            ));
-        }
-        if let Some(bad) = attributes
-            .keys()
-            .find(|k| k.is_empty() || !k.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_'))
-        {
-            return Err(ApiError::new(BAD, format!("Invalid attribute key: {bad:?}")));
-        }
+        check_attributes(&attributes)?;
         let duration = req.chat_duration_in_minutes.unwrap_or(1500);
         let supported = req
             .supported_messaging_content_types
@@ -658,6 +654,24 @@ impl ConnectSim {
                 Ok(json!({ "StreamingId": id }))
             }
         }
+    }
+
+    /// Connect merges the attributes into the contact's (a key given again takes the new value), also
+    /// after the contact ended, within the same 32 KB as a start.
+    pub fn update_contact_attributes(&mut self, req: UpdateContactAttributesRequest) -> Result<Value, ApiError> {
+        const BAD: &str = "InvalidParameterException";
+        let instance = required(&req.instance_id, "InstanceId", BAD)?;
+        let contact_id = required(&req.initial_contact_id, "InitialContactId", BAD)?.to_owned();
+        self.check_instance(instance)?;
+        let contact = self
+            .contacts
+            .get_mut(&contact_id)
+            .ok_or_else(|| ApiError::not_found(format!("Contact not found: {contact_id}")))?;
+        let mut merged = contact.attributes.clone();
+        merged.extend(req.attributes.unwrap_or_default());
+        check_attributes(&merged)?;
+        contact.attributes = merged;
+        Ok(json!({}))
     }
 
     pub fn stop_contact(&mut self, req: StopContactRequest, now: u64) -> Result<Value, ApiError> {
@@ -1204,6 +1218,26 @@ impl ConnectSim {
         }
         Ok(ids)
     }
+}
+
+/// A contact's attributes as Connect admits them: keys of letters, digits, `-` and `_`, and 32 KB of
+/// keys and values in all.
+fn check_attributes(attributes: &BTreeMap<String, String>) -> Result<(), ApiError> {
+    const BAD: &str = "InvalidParameterException";
+    let bytes: usize = attributes.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if bytes > MAX_ATTRIBUTES_BYTES {
+        return Err(ApiError::new(
+            BAD,
+            format!("Attributes exceed {MAX_ATTRIBUTES_BYTES} bytes"),
+        ));
+    }
+    if let Some(bad) = attributes
+        .keys()
+        .find(|k| k.is_empty() || !k.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_'))
+    {
+        return Err(ApiError::new(BAD, format!("Invalid attribute key: {bad:?}")));
+    }
+    Ok(())
 }
 
 fn validate_sns_arn(arn: Option<&str>) -> Result<String, ApiError> {

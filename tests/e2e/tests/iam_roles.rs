@@ -23,6 +23,7 @@ fn iam_actions(operation: &str) -> Option<&'static [&'static str]> {
         // would silently stream nothing, so the role keeps both.
         "StartChatContact" => &["connect:StartChatContact", "connect:StartContactStreaming"],
         "StopContact" => &["connect:StopContact"],
+        "UpdateContactAttributes" => &["connect:UpdateContactAttributes"],
         // A handoff's custom bot participant (the bot's conversation, replayed for the agent).
         "CreateParticipant" => &["connect:CreateParticipant"],
         // Connect Participant Service: X-Amz-Bearer tokens, no SigV4
@@ -236,6 +237,14 @@ async fn each_role_grants_exactly_what_its_function_calls() {
     assert_eq!(status, 202, "{created}");
     let id = created["handoff_id"].as_str().unwrap();
     let message = json!({"client_message_id": "m-1", "type": "text", "text": "Hello?"});
+    let (status, _) = api(
+        "PATCH",
+        format!("/v1/handoffs/{id}"),
+        &[],
+        Some(json!({"attributes": {"OrderId": "4512"}})),
+    )
+    .await;
+    assert!(status.is_success(), "PATCH: {status}");
     for (path, body) in [("messages", Some(message)), ("typing", None), ("end", None)] {
         let (status, _) = api("POST", format!("/v1/handoffs/{id}/{path}"), &[], body).await;
         assert!(status.is_success(), "{path}: {status}");

@@ -14,6 +14,7 @@ use aws_sdk_connect::types::{
     RehydrationType,
 };
 use aws_sdk_connectparticipant::types::{ChatItemType, ConnectionType, ParticipantRole, ScanDirection, SortKey};
+use std::collections::HashMap;
 use aws_smithy_types::date_time::{DateTime, Format};
 
 /// Content types the customer side may send; interactive ones let flows show pickers to the bridge.
@@ -130,6 +131,20 @@ impl ContactCenter for ConnectCenter {
             .and_then(|c| c.participant_token())
             .ok_or_else(|| missing(OP, "ParticipantCredentials.ParticipantToken"))?;
         Ok(ParticipantToken::new(token))
+    }
+
+    async fn update_attributes(&self, contact_id: &ContactId, attributes: &HashMap<String, String>) -> PortResult<()> {
+        const OP: &str = "UpdateContactAttributes";
+        self.client
+            .update_contact_attributes()
+            .instance_id(&self.instance_id)
+            .initial_contact_id(contact_id.as_str())
+            .set_attributes(Some(attributes.clone()))
+            .send()
+            .boxed()
+            .await
+            .map_err(|e| classify(OP, e, false))?;
+        Ok(())
     }
 }
 

@@ -5,6 +5,7 @@ use super::Faults;
 use crate::error::{FailureKind, PortError};
 use crate::ids::{ContactId, ParticipantToken};
 use crate::ports::{BotRequest, ChatRequest, ContactCenter, PortResult, StartedChat};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// Connect's chats; clones share them. Implements both Connect ports, so a chat the participant side
@@ -152,4 +153,37 @@ impl ContactCenter for FakeConnect {
         };
         answer.give(added)
     }
+
+    async fn update_attributes(&self, contact_id: &ContactId, attributes: &HashMap<String, String>) -> PortResult<()> {
+        let answer = self.faults.enter("update_attributes").await?;
+        let updated = {
+            let mut chats = self.chats.lock().unwrap();
+            match chats.iter_mut().find(|c| &c.contact_id == contact_id) {
+                None => Err(PortError::new(
+                    FailureKind::Rejected,
+                    "UpdateContactAttributes",
+                    "ResourceNotFoundException",
+                )),
+                Some(chat) => {
+                    let mut merged = chat.request.attributes.clone();
+                    merged.extend(attributes.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    let bytes: usize = merged.iter().map(|(k, v)| k.len() + v.len()).sum();
+                    if bytes > CONTACT_ATTRIBUTES_BYTES {
+                        Err(PortError::new(
+                            FailureKind::Rejected,
+                            "UpdateContactAttributes",
+                            "InvalidParameterException",
+                        ))
+                    } else {
+                        chat.request.attributes = merged;
+                        Ok(())
+                    }
+                }
+            }
+        };
+        answer.give(updated)
+    }
 }
+
+/// Connect keeps this many bytes of a contact's attribute keys and values.
+const CONTACT_ATTRIBUTES_BYTES: usize = 32_768;

@@ -28,7 +28,7 @@ use super::message::{BotContent, IntoChat, Invalid, LEX_DISPLAY_NAME, into_chat}
 use super::moves::{Change, Settled, envelope, settle};
 use super::openapi;
 use super::request::{
-    ApiError, ApiRequest, End, HandoffCreated, HandoffId, HandoffView, MessageContent, NewHandoff, NewMessage,
+    ApiError, ApiRequest, AttributesUpdate, End, HandoffCreated, HandoffId, HandoffView, MessageContent, NewHandoff, NewMessage,
     RawRequest, TranscriptItem, TranscriptPage, TranscriptParticipant, TranscriptQuery, parse_request,
 };
 use super::store::{Created, HandoffRecord, HandoffStore, NewRecord, Owed, Written};
@@ -180,7 +180,8 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant, Q: DeliveryQueue> Handof
             ApiRequest::End(id, end) => self.end(client, &id, &end).await,
             ApiRequest::OpenApi => Ok(ApiResponse::json(200, &openapi::document())),
             ApiRequest::Transcript(id, query) => self.transcript(client, &id, &query).await,
-            ApiRequest::Update(..) | ApiRequest::Transfer(..) => {
+            ApiRequest::Update(id, update) => self.update(client, &id, &update).await,
+            ApiRequest::Transfer(..) => {
                 Err(ApiError::conflict("not available in this release"))
             }
         }
@@ -486,6 +487,33 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant, Q: DeliveryQueue> Handof
                 next_token: chunk.next_token,
             },
         ))
+    }
+
+    /// Sets contact attributes of the handoff's chat, for the flow, routing and reports to read; also
+    /// after the end (Connect keeps a contact's attributes). The bridge's own (`Handoff…`) are refused
+    /// when the request is parsed.
+    async fn update(&self, client: &str, id: &HandoffId, update: &AttributesUpdate) -> Result<ApiResponse, ApiError> {
+        let record = self.own(client, id).await?;
+        let chat = record
+            .chat
+            .ok_or_else(|| ApiError::conflict("the handoff's chat is not started yet; retry its create"))?;
+        let attributes = update
+            .attributes
+            .as_map()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        match self.center.update_attributes(&chat.contact_id, &attributes).await {
+            Ok(()) => Ok(ApiResponse::empty(204)),
+            Err(e) if e.kind == FailureKind::Rejected => {
+                tracing::info!(error = %e, "Connect refused the attributes");
+                Err(ApiError::invalid(
+                    "attributes",
+                    "would take the contact's attributes past Amazon Connect's 32 KB",
+                ))
+            }
+            Err(e) => Err(failed(e)),
+        }
     }
 
     fn chat_failure(&self, e: PortError) -> ApiError {

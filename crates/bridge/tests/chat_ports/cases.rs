@@ -299,3 +299,34 @@ pub async fn a_transcript_reads_in_pages_oldest_first(
     let plain = |text: &str| (TEXT_PLAIN.to_owned(), text.to_owned());
     assert_eq!(said, [plain("one"), plain("two"), plain("three")]);
 }
+
+pub async fn contact_attributes_merge_within_32_kb(
+    b: Chat<'_, impl ContactCenter, impl Participant, impl Whatsapp, impl Observe>,
+) {
+    use std::collections::HashMap;
+    let (chat, _) = connected(b, "conversation-10#1").await;
+    let set = |pairs: &[(&str, String)]| -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+    };
+    b.center
+        .update_attributes(&chat.contact_id, &set(&[("OrderId", "4512".into())]))
+        .await
+        .unwrap();
+    b.center
+        .update_attributes(&chat.contact_id, &set(&[("Notes", "x".repeat(30_000))]))
+        .await
+        .unwrap();
+    let refused = b
+        .center
+        .update_attributes(&chat.contact_id, &set(&[("More", "y".repeat(5_000))]))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind, FailureKind::Rejected, "{refused}");
+    let unknown = ContactId::parse("00000000-0000-4000-8000-000000000000").unwrap();
+    let missing = b
+        .center
+        .update_attributes(&unknown, &set(&[("OrderId", "1".into())]))
+        .await
+        .unwrap_err();
+    assert_eq!(missing.kind, FailureKind::Rejected, "{missing}");
+}

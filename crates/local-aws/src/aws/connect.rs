@@ -1,4 +1,5 @@
-//! Amazon Connect operations (StartChatContact, StartContactStreaming, StopContact, CreateParticipant).
+//! Amazon Connect operations (StartChatContact, StartContactStreaming, StopContact, CreateParticipant,
+//! UpdateContactAttributes).
 //!
 //! Thin adapters: validate the request against the model, parse the restJson1 body into the
 //! simulation's request type, run the transition, and publish what it streamed while the
@@ -31,6 +32,12 @@ pub(crate) fn stop_contact(shared: &Arc<Shared>, req: &AwsRequest) -> Result<Val
     req.validate(SERVICE, "StopContact")?;
     let input = parse(&req.body, BAD)?;
     shared.with_sim(|sim| sim.stop_contact(input, req.now_ms))
+}
+
+pub(crate) fn update_contact_attributes(shared: &Arc<Shared>, req: &AwsRequest) -> Result<Value, ApiError> {
+    req.validate(SERVICE, "UpdateContactAttributes")?;
+    let input = parse(&req.body, BAD)?;
+    shared.with_sim(|sim| sim.update_contact_attributes(input))
 }
 
 /// CreateParticipant models no InvalidParameterException: its invalid input is InvalidRequestException.

@@ -78,6 +78,13 @@ const OPERATIONS: &[Operation] = &[
     },
     Operation {
         service: "connect",
+        name: "UpdateContactAttributes",
+        method: Method::POST,
+        path: "/contact/attributes",
+        handler: connect::update_contact_attributes,
+    },
+    Operation {
+        service: "connect",
         name: "CreateParticipant",
         method: Method::POST,
         path: "/contact/create-participant",
