@@ -5,6 +5,11 @@
 //! Issue #5 shows here too: a flow's picker arrives as WhatsApp buttons, the customer's tap reaches Connect
 //! as the option's title, and the agent sees their message marked read. Issue #4 too: a photo arrives
 //! as an attachment with its caption after it, and a voice note as a WAV with its transcript.
+//! A second act (issue #23, `demo/handoff.rs`) shows a bot handing its conversation to an agent through
+//! the Handoff API and the signed events its webhook gets back.
+
+#[path = "demo/handoff.rs"]
+mod handoff;
 
 use base64::Engine;
 use e2e::{TestStack, Twin, repo_root};
@@ -73,10 +78,14 @@ fn clock(time: &str) -> &str {
 
 #[tokio::main]
 async fn main() {
-    println!("Starting moto, the local twin and both handler binaries…");
+    println!("Starting moto, the local twin, both handlers and the Handoff API's functions…");
     // Voice notes stream to the twin's Transcribe at 4× their pace, so the demo does not wait for them.
-    let stack =
-        TestStack::start_with(|o| o.extra_env.push(("TRANSCRIBE_STREAM_SPEED".to_owned(), "4".to_owned()))).await;
+    // The Handoff API and WebhookSender run too, for the second act.
+    let stack = TestStack::start_with(|o| {
+        o.extra_env.push(("TRANSCRIBE_STREAM_SPEED".to_owned(), "4".to_owned()));
+        TestStack::with_handoff_api(o);
+    })
+    .await;
     let mut demo = Demo {
         twin: stack.twin().clone(),
         typed: Vec::new(),
@@ -193,12 +202,13 @@ async fn main() {
     step("WhatsApp reports Ben's answer read; Ben sees ✓✓ read in CCP");
 
     print_whatsapp(&demo).await;
-    print_connect(&demo.twin).await;
-
     let contacts = demo.twin.contacts_of(CUSTOMER).await;
+    print_chats(&contacts);
     assert_eq!(contacts.len(), 2, "expected two chats");
+
+    handoff::act(&stack, &demo).await;
     println!(
-        "\nDone: {} chats, every message delivered once. Stopping the local stack.",
+        "\nDone: {} WhatsApp chats and a bot's handoff, every message delivered once. Stopping the local stack.",
         contacts.len()
     );
 }
@@ -240,8 +250,9 @@ async fn print_whatsapp(demo: &Demo) {
     }
 }
 
-async fn print_connect(twin: &Twin) {
-    for contact in twin.contacts_of(CUSTOMER).await {
+/// Each chat as the agent saw it in CCP.
+fn print_chats(contacts: &[Value]) {
+    for contact in contacts {
         println!(
             "\n══ Amazon Connect — chat {} ({}), as the agent saw it ══",
             contact["contact_id"].as_str().unwrap_or_default(),
@@ -268,7 +279,7 @@ async fn print_connect(twin: &Twin) {
                     let content = if item["content_type"] == INTERACTIVE {
                         "[interactive picker]"
                     } else {
-                        item["content"].as_str().unwrap_or_default()
+                        &item["content"].as_str().unwrap_or_default().replace('\n', " — ")
                     };
                     println!(
                         "  {}  {who:>8}: {content}{}",
