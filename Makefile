@@ -74,7 +74,8 @@ bench-instructions: setup
 	$(CARGO) build --release --workspace --bins
 	./scripts/bench-instructions.sh
 
-# Plays a whole conversation offline through the real handler binaries and prints both sides.
+# Plays a whole conversation offline through the real handler binaries and prints both sides, then a
+# bot's handoff to an agent with the events the bot receives.
 demo: setup build
 	$(CARGO) run --quiet -p e2e --bin demo
 

@@ -461,7 +461,13 @@ async fn the_bot_sets_contact_attributes_within_connects_32_kb() {
     let path = format!("/v1/handoffs/{id}");
 
     let set = api
-        .call(CLIENT, "PATCH", &path, None, &json!({"attributes": {"OrderId": "4512"}}))
+        .call(
+            CLIENT,
+            "PATCH",
+            &path,
+            None,
+            &json!({"attributes": {"OrderId": "4512"}}),
+        )
         .await;
     assert_eq!(set.status, 204, "{set:?}");
     let attributes = &api.connect.chats()[0].request.attributes;
@@ -481,6 +487,9 @@ async fn the_bot_sets_contact_attributes_within_connects_32_kb() {
         .call(CLIENT, "PATCH", &path, None, &json!({"attributes": {"MoreNotes": big}}))
         .await;
     assert_eq!(over.status, 400, "Connect's 32 KB in all: {over:?}");
-    assert_eq!(json_of(&over)["message"].as_str().unwrap().split(':').next(), Some("attributes"));
+    assert_eq!(
+        json_of(&over)["message"].as_str().unwrap().split(':').next(),
+        Some("attributes")
+    );
     assert!(!api.connect.chats()[0].request.attributes.contains_key("MoreNotes"));
 }

@@ -14,8 +14,8 @@ use aws_sdk_connect::types::{
     RehydrationType,
 };
 use aws_sdk_connectparticipant::types::{ChatItemType, ConnectionType, ParticipantRole, ScanDirection, SortKey};
-use std::collections::HashMap;
 use aws_smithy_types::date_time::{DateTime, Format};
+use std::collections::HashMap;
 
 /// Content types the customer side may send; interactive ones let flows show pickers to the bridge.
 const SUPPORTED_CONTENT_TYPES: &[&str] = &[

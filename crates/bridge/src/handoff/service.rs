@@ -28,8 +28,8 @@ use super::message::{BotContent, IntoChat, Invalid, LEX_DISPLAY_NAME, into_chat}
 use super::moves::{Change, Settled, envelope, settle};
 use super::openapi;
 use super::request::{
-    ApiError, ApiRequest, AttributesUpdate, End, HandoffCreated, HandoffId, HandoffView, MessageContent, NewHandoff, NewMessage,
-    RawRequest, TranscriptItem, TranscriptPage, TranscriptParticipant, TranscriptQuery, parse_request,
+    ApiError, ApiRequest, AttributesUpdate, End, HandoffCreated, HandoffId, HandoffView, MessageContent, NewHandoff,
+    NewMessage, RawRequest, TranscriptItem, TranscriptPage, TranscriptParticipant, TranscriptQuery, parse_request,
 };
 use super::store::{Created, HandoffRecord, HandoffStore, NewRecord, Owed, Written};
 use super::webhook::Payload;
@@ -181,9 +181,7 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant, Q: DeliveryQueue> Handof
             ApiRequest::OpenApi => Ok(ApiResponse::json(200, &openapi::document())),
             ApiRequest::Transcript(id, query) => self.transcript(client, &id, &query).await,
             ApiRequest::Update(id, update) => self.update(client, &id, &update).await,
-            ApiRequest::Transfer(..) => {
-                Err(ApiError::conflict("not available in this release"))
-            }
+            ApiRequest::Transfer(..) => Err(ApiError::conflict("not available in this release")),
         }
     }
 
