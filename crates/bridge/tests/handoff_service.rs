@@ -493,3 +493,55 @@ async fn the_bot_sets_contact_attributes_within_connects_32_kb() {
     );
     assert!(!api.connect.chats()[0].request.attributes.contains_key("MoreNotes"));
 }
+
+#[tokio::test]
+async fn a_connection_connect_refuses_is_renewed_and_the_message_still_goes_in() {
+    use bridge::error::{FailureKind, PortError};
+    let api = Api::new();
+    let id = api.handed_off().await;
+    let handoff = HandoffId::parse(&id).unwrap();
+    let before = api.store.load(&handoff).await.unwrap().unwrap().chat.unwrap();
+    api.connect.faults().next(
+        "send_message",
+        Fault::Fail(PortError::new(
+            FailureKind::ChatGone,
+            "SendMessage",
+            "AccessDeniedException",
+        )),
+    );
+
+    let sent = api
+        .call(
+            CLIENT,
+            "POST",
+            &format!("/v1/handoffs/{id}/messages"),
+            None,
+            &message("m-9", "Anyone?"),
+        )
+        .await;
+
+    assert_eq!(sent.status, 202, "{sent:?}");
+    assert_eq!(api.said().last().unwrap(), &(Speaker::Customer, "Anyone?".to_owned()));
+    let after = api.store.load(&handoff).await.unwrap().unwrap().chat.unwrap();
+    assert_ne!(
+        after.connection_token, before.connection_token,
+        "the renewed token is kept"
+    );
+    assert_eq!(after.participant_token, before.participant_token);
+
+    // A chat that is over refuses the renewal too: that is the end.
+    api.connect.end_chat(&after.contact_id);
+    let late = api
+        .call(
+            CLIENT,
+            "POST",
+            &format!("/v1/handoffs/{id}/messages"),
+            None,
+            &message("m-10", "Hello?"),
+        )
+        .await;
+    assert_eq!(
+        (late.status, json_of(&late)["code"].as_str()),
+        (409, Some("handoff_ended"))
+    );
+}

@@ -162,6 +162,23 @@ mod cases {
             None,
             "the refused chat is not mapped"
         );
+        assert_eq!(
+            store
+                .renew_connection(&handoff.id, &chat("contact-1", "c5"))
+                .await
+                .unwrap(),
+            Written::Done
+        );
+        let renewed = store.load(&handoff.id).await.unwrap().unwrap().chat.unwrap();
+        assert_eq!(renewed.connection_token.expose(), "c5");
+        assert_eq!(
+            store
+                .renew_connection(&handoff.id, &chat("contact-2", "c6"))
+                .await
+                .unwrap(),
+            Written::Stale,
+            "not another chat's"
+        );
         let owed = store
             .event(&handoff.id, 1)
             .await

@@ -12,29 +12,14 @@
 
 use super::DynamoHandoffStore;
 use super::handoff_store::{event_pk, handoff_pk};
-use super::items::{corrupt, get_n, get_s, n, s};
+use super::items::{corrupt, get_n, get_s, landed, n, s};
 use super::{Boxed, classify};
 use crate::handoff::outbox::{Delivery, Lease, Outbox, Progress, Taken};
 use crate::handoff::request::HandoffId;
 use crate::handoff::webhook::{Envelope, EventKind, WebhookId};
 use crate::ports::PortResult;
-use aws_sdk_dynamodb::config::http::HttpResponse;
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
-
-/// Whether a conditional update landed (`false`: its condition failed).
-fn landed(result: Result<UpdateItemOutput, SdkError<UpdateItemError, HttpResponse>>) -> PortResult<bool> {
-    match result {
-        Ok(_) => Ok(true),
-        Err(SdkError::ServiceError(service))
-            if matches!(service.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
-        {
-            Ok(false)
-        }
-        Err(e) => Err(classify("UpdateItem", e, false)),
-    }
-}
 
 fn count(value: Option<i64>) -> u64 {
     value.and_then(|v| u64::try_from(v).ok()).unwrap_or(0)

@@ -19,10 +19,10 @@
 //! `crate::aws::handoff_outbox`), and so is `offered`: the chat's last interactive message as the bot
 //! was shown it, with its menu (JSON), which the bot answers by option id.
 
-use super::classify;
 use super::items::{
-    Item, TransactError, cancellation, check_failed, corrupt, get_item, get_n, get_s, invalid, n, s, transact,
+    Item, TransactError, cancellation, check_failed, corrupt, get_item, get_n, get_s, invalid, landed, n, s, transact,
 };
+use super::{Boxed, classify};
 use crate::handoff::lifecycle::{EndReason, Lifecycle, Status};
 use crate::handoff::message::OfferedChoice;
 use crate::handoff::request::HandoffId;
@@ -315,6 +315,26 @@ impl HandoffStore for DynamoHandoffStore {
         get_s(&item, "offered")
             .map(|json| serde_json::from_str(json).map_err(|_| corrupt("GetItem", "offered")))
             .transpose()
+    }
+
+    async fn renew_connection(&self, id: &HandoffId, chat: &ActiveChat) -> PortResult<Written> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(handoff_pk(id)))
+            .update_expression("SET #ctok = :ctok, #cexp = :cexp")
+            .condition_expression("#contact = :contact")
+            .expression_attribute_names("#ctok", "ctok")
+            .expression_attribute_names("#cexp", "cexp")
+            .expression_attribute_names("#contact", "contact")
+            .expression_attribute_values(":ctok", s(chat.connection_token.expose()))
+            .expression_attribute_values(":cexp", n(chat.connection_expires_at))
+            .expression_attribute_values(":contact", s(chat.contact_id.as_str()))
+            .send()
+            .boxed()
+            .await;
+        Ok(if landed(result)? { Written::Done } else { Written::Stale })
     }
 
     async fn find_by_contact(&self, initial_contact_id: &ContactId) -> PortResult<Option<HandoffId>> {

@@ -7,6 +7,7 @@ use crate::ports::PortResult;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, TransactWriteItem};
 use std::collections::HashMap;
 
@@ -88,6 +89,20 @@ pub(crate) fn check_failed(reasons: &[CancellationReason], index: usize) -> bool
     reasons
         .get(index)
         .is_some_and(|reason| reason.code() == Some("ConditionalCheckFailed"))
+}
+
+/// Whether a conditional update landed (`false`: its condition failed); any other failure is the
+/// caller's.
+pub(crate) fn landed(result: Result<UpdateItemOutput, SdkError<UpdateItemError, HttpResponse>>) -> PortResult<bool> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(SdkError::ServiceError(service))
+            if matches!(service.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(classify("UpdateItem", e, false)),
+    }
 }
 
 /// A transaction item that could not be built (a missing required field: a bug, not the input).

@@ -114,6 +114,19 @@ impl HandoffStore for FakeHandoffStore {
         answer.give(Ok(written))
     }
 
+    async fn renew_connection(&self, id: &HandoffId, chat: &ActiveChat) -> PortResult<Written> {
+        let answer = self.faults.enter("renew_connection").await?;
+        let mut table = self.table.lock().unwrap();
+        let written = match table.handoffs.get_mut(id) {
+            Some(record) if record.chat.as_ref().is_some_and(|c| c.contact_id == chat.contact_id) => {
+                record.chat = Some(chat.clone());
+                Written::Done
+            }
+            _ => Written::Stale,
+        };
+        answer.give(Ok(written))
+    }
+
     async fn find_by_contact(&self, initial_contact_id: &ContactId) -> PortResult<Option<HandoffId>> {
         let answer = self.faults.enter("find_by_contact").await?;
         let found = self

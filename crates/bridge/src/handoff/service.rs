@@ -34,10 +34,14 @@ use super::request::{
 use super::store::{Created, HandoffRecord, HandoffStore, NewRecord, Owed, Written};
 use super::webhook::Payload;
 use crate::connect_stream::Role;
+use crate::connection;
 use crate::content_type::{TEXT_MARKDOWN, TEXT_PLAIN, TYPING_EVENT};
 use crate::error::{FailureKind, PortError};
+use crate::ids::ConnectionToken;
 use crate::ids::short_hash;
-use crate::ports::{ActiveChat, BotRequest, ChatItem, ChatRequest, ContactCenter, PageRequest, Participant};
+use crate::ports::{
+    ActiveChat, BotRequest, ChatItem, ChatRequest, ContactCenter, PageRequest, Participant, PortResult,
+};
 use crate::rich::menu::ConnectMessage;
 use crate::rich::split::Limit;
 use crate::telemetry::now_ms;
@@ -45,6 +49,7 @@ use crate::translate::connect_parts;
 use chrono::{DateTime, SecondsFormat};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::hash::BuildHasher;
 
 /// What a deployment's handoffs share.
@@ -386,12 +391,20 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant, Q: DeliveryQueue> Handof
             }
             MessageContent::File { .. } => return Err(ApiError::conflict("not available in this release")),
         };
+        let mut chat = chat;
         for (part, (content_type, content)) in parts.iter().enumerate() {
             let token = short_hash(&format!("{base}#{part}"));
-            self.participant
-                .send_message(&chat.connection_token, content_type, content, &token)
-                .await
-                .map_err(|e| self.chat_failure(e))?;
+            let participant = &self.participant;
+            self.on_chat(id, &mut chat, |connection| {
+                let token = &token;
+                async move {
+                    participant
+                        .send_message(&connection, content_type, content, token)
+                        .await
+                }
+            })
+            .await
+            .map_err(|e| self.chat_failure(e))?;
         }
         Ok(ApiResponse::empty(202))
     }
@@ -418,13 +431,16 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant, Q: DeliveryQueue> Handof
     }
 
     async fn typing(&self, client: &str, id: &HandoffId) -> Result<ApiResponse, ApiError> {
-        let chat = self.live_chat(client, id).await?;
+        let mut chat = self.live_chat(client, id).await?;
         // Typing is momentary: no client token to deduplicate on, a repeat shows the same.
         let token = short_hash(&format!("{id}#typing#{}", now_ms()));
-        self.participant
-            .send_event(&chat.connection_token, TYPING_EVENT, "", &token)
-            .await
-            .map_err(|e| self.chat_failure(e))?;
+        let participant = &self.participant;
+        self.on_chat(id, &mut chat, |connection| {
+            let token = &token;
+            async move { participant.send_event(&connection, TYPING_EVENT, "", token).await }
+        })
+        .await
+        .map_err(|e| self.chat_failure(e))?;
         Ok(ApiResponse::empty(204))
     }
 
@@ -438,7 +454,14 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant, Q: DeliveryQueue> Handof
         }
         if let Some(chat) = &record.chat {
             let token = short_hash(&format!("{id}#end"));
-            match self.participant.disconnect(&chat.connection_token, &token).await {
+            let participant = &self.participant;
+            let left = self
+                .on_chat(id, &mut chat.clone(), |connection| {
+                    let token = &token;
+                    async move { participant.disconnect(&connection, token).await }
+                })
+                .await;
+            match left {
                 Ok(()) => {}
                 // Already over on Connect's side: the stream's chat.ended tells why.
                 Err(e) if e.kind == FailureKind::ChatGone => {}
@@ -455,16 +478,19 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant, Q: DeliveryQueue> Handof
     /// refuses an ended chat's tokens): afterwards 409, the bot has every message from its events.
     async fn transcript(&self, client: &str, id: &HandoffId, query: &TranscriptQuery) -> Result<ApiResponse, ApiError> {
         let record = self.own(client, id).await?;
-        let Some(chat) = record.chat.filter(|_| !record.lifecycle.status.is_over()) else {
+        let Some(mut chat) = record.chat.filter(|_| !record.lifecycle.status.is_over()) else {
             return Err(ApiError::handoff_ended());
         };
         let page = PageRequest {
             max: query.limit,
             next_token: query.next_token.clone(),
         };
+        let participant = &self.participant;
         let chunk = self
-            .participant
-            .transcript(&chat.connection_token, &page)
+            .on_chat(id, &mut chat, |connection| {
+                let page = &page;
+                async move { participant.transcript(&connection, page).await }
+            })
             .await
             .map_err(|e| self.chat_failure(e))?;
         let items = chunk
@@ -512,6 +538,43 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant, Q: DeliveryQueue> Handof
             }
             Err(e) => Err(failed(e)),
         }
+    }
+
+    /// Calls Connect with the user's connection to the chat. A token about to expire is renewed first,
+    /// and one Connect refuses is renewed once and the call made again: the participant token lives as
+    /// long as the chat, so only a refused renewal means the chat is over. A renewed token is kept on
+    /// the handoff for the next request.
+    async fn on_chat<T, Fut>(
+        &self,
+        id: &HandoffId,
+        chat: &mut ActiveChat,
+        call: impl Fn(ConnectionToken) -> Fut,
+    ) -> Result<T, PortError>
+    where
+        Fut: Future<Output = PortResult<T>>,
+    {
+        if !connection::is_fresh(chat) {
+            *chat = self.renew(id, chat).await?;
+        }
+        match call(chat.connection_token.clone()).await {
+            Err(e) if e.kind == FailureKind::ChatGone => {
+                *chat = self.renew(id, chat).await?;
+                call(chat.connection_token.clone()).await
+            }
+            other => other,
+        }
+    }
+
+    async fn renew(&self, id: &HandoffId, chat: &ActiveChat) -> PortResult<ActiveChat> {
+        let connection = self.participant.connect(&chat.participant_token).await?;
+        let renewed = ActiveChat {
+            connection_token: connection.connection_token,
+            connection_expires_at: connection.expires_at,
+            ..chat.clone()
+        };
+        // `Stale` cannot be (a handoff's chat is set once); the new token serves this request regardless.
+        self.store.renew_connection(id, &renewed).await?;
+        Ok(renewed)
     }
 
     fn chat_failure(&self, e: PortError) -> ApiError {

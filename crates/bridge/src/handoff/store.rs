@@ -156,6 +156,10 @@ pub trait HandoffStore: Send + Sync {
         created: &Owed,
     ) -> impl Future<Output = PortResult<Written>> + Send;
 
+    /// Keeps a renewed connection to handoff `id`'s chat (the same contact's), unless another chat is
+    /// attached (`Stale`).
+    fn renew_connection(&self, id: &HandoffId, chat: &ActiveChat) -> impl Future<Output = PortResult<Written>> + Send;
+
     /// The handoff whose chat is the contact `initial_contact_id`, if any.
     fn find_by_contact(
         &self,
