@@ -13,6 +13,7 @@ use aws_sdk_connect::types::{
     ChatMessage, ChatStreamingConfiguration, ParticipantDetails, ParticipantDetailsToAdd, PersistentChat,
     RehydrationType,
 };
+use aws_sdk_connectparticipant::operation::get_transcript::GetTranscriptOutput;
 use aws_sdk_connectparticipant::types::{ChatItemType, ConnectionType, ParticipantRole, ScanDirection, SortKey};
 use aws_smithy_types::date_time::{DateTime, Format};
 use std::collections::HashMap;
@@ -153,6 +154,23 @@ pub struct ParticipantService {
 }
 
 impl ParticipantService {
+    /// One page of the chat's transcript, oldest first.
+    async fn transcript_page(&self, token: &ConnectionToken, page: &PageRequest) -> PortResult<GetTranscriptOutput> {
+        self.client
+            .get_transcript()
+            .connection_token(token.expose())
+            .scan_direction(ScanDirection::Forward)
+            .sort_order(SortKey::Ascending)
+            .max_results(i32::from(page.max))
+            .set_next_token(page.next_token.clone())
+            .send()
+            .boxed()
+            .await
+            .map_err(|e| classify("GetTranscript", e, true))
+    }
+}
+
+impl ParticipantService {
     pub fn new(client: aws_sdk_connectparticipant::Client) -> Self {
         Self { client }
     }
@@ -234,20 +252,14 @@ impl Participant for ParticipantService {
     }
 
     async fn sent_texts(&self, token: &ConnectionToken, contact_id: &ContactId) -> PortResult<Vec<String>> {
-        const OP: &str = "GetTranscript";
         // Oldest first: a chat just started holds a join, maybe a greeting, and the customer's first text.
-        let out = self
-            .client
-            .get_transcript()
-            .connection_token(token.expose())
-            .scan_direction(ScanDirection::Forward)
-            .sort_order(SortKey::Ascending)
-            .max_results(100)
-            .send()
-            .boxed()
-            .await
-            .map_err(|e| classify(OP, e, true))?;
-        Ok(out
+        let first = PageRequest {
+            max: 100,
+            next_token: None,
+        };
+        Ok(self
+            .transcript_page(token, &first)
+            .await?
             .transcript()
             .iter()
             .filter(|item| {
@@ -260,19 +272,7 @@ impl Participant for ParticipantService {
     }
 
     async fn transcript(&self, token: &ConnectionToken, page: &PageRequest) -> PortResult<TranscriptChunk> {
-        const OP: &str = "GetTranscript";
-        let out = self
-            .client
-            .get_transcript()
-            .connection_token(token.expose())
-            .scan_direction(ScanDirection::Forward)
-            .sort_order(SortKey::Ascending)
-            .max_results(i32::from(page.max))
-            .set_next_token(page.next_token.clone())
-            .send()
-            .boxed()
-            .await
-            .map_err(|e| classify(OP, e, true))?;
+        let out = self.transcript_page(token, page).await?;
         let items = out
             .transcript()
             .iter()

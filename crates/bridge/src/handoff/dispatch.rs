@@ -21,7 +21,7 @@ use super::request::HandoffId;
 use super::webhook::Envelope;
 use super::webhook::delivery::{Answer, Failed, Next, Verdict, classify, next_attempt};
 use super::webhook::endpoint::{WebhookEndpoint, WebhookUrl};
-use super::webhook::signature::{Content, Headers, sign};
+use super::webhook::signature::{Content, Headers, InvalidSecret, sign};
 use crate::claims;
 use crate::ports::PortResult;
 use crate::telemetry::now_ms;
@@ -184,20 +184,10 @@ impl<O: Outbox, E: EndpointStore, P: Poster, Q: DeliveryQueue> Dispatcher<O, E, 
             tracing::warn!("replayed event of a client without a webhook; left in the queue");
             return Ok(false);
         };
-        let now = now_ms();
-        let Ok(secrets) = endpoint.signing_at(u64::try_from(now).unwrap_or(0)) else {
+        let Ok(posted) = self.post(&endpoint, envelope).await else {
             tracing::warn!("the client's webhook secret is unusable; replay left in the queue");
             return Ok(false);
         };
-        let headers = sign(
-            &Content {
-                id: envelope.id.as_str(),
-                timestamp_s: now / 1000,
-                body: envelope.body.as_bytes(),
-            },
-            &secrets,
-        );
-        let posted = self.poster.post(&endpoint.url, &headers, &envelope.body).await;
         let taken = classify(posted.answer) == Verdict::Delivered;
         tracing::info!(kind = envelope.kind.type_name(), taken, answer = ?posted.answer, "replayed webhook event");
         Ok(taken)
@@ -213,22 +203,13 @@ impl<O: Outbox, E: EndpointStore, P: Poster, Q: DeliveryQueue> Dispatcher<O, E, 
         envelope: &Envelope,
     ) -> PortResult<Step> {
         let now = now_ms();
-        let secrets = match endpoint.signing_at(u64::try_from(now).unwrap_or(0)) {
-            Ok(secrets) => secrets,
+        let posted = match self.post(endpoint, envelope).await {
+            Ok(posted) => posted,
             Err(e) => {
                 tracing::warn!(handoff = %id, error = %e, "the client's webhook secret is unusable");
                 return self.give_up(id, delivery, sequence, envelope, "rejected").await;
             }
         };
-        let headers = sign(
-            &Content {
-                id: envelope.id.as_str(),
-                timestamp_s: now / 1000,
-                body: envelope.body.as_bytes(),
-            },
-            &secrets,
-        );
-        let posted = self.poster.post(&endpoint.url, &headers, &envelope.body).await;
         let failure = match classify(posted.answer) {
             Verdict::Delivered => {
                 tracing::info!(handoff = %id, sequence, kind = envelope.kind.type_name(), "webhook delivered");
@@ -264,6 +245,21 @@ impl<O: Outbox, E: EndpointStore, P: Poster, Q: DeliveryQueue> Dispatcher<O, E, 
                 self.give_up(id, delivery, sequence, envelope, reason).await
             }
         }
+    }
+
+    /// One signed POST of `envelope` to `endpoint`, timestamped now.
+    async fn post(&self, endpoint: &WebhookEndpoint, envelope: &Envelope) -> Result<Posted, InvalidSecret> {
+        let now = now_ms();
+        let secrets = endpoint.signing_at(u64::try_from(now).unwrap_or(0))?;
+        let headers = sign(
+            &Content {
+                id: envelope.id.as_str(),
+                timestamp_s: now / 1000,
+                body: envelope.body.as_bytes(),
+            },
+            &secrets,
+        );
+        Ok(self.poster.post(&endpoint.url, &headers, &envelope.body).await)
     }
 
     async fn give_up(

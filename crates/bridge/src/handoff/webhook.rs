@@ -37,6 +37,17 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    pub const ALL: [EventKind; 8] = [
+        EventKind::Created,
+        EventKind::AgentJoined,
+        EventKind::Message,
+        EventKind::Typing,
+        EventKind::AgentLeft,
+        EventKind::Transferred,
+        EventKind::Ended,
+        EventKind::Failed,
+    ];
+
     pub fn type_name(self) -> &'static str {
         match self {
             EventKind::Created => "handoff.created",
@@ -52,18 +63,7 @@ impl EventKind {
 
     /// The kind whose `type` is `name`.
     pub fn from_type_name(name: &str) -> Option<Self> {
-        [
-            EventKind::Created,
-            EventKind::AgentJoined,
-            EventKind::Message,
-            EventKind::Typing,
-            EventKind::AgentLeft,
-            EventKind::Transferred,
-            EventKind::Ended,
-            EventKind::Failed,
-        ]
-        .into_iter()
-        .find(|kind| kind.type_name() == name)
+        Self::ALL.into_iter().find(|kind| kind.type_name() == name)
     }
 
     /// Whether it changes where the handoff stands (as opposed to a message or typing within it).
@@ -348,16 +348,7 @@ mod tests {
 
     #[test]
     fn only_messages_and_typing_are_not_lifecycle_events() {
-        let kinds = [
-            EventKind::Created,
-            EventKind::AgentJoined,
-            EventKind::Message,
-            EventKind::Typing,
-            EventKind::AgentLeft,
-            EventKind::Transferred,
-            EventKind::Ended,
-            EventKind::Failed,
-        ];
+        let kinds = EventKind::ALL;
         let within: Vec<&str> = kinds
             .iter()
             .filter(|kind| !kind.is_lifecycle())
