@@ -4,19 +4,18 @@
 //! after one failure; a client without a webhook is sent nothing; a second drainer leaves the handoff
 //! to the first.
 
+mod handoffs;
+
 use bridge::fakes::{FakeClientStore, FakeDeliveryQueue, FakeHandoffStore, FakePoster};
 use bridge::handoff::dispatch::{Dispatcher, Drained, EndpointStore};
 use bridge::handoff::lifecycle::{EndReason, Input};
-use bridge::handoff::moves::{Change, Settled, envelope, settle};
+use bridge::handoff::moves::{Change, Settled, settle};
 use bridge::handoff::outbox::{Lease, Outbox};
 use bridge::handoff::request::HandoffId;
-use bridge::handoff::store::{HandoffRecord, HandoffStore, NewRecord, Owed};
-use bridge::handoff::webhook::Payload;
+use bridge::handoff::store::HandoffRecord;
 use bridge::handoff::webhook::delivery::Answer;
 use bridge::handoff::webhook::endpoint::{WebhookEndpoint, WebhookUrl};
 use bridge::handoff::webhook::signature::{Received, WebhookSecret, Window, verify};
-use bridge::ids::{ConnectionToken, ContactId, ParticipantToken};
-use bridge::ports::ActiveChat;
 use bridge::telemetry::now_ms;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -61,27 +60,7 @@ impl Rig {
 
     /// A started handoff (owing `handoff.created`).
     async fn handoff(&self) -> HandoffRecord {
-        let record = HandoffRecord::new(NewRecord {
-            id: HandoffId::mint(u64::try_from(now_ms()).unwrap(), 1),
-            client: "acme-bot".into(),
-            external_conversation_id: "conv-1".into(),
-            client_token: "token".into(),
-            request_digest: "digest".into(),
-            now_ms: now_ms(),
-        });
-        self.store.create(&record).await.unwrap();
-        let chat = ActiveChat {
-            contact_id: ContactId::parse("contact-1").unwrap(),
-            participant_token: ParticipantToken::new("p"),
-            connection_token: ConnectionToken::new("c"),
-            connection_expires_at: 1_900_000_000,
-        };
-        let created = Owed {
-            sequence: 1,
-            envelope: envelope(&record, 1, chrono::Utc::now(), Payload::Created),
-        };
-        self.store.attach_chat(&record.id, &chat, &created).await.unwrap();
-        record
+        handoffs::started(&self.store, "contact-1").await
     }
 
     /// Writes `changes` in order; the record after them.

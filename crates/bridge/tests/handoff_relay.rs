@@ -3,15 +3,12 @@
 //! event, numbered in order, and kick the delivery; an item streamed twice owes nothing more; nothing
 //! is owed after the end; the customer's own echo and an unknown contact's items owe nothing.
 
+mod handoffs;
+
 use bridge::fakes::{FakeDeliveryQueue, FakeHandoffStore};
-use bridge::handoff::moves::envelope;
 use bridge::handoff::relay::HandoffRelay;
 use bridge::handoff::request::HandoffId;
-use bridge::handoff::store::{HandoffRecord, HandoffStore, NewRecord, Owed};
-use bridge::handoff::webhook::Payload;
-use bridge::ids::{ConnectionToken, ContactId, ParticipantToken};
-use bridge::ports::ActiveChat;
-use bridge::telemetry::now_ms;
+use bridge::handoff::store::HandoffStore;
 use serde_json::Value;
 
 /// The fixtures' chat.
@@ -23,30 +20,6 @@ fn event(name: &str) -> Value {
         env!("CARGO_MANIFEST_DIR")
     );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-async fn handed_off(store: &FakeHandoffStore, contact: &str) -> HandoffRecord {
-    let record = HandoffRecord::new(NewRecord {
-        id: HandoffId::mint(u64::try_from(now_ms()).unwrap(), 3),
-        client: "acme-bot".into(),
-        external_conversation_id: "conv-1".into(),
-        client_token: "token".into(),
-        request_digest: "digest".into(),
-        now_ms: now_ms(),
-    });
-    store.create(&record).await.unwrap();
-    let chat = ActiveChat {
-        contact_id: ContactId::parse(contact).unwrap(),
-        participant_token: ParticipantToken::new("p"),
-        connection_token: ConnectionToken::new("c"),
-        connection_expires_at: 1_900_000_000,
-    };
-    let created = Owed {
-        sequence: 1,
-        envelope: envelope(&record, 1, chrono::Utc::now(), Payload::Created),
-    };
-    store.attach_chat(&record.id, &chat, &created).await.unwrap();
-    record
 }
 
 fn owed(store: &FakeHandoffStore, id: &HandoffId) -> Vec<(u64, String)> {
@@ -61,7 +34,7 @@ fn owed(store: &FakeHandoffStore, id: &HandoffId) -> Vec<(u64, String)> {
 async fn each_item_of_a_handoffs_chat_owes_the_bot_one_event_in_order() {
     let (store, queue) = (FakeHandoffStore::default(), FakeDeliveryQueue::default());
     let relay = HandoffRelay::new(store.clone(), queue.clone());
-    let handoff = handed_off(&store, CONTACT).await;
+    let handoff = handoffs::started(&store, CONTACT).await;
 
     for name in [
         "participant-joined",
@@ -101,7 +74,7 @@ async fn each_item_of_a_handoffs_chat_owes_the_bot_one_event_in_order() {
 async fn an_unknown_contacts_items_owe_nothing() {
     let (store, queue) = (FakeHandoffStore::default(), FakeDeliveryQueue::default());
     let relay = HandoffRelay::new(store.clone(), queue.clone());
-    let other = handed_off(&store, "11111111-2222-4333-8444-555555555555").await;
+    let other = handoffs::started(&store, "11111111-2222-4333-8444-555555555555").await;
 
     relay.handle(&event("agent-message")).await.unwrap();
 
