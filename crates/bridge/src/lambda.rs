@@ -142,6 +142,7 @@ pub async fn run_handoff_api() -> Result<(), Error> {
             center: clients.handoff_center(&config, &handoffs),
             participant: clients.participant(),
             queue: clients.delivery_queue(&handoffs),
+            attachments: clients.chat_attachments(),
         },
         settings,
     );

@@ -3,7 +3,7 @@
 //! make it. Unauthorized, unknown, disabled and over-rate callers change nothing.
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use bridge::fakes::{FakeClientStore, FakeConnect, FakeDeliveryQueue, FakeHandoffStore};
+use bridge::fakes::{FakeAttachments, FakeClientStore, FakeConnect, FakeDeliveryQueue, FakeHandoffStore};
 use bridge::handoff::auth::store::ClientStore;
 use bridge::handoff::auth::{ClientId, ClientRecord, IamPrincipal};
 use bridge::handoff::context::RetellLimits;
@@ -18,7 +18,7 @@ struct Door {
     clients: FakeClientStore,
     handoffs: FakeHandoffStore,
     connect: FakeConnect,
-    service: HandoffService<FakeHandoffStore, FakeConnect, FakeConnect, FakeDeliveryQueue>,
+    service: HandoffService<FakeHandoffStore, FakeConnect, FakeConnect, FakeDeliveryQueue, FakeAttachments>,
 }
 
 impl Door {
@@ -36,6 +36,7 @@ impl Door {
                 center: FakeConnect::clone(&connect),
                 participant: FakeConnect::clone(&connect),
                 queue: FakeDeliveryQueue::default(),
+                attachments: FakeAttachments::default(),
             },
             settings,
         );

@@ -5,7 +5,7 @@
 //! in once per `client_message_id`; an ended handoff refuses them; a start Connect refuses fails the
 //! handoff.
 
-use bridge::fakes::{FakeConnect, FakeDeliveryQueue, FakeHandoffStore, Fault, Speaker};
+use bridge::fakes::{FakeAttachments, FakeConnect, FakeDeliveryQueue, FakeHandoffStore, Fault, Speaker};
 use bridge::handoff::context::RetellLimits;
 use bridge::handoff::request::{HandoffId, RawRequest};
 use bridge::handoff::service::{ApiResponse, HandoffPorts, HandoffService, HandoffSettings};
@@ -20,7 +20,8 @@ struct Api {
     store: FakeHandoffStore,
     connect: FakeConnect,
     queue: FakeDeliveryQueue,
-    service: HandoffService<FakeHandoffStore, FakeConnect, FakeConnect, FakeDeliveryQueue>,
+    attachments: FakeAttachments,
+    service: HandoffService<FakeHandoffStore, FakeConnect, FakeConnect, FakeDeliveryQueue, FakeAttachments>,
 }
 
 impl Api {
@@ -33,17 +34,20 @@ impl Api {
             text_limit: Limit::new(1024, Unit::Chars),
         };
         let queue = FakeDeliveryQueue::default();
+        let attachments = FakeAttachments::default();
         let ports = HandoffPorts {
             store: store.clone(),
             center: connect.clone(),
             participant: connect.clone(),
             queue: queue.clone(),
+            attachments: attachments.clone(),
         };
         let service = HandoffService::new(ports, settings);
         Self {
             store,
             connect,
             queue,
+            attachments,
             service,
         }
     }
@@ -544,4 +548,34 @@ async fn a_connection_connect_refuses_is_renewed_and_the_message_still_goes_in()
         (late.status, json_of(&late)["code"].as_str()),
         (409, Some("handoff_ended"))
     );
+}
+
+#[tokio::test]
+async fn a_long_history_reaches_the_agent_whole_as_a_file_and_its_end_retold() {
+    let api = Api::new();
+    let history: Vec<Value> = (0..30)
+        .map(|i| said(if i % 2 == 0 { "user" } else { "bot" }, &format!("message number {i}")))
+        .collect();
+    let mut body = handoff();
+    body["message_history"] = Value::Array(history);
+
+    let created = api.create("key-long", &body).await;
+    let retried = api.create("key-long", &body).await;
+
+    assert_eq!((created.status, retried.status), (202, 202));
+    let files = api.attachments.attached();
+    assert_eq!(files.len(), 1, "attached once, the retry included");
+    let (name, content_type, bytes) = &files[0];
+    assert_eq!(
+        (name.as_str(), content_type.as_str()),
+        ("conversation-history.txt", "text/plain")
+    );
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    assert!(
+        text.contains("message number 0") && text.contains("message number 29"),
+        "{text}"
+    );
+    let said = api.said();
+    assert!(said.len() <= 21, "the opening and at most 20 retold: {}", said.len());
+    assert_eq!(said.last().unwrap().1, "message number 29", "the end is retold");
 }

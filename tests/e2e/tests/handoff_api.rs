@@ -236,3 +236,45 @@ async fn unauthenticated_foreign_and_malformed_requests_change_nothing() {
 
     assert_eq!(contacts(&stack).await, before, "no chat started or changed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_history_reaches_the_agent_whole_as_a_file_after_the_reason() {
+    let stack = stack().await;
+    let bot = Bot {
+        stack: &stack,
+        key: Some(stack.add_client("acme-bot")),
+    };
+
+    let (status, created) = bot.create("handoff-long", &handoff(history(30))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{created}");
+    let (again, _) = bot.create("handoff-long", &handoff(history(30))).await;
+    assert_eq!(again, StatusCode::ACCEPTED);
+
+    let chats = contacts(&stack).await;
+    assert_eq!(chats.len(), 1);
+    let items = chats[0]["transcript"].as_array().unwrap();
+    let files: Vec<&Value> = items
+        .iter()
+        .filter(|item| item["type"] == "ATTACHMENT")
+        .flat_map(|item| item["attachments"].as_array().unwrap())
+        .collect();
+    assert_eq!(files.len(), 1, "attached once, the retried create included: {files:?}");
+    assert_eq!(files[0]["name"], "conversation-history.txt");
+    assert_eq!(files[0]["content_type"], "text/plain");
+    let file_at = items.iter().position(|item| item["type"] == "ATTACHMENT").unwrap();
+    let opening_at = items
+        .iter()
+        .position(|item| item["role"] == "CUSTOM_BOT" && item["type"] == "MESSAGE")
+        .unwrap();
+    assert!(opening_at < file_at, "the reason first, then the file");
+    let bot_said = transcript_texts(&chats[0], "CUSTOM_BOT");
+    let user_said = transcript_texts(&chats[0], "CUSTOMER");
+    assert!(
+        bot_said.iter().any(|t| t == "bot says 29"),
+        "the end retold: {bot_said:?}"
+    );
+    assert!(
+        !user_said.iter().any(|t| t == "user says 0"),
+        "not the whole history retold"
+    );
+}

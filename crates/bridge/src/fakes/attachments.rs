@@ -1,5 +1,6 @@
-//! The Participant Service's attachment API in memory: uploads checked against their ticket and
-//! declared size (a PUT that breaks it is refused, as S3 refuses it), every file of the chat (the
+//! The Participant Service's attachment API in memory: uploads started once per client token, checked
+//! against their ticket and declared size (a PUT that breaks it, or comes after the upload was
+//! completed, is refused, as S3 refuses it), every file of the chat (the
 //! agents' and the completed uploads) to download, and the notes sent into the chat, once per client
 //! token.
 
@@ -35,6 +36,8 @@ pub struct FakeAttachments {
     put_chunks: Arc<Mutex<Vec<usize>>>,
     /// (text, client token) of each note.
     texts: Arc<Mutex<Vec<(String, String)>>>,
+    /// Each upload's ticket by the client token it was started with: a repeat gets it again.
+    tickets: Arc<Mutex<HashMap<String, UploadTicket>>>,
     faults: Arc<Faults>,
 }
 
@@ -79,9 +82,12 @@ impl ChatAttachments for FakeAttachments {
         name: &str,
         content_type: &str,
         size: u64,
-        _client_token: &str,
+        client_token: &str,
     ) -> PortResult<UploadTicket> {
         let answer = self.faults.enter("start_upload").await?;
+        if let Some(ticket) = self.tickets.lock().unwrap().get(client_token) {
+            return answer.give(Ok(ticket.clone()));
+        }
         let id = {
             let mut started = self.started.lock().unwrap();
             *started += 1;
@@ -94,11 +100,16 @@ impl ChatAttachments for FakeAttachments {
             bytes: None,
         };
         self.pending.lock().unwrap().insert(id.clone(), upload);
-        answer.give(Ok(UploadTicket {
+        let ticket = UploadTicket {
             attachment_id: id.clone(),
             url: format!("http://upload/{id}"),
             headers: BTreeMap::from([("Content-Type".to_owned(), content_type.to_owned())]),
-        }))
+        };
+        self.tickets
+            .lock()
+            .unwrap()
+            .insert(client_token.to_owned(), ticket.clone());
+        answer.give(Ok(ticket))
     }
 
     async fn put_file(&self, ticket: &UploadTicket, body: FileStream) -> PortResult<()> {

@@ -20,6 +20,7 @@ use super::request::{ApiError, RawRequest};
 use super::service::{ApiResponse, HandoffService};
 use super::store::HandoffStore;
 use crate::error::PortError;
+use crate::media::ports::ChatAttachments;
 use crate::ports::{ContactCenter, Participant};
 use crate::telemetry::now_ms;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
@@ -108,11 +109,19 @@ impl GatewayRequest {
 }
 
 /// Serves one API Gateway event: who it is from, their rate, then the service.
-pub async fn answer<K: ClientStore, H: HandoffStore, C: ContactCenter, P: Participant, Q: DeliveryQueue>(
+pub async fn answer<K, H, C, P, Q, A>(
     clients: &K,
-    service: &HandoffService<H, C, P, Q>,
+    service: &HandoffService<H, C, P, Q, A>,
     event: &ApiGatewayV2httpRequest,
-) -> ApiGatewayV2httpResponse {
+) -> ApiGatewayV2httpResponse
+where
+    K: ClientStore,
+    H: HandoffStore,
+    C: ContactCenter,
+    P: Participant,
+    Q: DeliveryQueue,
+    A: ChatAttachments,
+{
     let served = match admit(clients, event).await {
         Err(e) => ApiResponse::error(&e),
         Ok((request, record)) => {

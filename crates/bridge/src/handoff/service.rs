@@ -39,6 +39,7 @@ use crate::content_type::{TEXT_MARKDOWN, TEXT_PLAIN, TYPING_EVENT};
 use crate::error::{FailureKind, PortError};
 use crate::ids::ConnectionToken;
 use crate::ids::short_hash;
+use crate::media::ports::{ChatAttachments, FileStream};
 use crate::ports::{
     ActiveChat, BotRequest, ChatItem, ChatRequest, ContactCenter, PageRequest, Participant, PortResult,
 };
@@ -92,6 +93,17 @@ const DEFAULT_BOT_NAME: &str = "Bot";
 /// Connect's `DisplayName` of a participant: 1 to 256 characters.
 const BOT_NAME_MAX_CHARS: usize = 256;
 
+/// What the agent is told of the bot's conversation, in order.
+struct Retelling {
+    opening: String,
+    /// The whole history, when it is longer than what is retold.
+    history_file: Option<String>,
+    retold: Vec<(Speaker, String)>,
+}
+
+/// The name of a long history's file in the chat.
+const HISTORY_FILE_NAME: &str = "conversation-history.txt";
+
 /// What the function answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiResponse {
@@ -132,29 +144,35 @@ impl ApiResponse {
 }
 
 /// The service's ports.
-pub struct HandoffPorts<H, C, P, Q> {
+pub struct HandoffPorts<H, C, P, Q, A> {
     pub store: H,
     pub center: C,
     pub participant: P,
     /// Kicks the delivery of the events a request owes the bot.
     pub queue: Q,
+    /// Attaches a long history to the chat as a file.
+    pub attachments: A,
 }
 
-pub struct HandoffService<H, C, P, Q> {
+pub struct HandoffService<H, C, P, Q, A> {
     store: H,
     center: C,
     participant: P,
     queue: Q,
+    attachments: A,
     settings: HandoffSettings,
 }
 
-impl<H: HandoffStore, C: ContactCenter, P: Participant, Q: DeliveryQueue> HandoffService<H, C, P, Q> {
-    pub fn new(ports: HandoffPorts<H, C, P, Q>, settings: HandoffSettings) -> Self {
+impl<H: HandoffStore, C: ContactCenter, P: Participant, Q: DeliveryQueue, A: ChatAttachments>
+    HandoffService<H, C, P, Q, A>
+{
+    pub fn new(ports: HandoffPorts<H, C, P, Q, A>, settings: HandoffSettings) -> Self {
         Self {
             store: ports.store,
             center: ports.center,
             participant: ports.participant,
             queue: ports.queue,
+            attachments: ports.attachments,
             settings,
         }
     }
@@ -289,9 +307,12 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant, Q: DeliveryQueue> Handof
             )));
         }
         self.kick(&record.id).await?;
-        let opening = [(Speaker::Bot, context.opening)];
-        let said = opening.into_iter().chain(context.retold);
-        match self.retell(&chat, &client_token, said).await {
+        let retelling = Retelling {
+            opening: context.opening,
+            history_file: context.transcript,
+            retold: context.retold,
+        };
+        match self.retell(&chat, &client_token, retelling).await {
             Ok(()) => {}
             // A retry can finish a retelling a throttle or a timeout cut short.
             Err(e) if e.is_retryable() => return Err(failed(e)),
@@ -306,14 +327,10 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant, Q: DeliveryQueue> Handof
         Ok(ApiResponse::json(202, &created(&record)))
     }
 
-    /// Says the bot's conversation into the chat: the bot's messages by the chat's custom bot
-    /// participant, the user's by the customer's, each under a client token derived from the create's.
-    async fn retell(
-        &self,
-        chat: &ActiveChat,
-        client_token: &str,
-        said: impl Iterator<Item = (Speaker, String)>,
-    ) -> Result<(), PortError> {
+    /// Says the bot's conversation into the chat: the opening, then a long history whole as a text
+    /// file, then the messages retold; the bot's by the chat's custom bot participant, the user's by
+    /// the customer's, each under a client token derived from the create's.
+    async fn retell(&self, chat: &ActiveChat, client_token: &str, retelling: Retelling) -> Result<(), PortError> {
         let bot = BotRequest {
             contact_id: chat.contact_id.clone(),
             display_name: self.settings.bot_name.clone(),
@@ -321,7 +338,19 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant, Q: DeliveryQueue> Handof
         };
         let bot_token = self.center.add_bot(&bot).await?;
         let bot = self.participant.connect(&bot_token).await?;
-        for (n, (speaker, text)) in said.enumerate() {
+        let opening = std::iter::once((Speaker::Bot, retelling.opening));
+        for (n, (speaker, text)) in opening.chain(retelling.retold).enumerate() {
+            if n == 1
+                && let Some(history) = &retelling.history_file
+            {
+                match self.attach_history(chat, client_token, history).await {
+                    Ok(()) => {}
+                    Err(e) if e.is_retryable() => return Err(e),
+                    // A retried create finds its file attached already (the upload is refused once
+                    // completed); any other refusal leaves the agent the retold end of the history.
+                    Err(e) => tracing::info!(error = %e, "the history file was not attached"),
+                }
+            }
             let connection = match speaker {
                 Speaker::Bot => &bot.connection_token,
                 Speaker::User => &chat.connection_token,
@@ -337,6 +366,30 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant, Q: DeliveryQueue> Handof
             }
         }
         Ok(())
+    }
+
+    /// The bot's whole conversation as a text file in the chat, sent by the user's side (what a custom
+    /// bot may upload is not documented), once per create's client token.
+    async fn attach_history(&self, chat: &ActiveChat, client_token: &str, history: &str) -> Result<(), PortError> {
+        let bytes = history.as_bytes().to_vec();
+        let ticket = self
+            .attachments
+            .start_upload(
+                &chat.connection_token,
+                HISTORY_FILE_NAME,
+                TEXT_PLAIN,
+                bytes.len() as u64,
+                &short_hash(&format!("{client_token}#history")),
+            )
+            .await?;
+        self.attachments.put_file(&ticket, FileStream::from(bytes)).await?;
+        self.attachments
+            .complete(
+                &chat.connection_token,
+                &ticket.attachment_id,
+                &short_hash(&format!("{client_token}#history-done")),
+            )
+            .await
     }
 
     /// Applies `input` to the handoff (see [`settle`]) and kicks the delivery of what it owes.

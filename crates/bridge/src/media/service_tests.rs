@@ -58,13 +58,15 @@ impl World {
         };
         let origination = OriginationId::parse("phone-number-id-976c72a700aac43eaf573ae050b1e2f3").unwrap();
         let token = ConnectionToken::new("t");
+        // A message per media id: Connect starts one upload per client token, which the wamid names.
+        let wamid = format!("wamid.{}=", m.id);
         service
             .deliver_inbound(InboundRequest {
                 origination: &origination,
                 token: &token,
                 media: m,
                 prefix: "inbound/106540352242922/14255550150/",
-                wamid: "wamid.ABC=",
+                wamid: &wamid,
             })
             .await
             .unwrap()
@@ -104,7 +106,7 @@ async fn a_failed_delete_is_no_failure_of_the_message() {
     let keys = w.store.keys();
     assert_eq!(
         keys,
-        vec!["bucket/inbound/106540352242922/14255550150/wamid.ABC_/112.jpg".to_owned()]
+        vec!["bucket/inbound/106540352242922/14255550150/wamid.112_/112.jpg".to_owned()]
     );
 }
 
