@@ -65,7 +65,11 @@ async fn each_item_of_a_handoffs_chat_owes_the_bot_one_event_in_order() {
     let ended: Value = serde_json::from_str(&store.events(&handoff.id)[4].1.body).unwrap();
     assert_eq!(ended["data"]["reason"], "agent_ended");
     assert_eq!(ended["data"]["returns_to_bot"], true);
-    assert_eq!(queue.kicks().len(), 4, "one kick per write that owed something");
+    assert_eq!(
+        queue.kicks().len(),
+        6,
+        "a kick per item of the handoff, the repeat and the late one too (their first try may have failed to kick)"
+    );
     let stored = store.load(&handoff.id).await.unwrap().unwrap();
     assert_eq!(serde_json::to_value(stored.lifecycle.status).unwrap(), "ended");
 }
@@ -80,4 +84,28 @@ async fn an_unknown_contacts_items_owe_nothing() {
 
     assert_eq!(owed(&store, &other.id), [(1, "handoff.created".to_owned())]);
     assert!(queue.kicks().is_empty());
+}
+
+#[tokio::test]
+async fn an_event_whose_kick_failed_is_kicked_by_the_retry_of_its_item() {
+    use bridge::error::{FailureKind, PortError};
+    use bridge::fakes::Fault;
+    let (store, queue) = (FakeHandoffStore::default(), FakeDeliveryQueue::default());
+    let relay = HandoffRelay::new(store.clone(), queue.clone());
+    let handoff = handoffs::started(&store, CONTACT).await;
+    queue.faults().next(
+        "kick",
+        Fault::Fail(PortError::new(
+            FailureKind::Transient,
+            "SendMessage",
+            "ThrottlingException",
+        )),
+    );
+
+    let first = relay.handle(&event("chat-ended")).await;
+    assert!(first.is_err(), "the kick failed: Lambda retries the event");
+    relay.handle(&event("chat-ended")).await.unwrap();
+
+    assert_eq!(owed(&store, &handoff.id).len(), 2, "owed once");
+    assert_eq!(queue.kicks().len(), 1, "the retry kicks what its first attempt owed");
 }

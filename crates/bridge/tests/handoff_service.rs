@@ -313,7 +313,11 @@ async fn the_bots_messages_go_in_once_each_until_the_handoff_ends() {
         [(1, "handoff.created".to_owned()), (2, "handoff.ended".to_owned())],
         "the bot's own messages owe it nothing; its end is confirmed"
     );
-    assert_eq!(api.kicks(&id), 2, "each owed event kicks the delivery");
+    assert_eq!(
+        api.kicks(&id),
+        3,
+        "each owed event kicks the delivery, and so does the repeated end"
+    );
 }
 
 #[tokio::test]
@@ -336,7 +340,7 @@ async fn a_start_connect_refuses_fails_the_handoff() {
     assert!(api.connect.chats().is_empty());
     let id = id.as_str().to_owned();
     assert_eq!(api.owed(&id), [(2, "handoff.failed".to_owned())], "no handoff.created");
-    assert_eq!(api.kicks(&id), 1);
+    assert_eq!(api.kicks(&id), 2, "the failure's, and the retry's");
 }
 
 #[tokio::test]
@@ -578,4 +582,52 @@ async fn a_long_history_reaches_the_agent_whole_as_a_file_and_its_end_retold() {
     let said = api.said();
     assert!(said.len() <= 21, "the opening and at most 20 retold: {}", said.len());
     assert_eq!(said.last().unwrap().1, "message number 29", "the end is retold");
+}
+
+#[tokio::test]
+async fn an_end_whose_kick_failed_is_kicked_by_the_bots_retry() {
+    use bridge::error::{FailureKind, PortError};
+    let api = Api::new();
+    let id = api.handed_off().await;
+    let end = format!("/v1/handoffs/{id}/end");
+    api.queue.faults().next(
+        "kick",
+        Fault::Fail(PortError::new(
+            FailureKind::Transient,
+            "SendMessage",
+            "ThrottlingException",
+        )),
+    );
+
+    let first = api.call(CLIENT, "POST", &end, None, &Value::Null).await;
+    let retried = api.call(CLIENT, "POST", &end, None, &Value::Null).await;
+
+    assert_eq!((first.status, retried.status), (429, 202));
+    assert_eq!(api.kicks(&id), 2, "the create's, and the retried end's");
+}
+
+#[tokio::test]
+async fn a_refused_start_whose_kick_failed_is_kicked_by_the_bots_retry() {
+    use bridge::error::{FailureKind, PortError};
+    let api = Api::new();
+    api.connect.faults().next(
+        "start_chat",
+        Fault::rejected("StartChatContact", "ResourceNotFoundException"),
+    );
+    api.queue.faults().next(
+        "kick",
+        Fault::Fail(PortError::new(
+            FailureKind::Transient,
+            "SendMessage",
+            "ThrottlingException",
+        )),
+    );
+
+    let first = api.create("key-1", &handoff()).await;
+    let retried = api.create("key-1", &handoff()).await;
+
+    assert_eq!((first.status, retried.status), (429, 202));
+    let id = json_of(&retried)["handoff_id"].as_str().unwrap().to_owned();
+    assert_eq!(api.owed(&id), [(2, "handoff.failed".to_owned())]);
+    assert_eq!(api.kicks(&id), 1, "handoff.failed is kicked by the retry");
 }

@@ -95,8 +95,14 @@ impl<H: HandoffStore, Q: DeliveryQueue> HandoffRelay<H, Q> {
                     Change::Typing => "typing_relayed",
                 })
             }
-            Settled::Duplicate => Ok("duplicate"),
-            Settled::Unchanged(_) | Settled::Refused(_) => Ok("nothing_owed"),
+            // Written before, or moving nothing now (a retried chat.ended finds the handoff ended):
+            // the attempt that wrote it may have failed at its kick, which is why this one came,
+            // and a kick costs nothing when the outbox is drained already.
+            Settled::Duplicate | Settled::Unchanged(_) => {
+                self.queue.kick(&id, Duration::ZERO).await?;
+                Ok("nothing_owed")
+            }
+            Settled::Refused(_) => Ok("nothing_owed"),
             Settled::Unknown => Ok("unknown_handoff"),
         }
     }

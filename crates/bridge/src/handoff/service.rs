@@ -236,6 +236,8 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant, Q: DeliveryQueue, A: Cha
         // A retry after an agent took the chat, or after the end, changes nothing: the handoff is
         // answered as it is (its chat could not take the bot participant any more, or is gone).
         if record.lifecycle.status != Status::Queued {
+            // Its events were owed by the attempt this one retries, whose kick may have failed.
+            self.kick(&record.id).await?;
             return Ok(ApiResponse::json(202, &created(&record)));
         }
         let context = agent_context(
@@ -501,7 +503,11 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant, Q: DeliveryQueue, A: Cha
         let record = self.own(client, id).await?;
         if record.lifecycle.status.is_over() {
             return match record.lifecycle.ended_by {
-                Some(EndReason::Api) => Ok(ApiResponse::empty(202)),
+                // A retry: the first attempt's kick may be what failed.
+                Some(EndReason::Api) => {
+                    self.kick(id).await?;
+                    Ok(ApiResponse::empty(202))
+                }
                 _ => Err(ApiError::handoff_ended()),
             };
         }
