@@ -120,14 +120,14 @@ mod cases {
 
         assert_eq!(
             store
-                .attach_chat(&handoff.id, &chat("contact-1", "c1"), &created(&handoff))
+                .attach_chat(&handoff, &chat("contact-1", "c1"), &created(&handoff))
                 .await
                 .unwrap(),
             Written::Done
         );
         assert_eq!(
             store
-                .attach_chat(&handoff.id, &chat("contact-1", "c2"), &created(&handoff))
+                .attach_chat(&handoff, &chat("contact-1", "c2"), &created(&handoff))
                 .await
                 .unwrap(),
             Written::Done,
@@ -135,7 +135,7 @@ mod cases {
         );
         assert_eq!(
             store
-                .attach_chat(&handoff.id, &chat("contact-2", "c3"), &created(&handoff))
+                .attach_chat(&handoff, &chat("contact-2", "c3"), &created(&handoff))
                 .await
                 .unwrap(),
             Written::Stale,
@@ -145,15 +145,26 @@ mod cases {
         assert_eq!(stored.chat, Some(chat("contact-1", "c2")));
         assert_eq!(stored.lifecycle, handoff.lifecycle, "the lifecycle untouched");
 
-        let unknown = HandoffId::mint(1, 6);
+        let never_stored = record("token-never", 6);
         assert_eq!(
             store
-                .attach_chat(&unknown, &chat("contact-3", "c4"), &created(&handoff))
+                .attach_chat(&never_stored, &chat("contact-3", "c4"), &created(&never_stored))
                 .await
                 .unwrap(),
             Written::Stale
         );
-        assert_eq!(store.load(&unknown).await.unwrap(), None, "nothing made up");
+        assert_eq!(store.load(&never_stored.id).await.unwrap(), None, "nothing made up");
+        let unmapped = ContactId::parse("contact-3").unwrap();
+        assert_eq!(
+            store.find_by_contact(&unmapped).await.unwrap(),
+            None,
+            "nor its contact mapped"
+        );
+        assert_eq!(
+            store.event(&never_stored.id, 1).await.unwrap(),
+            None,
+            "nor an event owed"
+        );
         let contact = ContactId::parse("contact-1").unwrap();
         assert_eq!(store.find_by_contact(&contact).await.unwrap(), Some(handoff.id.clone()));
         let other = ContactId::parse("contact-2").unwrap();

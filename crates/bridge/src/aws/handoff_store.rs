@@ -279,10 +279,8 @@ impl HandoffStore for DynamoHandoffStore {
             .transpose()
     }
 
-    async fn attach_chat(&self, id: &HandoffId, chat: &ActiveChat, created: &Owed) -> PortResult<Written> {
-        let Some(record) = self.load(id).await? else {
-            return Ok(Written::Stale);
-        };
+    async fn attach_chat(&self, record: &HandoffRecord, chat: &ActiveChat, created: &Owed) -> PortResult<Written> {
+        let id = &record.id;
         let mut update = Update::builder()
             .table_name(&self.table)
             .key("pk", s(handoff_pk(id)))
@@ -304,7 +302,7 @@ impl HandoffStore for DynamoHandoffStore {
                 .build(),
             overwrite(&self.table, mapping)?,
         ];
-        items.extend(event_items(&self.table, &record, std::slice::from_ref(created))?);
+        items.extend(event_items(&self.table, record, std::slice::from_ref(created))?);
         written(transact(&self.client, items).await)
     }
 

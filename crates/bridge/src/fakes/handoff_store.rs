@@ -99,7 +99,8 @@ impl HandoffStore for FakeHandoffStore {
         answer.give(Ok(found))
     }
 
-    async fn attach_chat(&self, id: &HandoffId, chat: &ActiveChat, created: &Owed) -> PortResult<Written> {
+    async fn attach_chat(&self, record: &HandoffRecord, chat: &ActiveChat, created: &Owed) -> PortResult<Written> {
+        let id = &record.id;
         let answer = self.faults.enter("attach_chat").await?;
         let mut table = self.table.lock().unwrap();
         let written = match table.handoffs.get_mut(id) {

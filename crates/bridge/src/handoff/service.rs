@@ -297,7 +297,7 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant, Q: DeliveryQueue, A: Cha
         };
         if self
             .store
-            .attach_chat(&record.id, &chat, &created_event)
+            .attach_chat(&record, &chat, &created_event)
             .await
             .map_err(failed)?
             != Written::Done

@@ -146,12 +146,13 @@ pub trait HandoffStore: Send + Sync {
     /// The handoff `id`, if it exists (whichever client it belongs to: the caller checks).
     fn load(&self, id: &HandoffId) -> impl Future<Output = PortResult<Option<HandoffRecord>>> + Send;
 
-    /// Attaches the started chat to handoff `id`, maps its contact to the handoff and owes `created`
-    /// (`handoff.created`, sequence 1), unless another chat is attached already (`Stale`); attaching
-    /// the same contact again (a retried create) writes the latest tokens.
+    /// Attaches the started chat to the handoff `record`, maps its contact to the handoff and owes
+    /// `created` (`handoff.created`, sequence 1), unless another chat is attached already or the
+    /// handoff is not stored (`Stale`); attaching the same contact again (a retried create) writes the
+    /// latest tokens.
     fn attach_chat(
         &self,
-        id: &HandoffId,
+        record: &HandoffRecord,
         chat: &ActiveChat,
         created: &Owed,
     ) -> impl Future<Output = PortResult<Written>> + Send;

@@ -31,6 +31,6 @@ pub async fn started(store: &FakeHandoffStore, contact: &str) -> HandoffRecord {
         sequence: 1,
         envelope: envelope(&record, 1, chrono::Utc::now(), Payload::Created),
     };
-    store.attach_chat(&record.id, &chat, &created).await.unwrap();
+    store.attach_chat(&record, &chat, &created).await.unwrap();
     record
 }
