@@ -1,6 +1,6 @@
 //! Wiring for the handler binaries: read configuration once, build SDK clients once, serve events.
 
-use crate::aws::{AwsClients, HttpPoster};
+use crate::aws::{AwsClients, HttpPoster, HttpWebFiles};
 use crate::claims;
 use crate::config::{Config, HandoffChannel};
 use crate::error::RetryableFailure;
@@ -106,7 +106,11 @@ pub async fn run_connect_handler() -> Result<(), Error> {
     // Without the handoff channel's settings, every chat is WhatsApp's.
     let relay = match HandoffChannel::from_lookup(|k| std::env::var(k).ok()) {
         Ok(handoffs) => Some((
-            HandoffRelay::new(clients.handoff_store(&config), clients.delivery_queue(&handoffs)),
+            HandoffRelay::new(
+                clients.handoff_store(&config),
+                clients.delivery_queue(&handoffs),
+                clients.chat_attachments(),
+            ),
             handoffs.stream_topic_arn,
         )),
         Err(e) => {
@@ -143,6 +147,7 @@ pub async fn run_handoff_api() -> Result<(), Error> {
             participant: clients.participant(),
             queue: clients.delivery_queue(&handoffs),
             attachments: clients.chat_attachments(),
+            files: HttpWebFiles::new(),
         },
         settings,
     );

@@ -3,7 +3,7 @@
 //! make it. Unauthorized, unknown, disabled and over-rate callers change nothing.
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use bridge::fakes::{FakeAttachments, FakeClientStore, FakeConnect, FakeDeliveryQueue, FakeHandoffStore};
+use bridge::fakes::{FakeAttachments, FakeClientStore, FakeConnect, FakeDeliveryQueue, FakeHandoffStore, FakeWebFiles};
 use bridge::handoff::auth::store::ClientStore;
 use bridge::handoff::auth::{ClientId, ClientRecord, IamPrincipal};
 use bridge::handoff::context::RetellLimits;
@@ -18,7 +18,8 @@ struct Door {
     clients: FakeClientStore,
     handoffs: FakeHandoffStore,
     connect: FakeConnect,
-    service: HandoffService<FakeHandoffStore, FakeConnect, FakeConnect, FakeDeliveryQueue, FakeAttachments>,
+    service:
+        HandoffService<FakeHandoffStore, FakeConnect, FakeConnect, FakeDeliveryQueue, FakeAttachments, FakeWebFiles>,
 }
 
 impl Door {
@@ -29,6 +30,7 @@ impl Door {
             bot_name: "Bot".into(),
             retell: RetellLimits::default(),
             text_limit: Limit::new(1024, Unit::Chars),
+            loopback_file_urls: false,
         };
         let service = HandoffService::new(
             HandoffPorts {
@@ -37,6 +39,7 @@ impl Door {
                 participant: FakeConnect::clone(&connect),
                 queue: FakeDeliveryQueue::default(),
                 attachments: FakeAttachments::default(),
+                files: FakeWebFiles::default(),
             },
             settings,
         );

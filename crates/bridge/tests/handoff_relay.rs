@@ -1,11 +1,12 @@
 //! ConnectHandler's relay of handoff chats (`HandoffRelay`) on the in-memory fakes, fed the repository's
 //! sample stream events: an agent joining, speaking, typing and ending the chat each owe the bot one
 //! event, numbered in order, and kick the delivery; an item streamed twice owes nothing more; nothing
-//! is owed after the end; the customer's own echo and an unknown contact's items owe nothing.
+//! is owed after the end; the customer's own echo and an unknown contact's items owe nothing; the
+//! agent's file goes with a download link while Connect gives one.
 
 mod handoffs;
 
-use bridge::fakes::{FakeDeliveryQueue, FakeHandoffStore};
+use bridge::fakes::{FakeAttachments, FakeDeliveryQueue, FakeHandoffStore, LINK_EXPIRY};
 use bridge::handoff::relay::HandoffRelay;
 use bridge::handoff::request::HandoffId;
 use bridge::handoff::store::HandoffStore;
@@ -33,7 +34,7 @@ fn owed(store: &FakeHandoffStore, id: &HandoffId) -> Vec<(u64, String)> {
 #[tokio::test]
 async fn each_item_of_a_handoffs_chat_owes_the_bot_one_event_in_order() {
     let (store, queue) = (FakeHandoffStore::default(), FakeDeliveryQueue::default());
-    let relay = HandoffRelay::new(store.clone(), queue.clone());
+    let relay = HandoffRelay::new(store.clone(), queue.clone(), FakeAttachments::default());
     let handoff = handoffs::started(&store, CONTACT).await;
 
     for name in [
@@ -77,7 +78,7 @@ async fn each_item_of_a_handoffs_chat_owes_the_bot_one_event_in_order() {
 #[tokio::test]
 async fn an_unknown_contacts_items_owe_nothing() {
     let (store, queue) = (FakeHandoffStore::default(), FakeDeliveryQueue::default());
-    let relay = HandoffRelay::new(store.clone(), queue.clone());
+    let relay = HandoffRelay::new(store.clone(), queue.clone(), FakeAttachments::default());
     let other = handoffs::started(&store, "11111111-2222-4333-8444-555555555555").await;
 
     relay.handle(&event("agent-message")).await.unwrap();
@@ -91,7 +92,7 @@ async fn an_event_whose_kick_failed_is_kicked_by_the_retry_of_its_item() {
     use bridge::error::{FailureKind, PortError};
     use bridge::fakes::Fault;
     let (store, queue) = (FakeHandoffStore::default(), FakeDeliveryQueue::default());
-    let relay = HandoffRelay::new(store.clone(), queue.clone());
+    let relay = HandoffRelay::new(store.clone(), queue.clone(), FakeAttachments::default());
     let handoff = handoffs::started(&store, CONTACT).await;
     queue.faults().next(
         "kick",
@@ -108,4 +109,45 @@ async fn an_event_whose_kick_failed_is_kicked_by_the_retry_of_its_item() {
 
     assert_eq!(owed(&store, &handoff.id).len(), 2, "owed once");
     assert_eq!(queue.kicks().len(), 1, "the retry kicks what its first attempt owed");
+}
+
+#[tokio::test]
+async fn the_agents_file_goes_to_the_bot_with_a_link_while_connect_gives_one() {
+    let (store, queue, attachments) = (
+        FakeHandoffStore::default(),
+        FakeDeliveryQueue::default(),
+        FakeAttachments::default(),
+    );
+    let relay = HandoffRelay::new(store.clone(), queue.clone(), attachments.clone());
+    let handoff = handoffs::started(&store, CONTACT).await;
+    let file_of = |n: usize| -> Value {
+        let body: Value = serde_json::from_str(&store.events(&handoff.id)[n].1.body).unwrap();
+        body["data"]["content"].clone()
+    };
+
+    // Connect refuses a link to a file it does not have (GetAttachment's ValidationException).
+    relay.handle(&event("attachment")).await.unwrap();
+    assert_eq!(file_of(1)["type"], "file");
+    assert_eq!(
+        file_of(1).get("download"),
+        None,
+        "no link, but the file is still announced"
+    );
+
+    attachments.add_file("ee012ba9-7416-bf88-f9cd-c55d0f0461a1", b"%PDF-1.7 receipt");
+    let mut again = event("attachment");
+    let message = again["Records"][0]["Sns"]["Message"]
+        .as_str()
+        .unwrap()
+        .replace("\"Id\":\"", "\"Id\":\"x");
+    again["Records"][0]["Sns"]["Message"] = Value::String(message);
+    relay.handle(&again).await.unwrap();
+    let file = file_of(2);
+    assert_eq!(file["attachment_id"], "ee012ba9-7416-bf88-f9cd-c55d0f0461a1");
+    assert_eq!(file["size"], 16);
+    assert_eq!(
+        file["download"]["url"],
+        "https://attachments.example/ee012ba9-7416-bf88-f9cd-c55d0f0461a1"
+    );
+    assert_eq!(file["download"]["expires_at"], LINK_EXPIRY);
 }

@@ -5,7 +5,7 @@
 //! in once per `client_message_id`; an ended handoff refuses them; a start Connect refuses fails the
 //! handoff.
 
-use bridge::fakes::{FakeAttachments, FakeConnect, FakeDeliveryQueue, FakeHandoffStore, Fault, Speaker};
+use bridge::fakes::{FakeAttachments, FakeConnect, FakeDeliveryQueue, FakeHandoffStore, FakeWebFiles, Fault, Speaker};
 use bridge::handoff::context::RetellLimits;
 use bridge::handoff::request::{HandoffId, RawRequest};
 use bridge::handoff::service::{ApiResponse, HandoffPorts, HandoffService, HandoffSettings};
@@ -21,7 +21,9 @@ struct Api {
     connect: FakeConnect,
     queue: FakeDeliveryQueue,
     attachments: FakeAttachments,
-    service: HandoffService<FakeHandoffStore, FakeConnect, FakeConnect, FakeDeliveryQueue, FakeAttachments>,
+    files: FakeWebFiles,
+    service:
+        HandoffService<FakeHandoffStore, FakeConnect, FakeConnect, FakeDeliveryQueue, FakeAttachments, FakeWebFiles>,
 }
 
 impl Api {
@@ -32,15 +34,17 @@ impl Api {
             bot_name: "Acme assistant".into(),
             retell: RetellLimits::default(),
             text_limit: Limit::new(1024, Unit::Chars),
+            loopback_file_urls: false,
         };
         let queue = FakeDeliveryQueue::default();
-        let attachments = FakeAttachments::default();
+        let (attachments, files) = (FakeAttachments::default(), FakeWebFiles::default());
         let ports = HandoffPorts {
             store: store.clone(),
             center: connect.clone(),
             participant: connect.clone(),
             queue: queue.clone(),
             attachments: attachments.clone(),
+            files: files.clone(),
         };
         let service = HandoffService::new(ports, settings);
         Self {
@@ -48,6 +52,7 @@ impl Api {
             connect,
             queue,
             attachments,
+            files,
             service,
         }
     }
@@ -630,4 +635,145 @@ async fn a_refused_start_whose_kick_failed_is_kicked_by_the_bots_retry() {
     let id = json_of(&retried)["handoff_id"].as_str().unwrap().to_owned();
     assert_eq!(api.owed(&id), [(2, "handoff.failed".to_owned())]);
     assert_eq!(api.kicks(&id), 1, "handoff.failed is kicked by the retry");
+}
+
+fn file_message(id: &str, url: &str, name: &str, content_type: &str) -> Value {
+    json!({"client_message_id": id, "type": "file",
+           "file": {"url": url, "name": name, "content_type": content_type}})
+}
+
+#[tokio::test]
+async fn the_bots_file_goes_into_the_chat_once_as_the_customers() {
+    let api = Api::new();
+    let id = api.handed_off().await;
+    let url = "https://files.example/receipts/r-77.pdf?signature=abc";
+    api.files.serve(url, b"%PDF-1.7 the receipt");
+    let file = file_message("f-1", url, "receipt march.pdf", "application/pdf");
+
+    let path = format!("/v1/handoffs/{id}/messages");
+    let sent = api.call(CLIENT, "POST", &path, None, &file).await;
+    let resent = api.call(CLIENT, "POST", &path, None, &file).await;
+
+    assert_eq!((sent.status, resent.status), (202, 202), "{sent:?}");
+    assert_eq!(
+        api.attachments.attached(),
+        [(
+            "receipt march.pdf".to_owned(),
+            "application/pdf".to_owned(),
+            b"%PDF-1.7 the receipt".to_vec()
+        )],
+        "attached once, by the customer's connection, the retry included"
+    );
+    assert_eq!(
+        api.attachments.put_chunks(),
+        [3],
+        "streamed as fetched, not gathered first; the retry finds it uploaded and puts nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_file_the_chat_cannot_take_is_refused_and_changes_nothing() {
+    use bridge::error::{FailureKind, PortError};
+    let api = Api::new();
+    let id = api.handed_off().await;
+    let path = format!("/v1/handoffs/{id}/messages");
+    let (pdf, big) = ("https://files.example/a.pdf", "https://files.example/big.pdf");
+    api.files.serve(pdf, b"%PDF");
+    api.files.serve(big, &vec![b'x'; 20 * 1024 * 1024 + 1]);
+    api.files.faults().next(
+        "fetch",
+        Fault::Fail(PortError::new(FailureKind::Transient, "FileDownload", "HTTP 503")),
+    );
+
+    let cases = [
+        (
+            file_message("f-1", pdf, "a.pdf", "application/pdf"),
+            429,
+            "rate_limited",
+        ),
+        (
+            file_message("f-2", "https://files.example/gone.pdf", "a.pdf", "application/pdf"),
+            400,
+            "file.url: could not be fetched: its server refused",
+        ),
+        (
+            file_message("f-3", big, "big.pdf", "application/pdf"),
+            413,
+            "the file is larger than the 20 MB Amazon Connect chat takes",
+        ),
+        (
+            file_message("f-4", pdf, "setup.exe", "application/x-msdownload"),
+            400,
+            "file.content_type: is not a file type Amazon Connect chat accepts",
+        ),
+        (
+            file_message(
+                "f-5",
+                "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next",
+                "a.pdf",
+                "application/pdf",
+            ),
+            400,
+            "file.url: is not an https URL",
+        ),
+        (
+            file_message("f-6", "http://files.example/a.pdf", "a.pdf", "application/pdf"),
+            400,
+            "file.url: is not an https URL",
+        ),
+    ];
+    for (body, status, expected) in cases {
+        let answer = api.call(CLIENT, "POST", &path, None, &body).await;
+        assert_eq!(answer.status, status, "{body}: {answer:?}");
+        let error = json_of(&answer);
+        if status != 429 {
+            assert_eq!(error["message"], expected, "{body}");
+        }
+    }
+    assert!(api.attachments.attached().is_empty());
+    assert!(
+        !api.files.fetched().iter().any(|url| url.starts_with("http://")),
+        "no plain http URL is fetched where the deployment does not allow it"
+    );
+
+    let retried = api
+        .call(
+            CLIENT,
+            "POST",
+            &path,
+            None,
+            &file_message("f-1", pdf, "a.pdf", "application/pdf"),
+        )
+        .await;
+    assert_eq!(retried.status, 202, "the transient failure was worth retrying");
+    assert_eq!(api.attachments.attached().len(), 1);
+}
+
+#[tokio::test]
+async fn the_agents_file_gets_a_new_link_while_the_handoff_lasts() {
+    let api = Api::new();
+    let id = api.handed_off().await;
+    api.attachments.add_file("att-9", b"label");
+    let link = |attachment: &str| format!("/v1/handoffs/{id}/attachments/{attachment}");
+
+    let fresh = api.get(&link("att-9"), &[]).await;
+    assert_eq!(fresh.status, 200, "{fresh:?}");
+    let fresh = json_of(&fresh);
+    assert_eq!(fresh["url"], "https://attachments.example/att-9");
+    assert_eq!(fresh["expires_at"], bridge::fakes::LINK_EXPIRY);
+    assert_eq!(
+        api.get(&link("att-0"), &[]).await.status,
+        404,
+        "no such file in the chat"
+    );
+    let foreign = api.call("other-bot", "GET", &link("att-9"), None, &Value::Null).await;
+    assert_eq!(foreign.status, 404, "another client's handoff");
+
+    let path = format!("/v1/handoffs/{id}/end");
+    assert_eq!(api.call(CLIENT, "POST", &path, None, &Value::Null).await.status, 202);
+    let late = api.get(&link("att-9"), &[]).await;
+    assert_eq!(
+        (late.status, json_of(&late)["code"].clone()),
+        (409, json!("handoff_ended"))
+    );
 }

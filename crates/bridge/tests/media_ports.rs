@@ -9,8 +9,8 @@
 //! hears) or do not answer (the notes in the chat) each backend handles through [`Observe`], the fakes
 //! with their accessors and the twin with its control API. The cases: a customer's media is
 //! described, and copied into the bucket named as EUM names it; objects are put, read (within a size
-//! limit), listed and deleted; a file uploaded to the chat by its ticket is downloaded as sent, and an
-//! upload that breaks its ticket is refused; a note goes into the chat once per client token; a voice
+//! limit), listed and deleted; a file uploaded to the chat by its ticket is downloaded as sent and
+//! linked once completed, and an upload that breaks its ticket is refused; a note goes into the chat once per client token; a voice
 //! note is heard as scripted, silence before. The twin's half is skipped (with a note) without `.venv`.
 
 use bridge::aws::{EumMedia, ParticipantAttachments, S3Store, TranscribeStreaming};

@@ -8,6 +8,8 @@ use std::path::Path;
 /// Read by the code, deliberately left to their defaults in a deployment (docs/configuration.md).
 const DEFAULTS_IN_AWS: &[&str] = &[
     "CONNECT_MAX_ATTACHMENT_BYTES",
+    // The local twin's only: unset, bots' files come over https.
+    "HANDOFF_LOOPBACK_FILE_URLS",
     "NOTICE_AGENT_FALLBACK",
     "TRANSCRIBE_STREAM_SPEED",
 ];

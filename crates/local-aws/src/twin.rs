@@ -307,6 +307,8 @@ impl Twin {
         set("CONNECT_CONTACT_FLOW_ID", &cfg.contact_flow_id);
         set("CONNECT_STREAM_TOPIC_ARN", &cfg.connect_stream_topic_arn);
         set("HANDOFF_STREAM_TOPIC_ARN", &cfg.handoff_stream_topic_arn);
+        // The e2e bots serve their files from moto or a test server, over plain http on loopback.
+        set("HANDOFF_LOOPBACK_FILE_URLS", "true");
         set("STATE_TABLE_NAME", state_table_name);
         set("MEDIA_BUCKET_NAME", media_bucket_name);
         let ids: Vec<&str> = cfg

@@ -1,8 +1,8 @@
 //! A handoff's events back to the bot through the real binaries: ConnectHandler relays what the
 //! agent does in the handoff's chat, WebhookSender (fed by the twin's SQS event source) delivers each
 //! event to the client's webhook, and the twin's receiver checks every signature. The bot receives
-//! every event once, in order; answers the agent's list by option id; and a webhook that fails three
-//! times, then recovers, loses nothing and keeps the order.
+//! every event once, in order; answers the agent's list by option id; sends a file and gets the
+//! agent's; and a webhook that fails three times, then recovers, loses nothing and keeps the order.
 
 use e2e::{TestStack, fixture};
 use reqwest::StatusCode;
@@ -76,10 +76,16 @@ impl Bot {
 
     /// Waits until the receiver took an event of type `kind`; every delivery so far.
     async fn until_taken(&self, kind: &str, patience: Duration) -> Vec<Value> {
+        self.until_taken_where(kind, |d| d["body"]["type"] == kind, patience)
+            .await
+    }
+
+    /// Waits until the receiver took a delivery that is `what`; every delivery so far.
+    async fn until_taken_where(&self, what: &str, is: impl Fn(&Value) -> bool, patience: Duration) -> Vec<Value> {
         let deadline = Instant::now() + patience;
         loop {
             let taken = self.taken().await;
-            if taken.iter().any(|d| d["body"]["type"] == kind) {
+            if taken.iter().any(&is) {
                 return self
                     .stack
                     .twin()
@@ -89,7 +95,7 @@ impl Bot {
                     .unwrap()
                     .clone();
             }
-            assert!(Instant::now() < deadline, "no {kind} within {patience:?}: {taken:#?}");
+            assert!(Instant::now() < deadline, "no {what} within {patience:?}: {taken:#?}");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -301,4 +307,100 @@ async fn an_event_the_endpoint_refused_goes_on_again_with_replay() {
     assert_eq!(again["webhook_id"], refused_id, "the same event, under its id");
     assert_eq!(again["signature_valid"], true);
     assert_eq!(again["body"]["data"]["handoff_id"], id.as_str());
+}
+
+/// Serves `bytes` over plain HTTP on loopback, to every GET, as a bot's file host would (with its
+/// length); the URL.
+async fn file_host(name: &str, bytes: &'static [u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/files/{name}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut head = [0u8; 4096];
+            let _ = socket.read(&mut head).await;
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                bytes.len()
+            );
+            let _ = socket.write_all(answer.as_bytes()).await;
+            let _ = socket.write_all(bytes).await;
+        }
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_goes_each_way_between_the_bot_and_the_agent() {
+    use base64::Engine;
+    const RECEIPT: &[u8] = b"%PDF-1.7 the customer's receipt";
+    const LABEL: &[u8] = b"%PDF-1.7 the return label";
+    let bot = Bot::start(json!({})).await;
+    let (id, contact) = bot.hand_off().await;
+    bot.agent(&contact, json!({"action": "join", "display_name": "Ana"}))
+        .await;
+
+    let url = file_host("r.pdf", RECEIPT).await;
+    let file = json!({"client_message_id": "file-1", "type": "file",
+                      "file": {"url": url, "name": "receipt.pdf", "content_type": "application/pdf"}});
+    let path = format!("/v1/handoffs/{id}/messages");
+    let (sent, answer) = bot.call("POST", &path, &[], Some(file.clone())).await;
+    assert_eq!(sent, StatusCode::ACCEPTED, "{answer}");
+    let (resent, _) = bot.call("POST", &path, &[], Some(file)).await;
+    assert_eq!(resent, StatusCode::ACCEPTED);
+    let chat = &bot.stack.twin().contacts().await[0];
+    let customer_files: Vec<Value> = chat["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|item| item["role"] == "CUSTOMER")
+        .filter_map(|item| item["attachments"].as_array())
+        .flatten()
+        .cloned()
+        .collect();
+    assert_eq!(customer_files.len(), 1, "once, the retry included: {chat:#}");
+    assert_eq!(customer_files[0]["name"], "receipt.pdf");
+    assert_eq!(customer_files[0]["size"], RECEIPT.len());
+
+    let data = base64::engine::general_purpose::STANDARD.encode(LABEL);
+    bot.agent(
+        &contact,
+        json!({"action": "attachment", "name": "label.pdf", "content_type": "application/pdf", "data": data}),
+    )
+    .await;
+    let is_file = |d: &Value| d["body"]["data"]["content"]["type"] == "file";
+    let deliveries = bot
+        .until_taken_where("the agent's file", is_file, Duration::from_secs(20))
+        .await;
+    let delivered = deliveries
+        .iter()
+        .find(|d| is_file(d))
+        .expect("the agent's file reached the bot");
+    let content = &delivered["body"]["data"]["content"];
+    assert_eq!(
+        (
+            content["name"].as_str(),
+            content["content_type"].as_str(),
+            content["size"].as_u64()
+        ),
+        (Some("label.pdf"), Some("application/pdf"), Some(LABEL.len() as u64))
+    );
+    let http = reqwest::Client::new();
+    let download = |url: String| {
+        let http = http.clone();
+        async move { http.get(url).send().await.unwrap().bytes().await.unwrap() }
+    };
+    let linked = content["download"]["url"].as_str().expect("a download link").to_owned();
+    assert_eq!(download(linked).await.as_ref(), LABEL);
+    let attachment = content["attachment_id"].as_str().unwrap();
+    let (status, fresh) = bot
+        .call("GET", &format!("/v1/handoffs/{id}/attachments/{attachment}"), &[], None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{fresh}");
+    assert!(fresh["expires_at"].is_string());
+    assert_eq!(
+        download(fresh["url"].as_str().unwrap().to_owned()).await.as_ref(),
+        LABEL
+    );
+    assert_once_in_order_and_signed(&bot.taken().await, &id);
 }

@@ -3,15 +3,18 @@
 //! with the download of its URL. The transfers are bounded by [`budget::transfer`]; files pass
 //! through as streams held to their size limit (see [`capped_body`]).
 
-use super::media_store::{capped_body, http_body};
+use super::http_files::{get_capped, http_error, network_error};
+use super::media_store::http_body;
 use super::{Boxed, classify, missing};
-use crate::error::{FailureKind, PortError};
 use crate::ids::ConnectionToken;
 use crate::media::budget;
-use crate::media::ports::BoxFuture;
-use crate::media::ports::{Capped, ChatAttachments, Chunks, FileStream, UploadTicket};
+use crate::media::ports::{AttachmentLink, Capped, ChatAttachments, FileStream, UploadTicket};
 use crate::ports::PortResult;
 use std::time::Duration;
+
+/// What a link is asked to last: Connect's longest (`UrlExpiryInSeconds` is 5 to 300), for a bot that
+/// downloads after its webhook's queue.
+const LINK_LIFETIME_SECS: i32 = 300;
 
 pub struct ParticipantAttachments {
     client: aws_sdk_connectparticipant::Client,
@@ -25,38 +28,6 @@ impl ParticipantAttachments {
             .build()
             .unwrap_or_default();
         Self { client, http }
-    }
-}
-
-/// An HTTP status from S3's presigned URL: 5xx and 429 are worth retrying, the rest is final.
-fn http_error(op: &'static str, status: reqwest::StatusCode) -> PortError {
-    let kind = if status.is_server_error() || status.as_u16() == 429 {
-        FailureKind::Transient
-    } else {
-        FailureKind::Rejected
-    };
-    PortError::new(kind, op, format!("HTTP {}", status.as_u16()))
-}
-
-fn network_error(op: &'static str, e: &reqwest::Error) -> PortError {
-    let detail = if e.is_timeout() { "timeout" } else { "network failure" };
-    PortError::new(FailureKind::Transient, op, detail)
-}
-
-/// A download's body, a chunk at a time.
-struct ResponseChunks(reqwest::Response);
-
-impl Chunks for ResponseChunks {
-    fn next_chunk(&mut self) -> BoxFuture<'_, Option<PortResult<Vec<u8>>>> {
-        Box::pin(async {
-            const DL: &str = "AttachmentDownload";
-            self.0
-                .chunk()
-                .await
-                .map_err(|e| network_error(DL, &e))
-                .transpose()
-                .map(|chunk| chunk.map(Vec::from))
-        })
     }
 }
 
@@ -154,44 +125,37 @@ impl ChatAttachments for ParticipantAttachments {
         Ok(())
     }
 
-    async fn download(
-        &self,
-        token: &ConnectionToken,
-        attachment_id: &str,
-        max_bytes: u64,
-    ) -> PortResult<Capped<FileStream>> {
+    async fn link(&self, token: &ConnectionToken, attachment_id: &str) -> PortResult<AttachmentLink> {
         const OP: &str = "GetAttachment";
         let out = self
             .client
             .get_attachment()
             .connection_token(token.expose())
             .attachment_id(attachment_id)
+            .url_expiry_in_seconds(LINK_LIFETIME_SECS)
             .send()
             .boxed()
             .await
             .map_err(|e| classify(OP, e, true))?;
-        // Connect says how large the file is: a file over the limit is not fetched at all.
-        let announced = u64::try_from(out.attachment_size_in_bytes()).ok().filter(|&n| n > 0);
-        if let Some(size) = announced.filter(|&n| n > max_bytes) {
-            return Ok(Capped::Over { size });
-        }
-        let url = out.url().ok_or_else(|| missing(OP, "Url"))?;
-        const DL: &str = "AttachmentDownload";
-        // The body is read by whoever takes the file (the PUT to S3), within that call's time.
-        budget::transfer(DL, async {
-            let resp = self
-                .http
-                .get(url)
-                .send()
-                .boxed()
-                .await
-                .map_err(|e| network_error(DL, &e))?;
-            if !resp.status().is_success() {
-                return Err(http_error(DL, resp.status()));
-            }
-            capped_body(resp.content_length(), max_bytes, ResponseChunks(resp)).await
+        Ok(AttachmentLink {
+            url: out.url().map(str::to_owned).ok_or_else(|| missing(OP, "Url"))?,
+            expires_at: out.url_expiry().map(str::to_owned).unwrap_or_default(),
+            size: u64::try_from(out.attachment_size_in_bytes()).unwrap_or(0),
         })
-        .await
+    }
+
+    async fn download(
+        &self,
+        token: &ConnectionToken,
+        attachment_id: &str,
+        max_bytes: u64,
+    ) -> PortResult<Capped<FileStream>> {
+        let link = self.link(token, attachment_id).await?;
+        // Connect says how large the file is: a file over the limit is not fetched at all.
+        if link.size > max_bytes {
+            return Ok(Capped::Over { size: link.size });
+        }
+        get_capped(&self.http, "AttachmentDownload", &link.url, max_bytes).await
     }
 }
 

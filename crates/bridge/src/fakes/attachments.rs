@@ -4,10 +4,10 @@
 //! agents' and the completed uploads) to download, and the notes sent into the chat, once per client
 //! token.
 
-use super::{Faults, gather, in_chunks};
+use super::{Faults, capped_chunks, gather};
 use crate::error::{FailureKind, PortError};
 use crate::ids::ConnectionToken;
-use crate::media::ports::{Capped, ChatAttachments, FileStream, UploadTicket};
+use crate::media::ports::{AttachmentLink, Capped, ChatAttachments, FileStream, UploadTicket};
 use crate::ports::PortResult;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -40,6 +40,9 @@ pub struct FakeAttachments {
     tickets: Arc<Mutex<HashMap<String, UploadTicket>>>,
     faults: Arc<Faults>,
 }
+
+/// When every link the fake gives expires.
+pub const LINK_EXPIRY: &str = "2030-01-01T00:00:00.000Z";
 
 /// A refusal of a call as the Participant Service (or S3 behind its upload URL) answers it.
 fn refused(operation: &'static str, detail: &str) -> PortError {
@@ -162,6 +165,22 @@ impl ChatAttachments for FakeAttachments {
         answer.give(Ok(()))
     }
 
+    async fn link(&self, _token: &ConnectionToken, attachment_id: &str) -> PortResult<AttachmentLink> {
+        let answer = self.faults.enter("link").await?;
+        let size = self
+            .files
+            .lock()
+            .unwrap()
+            .get(attachment_id)
+            .map(|bytes| bytes.len() as u64)
+            .ok_or_else(|| refused("GetAttachment", "ValidationException"))?;
+        answer.give(Ok(AttachmentLink {
+            url: format!("https://attachments.example/{attachment_id}"),
+            expires_at: LINK_EXPIRY.to_owned(),
+            size,
+        }))
+    }
+
     async fn download(
         &self,
         _token: &ConnectionToken,
@@ -173,13 +192,6 @@ impl ChatAttachments for FakeAttachments {
         let bytes = files
             .get(attachment_id)
             .ok_or_else(|| refused("GetAttachment", "ValidationException"))?;
-        let body = if bytes.len() as u64 > max_bytes {
-            Capped::Over {
-                size: bytes.len() as u64,
-            }
-        } else {
-            Capped::Within(in_chunks(bytes))
-        };
-        answer.give(Ok(body))
+        answer.give(Ok(capped_chunks(bytes, max_bytes)))
     }
 }

@@ -23,7 +23,8 @@
 //!   their IAM principals, their request counters), held to their DynamoDB adapters by
 //!   `tests/handoff_store.rs` and `tests/client_store.rs`; the handoff store also keeps each handoff's
 //!   outbox and its delivery lease. [`FakeDeliveryQueue`] keeps the kicks and dead letters SQS would,
-//!   and [`FakePoster`] is a bot's webhook endpoint answering as scripted.
+//!   and [`FakePoster`] is a bot's webhook endpoint answering as scripted; [`FakeWebFiles`] serves the
+//!   files bots send by URL.
 //! - The contract tests `tests/chat_ports.rs` (Connect, Participant, WhatsApp) and `tests/media_ports.rs`
 //!   (the media ports) hold these fakes to the AWS adapters on the local twin, as `tests/state_store.rs`
 //!   holds the state store.
@@ -40,24 +41,26 @@ mod object_store;
 mod participant;
 mod state_store;
 mod transcriber;
+mod web_files;
 mod webhooks;
 mod whatsapp;
 mod whatsapp_media;
 
-pub use attachments::{FakeAttachments, File};
+pub use attachments::{FakeAttachments, File, LINK_EXPIRY};
 pub use client_store::FakeClientStore;
 pub use connect::{Chat, FakeConnect, Speaker};
 pub use handoff_store::FakeHandoffStore;
 pub use object_store::FakeObjectStore;
 pub use state_store::FakeStateStore;
 pub use transcriber::FakeTranscriber;
+pub use web_files::FakeWebFiles;
 pub use webhooks::{FakeDeliveryQueue, FakePoster, Posting};
 pub use whatsapp::{FakeWhatsapp, Sent};
 pub use whatsapp_media::FakeWhatsappMedia;
 
 use crate::error::{FailureKind, PortError};
 use crate::media::ports::BoxFuture;
-use crate::media::ports::{Chunks, FileStream};
+use crate::media::ports::{Capped, Chunks, FileStream};
 use crate::ports::PortResult;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -175,6 +178,16 @@ impl Chunks for Pieces {
 pub fn in_chunks(bytes: &[u8]) -> FileStream {
     let chunks = bytes.chunks(bytes.len().div_ceil(3).max(1)).map(<[u8]>::to_vec);
     FileStream::new(bytes.len() as u64, Pieces(chunks.collect()))
+}
+
+/// `bytes` in chunks, or over `max_bytes` by their size, as the adapters read a body within a limit.
+pub fn capped_chunks(bytes: &[u8], max_bytes: u64) -> Capped<FileStream> {
+    let size = bytes.len() as u64;
+    if size > max_bytes {
+        Capped::Over { size }
+    } else {
+        Capped::Within(in_chunks(bytes))
+    }
 }
 
 /// A body's bytes and the number of chunks they came in.

@@ -1,6 +1,6 @@
 //! The media bucket in memory: objects by `bucket/key`, read back in chunks as S3 streams them.
 
-use super::{Faults, gather, in_chunks};
+use super::{Faults, capped_chunks, gather};
 use crate::media::ports::{Capped, FileStream, ObjectStore, StoredObject};
 use crate::ports::PortResult;
 use std::collections::BTreeMap;
@@ -55,15 +55,12 @@ impl ObjectStore for FakeObjectStore {
         let answer = self.faults.enter("get").await?;
         let objects = self.objects.lock().unwrap();
         let found = objects.get(&format!("{bucket}/{key}")).map(|(content_type, bytes)| {
-            if bytes.len() as u64 > max_bytes {
-                Capped::Over {
-                    size: bytes.len() as u64,
-                }
-            } else {
-                Capped::Within(StoredObject {
+            match capped_chunks(bytes, max_bytes) {
+                Capped::Within(body) => Capped::Within(StoredObject {
                     content_type: Some(content_type.clone()),
-                    body: in_chunks(bytes),
-                })
+                    body,
+                }),
+                Capped::Over { size } => Capped::Over { size },
             }
         });
         answer.give(Ok(found))

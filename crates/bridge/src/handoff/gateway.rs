@@ -20,7 +20,7 @@ use super::request::{ApiError, RawRequest};
 use super::service::{ApiResponse, HandoffService};
 use super::store::HandoffStore;
 use crate::error::PortError;
-use crate::media::ports::ChatAttachments;
+use crate::media::ports::{ChatAttachments, WebFiles};
 use crate::ports::{ContactCenter, Participant};
 use crate::telemetry::now_ms;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
@@ -109,9 +109,9 @@ impl GatewayRequest {
 }
 
 /// Serves one API Gateway event: who it is from, their rate, then the service.
-pub async fn answer<K, H, C, P, Q, A>(
+pub async fn answer<K, H, C, P, Q, A, F>(
     clients: &K,
-    service: &HandoffService<H, C, P, Q, A>,
+    service: &HandoffService<H, C, P, Q, A, F>,
     event: &ApiGatewayV2httpRequest,
 ) -> ApiGatewayV2httpResponse
 where
@@ -121,6 +121,7 @@ where
     P: Participant,
     Q: DeliveryQueue,
     A: ChatAttachments,
+    F: WebFiles,
 {
     let served = match admit(clients, event).await {
         Err(e) => ApiResponse::error(&e),

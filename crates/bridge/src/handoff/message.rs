@@ -30,6 +30,7 @@
 use crate::connect_stream::{ItemType, Role, StreamItem, Visibility};
 use crate::content_type::{DELIVERED_EVENT, INTERACTIVE, READ_EVENT, TEXT_MARKDOWN, TEXT_PLAIN};
 use crate::media::policy::{ConnectLimits, canonical_mime, sanitize_file_name};
+use crate::media::ports::AttachmentLink;
 use crate::rich::interactive::{self, Overflow, RenderOptions, Rendered};
 use crate::rich::menu::{ConnectMessage, Menu, MenuOption};
 use crate::rich::template::{self, Element, Picker, Template};
@@ -167,11 +168,22 @@ pub struct File {
 }
 
 /// A short-lived URL the bot downloads the file from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Download {
+    /// A presigned URL: GET it without credentials.
     pub url: String,
-    /// RFC 3339.
+    /// When the URL stops working (RFC 3339); `GET /v1/handoffs/{id}/attachments/{attachment_id}`
+    /// gives a new one while the handoff lasts.
     pub expires_at: String,
+}
+
+impl From<AttachmentLink> for Download {
+    fn from(link: AttachmentLink) -> Self {
+        Self {
+            url: link.url,
+            expires_at: link.expires_at,
+        }
+    }
 }
 
 /// What the service keeps of the last choice of a handoff until the bot answers it: the choice as the

@@ -7,6 +7,7 @@
 //! are no handler functions to annotate in this pure domain, and building from [`ROUTES`] is what
 //! guarantees the route list and the document agree.
 
+use super::message::Download;
 use super::request::{
     ApiError, CreateHandoffBody, EndBody, HandoffCreated, HandoffId, HandoffView, IdempotencyKey, MessageBody, Method,
     Operation, ROUTES, Route, TranscriptPage, TranscriptQuery, TransferBody, UpdateBody,
@@ -160,6 +161,13 @@ fn shape(operation: Operation) -> Shape {
             ("200", "One page of the transcript", name(TranscriptPage::name())),
             false,
         ),
+        Operation::GetAttachment => shape(
+            "getAttachment",
+            "A new download link of a file the agent sent (while the handoff lasts)",
+            None,
+            ("200", "The link, valid for 5 minutes", name(Download::name())),
+            true,
+        ),
         Operation::TransferHandoff => shape(
             "transferHandoff",
             "Transfer the chat to another queue or flow (409 when Connect cannot)",
@@ -201,6 +209,22 @@ fn operation(route: &Route) -> utoipa::openapi::path::Operation {
                 .parameter_in(ParameterIn::Path)
                 .required(Required::True)
                 .schema(Some(Ref::from_schema_name(HandoffId::name()))),
+        );
+    }
+    if route.path.contains("{attachment_id}") {
+        builder = builder.parameter(
+            ParameterBuilder::new()
+                .name("attachment_id")
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .description(Some("The file's attachment_id, from its handoff.message event"))
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .min_length(Some(1))
+                        .max_length(Some(256))
+                        .pattern(Some("^[A-Za-z0-9._-]+$")),
+                )),
         );
     }
     match route.operation {
@@ -300,7 +324,10 @@ fn errors(route: &Route, shape: &Shape) -> Vec<(&'static str, &'static str)> {
     errors.push(("401", "unauthorized"));
     errors.push(("403", "forbidden"));
     if route.path.contains("{id}") {
-        errors.push(("404", "not_found: no such handoff for this client"));
+        errors.push((
+            "404",
+            "not_found: no such handoff for this client (or file in its chat)",
+        ));
     }
     if shape.on_handoff {
         errors.push(("409", "handoff_ended, or conflict when Connect cannot do it"));
@@ -349,6 +376,7 @@ fn components() -> utoipa::openapi::Components {
     add::<HandoffCreated>(&mut schemas);
     add::<HandoffView>(&mut schemas);
     add::<TranscriptPage>(&mut schemas);
+    add::<Download>(&mut schemas);
     add::<ApiError>(&mut schemas);
     add::<HandoffId>(&mut schemas);
 
@@ -411,6 +439,7 @@ mod tests {
             ("POST", "/v1/handoffs/{id}/messages"),
             ("POST", "/v1/handoffs/{id}/typing"),
             ("GET", "/v1/handoffs/{id}/transcript"),
+            ("GET", "/v1/handoffs/{id}/attachments/{attachment_id}"),
             ("POST", "/v1/handoffs/{id}/transfer"),
             ("POST", "/v1/handoffs/{id}/end"),
             ("GET", "/v1/openapi.json"),

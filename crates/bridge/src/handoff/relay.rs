@@ -11,15 +11,20 @@
 //!
 //! The chat's first items may come before the create attached the chat (and mapped its contact): a
 //! recent item of an unknown contact looks again for [`claims::MAPPING_GRACE`].
+//!
+//! An agent's file goes to the bot with a download link (`GetAttachment` with the handoff's customer
+//! connection), made when the item is relayed: the link lasts minutes, so the bot asks the API for a
+//! new one after that, and a file whose link Connect refuses (its chat over) goes without one.
 
 use super::dispatch::DeliveryQueue;
-use super::lifecycle::input_of;
-use super::message::{for_bot, typing};
+use super::lifecycle::{Input, input_of};
+use super::message::{ForBot, MessageContent, for_bot, typing};
 use super::moves::{Change, Settled, settle};
-use super::store::HandoffStore;
+use super::store::{HandoffRecord, HandoffStore};
 use crate::claims;
 use crate::connect_stream::{StreamItem, parse_item};
-use crate::error::{EventTally, RetryableFailure};
+use crate::error::{EventTally, FailureKind, RetryableFailure};
+use crate::media::ports::ChatAttachments;
 use crate::ports::PortResult;
 use crate::sns;
 use crate::telemetry::{Direction, log_outcome, now_ms};
@@ -30,14 +35,20 @@ use std::time::{Duration, Instant};
 /// first (the WhatsApp side's order window, for the same SNS and Lambda).
 const ORDER_WINDOW: Duration = Duration::from_millis(400);
 
-pub struct HandoffRelay<H, Q> {
+pub struct HandoffRelay<H, Q, A> {
     store: H,
     queue: Q,
+    /// Links to the agent's files.
+    attachments: A,
 }
 
-impl<H: HandoffStore, Q: DeliveryQueue> HandoffRelay<H, Q> {
-    pub fn new(store: H, queue: Q) -> Self {
-        Self { store, queue }
+impl<H: HandoffStore, Q: DeliveryQueue, A: ChatAttachments> HandoffRelay<H, Q, A> {
+    pub fn new(store: H, queue: Q, attachments: A) -> Self {
+        Self {
+            store,
+            queue,
+            attachments,
+        }
     }
 
     /// Handles one Lambda event of the handoff stream; returns only retryable failures.
@@ -67,8 +78,8 @@ impl<H: HandoffStore, Q: DeliveryQueue> HandoffRelay<H, Q> {
 
     /// What the item came to, for the log.
     async fn relay(&self, item: &StreamItem) -> PortResult<&'static str> {
-        let change = match change_of(item) {
-            Ok(change) => change,
+        let effect = match effect_of(item) {
+            Ok(effect) => effect,
             Err(reason) => return Ok(reason),
         };
         let id = claims::until_mapped(
@@ -86,6 +97,7 @@ impl<H: HandoffStore, Q: DeliveryQueue> HandoffRelay<H, Q> {
         let Some(record) = self.store.load(&id).await? else {
             return Ok("unknown_handoff");
         };
+        let change = self.change(effect, &record).await?;
         match settle(&self.store, &record, &change, Some((item.id.as_str(), at_ms))).await? {
             Settled::Written { .. } => {
                 self.queue.kick(&id, Duration::ZERO).await?;
@@ -106,46 +118,77 @@ impl<H: HandoffStore, Q: DeliveryQueue> HandoffRelay<H, Q> {
             Settled::Unknown => Ok("unknown_handoff"),
         }
     }
+
+    /// What the item changes of the handoff, the agent's files linked for the bot.
+    async fn change(&self, effect: Effect, record: &HandoffRecord) -> PortResult<Change> {
+        let mut for_bot = match effect {
+            Effect::Move(input) => return Ok(Change::Move(input)),
+            Effect::Typing => return Ok(Change::Typing),
+            Effect::ForBot(for_bot) => *for_bot,
+        };
+        for message in &mut for_bot.messages {
+            if let (MessageContent::File(file), Some(chat)) = (&mut message.content, &record.chat) {
+                match self.attachments.link(&chat.connection_token, &file.attachment_id).await {
+                    Ok(link) => {
+                        file.size = Some(link.size).filter(|&size| size > 0);
+                        file.download = Some(link.into());
+                    }
+                    Err(e) if matches!(e.kind, FailureKind::Rejected | FailureKind::ChatGone) => {
+                        tracing::info!(error = %e, "the agent's file goes to the bot without a link");
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let messages = for_bot
+            .messages
+            .iter()
+            .map(|message| serde_json::to_value(message).unwrap_or_default())
+            .collect();
+        Ok(Change::Messages {
+            messages,
+            offered: for_bot.offered.map(Box::new),
+        })
+    }
 }
 
-/// What an item of a handoff's chat changes, or why it changes nothing.
-fn change_of(item: &StreamItem) -> Result<Change, &'static str> {
+/// What an item of a handoff's chat does.
+#[derive(Debug, PartialEq)]
+enum Effect {
+    Move(Input),
+    Typing,
+    ForBot(Box<ForBot>),
+}
+
+/// What an item of a handoff's chat does, or why it does nothing.
+fn effect_of(item: &StreamItem) -> Result<Effect, &'static str> {
     if let Some(input) = input_of(item) {
-        return Ok(Change::Move(input));
+        return Ok(Effect::Move(input));
     }
     if typing(item).is_some() {
-        return Ok(Change::Typing);
+        return Ok(Effect::Typing);
     }
-    let for_bot = for_bot(item).map_err(|withheld| withheld.code())?;
-    let messages = for_bot
-        .messages
-        .iter()
-        .map(|message| serde_json::to_value(message).unwrap_or_default())
-        .collect();
-    Ok(Change::Messages {
-        messages,
-        offered: for_bot.offered.map(Box::new),
-    })
+    for_bot(item)
+        .map(|f| Effect::ForBot(Box::new(f)))
+        .map_err(|withheld| withheld.code())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::handoff::lifecycle::Input;
     use crate::test_fixtures::stream_item;
 
     #[test]
-    fn each_item_of_a_handoffs_chat_owes_what_the_bot_is_told() {
+    fn each_item_of_a_handoffs_chat_does_what_the_bot_is_told() {
         assert_eq!(
-            change_of(&stream_item("participant-joined")),
-            Ok(Change::Move(Input::AgentJoined { agent: "Ana".into() }))
+            effect_of(&stream_item("participant-joined")),
+            Ok(Effect::Move(Input::AgentJoined { agent: "Ana".into() }))
         );
-        let Ok(Change::Messages { messages, .. }) = change_of(&stream_item("agent-message")) else {
+        let Ok(Effect::ForBot(for_bot)) = effect_of(&stream_item("agent-message")) else {
             panic!("an agent's message is for the bot");
         };
-        assert_eq!(messages.len(), 1);
-        assert_eq!(messages[0]["sender"]["role"], "agent");
-        assert_eq!(change_of(&stream_item("customer-echo")), Err("customer_echo"));
-        assert_eq!(change_of(&stream_item("receipt")), Err("receipt"));
+        assert_eq!(for_bot.messages.len(), 1);
+        assert_eq!(effect_of(&stream_item("customer-echo")), Err("customer_echo"));
+        assert_eq!(effect_of(&stream_item("receipt")), Err("receipt"));
     }
 }

@@ -19,7 +19,7 @@ mod create;
 mod history;
 mod response;
 
-pub use actions::{AttributesUpdate, End, FileSource, MessageContent, NewMessage, TranscriptQuery, Transfer};
+pub use actions::{AttributesUpdate, End, FileUrl, MessageContent, NewMessage, TranscriptQuery, Transfer};
 pub use create::{
     Attributes, ConnectId, Email, HISTORY_MAX_MESSAGES, NewHandoff, Phone, Priority, ROUTING_ATTRIBUTES_MAX_BYTES,
     Routing, SUMMARY_RESERVED_BYTES, User,
@@ -136,6 +136,13 @@ impl ApiError {
         Self::new(ErrorCode::Conflict, why)
     }
 
+    pub fn file_too_large() -> Self {
+        Self::new(
+            ErrorCode::PayloadTooLarge,
+            "the file is larger than the 20 MB Amazon Connect chat takes",
+        )
+    }
+
     pub fn payload_too_large() -> Self {
         Self::new(ErrorCode::PayloadTooLarge, "the body is larger than 256 KiB")
     }
@@ -216,12 +223,14 @@ pub enum Operation {
     SendMessage,
     SendTyping,
     GetTranscript,
+    GetAttachment,
     TransferHandoff,
     EndHandoff,
     GetOpenApi,
 }
 
-/// One route: a method and a path template whose `{id}` is a [`HandoffId`].
+/// One route: a method and a path template whose `{id}` is a [`HandoffId`] and `{attachment_id}` an
+/// [`AttachmentId`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
     pub method: Method,
@@ -245,6 +254,11 @@ pub const ROUTES: &[Route] = &[
     route(Method::Post, "/v1/handoffs/{id}/messages", Operation::SendMessage),
     route(Method::Post, "/v1/handoffs/{id}/typing", Operation::SendTyping),
     route(Method::Get, "/v1/handoffs/{id}/transcript", Operation::GetTranscript),
+    route(
+        Method::Get,
+        "/v1/handoffs/{id}/attachments/{attachment_id}",
+        Operation::GetAttachment,
+    ),
     route(Method::Post, "/v1/handoffs/{id}/transfer", Operation::TransferHandoff),
     route(Method::Post, "/v1/handoffs/{id}/end", Operation::EndHandoff),
     route(Method::Get, "/v1/openapi.json", Operation::GetOpenApi),
@@ -363,6 +377,33 @@ impl ClientMessageId {
     }
 }
 
+/// The id Connect gives a file of the chat (its `ArtifactId`, 1 to 256 characters), as the
+/// `handoff.message` event of the file names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentId(String);
+
+impl AttachmentId {
+    /// Connect's ids are UUIDs; anything outside letters, digits, `-`, `_` and `.` is no id of a file.
+    fn parse(raw: &str) -> Option<Self> {
+        let shaped = (1..=256).contains(&raw.len())
+            && raw
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        shaped.then(|| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The ids in a request's path.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathIds {
+    pub handoff: Option<HandoffId>,
+    pub attachment: Option<AttachmentId>,
+}
+
 /// What reaches the function: API Gateway's request, its headers already looked up.
 #[derive(Debug, Clone, Copy)]
 pub struct RawRequest<'a> {
@@ -385,32 +426,35 @@ pub enum ApiRequest {
     Message(HandoffId, NewMessage),
     Typing(HandoffId),
     Transcript(HandoffId, TranscriptQuery),
+    Attachment(HandoffId, AttachmentId),
     Transfer(HandoffId, Transfer),
     End(HandoffId, End),
     OpenApi,
 }
 
-/// The route a method and path take, with the handoff id in the path. A path no route has, a known path
-/// with another method, and an id of the wrong shape are all 404: the API has no resource there.
-pub fn find_route(method: &str, path: &str) -> Result<(Route, Option<HandoffId>), ApiError> {
+/// The route a method and path take, with the ids in the path. A path no route has, a known path with
+/// another method, and an id of the wrong shape are all 404: the API has no resource there.
+pub fn find_route(method: &str, path: &str) -> Result<(Route, PathIds), ApiError> {
     let path = path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(path);
     for route in ROUTES.iter().filter(|r| r.method.as_str().eq_ignore_ascii_case(method)) {
-        let mut id = None;
+        let mut ids = PathIds::default();
         let mut template = route.path.split('/');
         let mut given = path.split('/');
         let matched = loop {
             match (template.next(), given.next()) {
                 (None, None) => break true,
-                (Some("{id}"), Some(segment)) => match HandoffId::parse(segment) {
-                    Some(parsed) => id = Some(parsed),
-                    None => return Err(ApiError::not_found()),
-                },
+                (Some("{id}"), Some(segment)) => {
+                    ids.handoff = Some(HandoffId::parse(segment).ok_or_else(ApiError::not_found)?);
+                }
+                (Some("{attachment_id}"), Some(segment)) => {
+                    ids.attachment = Some(AttachmentId::parse(segment).ok_or_else(ApiError::not_found)?);
+                }
                 (Some(t), Some(g)) if t == g => {}
                 _ => break false,
             }
         };
         if matched {
-            return Ok((*route, id));
+            return Ok((*route, ids));
         }
     }
     Err(ApiError::not_found())
@@ -418,7 +462,7 @@ pub fn find_route(method: &str, path: &str) -> Result<(Route, Option<HandoffId>)
 
 /// Parses a request: its route, then its body size, content type and headers, then its body.
 pub fn parse_request(raw: RawRequest<'_>) -> Result<ApiRequest, ApiError> {
-    let (route, id) = find_route(raw.method, raw.path)?;
+    let (route, ids) = find_route(raw.method, raw.path)?;
     if raw.body.len() > BODY_MAX_BYTES {
         return Err(ApiError::payload_too_large());
     }
@@ -426,22 +470,23 @@ pub fn parse_request(raw: RawRequest<'_>) -> Result<ApiRequest, ApiError> {
         bytes: raw.body,
         content_type: raw.content_type,
     };
-    Ok(match (route.operation, id) {
-        (Operation::CreateHandoff, None) => {
+    Ok(match (route.operation, ids.handoff, ids.attachment) {
+        (Operation::CreateHandoff, None, None) => {
             let key = IdempotencyKey::parse(raw.idempotency_key)?;
             ApiRequest::Create(Box::new(NewHandoff::parse(key, body.json()?)?))
         }
-        (Operation::GetOpenApi, None) => ApiRequest::OpenApi,
-        (Operation::GetHandoff, Some(id)) => ApiRequest::Get(id),
-        (Operation::UpdateHandoff, Some(id)) => ApiRequest::Update(id, AttributesUpdate::parse(body.json()?)?),
-        (Operation::SendMessage, Some(id)) => ApiRequest::Message(id, NewMessage::parse(body.json()?)?),
-        (Operation::SendTyping, Some(id)) => {
+        (Operation::GetOpenApi, None, None) => ApiRequest::OpenApi,
+        (Operation::GetHandoff, Some(id), None) => ApiRequest::Get(id),
+        (Operation::UpdateHandoff, Some(id), None) => ApiRequest::Update(id, AttributesUpdate::parse(body.json()?)?),
+        (Operation::SendMessage, Some(id), None) => ApiRequest::Message(id, NewMessage::parse(body.json()?)?),
+        (Operation::SendTyping, Some(id), None) => {
             body.optional_json::<actions::TypingBody>()?;
             ApiRequest::Typing(id)
         }
-        (Operation::GetTranscript, Some(id)) => ApiRequest::Transcript(id, TranscriptQuery::parse(raw.query)?),
-        (Operation::TransferHandoff, Some(id)) => ApiRequest::Transfer(id, Transfer::parse(body.json()?)?),
-        (Operation::EndHandoff, Some(id)) => {
+        (Operation::GetAttachment, Some(id), Some(attachment)) => ApiRequest::Attachment(id, attachment),
+        (Operation::GetTranscript, Some(id), None) => ApiRequest::Transcript(id, TranscriptQuery::parse(raw.query)?),
+        (Operation::TransferHandoff, Some(id), None) => ApiRequest::Transfer(id, Transfer::parse(body.json()?)?),
+        (Operation::EndHandoff, Some(id), None) => {
             ApiRequest::End(id, End::parse(body.optional_json()?.unwrap_or_default())?)
         }
         // A route's template and its operation disagree on the id: a bug in ROUTES, held off by a test.
@@ -632,10 +677,20 @@ mod tests {
     #[test]
     fn every_route_is_found_with_its_id_and_nothing_else_is() {
         for route in ROUTES {
-            let path = route.path.replace("{id}", ID);
-            let (found, id) = find_route(route.method.as_str(), &path).unwrap();
+            let path = route
+                .path
+                .replace("{id}", ID)
+                .replace("{attachment_id}", "a1b2-c3.d4_e5");
+            let (found, ids) = find_route(route.method.as_str(), &path).unwrap();
             assert_eq!(found, *route);
-            assert_eq!(id.is_some(), route.path.contains("{id}"));
+            assert_eq!(ids.handoff.is_some(), route.path.contains("{id}"));
+            assert_eq!(
+                ids.attachment.map(|a| a.as_str().to_owned()),
+                route
+                    .path
+                    .contains("{attachment_id}")
+                    .then(|| "a1b2-c3.d4_e5".to_owned())
+            );
             assert_eq!(
                 find_route(route.method.as_str(), &format!("{path}/")).unwrap().0,
                 *route
@@ -646,6 +701,8 @@ mod tests {
             ("GET", "/v1/handoffs"),
             ("POST", &format!("/v1/handoffs/{ID}")),
             ("GET", "/v1/handoffs/x/y/z"),
+            ("GET", &format!("/v1/handoffs/{ID}/attachments/a%2Fb")),
+            ("GET", &format!("/v1/handoffs/{ID}/attachments/{}", "a".repeat(257))),
             ("GET", "/v2/openapi.json"),
         ] {
             assert_eq!(

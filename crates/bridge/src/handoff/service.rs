@@ -20,6 +20,8 @@
 //! A handoff that is over refuses the bot's messages and typing with 409 `handoff_ended`; ending it again
 //! answers as done.
 
+mod files;
+
 use super::Speaker;
 use super::context::{Brief, RetellLimits, agent_context};
 use super::dispatch::DeliveryQueue;
@@ -39,7 +41,7 @@ use crate::content_type::{TEXT_MARKDOWN, TEXT_PLAIN, TYPING_EVENT};
 use crate::error::{FailureKind, PortError};
 use crate::ids::ConnectionToken;
 use crate::ids::short_hash;
-use crate::media::ports::{ChatAttachments, FileStream};
+use crate::media::ports::{ChatAttachments, FileStream, WebFiles};
 use crate::ports::{
     ActiveChat, BotRequest, ChatItem, ChatRequest, ContactCenter, PageRequest, Participant, PortResult,
 };
@@ -48,6 +50,7 @@ use crate::rich::split::Limit;
 use crate::telemetry::now_ms;
 use crate::translate::connect_parts;
 use chrono::{DateTime, SecondsFormat};
+use files::FileMessage;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -63,11 +66,15 @@ pub struct HandoffSettings {
     pub retell: RetellLimits,
     /// The longest text one Connect chat message may carry.
     pub text_limit: Limit,
+    /// Whether the bot's files may come over plain HTTP from a loopback host: only where the bot
+    /// runs beside the function (the local twin), never in Lambda, whose loopback is the Runtime API.
+    pub loopback_file_urls: bool,
 }
 
 impl HandoffSettings {
     /// From the function's environment: `HANDOFF_CONTACT_FLOW_ID` (else `CONNECT_CONTACT_FLOW_ID`, the
-    /// flow WhatsApp chats start in) and `HANDOFF_BOT_NAME`.
+    /// flow WhatsApp chats start in), `HANDOFF_BOT_NAME` and `HANDOFF_LOOPBACK_FILE_URLS` (`true` only
+    /// in the local twin).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>, text_limit: Limit) -> Result<Self, String> {
         let given = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let contact_flow_id = given("HANDOFF_CONTACT_FLOW_ID")
@@ -84,6 +91,7 @@ impl HandoffSettings {
             bot_name,
             retell: RetellLimits::default(),
             text_limit,
+            loopback_file_urls: given("HANDOFF_LOOPBACK_FILE_URLS").is_some_and(|v| v == "true"),
         })
     }
 }
@@ -144,35 +152,39 @@ impl ApiResponse {
 }
 
 /// The service's ports.
-pub struct HandoffPorts<H, C, P, Q, A> {
+pub struct HandoffPorts<H, C, P, Q, A, F> {
     pub store: H,
     pub center: C,
     pub participant: P,
     /// Kicks the delivery of the events a request owes the bot.
     pub queue: Q,
-    /// Attaches a long history to the chat as a file.
+    /// The chat's files: a long history, the bot's files, links to the agent's.
     pub attachments: A,
+    /// Fetches the files bots send by URL.
+    pub files: F,
 }
 
-pub struct HandoffService<H, C, P, Q, A> {
+pub struct HandoffService<H, C, P, Q, A, F> {
     store: H,
     center: C,
     participant: P,
     queue: Q,
     attachments: A,
+    files: F,
     settings: HandoffSettings,
 }
 
-impl<H: HandoffStore, C: ContactCenter, P: Participant, Q: DeliveryQueue, A: ChatAttachments>
-    HandoffService<H, C, P, Q, A>
+impl<H: HandoffStore, C: ContactCenter, P: Participant, Q: DeliveryQueue, A: ChatAttachments, F: WebFiles>
+    HandoffService<H, C, P, Q, A, F>
 {
-    pub fn new(ports: HandoffPorts<H, C, P, Q, A>, settings: HandoffSettings) -> Self {
+    pub fn new(ports: HandoffPorts<H, C, P, Q, A, F>, settings: HandoffSettings) -> Self {
         Self {
             store: ports.store,
             center: ports.center,
             participant: ports.participant,
             queue: ports.queue,
             attachments: ports.attachments,
+            files: ports.files,
             settings,
         }
     }
@@ -203,6 +215,10 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant, Q: DeliveryQueue, A: Cha
             ApiRequest::End(id, end) => self.end(client, &id, &end).await,
             ApiRequest::OpenApi => Ok(ApiResponse::json(200, &openapi::document())),
             ApiRequest::Transcript(id, query) => self.transcript(client, &id, &query).await,
+            ApiRequest::Attachment(id, attachment) => {
+                let link = self.attachment_link(client, &id, &attachment).await?;
+                Ok(ApiResponse::json(200, &link))
+            }
             ApiRequest::Update(id, update) => self.update(client, &id, &update).await,
             ApiRequest::Transfer(..) => Err(ApiError::conflict("not available in this release")),
         }
@@ -444,7 +460,20 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant, Q: DeliveryQueue, A: Cha
                 let reply = self.answer(id, option_id).await?;
                 vec![(reply.content_type, reply.content)]
             }
-            MessageContent::File { .. } => return Err(ApiError::conflict("not available in this release")),
+            MessageContent::File {
+                url,
+                name,
+                content_type,
+            } => {
+                let file = FileMessage {
+                    url,
+                    name,
+                    content_type,
+                    key: &base,
+                };
+                self.send_file(id, chat, &file).await?;
+                return Ok(ApiResponse::empty(202));
+            }
         };
         let mut chat = chat;
         for (part, (content_type, content)) in parts.iter().enumerate() {

@@ -197,6 +197,32 @@ pub struct UploadTicket {
     pub headers: BTreeMap<String, String>,
 }
 
+/// A presigned URL of a file in the chat.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AttachmentLink {
+    pub url: String,
+    /// RFC 3339, as Connect gives it.
+    pub expires_at: String,
+    pub size: u64,
+}
+
+impl std::fmt::Debug for AttachmentLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL is a bearer credential to the file.
+        f.debug_struct("AttachmentLink")
+            .field("expires_at", &self.expires_at)
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Files the bridge fetches from URLs it is given (the Handoff API's `file.url`).
+pub trait WebFiles: Send + Sync {
+    /// The file at `url`, refused beyond `max_bytes` before more than that is read. A URL the
+    /// server refuses is a `Rejected` failure, one it fails to answer `Transient`.
+    fn fetch(&self, url: &str, max_bytes: u64) -> impl Future<Output = PortResult<Capped<FileStream>>> + Send;
+}
+
 /// A file to attach to the chat.
 #[derive(Debug)]
 pub struct NewAttachment {
@@ -230,6 +256,13 @@ pub trait ChatAttachments: Send + Sync {
         text: &str,
         client_token: &str,
     ) -> impl Future<Output = PortResult<()>> + Send;
+    /// `GetAttachment` alone: where the file can be downloaded until the link expires (for a bot
+    /// that downloads it itself).
+    fn link(
+        &self,
+        token: &ConnectionToken,
+        attachment_id: &str,
+    ) -> impl Future<Output = PortResult<AttachmentLink>> + Send;
     /// `GetAttachment` and the download of its URL, refused beyond `max_bytes` before its first
     /// byte is read.
     fn download(

@@ -172,6 +172,18 @@ pub async fn a_file_uploaded_by_its_ticket_is_downloaded_as_sent(
     }
     let unknown = b.attachments.download(&b.token, "no-such-attachment", 1 << 20).await;
     rejected(unknown, "an attachment the chat does not have, not a chat that is gone");
+    for (attachment_id, bytes) in &attached {
+        let link = b.attachments.link(&b.token, attachment_id).await.unwrap();
+        assert_eq!(link.size, bytes.len() as u64);
+        assert!(link.url.starts_with("http") && !link.expires_at.is_empty(), "{link:?}");
+    }
+    let pending = ticket(b, "pending.pdf", "application/pdf", PDF).await;
+    let not_completed = b.attachments.link(&b.token, &pending.attachment_id).await;
+    rejected(not_completed, "an upload not completed has no link yet");
+    rejected(
+        b.attachments.link(&b.token, "no-such-attachment").await,
+        "no link to a file the chat does not have",
+    );
 }
 
 pub async fn an_upload_that_breaks_its_ticket_is_refused(

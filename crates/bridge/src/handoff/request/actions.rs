@@ -8,6 +8,7 @@
 
 use super::create::{Attributes, ConnectId};
 use super::{ApiError, ClientMessageId, TextRule, join};
+use crate::handoff::webhook::endpoint::{Reach, reach};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -17,8 +18,6 @@ const MESSAGE_TEXT: TextRule = TextRule::lines(4096);
 const FILE_NAME: TextRule = TextRule::line(255);
 const OPTION_ID: TextRule = TextRule::line(200);
 const END_REASON: TextRule = TextRule::line(200);
-const UPLOAD_ID_MAX_CHARS: usize = 128;
-const URL_MAX_CHARS: usize = 2048;
 /// Connect's `GetTranscript` returns at most 100 items a page and takes tokens of up to 1000 characters.
 const TRANSCRIPT_MAX_LIMIT: u8 = 100;
 const TRANSCRIPT_DEFAULT_LIMIT: u8 = 50;
@@ -56,20 +55,18 @@ enum MessageType {
     Option,
 }
 
-/// A file the customer sends: at a URL the bridge fetches, or uploaded before.
+/// A file the customer sends, at a URL the bridge fetches.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct FileBody {
-    /// An https URL the bridge downloads the file from (one of `url` and `upload_id`).
+    /// An https URL the bridge downloads the file from (a presigned URL, or one that needs no
+    /// credentials), at most 20 MB; redirects are followed to https only.
     #[schema(format = "uri", max_length = 2048)]
-    url: Option<String>,
-    /// The id of a file uploaded to the bridge before.
-    #[schema(min_length = 1, max_length = 128)]
-    upload_id: Option<String>,
+    url: String,
     /// The file's name as the agent sees it.
     #[schema(min_length = 1, max_length = 255)]
     name: String,
-    /// Its media type, e.g. `application/pdf`.
+    /// Its media type, e.g. `application/pdf`: one Amazon Connect chat accepts.
     content_type: String,
 }
 
@@ -85,7 +82,7 @@ pub enum MessageContent {
     Text(String),
     Markdown(String),
     File {
-        source: FileSource,
+        url: FileUrl,
         name: String,
         content_type: String,
     },
@@ -93,10 +90,12 @@ pub enum MessageContent {
     OptionChosen(String),
 }
 
+/// Where a bot's file is fetched from: https, or plain http to a loopback host, which only a
+/// deployment that allows it fetches (the local twin; see `HandoffSettings::files_over_loopback`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FileSource {
-    Url(String),
-    Upload(String),
+pub struct FileUrl {
+    pub url: String,
+    pub reach: Reach,
 }
 
 impl NewMessage {
@@ -137,33 +136,13 @@ impl NewMessage {
 
 impl FileBody {
     fn parse(self) -> Result<MessageContent, ApiError> {
-        let source = match (self.url, self.upload_id) {
-            (Some(url), None) => {
-                let https = url.starts_with("https://")
-                    && url.len() <= URL_MAX_CHARS
-                    && !url.chars().any(|c| c.is_whitespace() || c.is_control());
-                if !https {
-                    return Err(ApiError::invalid("file.url", "is not an https URL"));
-                }
-                FileSource::Url(url)
-            }
-            (None, Some(id)) => {
-                let well_formed = !id.is_empty()
-                    && id.len() <= UPLOAD_ID_MAX_CHARS
-                    && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
-                if !well_formed {
-                    return Err(ApiError::invalid("file.upload_id", "is not an upload id"));
-                }
-                FileSource::Upload(id)
-            }
-            _ => return Err(ApiError::invalid("file", "needs exactly one of url and upload_id")),
-        };
+        let reach = reach(&self.url).map_err(|_| ApiError::invalid("file.url", "is not an https URL"))?;
         let name = FILE_NAME.check("file.name", self.name)?;
         if name.contains(['/', '\\']) {
             return Err(ApiError::invalid("file.name", "must not contain / or \\"));
         }
         Ok(MessageContent::File {
-            source,
+            url: FileUrl { url: self.url, reach },
             name,
             content_type: media_type("file.content_type", &self.content_type)?,
         })
@@ -346,11 +325,14 @@ mod tests {
         let option = message(json!({"client_message_id": "m-2", "type": "option", "option_id": "opt-3"}));
         assert_eq!(option, Ok(MessageContent::OptionChosen("opt-3".into())));
         let file = message(json!({"client_message_id": "m-3", "type": "file",
-            "file": {"upload_id": "up_1", "name": "receipt.pdf", "content_type": "Application/PDF"}}));
+            "file": {"url": "https://files.example/r.pdf?sig=1", "name": "receipt.pdf", "content_type": "Application/PDF"}}));
         assert_eq!(
             file,
             Ok(MessageContent::File {
-                source: FileSource::Upload("up_1".into()),
+                url: FileUrl {
+                    url: "https://files.example/r.pdf?sig=1".into(),
+                    reach: Reach::Https
+                },
                 name: "receipt.pdf".into(),
                 content_type: "application/pdf".into(),
             })
@@ -390,19 +372,23 @@ mod tests {
                 "file.url: is not an https URL",
             ),
             (
-                json!({"client_message_id": "m", "type": "file", "file": {"url": "https://x.test/a", "upload_id": "u", "name": "a", "content_type": "text/plain"}}),
-                "file: needs exactly one of url and upload_id",
+                json!({"client_message_id": "m", "type": "file", "file": {"url": "ftp://x.test/a", "name": "a", "content_type": "text/plain"}}),
+                "file.url: is not an https URL",
             ),
             (
-                json!({"client_message_id": "m", "type": "file", "file": {"upload_id": "u", "name": "../a", "content_type": "text/plain"}}),
+                json!({"client_message_id": "m", "type": "file", "file": {"url": "https://x.test/a", "upload_id": "u", "name": "a", "content_type": "text/plain"}}),
+                "file.upload_id: is not a known field",
+            ),
+            (
+                json!({"client_message_id": "m", "type": "file", "file": {"url": "https://x.test/a", "name": "../a", "content_type": "text/plain"}}),
                 "file.name: must not contain / or \\",
             ),
             (
-                json!({"client_message_id": "m", "type": "file", "file": {"upload_id": "u", "name": "a", "content_type": "pdf"}}),
+                json!({"client_message_id": "m", "type": "file", "file": {"url": "https://x.test/a", "name": "a", "content_type": "pdf"}}),
                 "file.content_type: is not a media type",
             ),
             (
-                json!({"client_message_id": "m", "type": "file", "file": {"upload_id": "u", "name": "a"}}),
+                json!({"client_message_id": "m", "type": "file", "file": {"url": "https://x.test/a", "name": "a"}}),
                 "file.content_type: is required",
             ),
         ];

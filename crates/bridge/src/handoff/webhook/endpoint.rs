@@ -31,31 +31,46 @@ const MAX_URL_CHARS: usize = 2048;
 
 impl WebhookUrl {
     pub fn parse(raw: &str) -> Result<Self, InvalidUrl> {
-        if raw.len() > MAX_URL_CHARS || raw.chars().any(char::is_whitespace) {
-            return Err(InvalidUrl::Shape);
-        }
-        let (secure, rest) = match (raw.strip_prefix("https://"), raw.strip_prefix("http://")) {
-            (Some(rest), _) => (true, rest),
-            (None, Some(rest)) => (false, rest),
-            (None, None) => return Err(InvalidUrl::Scheme),
-        };
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
-        let host = match host.strip_prefix('[') {
-            Some(v6) => v6.split(']').next().unwrap_or_default(),
-            None => host.split(':').next().unwrap_or_default(),
-        };
-        if host.is_empty() {
-            return Err(InvalidUrl::Host);
-        }
-        if !secure && !matches!(host, "localhost" | "127.0.0.1" | "::1") {
-            return Err(InvalidUrl::Scheme);
-        }
+        reach(raw)?;
         Ok(Self(raw.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// How a URL the bridge may call is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    Https,
+    /// `http://` to `localhost`, `127.0.0.1` or `::1`.
+    LoopbackHttp,
+}
+
+/// Whether the bridge may call `raw` at all: `https`, or plain `http` to a loopback host.
+pub fn reach(raw: &str) -> Result<Reach, InvalidUrl> {
+    if raw.len() > MAX_URL_CHARS || raw.chars().any(char::is_whitespace) {
+        return Err(InvalidUrl::Shape);
+    }
+    let (secure, rest) = match (raw.strip_prefix("https://"), raw.strip_prefix("http://")) {
+        (Some(rest), _) => (true, rest),
+        (None, Some(rest)) => (false, rest),
+        (None, None) => return Err(InvalidUrl::Scheme),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.split(':').next().unwrap_or_default(),
+    };
+    if host.is_empty() {
+        return Err(InvalidUrl::Host);
+    }
+    match (secure, host) {
+        (true, _) => Ok(Reach::Https),
+        (false, "localhost" | "127.0.0.1" | "::1") => Ok(Reach::LoopbackHttp),
+        (false, _) => Err(InvalidUrl::Scheme),
     }
 }
 
