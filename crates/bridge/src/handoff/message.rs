@@ -1,7 +1,7 @@
 //! Handoff messages both ways: what a handoff's chat shows the customer becomes the `data` of the
-//! `handoff.message` and `handoff.typing` events the bot receives ([`for_bot`], [`typing`]), and what the
-//! bot posts for its user (`POST /v1/handoffs/{id}/messages`) becomes what the chat's customer
-//! participant sends into Connect ([`into_chat`]).
+//! `handoff.message` and `handoff.typing` events the bot receives ([`for_bot`], [`typing`]), and the
+//! bot's answers and files (`POST /v1/handoffs/{id}/messages`) become what the chat's customer
+//! participant sends into Connect ([`answer`], [`upload`]; texts go in as the bot wrote them).
 //!
 //! Shaped around one rule: a bot answers Connect's interactive messages exactly as a WhatsApp customer
 //! does. A template is read by [`crate::rich::template`] and rendered by [`crate::rich::interactive`] as
@@ -572,43 +572,9 @@ fn listed(options: &[ChoiceOption], links: &[Link], number: &mut usize) -> Vec<S
 
 // ---- from the bot to the chat ------------------------------------------------------------------------
 
-/// What the bot posts for its user (`POST /v1/handoffs/{id}/messages`), once read from the request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BotContent {
-    Text {
-        text: String,
-    },
-    Markdown {
-        markdown: String,
-    },
-    /// The answer to the last choice, by an option's `id`.
-    Answer {
-        option_id: String,
-    },
-    File(FileReference),
-}
-
-/// A file the bot sends: where the service fetches it from, and what it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileReference {
-    pub url: String,
-    pub name: String,
-    pub content_type: String,
-}
-
-/// What the customer participant sends into Connect.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IntoChat {
-    /// `SendMessage`: a text (the service splits one over Connect's limit, `translate::connect_parts`),
-    /// or an option's answer.
-    Message(ConnectMessage),
-    /// An attachment upload, once the service has fetched the file.
-    Upload(Upload),
-}
-
+/// The attachment upload Connect is asked for a bot's file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upload {
-    pub url: String,
     /// Made safe to store and show.
     pub name: String,
     /// A type Connect chat accepts, in its canonical spelling.
@@ -618,15 +584,13 @@ pub struct Upload {
 /// Why the bot's message cannot go into the chat; each names the request's field at fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Invalid {
-    #[error("{field} is empty")]
-    Empty { field: &'static str },
     #[error("option_id answers nothing: no interactive message waits for an answer")]
     NothingToAnswer,
-    #[error("option_id is no option of the interactive message that waits for an answer")]
+    #[error("option_id is no option of the last interactive message")]
     UnknownOption,
-    #[error("name leaves no usable file name")]
+    #[error("file.name leaves no usable file name")]
     FileName,
-    #[error("content_type is not a file type Amazon Connect chat accepts")]
+    #[error("file.content_type is not a file type Amazon Connect chat accepts")]
     FileType,
 }
 
@@ -634,52 +598,44 @@ impl Invalid {
     /// The request field at fault, for the API's 400.
     pub fn field(self) -> &'static str {
         match self {
-            Invalid::Empty { field } => field,
             Invalid::NothingToAnswer | Invalid::UnknownOption => "option_id",
-            Invalid::FileName => "name",
-            Invalid::FileType => "content_type",
+            Invalid::FileName => "file.name",
+            Invalid::FileType => "file.content_type",
+        }
+    }
+
+    /// What is wrong with the field, for the API's 400.
+    pub fn problem(self) -> &'static str {
+        match self {
+            Invalid::NothingToAnswer => "answers nothing: no interactive message waits for an answer",
+            Invalid::UnknownOption => "is no option of the last interactive message",
+            Invalid::FileName => "leaves no usable file name",
+            Invalid::FileType => "is not a file type Amazon Connect chat accepts",
         }
     }
 }
 
-/// What the customer participant sends into Connect for the bot's message; `offered` is the handoff's
-/// last choice, which an option answers.
-pub fn into_chat(content: &BotContent, offered: Option<&OfferedChoice>) -> Result<IntoChat, Invalid> {
-    let said = |content_type: &str, body: &str, field: &'static str| {
-        if body.trim().is_empty() {
-            return Err(Invalid::Empty { field });
-        }
-        Ok(IntoChat::Message(ConnectMessage {
-            content_type: content_type.to_owned(),
-            content: body.to_owned(),
-        }))
-    };
-    match content {
-        BotContent::Text { text } => said(TEXT_PLAIN, text, "text"),
-        BotContent::Markdown { markdown } => said(TEXT_MARKDOWN, markdown, "markdown"),
-        BotContent::Answer { option_id } => {
-            let offered = offered.ok_or(Invalid::NothingToAnswer)?;
-            // Only what the bot was shown can be answered, with what the menu says Connect receives.
-            let shown = offered.choice.options.iter().any(|o| o.id == *option_id);
-            let option = offered
-                .menu
-                .option(option_id)
-                .filter(|_| shown)
-                .ok_or(Invalid::UnknownOption)?;
-            Ok(IntoChat::Message(option.reply.clone()))
-        }
-        BotContent::File(file) => {
-            let name = sanitize_file_name(&file.name).ok_or(Invalid::FileName)?;
-            let content_type = canonical_mime(&file.content_type, Some(&name))
-                .filter(|mime| ConnectLimits::default().accepts(mime))
-                .ok_or(Invalid::FileType)?;
-            Ok(IntoChat::Upload(Upload {
-                url: file.url.clone(),
-                name,
-                content_type,
-            }))
-        }
-    }
+/// What the customer participant sends into Connect for the option `option_id` of the handoff's last
+/// choice, `offered`.
+pub fn answer(option_id: &str, offered: Option<&OfferedChoice>) -> Result<ConnectMessage, Invalid> {
+    let offered = offered.ok_or(Invalid::NothingToAnswer)?;
+    // Only what the bot was shown can be answered, with what the menu says Connect receives.
+    let shown = offered.choice.options.iter().any(|o| o.id == option_id);
+    let option = offered
+        .menu
+        .option(option_id)
+        .filter(|_| shown)
+        .ok_or(Invalid::UnknownOption)?;
+    Ok(option.reply.clone())
+}
+
+/// The upload Connect is asked for the bot's file called `name`, of the type `content_type`.
+pub fn upload(name: &str, content_type: &str) -> Result<Upload, Invalid> {
+    let name = sanitize_file_name(name).ok_or(Invalid::FileName)?;
+    let content_type = canonical_mime(content_type, Some(&name))
+        .filter(|mime| ConnectLimits::default().accepts(mime))
+        .ok_or(Invalid::FileType)?;
+    Ok(Upload { name, content_type })
 }
 
 #[cfg(test)]

@@ -78,15 +78,6 @@ fn whatsapp_answer(menu: &Menu, id: &str) -> ConnectMessage {
     }
 }
 
-fn answer(option_id: &str, offered: Option<&OfferedChoice>) -> Result<IntoChat, Invalid> {
-    into_chat(
-        &BotContent::Answer {
-            option_id: option_id.to_owned(),
-        },
-        offered,
-    )
-}
-
 #[test]
 fn texts_and_markdown_reach_the_bot_as_given_with_who_said_them() {
     let (data, offered) = one(&fixture("agent-message"));
@@ -276,11 +267,11 @@ fn a_time_picker_offers_its_slots_by_day_and_time() {
     let id = &choice.options[0].id;
     assert_eq!(
         answer(id, Some(&offered)),
-        Ok(IntoChat::Message(ConnectMessage::text("2025-11-12T17:00+00:00")))
+        Ok(ConnectMessage::text("2025-11-12T17:00+00:00"))
     );
     assert_eq!(
         answer(id, Some(&offered)),
-        Ok(IntoChat::Message(whatsapp_answer(&whatsapp_menu(&item), id)))
+        Ok(whatsapp_answer(&whatsapp_menu(&item), id))
     );
 
     // More slots than a WhatsApp list holds, and one whose date cannot be read (listed last, as written).
@@ -300,7 +291,7 @@ fn a_time_picker_offers_its_slots_by_day_and_time() {
     assert!(choice.fallback_text.contains("\n13. tomorrow"));
     assert_eq!(
         answer(&choice.options[12].id, Some(&offered)),
-        Ok(IntoChat::Message(ConnectMessage::text("tomorrow")))
+        Ok(ConnectMessage::text("tomorrow"))
     );
 }
 
@@ -333,7 +324,7 @@ fn a_carousel_shows_its_panels_and_answers_as_connects_widget() {
          Dining\nSelect an option:\n3. Book Table\n4. View Popular Entrees"
     );
     let id = &choice.options[2].id;
-    let Ok(IntoChat::Message(reply)) = answer(id, Some(&offered)) else {
+    let Ok(reply) = answer(id, Some(&offered)) else {
         panic!("not answered")
     };
     assert_eq!(
@@ -363,43 +354,20 @@ fn an_unknown_template_is_shown_by_its_title_never_dropped() {
 }
 
 #[test]
-fn the_bots_texts_and_files_go_into_the_chat() {
-    let sent = |content: BotContent| into_chat(&content, None);
+fn the_bots_files_go_into_the_chat_as_connect_takes_them() {
     assert_eq!(
-        sent(BotContent::Text { text: "Hola".into() }),
-        Ok(IntoChat::Message(ConnectMessage::text("Hola")))
-    );
-    assert_eq!(
-        sent(BotContent::Markdown {
-            markdown: "**sí**".into()
-        }),
-        Ok(IntoChat::Message(ConnectMessage {
-            content_type: TEXT_MARKDOWN.into(),
-            content: "**sí**".into()
-        }))
-    );
-    let empty = sent(BotContent::Text { text: " \n".into() }).unwrap_err();
-    assert_eq!(empty.field(), "text");
-    let empty = sent(BotContent::Markdown { markdown: "".into() }).unwrap_err();
-    assert_eq!(empty.field(), "markdown");
-
-    let file = |name: &str, content_type: &str| {
-        sent(BotContent::File(FileReference {
-            url: "https://files.example/1".into(),
-            name: name.into(),
-            content_type: content_type.into(),
-        }))
-    };
-    assert_eq!(
-        file("../../invoice.PDF", "application/octet-stream"),
-        Ok(IntoChat::Upload(Upload {
-            url: "https://files.example/1".into(),
+        upload("../../invoice.PDF", "application/octet-stream"),
+        Ok(Upload {
             name: "invoice.PDF".into(),
             content_type: "application/pdf",
-        }))
+        }),
+        "a safe name, and the type its extension says when the bot's is generic"
     );
-    assert_eq!(file("..", "application/pdf").unwrap_err().field(), "name");
-    assert_eq!(file("voice.ogg", "audio/ogg").unwrap_err().field(), "content_type");
+    assert_eq!(upload("..", "application/pdf").unwrap_err().field(), "file.name");
+    assert_eq!(
+        upload("voice.ogg", "audio/ogg").unwrap_err().field(),
+        "file.content_type"
+    );
 }
 
 #[test]
@@ -434,7 +402,7 @@ fn round_trip_an_agents_list_picker_answered_by_the_bot_as_by_a_whatsapp_custome
     // The bot answers option 2 by its id.
     let option = &choice.options[1];
     assert_eq!(option.title, "Orange");
-    let Ok(IntoChat::Message(reply)) = answer(&option.id, Some(&offered)) else {
+    let Ok(reply) = answer(&option.id, Some(&offered)) else {
         panic!("not answered")
     };
     assert_eq!(reply, ConnectMessage::text("Orange"), "what Connect's widget sends");

@@ -26,7 +26,7 @@ use super::Speaker;
 use super::context::{Brief, RetellLimits, agent_context};
 use super::dispatch::DeliveryQueue;
 use super::lifecycle::{EndReason, Input, Refusal, Status};
-use super::message::{BotContent, IntoChat, Invalid, LEX_DISPLAY_NAME, into_chat};
+use super::message::{Invalid, LEX_DISPLAY_NAME, answer};
 use super::moves::{Change, Settled, envelope, settle};
 use super::openapi;
 use super::request::{
@@ -497,21 +497,7 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant, Q: DeliveryQueue, A: Cha
     /// Connect's own chat widget sends for it.
     async fn answer(&self, id: &HandoffId, option_id: &str) -> Result<ConnectMessage, ApiError> {
         let offered = self.store.load_offered(id).await.map_err(failed)?;
-        let answer = BotContent::Answer {
-            option_id: option_id.to_owned(),
-        };
-        match into_chat(&answer, offered.as_ref()) {
-            Ok(IntoChat::Message(reply)) => Ok(reply),
-            Ok(IntoChat::Upload(_)) => Err(ApiError::internal()),
-            Err(Invalid::NothingToAnswer) => Err(ApiError::invalid(
-                "option_id",
-                "answers nothing: no interactive message waits for an answer",
-            )),
-            Err(_) => Err(ApiError::invalid(
-                "option_id",
-                "is no option of the last interactive message",
-            )),
-        }
+        answer(option_id, offered.as_ref()).map_err(invalid)
     }
 
     async fn typing(&self, client: &str, id: &HandoffId) -> Result<ApiResponse, ApiError> {
@@ -683,6 +669,11 @@ fn participant_of(item: &ChatItem) -> TranscriptParticipant {
         Some(Role::System) if item.display_name.as_deref() == Some(LEX_DISPLAY_NAME) => TranscriptParticipant::Bot,
         Some(Role::System | Role::Other(_)) | None => TranscriptParticipant::System,
     }
+}
+
+/// The bot's message the chat cannot take, as the API's 400 naming the field.
+fn invalid(invalid: Invalid) -> ApiError {
+    ApiError::invalid(invalid.field(), invalid.problem())
 }
 
 /// A port's failure as the API answers it: throttled or briefly unavailable is 429 with a pause, the

@@ -5,10 +5,10 @@
 //! file the agent sends reaches the bot as a link in its `handoff.message`
 //! (see [`super::super::relay`]); links last minutes, so the API gives a new one on request.
 
-use super::{HandoffService, failed};
+use super::{HandoffService, failed, invalid};
 use crate::error::FailureKind;
 use crate::handoff::dispatch::DeliveryQueue;
-use crate::handoff::message::{BotContent, Download, FileReference, IntoChat, Invalid, Upload, into_chat};
+use crate::handoff::message::{Download, Upload, upload};
 use crate::handoff::request::{ApiError, AttachmentId, FileUrl, HandoffId};
 use crate::handoff::store::HandoffStore;
 use crate::handoff::webhook::endpoint::Reach;
@@ -45,9 +45,9 @@ where
         if file.url.reach == Reach::LoopbackHttp && !self.settings.loopback_file_urls {
             return Err(ApiError::invalid("file.url", "is not an https URL"));
         }
-        let upload = upload_of(file)?;
+        let upload = upload(file.name, file.content_type).map_err(invalid)?;
         let limit = ConnectLimits::default().max_bytes;
-        let body = match self.files.fetch(&upload.url, limit).await {
+        let body = match self.files.fetch(&file.url.url, limit).await {
             Ok(Capped::Within(body)) if body.is_empty() => {
                 return Err(ApiError::invalid("file.url", "gave an empty file"));
             }
@@ -137,24 +137,5 @@ where
                 _ => self.chat_failure(e),
             })?;
         Ok(link.into())
-    }
-}
-
-/// What Connect is asked to take for the bot's file, or the request's field at fault.
-fn upload_of(file: &FileMessage<'_>) -> Result<Upload, ApiError> {
-    let content = BotContent::File(FileReference {
-        url: file.url.url.clone(),
-        name: file.name.to_owned(),
-        content_type: file.content_type.to_owned(),
-    });
-    match into_chat(&content, None) {
-        Ok(IntoChat::Upload(upload)) => Ok(upload),
-        Ok(IntoChat::Message(_)) => Err(ApiError::internal()),
-        Err(Invalid::FileName) => Err(ApiError::invalid("file.name", "leaves no usable file name")),
-        Err(Invalid::FileType) => Err(ApiError::invalid(
-            "file.content_type",
-            "is not a file type Amazon Connect chat accepts",
-        )),
-        Err(_) => Err(ApiError::invalid("file", "is not a file Amazon Connect chat accepts")),
     }
 }
