@@ -1,4 +1,8 @@
-//! The repository's sample events, by name, for the unit tests of more than one module.
+//! The repository's sample events, by name, and sample records, for the unit tests of more than one
+//! module.
+
+use crate::handoff::request::HandoffId;
+use crate::handoff::store::{HandoffRecord, NewRecord};
 
 /// The SNS event that delivers Connect's stream item `name` (`tests/fixtures/connect-stream-<name>.json`).
 pub fn connect_stream(name: &str) -> &'static str {
@@ -31,4 +35,16 @@ pub fn stream_item(name: &str) -> crate::connect_stream::StreamItem {
         .remove(0)
         .expect("a notification");
     crate::connect_stream::parse_item(&notification).expect("a stream item")
+}
+
+/// A handoff just created (no chat yet), created at epoch ms 1000.
+pub fn handoff_record() -> HandoffRecord {
+    HandoffRecord::new(NewRecord {
+        id: HandoffId::mint(1_000, 7),
+        client: "acme-bot".into(),
+        external_conversation_id: "conv-1".into(),
+        client_token: "token".into(),
+        request_digest: "digest".into(),
+        now_ms: 1_000,
+    })
 }

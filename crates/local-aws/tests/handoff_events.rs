@@ -352,33 +352,9 @@ async fn a_chat_streamed_to_the_handoff_topic_reaches_connect_handler() {
     .await
     .unwrap();
     let url = twin.url();
-    let client = reqwest::Client::new();
-    let started: Value = client
-        .put(format!("{url}/contact/chat"))
-        .json(&json!({
-            "InstanceId": cfg.instance_id,
-            "ContactFlowId": cfg.contact_flow_id,
-            "ParticipantDetails": {"DisplayName": "Bot customer"},
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let started = support::streaming_chat(&url, &cfg.handoff_stream_topic_arn, "Bot customer").await;
     let contact = started["ContactId"].as_str().unwrap().to_owned();
-    let streaming = client
-        .post(format!("{url}/contact/start-streaming"))
-        .json(&json!({
-            "InstanceId": cfg.instance_id,
-            "ContactId": contact,
-            "ChatStreamingConfiguration": {"StreamingEndpointArn": cfg.handoff_stream_topic_arn},
-            "ClientToken": "handoff",
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(streaming.status().as_u16(), 200);
+    let client = reqwest::Client::new();
     let out: Value = client
         .post(format!("{url}/_twin/contacts/{contact}/agent"))
         .json(&json!({"action": "join", "display_name": "Ana"}))

@@ -10,6 +10,8 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use local_aws::{FunctionName, HandlerOptions, Stack, StackOptions, Twin, TwinConfig, TwinOptions};
 use serde_json::{Value, json};
 
+mod support;
+
 const ROLE_ENV: &str = "LOCAL_AWS_FAKE_HANDLER";
 /// `ROLE_ENV`'s value for a runtime that speaks HTTP by hand, to pace its answers (see `slow_runtime`).
 const SLOW_ANSWER: &str = "slow-answer";
@@ -296,33 +298,9 @@ async fn handlers_run_retry_crash_and_time_out() {
 /// A chat contact streaming to ConnectHandler, its customer connected (the flow's items handled).
 async fn open_contact(url: &str) -> String {
     let cfg = TwinConfig::default();
-    let client = reqwest::Client::new();
-    let started: Value = client
-        .put(format!("{url}/contact/chat"))
-        .json(&json!({
-            "InstanceId": cfg.instance_id,
-            "ContactFlowId": cfg.contact_flow_id,
-            "ParticipantDetails": {"DisplayName": "Sheena"},
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let started = support::streaming_chat(url, &cfg.connect_stream_topic_arn, "Sheena").await;
     let contact = started["ContactId"].as_str().unwrap().to_owned();
-    let streaming = client
-        .post(format!("{url}/contact/start-streaming"))
-        .json(&json!({
-            "InstanceId": cfg.instance_id,
-            "ContactId": contact,
-            "ChatStreamingConfiguration": {"StreamingEndpointArn": cfg.connect_stream_topic_arn},
-            "ClientToken": "x",
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(streaming.status().as_u16(), 200);
+    let client = reqwest::Client::new();
     let conn = client
         .post(format!("{url}/participant/connection"))
         .header("X-Amz-Bearer", started["ParticipantToken"].as_str().unwrap())

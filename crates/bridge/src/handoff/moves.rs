@@ -149,19 +149,8 @@ pub async fn settle(
 mod tests {
     use super::*;
     use crate::handoff::lifecycle::{EndReason, Status};
-    use crate::handoff::store::NewRecord;
+    use crate::test_fixtures::handoff_record as record;
     use serde_json::json;
-
-    fn record() -> HandoffRecord {
-        HandoffRecord::new(NewRecord {
-            id: HandoffId::mint(1_000, 7),
-            client: "acme-bot".into(),
-            external_conversation_id: "conv-1".into(),
-            client_token: "token".into(),
-            request_digest: "digest".into(),
-            now_ms: 1_000,
-        })
-    }
 
     fn sequences(owed: &[Owed]) -> Vec<u64> {
         owed.iter().map(|o| o.sequence).collect()

@@ -180,17 +180,7 @@ pub trait HandoffStore: Send + Sync {
 mod tests {
     use super::*;
     use crate::handoff::lifecycle::{EndReason, Input};
-
-    fn record() -> HandoffRecord {
-        HandoffRecord::new(NewRecord {
-            id: HandoffId::mint(1_000, 7),
-            client: "acme-bot".into(),
-            external_conversation_id: "conv-1".into(),
-            client_token: "token".into(),
-            request_digest: "digest".into(),
-            now_ms: 1_000,
-        })
-    }
+    use crate::test_fixtures::handoff_record as record;
 
     #[test]
     fn a_moved_record_keeps_when_the_first_agent_joined_and_when_it_ended() {
