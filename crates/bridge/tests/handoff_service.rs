@@ -3,7 +3,7 @@
 //! second chat and says nothing twice, even when the first attempt died half-way; a key reused for
 //! another request, another client's handoff and a bad request change nothing; the bot's messages go
 //! in once per `client_message_id`; an ended handoff refuses them; a start Connect refuses fails the
-//! handoff.
+//! handoff; a transfer moves a queued handoff once however often asked, and never an agent's chat.
 
 use bridge::fakes::{FakeAttachments, FakeConnect, FakeDeliveryQueue, FakeHandoffStore, FakeWebFiles, Fault, Speaker};
 use bridge::handoff::context::RetellLimits;
@@ -776,4 +776,183 @@ async fn the_agents_file_gets_a_new_link_while_the_handoff_lasts() {
         (late.status, json_of(&late)["code"].clone()),
         (409, json!("handoff_ended"))
     );
+}
+
+const QUEUE: &str = "0a1b2c3d-0000-4000-8000-000000000002";
+
+/// The contact attribute the handoff's queue flow moves the chat by.
+fn transfer_attribute(api: &Api) -> Option<String> {
+    api.connect.chats()[0]
+        .request
+        .attributes
+        .get(bridge::handoff::transfer::TRANSFER_QUEUE_ATTRIBUTE)
+        .cloned()
+}
+
+/// Moves handoff `id` as its chat's stream would: `input` written over what is stored.
+async fn moved(api: &Api, id: &str, input: bridge::handoff::lifecycle::Input) {
+    use bridge::handoff::moves::{Change, Settled, settle};
+    let record = api.store.load(&HandoffId::parse(id).unwrap()).await.unwrap().unwrap();
+    let written = settle(&api.store, &record, &Change::Move(input), None).await.unwrap();
+    assert!(matches!(written, Settled::Written { .. }), "{written:?}");
+}
+
+#[tokio::test]
+async fn a_queued_handoff_is_transferred_once_however_often_the_bot_asks() {
+    use bridge::error::{FailureKind, PortError};
+    let api = Api::new();
+    let id = api.handed_off().await;
+    let path = format!("/v1/handoffs/{id}/transfer");
+    api.queue.faults().next(
+        "kick",
+        Fault::Fail(PortError::new(
+            FailureKind::Transient,
+            "SendMessage",
+            "ThrottlingException",
+        )),
+    );
+
+    let first = api.call(CLIENT, "POST", &path, None, &json!({"queue_id": QUEUE})).await;
+    let retried = api.call(CLIENT, "POST", &path, None, &json!({"queue_id": QUEUE})).await;
+    let again = api.call(CLIENT, "POST", &path, None, &json!({"queue_id": QUEUE})).await;
+
+    assert_eq!(
+        (first.status, retried.status, again.status),
+        (429, 202, 202),
+        "{first:?}"
+    );
+    let view = json_of(&retried);
+    assert_eq!(
+        (view["handoff_id"].as_str(), view["status"].as_str()),
+        (Some(id.as_str()), Some("queued")),
+        "answered as GET answers"
+    );
+    assert_eq!(transfer_attribute(&api).as_deref(), Some(QUEUE));
+    assert_eq!(
+        api.owed(&id),
+        [(1, "handoff.created".to_owned()), (2, "handoff.transferred".to_owned())],
+        "one event, however often asked"
+    );
+    let events = api.store.events(&HandoffId::parse(&id).unwrap());
+    let body: Value = serde_json::from_str(&events[1].1.body).unwrap();
+    assert_eq!(body["data"]["to"], QUEUE);
+    assert_eq!(
+        api.kicks(&id),
+        3,
+        "the create's, and each retry's: the first kick failed"
+    );
+
+    let other = "0a1b2c3d-0000-4000-8000-000000000003";
+    let elsewhere = api.call(CLIENT, "POST", &path, None, &json!({"queue_id": other})).await;
+    assert_eq!(elsewhere.status, 202);
+    assert_eq!(transfer_attribute(&api).as_deref(), Some(other));
+    assert_eq!(api.owed(&id).len(), 3, "another queue is another transfer");
+}
+
+#[tokio::test]
+async fn an_agents_chat_a_flow_and_an_ended_handoff_are_not_transferred() {
+    use bridge::handoff::lifecycle::{EndReason, Input};
+    let api = Api::new();
+    let id = api.handed_off().await;
+    let path = format!("/v1/handoffs/{id}/transfer");
+
+    let to_flow = api
+        .call(CLIENT, "POST", &path, None, &json!({"contact_flow_id": QUEUE}))
+        .await;
+    assert_eq!(
+        (to_flow.status, json_of(&to_flow)["code"].as_str()),
+        (409, Some("conflict"))
+    );
+
+    moved(&api, &id, Input::AgentJoined { agent: "Ana".into() }).await;
+    let agents = api.call(CLIENT, "POST", &path, None, &json!({"queue_id": QUEUE})).await;
+    assert_eq!(
+        (agents.status, json_of(&agents)["code"].as_str()),
+        (409, Some("conflict"))
+    );
+    assert!(
+        json_of(&agents)["message"].as_str().unwrap().contains("quick connect"),
+        "{agents:?}"
+    );
+
+    moved(
+        &api,
+        &id,
+        Input::ChatEnded {
+            reason: EndReason::AgentEnded,
+        },
+    )
+    .await;
+    let ended = api.call(CLIENT, "POST", &path, None, &json!({"queue_id": QUEUE})).await;
+    assert_eq!(
+        (ended.status, json_of(&ended)["code"].as_str()),
+        (409, Some("handoff_ended"))
+    );
+
+    assert_eq!(transfer_attribute(&api), None, "nothing set on the contact");
+    let owed: Vec<String> = api.owed(&id).into_iter().map(|(_, kind)| kind).collect();
+    assert!(!owed.contains(&"handoff.transferred".to_owned()), "{owed:?}");
+}
+
+#[tokio::test]
+async fn a_transfer_an_agent_overtakes_is_taken_back() {
+    use bridge::handoff::lifecycle::Input;
+    let api = Api::new();
+    let id = api.handed_off().await;
+    // Connect takes its time setting the attribute; the agent joins meanwhile.
+    api.connect
+        .faults()
+        .next("update_attributes", Fault::Slow(std::time::Duration::from_millis(200)));
+    let path = format!("/v1/handoffs/{id}/transfer");
+    let body = json!({"queue_id": QUEUE});
+
+    let (overtaken, ()) = tokio::join!(api.call(CLIENT, "POST", &path, None, &body), async {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        moved(&api, &id, Input::AgentJoined { agent: "Ana".into() }).await;
+    });
+
+    assert_eq!(
+        (overtaken.status, json_of(&overtaken)["code"].as_str()),
+        (409, Some("conflict")),
+        "{overtaken:?}"
+    );
+    assert_eq!(
+        transfer_attribute(&api).as_deref(),
+        Some(""),
+        "cleared before the queue flow acts on it"
+    );
+    assert_eq!(
+        api.owed(&id),
+        [
+            (1, "handoff.created".to_owned()),
+            (2, "handoff.agent_joined".to_owned())
+        ],
+        "the agent has it"
+    );
+}
+
+#[tokio::test]
+async fn an_attribute_connect_refuses_is_a_bad_queue_id_and_owes_nothing() {
+    let api = Api::new();
+    let id = api.handed_off().await;
+    api.connect.faults().next(
+        "update_attributes",
+        Fault::rejected("UpdateContactAttributes", "InvalidParameterException"),
+    );
+    api.connect
+        .faults()
+        .next("update_attributes", Fault::throttled("UpdateContactAttributes"));
+    let path = format!("/v1/handoffs/{id}/transfer");
+
+    let refused = api.call(CLIENT, "POST", &path, None, &json!({"queue_id": QUEUE})).await;
+    let throttled = api.call(CLIENT, "POST", &path, None, &json!({"queue_id": QUEUE})).await;
+
+    assert_eq!(refused.status, 400, "{refused:?}");
+    assert_eq!(
+        json_of(&refused)["message"].as_str().unwrap().split(':').next(),
+        Some("queue_id")
+    );
+    assert_eq!(throttled.status, 429);
+    assert_eq!(api.owed(&id), [(1, "handoff.created".to_owned())]);
+    assert_eq!(transfer_attribute(&api), None);
 }

@@ -2,7 +2,9 @@
 //! agent does in the handoff's chat, WebhookSender (fed by the twin's SQS event source) delivers each
 //! event to the client's webhook, and the twin's receiver checks every signature. The bot receives
 //! every event once, in order; answers the agent's list by option id; sends a file and gets the
-//! agent's; and a webhook that fails three times, then recovers, loses nothing and keeps the order.
+//! agent's; transfers its queued handoff (one `handoff.transferred` however often asked, none once an
+//! agent has the chat); and a webhook that fails three times, then recovers, loses nothing and keeps
+//! the order.
 
 use e2e::{TestStack, fixture};
 use reqwest::StatusCode;
@@ -403,4 +405,58 @@ async fn a_file_goes_each_way_between_the_bot_and_the_agent() {
         LABEL
     );
     assert_once_in_order_and_signed(&bot.taken().await, &id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_transfers_its_queued_handoff_once_and_an_agents_chat_not_at_all() {
+    let bot = Bot::start(json!({})).await;
+    let (id, contact) = bot.hand_off().await;
+    let path = format!("/v1/handoffs/{id}/transfer");
+    let (queue, other) = (
+        "0a1b2c3d-0000-4000-8000-000000000002",
+        "0a1b2c3d-0000-4000-8000-000000000003",
+    );
+    let attribute = || async {
+        let chats = bot.stack.twin().contacts().await;
+        let chat = chats
+            .iter()
+            .find(|c| c["contact_id"] == contact.as_str())
+            .expect("the chat");
+        chat["attributes"]["HandoffTransferQueueId"].clone()
+    };
+
+    for _ in 0..2 {
+        let (status, view) = bot.call("POST", &path, &[], Some(json!({"queue_id": queue}))).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{view}");
+        assert_eq!(
+            (view["handoff_id"].as_str(), view["status"].as_str()),
+            (Some(id.as_str()), Some("queued"))
+        );
+    }
+    assert_eq!(attribute().await, queue, "for the handoff's queue flow to read");
+
+    bot.agent(&contact, json!({"action": "join", "display_name": "Ana"}))
+        .await;
+    bot.until_taken("handoff.agent_joined", Duration::from_secs(20)).await;
+    let (status, refused) = bot.call("POST", &path, &[], Some(json!({"queue_id": other}))).await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (StatusCode::CONFLICT, Some("conflict"))
+    );
+    assert_eq!(attribute().await, queue, "the agent's chat is left as it is");
+
+    bot.agent(&contact, json!({"action": "end"})).await;
+    let deliveries = bot.until_taken("handoff.ended", Duration::from_secs(20)).await;
+    let transferred: Vec<&Value> = deliveries
+        .iter()
+        .filter(|d| d["body"]["type"] == "handoff.transferred")
+        .collect();
+    assert_eq!(
+        transferred.len(),
+        1,
+        "once, however often asked: {:#?}",
+        types(&deliveries)
+    );
+    assert_eq!(transferred[0]["body"]["data"]["to"], queue);
+    assert_once_in_order_and_signed(&deliveries, &id);
 }

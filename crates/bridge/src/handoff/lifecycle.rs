@@ -64,8 +64,12 @@ pub enum Input {
     /// The agent left the chat (`participant.left` of an AGENT): the chat ends next, or a transfer
     /// brings another agent.
     AgentLeft,
-    /// The contact went to another queue or agent (the flow's transfer, or the API's).
+    /// The contact went to another queue or agent (a transfer in Connect).
     Transferred { to: String },
+    /// The bot moves its chat to the queue `to` (`POST /v1/handoffs/{id}/transfer`). Only a chat no
+    /// agent has moves so (Connect moves an agent's chat only by the agent's own transfer): an agent's
+    /// chat is left as it is, so a transfer that raced an agent taking the chat changes nothing.
+    BotTransfer { to: String },
     /// The chat ended (`chat.ended`, or the customer side disconnected by the API).
     ChatEnded { reason: EndReason },
     /// Connect refused the start for good.
@@ -153,7 +157,9 @@ impl Lifecycle {
             (Status::Ended, Input::ChatEnded { reason: EndReason::Api }) if self.ended_by == Some(EndReason::Api) => {
                 None
             }
-            (status, Input::FromBot | Input::ChatEnded { reason: EndReason::Api }) if status.is_over() => {
+            (status, Input::FromBot | Input::BotTransfer { .. } | Input::ChatEnded { reason: EndReason::Api })
+                if status.is_over() =>
+            {
                 return Err(Refusal::Over);
             }
             (status, _) if status.is_over() => None,
@@ -176,6 +182,8 @@ impl Lifecycle {
                 next.agent = None;
                 Some(Event::Transferred { to })
             }
+            (Status::Queued, Input::BotTransfer { to }) => Some(Event::Transferred { to }),
+            (_, Input::BotTransfer { .. }) => None,
             (_, Input::ChatEnded { reason }) if self.agent_ever_joined || reason == EndReason::Api => {
                 next.status = Status::Ended;
                 next.agent = None;
@@ -388,6 +396,28 @@ mod tests {
             })
             .unwrap();
         assert_eq!(ended.lifecycle.status, Status::Ended);
+    }
+
+    #[test]
+    fn the_bot_transfers_only_a_chat_no_agent_has() {
+        let queued = Lifecycle::created();
+        let moved = queued.apply(Input::BotTransfer { to: "Billing".into() }).unwrap();
+        assert_eq!(moved.events, [(2, Event::Transferred { to: "Billing".into() })]);
+        assert_eq!(
+            (moved.lifecycle.status, moved.lifecycle.agent_ever_joined),
+            (Status::Queued, false)
+        );
+
+        let (joined, _) = run(vec![joined("Ana")]);
+        let untouched = joined.apply(Input::BotTransfer { to: "Billing".into() }).unwrap();
+        assert_eq!(untouched.lifecycle, joined, "an agent's chat is not moved");
+        assert!(untouched.events.is_empty());
+
+        let (ended, _) = run(vec![Input::ChatEnded { reason: EndReason::Api }]);
+        assert_eq!(
+            ended.apply(Input::BotTransfer { to: "Billing".into() }),
+            Err(Refusal::Over)
+        );
     }
 
     #[test]

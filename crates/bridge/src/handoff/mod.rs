@@ -17,6 +17,8 @@
 //! - [`store`]: the port that keeps a handoff's record (created once per idempotency key, its chat
 //!   attached once, each move written over the one it followed, with the events it owes);
 //! - [`moves`]: what a change owes the bot, and the write loop the API and the relay share;
+//! - [`transfer`]: whether the bot's transfer can move the handoff's chat, and what the bridge sets
+//!   on the contact for the handoff's queue flow to move it;
 //! - [`relay`]: ConnectHandler's side: the items of a handoff's chat as the handoff's changes;
 //! - [`outbox`], [`dispatch`] and [`kicks`]: `WebhookSender`'s side: each handoff's events delivered in order,
 //!   retried on their schedule, dead-lettered when given up;
@@ -44,6 +46,7 @@ pub mod relay;
 pub mod request;
 pub mod service;
 pub mod store;
+pub mod transfer;
 pub mod webhook;
 
 use serde::{Deserialize, Serialize};

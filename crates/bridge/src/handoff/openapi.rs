@@ -170,9 +170,13 @@ fn shape(operation: Operation) -> Shape {
         ),
         Operation::TransferHandoff => shape(
             "transferHandoff",
-            "Transfer the chat to another queue or flow (409 when Connect cannot)",
+            "Move the chat, while it waits for an agent, to another queue",
             body::<TransferBody>(true),
-            ("202", "Transfer under way; handoff.transferred follows", None),
+            (
+                "202",
+                "Asked: the chat moves when its queue flow next looks; handoff.transferred follows",
+                name(HandoffView::name()),
+            ),
             true,
         ),
         Operation::EndHandoff => shape(
@@ -330,7 +334,16 @@ fn errors(route: &Route, shape: &Shape) -> Vec<(&'static str, &'static str)> {
         ));
     }
     if shape.on_handoff {
-        errors.push(("409", "handoff_ended, or conflict when Connect cannot do it"));
+        errors.push((
+            "409",
+            match route.operation {
+                Operation::TransferHandoff => {
+                    "handoff_ended; or conflict: an agent has the chat (only the agent's own transfer moves \
+                     it), or a contact_flow_id (a chat waiting in a queue cannot be moved to a flow)"
+                }
+                _ => "handoff_ended, or conflict when Connect cannot do it",
+            },
+        ));
     }
     if route.method != Method::Get {
         errors.push(("413", "payload_too_large: the body is over 256 KiB"));
@@ -506,6 +519,18 @@ mod tests {
         assert!(create["responses"]["429"]["headers"]["Retry-After"].is_object());
         let message = &doc["paths"]["/v1/handoffs/{id}/messages"]["post"]["responses"];
         assert!(message["409"].is_object() && message["404"].is_object());
+        let transfer = &doc["paths"]["/v1/handoffs/{id}/transfer"]["post"]["responses"];
+        assert_eq!(
+            transfer["202"]["content"][JSON]["schema"]["$ref"], "#/components/schemas/HandoffView",
+            "a transfer answers the handoff as GET does"
+        );
+        assert!(
+            transfer["409"]["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("agent") && d.contains("contact_flow_id")),
+            "{}",
+            transfer["409"]
+        );
 
         let schemas = &doc["components"]["schemas"];
         let body = &schemas["CreateHandoffBody"];

@@ -220,7 +220,7 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant, Q: DeliveryQueue, A: Cha
                 Ok(ApiResponse::json(200, &link))
             }
             ApiRequest::Update(id, update) => self.update(client, &id, &update).await,
-            ApiRequest::Transfer(..) => Err(ApiError::conflict("not available in this release")),
+            ApiRequest::Transfer(id, transfer) => self.transfer(client, &id, &transfer).await,
         }
     }
 
@@ -611,6 +611,66 @@ impl<H: HandoffStore, C: ContactCenter, P: Participant, Q: DeliveryQueue, A: Cha
                 ))
             }
             Err(e) => Err(failed(e)),
+        }
+    }
+
+    /// Moves a queued handoff's chat to the queue the bot names (see [`super::transfer`]): sets the
+    /// contact attribute the handoff's queue flow reads, then owes the bot `handoff.transferred`. The
+    /// chat moves when the flow next looks at the attribute. A retry sets the same value and, written
+    /// under the same item, owes nothing twice.
+    async fn transfer(
+        &self,
+        client: &str,
+        id: &HandoffId,
+        transfer: &super::request::Transfer,
+    ) -> Result<ApiResponse, ApiError> {
+        use super::transfer::{Refused, plan};
+        let record = self.own(client, id).await?;
+        let planned = plan(record.lifecycle.status, transfer).map_err(Refused::answer)?;
+        let chat = record
+            .chat
+            .as_ref()
+            .ok_or_else(|| ApiError::conflict("the handoff's chat is not started yet; retry its create"))?;
+        match self
+            .center
+            .update_attributes(&chat.contact_id, &planned.attributes)
+            .await
+        {
+            Ok(()) => {}
+            Err(e) if e.kind == FailureKind::Rejected => {
+                tracing::info!(error = %e, "Connect refused the transfer's attribute");
+                return Err(ApiError::invalid(
+                    "queue_id",
+                    "cannot be set on the contact: its attributes are at Amazon Connect's 32 KB",
+                ));
+            }
+            Err(e) => return Err(failed(e)),
+        }
+        let change = Change::Move(planned.input);
+        match settle(&self.store, &record, &change, Some((&planned.item, now_ms())))
+            .await
+            .map_err(failed)?
+        {
+            Settled::Written { record, .. } => {
+                self.kick(id).await?;
+                Ok(ApiResponse::json(202, &view(&record)))
+            }
+            // A retry: its event was written by the attempt it retries, whose kick may have failed.
+            Settled::Duplicate => {
+                self.kick(id).await?;
+                Ok(ApiResponse::json(202, &view(&record)))
+            }
+            // An agent took the chat since it was loaded: the attribute is taken back, so nothing
+            // changed and no queue flow acts on it later.
+            Settled::Unchanged(_) => {
+                self.center
+                    .update_attributes(&chat.contact_id, &planned.withdrawal)
+                    .await
+                    .map_err(failed)?;
+                Err(Refused::AgentHasChat.answer())
+            }
+            Settled::Refused(Refusal::Over) => Err(ApiError::handoff_ended()),
+            Settled::Unknown => Err(ApiError::not_found()),
         }
     }
 

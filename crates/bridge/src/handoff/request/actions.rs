@@ -193,16 +193,17 @@ impl AttributesUpdate {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(in crate::handoff) struct TransferBody {
-    /// Transfer to this queue (the handoff flow's transfer branch reads it).
+    /// Move the chat to this queue (the handoff's queue flow reads it from the contact's attributes).
     #[schema(format = "uuid")]
     queue_id: Option<String>,
-    /// Or hand the chat to this contact flow.
+    /// Or to this contact flow: refused with 409, as Connect cannot move a chat waiting in a queue to a
+    /// flow.
     #[schema(format = "uuid")]
     contact_flow_id: Option<String>,
 }
 
-/// Where a handoff is transferred. Chats move through a contact flow (Connect's `TransferContact` is
-/// for tasks and e-mail), so both go through the handoff flow's transfer branch.
+/// Where the bot asks a handoff to be transferred. Chats move through their flow (Connect's
+/// `TransferContact` is for tasks and e-mail): see [`crate::handoff::transfer`] for which can.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transfer {
     ToQueue(ConnectId),
