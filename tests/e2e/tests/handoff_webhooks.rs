@@ -3,7 +3,7 @@
 //! event to the client's webhook, and the twin's receiver checks every signature. The bot receives
 //! every event once, in order; answers the agent's list by option id; sends a file and gets the
 //! agent's; transfers its queued handoff (one `handoff.transferred` however often asked, none once an
-//! agent has the chat); and a webhook that fails three times, then recovers, loses nothing and keeps
+//! agent has the chat) and hears of the agent's transfer; and a webhook that fails three times, then recovers, loses nothing and keeps
 //! the order.
 
 use e2e::{TestStack, fixture};
@@ -408,7 +408,7 @@ async fn a_file_goes_each_way_between_the_bot_and_the_agent() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_bot_transfers_its_queued_handoff_once_and_an_agents_chat_not_at_all() {
+async fn transfers_by_the_bot_and_by_the_agent_reach_the_bot_once_each() {
     let bot = Bot::start(json!({})).await;
     let (id, contact) = bot.hand_off().await;
     let path = format!("/v1/handoffs/{id}/transfer");
@@ -445,6 +445,10 @@ async fn the_bot_transfers_its_queued_handoff_once_and_an_agents_chat_not_at_all
     );
     assert_eq!(attribute().await, queue, "the agent's chat is left as it is");
 
+    // The agent's own transfer (a quick connect), then the next agent.
+    bot.agent(&contact, json!({"action": "transfer"})).await;
+    bot.agent(&contact, json!({"action": "join", "display_name": "Bruno"}))
+        .await;
     bot.agent(&contact, json!({"action": "end"})).await;
     let deliveries = bot.until_taken("handoff.ended", Duration::from_secs(20)).await;
     let transferred: Vec<&Value> = deliveries
@@ -453,10 +457,21 @@ async fn the_bot_transfers_its_queued_handoff_once_and_an_agents_chat_not_at_all
         .collect();
     assert_eq!(
         transferred.len(),
-        1,
-        "once, however often asked: {:#?}",
+        2,
+        "the bot's once, however often asked, and the agent's: {:#?}",
         types(&deliveries)
     );
     assert_eq!(transferred[0]["body"]["data"]["to"], queue);
+    assert_eq!(
+        transferred[1]["body"]["data"].get("to"),
+        None,
+        "Connect's stream does not say where"
+    );
+    let agents: Vec<&str> = deliveries
+        .iter()
+        .filter(|d| d["body"]["type"] == "handoff.agent_joined")
+        .map(|d| d["body"]["data"]["agent"].as_str().unwrap())
+        .collect();
+    assert_eq!(agents, ["Ana", "Bruno"]);
     assert_once_in_order_and_signed(&deliveries, &id);
 }

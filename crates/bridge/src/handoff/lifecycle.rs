@@ -64,8 +64,9 @@ pub enum Input {
     /// The agent left the chat (`participant.left` of an AGENT): the chat ends next, or a transfer
     /// brings another agent.
     AgentLeft,
-    /// The contact went to another queue or agent (a transfer in Connect).
-    Transferred { to: String },
+    /// Connect transferred the chat to another queue or agent (`transfer.succeeded`: an agent's quick
+    /// connect, or a flow's transfer), whose stream does not say where.
+    Transferred,
     /// The bot moves its chat to the queue `to` (`POST /v1/handoffs/{id}/transfer`). Only a chat no
     /// agent has moves so (Connect moves an agent's chat only by the agent's own transfer): an agent's
     /// chat is left as it is, so a transfer that raced an agent taking the chat changes nothing.
@@ -86,8 +87,12 @@ pub enum Event {
     AgentJoined { agent: String },
     #[serde(rename = "handoff.agent_left")]
     AgentLeft,
+    /// `to`: the queue the bot asked for; absent for Connect's own transfers, which do not say.
     #[serde(rename = "handoff.transferred")]
-    Transferred { to: String },
+    Transferred {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        to: Option<String>,
+    },
     /// The conversation is the bot's again.
     #[serde(rename = "handoff.ended")]
     Ended { reason: EndReason },
@@ -177,12 +182,12 @@ impl Lifecycle {
                 Some(Event::AgentLeft)
             }
             (_, Input::AgentLeft) => None,
-            (_, Input::Transferred { to }) => {
+            (_, Input::Transferred) => {
                 next.status = Status::Queued;
                 next.agent = None;
-                Some(Event::Transferred { to })
+                Some(Event::Transferred { to: None })
             }
-            (Status::Queued, Input::BotTransfer { to }) => Some(Event::Transferred { to }),
+            (Status::Queued, Input::BotTransfer { to }) => Some(Event::Transferred { to: Some(to) }),
             (_, Input::BotTransfer { .. }) => None,
             (_, Input::ChatEnded { reason }) if self.agent_ever_joined || reason == EndReason::Api => {
                 next.status = Status::Ended;
@@ -232,6 +237,7 @@ pub fn input_of(item: &StreamItem) -> Option<Input> {
                 .unwrap_or_else(|| "Agent".to_owned()),
         }),
         ("participant.left", Some(Role::Agent)) => Some(Input::AgentLeft),
+        ("transfer.succeeded", _) => Some(Input::Transferred),
         ("chat.ended", _) => Some(Input::ChatEnded {
             reason: EndReason::AgentEnded,
         }),
@@ -254,6 +260,11 @@ mod tests {
             Some(Input::AgentJoined { agent: "Ana".into() })
         );
         assert_eq!(input_of(&stream_item("participant-left")), Some(Input::AgentLeft));
+        assert_eq!(
+            input_of(&stream_item("transfer-succeeded")),
+            Some(Input::Transferred),
+            "an agent's transfer (a quick connect) queues the chat again"
+        );
         assert_eq!(
             input_of(&stream_item("chat-ended")),
             Some(Input::ChatEnded {
@@ -369,7 +380,7 @@ mod tests {
         let (state, events) = run(vec![
             joined("Ana"),
             Input::AgentLeft,
-            Input::Transferred { to: "Billing".into() },
+            Input::Transferred,
             joined("Bruno"),
         ]);
         let kinds: Vec<Event> = events.into_iter().map(|(_, e)| e).collect();
@@ -378,7 +389,7 @@ mod tests {
             [
                 Event::AgentJoined { agent: "Ana".into() },
                 Event::AgentLeft,
-                Event::Transferred { to: "Billing".into() },
+                Event::Transferred { to: None },
                 Event::AgentJoined { agent: "Bruno".into() },
             ]
         );
@@ -388,7 +399,7 @@ mod tests {
         );
         // Ended after an agent had it, even while queued again: ended, not failed.
         let ended = state
-            .apply(Input::Transferred { to: "Sales".into() })
+            .apply(Input::Transferred)
             .unwrap()
             .lifecycle
             .apply(Input::ChatEnded {
@@ -402,7 +413,15 @@ mod tests {
     fn the_bot_transfers_only_a_chat_no_agent_has() {
         let queued = Lifecycle::created();
         let moved = queued.apply(Input::BotTransfer { to: "Billing".into() }).unwrap();
-        assert_eq!(moved.events, [(2, Event::Transferred { to: "Billing".into() })]);
+        assert_eq!(
+            moved.events,
+            [(
+                2,
+                Event::Transferred {
+                    to: Some("Billing".into())
+                }
+            )]
+        );
         assert_eq!(
             (moved.lifecycle.status, moved.lifecycle.agent_ever_joined),
             (Status::Queued, false)
@@ -426,7 +445,7 @@ mod tests {
         for input in [
             joined("Ana"),
             Input::AgentLeft,
-            Input::Transferred { to: "x".into() },
+            Input::Transferred,
             Input::ChatEnded {
                 reason: EndReason::AgentEnded,
             },

@@ -269,7 +269,13 @@ mod tests {
         let cases = [
             (Event::AgentJoined { agent: "Ana".into() }, json!({"agent": "Ana"})),
             (Event::AgentLeft, json!({})),
-            (Event::Transferred { to: "Billing".into() }, json!({"to": "Billing"})),
+            (
+                Event::Transferred {
+                    to: Some("Billing".into()),
+                },
+                json!({"to": "Billing"}),
+            ),
+            (Event::Transferred { to: None }, json!({})),
             (
                 Event::Failed {
                     reason: FailReason::NoAgent,
