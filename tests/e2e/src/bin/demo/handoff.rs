@@ -1,8 +1,10 @@
 //! The demo's second act (issue #23): a web-widget assistant hands its conversation to a Connect agent
-//! through the Handoff API, answers the agent's list by the option id its webhook brought, and gets the
-//! conversation back; then the bot's side, as its webhook received it.
+//! through the Handoff API, answers the agent's list by the option id its webhook brought, receives the
+//! agent's file as a download link, and gets the conversation back; then the bot's side, as its webhook
+//! received it.
 
 use super::{Demo, INTERACTIVE, print_chats, step};
+use base64::Engine;
 use e2e::TestStack;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -100,6 +102,14 @@ pub async fn act(stack: &TestStack, demo: &Demo) {
         "Carla confirms",
     )
     .await;
+    let receipt = base64::engine::general_purpose::STANDARD.encode(b"%PDF-1.7 refund receipt R-2210");
+    demo.agent(
+        contact,
+        json!({"action": "attachment", "name": "receipt-R-2210.pdf", "content_type": "application/pdf",
+        "data": receipt}),
+        "Carla attaches the refund receipt: the bot gets it with a download link",
+    )
+    .await;
     demo.agent(
         contact,
         json!({"action": "end"}),
@@ -154,6 +164,12 @@ fn detail(kind: &str, data: &Value) -> String {
                         .collect();
                     format!("{}  [ {} ]", text(&content["title"]), titles.join(" | "))
                 }
+                Some("file") => format!(
+                    "file {} ({} bytes, download link until {})",
+                    text(&content["name"]),
+                    content["size"],
+                    text(&content["download"]["expires_at"])
+                ),
                 _ => text(&content["text"]),
             };
             let sender = format!("{} {}", text(&data["sender"]["role"]), text(&data["sender"]["name"]));
