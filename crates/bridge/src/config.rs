@@ -42,6 +42,9 @@ pub struct Config {
     pub persistent_chat: bool,
     /// The longest text a Connect chat message may carry; longer customer texts go as several messages.
     pub connect_text_limit: Limit,
+    /// Whether new chats also carry the contact attributes the AWS sample set (`SAMPLE_CONTACT_ATTRIBUTES`),
+    /// so contact flows built for the sample run unchanged.
+    pub sample_contact_attributes: bool,
 }
 
 /// Every missing or malformed variable, one per entry.
@@ -139,14 +142,16 @@ impl Config {
                 ReadReceipts::Off
             }
         };
-        let persistent_chat = match get("PERSISTENT_CHAT").as_deref() {
+        let mut flag = |name: &str| match get(name).as_deref() {
             None | Some("false") | Some("0") => false,
             Some("true") | Some("1") => true,
             Some(other) => {
-                problems.push(format!("PERSISTENT_CHAT must be true or false (got '{other}')"));
+                problems.push(format!("{name} must be true or false (got '{other}')"));
                 false
             }
         };
+        let persistent_chat = flag("PERSISTENT_CHAT");
+        let sample_contact_attributes = flag("SAMPLE_CONTACT_ATTRIBUTES");
         let connect_text_max = match get("CONNECT_MESSAGE_MAX_CHARS") {
             None => CONNECT_TEXT_DEFAULT,
             Some(raw) => match raw.parse::<usize>() {
@@ -182,6 +187,7 @@ impl Config {
             read_receipts,
             persistent_chat,
             connect_text_limit: Limit::new(connect_text_max, Unit::Chars),
+            sample_contact_attributes,
         })
     }
 
@@ -259,6 +265,7 @@ mod tests {
         assert_eq!(c.end_keyword.as_deref(), Some("#end"));
         assert_eq!(c.read_receipts, ReadReceipts::OnDelivery);
         assert!(!c.persistent_chat);
+        assert!(!c.sample_contact_attributes);
         assert_eq!(c.connect_text_limit, Limit::new(1024, Unit::Chars));
         assert_eq!(c.notices, Notices::default());
         assert!(c.serves(&PhoneNumberId::parse("1").unwrap()));
@@ -312,6 +319,22 @@ mod tests {
         bad.push(("READ_RECEIPTS", "always"));
         let err = Config::from_lookup(lookup(&bad)).unwrap_err();
         assert!(err.to_string().contains("READ_RECEIPTS"), "{err}");
+    }
+
+    #[test]
+    fn sample_contact_attributes_is_a_flag() {
+        let with = |value: &'static str| {
+            let mut pairs = VALID.to_vec();
+            pairs.push(("SAMPLE_CONTACT_ATTRIBUTES", value));
+            Config::from_lookup(lookup(&pairs))
+        };
+        assert!(with("true").unwrap().sample_contact_attributes);
+        assert!(!with("false").unwrap().sample_contact_attributes);
+        let err = with("yes").unwrap_err();
+        assert_eq!(
+            err.problems,
+            ["SAMPLE_CONTACT_ATTRIBUTES must be true or false (got 'yes')"]
+        );
     }
 
     #[test]

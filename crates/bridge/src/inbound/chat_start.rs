@@ -12,13 +12,16 @@
 //! in flight, as the conversation read again just before the start shows: that one goes first. That
 //! read waits until [`START_ORDER_WINDOW`] after EUM received the message, so an earlier message that
 //! SNS and Lambda hand over a moment later has registered by then.
+//!
+//! It also owns the new chat's contact attributes: the bridge's own, and with `SAMPLE_CONTACT_ATTRIBUTES`
+//! the AWS sample's ([`sample_attributes`]), so contact flows built for the sample run unchanged.
 
 use super::InboundBridge;
 use super::claimed::Claimed;
 use super::order::waits_for_earlier;
 use crate::claims::{self};
 use crate::error::{FailureKind, PortError};
-use crate::ids::{ContactId, ConversationKey, short_hash};
+use crate::ids::{ContactId, ConversationKey, OriginationId, short_hash};
 use crate::ports::{
     ActiveChat, ChatRequest, ContactCenter, ContactRecord, Conversation, ConversationState, ConversationView,
     OpenedWith, Opener, Participant, PortResult, StartLock, StateStore, Whatsapp,
@@ -138,6 +141,30 @@ pub(super) fn participant_name(message: &CustomerMessage) -> String {
             None => message.customer_id.to_string(),
         },
     }
+}
+
+/// The AWS sample's `Channel`: flows built for it compare the value, and attribute values are
+/// case-sensitive, so it is not the bridge's `WhatsApp`.
+const SAMPLE_CHANNEL: &str = "Whatsapp";
+
+/// The sample's `customerName` for a profile without a name.
+const SAMPLE_NO_NAME: &str = "NN";
+
+/// The contact attributes the AWS sample set, named and filled as it did (docs/migration.md), for
+/// contact flows built for it. They go in after the bridge's own, so the sample's `Channel` value
+/// replaces the bridge's: a flow that checks it compares it with `Whatsapp`.
+pub(super) fn sample_attributes(message: &CustomerMessage, origination: &OriginationId) -> [(String, String); 4] {
+    [
+        ("Channel".to_owned(), SAMPLE_CHANNEL.to_owned()),
+        // The sample's customer is their phone number; one WhatsApp shares no number of (a username
+        // only) still needs an id the flow can read, and the business-scoped one is all there is.
+        ("customerId".to_owned(), message.reply_to().to_string()),
+        (
+            "customerName".to_owned(),
+            message.profile_name.as_deref().unwrap_or(SAMPLE_NO_NAME).to_owned(),
+        ),
+        ("systemNumber".to_owned(), origination.to_string()),
+    ]
 }
 
 impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge<S, C, P, W> {
@@ -265,6 +292,9 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         if let Some(previous) = &previous {
             attributes.insert("PreviousContactId".to_owned(), previous.to_string());
         }
+        if self.config.sample_contact_attributes {
+            attributes.extend(sample_attributes(message, origination));
+        }
         // Same token for the same (conversation, generation): a retried start returns the same chat.
         let client_token = format!("wa-{}-g{}", key.digest(), lock.generation);
         let started = self
@@ -330,7 +360,53 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::{CustomerId, Wamid};
     use crate::inbound::fixtures::*;
+    use crate::whatsapp::Content;
+
+    /// A customer's text from `customer_id` (and `phone`, when WhatsApp shares it) under `profile_name`.
+    fn message(customer_id: &str, phone: Option<&str>, profile_name: Option<&str>) -> CustomerMessage {
+        CustomerMessage {
+            wamid: Wamid::parse("wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzQTdG").unwrap(),
+            customer_id: CustomerId::parse(customer_id).unwrap(),
+            phone: phone.map(|p| CustomerId::parse(p).unwrap()),
+            profile_name: profile_name.map(str::to_owned),
+            timestamp: 1_762_843_883,
+            received_ns: None,
+            context: None,
+            content: Content::Text { body: "Hi".to_owned() },
+        }
+    }
+
+    fn attributes(message: &CustomerMessage) -> HashMap<String, String> {
+        let origination = OriginationId::parse("phone-number-id-976c72a700aac43eaf573ae050b1e2f3").unwrap();
+        sample_attributes(message, &origination).into_iter().collect()
+    }
+
+    #[test]
+    fn the_samples_attributes_are_named_and_filled_as_the_sample_did() {
+        let got = attributes(&message("US.13491208655302741918", Some("16505551234"), Some("Sheena")));
+        let want: HashMap<String, String> = [
+            ("Channel", "Whatsapp"),
+            ("customerId", "16505551234"),
+            ("customerName", "Sheena"),
+            ("systemNumber", "phone-number-id-976c72a700aac43eaf573ae050b1e2f3"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        assert_eq!(got, want, "customerId is the phone number even when a user id is known");
+    }
+
+    #[test]
+    fn without_a_profile_name_or_a_phone_number_the_sample_attributes_still_say_something() {
+        let got = attributes(&message("US.13491208655302741918", None, None));
+        assert_eq!(got["customerName"], "NN", "the sample's placeholder");
+        assert_eq!(
+            got["customerId"], "US.13491208655302741918",
+            "the user id stands in for the number"
+        );
+    }
 
     #[test]
     fn the_start_lock_decides_who_opens_the_chat() {

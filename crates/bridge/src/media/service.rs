@@ -20,7 +20,8 @@
 //! WhatsApp holds it (a retry copies the file again), beside the next call rather than before it, and
 //! the bucket's lifecycle rule removes what a failed delete leaves.
 //!
-//! The caller (the handlers) posts the texts this returns, in order, after the file.
+//! The caller (the handlers) posts the texts this returns, in order, after the file. How a voice note's
+//! transcript reads among them is the deployment's [`TranscriptStyle`].
 
 use super::budget::AFTER_TRANSCRIPTION;
 use super::convert::{self, PNG_MIME, WAV_MIME};
@@ -56,6 +57,19 @@ pub struct MediaSettings {
     pub stream_speed: f64,
     /// `TRANSCRIPT_ECHO` (default on): also send the transcript to the customer.
     pub echo_transcript: bool,
+    /// `TRANSCRIPT_STYLE` (default `labelled`): how a transcript reads in the chat.
+    pub transcript_style: TranscriptStyle,
+}
+
+/// How a voice note's transcript goes into the chat.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TranscriptStyle {
+    /// `🎤 Transcription: <text>`: the agent sees a machine's reading of the note, not typed words.
+    #[default]
+    Labelled,
+    /// The recognised text alone, as the customer's message: a Lex bot or a flow block that reads the
+    /// customer's input reads it, as it did with the AWS sample.
+    CustomerWords,
 }
 
 impl MediaSettings {
@@ -99,12 +113,22 @@ impl MediaSettings {
                 .ok_or_else(|| format!("TRANSCRIBE_STREAM_SPEED must be a positive number: {v:?}"))?,
         };
         let echo_transcript = lookup("TRANSCRIPT_ECHO").is_none_or(|v| !v.eq_ignore_ascii_case("false"));
+        let transcript_style = match lookup("TRANSCRIPT_STYLE").as_deref() {
+            None | Some("") | Some("labelled") => TranscriptStyle::Labelled,
+            Some("customer_words") => TranscriptStyle::CustomerWords,
+            Some(other) => {
+                return Err(format!(
+                    "TRANSCRIPT_STYLE must be labelled or customer_words: {other:?}"
+                ));
+            }
+        };
         Ok(Self {
             bucket,
             limits,
             transcribe,
             stream_speed,
             echo_transcript,
+            transcript_style,
         })
     }
 }
@@ -180,9 +204,30 @@ pub struct InboundOutcome {
     pub agent_note: Option<String>,
     /// A short reply for the customer when their file did not reach the agent.
     pub customer_notice: Option<String>,
+    /// How [`InboundOutcome::chat_texts`] puts the transcript: the deployment's, carried here because
+    /// the texts are made (and recorded for a retry) from the outcome alone.
+    pub transcript_style: TranscriptStyle,
 }
 
 pub const TRANSCRIPTION_PREFIX: &str = "🎤 Transcription: ";
+
+/// The chat's text about a voice note's transcript. Only recognised speech can be the customer's own
+/// words: a silent, failed or skipped transcription stays a labelled note in every style, or a flow
+/// would read the bridge's remark as what the customer said.
+pub fn transcript_chat_text(transcript: &Transcript, style: TranscriptStyle) -> String {
+    match (transcript, style) {
+        (Transcript::Text(t), TranscriptStyle::Labelled) => format!("{TRANSCRIPTION_PREFIX}{t}"),
+        (Transcript::Text(t), TranscriptStyle::CustomerWords) => t.clone(),
+        (Transcript::Silent, _) => format!("{TRANSCRIPTION_PREFIX}(no speech recognised)"),
+        (Transcript::Failed(_), _) => {
+            "🎤 The transcript of this voice message is missing: transcription failed.".to_owned()
+        }
+        (Transcript::TooLong(length), _) => format!(
+            "🎤 The transcript of this voice message is missing: at {} s it is too long to transcribe here.",
+            length.as_secs()
+        ),
+    }
+}
 
 impl InboundOutcome {
     /// The texts for the chat, in order: the note about the file, its caption, the transcript.
@@ -194,17 +239,8 @@ impl InboundOutcome {
         if let Some(c) = self.caption.as_ref().filter(|c| !c.trim().is_empty()) {
             out.push(c.clone());
         }
-        match &self.transcript {
-            Some(Transcript::Text(t)) => out.push(format!("{TRANSCRIPTION_PREFIX}{t}")),
-            Some(Transcript::Silent) => out.push("🎤 Transcription: (no speech recognised)".to_owned()),
-            Some(Transcript::Failed(_)) => {
-                out.push("🎤 The transcript of this voice message is missing: transcription failed.".to_owned())
-            }
-            Some(Transcript::TooLong(length)) => out.push(format!(
-                "🎤 The transcript of this voice message is missing: at {} s it is too long to transcribe here.",
-                length.as_secs()
-            )),
-            None => {}
+        if let Some(transcript) = &self.transcript {
+            out.push(transcript_chat_text(transcript, self.transcript_style));
         }
         out
     }
@@ -301,6 +337,7 @@ where
             transcript: None,
             agent_note: None,
             customer_notice: None,
+            transcript_style: self.settings.transcript_style,
         };
         let limit = match action {
             InboundFileAction::TooLarge { limit } => return Ok(too_large(outcome, facts, limit)),
@@ -696,3 +733,60 @@ fn with_extension(name: &str, ext: &str) -> String {
 #[cfg(test)]
 #[path = "service_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+mod transcript_style_tests {
+    use super::*;
+
+    #[test]
+    fn recognised_speech_is_labelled_or_the_customers_own_words() {
+        let said = Transcript::Text("where is my order".to_owned());
+        assert_eq!(
+            transcript_chat_text(&said, TranscriptStyle::Labelled),
+            "🎤 Transcription: where is my order"
+        );
+        assert_eq!(
+            transcript_chat_text(&said, TranscriptStyle::CustomerWords),
+            "where is my order"
+        );
+    }
+
+    #[test]
+    fn what_is_not_the_customers_speech_stays_labelled_in_every_style() {
+        for missing in [
+            Transcript::Silent,
+            Transcript::Failed("ServiceUnavailableException".to_owned()),
+            Transcript::TooLong(Duration::from_secs(400)),
+        ] {
+            let labelled = transcript_chat_text(&missing, TranscriptStyle::Labelled);
+            assert!(labelled.starts_with("🎤 "), "{labelled}");
+            assert_eq!(
+                transcript_chat_text(&missing, TranscriptStyle::CustomerWords),
+                labelled,
+                "{missing:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_style_is_read_from_transcript_style() {
+        let with = |style: Option<&'static str>| {
+            MediaSettings::from_lookup(move |k| match k {
+                "MEDIA_BUCKET_NAME" => Some("media".to_owned()),
+                "TRANSCRIPT_STYLE" => style.map(str::to_owned),
+                _ => None,
+            })
+        };
+        assert_eq!(with(None).unwrap().transcript_style, TranscriptStyle::Labelled);
+        assert_eq!(
+            with(Some("labelled")).unwrap().transcript_style,
+            TranscriptStyle::Labelled
+        );
+        assert_eq!(
+            with(Some("customer_words")).unwrap().transcript_style,
+            TranscriptStyle::CustomerWords
+        );
+        let refused = with(Some("plain")).unwrap_err();
+        assert!(refused.contains("TRANSCRIPT_STYLE"), "{refused}");
+    }
+}
