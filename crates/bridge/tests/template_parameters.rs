@@ -101,3 +101,45 @@ fn the_dashboard_is_named_per_region() {
         .expect("a dashboard name");
     assert!(name.contains("${AWS::Region}"), "{name}");
 }
+
+/// The lines of the key policy statement `sid`, up to the next statement.
+fn key_statement(template: &str, sid: &str) -> String {
+    let start = template.find(&format!("- Sid: {sid}")).expect("the statement");
+    let rest = &template[start + 1..];
+    let end = rest.find("- Sid: ").unwrap_or(rest.len());
+    rest[..end].to_owned()
+}
+
+#[test]
+fn the_topic_key_admits_publishers_by_source_or_by_the_stacks_topics() {
+    let template = read("template.yaml");
+    for (sid, topics) in [
+        ("AllowEumSocialPublish", &["WhatsappEventsTopic"][..]),
+        ("AllowConnectPublish", &["ConnectStreamTopic", "HandoffStreamTopic"][..]),
+    ] {
+        let statement = key_statement(&template, sid);
+        assert!(
+            statement.contains("!If") && statement.contains("TopicKeyScopedByTopic"),
+            "{sid}"
+        );
+        assert!(
+            statement.contains("\"aws:SourceAccount\": !Ref AWS::AccountId"),
+            "{sid}"
+        );
+        assert!(statement.contains("kms:EncryptionContext:aws:sns:topicArn"), "{sid}");
+        for topic in topics {
+            // The pattern names the topic as CloudFormation names it, and the topic is one this key encrypts.
+            assert!(
+                statement.contains(&format!("${{AWS::StackName}}-{topic}-*")),
+                "{sid} {topic}"
+            );
+            let resource = template
+                .split(&format!("\n  {topic}:\n"))
+                .nth(1)
+                .expect("the topic resource");
+            let properties = resource.split("\n\n").next().unwrap_or_default();
+            assert!(properties.contains("KmsMasterKeyId: !GetAtt TopicKey.Arn"), "{topic}");
+        }
+    }
+    assert!(template.contains("TopicKeyScopedByTopic: !Equals [!Ref TopicKeyPublisherScope, topic]"));
+}
