@@ -107,6 +107,13 @@ impl Api {
             .collect()
     }
 
+    /// The next kick of a delivery fails as SQS throttling it would.
+    fn kick_fails_once(&self) {
+        use bridge::error::{FailureKind, PortError};
+        let throttled = PortError::new(FailureKind::Transient, "SendMessage", "ThrottlingException");
+        self.queue.faults().next("kick", Fault::Fail(throttled));
+    }
+
     /// How many times the delivery of handoff `id` was kicked.
     fn kicks(&self, id: &str) -> usize {
         self.queue
@@ -591,18 +598,10 @@ async fn a_long_history_reaches_the_agent_whole_as_a_file_and_its_end_retold() {
 
 #[tokio::test]
 async fn an_end_whose_kick_failed_is_kicked_by_the_bots_retry() {
-    use bridge::error::{FailureKind, PortError};
     let api = Api::new();
     let id = api.handed_off().await;
     let end = format!("/v1/handoffs/{id}/end");
-    api.queue.faults().next(
-        "kick",
-        Fault::Fail(PortError::new(
-            FailureKind::Transient,
-            "SendMessage",
-            "ThrottlingException",
-        )),
-    );
+    api.kick_fails_once();
 
     let first = api.call(CLIENT, "POST", &end, None, &Value::Null).await;
     let retried = api.call(CLIENT, "POST", &end, None, &Value::Null).await;
@@ -613,20 +612,12 @@ async fn an_end_whose_kick_failed_is_kicked_by_the_bots_retry() {
 
 #[tokio::test]
 async fn a_refused_start_whose_kick_failed_is_kicked_by_the_bots_retry() {
-    use bridge::error::{FailureKind, PortError};
     let api = Api::new();
     api.connect.faults().next(
         "start_chat",
         Fault::rejected("StartChatContact", "ResourceNotFoundException"),
     );
-    api.queue.faults().next(
-        "kick",
-        Fault::Fail(PortError::new(
-            FailureKind::Transient,
-            "SendMessage",
-            "ThrottlingException",
-        )),
-    );
+    api.kick_fails_once();
 
     let first = api.create("key-1", &handoff()).await;
     let retried = api.create("key-1", &handoff()).await;
@@ -799,18 +790,10 @@ async fn moved(api: &Api, id: &str, input: bridge::handoff::lifecycle::Input) {
 
 #[tokio::test]
 async fn a_queued_handoff_is_transferred_once_however_often_the_bot_asks() {
-    use bridge::error::{FailureKind, PortError};
     let api = Api::new();
     let id = api.handed_off().await;
     let path = format!("/v1/handoffs/{id}/transfer");
-    api.queue.faults().next(
-        "kick",
-        Fault::Fail(PortError::new(
-            FailureKind::Transient,
-            "SendMessage",
-            "ThrottlingException",
-        )),
-    );
+    api.kick_fails_once();
 
     let first = api.call(CLIENT, "POST", &path, None, &json!({"queue_id": QUEUE})).await;
     let retried = api.call(CLIENT, "POST", &path, None, &json!({"queue_id": QUEUE})).await;
