@@ -37,6 +37,13 @@ impl BusinessNumber {
     }
 }
 
+/// An inbound contact flow the twin knows, and what it says when the customer connects.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TwinFlow {
+    pub id: String,
+    pub greeting: Option<String>,
+}
+
 /// Everything the twin's simulated services are configured with.
 #[derive(Debug, Clone)]
 pub struct TwinConfig {
@@ -55,6 +62,9 @@ pub struct TwinConfig {
     /// Text of the SYSTEM message the simulated contact flow sends when the customer connects;
     /// `None` = the flow sends no greeting.
     pub greeting: Option<String>,
+    /// Published inbound flows besides `contact_flow_id` (the flows of a number routed elsewhere),
+    /// each with its own greeting.
+    pub more_contact_flows: Vec<TwinFlow>,
     /// Lifetime of a connection token (AWS: 1 day).
     pub connection_token_ttl: Duration,
     /// Maximum `Content` size of SendMessage in bytes (AWS: 16 384).
@@ -116,7 +126,23 @@ pub const AWS_HTTP_API_AUTHORIZER_TIMEOUT: Duration = Duration::from_secs(10);
 pub const WEBHOOK_QUEUE_VISIBILITY_TIMEOUT: Duration = Duration::from_secs(30);
 pub const WEBHOOK_SENDER_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The twin's other inbound flows: one that answers in Spanish and one in Portuguese.
+pub const SPANISH_FLOW_ID: &str = "3c4d5e6f-7081-4a92-8b3c-4d5e6f708192";
+pub const PORTUGUESE_FLOW_ID: &str = "4d5e6f70-8192-4ba3-9c4d-5e6f708192a3";
+
 impl TwinConfig {
+    /// The greeting of a published inbound flow, `None` when the twin has no such flow (an outer
+    /// `None`) or it says nothing (an inner one).
+    pub fn flow_greeting(&self, flow_id: &str) -> Option<Option<String>> {
+        if flow_id == self.contact_flow_id {
+            return Some(self.greeting.clone());
+        }
+        self.more_contact_flows
+            .iter()
+            .find(|f| f.id == flow_id)
+            .map(|f| f.greeting.clone())
+    }
+
     /// The oldest event of `function` that Lambda still tries.
     pub fn maximum_event_age(&self, function: FunctionName) -> Duration {
         match function {
@@ -153,6 +179,16 @@ impl Default for TwinConfig {
             eum_topic_arn: "arn:aws:sns:us-east-1:123456789012:whatsapp-eum-events".into(),
             business_numbers: default_business_numbers(),
             greeting: Some("Thanks for contacting us. An agent will be with you shortly.".into()),
+            more_contact_flows: vec![
+                TwinFlow {
+                    id: SPANISH_FLOW_ID.into(),
+                    greeting: Some("Gracias por escribirnos. Un agente te atenderá en breve.".into()),
+                },
+                TwinFlow {
+                    id: PORTUGUESE_FLOW_ID.into(),
+                    greeting: Some("Obrigado pelo contato. Um atendente vai falar com você em breve.".into()),
+                },
+            ],
             connection_token_ttl: Duration::from_secs(24 * 3600),
             max_message_bytes: 16_384,
             max_text_chars: 1024,

@@ -167,6 +167,8 @@ pub struct Contact {
     pub custom_bots: CustomBots,
     /// Stands in for the contact flow when it speaks (greeting).
     pub system_participant_id: String,
+    /// The inbound flow the chat started in.
+    pub contact_flow_id: String,
     pub supported_content_types: Vec<String>,
     pub streaming_endpoint_arn: Option<String>,
     pub streaming_id: Option<String>,
@@ -486,8 +488,8 @@ impl ConnectSim {
             return Ok(out.clone());
         }
         self.check_instance(&instance)?;
-        let flow_id = flow.rsplit('/').next().unwrap_or(&flow);
-        if flow_id != self.cfg.contact_flow_id {
+        let flow_id = flow.rsplit('/').next().unwrap_or(&flow).to_owned();
+        if self.cfg.flow_greeting(&flow_id).is_none() {
             return Err(ApiError::not_found(format!("Contact flow not found: {flow}")));
         }
         let attributes = req.attributes.unwrap_or_default();
@@ -569,6 +571,7 @@ impl ConnectSim {
             agent: None,
             custom_bots: CustomBots::default(),
             system_participant_id: new_id(),
+            contact_flow_id: flow_id,
             supported_content_types: supported,
             streaming_endpoint_arn: streaming_arn,
             streaming_id: streaming_id.clone(),
@@ -780,6 +783,7 @@ impl ConnectSim {
         }
         let customer = contact.customer.clone();
         let system_id = contact.system_participant_id.clone();
+        let greeting = self.cfg.flow_greeting(&contact.contact_flow_id).flatten();
         let out = self.connection_output(&contact_id, &customer.participant_id, &types, now);
         if req.connect_participant == Some(true) && !customer.joined {
             if let Some(c) = self.contacts.get_mut(&contact_id) {
@@ -788,7 +792,7 @@ impl ConnectSim {
             let joined = Self::event_item(CT_JOINED, Some(&customer), Visibility::All, now);
             self.push_item(&contact_id, joined, true);
             // The simulated contact flow: greet, then wait in queue for an agent.
-            if let Some(text) = self.cfg.greeting.clone() {
+            if let Some(text) = greeting {
                 let greeting = TranscriptItem {
                     id: new_id(),
                     role: Some(Role::System),
@@ -1339,6 +1343,7 @@ pub fn contact_json(c: &Contact) -> Value {
         "initial_contact_id": c.initial_contact_id,
         "state": match c.state { ContactState::Connected => "connected", ContactState::Ended => "ended" },
         "attributes": c.attributes,
+        "contact_flow_id": c.contact_flow_id,
         "customer_display_name": c.customer.display_name,
         "customer_participant_id": c.customer.participant_id,
         "customer_connected": c.customer.joined,

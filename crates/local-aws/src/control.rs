@@ -120,6 +120,7 @@ async fn config(State(s): St) -> Response {
         "eum_topic_arn": c.eum_topic_arn,
         "business_numbers": c.business_numbers,
         "greeting": c.greeting,
+        "more_contact_flows": c.more_contact_flows,
         "max_message_bytes": c.max_message_bytes,
         "max_text_chars": c.max_text_chars,
         "connection_token_ttl_ms": c.connection_token_ttl.as_millis() as u64,

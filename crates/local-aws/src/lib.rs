@@ -42,7 +42,7 @@ pub mod twin;
 mod validate;
 mod webhooks;
 
-pub use config::{BusinessNumber, TwinConfig};
+pub use config::{BusinessNumber, PORTUGUESE_FLOW_ID, SPANISH_FLOW_ID, TwinConfig, TwinFlow};
 pub use error::{ApiError, Error};
 pub use lambda::{FunctionError, FunctionName};
 pub use stack::{Stack, StackOptions};

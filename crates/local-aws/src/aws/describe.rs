@@ -208,18 +208,18 @@ fn describe_instance(cfg: &TwinConfig, instance: &str) -> Result<Value, ApiError
 
 fn describe_contact_flow(cfg: &TwinConfig, instance: &str, flow: &str) -> Result<Value, ApiError> {
     check_instance(cfg, instance)?;
-    let flow_arn = format!("{}/contact-flow/{}", instance_arn(cfg), cfg.contact_flow_id);
     // `:$SAVED` or `:<version>` after the id selects a variant of the flow; the twin has one.
     let last = flow.rsplit('/').next().unwrap_or(flow);
     let id = last.split(':').next().unwrap_or(last);
     let in_instance = !flow.starts_with("arn:") || flow.starts_with(&format!("{}/contact-flow/", instance_arn(cfg)));
-    if id != cfg.contact_flow_id || !in_instance {
+    if cfg.flow_greeting(id).is_none() || !in_instance {
         return Err(ApiError::not_found(format!("Contact flow not found: {flow}")));
     }
+    let flow_arn = format!("{}/contact-flow/{id}", instance_arn(cfg));
     Ok(json!({
         "ContactFlow": {
             "Arn": flow_arn,
-            "Id": cfg.contact_flow_id,
+            "Id": id,
             "Name": "WhatsApp inbound (local twin)",
             "Type": "CONTACT_FLOW",
             "State": "ACTIVE",
