@@ -4,9 +4,9 @@
 //! one error, so a broken deployment fails its first cold start with a message naming every fix.
 
 use crate::ids::{CustomerHashKey, PhoneNumberId};
-use crate::rich::notices::Notices;
 use crate::rich::split::Limit;
 use crate::rich::text::Unit;
+use crate::routes::Routes;
 use std::fmt;
 
 /// When the customer's messages get WhatsApp's blue ticks. The typing indicator rides on a read mark
@@ -20,10 +20,9 @@ pub enum ReadReceipts {
 }
 
 /// What a deployment differs in. Both handlers read the same variables (the template gives them the same).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Config {
     pub instance_id: String,
-    pub contact_flow_id: String,
     pub stream_topic_arn: String,
     pub table_name: String,
     pub media_bucket: Option<String>,
@@ -33,10 +32,8 @@ pub struct Config {
     pub meta_api_version: String,
     /// Keys the customer digest in logs and S3 keys; generated at deploy time, never logged.
     pub customer_hash_key: CustomerHashKey,
-    /// Lifecycle notices for the customer (`NOTICE_*`; empty = silent).
-    pub notices: Notices,
-    /// What the customer types to end the chat; `None` = the keyword is off.
-    pub end_keyword: Option<String>,
+    /// Per business number: the contact flow, the bridge's words, transcription and end keyword.
+    pub routes: Routes,
     pub read_receipts: ReadReceipts,
     /// Whether a returning customer's chat rehydrates the previous one (Connect persistent chat).
     pub persistent_chat: bool,
@@ -121,7 +118,7 @@ impl Config {
                 )),
             }
         }
-        let meta_api_version = get("META_API_VERSION").unwrap_or_else(|| "v20.0".to_owned());
+        let meta_api_version = get("META_API_VERSION").unwrap_or_else(|| "v21.0".to_owned());
         if !is_meta_version(&meta_api_version) {
             problems.push(format!(
                 "META_API_VERSION must look like v20.0 (got '{meta_api_version}')"
@@ -164,17 +161,12 @@ impl Config {
                 }
             },
         };
-        // Set but blank turns the keyword off; unset means the default.
-        let end_keyword = match lookup("END_KEYWORD") {
-            None => Some("#end".to_owned()),
-            Some(raw) => Some(raw.trim().to_owned()).filter(|k| !k.is_empty()),
-        };
+        let routes = Routes::from_lookup(&lookup, contact_flow_id, &phone_number_ids, &mut problems);
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
         Ok(Self {
             instance_id,
-            contact_flow_id,
             stream_topic_arn,
             table_name,
             media_bucket: get("MEDIA_BUCKET_NAME"),
@@ -182,8 +174,7 @@ impl Config {
             phone_number_ids,
             meta_api_version,
             customer_hash_key: CustomerHashKey::new(customer_hash_key),
-            notices: Notices::from_lookup(&lookup),
-            end_keyword,
+            routes,
             read_receipts,
             persistent_chat,
             connect_text_limit: Limit::new(connect_text_max, Unit::Chars),
@@ -260,14 +251,14 @@ mod tests {
     fn defaults_apply() {
         let c = Config::from_lookup(lookup(VALID)).unwrap();
         assert_eq!(c.chat_duration_minutes, 1440);
-        assert_eq!(c.meta_api_version, "v20.0");
+        assert_eq!(c.meta_api_version, "v21.0");
         assert_eq!(c.customer_hash_key.expose(), "k3Yq9ZtXwVb2N8rLmP4sD7fGhJ6aQe1C");
-        assert_eq!(c.end_keyword.as_deref(), Some("#end"));
+        assert_eq!(c.routes.stack().end_keyword.as_deref(), Some("#end"));
         assert_eq!(c.read_receipts, ReadReceipts::OnDelivery);
         assert!(!c.persistent_chat);
         assert!(!c.sample_contact_attributes);
         assert_eq!(c.connect_text_limit, Limit::new(1024, Unit::Chars));
-        assert_eq!(c.notices, Notices::default());
+        assert_eq!(c.routes.stack().wording.language(), crate::wording::Language::En);
         assert!(c.serves(&PhoneNumberId::parse("1").unwrap()));
     }
 
@@ -310,11 +301,18 @@ mod tests {
             ("CONNECT_MESSAGE_MAX_CHARS", "4096"),
         ]);
         let c = Config::from_lookup(lookup(&pairs)).unwrap();
-        assert_eq!(c.end_keyword, None);
+        assert_eq!(c.routes.stack().end_keyword, None);
         assert_eq!(c.read_receipts, ReadReceipts::Off);
         assert!(c.persistent_chat);
         assert_eq!(c.connect_text_limit.max, 4096);
-        assert_eq!(c.notices.template(crate::rich::notices::Notice::AgentJoined), None);
+        assert_eq!(
+            crate::rich::notices::render(
+                &c.routes.stack().wording,
+                crate::rich::notices::Notice::AgentJoined,
+                None
+            ),
+            None
+        );
         let mut bad = VALID.to_vec();
         bad.push(("READ_RECEIPTS", "always"));
         let err = Config::from_lookup(lookup(&bad)).unwrap_err();

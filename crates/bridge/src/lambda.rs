@@ -13,8 +13,7 @@ use crate::inbound::InboundBridge;
 use crate::media::handler::{MediaBridge, MediaHandler};
 use crate::media::service::MediaSettings;
 use crate::outbound::OutboundBridge;
-use crate::rich::interactive::RenderOptions;
-use crate::translate::OutboundRules;
+use crate::translate::Rulebook;
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -88,11 +87,7 @@ pub async fn run_whatsapp_handler() -> Result<(), Error> {
 /// ConnectHandler: Connect chat streaming events (SNS) → WhatsApp.
 pub async fn run_connect_handler() -> Result<(), Error> {
     let (config, clients) = setup().await?;
-    let rules = OutboundRules {
-        notices: config.notices.clone(),
-        render: RenderOptions::default(),
-        read_receipts: config.read_receipts,
-    };
+    let rules = Rulebook::new(&config.routes, config.read_receipts);
     let bridge = OutboundBridge::new(
         rules,
         clients.store(&config),

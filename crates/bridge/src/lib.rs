@@ -3,7 +3,8 @@
 //!
 //! The crate is layered so that the rules can be tested without AWS:
 //! - [`whatsapp`] and [`connect_stream`] parse what each side publishes into typed values;
-//! - [`translate`] holds the pure rules of what becomes what;
+//! - [`translate`] holds the pure rules of what becomes what, in the words of [`wording`];
+//! - [`routes`] says, per business number, which flow, language and end keyword apply;
 //! - [`ports`] names what the services need from outside, and [`aws`] implements it with the AWS SDK;
 //! - [`inbound`] (WhatsappHandler) and [`outbound`] (ConnectHandler) carry the rules out;
 //! - [`lambda`] wires a handler binary: configuration, clients built once, the Lambda runtime.
@@ -29,9 +30,11 @@ pub mod outbound;
 pub mod ports;
 pub mod rich;
 pub mod rounds;
+pub mod routes;
 pub mod sns;
 pub mod telemetry;
 #[cfg(test)]
 mod test_fixtures;
 pub mod translate;
 pub mod whatsapp;
+pub mod wording;

@@ -26,7 +26,7 @@ use crate::ports::{Conversation, ConversationState};
 use crate::rich::menu::Menu;
 use crate::sns;
 use crate::telemetry::{Direction, log_outcome, log_rejection, now_ms};
-use crate::translate::{OutboundPlan, OutboundRules, plan_outbound_with};
+use crate::translate::{OutboundPlan, Rulebook, plan_outbound_with};
 use crate::whatsapp::outgoing::OutgoingBody;
 use crate::whatsapp::outgoing::OutgoingMessage;
 use serde_json::Value;
@@ -48,7 +48,7 @@ const WAIT_FOR_TURN: Duration = Duration::from_secs(5);
 const POLL_TURN: Duration = Duration::from_millis(25);
 
 pub struct OutboundBridge<S, W, P> {
-    rules: OutboundRules,
+    rules: Rulebook,
     store: S,
     whatsapp: W,
     /// Renews the customer's connection token, which fetching an agent's file authenticates with.
@@ -67,9 +67,9 @@ enum Outcome {
 }
 
 impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
-    pub fn new(rules: OutboundRules, store: S, whatsapp: W, participant: P) -> Self {
+    pub fn new(rules: impl Into<Rulebook>, store: S, whatsapp: W, participant: P) -> Self {
         Self {
-            rules,
+            rules: rules.into(),
             store,
             whatsapp,
             participant,
@@ -122,9 +122,10 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
         {
             return Box::pin(self.attachment(item, media.as_ref())).await;
         }
-        match plan_outbound_with(item, &self.rules) {
+        // What the item is does not depend on the number; its words do, and are chosen once its chat is.
+        match plan_outbound_with(item, self.rules.classifier()) {
             OutboundPlan::Skip { reason } => Ok(Outcome::Skipped(reason)),
-            OutboundPlan::EndConversation { notice } => self.end(item, notice).await,
+            OutboundPlan::EndConversation { .. } => self.end(item).await,
             OutboundPlan::Typing => {
                 let Some(contact) = self.contact(item).await? else {
                     return Ok(Outcome::Skipped("unknown_contact"));
@@ -138,21 +139,11 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
                     None => Ok(Outcome::Skipped("typing_throttled")),
                 }
             }
-            OutboundPlan::Send {
-                messages,
-                menu,
-                summary,
-            } => self.send(item, &messages, menu.as_ref(), &summary).await,
+            OutboundPlan::Send { .. } => self.send(item).await,
         }
     }
 
-    async fn send(
-        &self,
-        item: &StreamItem,
-        messages: &[OutgoingBody],
-        menu: Option<&Menu>,
-        summary: &str,
-    ) -> PortResult<Outcome> {
+    async fn send(&self, item: &StreamItem) -> PortResult<Outcome> {
         let Some(taken) = self.take(item).await? else {
             return Ok(Outcome::Duplicate);
         };
@@ -164,6 +155,20 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
             );
             return Ok(Outcome::Skipped("unknown_contact"));
         };
+        let (messages, menu, summary) = match plan_outbound_with(item, self.rules.for_number(&contact.phone_number_id))
+        {
+            OutboundPlan::Send {
+                messages,
+                menu,
+                summary,
+            } => (messages, menu, summary),
+            // A notice this number silences.
+            _ => {
+                self.finish(item, &[], &taken.expired).await?;
+                return Ok(Outcome::Skipped("notice_disabled"));
+            }
+        };
+        let (messages, menu, summary) = (messages.as_slice(), menu.as_ref(), summary.as_str());
         // What an earlier attempt sent before it failed is not sent again.
         let unsent = messages.get(taken.parts_sent..).unwrap_or_default();
         let mut sent = Vec::with_capacity(unsent.len());
@@ -190,12 +195,16 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
     /// says so (a second end event, participant.left then chat.ended, finds it ended already), and a
     /// retry of that event after its notice failed, which finds the conversation ended by itself,
     /// still says it.
-    async fn end(&self, item: &StreamItem, notice: Option<String>) -> PortResult<Outcome> {
+    async fn end(&self, item: &StreamItem) -> PortResult<Outcome> {
         let Some(taken) = self.take(item).await? else {
             return Ok(Outcome::Duplicate);
         };
         let Some(contact) = &taken.contact else {
             return Ok(Outcome::Skipped("unknown_contact"));
+        };
+        let notice = match plan_outbound_with(item, self.rules.for_number(&contact.phone_number_id)) {
+            OutboundPlan::EndConversation { notice } => notice,
+            _ => None,
         };
         let key = contact.conversation_key();
         let said = async {
@@ -368,6 +377,7 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
             let mut chat = connection::fresh(&self.store, &self.participant, &key, &chat).await?;
             let mut reconnected = false;
             let prefix = format!("outbound/{}/", key.digest());
+            let wording = self.rules.for_number(&contact.phone_number_id).wording.clone();
             // What an earlier attempt handled before it failed is not sent again.
             for file in item.attachments.iter().skip(taken.parts_sent) {
                 if file.status.as_deref().is_some_and(|s| s != "APPROVED") {
@@ -385,6 +395,7 @@ impl<S: StateStore, W: Whatsapp, P: Participant> OutboundBridge<S, W, P> {
                             name,
                             content_type: file.content_type.as_deref().unwrap_or(""),
                             prefix: &prefix,
+                            wording: &wording,
                         })
                         .await;
                     match attempt {

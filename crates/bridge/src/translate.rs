@@ -6,13 +6,17 @@
 use crate::config::ReadReceipts;
 use crate::connect_stream::{ItemType, Role, StreamItem, Visibility};
 use crate::content_type::{INTERACTIVE, INTERACTIVE_RESPONSE, TEXT_MARKDOWN, TEXT_PLAIN};
+use crate::ids::PhoneNumberId;
 use crate::rich::interactive::{self, RenderOptions};
 use crate::rich::menu::{self, Answer, Menu};
-use crate::rich::notices::{Notice, Notices};
+use crate::rich::notices::{self, Notice};
 use crate::rich::text::{Unit, truncate};
 use crate::rich::{markdown, render, split};
+use crate::routes::{PerNumber, Route, Routes};
 use crate::whatsapp::outgoing::OutgoingBody;
 use crate::whatsapp::{Content, InteractiveReply, MessageContext};
+use crate::wording::{self, Wording};
+use std::sync::Arc;
 
 /// What to do with a customer's WhatsApp message, judged on its content alone (before any state is
 /// read): whether it can be bridged at all. The full decision is [`plan_message`].
@@ -52,14 +56,27 @@ pub fn plan_inbound(content: &Content) -> InboundPlan {
 }
 
 /// What the bridge knows about the conversation when it decides on a message.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct InboundState<'a> {
+    /// The business number's words, for what the agent reads in place of what Connect cannot show.
+    pub wording: &'a Wording,
     /// The menu the customer was last shown, if any.
     pub menu: Option<&'a Menu>,
     /// The text of the message this one replies or reacts to, when the bridge sent it.
     pub quoted: Option<&'a str>,
     /// The customer's keyword for ending the chat (compared trimmed, case-insensitively).
     pub end_keyword: Option<&'a str>,
+}
+
+impl Default for InboundState<'_> {
+    fn default() -> Self {
+        Self {
+            wording: wording::english(),
+            menu: None,
+            quoted: None,
+            end_keyword: None,
+        }
+    }
 }
 
 /// The full decision on a customer's message.
@@ -134,14 +151,14 @@ pub fn plan_message(content: &Content, context: Option<&MessageContext>, state: 
         // Media: first what was sent, as text (it may open the chat); the file follows (crate::media).
         Content::Media(_) => InboundAction::Send {
             content_type: TEXT_PLAIN.to_owned(),
-            content: render::describe(content, None).unwrap_or_default(),
+            content: render::describe(state.wording, content, None).unwrap_or_default(),
         },
         // A type this release does not know may not be a message at all, so it opens nothing.
         Content::Unknown { .. } => InboundAction::Skip {
             reason: "type_not_bridged",
         },
         Content::Reaction { .. } => InboundAction::Note {
-            content: render::describe(content, quoted).unwrap_or_default(),
+            content: render::describe(state.wording, content, quoted).unwrap_or_default(),
         },
         Content::Interactive(InteractiveReply::Button { .. } | InteractiveReply::List { .. })
         | Content::Button { .. } => {
@@ -150,7 +167,7 @@ pub fn plan_message(content: &Content, context: Option<&MessageContext>, state: 
                 reason: "type_not_bridged",
             }
         }
-        other => match render::describe(other, quoted) {
+        other => match render::describe(state.wording, other, quoted) {
             Some(text) if !text.trim().is_empty() => InboundAction::Send {
                 content_type: TEXT_PLAIN.to_owned(),
                 content: render::with_reply(&text, context.and(quoted)),
@@ -162,13 +179,66 @@ pub fn plan_message(content: &Content, context: Option<&MessageContext>, state: 
     }
 }
 
-/// What the deployment configures about outbound rendering.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What the deployment configures about outbound rendering, for one business number.
+#[derive(Debug, Clone)]
 pub struct OutboundRules {
-    pub notices: Notices,
+    pub wording: Arc<Wording>,
+    /// Menu labels in the number's words, and how long menus are shown.
     pub render: RenderOptions,
     /// `Off` also silences the agent's typing indicator, which WhatsApp shows only with a read mark.
     pub read_receipts: ReadReceipts,
+}
+
+impl OutboundRules {
+    pub fn new(wording: Arc<Wording>, read_receipts: ReadReceipts) -> Self {
+        Self {
+            render: RenderOptions::in_words(&wording),
+            wording,
+            read_receipts,
+        }
+    }
+}
+
+impl Default for OutboundRules {
+    fn default() -> Self {
+        Self::new(Arc::new(Wording::default()), ReadReceipts::default())
+    }
+}
+
+/// Each business number's outbound rules.
+#[derive(Debug, Clone)]
+pub struct Rulebook {
+    rules: PerNumber<OutboundRules>,
+    /// Decides what an item is before its chat (and so its number) is known: in the built-in words,
+    /// where no notice is silent, so a notice one number silences still reaches the numbers that
+    /// keep it.
+    classifier: OutboundRules,
+}
+
+impl Rulebook {
+    pub fn new(routes: &Routes, read_receipts: ReadReceipts) -> Self {
+        Self {
+            rules: routes.map(|route: &Route| OutboundRules::new(route.wording.clone(), read_receipts)),
+            classifier: OutboundRules::new(Arc::new(Wording::default()), read_receipts),
+        }
+    }
+
+    pub fn for_number(&self, id: &PhoneNumberId) -> &OutboundRules {
+        self.rules.for_number(id)
+    }
+
+    pub fn classifier(&self) -> &OutboundRules {
+        &self.classifier
+    }
+}
+
+impl From<OutboundRules> for Rulebook {
+    fn from(rules: OutboundRules) -> Self {
+        Self {
+            classifier: OutboundRules::new(Arc::new(Wording::default()), rules.read_receipts),
+            rules: PerNumber::single(rules),
+        }
+    }
 }
 
 /// What to do with an item Connect streamed.
@@ -199,7 +269,7 @@ pub fn plan_outbound(item: &StreamItem) -> OutboundPlan {
 }
 
 fn notice(rules: &OutboundRules, notice: Notice, item: &StreamItem) -> OutboundPlan {
-    match rules.notices.render(notice, item.display_name.as_deref()) {
+    match notices::render(&rules.wording, notice, item.display_name.as_deref()) {
         Some(text) => OutboundPlan::Send {
             messages: vec![OutgoingBody::text(text.clone())],
             menu: None,
@@ -217,14 +287,14 @@ const QUOTABLE_CHARS: usize = 2 * render::QUOTE_MAX_CHARS;
 
 /// What a customer's message said, as a later reply to it quotes it: its text, the option it chose, or
 /// the description the agent saw.
-pub fn quotable(content: &Content) -> Option<String> {
+pub fn quotable(wording: &Wording, content: &Content) -> Option<String> {
     let text = match content {
         Content::Text { body } => body.clone(),
         Content::Button { text, .. } => text.clone(),
         Content::Interactive(InteractiveReply::Button { title, .. } | InteractiveReply::List { title, .. }) => {
             title.clone()
         }
-        other => render::describe(other, None)?,
+        other => render::describe(wording, other, None)?,
     };
     Some(truncate(&text, QUOTABLE_CHARS, Unit::Chars))
 }
@@ -253,13 +323,13 @@ pub fn plan_outbound_with(item: &StreamItem, rules: &OutboundRules) -> OutboundP
     match item.item_type {
         ItemType::Event => match (item.event_name(), &item.role) {
             (Some("chat.ended"), _) => OutboundPlan::EndConversation {
-                notice: rules.notices.render(Notice::ChatEnded, None),
+                notice: notices::render(&rules.wording, Notice::ChatEnded, None),
             },
             // The customer side leaves only when the bridge disconnects it (the end keyword), and that
             // path confirms to the customer itself.
             (Some("participant.left"), Some(Role::Customer)) => OutboundPlan::EndConversation { notice: None },
             (Some("participant.autodisconnection"), _) => OutboundPlan::EndConversation {
-                notice: rules.notices.render(Notice::AutoDisconnect, None),
+                notice: notices::render(&rules.wording, Notice::AutoDisconnect, None),
             },
             (Some("participant.joined"), Some(Role::Agent)) => notice(rules, Notice::AgentJoined, item),
             (Some("participant.left"), Some(Role::Agent)) => notice(rules, Notice::AgentLeft, item),
@@ -499,15 +569,21 @@ mod tests {
     #[test]
     fn customer_messages_are_kept_short_for_quoting() {
         assert_eq!(
-            quotable(&Content::Text {
-                body: "Where is my order?".into()
-            })
+            quotable(
+                wording::english(),
+                &Content::Text {
+                    body: "Where is my order?".into()
+                }
+            )
             .as_deref(),
             Some("Where is my order?")
         );
-        let long = quotable(&Content::Text {
-            body: "word ".repeat(100),
-        })
+        let long = quotable(
+            wording::english(),
+            &Content::Text {
+                body: "word ".repeat(100),
+            },
+        )
         .unwrap();
         assert!(long.chars().count() <= QUOTABLE_CHARS && long.ends_with('…'));
         let tap = Content::Interactive(InteractiveReply::List {
@@ -515,7 +591,7 @@ mod tests {
             title: "Billing".into(),
             description: None,
         });
-        assert_eq!(quotable(&tap).as_deref(), Some("Billing"));
+        assert_eq!(quotable(wording::english(), &tap).as_deref(), Some("Billing"));
         let place = Content::Location(Location {
             latitude: 1.0,
             longitude: 2.0,
@@ -523,7 +599,7 @@ mod tests {
             address: None,
             url: None,
         });
-        assert!(quotable(&place).unwrap().contains("Home"));
+        assert!(quotable(wording::english(), &place).unwrap().contains("Home"));
     }
 
     #[test]
@@ -592,8 +668,12 @@ mod tests {
                 reason: "typing_without_read_receipts"
             }
         );
-        let mut rules = OutboundRules::default();
-        rules.notices.set(Notice::AgentJoined, "");
+        let silent =
+            crate::wording::parse_overrides("MESSAGES", &serde_json::json!({"notice-agent-joined": ""})).unwrap();
+        let rules = OutboundRules::new(
+            Arc::new(Wording::new(crate::wording::Language::En, &silent)),
+            ReadReceipts::default(),
+        );
         assert_eq!(
             plan_outbound_with(
                 &item(ItemType::Event, joined, Some(Role::Agent), Visibility::All),

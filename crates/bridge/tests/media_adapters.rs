@@ -5,6 +5,7 @@
 
 use bridge::ids::{CustomerId, OriginationId};
 use bridge::media::service::{Delivery, InboundRequest, OutboundOutcome, OutboundRequest, Transcript};
+use bridge::wording::english as bridge_wording;
 use serde_json::{Value, json};
 use twin::{Adapters, CUSTOMER, ORIGINATION, VOICE, b64, control, customer_sends, open_chat, sha};
 
@@ -46,10 +47,12 @@ async fn media_both_ways_through_the_twin() {
         media: &photo,
         prefix: "inbound/106540352242922/14255550150/",
         wamid: "wamid.photo",
+        wording: bridge_wording(),
+        transcribe: None,
     };
     let out = service.deliver_inbound(req).await.unwrap();
     assert!(matches!(out.delivery, Delivery::Attached(_)), "{out:?}");
-    assert_eq!(out.chat_texts(), vec!["the box".to_owned()]);
+    assert_eq!(out.chat_texts(bridge_wording()), vec!["the box".to_owned()]);
     let atts = attachments(&url, &contact).await;
     assert_eq!(atts[0]["content_type"], "image/jpeg");
     assert_eq!(atts[0]["sha256"], sha(&jpeg));
@@ -73,6 +76,8 @@ async fn media_both_ways_through_the_twin() {
         .deliver_inbound(InboundRequest {
             media: &voice,
             wamid: "wamid.voice",
+            wording: bridge_wording(),
+            transcribe: None,
             ..req
         })
         .await
@@ -99,6 +104,8 @@ async fn media_both_ways_through_the_twin() {
         .deliver_inbound(InboundRequest {
             media: &voice,
             wamid: "wamid.voice2",
+            wording: bridge_wording(),
+            transcribe: None,
             ..req
         })
         .await
@@ -117,6 +124,8 @@ async fn media_both_ways_through_the_twin() {
     let out = service
         .deliver_inbound(InboundRequest {
             wamid: "wamid.photo2",
+            wording: bridge_wording(),
+            transcribe: None,
             ..req
         })
         .await
@@ -163,6 +172,7 @@ async fn media_both_ways_through_the_twin() {
             name: att["AttachmentName"].as_str().unwrap(),
             content_type: att["ContentType"].as_str().unwrap(),
             prefix: &format!("outbound/{contact}/"),
+            wording: bridge_wording(),
         })
         .await
         .unwrap();

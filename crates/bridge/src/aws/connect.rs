@@ -40,7 +40,7 @@ impl ConnectCenter {
         Self {
             client,
             instance_id: config.instance_id.clone(),
-            contact_flow_id: config.contact_flow_id.clone(),
+            contact_flow_id: config.routes.stack().contact_flow_id.clone(),
             stream_topic_arn: config.stream_topic_arn.clone(),
             chat_duration_minutes: config.chat_duration_minutes,
         }

@@ -308,7 +308,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 initial_message: start
                     .initial
                     .map(|(content_type, content)| (content_type.to_owned(), content.to_owned())),
-                contact_flow_id: None,
+                contact_flow_id: Some(self.route(key).contact_flow_id.clone()),
             })
             .await?;
         let ttl = i64::from(self.config.chat_duration_minutes) * 60 + STATE_RETENTION_S;

@@ -14,7 +14,8 @@ use crate::ports::{
     ActiveChat, ContactCenter, Conversation, ConversationState, ConversationView, Participant, PortResult, Said,
     StateStore, Whatsapp,
 };
-use crate::rich::{menu, notices::Notice};
+use crate::rich::menu;
+use crate::rich::notices::{self, Notice};
 use crate::rounds::behind;
 use crate::telemetry::now_ms;
 use crate::translate::{InboundAction, InboundState, plan_message};
@@ -110,10 +111,12 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             }
             view = self.wait_for_turn(key, me, view).await?;
         }
+        let route = self.route(key);
         let state = InboundState {
+            wording: &route.wording,
             menu: view.menu.as_ref(),
             quoted,
-            end_keyword: self.config.end_keyword.as_deref(),
+            end_keyword: route.end_keyword.as_deref(),
         };
         let action = plan_message(&self.planned(&message.content), message.context.as_ref(), &state);
         // An answer spends the menu, so a number typed later is just a number.
@@ -316,7 +319,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                         None => return Ok(Outcome::Skipped("no_chat_to_end")),
                     },
                 };
-                if let Some(text) = self.config.notices.render(Notice::CustomerEnded, None) {
+                if let Some(text) = notices::render(&self.route(key).wording, Notice::CustomerEnded, None) {
                     let outgoing = OutgoingMessage::text(message.reply_to(), text);
                     self.whatsapp.send(origination, &outgoing).await?;
                 }

@@ -15,16 +15,17 @@ use crate::ports::{
 use crate::rounds::behind;
 use crate::whatsapp::Media;
 use crate::whatsapp::outgoing::OutgoingMessage;
+use crate::wording::{Arg, Text, Wording};
 
 /// What a customer's file came to, as a retry needs it: the texts for the chat, then what the customer is
 /// told (a notice about the file, and their transcript if it is echoed).
-pub(super) fn aftermath_of(outcome: &InboundOutcome, echo_transcript: bool) -> MediaAftermath {
+pub(super) fn aftermath_of(w: &Wording, outcome: &InboundOutcome, echo_transcript: bool) -> MediaAftermath {
     let echo = outcome
         .transcript_text()
         .filter(|_| echo_transcript)
-        .map(|text| format!("🎤 \"{text}\""));
+        .map(|text| w.word(Text::TranscriptEcho, &[("transcript", Arg::from(text))]));
     MediaAftermath {
-        chat_texts: outcome.chat_texts(),
+        chat_texts: outcome.chat_texts(w),
         customer_texts: outcome.customer_notice.iter().cloned().chain(echo).collect(),
     }
 }
@@ -49,6 +50,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             return Ok(());
         };
         let chat = self.fresh(key, &chat).await?;
+        let route = self.route(key);
         let aftermath = match &claimed.progress.media {
             Some(recorded) => recorded.clone(),
             None => {
@@ -59,14 +61,16 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                     media: file,
                     prefix: &prefix,
                     wamid: message.wamid.as_str(),
+                    wording: &route.wording,
+                    transcribe: route.transcribe.as_ref(),
                 };
                 match media.inbound(request).await {
-                    Ok(outcome) => aftermath_of(&outcome, media.settings().echo_transcript),
+                    Ok(outcome) => aftermath_of(&route.wording, &outcome, media.settings().echo_transcript),
                     Err(e) if e.is_retryable() => return Err(e),
                     // WhatsApp no longer has the file (or refuses it): the description is in; say so once.
                     Err(e) => {
                         tracing::warn!(error = %e, "customer's media could not be fetched");
-                        let note = "⚠️ The file could not be retrieved from WhatsApp.".to_owned();
+                        let note = route.wording.word(Text::FileNotRetrieved, &[]);
                         // The caption was left out of the description: it still reaches the agent.
                         let caption = file.caption.clone().filter(|c| !c.trim().is_empty());
                         MediaAftermath {

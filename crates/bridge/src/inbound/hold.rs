@@ -85,11 +85,12 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
         origination: &OriginationId,
         message: &CustomerMessage,
     ) -> PortResult<Outcome> {
-        let end_keyword = self.config.end_keyword.as_deref();
+        let route = self.route(key);
         let context = message.context.as_ref();
         // What cannot be bridged whatever the conversation holds is dropped before any state is touched.
         let early = InboundState {
-            end_keyword,
+            wording: &route.wording,
+            end_keyword: route.end_keyword.as_deref(),
             ..Default::default()
         };
         let early = plan_message(&message.content, context, &early);
@@ -122,7 +123,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 None => None,
             }
         };
-        let summary = quotable(&message.content);
+        let summary = quotable(&route.wording, &message.content);
         let (claim, view, quoted) = tokio::join!(
             claims::claim(&self.store, "wa", wamid, hold, summary.as_deref()),
             behind(self.store.register(

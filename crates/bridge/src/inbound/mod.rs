@@ -29,6 +29,7 @@ use crate::error::{EventTally, Rejection, RetryableFailure};
 use crate::ids::{ContactId, ConversationKey};
 use crate::media::handler::MediaHandler;
 use crate::ports::{ContactCenter, Participant, StateStore, Whatsapp};
+use crate::routes::Route;
 use crate::sns;
 use crate::telemetry::{Direction, log_outcome, log_rejection};
 use crate::whatsapp::{Change, CustomerMessage, Inbound, StatusUpdate, parse_eum};
@@ -101,6 +102,11 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             media: None,
             open_chats: OpenChats::default(),
         }
+    }
+
+    /// The flow, words and keyword of the business number the customer wrote to.
+    fn route(&self, key: &ConversationKey) -> &Route {
+        self.config.routes.for_number(&key.phone_number_id)
     }
 
     /// Attaches customers' files to the chat (without it, media arrive as their description only).

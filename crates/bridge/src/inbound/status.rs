@@ -45,7 +45,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                     .await
             }
             None => {
-                let note = render::delivery_failure(&status.errors, Some(&sent.summary));
+                let note = render::delivery_failure(&self.route(key).wording, &status.errors, Some(&sent.summary));
                 self.participant
                     .send_message(&chat.connection_token, TEXT_PLAIN, &note, &client_token)
                     .await

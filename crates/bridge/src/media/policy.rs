@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use crate::media::convert::{MAX_AUDIO_DURATION, WAV_SAMPLE_RATE};
 use crate::whatsapp::{Media, MediaKind};
+use crate::wording::{Arg, Text, Wording};
 
 /// One decimal megabyte.
 pub const MB: u64 = 1_000_000;
@@ -290,37 +291,50 @@ fn is_deliverable(mime: &str) -> bool {
 ///
 /// `action` is the decision for that media; pass `None` when a conversion failed. Returns `None`
 /// when the action delivers the media itself.
-pub fn describe_for_agent(media: &InboundMedia<'_>, action: Option<InboundFileAction>) -> Option<String> {
-    let what = match (media.kind, media.filename.and_then(sanitize_file_name)) {
-        (MediaKind::Document, Some(name)) => format!("a document \"{name}\""),
-        (MediaKind::Document, None) => "a document".to_owned(),
-        (MediaKind::Audio, _) if media.voice => "a voice message".to_owned(),
-        (MediaKind::Audio, _) => "an audio file".to_owned(),
-        (MediaKind::Image, _) => "a photo".to_owned(),
-        (MediaKind::Sticker, _) => "a sticker".to_owned(),
-        (MediaKind::Video, _) => "a video".to_owned(),
+pub fn describe_for_agent(w: &Wording, media: &InboundMedia<'_>, action: Option<InboundFileAction>) -> Option<String> {
+    let kind = match media.kind {
+        MediaKind::Audio if media.voice => "voice",
+        other => other.as_str(),
     };
+    let name = match media.kind {
+        MediaKind::Document => media.filename.and_then(sanitize_file_name),
+        _ => None,
+    };
+    let file = w.word(
+        Text::CustomerFile,
+        &[
+            ("kind", Arg::from(kind)),
+            ("name", Arg::from(name.unwrap_or_else(|| "none".to_owned()))),
+        ],
+    );
     let size = human_size(media.size);
     let mime = media.mime_type.split(';').next().unwrap_or_default().trim();
-    let type_label = if mime.is_empty() { "unknown format" } else { mime };
+    let format = if mime.is_empty() {
+        w.word(Text::UnknownFormat, &[])
+    } else {
+        mime.to_owned()
+    };
+    let about = |text: Text, extra: (&'static str, String)| {
+        Some(w.word(
+            text,
+            &[
+                ("file", Arg::from(file.as_str())),
+                ("size", Arg::from(size.as_str())),
+                (extra.0, Arg::from(extra.1)),
+            ],
+        ))
+    };
     match action {
-        Some(InboundFileAction::TooLarge { limit }) => Some(format!(
-            "The customer sent {what} ({size}), larger than the {} this chat can show.",
-            human_size(limit)
-        )),
-        Some(InboundFileAction::NotAccepted) => Some(format!(
-            "The customer sent {what} ({type_label}, {size}) in a format this chat cannot show."
-        )),
-        None => Some(format!(
-            "The customer sent {what} ({type_label}, {size}) that could not be converted for this chat."
-        )),
+        Some(InboundFileAction::TooLarge { limit }) => about(Text::CustomerFileTooLarge, ("limit", human_size(limit))),
+        Some(InboundFileAction::NotAccepted) => about(Text::CustomerFileNotAccepted, ("format", format)),
+        None => about(Text::CustomerFileNotConverted, ("format", format)),
         Some(InboundFileAction::Attach { .. } | InboundFileAction::ConvertToWav | InboundFileAction::ConvertToPng) => {
             None
         }
     }
 }
 
-fn human_size(bytes: u64) -> String {
+pub fn human_size(bytes: u64) -> String {
     if bytes >= MB {
         format!("{:.1} MB", bytes as f64 / MB as f64)
     } else if bytes >= 1_000 {

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::media::convert::{PNG_MIME, WAV_MIME};
+use crate::wording::english as bridge_wording;
 
 fn inbound(kind: MediaKind, mime: &str, size: u64) -> InboundMedia<'_> {
     InboundMedia {
@@ -190,7 +191,7 @@ fn types_connect_cannot_show_are_described_not_dropped() {
     ] {
         let media = inbound(kind, mime, 50 * MB);
         assert_eq!(decide(media), InboundFileAction::NotAccepted, "{mime}");
-        let text = describe_for_agent(&media, Some(InboundFileAction::NotAccepted)).unwrap();
+        let text = describe_for_agent(bridge_wording(), &media, Some(InboundFileAction::NotAccepted)).unwrap();
         assert!(text.contains("cannot show") && text.contains("50.0 MB"), "{text}");
     }
 }
@@ -202,7 +203,7 @@ fn descriptions_name_what_was_sent() {
         ..inbound(MediaKind::Audio, "audio/ogg; codecs=opus", 2_500)
     };
     assert_eq!(
-        describe_for_agent(&voice, None).unwrap(),
+        describe_for_agent(bridge_wording(), &voice, None).unwrap(),
         "The customer sent a voice message (audio/ogg, 3 KB) that could not be converted for this chat."
     );
     let document = InboundMedia {
@@ -211,12 +212,15 @@ fn descriptions_name_what_was_sent() {
     };
     let too_large = decide(document);
     assert_eq!(
-        describe_for_agent(&document, Some(too_large)).unwrap(),
+        describe_for_agent(bridge_wording(), &document, Some(too_large)).unwrap(),
         "The customer sent a document \"passwdfdp.exe\" (25.0 MB), larger than the 20.0 MB this chat can show."
     );
-    assert_eq!(describe_for_agent(&voice, Some(InboundFileAction::ConvertToWav)), None);
+    assert_eq!(
+        describe_for_agent(bridge_wording(), &voice, Some(InboundFileAction::ConvertToWav)),
+        None
+    );
     let photo = inbound(MediaKind::Image, "image/jpeg", 10);
-    assert_eq!(describe_for_agent(&photo, Some(decide(photo))), None);
+    assert_eq!(describe_for_agent(bridge_wording(), &photo, Some(decide(photo))), None);
 }
 
 #[test]

@@ -38,6 +38,7 @@ use crate::rounds::behind;
 use crate::telemetry::now_ms;
 use crate::whatsapp::outgoing::{MediaObject, MessageText, OutgoingBody, OutgoingMessage};
 use crate::whatsapp::{Media, MediaKind};
+use crate::wording::{Arg, Text, Wording};
 use serde_json::Value;
 use std::future::Future;
 use std::time::Duration;
@@ -145,6 +146,10 @@ pub struct InboundRequest<'a> {
     pub prefix: &'a str,
     /// The WhatsApp message id: makes keys and client tokens stable across redeliveries.
     pub wamid: &'a str,
+    /// The business number's words, for what the customer is told.
+    pub wording: &'a Wording,
+    /// The number's transcription languages; `None`: the stack's ([`MediaSettings::transcribe`]).
+    pub transcribe: Option<&'a TranscribeLanguage>,
 }
 
 /// The file that reached the chat.
@@ -209,29 +214,26 @@ pub struct InboundOutcome {
     pub transcript_style: TranscriptStyle,
 }
 
-pub const TRANSCRIPTION_PREFIX: &str = "🎤 Transcription: ";
-
 /// The chat's text about a voice note's transcript. Only recognised speech can be the customer's own
 /// words: a silent, failed or skipped transcription stays a labelled note in every style, or a flow
 /// would read the bridge's remark as what the customer said.
-pub fn transcript_chat_text(transcript: &Transcript, style: TranscriptStyle) -> String {
+pub fn transcript_chat_text(w: &Wording, transcript: &Transcript, style: TranscriptStyle) -> String {
     match (transcript, style) {
-        (Transcript::Text(t), TranscriptStyle::Labelled) => format!("{TRANSCRIPTION_PREFIX}{t}"),
-        (Transcript::Text(t), TranscriptStyle::CustomerWords) => t.clone(),
-        (Transcript::Silent, _) => format!("{TRANSCRIPTION_PREFIX}(no speech recognised)"),
-        (Transcript::Failed(_), _) => {
-            "🎤 The transcript of this voice message is missing: transcription failed.".to_owned()
+        (Transcript::Text(t), TranscriptStyle::Labelled) => {
+            w.word(Text::Transcript, &[("transcript", Arg::from(t.as_str()))])
         }
-        (Transcript::TooLong(length), _) => format!(
-            "🎤 The transcript of this voice message is missing: at {} s it is too long to transcribe here.",
-            length.as_secs()
-        ),
+        (Transcript::Text(t), TranscriptStyle::CustomerWords) => t.clone(),
+        (Transcript::Silent, _) => w.word(Text::TranscriptSilent, &[]),
+        (Transcript::Failed(_), _) => w.word(Text::TranscriptFailed, &[]),
+        (Transcript::TooLong(length), _) => {
+            w.word(Text::TranscriptTooLong, &[("seconds", Arg::from(length.as_secs()))])
+        }
     }
 }
 
 impl InboundOutcome {
     /// The texts for the chat, in order: the note about the file, its caption, the transcript.
-    pub fn chat_texts(&self) -> Vec<String> {
+    pub fn chat_texts(&self, w: &Wording) -> Vec<String> {
         let mut out = Vec::new();
         if let Some(n) = &self.agent_note {
             out.push(n.clone());
@@ -240,7 +242,7 @@ impl InboundOutcome {
             out.push(c.clone());
         }
         if let Some(transcript) = &self.transcript {
-            out.push(transcript_chat_text(transcript, self.transcript_style));
+            out.push(transcript_chat_text(w, transcript, self.transcript_style));
         }
         out
     }
@@ -266,6 +268,8 @@ pub struct OutboundRequest<'a> {
     pub content_type: &'a str,
     /// Per conversation, e.g. `outbound/<contact id>/`; ends with `/`.
     pub prefix: &'a str,
+    /// The business number's words, for the notes about a file too large to send.
+    pub wording: &'a Wording,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -340,11 +344,10 @@ where
             transcript_style: self.settings.transcript_style,
         };
         let limit = match action {
-            InboundFileAction::TooLarge { limit } => return Ok(too_large(outcome, facts, limit)),
+            InboundFileAction::TooLarge { limit } => return Ok(too_large(req.wording, outcome, facts, limit)),
             InboundFileAction::NotAccepted => {
-                outcome.agent_note = policy::describe_for_agent(&facts, Some(action));
-                outcome.customer_notice =
-                    Some("Sorry, we could not pass this kind of file on to the agent.".to_owned());
+                outcome.agent_note = policy::describe_for_agent(req.wording, &facts, Some(action));
+                outcome.customer_notice = Some(req.wording.word(Text::FileKindNotPassed, &[]));
                 return Ok(outcome);
             }
             // What a voice note may weigh is WhatsApp's audio limit (it becomes a smaller WAV, which
@@ -375,7 +378,7 @@ where
                     "media larger than its metadata said"
                 );
                 self.discard(&key).await;
-                Ok(too_large(outcome, InboundMedia { size, ..facts }, limit))
+                Ok(too_large(req.wording, outcome, InboundMedia { size, ..facts }, limit))
             }
             None => Err(PortError::new(
                 FailureKind::Transient,
@@ -417,14 +420,14 @@ where
         let bytes = object.body.read_all().await?;
         let converting = async {
             if media.kind == MediaKind::Audio && action == InboundFileAction::ConvertToWav && media.voice {
-                outcome.transcript = self.transcribe(&bytes).await;
+                outcome.transcript = self.transcribe(&bytes, req.transcribe).await;
             }
             self.convert(action, &name, bytes).await
         };
         let converted = tokio::join!(converting, behind(self.discard(key))).0?;
         let (file, duration) = match converted {
             Ok(converted) => converted,
-            Err(e) => return Ok(self.unconvertible(outcome, &facts, e.to_string())),
+            Err(e) => return Ok(self.unconvertible(req.wording, outcome, &facts, e.to_string())),
         };
         // A conversion can grow the file (PCM is ten times Opus): ask again with the output.
         let size = file.body.len();
@@ -434,7 +437,12 @@ where
                 size,
                 ..facts
             };
-            return Ok(too_large(outcome, converted, self.settings.limits.max_bytes));
+            return Ok(too_large(
+                req.wording,
+                outcome,
+                converted,
+                self.settings.limits.max_bytes,
+            ));
         }
         self.attach_file(req, file, duration, std::future::ready(()), outcome)
             .await
@@ -504,20 +512,31 @@ where
                 outcome.delivery = Delivery::UploadRefused {
                     reason: e.detail.clone(),
                 };
-                outcome.agent_note = Some(format!(
-                    "[file: {name}, {content_type}, {size} bytes] The customer sent this file but the chat refused the upload."
+                outcome.agent_note = Some(req.wording.word(
+                    Text::FileUploadRefused,
+                    &[
+                        ("name", Arg::from(name.as_str())),
+                        ("format", Arg::from(content_type.as_str())),
+                        ("size", Arg::from(policy::human_size(size))),
+                    ],
                 ));
-                outcome.customer_notice = Some("Sorry, we could not pass your file on to the agent.".to_owned());
+                outcome.customer_notice = Some(req.wording.word(Text::FileNotPassed, &[]));
             }
             Err(e) => return Err(e),
         }
         Ok(outcome)
     }
 
-    fn unconvertible(&self, mut outcome: InboundOutcome, facts: &InboundMedia<'_>, reason: String) -> InboundOutcome {
+    fn unconvertible(
+        &self,
+        w: &Wording,
+        mut outcome: InboundOutcome,
+        facts: &InboundMedia<'_>,
+        reason: String,
+    ) -> InboundOutcome {
         outcome.delivery = Delivery::Unconvertible { reason };
-        outcome.agent_note = policy::describe_for_agent(facts, None);
-        outcome.customer_notice = Some("Sorry, we could not pass this file on to the agent.".to_owned());
+        outcome.agent_note = policy::describe_for_agent(w, facts, None);
+        outcome.customer_notice = Some(w.word(Text::FileNotConverted, &[]));
         outcome
     }
 
@@ -586,8 +605,11 @@ where
         Ok(ticket.attachment_id)
     }
 
-    async fn transcribe(&self, audio: &[u8]) -> Option<Transcript> {
-        let language = self.settings.transcribe.as_ref()?;
+    /// `number`: the business number's own languages, when it has them (transcription on).
+    async fn transcribe(&self, audio: &[u8], number: Option<&TranscribeLanguage>) -> Option<Transcript> {
+        let language = number
+            .or(self.settings.transcribe.as_ref())
+            .filter(|_| self.settings.transcribe.is_some())?;
         if let (Some(length), Some(left)) = (convert::ogg_opus_duration(audio), claims::time_left(now_ms()))
             && length.div_f64(self.settings.stream_speed) + AFTER_TRANSCRIPTION > left
         {
@@ -668,18 +690,11 @@ where
     /// has none, so a failed note fails the call (and Lambda's retry) before the customer is told.
     async fn refuse_outbound(&self, req: OutboundRequest<'_>, size: u64, limit: u64) -> PortResult<OutboundOutcome> {
         let limit_mb = limit / policy::MB;
-        let note = format!(
-            "\"{}\" was not sent to the customer: it is larger than the {limit_mb} MB that can be passed on. \
-             The customer was told.",
-            req.name
-        );
+        let file = [("name", Arg::from(req.name)), ("limit", Arg::from(limit_mb))];
+        let note = req.wording.word(Text::AgentFileNotSent, &file);
         let note_token = format!("too-large-{}", short_hash(req.attachment_id));
         self.attachments.send_text(req.token, &note, &note_token).await?;
-        let notice = format!(
-            "The agent sent you a file, \"{}\", that is too large to pass on here (the limit is {limit_mb} MB). \
-             You may ask them for another way to receive it.",
-            req.name
-        );
+        let notice = req.wording.word(Text::AgentFileTooLarge, &file);
         let body = OutgoingBody::Text {
             text: MessageText {
                 body: notice.clone(),
@@ -700,16 +715,13 @@ where
 }
 
 /// The outcome for a file over `limit` (`facts.size` is its size): not attached, both sides told.
-fn too_large(mut outcome: InboundOutcome, facts: InboundMedia<'_>, limit: u64) -> InboundOutcome {
+fn too_large(w: &Wording, mut outcome: InboundOutcome, facts: InboundMedia<'_>, limit: u64) -> InboundOutcome {
     outcome.delivery = Delivery::TooLarge {
         size: facts.size,
         limit,
     };
-    outcome.agent_note = policy::describe_for_agent(&facts, Some(InboundFileAction::TooLarge { limit }));
-    outcome.customer_notice = Some(format!(
-        "Sorry, your file is too large to pass on (the limit is {} MB). Could you send a smaller one?",
-        limit / policy::MB
-    ));
+    outcome.agent_note = policy::describe_for_agent(w, &facts, Some(InboundFileAction::TooLarge { limit }));
+    outcome.customer_notice = Some(w.word(Text::FileTooLarge, &[("limit", Arg::from(limit / policy::MB))]));
     outcome
 }
 
@@ -737,16 +749,17 @@ mod tests;
 #[cfg(test)]
 mod transcript_style_tests {
     use super::*;
+    use crate::wording::english as w;
 
     #[test]
     fn recognised_speech_is_labelled_or_the_customers_own_words() {
         let said = Transcript::Text("where is my order".to_owned());
         assert_eq!(
-            transcript_chat_text(&said, TranscriptStyle::Labelled),
+            transcript_chat_text(w(), &said, TranscriptStyle::Labelled),
             "🎤 Transcription: where is my order"
         );
         assert_eq!(
-            transcript_chat_text(&said, TranscriptStyle::CustomerWords),
+            transcript_chat_text(w(), &said, TranscriptStyle::CustomerWords),
             "where is my order"
         );
     }
@@ -758,10 +771,10 @@ mod transcript_style_tests {
             Transcript::Failed("ServiceUnavailableException".to_owned()),
             Transcript::TooLong(Duration::from_secs(400)),
         ] {
-            let labelled = transcript_chat_text(&missing, TranscriptStyle::Labelled);
+            let labelled = transcript_chat_text(w(), &missing, TranscriptStyle::Labelled);
             assert!(labelled.starts_with("🎤 "), "{labelled}");
             assert_eq!(
-                transcript_chat_text(&missing, TranscriptStyle::CustomerWords),
+                transcript_chat_text(w(), &missing, TranscriptStyle::CustomerWords),
                 labelled,
                 "{missing:?}"
             );

@@ -3,6 +3,7 @@
 use super::*;
 use crate::fakes::{FakeAttachments, FakeObjectStore, FakeTranscriber, FakeWhatsappMedia, Fault, Pieces};
 use crate::media::ports::Chunks;
+use crate::wording::english as bridge_wording;
 use serde_json::json;
 use std::sync::atomic::Ordering;
 
@@ -67,6 +68,8 @@ impl World {
                 media: m,
                 prefix: "inbound/106540352242922/14255550150/",
                 wamid: &wamid,
+                wording: bridge_wording(),
+                transcribe: None,
             })
             .await
             .unwrap()
@@ -87,7 +90,7 @@ async fn photo_with_caption_is_attached_then_captioned() {
         (f.name.as_str(), f.content_type.as_str()),
         ("photo-111.jpg", "image/jpeg")
     );
-    assert_eq!(out.chat_texts(), vec!["my receipt".to_owned()]);
+    assert_eq!(out.chat_texts(bridge_wording()), vec!["my receipt".to_owned()]);
     assert_eq!(w.chat.attached()[0].2, b"\xFF\xD8jpeg");
     assert_eq!(w.chat.put_chunks(), [3], "passed on as it was read, not gathered");
     assert!(out.customer_notice.is_none());
@@ -145,7 +148,10 @@ async fn voice_note_becomes_wav_and_transcript_even_with_the_samples_key_naming(
     assert!(f.name.ends_with(".wav"), "{}", f.name);
     let secs = f.duration.unwrap().as_secs_f64();
     assert!((secs - 3.0).abs() < 0.15, "{secs}");
-    assert_eq!(out.chat_texts(), vec!["🎤 Transcription: hello there".to_owned()]);
+    assert_eq!(
+        out.chat_texts(bridge_wording()),
+        vec!["🎤 Transcription: hello there".to_owned()]
+    );
     assert_eq!(out.transcript_text(), Some("hello there"));
     assert!(w.chat.attached()[0].2.starts_with(b"RIFF"));
     assert!(
@@ -165,7 +171,7 @@ async fn transcription_failure_still_attaches_the_audio() {
     let out = w.inbound(&wa, &m).await;
     assert!(matches!(out.delivery, Delivery::Attached(_)));
     assert!(matches!(out.transcript, Some(Transcript::Failed(_))));
-    assert!(out.chat_texts()[0].contains("transcript of this voice message is missing"));
+    assert!(out.chat_texts(bridge_wording())[0].contains("transcript of this voice message is missing"));
 }
 
 #[tokio::test]
@@ -182,9 +188,9 @@ async fn a_voice_note_longer_than_the_invocation_has_left_is_delivered_untranscr
         "{out:?}"
     );
     assert!(
-        out.chat_texts()[0].contains("at 3 s it is too long to transcribe"),
+        out.chat_texts(bridge_wording())[0].contains("at 3 s it is too long to transcribe"),
         "{:?}",
-        out.chat_texts()
+        out.chat_texts(bridge_wording())
     );
     let out = claims::within_deadline(now_ms() + 60_000, w.inbound(&wa, &m)).await;
     assert_eq!(out.transcript_text(), Some("hello there"));
@@ -297,6 +303,8 @@ async fn refused_upload_and_unknown_types_come_back_as_notes() {
             media: &m,
             prefix: "p/",
             wamid: "w",
+            wording: bridge_wording(),
+            transcribe: None,
         })
         .await;
     assert!(r.unwrap_err().is_retryable());
@@ -326,6 +334,7 @@ async fn try_outbound(
             name,
             content_type: ct,
             prefix: "outbound/c1/",
+            wording: bridge_wording(),
         })
         .await
 }

@@ -17,6 +17,7 @@ use crate::whatsapp::outgoing::{
     BodyText, ButtonAction, ButtonReply, Header, InteractiveBody, ListAction, MediaLink, OutgoingBody, ReplyButton,
     Row, Section,
 };
+use crate::wording::{Text, Wording};
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -64,7 +65,7 @@ pub enum Overflow {
     Numbered,
 }
 
-/// The wording and choices a deployment may change; the defaults are English.
+/// The labels and choices of a number's menus; the defaults are English.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderOptions {
     /// For ListPicker, Panel, QuickReply and Carousel.
@@ -78,16 +79,23 @@ pub struct RenderOptions {
     pub numbered_prompt: String,
 }
 
-impl Default for RenderOptions {
-    fn default() -> Self {
+impl RenderOptions {
+    /// The labels in a business number's words, long menus paged and long time lists numbered.
+    pub fn in_words(wording: &Wording) -> Self {
         Self {
             overflow: Overflow::Paged,
             time_overflow: Overflow::Numbered,
-            list_button: "Choose an option".to_owned(),
-            time_button: "Choose a time".to_owned(),
-            more_options: "More options".to_owned(),
-            numbered_prompt: "Reply with a number:".to_owned(),
+            list_button: wording.word(Text::MenuListButton, &[]),
+            time_button: wording.word(Text::MenuTimeButton, &[]),
+            more_options: wording.word(Text::MenuMoreOptions, &[]),
+            numbered_prompt: wording.word(Text::MenuNumberedPrompt, &[]),
         }
+    }
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        Self::in_words(crate::wording::english())
     }
 }
 

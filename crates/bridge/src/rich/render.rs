@@ -5,10 +5,11 @@
 //! The agent's chat window shows text and attachments only. Anything else, forwarded as-is, would be
 //! JSON noise or nothing at all; each function here writes the one or two lines an agent needs to
 //! understand what happened. The bridge supplies what it remembers (the text of a quoted message, a
-//! file's size); everything here is pure.
+//! file's size) and the business number's [`Wording`]; everything here is pure.
 
 use super::text::{Unit, one_line, truncate};
 use crate::whatsapp::{Content, InteractiveReply, Location, Media, MediaKind, WhatsappError};
+use crate::wording::{Arg, Text, Wording};
 use serde_json::Value;
 
 /// Quoted messages are cut to this many characters: enough to recognise, short enough to skim.
@@ -20,7 +21,7 @@ pub fn quote(text: &str) -> String {
 }
 
 /// `📍 name, address` and a map link anyone can open.
-pub fn location(location: &Location) -> String {
+pub fn location(w: &Wording, location: &Location) -> String {
     let label: Vec<&str> = [location.name.as_deref(), location.address.as_deref()]
         .into_iter()
         .flatten()
@@ -28,7 +29,7 @@ pub fn location(location: &Location) -> String {
         .filter(|s| !s.is_empty())
         .collect();
     let label = if label.is_empty() {
-        "Shared location".to_owned()
+        w.word(Text::LocationUnnamed, &[])
     } else {
         label.join(", ")
     };
@@ -39,14 +40,18 @@ pub fn location(location: &Location) -> String {
 }
 
 /// Meta contact cards as readable cards, one paragraph each. Any field may be missing.
-pub fn contacts(cards: &[Value]) -> String {
+pub fn contacts(w: &Wording, cards: &[Value]) -> String {
     if cards.is_empty() {
-        return "👤 [empty contact card]".to_owned();
+        return format!("👤 {}", w.word(Text::ContactsEmpty, &[]));
     }
-    cards.iter().map(contact).collect::<Vec<_>>().join("\n\n")
+    cards
+        .iter()
+        .map(|card| contact(w, card))
+        .collect::<Vec<_>>()
+        .join("\n\n")
 }
 
-fn contact(card: &Value) -> String {
+fn contact(w: &Wording, card: &Value) -> String {
     let text = |value: &Value, key: &str| -> Option<String> {
         value
             .get(key)
@@ -66,7 +71,7 @@ fn contact(card: &Value) -> String {
                 .collect();
             (!parts.is_empty()).then(|| parts.join(" "))
         })
-        .unwrap_or_else(|| "Contact".to_owned());
+        .unwrap_or_else(|| w.word(Text::ContactUnnamed, &[]));
     let mut lines = vec![format!("👤 {name}")];
 
     if let Some(org) = card.get("org") {
@@ -85,7 +90,7 @@ fn contact(card: &Value) -> String {
         };
         let mut notes: Vec<String> = text(&phone, "type").map(|t| t.to_lowercase()).into_iter().collect();
         if wa_id.is_some() {
-            notes.push("on WhatsApp".to_owned());
+            notes.push(w.word(Text::ContactOnWhatsapp, &[]));
         }
         if notes.is_empty() {
             lines.push(format!("📞 {number}"));
@@ -119,14 +124,16 @@ fn contact(card: &Value) -> String {
 }
 
 /// A reaction, or its removal (`emoji: None`), with the text reacted to when the bridge knows it.
-pub fn reaction(emoji: Option<&str>, quoted: Option<&str>) -> String {
-    let target = match quoted.filter(|q| !q.trim().is_empty()) {
-        Some(text) => format!(": {}", quote(text)),
-        None => " a message".to_owned(),
-    };
-    match emoji.filter(|e| !e.is_empty()) {
-        Some(emoji) => format!("reacted {emoji} to{target}"),
-        None => format!("removed their reaction from{target}"),
+pub fn reaction(w: &Wording, emoji: Option<&str>, quoted: Option<&str>) -> String {
+    let quoted = quoted.filter(|q| !q.trim().is_empty()).map(quote);
+    match (emoji.filter(|e| !e.is_empty()), quoted) {
+        (Some(emoji), Some(quote)) => w.word(
+            Text::ReactionAdded,
+            &[("emoji", Arg::from(emoji)), ("quote", Arg::from(quote))],
+        ),
+        (Some(emoji), None) => w.word(Text::ReactionAddedUnknown, &[("emoji", Arg::from(emoji))]),
+        (None, Some(quote)) => w.word(Text::ReactionRemoved, &[("quote", Arg::from(quote))]),
+        (None, None) => w.word(Text::ReactionRemovedUnknown, &[]),
     }
 }
 
@@ -144,13 +151,13 @@ pub fn with_reply(text: &str, quoted: Option<&str>) -> String {
 }
 
 /// `[file: name, type, size]` (the label names the kind for anything but documents), then the caption.
-pub fn media(media: &Media, size_bytes: Option<u64>) -> String {
-    let label = match media.kind {
-        MediaKind::Document => "file",
-        MediaKind::Audio if media.voice => "voice note",
-        MediaKind::Sticker if media.animated => "animated sticker",
+pub fn media(w: &Wording, media: &Media, size_bytes: Option<u64>) -> String {
+    let kind = match media.kind {
+        MediaKind::Audio if media.voice => "voice",
+        MediaKind::Sticker if media.animated => "animated-sticker",
         other => other.as_str(),
     };
+    let label = w.word(Text::FileLabel, &[("kind", Arg::from(kind))]);
     let details: Vec<String> = [
         media
             .filename
@@ -202,32 +209,29 @@ pub fn human_size(bytes: u64) -> String {
 }
 
 /// A message type WhatsApp itself does not pass on (polls, edits, view-once media, …).
-pub fn unsupported(kind: &str) -> String {
+pub fn unsupported(w: &Wording, kind: &str) -> String {
     let kind = kind.trim();
     if kind.is_empty() || kind == "unknown" {
-        "[The customer sent something WhatsApp does not pass on to businesses]".to_owned()
+        w.word(Text::UnsupportedUnknown, &[])
     } else {
-        format!(
-            "[The customer sent something WhatsApp does not pass on to businesses: {}]",
-            kind.replace('_', " ")
-        )
+        w.word(Text::Unsupported, &[("kind", Arg::from(kind.replace('_', " ")))])
     }
 }
 
 /// A WhatsApp system message (for example, the customer changed their number).
-pub fn system(body: Option<&str>) -> String {
+pub fn system(w: &Wording, body: Option<&str>) -> String {
     match body.map(str::trim).filter(|b| !b.is_empty()) {
-        Some(body) => format!("[WhatsApp notice: {body}]"),
-        None => "[WhatsApp notice]".to_owned(),
+        Some(body) => w.word(Text::WhatsappNotice, &[("body", Arg::from(body))]),
+        None => w.word(Text::WhatsappNoticeEmpty, &[]),
     }
 }
 
 /// A catalog order sent from WhatsApp.
-pub fn order(text: Option<&str>, items: usize) -> String {
-    let noun = if items == 1 { "item" } else { "items" };
+pub fn order(w: &Wording, text: Option<&str>, items: usize) -> String {
+    let label = w.word(Text::Order, &[("items", Arg::from(items))]);
     match text.map(str::trim).filter(|t| !t.is_empty()) {
-        Some(text) => format!("[order: {items} {noun}]\n{text}"),
-        None => format!("[order: {items} {noun}]"),
+        Some(text) => format!("{label}\n{text}"),
+        None => label,
     }
 }
 
@@ -237,18 +241,14 @@ pub const REENGAGEMENT_ERROR: i64 = 131047;
 pub const UNDELIVERABLE_ERROR: i64 = 131026;
 
 /// A note for the agent that a message did not reach the customer, naming the message when known.
-pub fn delivery_failure(errors: &[WhatsappError], quoted: Option<&str>) -> String {
+pub fn delivery_failure(w: &Wording, errors: &[WhatsappError], quoted: Option<&str>) -> String {
     let what = match quoted.filter(|q| !q.trim().is_empty()) {
-        Some(text) => format!("Your message {} was not delivered", quote(text)),
-        None => "A message was not delivered".to_owned(),
+        Some(text) => w.word(Text::DeliveryFailed, &[("quote", Arg::from(quote(text)))]),
+        None => w.word(Text::DeliveryFailedUnknown, &[]),
     };
     let why = match errors.first() {
-        Some(e) if e.code == REENGAGEMENT_ERROR => {
-            "more than 24 hours since the customer last wrote; only a template can reach them now".to_owned()
-        }
-        Some(e) if e.code == UNDELIVERABLE_ERROR => "undeliverable: the number may not be on WhatsApp, may have \
-                                                     blocked this business, or may need to update WhatsApp"
-            .to_owned(),
+        Some(e) if e.code == REENGAGEMENT_ERROR => w.word(Text::ReasonReengagement, &[]),
+        Some(e) if e.code == UNDELIVERABLE_ERROR => w.word(Text::ReasonUndeliverable, &[]),
         Some(e) => {
             let detail = e
                 .title
@@ -256,12 +256,14 @@ pub fn delivery_failure(errors: &[WhatsappError], quoted: Option<&str>) -> Strin
                 .or(e.message.as_deref())
                 .map(str::trim)
                 .filter(|d| !d.is_empty());
+            // As a string: a number would be formatted by the language (131 047).
+            let code = Arg::from(e.code.to_string());
             match detail {
-                Some(detail) => format!("WhatsApp error {}: {detail}", e.code),
-                None => format!("WhatsApp error {}", e.code),
+                Some(detail) => w.word(Text::ReasonError, &[("code", code), ("detail", Arg::from(detail))]),
+                None => w.word(Text::ReasonErrorBare, &[("code", code)]),
             }
         }
-        None => "WhatsApp gave no reason".to_owned(),
+        None => w.word(Text::ReasonNone, &[]),
     };
     format!("⚠️ {what} ({why}).")
 }
@@ -270,30 +272,35 @@ pub fn delivery_failure(errors: &[WhatsappError], quoted: Option<&str>) -> Strin
 /// (text goes as it is; taps go through [`crate::rich::menu::answer`]). `quoted` is the text of
 /// the message a reaction points at, when the bridge knows it. Media get no size here: the bridge
 /// knows it only after downloading, and then calls [`media`] itself.
-pub fn describe(content: &Content, quoted: Option<&str>) -> Option<String> {
+pub fn describe(w: &Wording, content: &Content, quoted: Option<&str>) -> Option<String> {
     Some(match content {
         Content::Text { .. } | Content::Button { .. } => return None,
         Content::Interactive(InteractiveReply::Button { .. } | InteractiveReply::List { .. }) => return None,
         Content::Interactive(InteractiveReply::Flow { response_json, .. }) => match response_json.as_deref() {
             Some(json) if !json.trim().is_empty() => {
-                format!("[form submitted]\n{}", truncate(&one_line(json), 1000, Unit::Chars))
+                format!(
+                    "{}\n{}",
+                    w.word(Text::FormSubmitted, &[]),
+                    truncate(&one_line(json), 1000, Unit::Chars)
+                )
             }
-            _ => "[form submitted]".to_owned(),
+            _ => w.word(Text::FormSubmitted, &[]),
         },
-        Content::Interactive(InteractiveReply::Other { kind }) => unsupported(kind),
-        Content::Media(m) => media(m, None),
-        Content::Location(l) => location(l),
-        Content::Contacts(cards) => contacts(cards),
-        Content::Reaction { emoji, .. } => reaction(emoji.as_deref(), quoted),
-        Content::Order { text, items } => order(text.as_deref(), *items),
-        Content::System { body } => system(body.as_deref()),
-        Content::Unsupported { kind } | Content::Unknown { kind } => unsupported(kind),
+        Content::Interactive(InteractiveReply::Other { kind }) => unsupported(w, kind),
+        Content::Media(m) => media(w, m, None),
+        Content::Location(l) => location(w, l),
+        Content::Contacts(cards) => contacts(w, cards),
+        Content::Reaction { emoji, .. } => reaction(w, emoji.as_deref(), quoted),
+        Content::Order { text, items } => order(w, text.as_deref(), *items),
+        Content::System { body } => system(w, body.as_deref()),
+        Content::Unsupported { kind } | Content::Unknown { kind } => unsupported(w, kind),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wording::english as w;
     use serde_json::json;
 
     fn media_of(kind: MediaKind) -> Media {
@@ -319,14 +326,17 @@ mod tests {
             url: None,
         };
         assert_eq!(
-            location(&l),
+            location(w(), &l),
             "📍 Lucky Shrub, 101 Forest Ave, Palo Alto, CA 94301\nhttps://maps.google.com/?q=37.44221496582,-122.16126251221"
         );
         l.name = None;
         l.address = None;
         l.latitude = 1.5;
         l.longitude = -2.0;
-        assert_eq!(location(&l), "📍 Shared location\nhttps://maps.google.com/?q=1.5,-2");
+        assert_eq!(
+            location(w(), &l),
+            "📍 Shared location\nhttps://maps.google.com/?q=1.5,-2"
+        );
     }
 
     #[test]
@@ -339,30 +349,30 @@ mod tests {
             "addresses": [{"street": "1 Main St", "city": "Palo Alto", "type": "WORK"}],
             "urls": [{"url": "https://luckyshrub.com"}], "birthday": "1990-04-01"});
         assert_eq!(
-            contacts(&[card]),
+            contacts(w(), &[card]),
             "👤 Pablo Morales\n🏢 Lucky Shrub, Owner\n📞 +1 (650) 555-4321 (mobile, on WhatsApp)\n\
              📞 +34600000000 (on WhatsApp)\n✉️ pablo@example.com\n🏠 1 Main St, Palo Alto\n\
              🔗 https://luckyshrub.com\n🎂 1990-04-01"
         );
         let sparse = [json!({"name": {"first_name": "Ana", "last_name": "Díaz"}}), json!({})];
-        assert_eq!(contacts(&sparse), "👤 Ana Díaz\n\n👤 Contact");
-        assert_eq!(contacts(&[]), "👤 [empty contact card]");
+        assert_eq!(contacts(w(), &sparse), "👤 Ana Díaz\n\n👤 Contact");
+        assert_eq!(contacts(w(), &[]), "👤 [empty contact card]");
     }
 
     #[test]
     fn reactions() {
         assert_eq!(
-            reaction(Some("👍"), Some("See you\nat 5")),
+            reaction(w(), Some("👍"), Some("See you\nat 5")),
             "reacted 👍 to: “See you at 5”"
         );
-        assert_eq!(reaction(Some("❤️"), None), "reacted ❤️ to a message");
+        assert_eq!(reaction(w(), Some("❤️"), None), "reacted ❤️ to a message");
         assert_eq!(
-            reaction(None, Some("Your order shipped")),
+            reaction(w(), None, Some("Your order shipped")),
             "removed their reaction from: “Your order shipped”"
         );
-        assert_eq!(reaction(Some(""), None), "removed their reaction from a message");
+        assert_eq!(reaction(w(), Some(""), None), "removed their reaction from a message");
         let long = "word ".repeat(40);
-        let text = reaction(Some("😂"), Some(&long));
+        let text = reaction(w(), Some("😂"), Some(&long));
         assert!(text.ends_with("…”"), "{text}");
         assert!(text.chars().count() < 100);
     }
@@ -384,17 +394,17 @@ mod tests {
         doc.mime_type = Some("application/pdf".into());
         doc.caption = Some("March".into());
         assert_eq!(
-            media(&doc, Some(1_258_291)),
+            media(w(), &doc, Some(1_258_291)),
             "[file: invoice.pdf, application/pdf, 1.2 MB]\nMarch"
         );
         let mut voice = media_of(MediaKind::Audio);
         voice.voice = true;
         voice.mime_type = Some("audio/ogg; codecs=opus".into());
         assert_eq!(
-            media(&voice, Some(20_000)),
+            media(w(), &voice, Some(20_000)),
             "[voice note: audio/ogg; codecs=opus, 20 KB]"
         );
-        assert_eq!(media(&media_of(MediaKind::Image), None), "[image]");
+        assert_eq!(media(w(), &media_of(MediaKind::Image), None), "[image]");
     }
 
     #[test]
@@ -412,16 +422,16 @@ mod tests {
     #[test]
     fn short_notes() {
         assert_eq!(
-            unsupported("poll_creation"),
+            unsupported(w(), "poll_creation"),
             "[The customer sent something WhatsApp does not pass on to businesses: poll creation]"
         );
         assert_eq!(
-            system(Some("User changed number")),
+            system(w(), Some("User changed number")),
             "[WhatsApp notice: User changed number]"
         );
-        assert_eq!(system(None), "[WhatsApp notice]");
-        assert_eq!(order(None, 1), "[order: 1 item]");
-        assert_eq!(order(Some("Deliver fast"), 2), "[order: 2 items]\nDeliver fast");
+        assert_eq!(system(w(), None), "[WhatsApp notice]");
+        assert_eq!(order(w(), None, 1), "[order: 1 item]");
+        assert_eq!(order(w(), Some("Deliver fast"), 2), "[order: 2 items]\nDeliver fast");
     }
 
     #[test]
@@ -432,31 +442,41 @@ mod tests {
             message: None,
         };
         assert_eq!(
-            delivery_failure(&[err(131047, Some("Re-engagement message"))], Some("Are you there?")),
+            delivery_failure(
+                w(),
+                &[err(131047, Some("Re-engagement message"))],
+                Some("Are you there?")
+            ),
             "⚠️ Your message “Are you there?” was not delivered (more than 24 hours since the customer last wrote; \
              only a template can reach them now)."
         );
         assert!(
-            delivery_failure(&[err(131026, None)], None).starts_with("⚠️ A message was not delivered (undeliverable")
+            delivery_failure(w(), &[err(131026, None)], None)
+                .starts_with("⚠️ A message was not delivered (undeliverable")
         );
         assert_eq!(
-            delivery_failure(&[err(131000, Some("Something went wrong"))], Some(&"x".repeat(200))),
+            delivery_failure(
+                w(),
+                &[err(131000, Some("Something went wrong"))],
+                Some(&"x".repeat(200))
+            ),
             format!(
                 "⚠️ Your message “{}…” was not delivered (WhatsApp error 131000: Something went wrong).",
                 "x".repeat(79)
             )
         );
         assert_eq!(
-            delivery_failure(&[], None),
+            delivery_failure(w(), &[], None),
             "⚠️ A message was not delivered (WhatsApp gave no reason)."
         );
     }
 
     #[test]
     fn describe_routes_each_kind() {
-        assert_eq!(describe(&Content::Text { body: "hi".into() }, None), None);
+        assert_eq!(describe(w(), &Content::Text { body: "hi".into() }, None), None);
         assert_eq!(
             describe(
+                w(),
                 &Content::Reaction {
                     message_id: "wamid.X".into(),
                     emoji: Some("👍".into())
@@ -467,11 +487,12 @@ mod tests {
             Some("reacted 👍 to: “ok”")
         );
         assert_eq!(
-            describe(&Content::Unsupported { kind: "unknown".into() }, None).as_deref(),
+            describe(w(), &Content::Unsupported { kind: "unknown".into() }, None).as_deref(),
             Some("[The customer sent something WhatsApp does not pass on to businesses]")
         );
         assert_eq!(
             describe(
+                w(),
                 &Content::Interactive(InteractiveReply::Flow {
                     name: Some("flow".into()),
                     response_json: Some("{\"a\": 1}".into())
@@ -481,6 +502,6 @@ mod tests {
             .as_deref(),
             Some("[form submitted]\n{\"a\": 1}")
         );
-        assert!(describe(&Content::Contacts(vec![json!({})]), None).is_some());
+        assert!(describe(w(), &Content::Contacts(vec![json!({})]), None).is_some());
     }
 }
