@@ -54,11 +54,19 @@ fn media(config: &Config, clients: &AwsClients) -> Option<Arc<dyn MediaHandler>>
 /// nested async state machines otherwise exceed rustc's layout query depth in the binaries).
 type Handling<'a> = Pin<Box<dyn Future<Output = Result<(), RetryableFailure>> + Send + 'a>>;
 
+/// The invocation's deadline in epoch ms. Lambda sends the time; `cargo lambda watch` sends 600000, its
+/// emulator's ten minutes as a duration, which read as a time would have passed in 1970.
+fn deadline_ms(sent: u64, now_ms: i64) -> i64 {
+    let sent = i64::try_from(sent).unwrap_or(i64::MAX);
+    // No invocation's deadline is before 2001: a smaller value is a duration from now.
+    if sent < 1_000_000_000_000 { now_ms.saturating_add(sent) } else { sent }
+}
+
 /// Serves events until the runtime stops, each within its Lambda deadline.
 async fn serve<'b>(handle: impl Fn(Value) -> Handling<'b>) -> Result<(), Error> {
     let handle = &handle;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let deadline = i64::try_from(event.context.deadline).unwrap_or(i64::MAX);
+        let deadline = deadline_ms(event.context.deadline, crate::telemetry::now_ms());
         claims::within_deadline(deadline, handle(event.payload))
             .await
             .map_err(Error::from)
@@ -149,7 +157,7 @@ pub async fn run_handoff_api() -> Result<(), Error> {
     let (service, clients) = (&service, &clients.client_store(&config));
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayV2httpRequest>| async move {
-            let deadline = i64::try_from(event.context.deadline).unwrap_or(i64::MAX);
+            let deadline = deadline_ms(event.context.deadline, crate::telemetry::now_ms());
             let answer = claims::within_deadline(deadline, gateway::answer(clients, service, &event.payload)).await;
             Ok::<_, Error>(answer)
         },
@@ -186,9 +194,24 @@ pub async fn run_webhook_sender() -> Result<(), Error> {
     };
     let dispatcher = &dispatcher;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        let deadline = i64::try_from(event.context.deadline).unwrap_or(i64::MAX);
+        let deadline = deadline_ms(event.context.deadline, crate::telemetry::now_ms());
         let answer = claims::within_deadline(deadline, crate::handoff::kicks::serve(dispatcher, &event.payload)).await;
         Ok::<_, Error>(answer)
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::deadline_ms;
+
+    #[test]
+    fn a_deadline_before_2001_is_a_duration_from_now() {
+        let now = 1_800_000_000_000;
+        // cargo lambda watch's constant.
+        assert_eq!(deadline_ms(600_000, now), now + 600_000);
+        // Lambda's: a time, kept.
+        assert_eq!(deadline_ms(1_800_000_030_000, now), 1_800_000_030_000);
+        assert_eq!(deadline_ms(u64::MAX, now), i64::MAX);
+    }
 }
