@@ -94,7 +94,10 @@ async fn answer(shared: &Shared, operation: &str, headers: &HeaderMap, body: &[u
         Ok(json) => json,
         Err(why) => return fail(400, "SerializationException", &why),
     };
-    let mut request = reqwest::Client::new()
+    // One client for every call; moto is on loopback, so no proxy the environment names applies.
+    static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    let http = HTTP.get_or_init(|| reqwest::Client::builder().no_proxy().build().unwrap_or_default());
+    let mut request = http
         .post(format!("{moto}/"))
         .header("content-type", "application/x-amz-json-1.0")
         .header("x-amz-target", format!("{TARGET_PREFIX}.{operation}"))
