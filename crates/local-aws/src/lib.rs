@@ -5,8 +5,8 @@
 //! chat transcripts, delivers SNS-shaped events to the *unmodified* handler binaries through the
 //! Lambda Runtime API (with Lambda's async retry/DLQ semantics), serves Lambda `Invoke` for the
 //! operator tools, and offers a control API under `/_twin` to play customer and agent, inject
-//! faults and inspect what happened. DynamoDB, S3 and the SQS queues (dead letters, webhooks) come
-//! from moto.
+//! faults and inspect what happened. DynamoDB, S3, the SQS queues (dead letters, webhooks), the
+//! topics' configuration and KMS key come from moto, and CloudWatch's metrics are kept there too.
 //! See `docs/local-twin.md` for the HTTP surface.
 //!
 //! Layout: `connect` (Connect state machine, pure), `eum` (WhatsApp events and sends, pure),
@@ -14,9 +14,11 @@
 //! records and their SQS queues), `sqs_source` (the webhook queue and its event source mapping),
 //! `lambda` (Runtime API and processes), `control` (`/_twin`), `twin` (server), `http_api` (API
 //! Gateway's HTTP API in front of the Handoff API), `stack` (moto + twin + handlers),
-//! `measure` and `moto_proxy` (timings for the benchmark).
+//! `measure` and `moto_proxy` (timings for the benchmark), `cloudwatch` (CloudWatch's CBOR in front
+//! of moto's JSON).
 
 mod aws;
+mod cloudwatch;
 pub mod config;
 pub mod connect;
 mod control;

@@ -146,7 +146,8 @@ async fn main() {
         stack.url()
     );
     if let Some(moto) = stack.moto_url() {
-        println!("  moto (DynamoDB, S3, SQS): {moto}");
+        println!("  moto (DynamoDB, S3, SQS, SNS, KMS): {moto}");
+        println!("  AWS_ENDPOINT_URL_CLOUDWATCH={} (metrics kept in moto)", stack.url());
     }
     for f in FunctionName::ALL {
         let addrs = stack.twin().runtime_addresses(f);

@@ -1,7 +1,8 @@
 //! The bridge's resources in moto, configured as `template.yaml` configures them: the state table
 //! (on-demand, TTL on `expires_at`, point-in-time recovery), the media bucket (public access
-//! blocked, default encryption, media expiry) and the SNS topics (publish policies, KMS key): EUM's,
-//! and the two Connect streams chats to (the bridge's and the Handoff API's).
+//! blocked, default encryption, media expiry), the topics' KMS key (`TopicKey`, its key policy and
+//! alias) and the SNS topics (publish policies, that key): EUM's, and the two Connect streams chats
+//! to (the bridge's and the Handoff API's).
 //!
 //! The handlers only need the table and the bucket to exist; the settings are here so that
 //! `ops doctor` reads real state and the local stack passes it as a correct deployment does. The
@@ -27,8 +28,8 @@ use crate::error::Error;
 /// `MediaRetentionDays`' default in the template.
 pub const MEDIA_RETENTION_DAYS: i32 = 1;
 
-/// The KMS key the topics name (moto does not check that it exists).
-pub const TOPIC_KEY: &str = "alias/whatsapp-connect-bridge-topics";
+/// The alias of the topics' KMS key (`TopicKeyAlias`, for a stack named whatsapp-connect-bridge).
+pub const TOPIC_KEY_ALIAS: &str = "alias/whatsapp-connect-bridge-topics";
 
 fn setup_err(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Setup {
@@ -227,7 +228,102 @@ pub fn connect_topic_policy(topic_arn: &str, account_id: &str, instance_arn: &st
     })
 }
 
-/// The EUM, Connect and handoff stream topics of `cfg`, with the template's policies and KMS key.
+/// The template's key policy of `TopicKey` (`TopicKeyPublisherScope=source`): the account manages
+/// it; SNS, and EUM and Connect publishing through SNS, may use it on behalf of this account (and,
+/// for Connect, this instance). The alarm topic's statement is left out: the twin has no alarm topic.
+pub fn topic_key_policy(account_id: &str, instance_arn: &str) -> serde_json::Value {
+    let on_behalf_of_account = json!({ "StringEquals": { "aws:SourceAccount": account_id } });
+    let publisher = |sid: &str, service: &str, condition: serde_json::Value| {
+        json!({
+            "Sid": sid,
+            "Effect": "Allow",
+            "Principal": { "Service": service },
+            "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+            "Resource": "*",
+            "Condition": condition
+        })
+    };
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountAdministration",
+                "Effect": "Allow",
+                "Principal": { "AWS": format!("arn:aws:iam::{account_id}:root") },
+                "Action": "kms:*",
+                "Resource": "*"
+            },
+            publisher("AllowSnsService", "sns.amazonaws.com", on_behalf_of_account.clone()),
+            publisher("AllowEumSocialPublish", "social-messaging.amazonaws.com", on_behalf_of_account),
+            publisher(
+                "AllowConnectPublish",
+                "connect.amazonaws.com",
+                json!({
+                    "StringEquals": { "aws:SourceAccount": account_id },
+                    "ArnEquals": { "aws:SourceArn": instance_arn }
+                })
+            ),
+        ]
+    })
+}
+
+/// A KMS client of moto's.
+fn kms(moto_url: &str, region: &str) -> aws_sdk_kms::Client {
+    let conf = aws_sdk_kms::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .endpoint_url(moto_url)
+        .credentials_provider(credentials())
+        .build();
+    aws_sdk_kms::Client::from_conf(conf)
+}
+
+/// `TopicKey` under [`TOPIC_KEY_ALIAS`], with the template's key policy (reset if the key exists);
+/// its ARN.
+async fn topic_key(moto_url: &str, cfg: &TwinConfig, instance_arn: &str) -> Result<String, Error> {
+    let what = format!("KMS key {TOPIC_KEY_ALIAS}");
+    let fail = |e: aws_sdk_kms::Error| setup_err(&what, aws_sdk_kms::error::DisplayErrorContext(e));
+    let kms = kms(moto_url, &cfg.region);
+    let policy = topic_key_policy(&cfg.account_id, instance_arn).to_string();
+    let existing = kms.describe_key().key_id(TOPIC_KEY_ALIAS).send().await;
+    let key = match existing {
+        Ok(out) => {
+            let id = out.key_metadata().map(|m| m.key_id().to_owned()).unwrap_or_default();
+            kms.put_key_policy()
+                .key_id(&id)
+                .policy_name("default")
+                .policy(&policy)
+                .send()
+                .await
+                .map_err(|e| fail(e.into()))?;
+            out.key_metadata().cloned()
+        }
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => {
+            let created = kms
+                .create_key()
+                .description("whatsapp-connect-bridge: encrypts the bridge's SNS topics")
+                .policy(&policy)
+                .send()
+                .await
+                .map_err(|e| fail(e.into()))?;
+            let meta = created.key_metadata().cloned();
+            let id = meta.as_ref().map(|m| m.key_id().to_owned()).unwrap_or_default();
+            kms.create_alias()
+                .alias_name(TOPIC_KEY_ALIAS)
+                .target_key_id(id)
+                .send()
+                .await
+                .map_err(|e| fail(e.into()))?;
+            meta
+        }
+        Err(e) => return Err(fail(e.into())),
+    };
+    key.and_then(|m| m.arn().map(str::to_owned))
+        .ok_or_else(|| setup_err(&what, "moto described no key ARN"))
+}
+
+/// The EUM, Connect and handoff stream topics of `cfg`, with the template's policies and KMS key
+/// (created first, as the stack creates `TopicKey` before the topics).
 /// moto names a topic's ARN after its own account and the request's Region, so `cfg` must use moto's
 /// account (`123456789012`, the default); otherwise this fails rather than create topics nobody names.
 pub async fn topics(moto_url: &str, cfg: &TwinConfig) -> Result<(), Error> {
@@ -242,6 +338,7 @@ pub async fn topics(moto_url: &str, cfg: &TwinConfig) -> Result<(), Error> {
         "arn:aws:connect:{}:{}:instance/{}",
         cfg.region, cfg.account_id, cfg.instance_id
     );
+    let key_arn = topic_key(moto_url, cfg, &instance_arn).await?;
     let eum = eum_topic_policy(&cfg.eum_topic_arn, &cfg.account_id);
     let connect = connect_topic_policy(&cfg.connect_stream_topic_arn, &cfg.account_id, &instance_arn);
     // Handoff chats are streamed by the same instance, so their topic admits the same publisher.
@@ -262,7 +359,7 @@ pub async fn topics(moto_url: &str, cfg: &TwinConfig) -> Result<(), Error> {
                 format!("moto named it {}", created.topic_arn().unwrap_or("nothing")),
             ));
         }
-        for (attribute, value) in [("Policy", policy.to_string()), ("KmsMasterKeyId", TOPIC_KEY.to_owned())] {
+        for (attribute, value) in [("Policy", policy.to_string()), ("KmsMasterKeyId", key_arn.clone())] {
             sns.set_topic_attributes()
                 .topic_arn(arn)
                 .attribute_name(attribute)

@@ -157,6 +157,7 @@ impl Stack {
             stack.twin.use_dead_letter_queues(&url).await?;
             stack.twin.use_webhook_queue(&url).await?;
             stack.twin.use_s3(&url);
+            stack.twin.use_cloudwatch(&url);
             stack.twin.expire_items(&url, &opts.state_table_name);
         }
         let handlers_moto = match stack.moto_url.clone() {

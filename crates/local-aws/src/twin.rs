@@ -45,6 +45,8 @@ pub(crate) struct Shared {
     iam_callers: Mutex<crate::http_api::IamCallers>,
     /// Set once moto is up (`Twin::use_webhook_queue`).
     webhook_queue: Mutex<Option<Arc<WebhookQueue>>>,
+    /// moto's URL, where CloudWatch calls go (`Twin::use_cloudwatch`).
+    moto_url: std::sync::OnceLock<String>,
     pub sns: Arc<Sns>,
     pub registry: Arc<ChildRegistry>,
     pub shutdown: watch::Sender<bool>,
@@ -83,6 +85,10 @@ impl Shared {
 
     pub(crate) fn webhook_queue(&self) -> Option<Arc<WebhookQueue>> {
         lock(&self.webhook_queue).clone()
+    }
+
+    pub(crate) fn moto_url(&self) -> Option<&str> {
+        self.moto_url.get().map(String::as_str)
     }
 
     pub(crate) fn iam_callers(&self) -> MutexGuard<'_, crate::http_api::IamCallers> {
@@ -203,6 +209,7 @@ impl Twin {
             webhooks: Mutex::default(),
             iam_callers: Mutex::default(),
             webhook_queue: Mutex::default(),
+            moto_url: std::sync::OnceLock::new(),
             sns: Sns::new(cfg.clone(), functions),
             registry: Arc::new(ChildRegistry::default()),
             shutdown,
@@ -223,6 +230,7 @@ impl Twin {
                         crate::control::hold_until_ready,
                     )),
             )
+            .merge(crate::cloudwatch::router())
             .fallback(crate::aws::entry)
             // A 16 MB WhatsApp video arrives base64-encoded in a control call and leaves as a
             // 16 MB attachment upload: far above axum's 2 MB default.
@@ -507,6 +515,12 @@ impl Twin {
     /// Where `GetWhatsAppMessageMedia` writes and `PostWhatsAppMessageMedia` reads (moto's S3).
     pub fn use_s3(&self, s3_endpoint: &str) {
         self.shared.media().set_s3_endpoint(s3_endpoint);
+    }
+
+    /// Keeps CloudWatch's metrics in moto: the twin answers CloudWatch's RPC v2 CBOR by asking moto
+    /// in JSON ([`crate::cloudwatch`]). The first URL given stays.
+    pub fn use_cloudwatch(&self, moto_url: &str) {
+        let _ = self.shared.moto_url.set(moto_url.trim_end_matches('/').to_owned());
     }
 
     /// Serves moto through the twin: DynamoDB and S3 calls are logged and timed like the twin's

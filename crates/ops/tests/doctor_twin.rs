@@ -1,8 +1,10 @@
 //! `doctor` against the local stack: the real binary, the real SDK clients, the twin's Connect and
-//! EUM Social read-only operations and moto's DynamoDB, S3, SNS and CloudFormation, configured as
-//! `template.yaml` configures them (`local_aws::provision`). A correct deployment is all ✔ with
-//! exit code 0; what an operator gets wrong (TTL off, a wrong contact flow id, a number that is not
-//! linked, a stack that does not exist) is ✘ with its fix and exit code 1.
+//! EUM Social read-only operations, moto's DynamoDB, S3, SNS, KMS and CloudFormation, configured as
+//! `template.yaml` configures them (`local_aws::provision`), and CloudWatch through the twin (which
+//! keeps its metrics in moto). A correct deployment is all ✔ with exit code 0; what an operator gets
+//! wrong (TTL off, a wrong contact flow id, a number that is not linked, a key policy without a
+//! publisher, a stack that does not exist) and notifications SNS could not deliver are ✘ with their
+//! fix and exit code 1.
 //!
 //! Needs `scripts/setup-venv.sh` (moto); no handler processes.
 
@@ -67,6 +69,8 @@ async fn doctor(stack: &Stack, args: &[&str]) -> Outcome {
             ("AWS_ENDPOINT_URL_S3", &moto),
             ("AWS_ENDPOINT_URL_SNS", &moto),
             ("AWS_ENDPOINT_URL_CLOUDFORMATION", &moto),
+            ("AWS_ENDPOINT_URL_KMS", &moto),
+            ("AWS_ENDPOINT_URL_CLOUDWATCH", &twin),
         ],
     )
     .await;
@@ -110,8 +114,8 @@ async fn a_correct_deployment_is_all_green_and_mistakes_are_reported_with_their_
     let green = doctor(&stack, &as_strs(&flags(&cfg, &numbers.join(",")))).await;
     assert_eq!(green.code, 0, "{:#?}", green.lines);
     assert!(green.failed().is_empty(), "{:#?}", green.failed());
-    // Connect 5, two numbers on two WABAs 4, table 3, bucket 4, topics 4.
-    assert_eq!(green.lines.last().map(String::as_str), Some("20 checks, 0 failed"));
+    // Connect 5, two numbers on two WABAs 4, table 3, bucket 4, topics 6, deliveries 2.
+    assert_eq!(green.lines.last().map(String::as_str), Some("24 checks, 0 failed"));
     green.line(&format!("✔ Connect instance {} is ACTIVE", cfg.instance_id));
     green.line("✔ the contact flow transfers chats to a queue");
     green.line(&format!("✔ phone number {} is linked to EUM", numbers[1]));
@@ -122,6 +126,16 @@ async fn a_correct_deployment_is_all_green_and_mistakes_are_reported_with_their_
     green.line("✔ table whatsapp-bridge-state expires items by expires_at (TTL)");
     green.line("✔ bucket whatsapp-bridge-media expires media after 1 day");
     green.line("✔ Connect stream topic: only connect.amazonaws.com may publish");
+    let key = green.line("✔ EUM topic: KMS key arn:aws:kms:us-east-1:123456789012:key/");
+    assert!(
+        key.ends_with(
+            "lets social-messaging.amazonaws.com publish (statement AllowEumSocialPublish, by aws:SourceAccount)"
+        ),
+        "{key}"
+    );
+    green.line("✔ Connect stream topic: KMS key arn:aws:kms:");
+    green.line("✔ EUM topic delivered every notification in the last 24 h (0 published: if customers wrote");
+    green.line("✔ Connect stream topic delivered every notification in the last 24 h (0 published)");
     let calls: Value = reqwest::get(format!("{}/_twin/calls", stack.url()))
         .await
         .expect("calls")
@@ -141,6 +155,7 @@ async fn a_correct_deployment_is_all_green_and_mistakes_are_reported_with_their_
         "ListLinkedWhatsAppBusinessAccounts",
         "GetLinkedWhatsAppBusinessAccount",
         "GetLinkedWhatsAppBusinessAccountPhoneNumber",
+        "GetMetricStatistics",
     ] {
         assert!(served.contains(&operation), "{operation} not served: {served:?}");
     }
@@ -185,11 +200,102 @@ async fn a_correct_deployment_is_all_green_and_mistakes_are_reported_with_their_
     );
     red.line(&format!("✔ phone number {} is linked to EUM", numbers[0]));
     red.line("✔ table whatsapp-bridge-state has point-in-time recovery");
-    assert_eq!(red.lines.last().map(String::as_str), Some("16 checks, 3 failed"));
+    assert_eq!(red.lines.last().map(String::as_str), Some("20 checks, 3 failed"));
 
     // A missing value is a usage error, before anything is called.
     let usage = doctor(&stack, &["--table", "t"]).await;
     assert_eq!(usage.code, 2);
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_key_policy_without_the_publisher_and_failed_deliveries_fail_with_their_fixes() {
+    let stack = start_stack().await;
+    let cfg = stack.twin().config().clone();
+    let args = flags(&cfg, "");
+    let moto = moto(&stack);
+
+    // The key policy an operator edited: EUM Social's statement is gone.
+    let kms = aws_sdk_kms::Client::new(&sdk_config(&moto));
+    let key = kms
+        .describe_key()
+        .key_id(local_aws::provision::TOPIC_KEY_ALIAS)
+        .send()
+        .await
+        .expect("DescribeKey");
+    let key_id = key.key_metadata().expect("metadata").key_id().to_owned();
+    let instance_arn = format!(
+        "arn:aws:connect:{REGION}:{}:instance/{}",
+        cfg.account_id, cfg.instance_id
+    );
+    let mut policy = local_aws::provision::topic_key_policy(&cfg.account_id, &instance_arn);
+    policy["Statement"]
+        .as_array_mut()
+        .expect("statements")
+        .retain(|s| s["Sid"] != "AllowEumSocialPublish");
+    kms.put_key_policy()
+        .key_id(&key_id)
+        .policy_name("default")
+        .policy(policy.to_string())
+        .send()
+        .await
+        .expect("PutKeyPolicy");
+
+    // SNS could not hand 2 of the 7 chat items published in the last hour to ConnectHandler.
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk_config(&stack.url()));
+    let topic_name = cfg.connect_stream_topic_arn.rsplit(':').next().expect("name");
+    let when = aws_sdk_cloudwatch::primitives::DateTime::from(
+        std::time::SystemTime::now() - std::time::Duration::from_secs(3600),
+    );
+    for (metric, value) in [("NumberOfMessagesPublished", 7.0), ("NumberOfNotificationsFailed", 2.0)] {
+        cloudwatch
+            .put_metric_data()
+            .namespace("AWS/SNS")
+            .metric_data(
+                aws_sdk_cloudwatch::types::MetricDatum::builder()
+                    .metric_name(metric)
+                    .dimensions(
+                        aws_sdk_cloudwatch::types::Dimension::builder()
+                            .name("TopicName")
+                            .value(topic_name)
+                            .build(),
+                    )
+                    .timestamp(when)
+                    .value(value)
+                    .unit(aws_sdk_cloudwatch::types::StandardUnit::Count)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("PutMetricData");
+    }
+
+    let red = doctor(&stack, &as_strs(&args)).await;
+    assert_eq!(red.code, 1, "{:#?}", red.lines);
+    assert_eq!(red.failed().len(), 2, "{:#?}", red.failed());
+    let key = red.line("✘ EUM topic: KMS key arn:aws:kms:");
+    assert!(
+        key.contains(
+            "lets social-messaging.amazonaws.com publish: its key policy does not let social-messaging.amazonaws.com use it: no Allow statement names it. Fix: redeploy the stack"
+        ),
+        "{key}"
+    );
+    assert!(key.contains("TopicKeyPublisherScope=topic"), "{key}");
+    red.line("✔ Connect stream topic: KMS key arn:aws:kms:");
+    let failed = red.line("✘ Connect stream topic delivered every notification in the last 24 h");
+    assert!(
+        failed.contains(": 2 notifications failed to reach ConnectHandler (7 published). Fix: they are in the queue of the stack output ConnectStreamSubscriptionDlqUrl"),
+        "{failed}"
+    );
+    assert!(
+        failed.contains(&format!(
+            "aws sns get-topic-attributes --topic-arn {}",
+            cfg.connect_stream_topic_arn
+        )),
+        "{failed}"
+    );
+    // Another topic's metrics are not this one's.
+    red.line("✔ EUM topic delivered every notification in the last 24 h (0 published");
     stack.shutdown().await;
 }
 

@@ -1,17 +1,21 @@
 //! `doctor`: checks a deployment of the bridge with read-only AWS calls and says how to fix what
 //! is wrong.
 //!
-//! Two halves. Each service module (`connect`, `eum`, `table`, `bucket`, `topics`, `stack`) holds
-//! the *facts* doctor reads about it and the pure checks over them, so every verdict and its fix is
-//! unit tested without AWS. `fetch` turns SDK responses into those facts, one small module per
+//! Two halves. Each service module (`connect`, `eum`, `table`, `bucket`, `topics` with its
+//! `topic_key`, `deliveries`, `stack`) holds the *facts* doctor reads about it and the pure checks
+//! over them (policy documents through `policy`), so every verdict and its fix is unit tested
+//! without AWS. `fetch` turns SDK responses into those facts, one small module per
 //! service, and [`run`] fetches everything that does not depend on something else concurrently.
 
 pub mod bucket;
 pub mod connect;
+pub mod deliveries;
 pub mod eum;
 pub mod fetch;
+pub mod policy;
 pub mod stack;
 pub mod table;
+pub mod topic_key;
 pub mod topics;
 
 use std::fmt;
@@ -269,12 +273,13 @@ pub async fn run(clients: &Clients, source: Source) -> Result<Report, UsageError
             missing.join(", ")
         ))
     })?;
-    let (connect, eum, table, bucket, topics) = tokio::join!(
+    let (connect, eum, table, bucket, topics, deliveries) = tokio::join!(
         fetch::connect::facts(clients, &target),
         fetch::eum::facts(clients),
         fetch::dynamodb::facts(clients, &target),
         fetch::s3::facts(clients, &target),
         fetch::sns::facts(clients, &target),
+        fetch::cloudwatch::facts(clients, &target),
     );
     report.checks.extend(connect::checks(&target, &connect));
     report.checks.extend(eum::checks(&target, &eum));
@@ -284,6 +289,7 @@ pub async fn run(clients: &Clients, source: Source) -> Result<Report, UsageError
     report
         .checks
         .extend(topics::checks(&target, instance_arn.as_deref(), &topics));
+    report.checks.extend(deliveries::checks(&target, &deliveries));
     Ok(report)
 }
 

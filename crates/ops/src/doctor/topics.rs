@@ -1,15 +1,16 @@
-//! SNS: both topics exist, are encrypted, and their access policies let exactly the right
-//! service publish — EUM Social on behalf of this account to the EUM topic, Amazon Connect for this
-//! instance to the stream topic — as `template.yaml` and `infra/policies/` write them.
+//! SNS: both topics exist, are encrypted with a key their publisher may use (`topic_key`), and
+//! their access policies let exactly the right service publish — EUM Social on behalf of this
+//! account to the EUM topic, Amazon Connect for this instance to the stream topic — as
+//! `template.yaml` and `infra/policies/` write them.
 //!
 //! The policy reading is deliberately narrow: an `Allow` statement grants publishing when its
-//! actions include `sns:Publish` (or a wildcard, or it uses `NotAction`); each principal it names
-//! is a publisher; a publisher is restricted by a condition only when a positive operator
+//! actions (or `NotAction`) cover `sns:Publish`, wildcards included (`policy`); each principal it
+//! names is a publisher; a publisher is restricted by a condition only when a positive operator
 //! (`StringEquals`, `ArnEquals`, their `Like` forms) pins the key to exactly the expected value.
 //! Anything else that may publish is reported, since it is not what the template grants.
 
-use serde_json::Value;
-
+use super::policy;
+use super::topic_key::{self, Key};
 use super::{Check, Fact, Target};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +19,9 @@ pub struct Topic {
     pub policy: Option<String>,
     /// The `KmsMasterKeyId` attribute.
     pub kms_key: Option<String>,
+    /// The key `kms_key` names, as KMS describes it; `None` when the topic names no key or the AWS
+    /// managed one (whose policy doctor need not read to know that it admits no publisher).
+    pub key: Option<Fact<Key>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,79 +48,27 @@ impl Grant {
     }
 }
 
-fn strings(v: Option<&Value>) -> Vec<String> {
-    match v {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
-        _ => Vec::new(),
-    }
-}
-
 const POSITIVE: &[&str] = &["stringequals", "stringlike", "arnequals", "arnlike"];
 
 /// Every principal an `Allow` statement of `policy` lets publish.
 pub fn publish_grants(policy: &str) -> Result<Vec<Grant>, String> {
-    let doc: Value = serde_json::from_str(policy).map_err(|e| format!("the policy is not JSON ({e})"))?;
-    let statements = match doc.get("Statement") {
-        Some(Value::Array(s)) => s.clone(),
-        Some(s @ Value::Object(_)) => vec![s.clone()],
-        _ => return Err("the policy has no Statement".into()),
-    };
-    let mut grants = Vec::new();
-    for (i, st) in statements.iter().enumerate() {
-        if st.get("Effect").and_then(Value::as_str) != Some("Allow") {
-            continue;
-        }
-        let publishes = st.get("NotAction").is_some()
-            || strings(st.get("Action"))
+    Ok(policy::parse(policy)?
+        .into_iter()
+        .filter(|st| st.allow && st.covers("sns:Publish"))
+        .flat_map(|st| {
+            let pinned: Vec<(String, Vec<String>)> = st
+                .conditions
                 .iter()
-                .any(|a| matches!(a.to_ascii_lowercase().as_str(), "sns:publish" | "sns:*" | "*"));
-        if !publishes {
-            continue;
-        }
-        let sid = st
-            .get("Sid")
-            .and_then(Value::as_str)
-            .map_or_else(|| format!("#{}", i + 1), str::to_owned);
-        let mut pinned = Vec::new();
-        if let Some(Value::Object(ops)) = st.get("Condition") {
-            for (op, keys) in ops {
-                if !POSITIVE.contains(&op.to_ascii_lowercase().as_str()) {
-                    continue;
-                }
-                if let Value::Object(keys) = keys {
-                    for (key, values) in keys {
-                        pinned.push((key.to_ascii_lowercase(), strings(Some(values))));
-                    }
-                }
-            }
-        }
-        let mut principals = Vec::new();
-        if st.get("NotPrincipal").is_some() {
-            principals.push("everyone but its NotPrincipal".to_owned());
-        }
-        match st.get("Principal") {
-            Some(Value::String(s)) => principals.push(s.clone()),
-            Some(Value::Object(kinds)) => {
-                for (kind, names) in kinds {
-                    for name in strings(Some(names)) {
-                        principals.push(if kind == "Service" {
-                            format!("service:{name}")
-                        } else {
-                            name
-                        });
-                    }
-                }
-            }
-            _ => {}
-        }
-        grants.extend(principals.into_iter().map(|principal| Grant {
-            sid: sid.clone(),
-            principal,
-            pinned: pinned.clone(),
-        }));
-    }
-    Ok(grants)
+                .filter(|c| POSITIVE.contains(&c.operator.to_ascii_lowercase().as_str()))
+                .map(|c| (c.key.to_ascii_lowercase(), c.values.clone()))
+                .collect();
+            st.principals.into_iter().map(move |principal| Grant {
+                sid: st.sid.clone(),
+                principal,
+                pinned: pinned.clone(),
+            })
+        })
+        .collect())
 }
 
 /// `(partition, region, account)` of an SNS topic ARN.
@@ -135,6 +87,22 @@ struct Expected<'a> {
     key: &'static str,
     value: String,
     policy_file: &'a str,
+    account: &'a str,
+}
+
+impl Expected<'_> {
+    /// The condition keys the service's publishing carries, as far as doctor knows them: the
+    /// source keys the topic's policy pins, and the encryption context SNS asks KMS under.
+    fn context<'a>(&'a self, topic_arn: &'a str) -> Vec<(&'a str, &'a str)> {
+        let mut context = vec![
+            ("aws:SourceAccount", self.account),
+            ("kms:EncryptionContext:aws:sns:topicArn", topic_arn),
+        ];
+        if !self.key.eq_ignore_ascii_case("aws:SourceAccount") {
+            context.push((self.key, &self.value));
+        }
+        context
+    }
 }
 
 fn topic_checks(arn: &str, fact: &Fact<Topic>, expected: &Expected) -> Vec<Check> {
@@ -189,14 +157,23 @@ fn topic_checks(arn: &str, fact: &Fact<Topic>, expected: &Expected) -> Vec<Check
         Some(p) => Check::fail(title, p, fix),
     }];
     let sse_title = format!("{label} topic is encrypted with KMS");
-    checks.push(match topic.kms_key.as_deref().filter(|k| !k.is_empty()) {
-        Some(key) => Check::pass(format!("{sse_title} ({key})")),
-        None => Check::fail(
+    match topic.kms_key.as_deref().filter(|k| !k.is_empty()) {
+        Some(key_id) => {
+            checks.push(Check::pass(format!("{sse_title} ({key_id})")));
+            checks.push(topic_key::check(
+                label,
+                key_id,
+                topic.key.as_ref(),
+                service,
+                &expected.context(arn),
+            ));
+        }
+        None => checks.push(Check::fail(
             sse_title,
             "it has no KmsMasterKeyId",
             "redeploy the stack (it encrypts both topics with TopicKey, whose key policy admits both publishers)",
-        ),
-    });
+        )),
+    }
     checks
 }
 
@@ -222,6 +199,7 @@ pub fn checks(target: &Target, instance_arn: Option<&str>, facts: &Facts) -> Vec
                 key: "aws:SourceAccount",
                 value: account.to_owned(),
                 policy_file: "infra/policies/whatsapp-events-topic-policy.json",
+                account,
             }
         } else {
             Expected {
@@ -238,6 +216,7 @@ pub fn checks(target: &Target, instance_arn: Option<&str>, facts: &Facts) -> Vec
                     str::to_owned,
                 ),
                 policy_file: "infra/policies/connect-stream-topic-policy.json",
+                account,
             }
         };
         checks.extend(topic_checks(arn, fact, &expected));
@@ -267,6 +246,25 @@ mod tests {
         }
     }
 
+    const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/k";
+
+    /// TopicKey as `template.yaml` writes it with `TopicKeyPublisherScope=source`.
+    fn template_key() -> Option<Fact<Key>> {
+        let kms = ["kms:GenerateDataKey*", "kms:Decrypt"];
+        let policy = serde_json::json!({"Version":"2012-10-17","Statement":[
+            {"Sid":"AllowEumSocialPublish","Effect":"Allow","Principal":{"Service":"social-messaging.amazonaws.com"},
+             "Action":kms,"Resource":"*","Condition":{"StringEquals":{"aws:SourceAccount":"111122223333"}}},
+            {"Sid":"AllowConnectPublish","Effect":"Allow","Principal":{"Service":"connect.amazonaws.com"},
+             "Action":kms,"Resource":"*","Condition":{"StringEquals":{"aws:SourceAccount":"111122223333"},
+             "ArnEquals":{"aws:SourceArn":INSTANCE}}}]});
+        Some(Ok(Key {
+            arn: KEY.into(),
+            manager: "CUSTOMER".into(),
+            state: "Enabled".into(),
+            policy: Some(policy.to_string()),
+        }))
+    }
+
     /// The policies as `template.yaml` writes them (after CloudFormation resolves the references).
     fn template_facts() -> Facts {
         let eum = serde_json::json!({"Version":"2012-10-17","Statement":[{"Sid":"AllowEumSocialPublish","Effect":"Allow",
@@ -278,11 +276,13 @@ mod tests {
         Facts {
             eum: Ok(Topic {
                 policy: Some(eum.to_string()),
-                kms_key: Some("arn:aws:kms:us-east-1:111122223333:key/k".into()),
+                kms_key: Some(KEY.into()),
+                key: template_key(),
             }),
             connect: Ok(Topic {
                 policy: Some(connect.to_string()),
-                kms_key: Some("arn:aws:kms:us-east-1:111122223333:key/k".into()),
+                kms_key: Some(KEY.into()),
+                key: template_key(),
             }),
         }
     }
@@ -297,7 +297,7 @@ mod tests {
     #[test]
     fn the_template_policies_pass() {
         let lines = lines(&template_facts());
-        assert_eq!(lines.len(), 4);
+        assert_eq!(lines.len(), 6);
         assert!(lines.iter().all(|l| l.starts_with('✔')), "{lines:#?}");
         assert_eq!(
             lines[0],
@@ -305,7 +305,46 @@ mod tests {
         );
         assert_eq!(
             lines[2],
+            format!(
+                "✔ EUM topic: KMS key {KEY} lets social-messaging.amazonaws.com publish (statement AllowEumSocialPublish, by aws:SourceAccount)"
+            )
+        );
+        assert_eq!(
+            lines[3],
             format!("✔ Connect stream topic: only connect.amazonaws.com may publish, with aws:SourceArn = {INSTANCE}")
+        );
+        assert!(lines[5].ends_with("(statement AllowConnectPublish, by aws:SourceArn and aws:SourceAccount)"));
+    }
+
+    #[test]
+    fn a_key_that_does_not_admit_the_publisher_fails_and_no_key_is_not_read() {
+        let mut f = template_facts();
+        let Ok(connect) = &mut f.connect else { panic!() };
+        let Some(Ok(key)) = &mut connect.key else { panic!() };
+        key.policy = Some(
+            key.policy
+                .as_ref()
+                .unwrap()
+                .replace(INSTANCE, "arn:aws:connect:us-east-1:111122223333:instance/other"),
+        );
+        let lines = lines(&f);
+        assert!(
+            lines[5].starts_with(&format!(
+                "✘ Connect stream topic: KMS key {KEY} lets connect.amazonaws.com publish: its key policy does not let"
+            )),
+            "{}",
+            lines[5]
+        );
+        f.eum = Ok(Topic {
+            policy: None,
+            kms_key: Some("alias/aws/sns".into()),
+            key: None,
+        });
+        let eum = checks(&target(), Some(INSTANCE), &f);
+        assert!(
+            eum[2].to_string().contains(
+                "KMS key alias/aws/sns lets social-messaging.amazonaws.com publish: it is the AWS managed key"
+            )
         );
     }
 
@@ -318,6 +357,7 @@ mod tests {
         f.eum = Ok(Topic {
             policy: Some(default.to_string()),
             kms_key: None,
+            key: None,
         });
         let lines = lines(&f);
         assert!(lines[0].contains("social-messaging.amazonaws.com may not publish to it"));
@@ -333,8 +373,9 @@ mod tests {
         f.connect = Ok(Topic {
             policy: Some(unconditioned.to_string()),
             kms_key: Some("k".into()),
+            key: template_key(),
         });
-        assert!(lines(&f)[2].contains("may publish without the condition aws:SourceArn"));
+        assert!(lines(&f)[3].contains("may publish without the condition aws:SourceArn"));
         let extra = serde_json::json!({"Statement":[
             {"Sid":"AllowConnectPublish","Effect":"Allow","Principal":{"Service":"connect.amazonaws.com"},"Action":"sns:Publish",
              "Condition":{"ArnLike":{"AWS:SourceArn":INSTANCE}}},
@@ -343,8 +384,9 @@ mod tests {
         f.connect = Ok(Topic {
             policy: Some(extra.to_string()),
             kms_key: Some("k".into()),
+            key: template_key(),
         });
-        assert!(lines(&f)[2].contains("it also lets arn:aws:iam::111122223333:root (statement Ops) publish"));
+        assert!(lines(&f)[3].contains("it also lets arn:aws:iam::111122223333:root (statement Ops) publish"));
     }
 
     #[test]
@@ -352,18 +394,18 @@ mod tests {
         let mut f = template_facts();
         f.eum = Err(FetchError::new("sns:GetTopicAttributes", ErrorKind::NotFound, "no"));
         let lines = lines(&f);
-        assert_eq!(lines.len(), 3);
+        assert_eq!(lines.len(), 4);
         assert!(lines[0].starts_with(&format!("✘ EUM topic {EUM} exists")));
         let mut bad = target();
         bad.connect_topic_arn = "stream".into();
         let checks = checks(&bad, None, &template_facts());
-        assert!(checks[2].to_string().contains("is an SNS topic ARN"));
+        assert!(checks[3].to_string().contains("is an SNS topic ARN"));
         assert!(publish_grants("[]").is_err());
     }
 
     #[test]
     fn without_the_instance_arn_it_is_derived_from_the_topic() {
         let checks = checks(&target(), None, &template_facts());
-        assert!(checks[2].passed(), "{}", checks[2]);
+        assert!(checks[3].passed() && checks[5].passed(), "{}\n{}", checks[3], checks[5]);
     }
 }

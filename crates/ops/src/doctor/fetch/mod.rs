@@ -3,9 +3,11 @@
 //! the call needs, sorted into *not found*, *access denied* and everything else.
 
 pub mod cloudformation;
+pub mod cloudwatch;
 pub mod connect;
 pub mod dynamodb;
 pub mod eum;
+pub mod kms;
 pub mod s3;
 pub mod sns;
 
@@ -31,6 +33,8 @@ pub struct Clients {
     /// Path-style addressing, so a local S3 (moto) on 127.0.0.1 works too.
     pub s3: aws_sdk_s3::Client,
     pub sns: aws_sdk_sns::Client,
+    pub kms: aws_sdk_kms::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
 }
 
 impl Clients {
@@ -60,6 +64,8 @@ impl Clients {
             dynamodb: aws_sdk_dynamodb::Client::new(config),
             s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(true).build()),
             sns: aws_sdk_sns::Client::new(config),
+            kms: aws_sdk_kms::Client::new(config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(config),
         })
     }
 

@@ -1,7 +1,8 @@
-//! SNS: `GetTopicAttributes` of both topics, concurrently.
+//! SNS: `GetTopicAttributes` of both topics concurrently, each followed by the KMS key it names.
 
-use super::{Clients, fetch_error};
+use super::{Clients, fetch_error, kms};
 use crate::doctor::Target;
+use crate::doctor::topic_key::is_aws_managed_alias;
 use crate::doctor::topics::{Facts, Topic};
 
 pub async fn facts(clients: &Clients, target: &Target) -> Facts {
@@ -12,9 +13,15 @@ pub async fn facts(clients: &Clients, target: &Target) -> Facts {
         async move {
             let out = call.await.map_err(|e| fetch_error(ACTION, e))?;
             let attribute = |name: &str| out.attributes().and_then(|a| a.get(name)).cloned();
+            let kms_key = attribute("KmsMasterKeyId").filter(|k| !k.is_empty());
+            let key = match kms_key.as_deref() {
+                Some(id) if !is_aws_managed_alias(id) => Some(kms::key(clients, id).await),
+                _ => None,
+            };
             Ok(Topic {
                 policy: attribute("Policy"),
-                kms_key: attribute("KmsMasterKeyId"),
+                kms_key,
+                key,
             })
         }
     };
