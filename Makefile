@@ -79,9 +79,10 @@ bench-instructions: setup
 demo: setup build
 	$(CARGO) run --quiet -p e2e --bin demo
 
-# Starts moto, the twin and both handlers and keeps them running until Ctrl-C.
+# Starts moto, the twin and both handlers and keeps them running until Ctrl-C (twin on 127.0.0.1:4566,
+# moto on 127.0.0.1:4567, where local.env points handlers run by `cargo lambda watch`).
 up: setup build
-	$(CARGO) run --quiet -p local-aws --bin local-aws
+	./scripts/up.sh
 
 clean:
 	$(CARGO) clean
