@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VENV := .venv
 
-.PHONY: setup build sam-build test demo up lint soak fuzz fuzz-smoke fuzz-tool bench bench-instructions clean
+.PHONY: setup build sam-build test demo up lambda-invoke-smoke lint soak fuzz fuzz-smoke fuzz-tool bench bench-instructions clean
 
 # Python tools (moto server for DynamoDB/S3, cfn-lint), pinned in scripts/requirements.txt.
 setup:
@@ -83,6 +83,14 @@ demo: setup build
 # moto on 127.0.0.1:4567, where local.env points handlers run by `cargo lambda watch`).
 up: setup build
 	./scripts/up.sh
+
+# The README's "Running one handler with a fixture" as written: `make up`'s stack, `cargo lambda watch
+# --env-file local.env` with the pinned cargo-lambda, `cargo lambda invoke` of both handlers with the
+# sample events, and their effect in the twin. cargo lambda builds each handler with `cargo run --bin`,
+# which resolves features without the dev-dependencies `make build` has: the AWS SDK is built once more.
+lambda-invoke-smoke: setup build
+	./scripts/setup-venv.sh .venv-sam scripts/requirements-sam.txt
+	python3 scripts/lambda_invoke_smoke.py
 
 clean:
 	$(CARGO) clean
