@@ -84,10 +84,10 @@ demo: setup build
 up: setup build
 	./scripts/up.sh
 
-# The README's "Running one handler with a fixture" as written: `make up`'s stack, `cargo lambda watch
-# --env-file local.env` with the pinned cargo-lambda, `cargo lambda invoke` of both handlers with the
-# sample events, and their effect in the twin. cargo lambda builds each handler with `cargo run --bin`,
-# which resolves features without the dev-dependencies `make build` has: the AWS SDK is built once more.
+# The README's "Running one handler with a fixture", its no-rebuild way: `make up`'s stack, `cargo lambda
+# watch --only-lambda-apis` with the pinned cargo-lambda, both handlers as `make build` built them
+# (scripts/run-handler.sh), `cargo lambda invoke` of each with the sample events, and their effect in the
+# twin. Nothing is compiled after `make build`.
 lambda-invoke-smoke: setup build
 	./scripts/setup-venv.sh .venv-sam scripts/requirements-sam.txt
 	python3 scripts/lambda_invoke_smoke.py
