@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VENV := .venv
 
-.PHONY: setup build sam-build test demo up lint soak fuzz fuzz-smoke fuzz-tool bench bench-instructions clean
+.PHONY: setup build sam-build test demo up lambda-invoke-smoke lint soak fuzz fuzz-smoke fuzz-tool bench bench-instructions clean
 
 # Python tools (moto server for DynamoDB/S3, cfn-lint), pinned in scripts/requirements.txt.
 setup:
@@ -79,9 +79,18 @@ bench-instructions: setup
 demo: setup build
 	$(CARGO) run --quiet -p e2e --bin demo
 
-# Starts moto, the twin and both handlers and keeps them running until Ctrl-C.
+# Starts moto, the twin and both handlers and keeps them running until Ctrl-C (twin on 127.0.0.1:4566,
+# moto on 127.0.0.1:4567, where local.env points handlers run by `cargo lambda watch`).
 up: setup build
-	$(CARGO) run --quiet -p local-aws --bin local-aws
+	./scripts/up.sh
+
+# The README's "Running one handler with a fixture", its no-rebuild way: `make up`'s stack, `cargo lambda
+# watch --only-lambda-apis` with the pinned cargo-lambda, both handlers as `make build` built them
+# (scripts/run-handler.sh), `cargo lambda invoke` of each with the sample events, and their effect in the
+# twin. Nothing is compiled after `make build`.
+lambda-invoke-smoke: setup build
+	./scripts/setup-venv.sh .venv-sam scripts/requirements-sam.txt
+	python3 scripts/lambda_invoke_smoke.py
 
 clean:
 	$(CARGO) clean

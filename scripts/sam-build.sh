@@ -5,14 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.venv-sam
-req=scripts/requirements-sam.txt
-stamp="$venv/.requirements.sha256"
-want=$(sha256sum "$req" | cut -d' ' -f1)
-if ! [ -x "$venv/bin/sam" ] || ! [ -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req"
-  echo "$want" > "$stamp"
-fi
+./scripts/setup-venv.sh "$venv" scripts/requirements-sam.txt
 if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
   rustup target add aarch64-unknown-linux-gnu
 fi
