@@ -32,6 +32,7 @@ test: lint build
 	$(CARGO) test --workspace -- --test-threads=1
 	$(MAKE) --no-print-directory fuzz-smoke
 	$(MAKE) --no-print-directory sam-build
+	$(MAKE) --no-print-directory lambda-invoke-smoke
 
 # Parsers under libFuzzer (cargo-fuzz; RUSTC_BOOTSTRAP lets the stable toolchain build with sanitizers).
 FUZZ_TARGETS := eum_event connect_item sns_envelope

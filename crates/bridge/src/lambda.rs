@@ -59,7 +59,11 @@ type Handling<'a> = Pin<Box<dyn Future<Output = Result<(), RetryableFailure>> + 
 fn deadline_ms(sent: u64, now_ms: i64) -> i64 {
     let sent = i64::try_from(sent).unwrap_or(i64::MAX);
     // No invocation's deadline is before 2001: a smaller value is a duration from now.
-    if sent < 1_000_000_000_000 { now_ms.saturating_add(sent) } else { sent }
+    if sent < 1_000_000_000_000 {
+        now_ms.saturating_add(sent)
+    } else {
+        sent
+    }
 }
 
 /// Serves events until the runtime stops, each within its Lambda deadline.

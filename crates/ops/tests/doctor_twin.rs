@@ -179,10 +179,30 @@ async fn a_correct_deployment_is_all_green_and_mistakes_are_reported_with_their_
         contact_flow_id: wrong_flow.into(),
         ..cfg.clone()
     };
-    let args = flags(&mistaken, &format!("{},100000000000001", numbers[0]));
+    let mut args = flags(&mistaken, &format!("{},100000000000001", numbers[0]));
+    // The routing table sends the first number to the twin's Spanish flow, the other to nothing.
+    let nowhere = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d";
+    args.extend([
+        "--number-routes".to_owned(),
+        format!(
+            r#"{{"{}": {{"contact_flow_id": "{}"}}, "100000000000001": {{"contact_flow_id": "{nowhere}"}}}}"#,
+            numbers[0],
+            local_aws::SPANISH_FLOW_ID
+        ),
+    ]);
     let red = doctor(&stack, &as_strs(&args)).await;
     assert_eq!(red.code, 1);
-    assert_eq!(red.failed().len(), 3, "{:#?}", red.failed());
+    assert_eq!(red.failed().len(), 4, "{:#?}", red.failed());
+    red.line("✔ NumberRoutes is a valid routing table");
+    red.line(&format!(
+        "✔ the contact flow of {} transfers chats to a queue",
+        numbers[0]
+    ));
+    let routed = red.line(&format!("✘ contact flow {nowhere} exists"));
+    assert!(
+        routed.contains("Fix: set contact_flow_id of 100000000000001 in NumberRoutes to a flow of instance"),
+        "{routed}"
+    );
     let flow = red.line(&format!("✘ contact flow {wrong_flow} exists"));
     assert!(
         flow.contains(&format!(
@@ -200,7 +220,8 @@ async fn a_correct_deployment_is_all_green_and_mistakes_are_reported_with_their_
     );
     red.line(&format!("✔ phone number {} is linked to EUM", numbers[0]));
     red.line("✔ table whatsapp-bridge-state has point-in-time recovery");
-    assert_eq!(red.lines.last().map(String::as_str), Some("20 checks, 3 failed"));
+    // 20 as above, the table, the Spanish flow's 4 and the missing flow.
+    assert_eq!(red.lines.last().map(String::as_str), Some("26 checks, 4 failed"));
 
     // A missing value is a usage error, before anything is called.
     let usage = doctor(&stack, &["--table", "t"]).await;

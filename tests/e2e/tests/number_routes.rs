@@ -47,7 +47,8 @@ async fn converse(twin: &Twin, customer: &str, number: &str, says: &str) -> Valu
     twin.settle().await;
     let contact = twin.contacts_of(customer).await.remove(0);
     let contact_id = contact["contact_id"].as_str().unwrap().to_owned();
-    twin.agent(&contact_id, json!({"action": "join", "display_name": "Ana"})).await;
+    twin.agent(&contact_id, json!({"action": "join", "display_name": "Ana"}))
+        .await;
     twin.agent(
         &contact_id,
         json!({"action": "message", "content_type": "application/vnd.amazonaws.connect.message.interactive",

@@ -28,6 +28,9 @@ struct Args {
     /// Meta phone_number_ids the bridge serves, comma-separated; "" = every number (WhatsappPhoneNumberIds)
     #[arg(long)]
     phone_number_ids: Option<String>,
+    /// Per-number routing as JSON, keyed by Meta phone_number_id (NumberRoutes); its flows are checked too
+    #[arg(long)]
+    number_routes: Option<String>,
     /// DynamoDB state table (StateTableName output)
     #[arg(long)]
     table: Option<String>,
@@ -56,6 +59,7 @@ async fn main() {
         bucket: args.bucket,
         eum_topic_arn: args.eum_topic_arn,
         connect_topic_arn: args.connect_topic_arn,
+        number_routes: args.number_routes,
     };
     let Some(clients) = Clients::from_env(args.region).await else {
         eprintln!("doctor: no Region configured; pass --region or set AWS_REGION");

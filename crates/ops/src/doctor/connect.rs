@@ -1,5 +1,6 @@
-//! Amazon Connect: the instance is active, and the contact flow chats start in exists, is a
-//! published inbound flow, hands chats to a queue and speaks in text.
+//! Amazon Connect: the instance is active, and the contact flow chats start in (and each flow
+//! `NumberRoutes` routes a number to) exists, is a published inbound flow, hands chats to a queue
+//! and speaks in text.
 //!
 //! The flow's content is read in the Flow language (`Actions[].Type` / `Parameters`): what the
 //! bridge relies on is that `StartChatContact` accepts the flow (an active, published
@@ -36,6 +37,8 @@ pub struct Flow {
 pub struct Facts {
     pub instance: Fact<Instance>,
     pub flow: Fact<Flow>,
+    /// The flows `NumberRoutes` routes numbers to, by id.
+    pub routed: Vec<(String, Fact<Flow>)>,
 }
 
 /// Blocks that send something to the customer, and where their message lives.
@@ -116,9 +119,91 @@ pub fn checks(target: &Target, facts: &Facts) -> Vec<Check> {
             },
         ),
     }];
-    let flow_id = &target.contact_flow_id;
+    checks.extend(flow_checks(
+        instance,
+        &target.contact_flow_id,
+        &facts.flow,
+        &Whose::stack(),
+    ));
+    if target.number_routes.trim().is_empty() {
+        return checks;
+    }
+    match routed_flows(target) {
+        Err(problems) => checks.push(Check::fail(
+            "NumberRoutes is a valid routing table",
+            problems.join("; "),
+            "correct NumberRoutes as docs/configuration.md describes and deploy (the functions would not start with it)",
+        )),
+        Ok(routed) => {
+            checks.push(Check::pass("NumberRoutes is a valid routing table"));
+            for (flow_id, numbers) in routed {
+                let fact = facts.routed.iter().find(|(id, _)| *id == flow_id).map(|(_, f)| f);
+                if let Some(fact) = fact {
+                    checks.extend(flow_checks(instance, &flow_id, fact, &Whose::numbers(&numbers)));
+                }
+            }
+        }
+    }
+    checks
+}
+
+/// Whose flow a check is about, as its titles and fixes name it.
+struct Whose {
+    /// "the contact flow", "the contact flow of 111".
+    label: String,
+    /// What to change to point at another flow.
+    setting: String,
+}
+
+impl Whose {
+    fn stack() -> Self {
+        Self {
+            label: "the contact flow".to_owned(),
+            setting: "ContactFlowId".to_owned(),
+        }
+    }
+
+    fn numbers(numbers: &[String]) -> Self {
+        Self {
+            label: format!("the contact flow of {}", numbers.join(", ")),
+            setting: format!("contact_flow_id of {} in NumberRoutes", numbers.join(", ")),
+        }
+    }
+}
+
+/// The flows `NumberRoutes` names besides `ContactFlowId`, each with the numbers routed to it, as the
+/// handlers read the table (their own parser, so doctor and a cold start agree on every problem).
+pub fn routed_flows(target: &Target) -> Result<Vec<(String, Vec<String>)>, Vec<String>> {
+    let mut problems = Vec::new();
+    let served: Vec<bridge::ids::PhoneNumberId> = target
+        .phone_number_ids
+        .iter()
+        .filter_map(|id| bridge::ids::PhoneNumberId::parse(id).ok())
+        .collect();
+    let lookup = |name: &str| (name == "NUMBER_ROUTES").then(|| target.number_routes.clone());
+    let routes = bridge::routes::Routes::from_lookup(&lookup, target.contact_flow_id.clone(), &served, &mut problems);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let mut flows: Vec<(String, Vec<String>)> = Vec::new();
+    for (number, route) in routes.listed() {
+        if route.contact_flow_id == target.contact_flow_id {
+            continue;
+        }
+        match flows.iter_mut().find(|(flow, _)| *flow == route.contact_flow_id) {
+            Some((_, numbers)) => numbers.push(number.to_string()),
+            None => flows.push((route.contact_flow_id.clone(), vec![number.to_string()])),
+        }
+    }
+    Ok(flows)
+}
+
+/// The flow exists, is a published inbound flow, transfers to a queue and speaks in text.
+fn flow_checks(instance: &str, flow_id: &str, fact: &Fact<Flow>, whose: &Whose) -> Vec<Check> {
+    let (label, setting) = (&whose.label, &whose.setting);
+    let mut checks = Vec::new();
     let title = format!("contact flow {flow_id} is published");
-    let flow = match &facts.flow {
+    let flow = match fact {
         Ok(flow) => flow,
         Err(e) if e.code.as_deref() == Some("ContactFlowNotPublishedException") => {
             checks.push(Check::fail(
@@ -131,7 +216,7 @@ pub fn checks(target: &Target, facts: &Facts) -> Vec<Check> {
         Err(e) => {
             checks.push(e.check(format!("contact flow {flow_id} exists"), || {
                 format!(
-                    "set ContactFlowId to a flow of instance {instance} (aws connect list-contact-flows --instance-id {instance} --contact-flow-types CONTACT_FLOW); import infra/contact-flows/whatsapp-inbound.json if you have none"
+                    "set {setting} to a flow of instance {instance} (aws connect list-contact-flows --instance-id {instance} --contact-flow-types CONTACT_FLOW); import infra/contact-flows/whatsapp-inbound.json if you have none"
                 )
             }));
             return checks;
@@ -141,7 +226,7 @@ pub fn checks(target: &Target, facts: &Facts) -> Vec<Check> {
         Check::fail(
             title,
             format!("it is {}", flow.state),
-            "restore it from the archive in the flow designer, or set ContactFlowId to an active flow",
+            format!("restore it from the archive in the flow designer, or set {setting} to an active flow"),
         )
     } else if flow.status != "PUBLISHED" {
         Check::fail(
@@ -152,39 +237,44 @@ pub fn checks(target: &Target, facts: &Facts) -> Vec<Check> {
     } else {
         Check::pass(format!("contact flow {flow_id} ({}) is published", flow.name))
     });
+    let inbound = format!("{label} is an inbound flow (CONTACT_FLOW)");
     checks.push(if flow.flow_type == "CONTACT_FLOW" {
-        Check::pass("the contact flow is an inbound flow (CONTACT_FLOW)")
+        Check::pass(inbound)
     } else {
         Check::fail(
-            "the contact flow is an inbound flow (CONTACT_FLOW)",
+            inbound,
             format!(
                 "it is a {} flow, which StartChatContact does not start chats in",
                 flow.flow_type
             ),
-            "set ContactFlowId to an inbound flow, e.g. one imported from infra/contact-flows/whatsapp-inbound.json",
+            format!(
+                "set {setting} to an inbound flow, e.g. one imported from infra/contact-flows/whatsapp-inbound.json"
+            ),
         )
     });
     match analyze(&flow.content) {
         Err(why) => checks.push(Check::fail(
-            "the contact flow's content can be read",
+            format!("{label}'s content can be read"),
             why,
             "describe the flow with aws connect describe-contact-flow and check its Content",
         )),
         Ok(content) => {
+            let transfers = format!("{label} transfers chats to a queue");
             checks.push(if content.transfers {
-                Check::pass("the contact flow transfers chats to a queue")
+                Check::pass(transfers)
             } else {
                 Check::fail(
-                    "the contact flow transfers chats to a queue",
+                    transfers,
                     "it has no Transfer to queue block, so chats never reach an agent",
                     "add Set working queue and Transfer to queue blocks (see infra/contact-flows/whatsapp-inbound.json) and publish",
                 )
             });
+            let text = format!("{label}'s messages are text (what chat sends to WhatsApp)");
             checks.push(if content.voice_only.is_empty() {
-                Check::pass("the contact flow's messages are text (what chat sends to WhatsApp)")
+                Check::pass(text)
             } else {
                 Check::fail(
-                    "the contact flow's messages are text (what chat sends to WhatsApp)",
+                    text,
                     format!(
                         "{} use a voice prompt (PromptId, SSML or Media), which chat does not send",
                         content.voice_only.join(", ")
@@ -206,14 +296,9 @@ mod tests {
 
     fn target() -> Target {
         Target {
-            region: "us-east-1".into(),
             instance_id: "i-1".into(),
             contact_flow_id: "f-1".into(),
-            phone_number_ids: vec![],
-            table: "t".into(),
-            bucket: "b".into(),
-            eum_topic_arn: "e".into(),
-            connect_topic_arn: "c".into(),
+            ..Target::placeholder()
         }
     }
 
@@ -225,6 +310,7 @@ mod tests {
                 status_reason: None,
             }),
             flow: Ok(flow),
+            routed: vec![],
         }
     }
 
@@ -314,5 +400,52 @@ mod tests {
             status_reason: None,
         });
         assert!(failures(&checks(&target(), &f))[0].contains("wait until the instance is created"));
+    }
+
+    #[test]
+    fn every_flow_the_routing_table_names_is_checked_like_the_stacks() {
+        let good = flow(r#"{"Actions":[{"Type":"TransferContactToQueue"}]}"#);
+        let mut routed = target();
+        routed.number_routes =
+            r#"{"111": {"contact_flow_id": "f-es"}, "222": {"contact_flow_id": "f-es"}, "333": {}}"#.into();
+        assert_eq!(
+            routed_flows(&routed).unwrap(),
+            [("f-es".to_owned(), vec!["111".to_owned(), "222".to_owned()])]
+        );
+        let mut f = facts(good.clone());
+        f.routed = vec![(
+            "f-es".into(),
+            Ok(Flow {
+                flow_type: "CUSTOMER_QUEUE".into(),
+                ..good
+            }),
+        )];
+        let failed: Vec<String> = checks(&routed, &f)
+            .into_iter()
+            .filter(|c| !c.passed())
+            .map(|c| c.to_string())
+            .collect();
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert!(
+            failed[0].starts_with("✘ the contact flow of 111, 222 is an inbound flow (CONTACT_FLOW)")
+                && failed[0].contains("set contact_flow_id of 111, 222 in NumberRoutes to an inbound flow"),
+            "{failed:?}"
+        );
+
+        routed.number_routes = r#"{"111": {"language": "fr"}}"#.into();
+        let verdicts = checks(
+            &routed,
+            &facts(flow(r#"{"Actions":[{"Type":"TransferContactToQueue"}]}"#)),
+        );
+        let table = verdicts
+            .iter()
+            .find(|c| c.title == "NumberRoutes is a valid routing table")
+            .unwrap();
+        assert!(
+            table
+                .to_string()
+                .contains(r#"NUMBER_ROUTES["111"].language must be one of en, es-419, pt-BR"#),
+            "{table}"
+        );
     }
 }

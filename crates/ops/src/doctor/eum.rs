@@ -158,14 +158,9 @@ mod tests {
 
     fn target(numbers: &[&str]) -> Target {
         Target {
-            region: "us-east-1".into(),
-            instance_id: "i".into(),
-            contact_flow_id: "f".into(),
             phone_number_ids: numbers.iter().map(|n| n.to_string()).collect(),
-            table: "t".into(),
-            bucket: "b".into(),
             eum_topic_arn: TOPIC.into(),
-            connect_topic_arn: "c".into(),
+            ..Target::placeholder()
         }
     }
 

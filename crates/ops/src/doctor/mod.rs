@@ -35,6 +35,8 @@ pub struct Target {
     pub bucket: String,
     pub eum_topic_arn: String,
     pub connect_topic_arn: String,
+    /// `NumberRoutes` as deployed (JSON; empty = every number on `contact_flow_id`).
+    pub number_routes: String,
 }
 
 #[cfg(test)]
@@ -51,6 +53,7 @@ impl Target {
             bucket: "b".into(),
             eum_topic_arn: "e".into(),
             connect_topic_arn: "c".into(),
+            number_routes: String::new(),
         }
     }
 }
@@ -65,6 +68,7 @@ pub struct Partial {
     pub bucket: Option<String>,
     pub eum_topic_arn: Option<String>,
     pub connect_topic_arn: Option<String>,
+    pub number_routes: Option<String>,
 }
 
 impl Partial {
@@ -78,6 +82,7 @@ impl Partial {
             bucket: self.bucket.or(other.bucket),
             eum_topic_arn: self.eum_topic_arn.or(other.eum_topic_arn),
             connect_topic_arn: self.connect_topic_arn.or(other.connect_topic_arn),
+            number_routes: self.number_routes.or(other.number_routes),
         }
     }
 
@@ -99,6 +104,7 @@ impl Partial {
             eum_topic_arn: take(self.eum_topic_arn, "--eum-topic-arn"),
             connect_topic_arn: take(self.connect_topic_arn, "--connect-topic-arn"),
             phone_number_ids: self.phone_number_ids.unwrap_or_default(),
+            number_routes: self.number_routes.unwrap_or_default(),
         };
         if missing.is_empty() { Ok(target) } else { Err(missing) }
     }
@@ -307,6 +313,7 @@ mod tests {
             bucket: Some("b".into()),
             eum_topic_arn: Some("e".into()),
             connect_topic_arn: Some("c".into()),
+            number_routes: Some(r#"{"1": {"contact_flow_id": "f-1"}}"#.into()),
         };
         let flags = Partial {
             contact_flow_id: Some("flag-flow".into()),

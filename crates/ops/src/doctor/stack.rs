@@ -75,6 +75,8 @@ pub fn checks(name: &str, fact: &Fact<Stack>) -> (Vec<Check>, Option<Partial>) {
         bucket: resource("MediaBucket"),
         eum_topic_arn: resource("WhatsappEventsTopic"),
         connect_topic_arn: resource("ConnectStreamTopic"),
+        // A stack deployed before the parameter existed routes every number to ContactFlowId.
+        number_routes: param("NumberRoutes"),
     };
     (checks, Some(values))
 }

@@ -235,14 +235,10 @@ mod tests {
 
     fn target() -> Target {
         Target {
-            region: "us-east-1".into(),
             instance_id: "i-1".into(),
-            contact_flow_id: "f".into(),
-            phone_number_ids: vec![],
-            table: "t".into(),
-            bucket: "b".into(),
             eum_topic_arn: EUM.into(),
             connect_topic_arn: STREAM.into(),
+            ..Target::placeholder()
         }
     }
 
