@@ -15,7 +15,7 @@ const CLIENT: &str = "acme-bot";
 const IDEMPOTENCY_KEY: &[(&str, &str)] = &[("idempotency-key", "widget-4711-1")];
 
 pub async fn act(stack: &TestStack, demo: &Demo) {
-    println!("\n══ Act 2 — a bot hands its conversation to an agent (Handoff API) ══");
+    println!("\n══ Act 3 — a bot hands its conversation to an agent (Handoff API) ══");
     let twin = stack.twin();
     let key = stack.add_client(CLIENT);
     step(&format!(
