@@ -32,22 +32,22 @@ async fn setup() -> Result<(Config, AwsClients), Error> {
     Ok((config, clients))
 }
 
-/// The media service, when `MEDIA_BUCKET_NAME` is set (without it, media go as descriptions only).
-fn media(config: &Config, clients: &AwsClients) -> Option<Arc<dyn MediaHandler>> {
-    let settings = match MediaSettings::from_lookup(|k| std::env::var(k).ok()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(error = %e, "media are not bridged");
-            return None;
-        }
+/// The media service, when `MEDIA_BUCKET_NAME` is set (without it, media go as descriptions only); a
+/// wrong media setting fails the cold start, as the rest of the configuration does.
+fn media(config: &Config, clients: &AwsClients) -> Result<Option<Arc<dyn MediaHandler>>, Error> {
+    let settings = MediaSettings::if_configured(|k| std::env::var(k).ok())
+        .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    let Some(settings) = settings else {
+        tracing::info!("MEDIA_BUCKET_NAME is not set: media reach the agent as descriptions only");
+        return Ok(None);
     };
-    Some(Arc::new(MediaBridge {
+    Ok(Some(Arc::new(MediaBridge {
         whatsapp: clients.whatsapp_media(config),
         store: clients.object_store(),
         attachments: clients.chat_attachments(),
         transcriber: clients.transcriber(settings.stream_speed),
         settings,
-    }))
+    })))
 }
 
 /// One invocation's work: the bridge's `handle`, boxed so the runtime's future stays shallow (the handlers'
@@ -88,7 +88,7 @@ pub async fn run_whatsapp_handler() -> Result<(), Error> {
         clients.participant(),
         clients.whatsapp(&config),
     );
-    let bridge = match media(&config, &clients) {
+    let bridge = match media(&config, &clients)? {
         Some(m) => bridge.with_media(m),
         None => bridge,
     };
@@ -106,7 +106,7 @@ pub async fn run_connect_handler() -> Result<(), Error> {
         clients.whatsapp(&config),
         clients.participant(),
     );
-    let bridge = match media(&config, &clients) {
+    let bridge = match media(&config, &clients)? {
         Some(m) => bridge.with_media(m),
         None => bridge,
     };

@@ -75,6 +75,16 @@ pub enum TranscriptStyle {
 
 impl MediaSettings {
     /// Reads the settings through `lookup` (the process environment in the handlers).
+    /// `None` when `MEDIA_BUCKET_NAME` is unset (media reach the agent as descriptions only). Any other
+    /// setting that is wrong is an error, so the cold start fails naming it rather than a deployment
+    /// quietly running without files.
+    pub fn if_configured(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, String> {
+        if lookup("MEDIA_BUCKET_NAME").is_none_or(|b| b.trim().is_empty()) {
+            return Ok(None);
+        }
+        Self::from_lookup(lookup).map(Some)
+    }
+
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         let bucket = lookup("MEDIA_BUCKET_NAME")
             .filter(|b| !b.is_empty())
@@ -801,5 +811,20 @@ mod transcript_style_tests {
         );
         let refused = with(Some("plain")).unwrap_err();
         assert!(refused.contains("TRANSCRIPT_STYLE"), "{refused}");
+    }
+
+    #[test]
+    fn media_are_off_without_a_bucket_and_a_wrong_setting_is_an_error() {
+        let settings = |pairs: &'static [(&'static str, &'static str)]| {
+            MediaSettings::if_configured(move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()))
+        };
+        assert_eq!(settings(&[("TRANSCRIPT_STYLE", "plain")]), Ok(None));
+        assert!(settings(&[("MEDIA_BUCKET_NAME", "media")]).unwrap().is_some());
+        for wrong in [
+            &[("MEDIA_BUCKET_NAME", "media"), ("TRANSCRIPT_STYLE", "plain")][..],
+            &[("MEDIA_BUCKET_NAME", "media"), ("CONNECT_MAX_ATTACHMENT_BYTES", "20MB")][..],
+        ] {
+            assert!(settings(wrong).is_err(), "{wrong:?}");
+        }
     }
 }
