@@ -14,7 +14,7 @@ use crate::rich::text::{Unit, truncate};
 use crate::rich::{markdown, render, split};
 use crate::routes::{PerNumber, Route, Routes};
 use crate::whatsapp::outgoing::OutgoingBody;
-use crate::whatsapp::{Content, InteractiveReply, MessageContext};
+use crate::whatsapp::{Content, InteractiveReply, MediaKind, MessageContext};
 use crate::wording::{self, Wording};
 use std::sync::Arc;
 
@@ -66,6 +66,9 @@ pub struct InboundState<'a> {
     pub quoted: Option<&'a str>,
     /// The customer's keyword for ending the chat (compared trimmed, case-insensitively).
     pub end_keyword: Option<&'a str>,
+    /// A voice note's transcript goes into the chat as the customer's words
+    /// ([`crate::media::service::MediaSettings::voice_as_words`]).
+    pub voice_as_words: bool,
 }
 
 impl Default for InboundState<'_> {
@@ -75,6 +78,7 @@ impl Default for InboundState<'_> {
             menu: None,
             quoted: None,
             end_keyword: None,
+            voice_as_words: false,
         }
     }
 }
@@ -147,6 +151,13 @@ pub fn plan_message(content: &Content, context: Option<&MessageContext>, state: 
             content_type: TEXT_PLAIN.to_owned(),
             // A reply shows what it answers only when the bridge knows that text; otherwise as is.
             content: render::with_reply(body, context.and(quoted)),
+        },
+        // Its transcript will be the customer's words: a description before it would be what a bot in
+        // the flow reads as the customer's answer. Nothing is said; the chat is opened (or found) and the
+        // file and its transcript follow.
+        Content::Media(m) if state.voice_as_words && m.kind == MediaKind::Audio && m.voice => InboundAction::Send {
+            content_type: TEXT_PLAIN.to_owned(),
+            content: String::new(),
         },
         // Media: first what was sent, as text (it may open the chat); the file follows (crate::media).
         Content::Media(_) => InboundAction::Send {
@@ -502,6 +513,36 @@ mod tests {
         assert_eq!(
             plan_message(&Content::Text { body: "#end".into() }, None, &InboundState::default()),
             send("#end")
+        );
+    }
+
+    #[test]
+    fn a_voice_note_whose_transcript_is_the_customers_words_says_nothing_before_it() {
+        let note = |voice: bool| {
+            Content::Media(crate::whatsapp::Media {
+                id: "m".into(),
+                kind: MediaKind::Audio,
+                mime_type: Some("audio/ogg; codecs=opus".into()),
+                caption: None,
+                filename: None,
+                voice,
+                animated: false,
+                sha256: None,
+            })
+        };
+        let words = InboundState {
+            voice_as_words: true,
+            ..Default::default()
+        };
+        assert_eq!(plan_message(&note(true), None, &words), send(""));
+        // Any other audio is described, as a voice note is when its transcript is labelled.
+        assert_eq!(
+            plan_message(&note(false), None, &words),
+            send("[audio: audio/ogg; codecs=opus]")
+        );
+        assert_eq!(
+            plan_message(&note(true), None, &InboundState::default()),
+            send("[voice note: audio/ogg; codecs=opus]")
         );
     }
 

@@ -117,6 +117,7 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             menu: view.menu.as_ref(),
             quoted,
             end_keyword: route.end_keyword.as_deref(),
+            voice_as_words: self.media.as_ref().is_some_and(|m| m.settings().voice_as_words()),
         };
         let action = plan_message(&self.planned(&message.content), message.context.as_ref(), &state);
         // An answer spends the menu, so a number typed later is just a number.

@@ -5,7 +5,7 @@
 use super::InboundBridge;
 use super::claimed::Claimed;
 use crate::connection;
-use crate::content_type::{TEXT_MARKDOWN, TEXT_PLAIN};
+use crate::content_type::{TEXT_MARKDOWN, TEXT_PLAIN, TYPING_EVENT};
 use crate::error::{FailureKind, PortError};
 use crate::ids::{ContactId, ConversationKey, short_hash};
 use crate::ports::{ActiveChat, ContactCenter, ConversationView, Participant, PortResult, StateStore, Whatsapp};
@@ -60,10 +60,13 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
                 self.wait_for_turn(key, me, view).await?;
             }
             let client_token = message_token(message, &chat.contact_id);
-            match self
-                .send(key, &chat, content_type, content, &client_token, usize::from(first_in))
-                .await
-            {
+            let sent = if parts.is_empty() && !opened {
+                self.touch(key, &chat, &client_token).await
+            } else {
+                self.send(key, &chat, content_type, content, &client_token, usize::from(first_in))
+                    .await
+            };
+            match sent {
                 Ok(()) => {
                     return Ok(Delivered {
                         contact_id: chat.contact_id,
@@ -85,6 +88,28 @@ impl<S: StateStore, C: ContactCenter, P: Participant, W: Whatsapp> InboundBridge
             "SendMessage",
             "every chat opened for the message ended before it could be delivered",
         ))
+    }
+
+    /// Nothing to say (a voice note whose transcript will be the customer's words) into a chat opened
+    /// before: a typing event finds out whether it is still there, as a description's SendMessage would,
+    /// so a chat that ended meanwhile is replaced here rather than when its file is attached; the agent
+    /// sees the customer typing, which they were, in a way.
+    async fn touch(&self, key: &ConversationKey, chat: &ActiveChat, client_token: &str) -> PortResult<()> {
+        let fresh = connection::is_fresh(chat);
+        let chat = if fresh {
+            chat.clone()
+        } else {
+            self.reconnect(key, chat).await?
+        };
+        let typing = |chat: ActiveChat| async move {
+            self.participant
+                .send_event(&chat.connection_token, TYPING_EVENT, "", client_token)
+                .await
+        };
+        match typing(chat.clone()).await {
+            Err(e) if e.is_chat_gone() && fresh => typing(self.reconnect(key, &chat).await?).await,
+            other => other,
+        }
     }
 
     /// Sends with the stored connection token, reconnecting once with the participant token if needed.

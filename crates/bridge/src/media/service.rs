@@ -75,6 +75,12 @@ pub enum TranscriptStyle {
 
 impl MediaSettings {
     /// Reads the settings through `lookup` (the process environment in the handlers).
+    /// Whether a voice note's transcript reaches the chat as the customer's own words (instead of a
+    /// description of the note, the note and a labelled transcript).
+    pub fn voice_as_words(&self) -> bool {
+        self.transcript_style == TranscriptStyle::CustomerWords && self.transcribe.is_some()
+    }
+
     /// `None` when `MEDIA_BUCKET_NAME` is unset (media reach the agent as descriptions only). Any other
     /// setting that is wrong is an error, so the cold start fails naming it rather than a deployment
     /// quietly running without files.
