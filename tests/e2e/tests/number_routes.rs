@@ -152,3 +152,30 @@ async fn heard(twin: &Twin, customer: &str, expected: Heard<'_>) {
         "answered from the number written to"
     );
 }
+
+#[tokio::test]
+async fn a_notice_one_number_silences_still_reaches_the_other_number() {
+    let numbers = e2e::local_aws::TwinConfig::default().business_numbers;
+    let table = json!({
+        numbers[0].meta_phone_number_id.clone(): {"messages": {"notice-agent-joined": ""}},
+    });
+    let stack = TestStack::start_with(|o| o.extra_env.push(("NUMBER_ROUTES".to_owned(), table.to_string()))).await;
+    let twin = stack.twin();
+    let quiet = converse(twin, ANA, &numbers[0].meta_phone_number_id, "Hi").await;
+    let loud = converse(twin, JOAO, &numbers[1].meta_phone_number_id, "Hi").await;
+    assert_eq!(
+        quiet["contact_flow_id"], loud["contact_flow_id"],
+        "both on the stack's flow"
+    );
+    let joined = "Ana has joined the chat.";
+    assert!(
+        !twin.texts_to(ANA).await.iter().any(|t| t == joined),
+        "silenced on the first number"
+    );
+    assert!(
+        twin.texts_to(JOAO).await.iter().any(|t| t == joined),
+        "said on the second"
+    );
+    // The silenced item was completed, not left to be retried into a dead letter.
+    assert_eq!(twin.dead_letters().await, 0);
+}
